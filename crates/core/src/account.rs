@@ -1,0 +1,1561 @@
+//! The account engine: applies commands to an account's state under every rule, one at a time.
+//!
+//! Each command runs against a draft copy of the state; the rules that span the whole account
+//! (lockout prevention, the SSO breakglass, plan limits) are checked on the draft afterwards, in
+//! [`Account::check_invariants`]. Only when everything holds does the draft replace the state and
+//! one audit event get appended. A refused command changes nothing.
+
+use crate::audit::{AuditEvent, AuditLog, EventBody};
+use crate::authz::{self, AUTOMATION_KEY_PERMISSIONS, Operation};
+use crate::command::{Command, SsoChange};
+use crate::credential::{
+    self, CredentialKind, CredentialRecord, CredentialState, KeyId, Verification,
+};
+use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
+use crate::permission::{Permission, PermissionSet};
+use crate::plan::{Feature, Plan};
+use crate::random::RandomSource;
+use crate::secret::{HashingKey, Secret};
+use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
+use crate::time::Timestamp;
+use crate::user::{IllegalTransition, Invitation, User, UserStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use thiserror::Error;
+
+/// Default lifetime of an invitation: 72 hours.
+pub const DEFAULT_INVITATION_TTL_HOURS: u32 = 72;
+/// Longest configurable invitation lifetime: 30 days.
+pub const MAX_INVITATION_TTL_HOURS: u32 = 720;
+/// Most API tokens one member may hold in one tenant.
+pub const MAX_TOKENS_PER_MEMBER: usize = 50;
+/// Most automation keys one tenant may hold.
+pub const MAX_AUTOMATION_KEYS_PER_TENANT: usize = 50;
+/// Most tenants one account may hold.
+pub const MAX_TENANTS_PER_ACCOUNT: usize = 100;
+
+/// What the engine needs from its environment for one command: the time, randomness and the
+/// server-side hashing key.
+pub struct Context<'a> {
+    /// The current time.
+    pub now: Timestamp,
+    /// A CSPRNG.
+    pub random: &'a mut dyn RandomSource,
+    /// The key secrets are hashed under.
+    pub key: &'a HashingKey,
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who performs a command: a user, optionally through one of their API tokens (which then
+/// bounds what they may do to the token's scope).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The acting user.
+    pub user_id: UserId,
+    /// The token used, if the request came with one.
+    pub credential: Option<KeyId>,
+}
+
+impl Actor {
+    /// A user acting directly (e.g. a signed-in session).
+    pub fn user(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            credential: None,
+        }
+    }
+
+    /// A user acting through an API token.
+    pub fn via_token(user_id: UserId, key_id: KeyId) -> Self {
+        Self {
+            user_id,
+            credential: Some(key_id),
+        }
+    }
+}
+
+/// Something the tenant's current state has that a requested plan does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum PlanBlocker {
+    /// More members than the plan allows.
+    TooManyMembers {
+        /// Members now (owner and pending invitees included).
+        members: usize,
+        /// The plan's limit.
+        limit: usize,
+    },
+    /// Automation keys exist but the plan has none.
+    AutomationKeysInUse {
+        /// How many.
+        keys: usize,
+    },
+    /// SAML SSO is enforced but the plan does not include it.
+    SsoEnforced,
+}
+
+impl fmt::Display for PlanBlocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanBlocker::TooManyMembers { members, limit } => {
+                write!(
+                    f,
+                    "the tenant has {members} members and the plan allows {limit}"
+                )
+            }
+            PlanBlocker::AutomationKeysInUse { keys } => {
+                write!(
+                    f,
+                    "the tenant has {keys} automation keys, which the plan does not include"
+                )
+            }
+            PlanBlocker::SsoEnforced => {
+                f.write_str("SAML SSO is enforced, which the plan does not include")
+            }
+        }
+    }
+}
+
+fn list(blockers: &[PlanBlocker]) -> String {
+    blockers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How a refusal maps onto a client-facing class (adapters turn these into HTTP statuses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalClass {
+    /// The request itself is invalid (400).
+    Invalid,
+    /// The actor may not do this (403).
+    Forbidden,
+    /// Something named does not exist (404).
+    NotFound,
+    /// A rule of the domain refuses it in the current state (409).
+    Conflict,
+}
+
+/// Why the engine refused a command. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Refusal {
+    /// The acting user does not exist in this account.
+    #[error("the acting user is not part of this account")]
+    UnknownActor,
+    /// The acting user is pending or inactive.
+    #[error("the acting user is {0}")]
+    ActorNotActive(UserStatus),
+    /// The actor's token is not theirs, not in this tenant, or expired.
+    #[error("the credential used cannot act here")]
+    CredentialNotUsable,
+    /// The actor is not a member of the tenant.
+    #[error("the acting user is not a member of tenant `{0}`")]
+    ActorNotMember(TenantId),
+    /// The actor lacks a permission the operation needs.
+    #[error("this needs the `{0}` permission")]
+    MissingPermission(Permission),
+    /// Account-level lifecycle operations need a company admin.
+    #[error("only company admins can do this")]
+    NotCompanyAdmin,
+    /// The actor tried to grant permissions it does not hold itself.
+    #[error("cannot grant permissions you do not hold: {0}")]
+    Escalation(PermissionSet),
+    /// No such user.
+    #[error("user `{0}` not found")]
+    UnknownUser(UserId),
+    /// No such tenant.
+    #[error("tenant `{0}` not found")]
+    UnknownTenant(TenantId),
+    /// No such credential.
+    #[error("credential `{0}` not found")]
+    UnknownCredential(KeyId),
+    /// The user is not a member of the tenant.
+    #[error("user `{user}` is not a member of tenant `{tenant}`")]
+    NotMember {
+        /// The user.
+        user: UserId,
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// The user is already a member of the tenant.
+    #[error("user `{0}` is already a member of this tenant")]
+    AlreadyMember(Email),
+    /// A status transition the lifecycle does not allow.
+    #[error("{0}")]
+    Transition(#[from] IllegalTransition),
+    /// The account owner or a tenant owner is protected from this.
+    #[error("the {0} cannot be deactivated, deleted, removed or demoted")]
+    OwnerProtected(&'static str),
+    /// Users cannot remove or deactivate themselves.
+    #[error("you cannot {0} yourself")]
+    SelfTarget(&'static str),
+    /// The change would leave a tenant without an active member holding
+    /// `user_and_api_management`.
+    #[error("tenant `{0}` would be left with no active member holding `user_and_api_management`")]
+    Lockout(TenantId),
+    /// The tenant is at its plan's member limit.
+    #[error("the {plan} plan allows {limit} members and the tenant has reached it")]
+    PlanLimit {
+        /// The plan.
+        plan: Plan,
+        /// Its limit.
+        limit: usize,
+    },
+    /// The plan does not include a feature the command needs.
+    #[error("the {plan} plan does not include `{feature}`")]
+    PlanFeature {
+        /// The plan.
+        plan: Plan,
+        /// The feature.
+        feature: Feature,
+    },
+    /// A plan change that the tenant's current state violates.
+    #[error("cannot change to the {plan} plan: {}", list(.blockers))]
+    PlanChangeBlocked {
+        /// The requested plan.
+        plan: Plan,
+        /// Everything that blocks it.
+        blockers: Vec<PlanBlocker>,
+    },
+    /// Enforcing SSO needs a breakglass member.
+    #[error("enforcing SAML SSO needs a breakglass user")]
+    BreakglassRequired,
+    /// The chosen breakglass user is not an active member holding `user_and_api_management`.
+    #[error("breakglass user `{0}` must be an active member holding `user_and_api_management`")]
+    InvalidBreakglass(UserId),
+    /// The breakglass user cannot lose the permission, be deactivated or removed while chosen.
+    #[error("user `{0}` is the SSO breakglass user; choose another one first")]
+    BreakglassProtected(UserId),
+    /// The invitation code is wrong, used or superseded.
+    #[error("invitation code is not valid")]
+    InvitationInvalid,
+    /// The invitation has expired; ask for a new one.
+    #[error("invitation has expired")]
+    InvitationExpired,
+    /// An expiry that is not in the future.
+    #[error("expiry must be in the future")]
+    ExpiryInPast,
+    /// A value outside its allowed range.
+    #[error("{0}")]
+    OutOfRange(&'static str),
+    /// A per-tenant or per-member quota is reached.
+    #[error("{0}")]
+    Quota(&'static str),
+}
+
+impl Refusal {
+    /// A stable machine-readable code, e.g. `lockout`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Refusal::UnknownActor => "unknown_actor",
+            Refusal::ActorNotActive(_) => "actor_not_active",
+            Refusal::CredentialNotUsable => "credential_not_usable",
+            Refusal::ActorNotMember(_) => "actor_not_member",
+            Refusal::MissingPermission(_) => "missing_permission",
+            Refusal::NotCompanyAdmin => "not_company_admin",
+            Refusal::Escalation(_) => "privilege_escalation",
+            Refusal::UnknownUser(_) => "user_not_found",
+            Refusal::UnknownTenant(_) => "tenant_not_found",
+            Refusal::UnknownCredential(_) => "credential_not_found",
+            Refusal::NotMember { .. } => "member_not_found",
+            Refusal::AlreadyMember(_) => "already_member",
+            Refusal::Transition(_) => "illegal_transition",
+            Refusal::OwnerProtected(_) => "owner_protected",
+            Refusal::SelfTarget(_) => "self_target",
+            Refusal::Lockout(_) => "lockout",
+            Refusal::PlanLimit { .. } => "plan_limit",
+            Refusal::PlanFeature { .. } => "plan_feature_unavailable",
+            Refusal::PlanChangeBlocked { .. } => "plan_change_blocked",
+            Refusal::BreakglassRequired => "breakglass_required",
+            Refusal::InvalidBreakglass(_) => "invalid_breakglass",
+            Refusal::BreakglassProtected(_) => "breakglass_protected",
+            Refusal::InvitationInvalid => "invitation_invalid",
+            Refusal::InvitationExpired => "invitation_expired",
+            Refusal::ExpiryInPast => "expiry_in_past",
+            Refusal::OutOfRange(_) => "out_of_range",
+            Refusal::Quota(_) => "quota_exceeded",
+        }
+    }
+
+    /// The class adapters map to a status code.
+    pub const fn class(&self) -> RefusalClass {
+        match self {
+            Refusal::ExpiryInPast | Refusal::OutOfRange(_) => RefusalClass::Invalid,
+            Refusal::UnknownActor
+            | Refusal::ActorNotActive(_)
+            | Refusal::CredentialNotUsable
+            | Refusal::ActorNotMember(_)
+            | Refusal::MissingPermission(_)
+            | Refusal::NotCompanyAdmin
+            | Refusal::Escalation(_)
+            | Refusal::InvitationInvalid => RefusalClass::Forbidden,
+            Refusal::UnknownUser(_)
+            | Refusal::UnknownTenant(_)
+            | Refusal::UnknownCredential(_)
+            | Refusal::NotMember { .. } => RefusalClass::NotFound,
+            Refusal::AlreadyMember(_)
+            | Refusal::Transition(_)
+            | Refusal::OwnerProtected(_)
+            | Refusal::SelfTarget(_)
+            | Refusal::Lockout(_)
+            | Refusal::PlanLimit { .. }
+            | Refusal::PlanFeature { .. }
+            | Refusal::PlanChangeBlocked { .. }
+            | Refusal::BreakglassRequired
+            | Refusal::InvalidBreakglass(_)
+            | Refusal::BreakglassProtected(_)
+            | Refusal::InvitationExpired
+            | Refusal::Quota(_) => RefusalClass::Conflict,
+        }
+    }
+}
+
+/// A new invitation code, shown once to whoever delivers it to the invitee.
+#[derive(Debug, Serialize)]
+pub struct IssuedInvitation {
+    /// The code (`pcinv_…`).
+    pub code: Secret,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// What an accepted command produced. Secrets in here are shown once and never stored.
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A tenant was created.
+    TenantCreated {
+        /// Its id.
+        tenant_id: TenantId,
+    },
+    /// A user was added to a tenant.
+    MemberAdded {
+        /// The user.
+        user_id: UserId,
+        /// The user's status (pending for new users).
+        status: UserStatus,
+        /// A new invitation, when the user was created by this command.
+        invitation: Option<IssuedInvitation>,
+    },
+    /// A member's permissions were replaced.
+    PermissionsChanged {
+        /// The member.
+        user_id: UserId,
+        /// The new set.
+        permissions: PermissionSet,
+    },
+    /// A member was removed from a tenant.
+    MemberRemoved {
+        /// The former member.
+        user_id: UserId,
+    },
+    /// A new invitation code replaced the previous one.
+    InvitationResent {
+        /// The pending user.
+        user_id: UserId,
+        /// The new code.
+        invitation: IssuedInvitation,
+    },
+    /// An invitation was accepted; the user is active.
+    InvitationAccepted {
+        /// The user.
+        user_id: UserId,
+    },
+    /// A user's status changed.
+    StatusChanged {
+        /// The user.
+        user_id: UserId,
+        /// The new status.
+        status: UserStatus,
+    },
+    /// A user was deleted.
+    UserDeleted {
+        /// The former user.
+        user_id: UserId,
+    },
+    /// A user's company admin role changed.
+    CompanyAdminChanged {
+        /// The user.
+        user_id: UserId,
+        /// The new value.
+        company_admin: bool,
+    },
+    /// Account settings changed.
+    AccountSettingsChanged,
+    /// An API token was created.
+    ApiTokenCreated {
+        /// Its public id.
+        key_id: KeyId,
+        /// `key_id:key_secret`, shown once.
+        token: Secret,
+        /// The scope.
+        permissions: PermissionSet,
+        /// Expiry, if any.
+        expires_at: Option<Timestamp>,
+    },
+    /// An API token was deleted.
+    ApiTokenDeleted {
+        /// Its id.
+        key_id: KeyId,
+    },
+    /// An automation key was created.
+    AutomationKeyCreated {
+        /// Its public id.
+        key_id: KeyId,
+        /// The key, shown once.
+        key: Secret,
+    },
+    /// An automation key was switched on or off.
+    AutomationKeyToggled {
+        /// Its id.
+        key_id: KeyId,
+        /// The new state.
+        enabled: bool,
+    },
+    /// An automation key was deleted.
+    AutomationKeyDeleted {
+        /// Its id.
+        key_id: KeyId,
+    },
+    /// Tenant settings changed.
+    TenantUpdated {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+}
+
+/// What sign-up needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUp {
+    /// The company's name.
+    pub account_name: DisplayName,
+    /// The owner's email.
+    pub owner_email: Email,
+    /// The owner's name.
+    pub owner_name: DisplayName,
+    /// The first tenant's name.
+    pub tenant_name: DisplayName,
+    /// The first tenant's plan.
+    pub plan: Plan,
+}
+
+/// The result of sign-up: the new account and the owner's first token (shown once).
+#[derive(Debug)]
+pub struct SignedUp {
+    /// The account.
+    pub account: Account,
+    /// The first tenant.
+    pub tenant_id: TenantId,
+    /// The owner.
+    pub owner_id: UserId,
+    /// The owner's first API token, with every permission.
+    pub token: credential::Issued,
+}
+
+/// Account-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    /// How long invitations stay valid.
+    pub invitation_ttl_hours: u32,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            invitation_ttl_hours: DEFAULT_INVITATION_TTL_HOURS,
+        }
+    }
+}
+
+/// An account (a company): its users, tenants, credentials and audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    id: AccountId,
+    name: DisplayName,
+    owner: UserId,
+    created_at: Timestamp,
+    settings: AccountSettings,
+    users: BTreeMap<UserId, User>,
+    tenants: BTreeMap<TenantId, Tenant>,
+    audit: AuditLog,
+}
+
+/// One step's audit record, before it is chained.
+struct Event {
+    tenant: Option<TenantId>,
+    action: &'static str,
+    target: String,
+    detail: String,
+}
+
+impl Event {
+    fn new(tenant: Option<&TenantId>, action: &'static str, target: impl ToString) -> Self {
+        Self {
+            tenant: tenant.cloned(),
+            action,
+            target: target.to_string(),
+            detail: String::new(),
+        }
+    }
+
+    fn detail(mut self, detail: impl ToString) -> Self {
+        self.detail = detail.to_string();
+        self
+    }
+}
+
+impl Account {
+    /// Creates an account with its owner (active, company admin), a first tenant owned by them,
+    /// and the owner's first API token.
+    pub fn sign_up(request: SignUp, context: &mut Context<'_>) -> SignedUp {
+        let id = AccountId::generate(context.random);
+        let owner_id = UserId::generate(context.random);
+        let tenant_id = TenantId::generate(context.random);
+        let now = context.now;
+        let owner = User {
+            id: owner_id.clone(),
+            email: request.owner_email,
+            name: request.owner_name,
+            status: UserStatus::Active,
+            company_admin: true,
+            created_at: now,
+            invitation: None,
+        };
+        let token = credential::issue_api_token(context.random, context.key);
+        let mut tenant = new_tenant(
+            tenant_id.clone(),
+            request.tenant_name,
+            request.plan,
+            &owner_id,
+            now,
+        );
+        tenant.api_tokens.insert(
+            token.key_id.clone(),
+            ApiToken {
+                key_id: token.key_id.clone(),
+                owner: owner_id.clone(),
+                name: "owner token".parse().unwrap_or_else(|_| owner.name.clone()),
+                scope: PermissionSet::ALL,
+                secret_hash: token.hash,
+                created_at: now,
+                expires_at: None,
+                last_used_at: None,
+            },
+        );
+        let mut account = Account {
+            id: id.clone(),
+            name: request.account_name,
+            owner: owner_id.clone(),
+            created_at: now,
+            settings: AccountSettings::default(),
+            users: BTreeMap::from([(owner_id.clone(), owner)]),
+            tenants: BTreeMap::from([(tenant_id.clone(), tenant)]),
+            audit: AuditLog::default(),
+        };
+        account.record(
+            None,
+            now,
+            Event::new(None, "account.signed_up", &id).detail(&owner_id),
+        );
+        account.record(
+            Some(&Actor::user(owner_id.clone())),
+            now,
+            Event::new(Some(&tenant_id), "api_token.created", &token.key_id)
+                .detail(PermissionSet::ALL),
+        );
+        SignedUp {
+            account,
+            tenant_id,
+            owner_id,
+            token,
+        }
+    }
+
+    /// The account id.
+    pub fn id(&self) -> &AccountId {
+        &self.id
+    }
+
+    /// The company name.
+    pub fn name(&self) -> &DisplayName {
+        &self.name
+    }
+
+    /// The owner (breakglass: never deactivated, deleted or demoted).
+    pub fn owner(&self) -> &UserId {
+        &self.owner
+    }
+
+    /// Account settings.
+    pub fn settings(&self) -> &AccountSettings {
+        &self.settings
+    }
+
+    /// Every user.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: &UserId) -> Option<&User> {
+        self.users.get(id)
+    }
+
+    /// A user by email (compared normalised).
+    pub fn user_by_email(&self, email: &Email) -> Option<&User> {
+        self.users.values().find(|user| user.email == *email)
+    }
+
+    /// Every tenant.
+    pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
+        self.tenants.values()
+    }
+
+    /// A tenant by id.
+    pub fn tenant(&self, id: &TenantId) -> Option<&Tenant> {
+        self.tenants.get(id)
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The permissions `user` effectively holds in `tenant` right now: none unless active.
+    pub fn effective_permissions(&self, tenant: &TenantId, user: &UserId) -> PermissionSet {
+        let active = self
+            .users
+            .get(user)
+            .is_some_and(|u| u.status == UserStatus::Active);
+        match self.tenants.get(tenant).and_then(|t| t.granted(user)) {
+            Some(granted) if active => granted,
+            _ => PermissionSet::EMPTY,
+        }
+    }
+
+    /// Runs `command` for `actor`. On refusal nothing changes; on success one audit event is
+    /// appended.
+    pub fn apply(
+        &mut self,
+        actor: &Actor,
+        command: Command,
+        context: &mut Context<'_>,
+    ) -> Result<Outcome, Refusal> {
+        let mut draft = self.draft();
+        let (outcome, event) = draft.run(actor, command, context)?;
+        draft.check_invariants(self)?;
+        self.commit(draft, Some(actor), context.now, event);
+        Ok(outcome)
+    }
+
+    /// Accepts an invitation: the code authenticates the invitee. pending → active.
+    pub fn accept_invitation(
+        &mut self,
+        email: &Email,
+        code: &str,
+        context: &mut Context<'_>,
+    ) -> Result<Outcome, Refusal> {
+        let mut draft = self.draft();
+        let user = draft
+            .users
+            .values_mut()
+            .find(|user| user.email == *email)
+            .ok_or(Refusal::InvitationInvalid)?;
+        // Checked before the status so an unknown code reveals nothing about the user.
+        let invitation = user.invitation.as_ref().ok_or(Refusal::InvitationInvalid)?;
+        match credential::invitation_matches(context.key, &user.id, code, &invitation.code_hash) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return Err(Refusal::InvitationInvalid),
+        }
+        if context.now >= invitation.expires_at {
+            return Err(Refusal::InvitationExpired);
+        }
+        user.status = user.status.accept_invitation()?;
+        user.invitation = None;
+        let user_id = user.id.clone();
+        draft.check_invariants(self)?;
+        let actor = Actor::user(user_id.clone());
+        let event = Event::new(None, "user.invitation_accepted", &user_id);
+        self.commit(draft, Some(&actor), context.now, event);
+        Ok(Outcome::InvitationAccepted { user_id })
+    }
+
+    /// Records that a credential authenticated a request at `at` (reported by the edge in
+    /// batches). Telemetry, not a mutation of rights: no audit event. Unknown ids are ignored.
+    pub fn record_last_used(&mut self, key_id: &KeyId, at: Timestamp) {
+        for tenant in self.tenants.values_mut() {
+            if let Some(token) = tenant.api_tokens.get_mut(key_id) {
+                token.last_used_at = token.last_used_at.max(Some(at));
+            }
+            if let Some(key) = tenant.automation_keys.get_mut(key_id) {
+                key.last_used_at = key.last_used_at.max(Some(at));
+            }
+        }
+    }
+
+    /// A page of the audit log of `tenant` for an actor allowed to read it (enterprise,
+    /// `user_and_api_management`): events of that tenant with sequence ≥ `from`.
+    pub fn audit_page(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        from: u64,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Vec<&AuditEvent>, Refusal> {
+        let permissions = self.actor_permissions(actor, tenant, now)?;
+        let plan = self.tenant_ref(tenant)?.plan;
+        let decision = authz::decide(permissions, plan, false, Operation::ReadAuditLog);
+        if !decision.allow {
+            return Err(match decision.reason {
+                authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
+                _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
+            });
+        }
+        Ok(self
+            .audit
+            .events()
+            .iter()
+            .filter(|event| {
+                event.body.sequence >= from && event.body.tenant.as_ref() == Some(tenant)
+            })
+            .take(limit)
+            .collect())
+    }
+
+    /// The stored projection of one credential, as verification reads it.
+    pub fn credential_record(&self, key_id: &KeyId) -> Option<CredentialRecord> {
+        self.tenants
+            .values()
+            .find_map(|tenant| self.project(tenant, key_id))
+    }
+
+    /// Every credential's projection, by key id: what the edge store should hold.
+    pub fn credential_records(&self) -> BTreeMap<KeyId, CredentialRecord> {
+        self.tenants
+            .values()
+            .flat_map(|tenant| {
+                tenant
+                    .api_tokens
+                    .keys()
+                    .chain(tenant.automation_keys.keys())
+                    .filter_map(|key_id| self.project(tenant, key_id))
+            })
+            .map(|record| (record.key_id.clone(), record))
+            .collect()
+    }
+
+    /// Verifies a presented credential against this account's own records (the edge does the
+    /// same against its store; see [`credential::verify`]).
+    pub fn verify(&self, presented: &str, key: &HashingKey, now: Timestamp) -> Verification {
+        let record = credential::lookup_key(presented)
+            .ok()
+            .and_then(|id| self.credential_record(&id));
+        credential::verify(presented, record.as_ref(), key, now)
+    }
+
+    fn project(&self, tenant: &Tenant, key_id: &KeyId) -> Option<CredentialRecord> {
+        if let Some(token) = tenant.api_tokens.get(key_id) {
+            let state = match self.users.get(&token.owner).map(|user| user.status) {
+                Some(UserStatus::Active) => CredentialState::Active,
+                Some(UserStatus::Pending) => CredentialState::OwnerPending,
+                Some(UserStatus::Inactive) | None => CredentialState::OwnerInactive,
+            };
+            let granted = tenant.granted(&token.owner).unwrap_or(PermissionSet::EMPTY);
+            return Some(CredentialRecord {
+                key_id: token.key_id.clone(),
+                kind: CredentialKind::ApiToken,
+                account_id: self.id.clone(),
+                tenant_id: tenant.id.clone(),
+                owner: Some(token.owner.clone()),
+                name: token.name.clone(),
+                secret_hash: token.secret_hash,
+                permissions: token.scope.intersection(granted),
+                plan: tenant.plan,
+                state,
+                expires_at: token.expires_at,
+            });
+        }
+        let key = tenant.automation_keys.get(key_id)?;
+        let usable = key.enabled && tenant.plan.includes(Feature::AutomationKeys);
+        Some(CredentialRecord {
+            key_id: key.key_id.clone(),
+            kind: CredentialKind::AutomationKey,
+            account_id: self.id.clone(),
+            tenant_id: tenant.id.clone(),
+            owner: None,
+            name: key.name.clone(),
+            secret_hash: key.secret_hash,
+            permissions: AUTOMATION_KEY_PERMISSIONS,
+            plan: tenant.plan,
+            state: if usable {
+                CredentialState::Active
+            } else {
+                CredentialState::Disabled
+            },
+            expires_at: None,
+        })
+    }
+
+    /// A copy of the state to run a command against, without the audit log.
+    fn draft(&self) -> Account {
+        Account {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
+            created_at: self.created_at,
+            settings: self.settings.clone(),
+            users: self.users.clone(),
+            tenants: self.tenants.clone(),
+            audit: AuditLog::default(),
+        }
+    }
+
+    fn commit(&mut self, draft: Account, actor: Option<&Actor>, now: Timestamp, event: Event) {
+        let audit = std::mem::take(&mut self.audit);
+        *self = draft;
+        self.audit = audit;
+        self.record(actor, now, event);
+    }
+
+    fn record(&mut self, actor: Option<&Actor>, now: Timestamp, event: Event) {
+        self.audit.append(EventBody {
+            sequence: 0,
+            at: now,
+            actor: actor.map(|a| a.user_id.clone()),
+            credential: actor.and_then(|a| a.credential.clone()),
+            tenant: event.tenant,
+            action: event.action.to_owned(),
+            target: event.target,
+            detail: event.detail,
+        });
+    }
+
+    /// Rules that span the account, checked on the draft against the state before the command.
+    fn check_invariants(&self, before: &Account) -> Result<(), Refusal> {
+        for tenant in self.tenants.values() {
+            let had_manager = before
+                .tenants
+                .get(&tenant.id)
+                .is_none_or(|t| before.has_active_manager(t));
+            if had_manager && !self.has_active_manager(tenant) {
+                return Err(Refusal::Lockout(tenant.id.clone()));
+            }
+            if let Some(breakglass) = &tenant.sso.breakglass
+                && !self.is_active_manager(tenant, breakglass)
+            {
+                return Err(Refusal::BreakglassProtected(breakglass.clone()));
+            }
+            if tenant.sso.enforced && tenant.sso.breakglass.is_none() {
+                return Err(Refusal::BreakglassRequired);
+            }
+            let limit = tenant.plan.member_limit();
+            if tenant.members.len() > limit {
+                return Err(Refusal::PlanLimit {
+                    plan: tenant.plan,
+                    limit,
+                });
+            }
+        }
+        let owner_intact = self
+            .users
+            .get(&self.owner)
+            .is_some_and(|owner| owner.status == UserStatus::Active && owner.company_admin);
+        if !owner_intact {
+            return Err(Refusal::OwnerProtected("account owner"));
+        }
+        Ok(())
+    }
+
+    fn is_active_manager(&self, tenant: &Tenant, user: &UserId) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| u.status == UserStatus::Active)
+            && tenant
+                .granted(user)
+                .is_some_and(|p| p.contains(Permission::UserAndApiManagement))
+    }
+
+    fn has_active_manager(&self, tenant: &Tenant) -> bool {
+        tenant
+            .members
+            .keys()
+            .any(|user| self.is_active_manager(tenant, user))
+    }
+
+    fn tenant_ref(&self, id: &TenantId) -> Result<&Tenant, Refusal> {
+        self.tenants
+            .get(id)
+            .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
+    }
+
+    fn tenant_mut(&mut self, id: &TenantId) -> Result<&mut Tenant, Refusal> {
+        self.tenants
+            .get_mut(id)
+            .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
+    }
+
+    fn user_ref(&self, id: &UserId) -> Result<&User, Refusal> {
+        self.users
+            .get(id)
+            .ok_or_else(|| Refusal::UnknownUser(id.clone()))
+    }
+
+    fn user_mut(&mut self, id: &UserId) -> Result<&mut User, Refusal> {
+        self.users
+            .get_mut(id)
+            .ok_or_else(|| Refusal::UnknownUser(id.clone()))
+    }
+
+    fn active_actor(&self, actor: &Actor) -> Result<&User, Refusal> {
+        let user = self
+            .users
+            .get(&actor.user_id)
+            .ok_or(Refusal::UnknownActor)?;
+        if user.status != UserStatus::Active {
+            return Err(Refusal::ActorNotActive(user.status));
+        }
+        Ok(user)
+    }
+
+    /// What `actor` may do in `tenant`: the member's permissions, bounded by the token used.
+    fn actor_permissions(
+        &self,
+        actor: &Actor,
+        tenant_id: &TenantId,
+        now: Timestamp,
+    ) -> Result<PermissionSet, Refusal> {
+        self.active_actor(actor)?;
+        let tenant = self.tenant_ref(tenant_id)?;
+        let granted = tenant
+            .granted(&actor.user_id)
+            .ok_or_else(|| Refusal::ActorNotMember(tenant_id.clone()))?;
+        match &actor.credential {
+            None => Ok(granted),
+            Some(key_id) => {
+                let token = tenant
+                    .api_tokens
+                    .get(key_id)
+                    .filter(|token| token.owner == actor.user_id)
+                    .filter(|token| token.expires_at.is_none_or(|expiry| now < expiry))
+                    .ok_or(Refusal::CredentialNotUsable)?;
+                Ok(granted.intersection(token.scope))
+            }
+        }
+    }
+
+    fn require(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        permission: Permission,
+        now: Timestamp,
+    ) -> Result<PermissionSet, Refusal> {
+        let held = self.actor_permissions(actor, tenant, now)?;
+        if held.contains(permission) {
+            Ok(held)
+        } else {
+            Err(Refusal::MissingPermission(permission))
+        }
+    }
+
+    /// Account-level operations: an active company admin; through a token, only one that
+    /// carries `user_and_api_management`.
+    fn require_company_admin(&self, actor: &Actor, now: Timestamp) -> Result<(), Refusal> {
+        let user = self.active_actor(actor)?;
+        if !user.company_admin {
+            return Err(Refusal::NotCompanyAdmin);
+        }
+        if let Some(key_id) = &actor.credential {
+            let tenant = self
+                .tenants
+                .values()
+                .find(|tenant| tenant.api_tokens.contains_key(key_id))
+                .ok_or(Refusal::CredentialNotUsable)?;
+            let held = self.actor_permissions(actor, &tenant.id, now)?;
+            if !held.contains(Permission::UserAndApiManagement) {
+                return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+            }
+        }
+        Ok(())
+    }
+
+    fn tenant_of_token(&self, key_id: &KeyId) -> Result<TenantId, Refusal> {
+        self.tenants
+            .values()
+            .find(|tenant| tenant.api_tokens.contains_key(key_id))
+            .map(|tenant| tenant.id.clone())
+            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))
+    }
+
+    fn tenant_of_automation_key(&self, key_id: &KeyId) -> Result<TenantId, Refusal> {
+        self.tenants
+            .values()
+            .find(|tenant| tenant.automation_keys.contains_key(key_id))
+            .map(|tenant| tenant.id.clone())
+            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))
+    }
+
+    fn invitation(
+        &self,
+        context: &mut Context<'_>,
+        user: &UserId,
+    ) -> (Invitation, IssuedInvitation) {
+        let (code, code_hash) =
+            credential::issue_invitation_code(context.random, context.key, user);
+        let ttl = u64::from(self.settings.invitation_ttl_hours) * 3600;
+        let expires_at = context.now.plus_seconds(ttl);
+        (
+            Invitation {
+                code_hash,
+                issued_at: context.now,
+                expires_at,
+            },
+            IssuedInvitation { code, expires_at },
+        )
+    }
+
+    fn run(
+        &mut self,
+        actor: &Actor,
+        command: Command,
+        context: &mut Context<'_>,
+    ) -> Result<(Outcome, Event), Refusal> {
+        let now = context.now;
+        match command {
+            Command::CreateTenant { name, plan } => {
+                self.require_company_admin(actor, now)?;
+                if self.tenants.len() >= MAX_TENANTS_PER_ACCOUNT {
+                    return Err(Refusal::Quota("the account has reached its tenant limit"));
+                }
+                let tenant_id = TenantId::generate(context.random);
+                let tenant = new_tenant(tenant_id.clone(), name, plan, &actor.user_id, now);
+                self.tenants.insert(tenant_id.clone(), tenant);
+                let event = Event::new(Some(&tenant_id), "tenant.created", &tenant_id).detail(plan);
+                Ok((Outcome::TenantCreated { tenant_id }, event))
+            }
+            Command::InviteMember {
+                tenant_id,
+                email,
+                name,
+                permissions,
+            } => self.invite_member(actor, tenant_id, email, name, permissions, context),
+            Command::ChangePermissions {
+                tenant_id,
+                user_id,
+                permissions,
+            } => {
+                let held =
+                    self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+                let tenant = self.tenant_mut(&tenant_id)?;
+                if user_id == tenant.owner && permissions != PermissionSet::ALL {
+                    return Err(Refusal::OwnerProtected("tenant owner"));
+                }
+                let membership =
+                    tenant
+                        .members
+                        .get_mut(&user_id)
+                        .ok_or_else(|| Refusal::NotMember {
+                            user: user_id.clone(),
+                            tenant: tenant_id.clone(),
+                        })?;
+                let added = permissions.difference(membership.permissions);
+                if !added.is_subset(held) {
+                    return Err(Refusal::Escalation(added.difference(held)));
+                }
+                if tenant.sso.breakglass.as_ref() == Some(&user_id)
+                    && !permissions.contains(Permission::UserAndApiManagement)
+                {
+                    return Err(Refusal::BreakglassProtected(user_id));
+                }
+                membership.permissions = permissions;
+                let event = Event::new(Some(&tenant_id), "member.permissions_changed", &user_id)
+                    .detail(permissions);
+                Ok((
+                    Outcome::PermissionsChanged {
+                        user_id,
+                        permissions,
+                    },
+                    event,
+                ))
+            }
+            Command::RemoveMember { tenant_id, user_id } => {
+                self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+                if user_id == actor.user_id {
+                    return Err(Refusal::SelfTarget("remove"));
+                }
+                let tenant = self.tenant_mut(&tenant_id)?;
+                if user_id == tenant.owner {
+                    return Err(Refusal::OwnerProtected("tenant owner"));
+                }
+                if tenant.sso.breakglass.as_ref() == Some(&user_id) {
+                    return Err(Refusal::BreakglassProtected(user_id));
+                }
+                if tenant.members.remove(&user_id).is_none() {
+                    return Err(Refusal::NotMember {
+                        user: user_id,
+                        tenant: tenant_id,
+                    });
+                }
+                tenant.api_tokens.retain(|_, token| token.owner != user_id);
+                let event = Event::new(Some(&tenant_id), "member.removed", &user_id);
+                Ok((Outcome::MemberRemoved { user_id }, event))
+            }
+            Command::ResendInvitation { user_id } => {
+                let user = self.user_ref(&user_id)?;
+                user.status.resend_invitation()?;
+                let allowed = self.require_company_admin(actor, now).is_ok()
+                    || self.tenants.values().any(|tenant| {
+                        tenant.members.contains_key(&user_id)
+                            && self
+                                .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
+                                .is_ok()
+                    });
+                if !allowed {
+                    self.active_actor(actor)?;
+                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+                }
+                let (stored, issued) = self.invitation(context, &user_id);
+                self.user_mut(&user_id)?.invitation = Some(stored);
+                let event = Event::new(None, "user.invitation_resent", &user_id);
+                Ok((
+                    Outcome::InvitationResent {
+                        user_id,
+                        invitation: issued,
+                    },
+                    event,
+                ))
+            }
+            Command::DeactivateUser { user_id } => {
+                self.require_company_admin(actor, now)?;
+                self.protect_owner_and_self(actor, &user_id, "deactivate")?;
+                if self
+                    .tenants
+                    .values()
+                    .any(|t| t.sso.breakglass.as_ref() == Some(&user_id))
+                {
+                    return Err(Refusal::BreakglassProtected(user_id));
+                }
+                let user = self.user_mut(&user_id)?;
+                user.status = user.status.deactivate()?;
+                let event = Event::new(None, "user.deactivated", &user_id);
+                Ok((
+                    Outcome::StatusChanged {
+                        user_id,
+                        status: UserStatus::Inactive,
+                    },
+                    event,
+                ))
+            }
+            Command::ActivateUser { user_id } => {
+                self.require_company_admin(actor, now)?;
+                let user = self.user_mut(&user_id)?;
+                user.status = user.status.activate()?;
+                let event = Event::new(None, "user.activated", &user_id);
+                Ok((
+                    Outcome::StatusChanged {
+                        user_id,
+                        status: UserStatus::Active,
+                    },
+                    event,
+                ))
+            }
+            Command::DeleteUser { user_id } => {
+                self.require_company_admin(actor, now)?;
+                self.protect_owner_and_self(actor, &user_id, "delete")?;
+                self.user_ref(&user_id)?.status.delete()?;
+                if self.tenants.values().any(|tenant| tenant.owner == user_id) {
+                    return Err(Refusal::OwnerProtected("tenant owner"));
+                }
+                self.users.remove(&user_id);
+                for tenant in self.tenants.values_mut() {
+                    tenant.members.remove(&user_id);
+                    tenant.api_tokens.retain(|_, token| token.owner != user_id);
+                }
+                let event = Event::new(None, "user.deleted", &user_id);
+                Ok((Outcome::UserDeleted { user_id }, event))
+            }
+            Command::SetCompanyAdmin {
+                user_id,
+                company_admin,
+            } => {
+                self.require_company_admin(actor, now)?;
+                if user_id == self.owner && !company_admin {
+                    return Err(Refusal::OwnerProtected("account owner"));
+                }
+                let user = self.user_mut(&user_id)?;
+                if company_admin && user.status != UserStatus::Active {
+                    return Err(Refusal::ActorNotActive(user.status));
+                }
+                user.company_admin = company_admin;
+                let event =
+                    Event::new(None, "user.company_admin_changed", &user_id).detail(company_admin);
+                Ok((
+                    Outcome::CompanyAdminChanged {
+                        user_id,
+                        company_admin,
+                    },
+                    event,
+                ))
+            }
+            Command::UpdateAccountSettings {
+                invitation_ttl_hours,
+            } => {
+                self.require_company_admin(actor, now)?;
+                if !(1..=MAX_INVITATION_TTL_HOURS).contains(&invitation_ttl_hours) {
+                    return Err(Refusal::OutOfRange(
+                        "invitation lifetime must be 1 to 720 hours",
+                    ));
+                }
+                self.settings.invitation_ttl_hours = invitation_ttl_hours;
+                let event = Event::new(None, "account.settings_changed", &self.id)
+                    .detail(format!("invitation_ttl_hours={invitation_ttl_hours}"));
+                Ok((Outcome::AccountSettingsChanged, event))
+            }
+            Command::CreateApiToken {
+                tenant_id,
+                name,
+                permissions,
+                expires_at,
+            } => {
+                let held = self.actor_permissions(actor, &tenant_id, now)?;
+                if !permissions.is_subset(held) {
+                    return Err(Refusal::Escalation(permissions.difference(held)));
+                }
+                if expires_at.is_some_and(|expiry| expiry <= now) {
+                    return Err(Refusal::ExpiryInPast);
+                }
+                let tenant = self.tenant_mut(&tenant_id)?;
+                let owned = tenant
+                    .api_tokens
+                    .values()
+                    .filter(|t| t.owner == actor.user_id)
+                    .count();
+                if owned >= MAX_TOKENS_PER_MEMBER {
+                    return Err(Refusal::Quota(
+                        "a member may hold at most 50 API tokens per tenant",
+                    ));
+                }
+                let issued = credential::issue_api_token(context.random, context.key);
+                tenant.api_tokens.insert(
+                    issued.key_id.clone(),
+                    ApiToken {
+                        key_id: issued.key_id.clone(),
+                        owner: actor.user_id.clone(),
+                        name,
+                        scope: permissions,
+                        secret_hash: issued.hash,
+                        created_at: now,
+                        expires_at,
+                        last_used_at: None,
+                    },
+                );
+                let event = Event::new(Some(&tenant_id), "api_token.created", &issued.key_id)
+                    .detail(permissions);
+                let outcome = Outcome::ApiTokenCreated {
+                    key_id: issued.key_id,
+                    token: issued.secret,
+                    permissions,
+                    expires_at,
+                };
+                Ok((outcome, event))
+            }
+            Command::DeleteApiToken { key_id } => {
+                let tenant_id = self.tenant_of_token(&key_id)?;
+                let held = self.actor_permissions(actor, &tenant_id, now)?;
+                let tenant = self.tenant_mut(&tenant_id)?;
+                let own = tenant
+                    .api_tokens
+                    .get(&key_id)
+                    .is_some_and(|t| t.owner == actor.user_id);
+                if !own && !held.contains(Permission::UserAndApiManagement) {
+                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+                }
+                tenant.api_tokens.remove(&key_id);
+                let event = Event::new(Some(&tenant_id), "api_token.deleted", &key_id);
+                Ok((Outcome::ApiTokenDeleted { key_id }, event))
+            }
+            Command::CreateAutomationKey { tenant_id, name } => {
+                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant = self.tenant_mut(&tenant_id)?;
+                if !tenant.plan.includes(Feature::AutomationKeys) {
+                    return Err(Refusal::PlanFeature {
+                        plan: tenant.plan,
+                        feature: Feature::AutomationKeys,
+                    });
+                }
+                if tenant.automation_keys.len() >= MAX_AUTOMATION_KEYS_PER_TENANT {
+                    return Err(Refusal::Quota(
+                        "a tenant may hold at most 50 automation keys",
+                    ));
+                }
+                let issued = credential::issue_automation_key(context.random, context.key);
+                tenant.automation_keys.insert(
+                    issued.key_id.clone(),
+                    AutomationKey {
+                        key_id: issued.key_id.clone(),
+                        name,
+                        enabled: true,
+                        secret_hash: issued.hash,
+                        created_at: now,
+                        created_by: actor.user_id.clone(),
+                        last_used_at: None,
+                    },
+                );
+                let event = Event::new(Some(&tenant_id), "automation_key.created", &issued.key_id);
+                Ok((
+                    Outcome::AutomationKeyCreated {
+                        key_id: issued.key_id,
+                        key: issued.secret,
+                    },
+                    event,
+                ))
+            }
+            Command::SetAutomationKeyEnabled { key_id, enabled } => {
+                let tenant_id = self.tenant_of_automation_key(&key_id)?;
+                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant = self.tenant_mut(&tenant_id)?;
+                if enabled && !tenant.plan.includes(Feature::AutomationKeys) {
+                    return Err(Refusal::PlanFeature {
+                        plan: tenant.plan,
+                        feature: Feature::AutomationKeys,
+                    });
+                }
+                if let Some(key) = tenant.automation_keys.get_mut(&key_id) {
+                    key.enabled = enabled;
+                }
+                let action = if enabled {
+                    "automation_key.enabled"
+                } else {
+                    "automation_key.disabled"
+                };
+                let event = Event::new(Some(&tenant_id), action, &key_id);
+                Ok((Outcome::AutomationKeyToggled { key_id, enabled }, event))
+            }
+            Command::DeleteAutomationKey { key_id } => {
+                let tenant_id = self.tenant_of_automation_key(&key_id)?;
+                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                self.tenant_mut(&tenant_id)?.automation_keys.remove(&key_id);
+                let event = Event::new(Some(&tenant_id), "automation_key.deleted", &key_id);
+                Ok((Outcome::AutomationKeyDeleted { key_id }, event))
+            }
+            Command::UpdateTenantSettings {
+                tenant_id,
+                name,
+                plan,
+                sso,
+            } => self.update_tenant(actor, tenant_id, name, plan, sso, now),
+        }
+    }
+
+    fn protect_owner_and_self(
+        &self,
+        actor: &Actor,
+        user_id: &UserId,
+        action: &'static str,
+    ) -> Result<(), Refusal> {
+        self.user_ref(user_id)?;
+        if *user_id == self.owner {
+            return Err(Refusal::OwnerProtected("account owner"));
+        }
+        if *user_id == actor.user_id {
+            return Err(Refusal::SelfTarget(action));
+        }
+        Ok(())
+    }
+
+    fn invite_member(
+        &mut self,
+        actor: &Actor,
+        tenant_id: TenantId,
+        email: Email,
+        name: Option<DisplayName>,
+        permissions: PermissionSet,
+        context: &mut Context<'_>,
+    ) -> Result<(Outcome, Event), Refusal> {
+        let now = context.now;
+        let held = self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+        if !permissions.is_subset(held) {
+            return Err(Refusal::Escalation(permissions.difference(held)));
+        }
+        let existing = self.user_by_email(&email).map(|user| user.id.clone());
+        let tenant = self.tenant_ref(&tenant_id)?;
+        if let Some(user_id) = &existing
+            && tenant.members.contains_key(user_id)
+        {
+            return Err(Refusal::AlreadyMember(email));
+        }
+        let limit = tenant.plan.member_limit();
+        if tenant.members.len() >= limit {
+            return Err(Refusal::PlanLimit {
+                plan: tenant.plan,
+                limit,
+            });
+        }
+        let (user_id, invitation) = match existing {
+            Some(user_id) => (user_id, None),
+            None => {
+                let user_id = UserId::generate(context.random);
+                let (stored, issued) = self.invitation(context, &user_id);
+                let name = name.unwrap_or_else(|| default_name(&email));
+                self.users.insert(
+                    user_id.clone(),
+                    User {
+                        id: user_id.clone(),
+                        email,
+                        name,
+                        status: UserStatus::Pending,
+                        company_admin: false,
+                        created_at: now,
+                        invitation: Some(stored),
+                    },
+                );
+                (user_id, Some(issued))
+            }
+        };
+        let status = self.user_ref(&user_id)?.status;
+        self.tenant_mut(&tenant_id)?.members.insert(
+            user_id.clone(),
+            Membership {
+                permissions,
+                added_at: now,
+            },
+        );
+        let event = Event::new(Some(&tenant_id), "member.invited", &user_id).detail(permissions);
+        Ok((
+            Outcome::MemberAdded {
+                user_id,
+                status,
+                invitation,
+            },
+            event,
+        ))
+    }
+
+    fn update_tenant(
+        &mut self,
+        actor: &Actor,
+        tenant_id: TenantId,
+        name: Option<DisplayName>,
+        plan: Option<Plan>,
+        sso: Option<SsoChange>,
+        now: Timestamp,
+    ) -> Result<(Outcome, Event), Refusal> {
+        self.require(actor, &tenant_id, Permission::ModifyTenantSettings, now)?;
+        let mut changes = Vec::new();
+        if let Some(sso) = sso {
+            let tenant = self.tenant_ref(&tenant_id)?;
+            let target_plan = plan.unwrap_or(tenant.plan);
+            if sso.enforced && !target_plan.includes(Feature::SamlSso) {
+                return Err(Refusal::PlanFeature {
+                    plan: target_plan,
+                    feature: Feature::SamlSso,
+                });
+            }
+            if sso.enforced && sso.breakglass.is_none() {
+                return Err(Refusal::BreakglassRequired);
+            }
+            if let Some(breakglass) = &sso.breakglass
+                && !self.is_active_manager(tenant, breakglass)
+            {
+                return Err(Refusal::InvalidBreakglass(breakglass.clone()));
+            }
+            changes.push(format!(
+                "sso_enforced={} breakglass={}",
+                sso.enforced,
+                sso.breakglass.as_ref().map_or("none", UserId::as_str)
+            ));
+            self.tenant_mut(&tenant_id)?.sso = Sso {
+                enforced: sso.enforced,
+                breakglass: sso.breakglass,
+            };
+        }
+        if let Some(plan) = plan {
+            let tenant = self.tenant_ref(&tenant_id)?;
+            let blockers = plan_blockers(tenant, plan);
+            if !blockers.is_empty() {
+                return Err(Refusal::PlanChangeBlocked { plan, blockers });
+            }
+            changes.push(format!("plan={plan}"));
+            self.tenant_mut(&tenant_id)?.plan = plan;
+        }
+        if let Some(name) = name {
+            changes.push(format!("name={name}"));
+            self.tenant_mut(&tenant_id)?.name = name;
+        }
+        let event = Event::new(Some(&tenant_id), "tenant.settings_changed", &tenant_id)
+            .detail(changes.join(" "));
+        Ok((Outcome::TenantUpdated { tenant_id }, event))
+    }
+}
+
+/// Everything in `tenant` that `plan` does not allow.
+pub fn plan_blockers(tenant: &Tenant, plan: Plan) -> Vec<PlanBlocker> {
+    let mut blockers = Vec::new();
+    let limit = plan.member_limit();
+    if tenant.members.len() > limit {
+        blockers.push(PlanBlocker::TooManyMembers {
+            members: tenant.members.len(),
+            limit,
+        });
+    }
+    if !tenant.automation_keys.is_empty() && !plan.includes(Feature::AutomationKeys) {
+        blockers.push(PlanBlocker::AutomationKeysInUse {
+            keys: tenant.automation_keys.len(),
+        });
+    }
+    if tenant.sso.enforced && !plan.includes(Feature::SamlSso) {
+        blockers.push(PlanBlocker::SsoEnforced);
+    }
+    blockers
+}
+
+fn new_tenant(
+    id: TenantId,
+    name: DisplayName,
+    plan: Plan,
+    owner: &UserId,
+    now: Timestamp,
+) -> Tenant {
+    Tenant {
+        id,
+        name,
+        plan,
+        owner: owner.clone(),
+        members: BTreeMap::from([(
+            owner.clone(),
+            Membership {
+                permissions: PermissionSet::ALL,
+                added_at: now,
+            },
+        )]),
+        sso: Sso::default(),
+        api_tokens: BTreeMap::new(),
+        automation_keys: BTreeMap::new(),
+        created_at: now,
+    }
+}
+
+fn default_name(email: &Email) -> DisplayName {
+    let local = email.as_str().split('@').next().unwrap_or("user");
+    local
+        .parse()
+        .unwrap_or_else(|_| email.as_str().parse().unwrap_or_else(|_| fallback_name()))
+}
+
+fn fallback_name() -> DisplayName {
+    // "user" is a valid name: non-empty, short, no control characters.
+    #[expect(clippy::expect_used, reason = "a constant known to be a valid name")]
+    "user".parse().expect("constant name is valid")
+}

@@ -1,0 +1,248 @@
+//! Commands: every mutation the engine accepts, as data (the Management API's JSON bodies map
+//! onto these).
+
+use crate::credential::KeyId;
+use crate::ids::{DisplayName, Email, TenantId, UserId};
+use crate::permission::PermissionSet;
+use crate::plan::Plan;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// SAML SSO settings to apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoChange {
+    /// Whether SSO is enforced.
+    pub enforced: bool,
+    /// The breakglass member (required when enforced).
+    pub breakglass: Option<UserId>,
+}
+
+/// A mutation of an account, performed by an [`Actor`](crate::Actor).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Launch a new tenant; the actor (a company admin) becomes its owner.
+    CreateTenant {
+        /// Name.
+        name: DisplayName,
+        /// Plan.
+        plan: Plan,
+    },
+    /// Add a user to a tenant by email, creating (and inviting) the user if needed.
+    InviteMember {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user's identity.
+        email: Email,
+        /// Display name for a new user (defaults to the email's local part).
+        #[serde(default)]
+        name: Option<DisplayName>,
+        /// Permissions granted (none: read-only).
+        #[serde(default)]
+        permissions: PermissionSet,
+    },
+    /// Replace a member's permissions.
+    ChangePermissions {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The member.
+        user_id: UserId,
+        /// The new set.
+        permissions: PermissionSet,
+    },
+    /// Remove a member from a tenant (the user stays in the account).
+    RemoveMember {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The member.
+        user_id: UserId,
+    },
+    /// Issue a new invitation code to a pending user; the previous one stops working.
+    ResendInvitation {
+        /// The pending user.
+        user_id: UserId,
+    },
+    /// Block a user and all their credentials, in every tenant (company admins).
+    DeactivateUser {
+        /// The user.
+        user_id: UserId,
+    },
+    /// Unblock an inactive user (company admins).
+    ActivateUser {
+        /// The user.
+        user_id: UserId,
+    },
+    /// Delete an inactive user permanently (company admins).
+    DeleteUser {
+        /// The user.
+        user_id: UserId,
+    },
+    /// Grant or revoke the company admin role (company admins; never the owner's).
+    SetCompanyAdmin {
+        /// The user.
+        user_id: UserId,
+        /// Whether the user is a company admin.
+        company_admin: bool,
+    },
+    /// Change account settings (company admins).
+    UpdateAccountSettings {
+        /// How long invitations stay valid, in hours (1 to 720).
+        invitation_ttl_hours: u32,
+    },
+    /// Create a personal API token for the actor in a tenant.
+    CreateApiToken {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// Name.
+        name: DisplayName,
+        /// The most the token may do.
+        #[serde(default)]
+        permissions: PermissionSet,
+        /// Optional expiry.
+        #[serde(default)]
+        expires_at: Option<Timestamp>,
+    },
+    /// Delete an API token: one's own, or any in the tenant with `user_and_api_management`.
+    DeleteApiToken {
+        /// The token.
+        key_id: KeyId,
+    },
+    /// Create a build-only automation key (team plan and up; `build_applications`).
+    CreateAutomationKey {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// Name.
+        name: DisplayName,
+    },
+    /// Switch an automation key on or off.
+    SetAutomationKeyEnabled {
+        /// The key.
+        key_id: KeyId,
+        /// On or off.
+        enabled: bool,
+    },
+    /// Delete an automation key.
+    DeleteAutomationKey {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// Change tenant settings; omitted fields stay as they are.
+    UpdateTenantSettings {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// New name.
+        #[serde(default)]
+        name: Option<DisplayName>,
+        /// New plan.
+        #[serde(default)]
+        plan: Option<Plan>,
+        /// New SSO settings.
+        #[serde(default)]
+        sso: Option<SsoChange>,
+    },
+}
+
+/// The largest command body accepted, in bytes.
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+
+/// Why a command body was refused before it reached the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandParseError {
+    /// Larger than [`MAX_COMMAND_BYTES`].
+    #[error("command body is larger than {MAX_COMMAND_BYTES} bytes")]
+    TooLarge,
+    /// Not valid JSON, or not a valid command.
+    #[error("invalid command: {0}")]
+    Invalid(String),
+}
+
+impl Command {
+    /// Parses a JSON command body, with a size limit. Never panics.
+    pub fn from_json(body: &[u8]) -> Result<Self, CommandParseError> {
+        if body.len() > MAX_COMMAND_BYTES {
+            return Err(CommandParseError::TooLarge);
+        }
+        serde_json::from_slice(body).map_err(|error| CommandParseError::Invalid(error.to_string()))
+    }
+
+    /// The stable name of the command, e.g. `invite_member`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Command::CreateTenant { .. } => "create_tenant",
+            Command::InviteMember { .. } => "invite_member",
+            Command::ChangePermissions { .. } => "change_permissions",
+            Command::RemoveMember { .. } => "remove_member",
+            Command::ResendInvitation { .. } => "resend_invitation",
+            Command::DeactivateUser { .. } => "deactivate_user",
+            Command::ActivateUser { .. } => "activate_user",
+            Command::DeleteUser { .. } => "delete_user",
+            Command::SetCompanyAdmin { .. } => "set_company_admin",
+            Command::UpdateAccountSettings { .. } => "update_account_settings",
+            Command::CreateApiToken { .. } => "create_api_token",
+            Command::DeleteApiToken { .. } => "delete_api_token",
+            Command::CreateAutomationKey { .. } => "create_automation_key",
+            Command::SetAutomationKeyEnabled { .. } => "set_automation_key_enabled",
+            Command::DeleteAutomationKey { .. } => "delete_automation_key",
+            Command::UpdateTenantSettings { .. } => "update_tenant_settings",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_command() {
+        let body = br#"{"command":"invite_member","tenant_id":"ten_0123456789abcdef",
+            "email":"Bo@Example.com","permissions":["build_applications"]}"#;
+        let command = Command::from_json(body).unwrap();
+        let Command::InviteMember {
+            email,
+            permissions,
+            name,
+            ..
+        } = command
+        else {
+            panic!("wrong command");
+        };
+        assert_eq!(email.as_str(), "bo@example.com");
+        assert_eq!(permissions.names(), ["build_applications"]);
+        assert_eq!(name, None);
+    }
+
+    #[test]
+    fn refuses_bad_bodies_with_a_reason() {
+        let unknown_permission = br#"{"command":"invite_member","tenant_id":"ten_0123456789abcdef",
+            "email":"bo@example.com","permissions":["sudo"]}"#;
+        let error = Command::from_json(unknown_permission).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown permission `sudo`"),
+            "{error}"
+        );
+        let unknown_field = br#"{"command":"delete_user","user_id":"usr_0123456789abcdef","x":1}"#;
+        assert!(Command::from_json(unknown_field).is_err());
+        assert!(Command::from_json(b"{").is_err());
+        assert!(Command::from_json(br#"{"command":"format_disk"}"#).is_err());
+        let huge = vec![b' '; MAX_COMMAND_BYTES + 1];
+        assert_eq!(Command::from_json(&huge), Err(CommandParseError::TooLarge));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let command = Command::UpdateTenantSettings {
+            tenant_id: "ten_0123456789abcdef".parse().unwrap(),
+            name: Some("Prod".parse().unwrap()),
+            plan: Some(Plan::Enterprise),
+            sso: Some(SsoChange {
+                enforced: true,
+                breakglass: None,
+            }),
+        };
+        let json = serde_json::to_vec(&command).unwrap();
+        assert_eq!(Command::from_json(&json).unwrap(), command);
+        assert_eq!(command.name(), "update_tenant_settings");
+    }
+}

@@ -1,0 +1,828 @@
+//! Credentials: the wire format of API tokens, automation keys and invitation codes, their
+//! generation and hashing, and verification of a presented credential.
+//!
+//! # Formats
+//! Every credential is URL-safe base64 (no padding) behind a recognisable prefix, and carries a
+//! CRC-32 of its prefix and payload, so secret scanners can find them and typos or garbage are
+//! refused before any storage lookup (CRC-32 catches every single-character change).
+//!
+//! | credential      | shape                                  | payload                            |
+//! |-----------------|----------------------------------------|------------------------------------|
+//! | API token       | `pctk_<24 chars>:pcts_<48 chars>`       | id: 14 random bytes + CRC; secret: 32 random bytes + CRC |
+//! | automation key  | `pcak_<68 chars>`                       | 15-byte id, 32-byte secret, CRC    |
+//! | invitation code | `pcinv_<48 chars>`                      | 32 random bytes + CRC              |
+//!
+//! An API token travels as `Authorization: Bearer <key_id>:<key_secret>`. An automation key's
+//! key id is `pcak_` and the first 20 characters of the key (its id bytes).
+//!
+//! # Verification
+//! [`verify`] is a pure function of the presented text, the one stored [`CredentialRecord`]
+//! found by [`lookup_key`], the hashing key and the time. The secret is checked (in constant
+//! time) before anything about the record's state is revealed.
+
+use crate::authz::{Principal, PrincipalKind};
+use crate::ids::{AccountId, DisplayName, TenantId, UserId};
+use crate::permission::PermissionSet;
+use crate::plan::Plan;
+use crate::random::{self, RandomSource};
+use crate::secret::{HashingKey, Secret, SecretHash};
+use crate::time::Timestamp;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Prefix of an API token's key id.
+pub const API_TOKEN_ID_PREFIX: &str = "pctk_";
+/// Prefix of an API token's secret.
+pub const API_TOKEN_SECRET_PREFIX: &str = "pcts_";
+/// Prefix of an automation key (and of its key id).
+pub const AUTOMATION_KEY_PREFIX: &str = "pcak_";
+/// Prefix of an invitation code.
+pub const INVITATION_PREFIX: &str = "pcinv_";
+
+const CHECKSUM_BYTES: usize = 4;
+const TOKEN_ID_RANDOM_BYTES: usize = 14;
+const SECRET_BYTES: usize = 32;
+const AUTOMATION_ID_BYTES: usize = 15;
+/// Characters of an automation key that form its id (15 bytes of base64).
+const AUTOMATION_ID_CHARS: usize = 20;
+/// Longest presented credential considered at all; anything longer is malformed.
+pub const MAX_PRESENTED_LEN: usize = 256;
+
+const API_TOKEN_DOMAIN: &str = "portcullis/api-token/v1";
+const AUTOMATION_KEY_DOMAIN: &str = "portcullis/automation-key/v1";
+const INVITATION_DOMAIN: &str = "portcullis/invitation/v1";
+
+/// Why a presented credential could not even be parsed. Detail for logs and tests; the public
+/// answer is always the same [`Verification::Malformed`] message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Malformed {
+    /// The header is not `Bearer <credential>`.
+    #[error("authorization header is not of the form `Bearer <credential>`")]
+    NotBearer,
+    /// Longer than any credential.
+    #[error("credential is too long")]
+    TooLong,
+    /// The text does not start with a known credential prefix.
+    #[error("credential has no known prefix")]
+    UnknownPrefix,
+    /// Not URL-safe base64 of the right length.
+    #[error("credential is not correctly encoded")]
+    Encoding,
+    /// The checksum does not match: a typo or a forgery.
+    #[error("credential checksum does not match")]
+    Checksum,
+}
+
+fn checksum(prefix: &str, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(prefix.as_bytes());
+    hasher.update(payload);
+    hasher.finalize().to_be_bytes()
+}
+
+/// `prefix` + base64url(payload ‖ crc32(prefix ‖ payload)).
+fn encode_checked(prefix: &str, payload: &[u8]) -> String {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(payload.len() + CHECKSUM_BYTES));
+    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(&checksum(prefix, payload));
+    let mut text = String::with_capacity(prefix.len() + (bytes.len() * 4).div_ceil(3));
+    text.push_str(prefix);
+    URL_SAFE_NO_PAD.encode_string(bytes.as_slice(), &mut text);
+    text
+}
+
+/// Checks prefix, encoding, length and checksum; returns the payload without the checksum.
+fn decode_checked<const N: usize>(
+    prefix: &str,
+    text: &str,
+) -> Result<Zeroizing<[u8; N]>, Malformed> {
+    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
+    if body.len() != (N + CHECKSUM_BYTES).div_ceil(3) * 4 - pad_chars(N + CHECKSUM_BYTES) {
+        return Err(Malformed::Encoding);
+    }
+    let bytes = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| Malformed::Encoding)?,
+    );
+    let (payload, sum) = bytes.split_at_checked(N).ok_or(Malformed::Encoding)?;
+    if sum != checksum(prefix, payload) {
+        return Err(Malformed::Checksum);
+    }
+    let mut out = Zeroizing::new([0_u8; N]);
+    out.copy_from_slice(payload);
+    Ok(out)
+}
+
+/// Characters that unpadded base64 omits for `len` bytes.
+const fn pad_chars(len: usize) -> usize {
+    match len % 3 {
+        1 => 2,
+        2 => 1,
+        _ => 0,
+    }
+}
+
+/// What kind of credential a key id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A personal API token of a tenant member.
+    ApiToken,
+    /// A tenant's build-only automation key.
+    AutomationKey,
+}
+
+impl CredentialKind {
+    /// The stable wire name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CredentialKind::ApiToken => "api_token",
+            CredentialKind::AutomationKey => "automation_key",
+        }
+    }
+}
+
+/// The public, non-secret id of a credential: the key under which its record is stored.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this id names an API token or an automation key.
+    pub fn kind(&self) -> CredentialKind {
+        if self.0.starts_with(AUTOMATION_KEY_PREFIX) {
+            CredentialKind::AutomationKey
+        } else {
+            CredentialKind::ApiToken
+        }
+    }
+
+    fn automation(id_chars: &str) -> Self {
+        Self(format!("{AUTOMATION_KEY_PREFIX}{id_chars}"))
+    }
+}
+
+/// A string that is not a credential key id.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{0}` is not a valid credential key id")]
+pub struct InvalidKeyId(pub String);
+
+impl FromStr for KeyId {
+    type Err = InvalidKeyId;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let valid = if value.starts_with(API_TOKEN_ID_PREFIX) {
+            decode_checked::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, value).is_ok()
+        } else if let Some(body) = value.strip_prefix(AUTOMATION_KEY_PREFIX) {
+            body.len() == AUTOMATION_ID_CHARS && URL_SAFE_NO_PAD.decode(body).is_ok()
+        } else {
+            false
+        };
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidKeyId(crate::ids::excerpt(value)))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A credential as presented by a caller, parsed but not yet checked against storage.
+pub struct Presented {
+    key_id: KeyId,
+    secret: Zeroizing<[u8; SECRET_BYTES]>,
+}
+
+impl fmt::Debug for Presented {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presented")
+            .field("key_id", &self.key_id)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+impl Presented {
+    /// Parses a bare credential: `pctk_…:pcts_…` or `pcak_…`.
+    pub fn parse(text: &str) -> Result<Self, Malformed> {
+        if text.len() > MAX_PRESENTED_LEN {
+            return Err(Malformed::TooLong);
+        }
+        if let Some((id, secret)) = text.split_once(':') {
+            decode_checked::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, id)?;
+            let secret = decode_checked::<SECRET_BYTES>(API_TOKEN_SECRET_PREFIX, secret)?;
+            Ok(Self {
+                key_id: KeyId(id.to_owned()),
+                secret,
+            })
+        } else if text.starts_with(AUTOMATION_KEY_PREFIX) {
+            let payload = decode_checked::<{ AUTOMATION_ID_BYTES + SECRET_BYTES }>(
+                AUTOMATION_KEY_PREFIX,
+                text,
+            )?;
+            let id_chars = text
+                .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
+                .ok_or(Malformed::Encoding)?;
+            let mut secret = Zeroizing::new([0_u8; SECRET_BYTES]);
+            let tail = payload
+                .get(AUTOMATION_ID_BYTES..)
+                .ok_or(Malformed::Encoding)?;
+            secret.copy_from_slice(tail);
+            Ok(Self {
+                key_id: KeyId::automation(id_chars),
+                secret,
+            })
+        } else {
+            Err(Malformed::UnknownPrefix)
+        }
+    }
+
+    /// Parses an `Authorization` header value: `Bearer <credential>` (scheme case-insensitive).
+    pub fn from_authorization_header(header: &str) -> Result<Self, Malformed> {
+        if header.len() > MAX_PRESENTED_LEN + 16 {
+            return Err(Malformed::TooLong);
+        }
+        let (scheme, credential) = header.trim().split_once(' ').ok_or(Malformed::NotBearer)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Malformed::NotBearer);
+        }
+        Self::parse(credential.trim_start())
+    }
+
+    /// The key id: where the credential's record is stored.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// Which kind of credential this is.
+    pub fn kind(&self) -> CredentialKind {
+        self.key_id.kind()
+    }
+
+    fn hash_input(&self) -> Zeroizing<Vec<u8>> {
+        hash_input(&self.key_id, self.secret.as_slice())
+    }
+}
+
+fn hash_input(key_id: &KeyId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut input = Zeroizing::new(Vec::with_capacity(key_id.as_str().len() + 1 + secret.len()));
+    input.extend_from_slice(key_id.as_str().as_bytes());
+    input.push(0);
+    input.extend_from_slice(secret);
+    input
+}
+
+const fn domain(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::ApiToken => API_TOKEN_DOMAIN,
+        CredentialKind::AutomationKey => AUTOMATION_KEY_DOMAIN,
+    }
+}
+
+/// The key id from a presented credential: the one storage key to read. Fails for garbage
+/// before any storage is touched.
+pub fn lookup_key(presented: &str) -> Result<KeyId, Malformed> {
+    Presented::parse(presented).map(|parsed| parsed.key_id)
+}
+
+/// A freshly generated credential: its id, the full secret text to show once, and the hash to
+/// store.
+#[derive(Debug)]
+pub struct Issued {
+    /// The public key id.
+    pub key_id: KeyId,
+    /// The full credential, shown once: `key_id:secret` for tokens, the key for automation keys.
+    pub secret: Secret,
+    /// What storage keeps instead of the secret.
+    pub hash: SecretHash,
+}
+
+/// Generates a new API token.
+pub fn issue_api_token(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
+    let id_bytes: [u8; TOKEN_ID_RANDOM_BYTES] = random::bytes(random);
+    let key_id = KeyId(encode_checked(API_TOKEN_ID_PREFIX, &id_bytes));
+    let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
+    let text = format!(
+        "{}:{}",
+        key_id,
+        encode_checked(API_TOKEN_SECRET_PREFIX, secret.as_slice())
+    );
+    let hash = key.hash(API_TOKEN_DOMAIN, &hash_input(&key_id, secret.as_slice()));
+    Issued {
+        key_id,
+        secret: Secret::new(text),
+        hash,
+    }
+}
+
+/// Generates a new automation key.
+pub fn issue_automation_key(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
+    let mut payload = Zeroizing::new([0_u8; AUTOMATION_ID_BYTES + SECRET_BYTES]);
+    random.fill(payload.as_mut_slice());
+    let text = encode_checked(AUTOMATION_KEY_PREFIX, payload.as_slice());
+    let id_chars = text
+        .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
+        .unwrap_or_default();
+    let key_id = KeyId::automation(id_chars);
+    let secret_part = payload.get(AUTOMATION_ID_BYTES..).unwrap_or_default();
+    let hash = key.hash(AUTOMATION_KEY_DOMAIN, &hash_input(&key_id, secret_part));
+    Issued {
+        key_id,
+        secret: Secret::new(text),
+        hash,
+    }
+}
+
+/// Generates a new invitation code for `user`; returns the code to send and the hash to store.
+pub fn issue_invitation_code(
+    random: &mut dyn RandomSource,
+    key: &HashingKey,
+    user: &UserId,
+) -> (Secret, SecretHash) {
+    let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
+    let text = encode_checked(INVITATION_PREFIX, secret.as_slice());
+    let hash = key.hash(
+        INVITATION_DOMAIN,
+        &invitation_input(user, secret.as_slice()),
+    );
+    (Secret::new(text), hash)
+}
+
+fn invitation_input(user: &UserId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut input = Zeroizing::new(Vec::with_capacity(32 + secret.len()));
+    input.extend_from_slice(user.as_str().as_bytes());
+    input.push(0);
+    input.extend_from_slice(secret);
+    input
+}
+
+/// Whether `code` is the invitation code whose hash is `expected` for `user` (constant time).
+pub fn invitation_matches(
+    key: &HashingKey,
+    user: &UserId,
+    code: &str,
+    expected: &SecretHash,
+) -> Result<bool, Malformed> {
+    if code.len() > MAX_PRESENTED_LEN {
+        return Err(Malformed::TooLong);
+    }
+    let secret = decode_checked::<SECRET_BYTES>(INVITATION_PREFIX, code.trim())?;
+    Ok(key.verify(
+        INVITATION_DOMAIN,
+        &invitation_input(user, secret.as_slice()),
+        expected,
+    ))
+}
+
+/// Whether a stored credential may be used, as projected by the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    /// Usable.
+    Active,
+    /// An automation key switched off.
+    Disabled,
+    /// The owning user is deactivated.
+    OwnerInactive,
+    /// The owning user has not accepted the invitation yet.
+    OwnerPending,
+}
+
+/// The stored projection of one credential: everything verification needs, in one record.
+///
+/// The engine rewrites it whenever anything changes the credential's effective permissions or
+/// validity; adapters store it under [`crate::store::credential_key`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRecord {
+    /// The credential's public id.
+    pub key_id: KeyId,
+    /// Token or automation key.
+    pub kind: CredentialKind,
+    /// The owning account.
+    pub account_id: AccountId,
+    /// The tenant the credential acts in.
+    pub tenant_id: TenantId,
+    /// The user a token belongs to (none for automation keys).
+    pub owner: Option<UserId>,
+    /// The credential's name.
+    pub name: DisplayName,
+    /// HMAC-SHA256 of the secret.
+    pub secret_hash: SecretHash,
+    /// Effective permissions right now (token scope ∩ owner's permissions).
+    pub permissions: PermissionSet,
+    /// The tenant's plan right now.
+    pub plan: Plan,
+    /// Usable or why not.
+    pub state: CredentialState,
+    /// When the credential stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The outcome of verifying a presented credential: a value, never an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// The credential is good; here is who is calling.
+    Valid(Principal),
+    /// The text is not a credential at all.
+    Malformed(Malformed),
+    /// No credential with this key id exists (never did, or was deleted).
+    UnknownKey,
+    /// The key id exists but the secret is wrong.
+    WrongSecret,
+    /// The credential has expired.
+    Expired,
+    /// The automation key is switched off.
+    Disabled,
+    /// The owning user is deactivated.
+    OwnerInactive,
+    /// The owning user has not accepted the invitation.
+    OwnerPending,
+}
+
+impl Verification {
+    /// A stable machine-readable code, e.g. `wrong_secret`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "valid",
+            Verification::Malformed(_) => "malformed_credential",
+            Verification::UnknownKey => "unknown_key",
+            Verification::WrongSecret => "wrong_secret",
+            Verification::Expired => "expired",
+            Verification::Disabled => "disabled",
+            Verification::OwnerInactive => "owner_inactive",
+            Verification::OwnerPending => "owner_pending",
+        }
+    }
+
+    /// A message safe to show to the caller: it leaks nothing about other credentials.
+    pub const fn public_message(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "credential is valid",
+            Verification::Malformed(_) => "credential is malformed",
+            Verification::UnknownKey | Verification::WrongSecret => "credential is not recognised",
+            Verification::Expired => "credential has expired",
+            Verification::Disabled => "credential is disabled",
+            Verification::OwnerInactive => "credential owner is deactivated",
+            Verification::OwnerPending => "credential owner has not accepted the invitation",
+        }
+    }
+
+    /// The principal, when valid.
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Verification::Valid(principal) => Some(principal),
+            _ => None,
+        }
+    }
+}
+
+/// Verifies `presented` (a bare credential) against the stored `record` found under its key id.
+pub fn verify(
+    presented: &str,
+    record: Option<&CredentialRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+) -> Verification {
+    match Presented::parse(presented) {
+        Ok(parsed) => verify_presented(&parsed, record, key, now),
+        Err(malformed) => Verification::Malformed(malformed),
+    }
+}
+
+/// Verifies an already parsed credential against its stored record.
+pub fn verify_presented(
+    presented: &Presented,
+    record: Option<&CredentialRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+) -> Verification {
+    let Some(record) = record else {
+        return Verification::UnknownKey;
+    };
+    if record.key_id != presented.key_id || record.kind != presented.kind() {
+        return Verification::UnknownKey;
+    }
+    if !key.verify(
+        domain(record.kind),
+        &presented.hash_input(),
+        &record.secret_hash,
+    ) {
+        return Verification::WrongSecret;
+    }
+    match record.state {
+        CredentialState::Active => {}
+        CredentialState::Disabled => return Verification::Disabled,
+        CredentialState::OwnerInactive => return Verification::OwnerInactive,
+        CredentialState::OwnerPending => return Verification::OwnerPending,
+    }
+    if record.expires_at.is_some_and(|expiry| now >= expiry) {
+        return Verification::Expired;
+    }
+    let kind = match (&record.kind, &record.owner) {
+        (CredentialKind::ApiToken, Some(user_id)) => PrincipalKind::User {
+            user_id: user_id.clone(),
+            key_id: record.key_id.clone(),
+        },
+        (CredentialKind::AutomationKey, None) => PrincipalKind::AutomationKey {
+            key_id: record.key_id.clone(),
+        },
+        // A record whose owner does not match its kind was not written by the engine.
+        _ => return Verification::UnknownKey,
+    };
+    Verification::Valid(Principal {
+        account_id: record.account_id.clone(),
+        tenant_id: record.tenant_id.clone(),
+        kind,
+        permissions: record.permissions,
+        plan: record.plan,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+    use proptest::prelude::*;
+
+    fn key() -> HashingKey {
+        HashingKey::from_bytes(&[42; 32]).unwrap()
+    }
+
+    fn record_for(issued: &Issued, kind: CredentialKind) -> CredentialRecord {
+        let mut random = SeededRandom::new(99);
+        CredentialRecord {
+            key_id: issued.key_id.clone(),
+            kind,
+            account_id: AccountId::generate(&mut random),
+            tenant_id: TenantId::generate(&mut random),
+            owner: (kind == CredentialKind::ApiToken).then(|| UserId::generate(&mut random)),
+            name: "ci".parse().unwrap(),
+            secret_hash: issued.hash,
+            permissions: PermissionSet::ALL,
+            plan: Plan::Team,
+            state: CredentialState::Active,
+            expires_at: Some(Timestamp::from_unix_seconds(1_000)),
+        }
+    }
+
+    #[test]
+    fn api_token_has_the_documented_shape() {
+        let issued = issue_api_token(&mut SeededRandom::new(1), &key());
+        let text = issued.secret.expose();
+        let (id, secret) = text.split_once(':').unwrap();
+        assert!(id.starts_with("pctk_") && id.len() == 5 + 24, "{id}");
+        assert!(
+            secret.starts_with("pcts_") && secret.len() == 5 + 48,
+            "{secret}"
+        );
+        assert_eq!(id, issued.key_id.as_str());
+        assert_eq!(lookup_key(text).unwrap(), issued.key_id);
+        assert_eq!(issued.key_id.kind(), CredentialKind::ApiToken);
+    }
+
+    #[test]
+    fn automation_key_has_the_documented_shape() {
+        let issued = issue_automation_key(&mut SeededRandom::new(1), &key());
+        let text = issued.secret.expose();
+        assert!(text.starts_with("pcak_") && text.len() == 5 + 68, "{text}");
+        assert_eq!(issued.key_id.as_str().len(), 5 + 20);
+        assert!(text.starts_with(issued.key_id.as_str()));
+        assert_eq!(lookup_key(text).unwrap(), issued.key_id);
+        assert_eq!(issued.key_id.kind(), CredentialKind::AutomationKey);
+        assert_eq!(
+            issued.key_id.as_str().parse::<KeyId>().unwrap(),
+            issued.key_id
+        );
+    }
+
+    #[test]
+    fn valid_token_verifies_with_its_permissions() {
+        let issued = issue_api_token(&mut SeededRandom::new(2), &key());
+        let record = record_for(&issued, CredentialKind::ApiToken);
+        let outcome = verify(
+            issued.secret.expose(),
+            Some(&record),
+            &key(),
+            Timestamp::from_unix_seconds(5),
+        );
+        let principal = outcome.principal().unwrap();
+        assert_eq!(principal.permissions, PermissionSet::ALL);
+        assert_eq!(principal.tenant_id, record.tenant_id);
+    }
+
+    #[test]
+    fn each_refusal_has_its_code() {
+        let issued = issue_api_token(&mut SeededRandom::new(3), &key());
+        let presented = issued.secret.expose();
+        let now = Timestamp::from_unix_seconds(5);
+        let record = record_for(&issued, CredentialKind::ApiToken);
+        assert_eq!(verify(presented, None, &key(), now).code(), "unknown_key");
+        assert_eq!(
+            verify("nonsense", Some(&record), &key(), now).code(),
+            "malformed_credential"
+        );
+        let other = issue_api_token(&mut SeededRandom::new(4), &key());
+        let mut wrong = record.clone();
+        wrong.secret_hash = other.hash;
+        assert_eq!(
+            verify(presented, Some(&wrong), &key(), now),
+            Verification::WrongSecret
+        );
+        let late = Timestamp::from_unix_seconds(1_000);
+        assert_eq!(
+            verify(presented, Some(&record), &key(), late),
+            Verification::Expired
+        );
+        for (state, expected) in [
+            (CredentialState::Disabled, Verification::Disabled),
+            (CredentialState::OwnerInactive, Verification::OwnerInactive),
+            (CredentialState::OwnerPending, Verification::OwnerPending),
+        ] {
+            let mut blocked = record.clone();
+            blocked.state = state;
+            assert_eq!(verify(presented, Some(&blocked), &key(), now), expected);
+        }
+        // A record stored under another key id is never accepted for this credential.
+        let mut moved = record_for(&other, CredentialKind::ApiToken);
+        moved.secret_hash = record.secret_hash;
+        assert_eq!(
+            verify(presented, Some(&moved), &key(), now),
+            Verification::UnknownKey
+        );
+    }
+
+    #[test]
+    fn wrong_secret_is_reported_before_state_leaks() {
+        let issued = issue_api_token(&mut SeededRandom::new(5), &key());
+        let mut record = record_for(&issued, CredentialKind::ApiToken);
+        record.state = CredentialState::Disabled;
+        let other = issue_api_token(&mut SeededRandom::new(6), &key());
+        let forged = format!(
+            "{}:{}",
+            issued.key_id,
+            other.secret.expose().split_once(':').unwrap().1
+        );
+        assert_eq!(
+            verify(
+                &forged,
+                Some(&record),
+                &key(),
+                Timestamp::from_unix_seconds(0)
+            ),
+            Verification::WrongSecret
+        );
+    }
+
+    #[test]
+    fn bearer_header_is_parsed() {
+        let issued = issue_api_token(&mut SeededRandom::new(7), &key());
+        let header = format!("bearer {}", issued.secret.expose());
+        assert_eq!(
+            Presented::from_authorization_header(&header)
+                .unwrap()
+                .key_id(),
+            &issued.key_id
+        );
+        assert_eq!(
+            Presented::from_authorization_header(&format!("Basic {}", issued.secret.expose()))
+                .unwrap_err(),
+            Malformed::NotBearer
+        );
+        assert_eq!(
+            Presented::from_authorization_header("Bearer").unwrap_err(),
+            Malformed::NotBearer
+        );
+        assert_eq!(
+            Presented::parse(&"a".repeat(300)).unwrap_err(),
+            Malformed::TooLong
+        );
+    }
+
+    #[test]
+    fn invitation_codes_are_bound_to_the_user() {
+        let mut random = SeededRandom::new(8);
+        let user = UserId::generate(&mut random);
+        let other = UserId::generate(&mut random);
+        let (code, hash) = issue_invitation_code(&mut random, &key(), &user);
+        assert!(code.expose().starts_with(INVITATION_PREFIX));
+        assert_eq!(
+            invitation_matches(&key(), &user, code.expose(), &hash),
+            Ok(true)
+        );
+        assert_eq!(
+            invitation_matches(&key(), &other, code.expose(), &hash),
+            Ok(false)
+        );
+        assert!(invitation_matches(&key(), &user, "pcinv_garbage", &hash).is_err());
+    }
+
+    #[test]
+    fn record_json_rejects_unknown_fields() {
+        let issued = issue_api_token(&mut SeededRandom::new(9), &key());
+        let record = record_for(&issued, CredentialKind::ApiToken);
+        let mut json: serde_json::Value = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            serde_json::from_value::<CredentialRecord>(json.clone()).unwrap(),
+            record
+        );
+        json["extra"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<CredentialRecord>(json).is_err());
+    }
+
+    fn mutate(text: &str, index: usize, replacement: char) -> Option<String> {
+        let original = text.chars().nth(index)?;
+        if original == replacement {
+            return None;
+        }
+        let mut chars: Vec<char> = text.chars().collect();
+        chars[index] = replacement;
+        Some(chars.into_iter().collect())
+    }
+
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:+/=. ";
+
+    proptest! {
+        #[test]
+        fn api_token_round_trips(seed in any::<u64>()) {
+            let issued = issue_api_token(&mut SeededRandom::new(seed), &key());
+            let parsed = Presented::parse(issued.secret.expose()).unwrap();
+            prop_assert_eq!(parsed.key_id(), &issued.key_id);
+            let record = record_for(&issued, CredentialKind::ApiToken);
+            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0));
+            prop_assert!(outcome.principal().is_some());
+        }
+
+        #[test]
+        fn automation_key_round_trips(seed in any::<u64>()) {
+            let issued = issue_automation_key(&mut SeededRandom::new(seed), &key());
+            let record = record_for(&issued, CredentialKind::AutomationKey);
+            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0));
+            prop_assert!(outcome.principal().is_some());
+        }
+
+        #[test]
+        fn every_single_character_mutation_of_a_token_is_rejected(
+            seed in any::<u64>(),
+            index in 0_usize..83,
+            replacement in proptest::sample::select(ALPHABET.chars().collect::<Vec<_>>()),
+        ) {
+            let issued = issue_api_token(&mut SeededRandom::new(seed), &key());
+            let record = record_for(&issued, CredentialKind::ApiToken);
+            if let Some(mutated) = mutate(issued.secret.expose(), index, replacement) {
+                let outcome = verify(&mutated, Some(&record), &key(), Timestamp::from_unix_seconds(0));
+                prop_assert!(outcome.principal().is_none(), "{} accepted", mutated);
+                // Garbage is caught by the format and checksum, before any lookup.
+                prop_assert!(lookup_key(&mutated).is_err(), "{} parsed", mutated);
+            }
+        }
+
+        #[test]
+        fn every_single_character_mutation_of_an_automation_key_is_rejected(
+            seed in any::<u64>(),
+            index in 0_usize..73,
+            replacement in proptest::sample::select(ALPHABET.chars().collect::<Vec<_>>()),
+        ) {
+            let issued = issue_automation_key(&mut SeededRandom::new(seed), &key());
+            if let Some(mutated) = mutate(issued.secret.expose(), index, replacement) {
+                prop_assert!(lookup_key(&mutated).is_err(), "{} parsed", mutated);
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in ".{0,300}") {
+            let _ = Presented::parse(&text);
+            let _ = Presented::from_authorization_header(&text);
+            let _ = text.parse::<KeyId>();
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Identifiers, parsed once at the edge of the system ("parse, don't validate").
+//!
+//! Account, tenant and user ids are a short type prefix and 16 lowercase hex digits
+//! (`usr_0f3a…`). Credential key ids are defined by [`crate::credential`]. Email addresses are
+//! validated and normalised here.
+
+use crate::random::{self, RandomSource};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IdError {
+    /// The string is not a `kind` id.
+    #[error("`{value}` is not a valid {kind} id")]
+    Malformed {
+        /// What kind of id was expected.
+        kind: &'static str,
+        /// The rejected input, shortened.
+        value: String,
+    },
+}
+
+/// Shortens untrusted input before it is echoed in an error message.
+pub(crate) fn excerpt(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.chars().count() <= MAX {
+        value
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    } else {
+        let head: String = value
+            .chars()
+            .take(MAX)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        format!("{head}…")
+    }
+}
+
+const ID_HEX_DIGITS: usize = 16;
+
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id.
+            pub fn generate(random: &mut dyn RandomSource) -> Self {
+                let bytes: [u8; ID_HEX_DIGITS / 2] = random::bytes(random);
+                let mut id = String::with_capacity(Self::PREFIX.len() + ID_HEX_DIGITS);
+                id.push_str(Self::PREFIX);
+                for byte in bytes {
+                    id.push_str(&format!("{byte:02x}"));
+                }
+                Self(id)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                let valid = value.strip_prefix(Self::PREFIX).is_some_and(|hex| {
+                    hex.len() == ID_HEX_DIGITS
+                        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                });
+                if valid {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(IdError::Malformed { kind: $kind, value: excerpt(value) })
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// The id of an account (a company).
+    AccountId, "acc_", "account"
+);
+prefixed_id!(
+    /// The id of a user. Stable for the user's whole life; the email never changes either.
+    UserId, "usr_", "user"
+);
+prefixed_id!(
+    /// The id of a tenant.
+    TenantId, "ten_", "tenant"
+);
+
+pub use crate::credential::KeyId;
+
+/// Why a string is not an acceptable email address.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EmailError {
+    /// Not of the form `local@domain` with acceptable characters.
+    #[error("`{0}` is not a valid email address")]
+    Malformed(String),
+    /// Longer than 254 characters.
+    #[error("email address is longer than 254 characters")]
+    TooLong,
+    /// Contains characters outside ASCII.
+    #[error("`{0}` contains non-ASCII characters; only ASCII email addresses are accepted")]
+    NotAscii(String),
+}
+
+/// A validated, normalised (lowercase, trimmed) ASCII email address.
+///
+/// Addresses are compared case-insensitively by normalising once on parse: `Ana@Example.COM`
+/// and `ana@example.com` are the same user.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The domain part, after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+fn valid_local_part(local: &str) -> bool {
+    const SPECIALS: &[u8] = b"!#$%&'*+/=?^_`{|}~-";
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || SPECIALS.contains(&b))
+}
+
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+impl FromStr for Email {
+    type Err = EmailError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let trimmed = value.trim();
+        if !trimmed.is_ascii() {
+            return Err(EmailError::NotAscii(excerpt(trimmed)));
+        }
+        if trimmed.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        let normalised = trimmed.to_ascii_lowercase();
+        match normalised.split_once('@') {
+            Some((local, domain)) if valid_local_part(local) && valid_domain(domain) => {
+                Ok(Self(normalised))
+            }
+            _ => Err(EmailError::Malformed(excerpt(trimmed))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a display name is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NameError {
+    /// Empty after trimming white space.
+    #[error("name must not be empty")]
+    Empty,
+    /// Longer than [`DisplayName::MAX_CHARS`] characters.
+    #[error("name is longer than {max} characters", max = DisplayName::MAX_CHARS)]
+    TooLong,
+    /// Contains control characters.
+    #[error("name must not contain control characters")]
+    ControlCharacters,
+}
+
+/// A human-readable name (of a user, tenant, token or key): trimmed, 1 to 100 characters,
+/// no control characters.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// The longest name accepted, in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DisplayName {
+    type Err = NameError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            Err(NameError::Empty)
+        } else if trimmed.chars().count() > Self::MAX_CHARS {
+            Err(NameError::TooLong)
+        } else if trimmed.chars().any(char::is_control) {
+            Err(NameError::ControlCharacters)
+        } else {
+            Ok(Self(trimmed.to_owned()))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DisplayName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn email_is_normalised_to_lowercase_and_trimmed() {
+        let email: Email = "  Ana.Lima@Example.COM ".parse().unwrap();
+        assert_eq!(email.as_str(), "ana.lima@example.com");
+        assert_eq!(email, "ana.lima@EXAMPLE.com".parse().unwrap());
+        assert_eq!(email.domain(), "example.com");
+    }
+
+    #[test]
+    fn email_rejects_malformed_addresses() {
+        for bad in [
+            "",
+            "ana",
+            "@example.com",
+            "ana@",
+            "ana@example",
+            "ana@@example.com",
+            "ana@exa mple.com",
+            ".ana@example.com",
+            "ana.@example.com",
+            "a..na@example.com",
+            "ana@-example.com",
+            "ana@example.c0m",
+            "ana@example..com",
+        ] {
+            assert!(bad.parse::<Email>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn email_rejects_non_ascii_and_overlong() {
+        assert!(matches!(
+            "ané@example.com".parse::<Email>(),
+            Err(EmailError::NotAscii(_))
+        ));
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(long.parse::<Email>(), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn email_deserialisation_validates() {
+        assert!(serde_json::from_str::<Email>("\"not-an-email\"").is_err());
+        let email: Email = serde_json::from_str("\"X@Y.org\"").unwrap();
+        assert_eq!(email.as_str(), "x@y.org");
+    }
+
+    #[test]
+    fn ids_round_trip_and_reject_the_wrong_kind() {
+        let mut random = SeededRandom::new(7);
+        let user = UserId::generate(&mut random);
+        assert!(user.as_str().starts_with("usr_"));
+        assert_eq!(user.as_str().parse::<UserId>().unwrap(), user);
+        assert!(user.as_str().parse::<TenantId>().is_err());
+        assert!("usr_ABCDEF0123456789".parse::<UserId>().is_err());
+        assert!("usr_0123".parse::<UserId>().is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!("  Ana  ".parse::<DisplayName>().unwrap().as_str(), "Ana");
+        assert_eq!("   ".parse::<DisplayName>(), Err(NameError::Empty));
+        assert_eq!(
+            "a".repeat(101).parse::<DisplayName>(),
+            Err(NameError::TooLong)
+        );
+        assert_eq!(
+            "a\u{0}b".parse::<DisplayName>(),
+            Err(NameError::ControlCharacters)
+        );
+    }
+
+    #[test]
+    fn excerpt_shortens_and_neutralises_input() {
+        assert_eq!(excerpt("a\nb"), "a?b");
+        assert_eq!(excerpt(&"x".repeat(100)).chars().count(), 65);
+    }
+}

@@ -1,0 +1,39 @@
+//! Portcullis core: the domain engine of an edge authorization service for multi-tenant SaaS.
+//!
+//! Everything that decides anything lives here: accounts, users and their status lifecycle,
+//! tenants on plans, the six additive permissions, API tokens and automation keys (format,
+//! hashing, verification), the operation catalogue with its authorization decisions, and the
+//! hash-chained audit log. The crate performs no I/O: time and randomness are injected, and
+//! storage is something the runtime adapters (wasm package, edge worker, Terraform provider)
+//! provide around it. It builds natively and for `wasm32-unknown-unknown`.
+//!
+//! The entry point is [`Account`]: [`Account::sign_up`] creates one, [`Account::apply`] runs a
+//! [`Command`] on behalf of an [`Actor`], and [`credential::verify`] checks a presented credential
+//! against its stored [`CredentialRecord`](credential::CredentialRecord) with one lookup.
+#![warn(missing_docs)]
+
+pub mod account;
+pub mod audit;
+pub mod authz;
+pub mod command;
+pub mod credential;
+pub mod ids;
+pub mod permission;
+pub mod plan;
+pub mod random;
+pub mod secret;
+pub mod store;
+pub mod tenant;
+pub mod time;
+pub mod user;
+
+pub use account::{Account, Actor, Outcome, Refusal, SignUp};
+pub use authz::{Decision, Operation, Principal, authorize};
+pub use command::Command;
+pub use credential::{Verification, verify};
+pub use ids::{AccountId, Email, KeyId, TenantId, UserId};
+pub use permission::{Permission, PermissionSet, RolePreset};
+pub use plan::Plan;
+pub use random::RandomSource;
+pub use secret::HashingKey;
+pub use time::Timestamp;

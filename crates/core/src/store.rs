@@ -1,0 +1,98 @@
+//! Storage naming: the one module that names storage keys, plus the diff an adapter applies to
+//! its edge store after a command.
+//!
+//! The core does no I/O. Adapters keep an [`Account`](crate::Account) (serialised as JSON) in
+//! strongly consistent storage (a Durable Object per account) and each credential's
+//! [`CredentialRecord`] in a fast read store (Workers KV) under [`credential_key`], so that
+//! verification reads exactly one record.
+
+use crate::credential::{CredentialRecord, KeyId};
+use crate::ids::AccountId;
+use std::collections::BTreeMap;
+
+/// Version of the stored record layout; part of every key so a format change can coexist.
+pub const LAYOUT_VERSION: &str = "v1";
+
+/// The read-store key of a credential's record.
+pub fn credential_key(key_id: &KeyId) -> String {
+    format!("cred:{LAYOUT_VERSION}:{key_id}")
+}
+
+/// The name of the consistent store (Durable Object) that owns an account.
+pub fn account_object_name(account: &AccountId) -> String {
+    format!("account:{LAYOUT_VERSION}:{account}")
+}
+
+/// The key under which an account's state is stored inside its Durable Object.
+pub const ACCOUNT_STATE_KEY: &str = "account_state";
+
+/// One write to the read store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordChange {
+    /// Write (create or replace) this record.
+    Put(CredentialRecord),
+    /// Delete the record of this key id.
+    Delete(KeyId),
+}
+
+/// The writes that turn the read store's `before` records into `after`: puts for new or
+/// changed records, deletes for vanished ones. Unchanged records produce nothing.
+pub fn record_changes(
+    before: &BTreeMap<KeyId, CredentialRecord>,
+    after: &BTreeMap<KeyId, CredentialRecord>,
+) -> Vec<RecordChange> {
+    let deletes = before
+        .keys()
+        .filter(|key_id| !after.contains_key(*key_id))
+        .map(|key_id| RecordChange::Delete(key_id.clone()));
+    let puts = after
+        .iter()
+        .filter(|(key_id, record)| before.get(*key_id) != Some(*record))
+        .map(|(_, record)| RecordChange::Put(record.clone()));
+    deletes.chain(puts).collect()
+}
+
+/// A credential record store, for adapters whose storage is synchronous (tests, the demo).
+pub trait CredentialStore {
+    /// The record under `key_id`, if any.
+    fn record(&self, key_id: &KeyId) -> Option<CredentialRecord>;
+    /// Applies writes.
+    fn apply(&mut self, changes: Vec<RecordChange>);
+}
+
+/// An in-memory [`CredentialStore`] for tests and the demo.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    records: BTreeMap<String, CredentialRecord>,
+}
+
+impl MemoryStore {
+    /// The number of records held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+impl CredentialStore for MemoryStore {
+    fn record(&self, key_id: &KeyId) -> Option<CredentialRecord> {
+        self.records.get(&credential_key(key_id)).cloned()
+    }
+
+    fn apply(&mut self, changes: Vec<RecordChange>) {
+        for change in changes {
+            match change {
+                RecordChange::Put(record) => {
+                    self.records.insert(credential_key(&record.key_id), record);
+                }
+                RecordChange::Delete(key_id) => {
+                    self.records.remove(&credential_key(&key_id));
+                }
+            }
+        }
+    }
+}
