@@ -1,0 +1,1230 @@
+//! One test per domain rule: each shows the refusal, its code, and that nothing changed.
+
+use portcullis_core::account::{Context, Outcome, PlanBlocker, Refusal, SignUp};
+use portcullis_core::audit::verify_chain;
+use portcullis_core::command::{Command, SsoChange};
+use portcullis_core::credential::{CredentialState, Verification};
+use portcullis_core::random::SeededRandom;
+use portcullis_core::user::UserStatus;
+use portcullis_core::{
+    Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
+    UserId,
+};
+
+const HOUR: u64 = 3600;
+
+struct World {
+    account: Account,
+    key: HashingKey,
+    random: SeededRandom,
+    now: Timestamp,
+    owner: UserId,
+    tenant: TenantId,
+    owner_token: String,
+}
+
+fn perms(names: &[&str]) -> PermissionSet {
+    PermissionSet::parse_names(names).unwrap()
+}
+
+fn email(text: &str) -> Email {
+    text.parse().unwrap()
+}
+
+impl World {
+    fn new(plan: Plan) -> Self {
+        let key = HashingKey::from_bytes(&[3; 32]).unwrap();
+        let mut random = SeededRandom::new(11);
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let signed_up = Account::sign_up(
+            SignUp {
+                account_name: "Acme".parse().unwrap(),
+                owner_email: email("owner@acme.test"),
+                owner_name: "Olive Owner".parse().unwrap(),
+                tenant_name: "Production".parse().unwrap(),
+                plan,
+            },
+            &mut Context {
+                now,
+                random: &mut random,
+                key: &key,
+            },
+        );
+        World {
+            owner: signed_up.owner_id,
+            tenant: signed_up.tenant_id,
+            owner_token: signed_up.token.secret.expose().to_owned(),
+            account: signed_up.account,
+            key,
+            random,
+            now,
+        }
+    }
+
+    fn apply(&mut self, actor: &Actor, command: Command) -> Result<Outcome, Refusal> {
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        self.account.apply(actor, command, &mut context)
+    }
+
+    /// Applies a command that must be refused, and checks that nothing changed.
+    fn refused(&mut self, actor: &Actor, command: Command) -> Refusal {
+        let before = self.account.clone();
+        let refusal = self
+            .apply(actor, command)
+            .expect_err("command should be refused");
+        assert_eq!(
+            self.account, before,
+            "a refused command changed the account"
+        );
+        refusal
+    }
+
+    fn owner(&self) -> Actor {
+        Actor::user(self.owner.clone())
+    }
+
+    fn invite(&mut self, address: &str, permissions: PermissionSet) -> (UserId, String) {
+        let command = Command::InviteMember {
+            tenant_id: self.tenant.clone(),
+            email: email(address),
+            name: None,
+            permissions,
+        };
+        match self.apply(&self.owner(), command).unwrap() {
+            Outcome::MemberAdded {
+                user_id,
+                invitation,
+                ..
+            } => {
+                let code = invitation
+                    .map(|i| i.code.expose().to_owned())
+                    .unwrap_or_default();
+                (user_id, code)
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    fn accept(&mut self, address: &str, code: &str) -> Result<Outcome, Refusal> {
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        self.account
+            .accept_invitation(&email(address), code, &mut context)
+    }
+
+    /// An active member with `permissions`.
+    fn member(&mut self, address: &str, permissions: PermissionSet) -> UserId {
+        let (user_id, code) = self.invite(address, permissions);
+        self.accept(address, &code).unwrap();
+        user_id
+    }
+
+    fn token(&mut self, actor: &Actor, permissions: PermissionSet) -> (KeyId, String) {
+        let command = Command::CreateApiToken {
+            tenant_id: self.tenant.clone(),
+            name: "ci".parse().unwrap(),
+            permissions,
+            expires_at: None,
+        };
+        match self.apply(actor, command).unwrap() {
+            Outcome::ApiTokenCreated { key_id, token, .. } => (key_id, token.expose().to_owned()),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    fn verify(&self, presented: &str) -> Verification {
+        self.account.verify(presented, &self.key, self.now)
+    }
+
+    fn status(&self, user: &UserId) -> UserStatus {
+        self.account.user(user).unwrap().status
+    }
+}
+
+// ----- sign-up, owner, invitations -------------------------------------------------------
+
+#[test]
+fn sign_up_creates_an_active_owner_with_a_working_token() {
+    let world = World::new(Plan::Team);
+    let owner = world.account.user(&world.owner).unwrap();
+    assert_eq!(owner.status, UserStatus::Active);
+    assert!(owner.company_admin);
+    let principal = world
+        .verify(&world.owner_token)
+        .principal()
+        .cloned()
+        .unwrap();
+    assert_eq!(principal.permissions, PermissionSet::ALL);
+    assert_eq!(principal.tenant_id, world.tenant);
+    assert_eq!(world.account.audit_log().len(), 2);
+}
+
+#[test]
+fn owner_cannot_be_deactivated_deleted_or_demoted() {
+    let mut world = World::new(Plan::Team);
+    let admin = world.member("admin@acme.test", PermissionSet::ALL);
+    world
+        .apply(
+            &world.owner(),
+            Command::SetCompanyAdmin {
+                user_id: admin.clone(),
+                company_admin: true,
+            },
+        )
+        .unwrap();
+    let admin = Actor::user(admin);
+    let owner = world.owner.clone();
+    for command in [
+        Command::DeactivateUser {
+            user_id: owner.clone(),
+        },
+        Command::DeleteUser {
+            user_id: owner.clone(),
+        },
+        Command::SetCompanyAdmin {
+            user_id: owner.clone(),
+            company_admin: false,
+        },
+    ] {
+        assert_eq!(world.refused(&admin, command).code(), "owner_protected");
+    }
+    let demote = Command::ChangePermissions {
+        tenant_id: world.tenant.clone(),
+        user_id: owner.clone(),
+        permissions: perms(&["build_applications"]),
+    };
+    assert_eq!(world.refused(&admin, demote).code(), "owner_protected");
+    let remove = Command::RemoveMember {
+        tenant_id: world.tenant.clone(),
+        user_id: owner,
+    };
+    assert_eq!(world.refused(&admin, remove).code(), "owner_protected");
+}
+
+#[test]
+fn invited_user_is_pending_and_cannot_authenticate_until_accepting() {
+    let mut world = World::new(Plan::Team);
+    let (user, code) = world.invite("new@acme.test", perms(&["build_applications"]));
+    assert_eq!(world.status(&user), UserStatus::Pending);
+    // A pending user cannot act.
+    let refusal = world.refused(
+        &Actor::user(user.clone()),
+        Command::CreateApiToken {
+            tenant_id: world.tenant.clone(),
+            name: "x".parse().unwrap(),
+            permissions: PermissionSet::EMPTY,
+            expires_at: None,
+        },
+    );
+    assert_eq!(refusal, Refusal::ActorNotActive(UserStatus::Pending));
+    world.accept("NEW@acme.test", &code).unwrap();
+    assert_eq!(world.status(&user), UserStatus::Active);
+    assert_eq!(
+        world.account.effective_permissions(&world.tenant, &user),
+        perms(&["build_applications"])
+    );
+}
+
+#[test]
+fn invitation_is_single_use_and_checked() {
+    let mut world = World::new(Plan::Team);
+    let (_, code) = world.invite("new@acme.test", PermissionSet::EMPTY);
+    let before = world.account.clone();
+    assert_eq!(
+        world
+            .accept("new@acme.test", "pcinv_wrong")
+            .unwrap_err()
+            .code(),
+        "invitation_invalid"
+    );
+    assert_eq!(
+        world.accept("other@acme.test", &code).unwrap_err().code(),
+        "invitation_invalid"
+    );
+    assert_eq!(world.account, before);
+    world.accept("new@acme.test", &code).unwrap();
+    let before = world.account.clone();
+    assert_eq!(
+        world.accept("new@acme.test", &code).unwrap_err().code(),
+        "invitation_invalid"
+    );
+    assert_eq!(world.account, before);
+}
+
+#[test]
+fn invitation_expires_after_the_configured_time() {
+    let mut world = World::new(Plan::Team);
+    let (_, code) = world.invite("late@acme.test", PermissionSet::EMPTY);
+    world.now = world.now.plus_seconds(72 * HOUR);
+    let before = world.account.clone();
+    assert_eq!(
+        world.accept("late@acme.test", &code).unwrap_err(),
+        Refusal::InvitationExpired
+    );
+    assert_eq!(world.account, before);
+
+    world
+        .apply(
+            &world.owner(),
+            Command::UpdateAccountSettings {
+                invitation_ttl_hours: 1,
+            },
+        )
+        .unwrap();
+    let (_, code) = world.invite("quick@acme.test", PermissionSet::EMPTY);
+    world.now = world.now.plus_seconds(HOUR - 1);
+    world.accept("quick@acme.test", &code).unwrap();
+    let bad_ttl = Command::UpdateAccountSettings {
+        invitation_ttl_hours: 0,
+    };
+    assert_eq!(
+        world.refused(&world.owner(), bad_ttl).code(),
+        "out_of_range"
+    );
+}
+
+#[test]
+fn resending_an_invitation_invalidates_the_previous_code() {
+    let mut world = World::new(Plan::Team);
+    let (user, first) = world.invite("re@acme.test", PermissionSet::EMPTY);
+    let outcome = world
+        .apply(
+            &world.owner(),
+            Command::ResendInvitation {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    let Outcome::InvitationResent { invitation, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let second = invitation.code.expose().to_owned();
+    assert_eq!(
+        world.accept("re@acme.test", &first).unwrap_err().code(),
+        "invitation_invalid"
+    );
+    world.accept("re@acme.test", &second).unwrap();
+    // Only pending users get invitations.
+    let again = world.refused(&world.owner(), Command::ResendInvitation { user_id: user });
+    assert_eq!(again.code(), "illegal_transition");
+}
+
+// ----- lifecycle --------------------------------------------------------------------------
+
+#[test]
+fn lifecycle_transitions_follow_the_state_machine() {
+    let mut world = World::new(Plan::Team);
+    let owner = world.owner();
+    let (pending, _) = world.invite("p@acme.test", PermissionSet::EMPTY);
+    let active = world.member("a@acme.test", PermissionSet::EMPTY);
+    let refusal = world.refused(
+        &owner,
+        Command::DeactivateUser {
+            user_id: pending.clone(),
+        },
+    );
+    assert_eq!(
+        refusal.to_string(),
+        "cannot deactivate a user who is pending"
+    );
+    assert_eq!(
+        world
+            .refused(
+                &owner,
+                Command::ActivateUser {
+                    user_id: active.clone()
+                }
+            )
+            .code(),
+        "illegal_transition"
+    );
+    assert_eq!(
+        world
+            .refused(
+                &owner,
+                Command::DeleteUser {
+                    user_id: active.clone()
+                }
+            )
+            .code(),
+        "illegal_transition"
+    );
+    assert_eq!(
+        world
+            .refused(&owner, Command::DeleteUser { user_id: pending })
+            .code(),
+        "illegal_transition"
+    );
+    world
+        .apply(
+            &owner,
+            Command::DeactivateUser {
+                user_id: active.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        world
+            .refused(
+                &owner,
+                Command::DeactivateUser {
+                    user_id: active.clone()
+                }
+            )
+            .code(),
+        "illegal_transition"
+    );
+    world
+        .apply(
+            &owner,
+            Command::ActivateUser {
+                user_id: active.clone(),
+            },
+        )
+        .unwrap();
+    world
+        .apply(
+            &owner,
+            Command::DeactivateUser {
+                user_id: active.clone(),
+            },
+        )
+        .unwrap();
+    world
+        .apply(
+            &owner,
+            Command::DeleteUser {
+                user_id: active.clone(),
+            },
+        )
+        .unwrap();
+    assert!(world.account.user(&active).is_none());
+    assert!(
+        world
+            .account
+            .tenant(&world.tenant)
+            .unwrap()
+            .members
+            .get(&active)
+            .is_none()
+    );
+}
+
+#[test]
+fn only_company_admins_run_account_lifecycle() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", PermissionSet::ALL);
+    let target = world.member("t@acme.test", PermissionSet::EMPTY);
+    let refusal = world.refused(
+        &Actor::user(manager),
+        Command::DeactivateUser { user_id: target },
+    );
+    assert_eq!(refusal, Refusal::NotCompanyAdmin);
+}
+
+#[test]
+fn deactivation_blocks_every_credential_in_every_tenant_at_once() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member("dev@acme.test", perms(&["build_applications"]));
+    let (_, token) = world.token(&Actor::user(user.clone()), perms(&["build_applications"]));
+    let second = match world
+        .apply(
+            &world.owner(),
+            Command::CreateTenant {
+                name: "Staging".parse().unwrap(),
+                plan: Plan::Team,
+            },
+        )
+        .unwrap()
+    {
+        Outcome::TenantCreated { tenant_id } => tenant_id,
+        other => panic!("{other:?}"),
+    };
+    world
+        .apply(
+            &world.owner(),
+            Command::InviteMember {
+                tenant_id: second.clone(),
+                email: email("dev@acme.test"),
+                name: None,
+                permissions: PermissionSet::EMPTY,
+            },
+        )
+        .unwrap();
+    let other_token = match world
+        .apply(
+            &Actor::user(user.clone()),
+            Command::CreateApiToken {
+                tenant_id: second.clone(),
+                name: "staging".parse().unwrap(),
+                permissions: PermissionSet::EMPTY,
+                expires_at: None,
+            },
+        )
+        .unwrap()
+    {
+        Outcome::ApiTokenCreated { token, .. } => token.expose().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(world.verify(&token).principal().is_some());
+    assert!(world.verify(&other_token).principal().is_some());
+    world
+        .apply(
+            &world.owner(),
+            Command::DeactivateUser {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(world.verify(&token), Verification::OwnerInactive);
+    assert_eq!(world.verify(&other_token), Verification::OwnerInactive);
+    assert_eq!(
+        world.account.effective_permissions(&second, &user),
+        PermissionSet::EMPTY
+    );
+    world
+        .apply(&world.owner(), Command::ActivateUser { user_id: user })
+        .unwrap();
+    assert!(world.verify(&token).principal().is_some());
+}
+
+// ----- tenants, plans and membership ----------------------------------------------------------
+
+#[test]
+fn free_plan_allows_only_the_owner() {
+    let mut world = World::new(Plan::Free);
+    let command = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("second@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    let refusal = world.refused(&world.owner(), command);
+    assert_eq!(
+        refusal,
+        Refusal::PlanLimit {
+            plan: Plan::Free,
+            limit: 1
+        }
+    );
+}
+
+#[test]
+fn team_limit_counts_owner_and_pending_invitees() {
+    let mut world = World::new(Plan::Team);
+    for n in 1..20 {
+        world.invite(&format!("user{n}@acme.test"), PermissionSet::EMPTY);
+    }
+    assert_eq!(
+        world.account.tenant(&world.tenant).unwrap().members.len(),
+        20
+    );
+    let command = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("user20@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(world.refused(&world.owner(), command).code(), "plan_limit");
+}
+
+#[test]
+fn adding_an_existing_member_again_is_a_conflict() {
+    let mut world = World::new(Plan::Team);
+    world.member("dup@acme.test", PermissionSet::EMPTY);
+    let command = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("DUP@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(
+        world.refused(&world.owner(), command).code(),
+        "already_member"
+    );
+}
+
+#[test]
+fn new_members_get_no_permission_unless_granted() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member("ro@acme.test", PermissionSet::EMPTY);
+    assert!(
+        world
+            .account
+            .effective_permissions(&world.tenant, &user)
+            .is_empty()
+    );
+    let invite = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("x@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(
+        world.refused(&Actor::user(user), invite).code(),
+        "missing_permission"
+    );
+}
+
+#[test]
+fn plan_change_is_refused_with_every_blocker() {
+    let mut world = World::new(Plan::Enterprise);
+    let manager = world.member("sec@acme.test", perms(&["user_and_api_management"]));
+    for n in 0..20 {
+        world.invite(&format!("u{n}@acme.test"), PermissionSet::EMPTY);
+    }
+    world
+        .apply(
+            &world.owner(),
+            Command::CreateAutomationKey {
+                tenant_id: world.tenant.clone(),
+                name: "ci".parse().unwrap(),
+            },
+        )
+        .unwrap();
+    world
+        .apply(
+            &world.owner(),
+            Command::UpdateTenantSettings {
+                tenant_id: world.tenant.clone(),
+                name: None,
+                plan: None,
+                sso: Some(SsoChange {
+                    enforced: true,
+                    breakglass: Some(manager),
+                }),
+            },
+        )
+        .unwrap();
+    let downgrade = Command::UpdateTenantSettings {
+        tenant_id: world.tenant.clone(),
+        name: None,
+        plan: Some(Plan::Free),
+        sso: None,
+    };
+    let refusal = world.refused(&world.owner(), downgrade);
+    let Refusal::PlanChangeBlocked { plan, blockers } = &refusal else {
+        panic!("{refusal:?}")
+    };
+    assert_eq!(*plan, Plan::Free);
+    assert_eq!(
+        blockers,
+        &[
+            PlanBlocker::TooManyMembers {
+                members: 22,
+                limit: 1
+            },
+            PlanBlocker::AutomationKeysInUse { keys: 1 },
+            PlanBlocker::SsoEnforced,
+        ]
+    );
+    let message = refusal.to_string();
+    assert!(
+        message.contains("22 members")
+            && message.contains("automation keys")
+            && message.contains("SSO"),
+        "{message}"
+    );
+}
+
+#[test]
+fn plan_change_rewrites_credential_projections() {
+    let mut world = World::new(Plan::Team);
+    world
+        .apply(
+            &world.owner(),
+            Command::UpdateTenantSettings {
+                tenant_id: world.tenant.clone(),
+                name: Some("Prod EU".parse().unwrap()),
+                plan: Some(Plan::Enterprise),
+                sso: None,
+            },
+        )
+        .unwrap();
+    let principal = world
+        .verify(&world.owner_token)
+        .principal()
+        .cloned()
+        .unwrap();
+    assert_eq!(principal.plan, Plan::Enterprise);
+    assert_eq!(
+        world.account.tenant(&world.tenant).unwrap().name.as_str(),
+        "Prod EU"
+    );
+}
+
+#[test]
+fn removing_a_member_takes_effect_immediately_and_keeps_the_user() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member("gone@acme.test", perms(&["modify_configuration"]));
+    let (_, token) = world.token(&Actor::user(user.clone()), perms(&["modify_configuration"]));
+    assert!(world.verify(&token).principal().is_some());
+    world
+        .apply(
+            &world.owner(),
+            Command::RemoveMember {
+                tenant_id: world.tenant.clone(),
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(world.verify(&token), Verification::UnknownKey);
+    assert_eq!(world.status(&user), UserStatus::Active);
+    let again = Command::RemoveMember {
+        tenant_id: world.tenant.clone(),
+        user_id: user,
+    };
+    assert_eq!(
+        world.refused(&world.owner(), again).code(),
+        "member_not_found"
+    );
+}
+
+#[test]
+fn users_cannot_remove_or_deactivate_themselves() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("self@acme.test", perms(&["user_and_api_management"]));
+    let actor = Actor::user(manager.clone());
+    let command = Command::RemoveMember {
+        tenant_id: world.tenant.clone(),
+        user_id: manager.clone(),
+    };
+    assert_eq!(
+        world.refused(&actor, command),
+        Refusal::SelfTarget("remove")
+    );
+    world
+        .apply(
+            &world.owner(),
+            Command::SetCompanyAdmin {
+                user_id: manager.clone(),
+                company_admin: true,
+            },
+        )
+        .unwrap();
+    let command = Command::DeactivateUser { user_id: manager };
+    assert_eq!(
+        world.refused(&actor, command),
+        Refusal::SelfTarget("deactivate")
+    );
+}
+
+// ----- permissions: escalation, lockout, immediacy ---------------------------------------------
+
+#[test]
+fn permission_changes_take_effect_on_the_next_authorization() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member(
+        "dev@acme.test",
+        perms(&["build_applications", "modify_configuration"]),
+    );
+    let (_, token) = world.token(
+        &Actor::user(user.clone()),
+        perms(&["build_applications", "modify_configuration"]),
+    );
+    world
+        .apply(
+            &world.owner(),
+            Command::ChangePermissions {
+                tenant_id: world.tenant.clone(),
+                user_id: user,
+                permissions: perms(&["build_applications"]),
+            },
+        )
+        .unwrap();
+    let principal = world.verify(&token).principal().cloned().unwrap();
+    assert_eq!(principal.permissions, perms(&["build_applications"]));
+    let decision =
+        portcullis_core::authorize(&principal, portcullis_core::Operation::WriteConfiguration);
+    assert!(!decision.allow);
+}
+
+#[test]
+fn no_privilege_escalation_for_members_tokens_and_invites() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member(
+        "mgr@acme.test",
+        perms(&["user_and_api_management", "build_applications"]),
+    );
+    let target = world.member("t@acme.test", PermissionSet::EMPTY);
+    let actor = Actor::user(manager);
+    let change = Command::ChangePermissions {
+        tenant_id: world.tenant.clone(),
+        user_id: target,
+        permissions: perms(&["build_applications", "modify_tenant_settings"]),
+    };
+    assert_eq!(
+        world.refused(&actor, change),
+        Refusal::Escalation(perms(&["modify_tenant_settings"]))
+    );
+    let invite = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("esc@acme.test"),
+        name: None,
+        permissions: perms(&["update_certificates"]),
+    };
+    assert_eq!(world.refused(&actor, invite).code(), "privilege_escalation");
+    let token = Command::CreateApiToken {
+        tenant_id: world.tenant.clone(),
+        name: "wide".parse().unwrap(),
+        permissions: PermissionSet::ALL,
+        expires_at: None,
+    };
+    assert_eq!(world.refused(&actor, token).code(), "privilege_escalation");
+}
+
+#[test]
+fn acting_through_a_token_is_bounded_by_its_scope() {
+    let mut world = World::new(Plan::Team);
+    let owner = world.owner();
+    let (narrow, _) = world.token(&owner, perms(&["build_applications"]));
+    let via = Actor::via_token(world.owner.clone(), narrow);
+    let invite = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("x@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(
+        world.refused(&via, invite),
+        Refusal::MissingPermission(Permission::UserAndApiManagement)
+    );
+    let deactivate = Command::DeactivateUser {
+        user_id: world.owner.clone(),
+    };
+    assert_eq!(world.refused(&via, deactivate).code(), "missing_permission");
+}
+
+#[test]
+fn lockout_prevention_keeps_an_active_manager_in_every_tenant() {
+    let mut world = World::new(Plan::Team);
+    // A second tenant owned by a company admin other than the account owner.
+    let admin = world.member("admin@acme.test", PermissionSet::ALL);
+    world
+        .apply(
+            &world.owner(),
+            Command::SetCompanyAdmin {
+                user_id: admin.clone(),
+                company_admin: true,
+            },
+        )
+        .unwrap();
+    let tenant = match world
+        .apply(
+            &Actor::user(admin.clone()),
+            Command::CreateTenant {
+                name: "Labs".parse().unwrap(),
+                plan: Plan::Team,
+            },
+        )
+        .unwrap()
+    {
+        Outcome::TenantCreated { tenant_id } => tenant_id,
+        other => panic!("{other:?}"),
+    };
+    // The admin is the only manager of Labs: deactivating them would lock Labs out.
+    let refusal = world.refused(
+        &world.owner(),
+        Command::DeactivateUser {
+            user_id: admin.clone(),
+        },
+    );
+    assert_eq!(refusal, Refusal::Lockout(tenant.clone()));
+    // With a second manager in Labs, deactivation is fine.
+    world
+        .apply(
+            &Actor::user(admin.clone()),
+            Command::InviteMember {
+                tenant_id: tenant.clone(),
+                email: email("owner@acme.test"),
+                name: None,
+                permissions: perms(&["user_and_api_management"]),
+            },
+        )
+        .unwrap();
+    world
+        .apply(&world.owner(), Command::DeactivateUser { user_id: admin })
+        .unwrap();
+}
+
+#[test]
+fn lockout_prevention_covers_permission_changes_and_removal() {
+    let mut world = World::new(Plan::Team);
+    let admin = world.member("admin@acme.test", PermissionSet::ALL);
+    world
+        .apply(
+            &world.owner(),
+            Command::SetCompanyAdmin {
+                user_id: admin.clone(),
+                company_admin: true,
+            },
+        )
+        .unwrap();
+    let actor = Actor::user(admin.clone());
+    let tenant = match world
+        .apply(
+            &actor,
+            Command::CreateTenant {
+                name: "Labs".parse().unwrap(),
+                plan: Plan::Team,
+            },
+        )
+        .unwrap()
+    {
+        Outcome::TenantCreated { tenant_id } => tenant_id,
+        other => panic!("{other:?}"),
+    };
+    let helper_id = match world
+        .apply(
+            &actor,
+            Command::InviteMember {
+                tenant_id: tenant.clone(),
+                email: email("helper@acme.test"),
+                name: None,
+                permissions: perms(&["user_and_api_management"]),
+            },
+        )
+        .unwrap()
+    {
+        Outcome::MemberAdded { user_id, .. } => user_id,
+        other => panic!("{other:?}"),
+    };
+    // helper is pending, so the admin (tenant owner) is still the only active manager; the
+    // owner cannot be demoted, and removing the pending helper leaves the admin in place.
+    world
+        .apply(
+            &actor,
+            Command::RemoveMember {
+                tenant_id: tenant.clone(),
+                user_id: helper_id,
+            },
+        )
+        .unwrap();
+    let demote_self = Command::ChangePermissions {
+        tenant_id: tenant.clone(),
+        user_id: admin,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(world.refused(&actor, demote_self).code(), "owner_protected");
+}
+
+// ----- SSO ------------------------------------------------------------------------------------
+
+#[test]
+fn sso_needs_enterprise_and_a_valid_breakglass_user() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("bg@acme.test", perms(&["user_and_api_management"]));
+    let reader = world.member("ro@acme.test", PermissionSet::EMPTY);
+    let tenant_id = world.tenant.clone();
+    let sso = |breakglass: Option<UserId>| Command::UpdateTenantSettings {
+        tenant_id: tenant_id.clone(),
+        name: None,
+        plan: None,
+        sso: Some(SsoChange {
+            enforced: true,
+            breakglass,
+        }),
+    };
+    let on_team = sso(Some(manager.clone()));
+    assert_eq!(
+        world.refused(&world.owner(), on_team).code(),
+        "plan_feature_unavailable"
+    );
+    let upgrade = |plan| Command::UpdateTenantSettings {
+        tenant_id: tenant_id.clone(),
+        name: None,
+        plan: Some(plan),
+        sso: None,
+    };
+    world
+        .apply(&world.owner(), upgrade(Plan::Enterprise))
+        .unwrap();
+    assert_eq!(
+        world.refused(&world.owner(), sso(None)),
+        Refusal::BreakglassRequired
+    );
+    assert_eq!(
+        world.refused(&world.owner(), sso(Some(reader.clone()))),
+        Refusal::InvalidBreakglass(reader)
+    );
+    world
+        .apply(&world.owner(), sso(Some(manager.clone())))
+        .unwrap();
+    let tenant = world.account.tenant(&world.tenant).unwrap();
+    assert!(tenant.sso.enforced);
+
+    // While chosen, the breakglass user keeps the permission and the membership.
+    let demote = Command::ChangePermissions {
+        tenant_id: world.tenant.clone(),
+        user_id: manager.clone(),
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(
+        world.refused(&world.owner(), demote).code(),
+        "breakglass_protected"
+    );
+    let remove = Command::RemoveMember {
+        tenant_id: world.tenant.clone(),
+        user_id: manager.clone(),
+    };
+    assert_eq!(
+        world.refused(&world.owner(), remove).code(),
+        "breakglass_protected"
+    );
+    let deactivate = Command::DeactivateUser { user_id: manager };
+    assert_eq!(
+        world.refused(&world.owner(), deactivate).code(),
+        "breakglass_protected"
+    );
+    // And the plan cannot drop below enterprise while SSO is enforced.
+    assert_eq!(
+        world.refused(&world.owner(), upgrade(Plan::Team)).code(),
+        "plan_change_blocked"
+    );
+}
+
+// ----- credentials ----------------------------------------------------------------------------
+
+#[test]
+fn token_effective_permissions_are_scope_intersect_member() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member(
+        "dev@acme.test",
+        perms(&["build_applications", "manage_custom_messages"]),
+    );
+    let (_, token) = world.token(&Actor::user(user), perms(&["build_applications"]));
+    let principal = world.verify(&token).principal().cloned().unwrap();
+    assert_eq!(principal.permissions, perms(&["build_applications"]));
+}
+
+#[test]
+fn deleted_token_stops_verifying_immediately() {
+    let mut world = World::new(Plan::Team);
+    let owner = world.owner();
+    let (key_id, token) = world.token(&owner, PermissionSet::EMPTY);
+    assert!(world.verify(&token).principal().is_some());
+    world
+        .apply(
+            &owner,
+            Command::DeleteApiToken {
+                key_id: key_id.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(world.verify(&token), Verification::UnknownKey);
+    assert_eq!(
+        world
+            .refused(&owner, Command::DeleteApiToken { key_id })
+            .code(),
+        "credential_not_found"
+    );
+}
+
+#[test]
+fn members_delete_their_own_tokens_and_managers_any() {
+    let mut world = World::new(Plan::Team);
+    let dev = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let other = world.member("other@acme.test", PermissionSet::EMPTY);
+    let (key_id, _) = world.token(&Actor::user(dev.clone()), PermissionSet::EMPTY);
+    let refusal = world.refused(
+        &Actor::user(other),
+        Command::DeleteApiToken {
+            key_id: key_id.clone(),
+        },
+    );
+    assert_eq!(refusal.code(), "missing_permission");
+    world
+        .apply(&world.owner(), Command::DeleteApiToken { key_id })
+        .unwrap();
+}
+
+#[test]
+fn token_expiry_is_enforced() {
+    let mut world = World::new(Plan::Team);
+    let past = Command::CreateApiToken {
+        tenant_id: world.tenant.clone(),
+        name: "old".parse().unwrap(),
+        permissions: PermissionSet::EMPTY,
+        expires_at: Some(world.now),
+    };
+    assert_eq!(world.refused(&world.owner(), past), Refusal::ExpiryInPast);
+    let expiring = Command::CreateApiToken {
+        tenant_id: world.tenant.clone(),
+        name: "short".parse().unwrap(),
+        permissions: PermissionSet::EMPTY,
+        expires_at: Some(world.now.plus_seconds(60)),
+    };
+    let Outcome::ApiTokenCreated { token, .. } = world.apply(&world.owner(), expiring).unwrap()
+    else {
+        panic!()
+    };
+    assert!(world.verify(token.expose()).principal().is_some());
+    world.now = world.now.plus_seconds(60);
+    assert_eq!(world.verify(token.expose()), Verification::Expired);
+}
+
+#[test]
+fn automation_keys_need_team_and_build_applications() {
+    let mut free = World::new(Plan::Free);
+    let command = Command::CreateAutomationKey {
+        tenant_id: free.tenant.clone(),
+        name: "ci".parse().unwrap(),
+    };
+    assert_eq!(
+        free.refused(&free.owner(), command).code(),
+        "plan_feature_unavailable"
+    );
+
+    let mut world = World::new(Plan::Team);
+    let reader = world.member("ro@acme.test", perms(&["user_and_api_management"]));
+    let command = Command::CreateAutomationKey {
+        tenant_id: world.tenant.clone(),
+        name: "ci".parse().unwrap(),
+    };
+    assert_eq!(
+        world.refused(&Actor::user(reader), command.clone()),
+        Refusal::MissingPermission(Permission::BuildApplications)
+    );
+    let Outcome::AutomationKeyCreated { key_id, key } =
+        world.apply(&world.owner(), command).unwrap()
+    else {
+        panic!()
+    };
+    let principal = world.verify(key.expose()).principal().cloned().unwrap();
+    assert_eq!(principal.permissions, perms(&["build_applications"]));
+    for operation in portcullis_core::Operation::ALL {
+        let decision = portcullis_core::authorize(&principal, *operation);
+        let build = operation.area() == portcullis_core::authz::Area::Builds;
+        assert_eq!(decision.allow, build, "{operation}");
+    }
+
+    world
+        .apply(
+            &world.owner(),
+            Command::SetAutomationKeyEnabled {
+                key_id: key_id.clone(),
+                enabled: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(world.verify(key.expose()), Verification::Disabled);
+    world
+        .apply(
+            &world.owner(),
+            Command::SetAutomationKeyEnabled {
+                key_id: key_id.clone(),
+                enabled: true,
+            },
+        )
+        .unwrap();
+    assert!(world.verify(key.expose()).principal().is_some());
+    world
+        .apply(&world.owner(), Command::DeleteAutomationKey { key_id })
+        .unwrap();
+    assert_eq!(world.verify(key.expose()), Verification::UnknownKey);
+}
+
+#[test]
+fn projections_follow_every_change() {
+    let mut world = World::new(Plan::Team);
+    let user = world.member("dev@acme.test", perms(&["build_applications"]));
+    let (key_id, _) = world.token(&Actor::user(user.clone()), perms(&["build_applications"]));
+    let before = world.account.credential_records();
+    world
+        .apply(&world.owner(), Command::DeactivateUser { user_id: user })
+        .unwrap();
+    let after = world.account.credential_records();
+    let changes = portcullis_core::store::record_changes(&before, &after);
+    assert_eq!(changes.len(), 1);
+    let portcullis_core::store::RecordChange::Put(record) = &changes[0] else {
+        panic!()
+    };
+    assert_eq!(record.key_id, key_id);
+    assert_eq!(record.state, CredentialState::OwnerInactive);
+}
+
+// ----- audit ----------------------------------------------------------------------------------
+
+#[test]
+fn every_accepted_mutation_appends_one_event_and_refusals_none() {
+    let mut world = World::new(Plan::Enterprise);
+    let start = world.account.audit_log().len();
+    let user = world.member("a@acme.test", PermissionSet::EMPTY);
+    assert_eq!(
+        world.account.audit_log().len(),
+        start + 2,
+        "invite + accept"
+    );
+    world.refused(
+        &world.owner(),
+        Command::DeleteUser {
+            user_id: user.clone(),
+        },
+    );
+    assert_eq!(world.account.audit_log().len(), start + 2);
+    world
+        .apply(&world.owner(), Command::DeactivateUser { user_id: user })
+        .unwrap();
+    let events = world.account.audit_log().events();
+    assert_eq!(events.len(), start + 3);
+    let last = &events[events.len() - 1].body;
+    assert_eq!(last.action, "user.deactivated");
+    assert_eq!(last.actor.as_ref(), Some(&world.owner));
+    assert_eq!(verify_chain(events), Ok(()));
+    // No secret ever reaches the log.
+    let log = serde_json::to_string(world.account.audit_log()).unwrap();
+    assert!(!log.contains("pcts_") && !log.contains("pcinv_"));
+}
+
+#[test]
+fn audit_log_reading_needs_enterprise_and_user_management() {
+    let mut world = World::new(Plan::Team);
+    let owner = world.owner();
+    let refusal = world
+        .account
+        .audit_page(&owner, &world.tenant, 0, 10, world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "plan_feature_unavailable");
+    world
+        .apply(
+            &owner,
+            Command::UpdateTenantSettings {
+                tenant_id: world.tenant.clone(),
+                name: None,
+                plan: Some(Plan::Enterprise),
+                sso: None,
+            },
+        )
+        .unwrap();
+    let page = world
+        .account
+        .audit_page(&owner, &world.tenant, 0, 10, world.now)
+        .unwrap();
+    assert!(!page.is_empty());
+    let reader = world.member("ro@acme.test", PermissionSet::EMPTY);
+    let refusal = world
+        .account
+        .audit_page(&Actor::user(reader), &world.tenant, 0, 10, world.now)
+        .unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::MissingPermission(Permission::UserAndApiManagement)
+    );
+}
+
+#[test]
+fn account_state_round_trips_through_json() {
+    let mut world = World::new(Plan::Enterprise);
+    world.member("a@acme.test", perms(&["build_applications"]));
+    let json = serde_json::to_string(&world.account).unwrap();
+    assert!(!json.contains("pcts_"), "no secret in stored state");
+    let restored: Account = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, world.account);
+}
