@@ -1113,8 +1113,6 @@ impl Account {
                 Ok((Outcome::MemberRemoved { user_id }, event))
             }
             Command::ResendInvitation { user_id } => {
-                let user = self.user_ref(&user_id)?;
-                user.status.resend_invitation()?;
                 let allowed = self.require_company_admin(actor, now).is_ok()
                     || self.tenants.values().any(|tenant| {
                         tenant.members.contains_key(&user_id)
@@ -1126,6 +1124,7 @@ impl Account {
                     self.active_actor(actor)?;
                     return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
                 }
+                self.user_ref(&user_id)?.status.resend_invitation()?;
                 let (stored, issued) = self.invitation(context, &user_id);
                 self.user_mut(&user_id)?.invitation = Some(stored);
                 let event = Event::new(None, "user.invitation_resent", &user_id);
@@ -1196,7 +1195,10 @@ impl Account {
                 }
                 let user = self.user_mut(&user_id)?;
                 if company_admin && user.status != UserStatus::Active {
-                    return Err(Refusal::ActorNotActive(user.status));
+                    return Err(Refusal::Transition(IllegalTransition {
+                        action: "grant the company admin role to",
+                        from: user.status,
+                    }));
                 }
                 user.company_admin = company_admin;
                 let event =

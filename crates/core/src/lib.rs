@@ -17,6 +17,7 @@ pub mod audit;
 pub mod authz;
 pub mod command;
 pub mod credential;
+pub mod desired;
 pub mod ids;
 pub mod permission;
 pub mod plan;
