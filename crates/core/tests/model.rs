@@ -1,0 +1,2198 @@
+//! Model-based test of the account engine.
+//!
+//! Random sequences of operations by random actors run against the real [`Account`] and, in
+//! step, against [`Model`]: plain structs plus the rules below, written out once and plainly.
+//! For every operation the model predicts acceptance or refusal; a refusal's `code()` must name
+//! one of the rules the model finds broken (when a request breaks several, the engine may report
+//! any of them). After every step the engine's state must equal the model's, every credential
+//! ever issued must verify exactly as the model says, and the engine must satisfy the
+//! account-wide invariants on its own (checked without the model).
+//!
+//! The rules the model encodes:
+//! - Acting: the actor must exist (`unknown_actor`) and be active (`actor_not_active`); in a
+//!   tenant they must be a member (`actor_not_member`); through a token, the token must exist,
+//!   be theirs, belong to that tenant and be unexpired (`credential_not_usable`), and then they
+//!   hold only what the token's scope allows. Lacking a needed permission: `missing_permission`.
+//! - Account-level operations (create tenant, user lifecycle, company admin, account settings)
+//!   need an active company admin (`not_company_admin`); through a token, one that carries
+//!   `user_and_api_management` in its tenant. Re-sending an invitation also works for anyone
+//!   holding `user_and_api_management` in a tenant the invitee belongs to.
+//! - Inviting, re-permissioning and removing members need `user_and_api_management`; creating
+//!   and managing automation keys `build_applications`; tenant settings `modify_tenant_settings`;
+//!   a personal token needs membership only; deleting a token is for its owner or a manager.
+//! - Nobody grants what they do not hold (`privilege_escalation`): an invitation's permissions,
+//!   the permissions a change adds, and a token's scope must be within the actor's held set.
+//! - Users: pending → (accept) active → (deactivate) inactive → (activate) active; only inactive
+//!   users can be deleted; the company admin role only goes to active users
+//!   (`illegal_transition`). The account owner is never deactivated, deleted or demoted; a
+//!   tenant owner always holds every permission and is never removed or deleted
+//!   (`owner_protected`). Nobody deactivates, deletes or removes themselves (`self_target`).
+//!   Deleting a user removes their memberships and tokens; removing a member their tokens there.
+//! - Invitations: only the pending user's current code works (`invitation_invalid` for a wrong,
+//!   superseded or foreign code, judged before `invitation_expired`); it expires the account's
+//!   TTL (1 to 720 hours, else `out_of_range`) after issue; re-sending replaces it. Inviting an
+//!   address that belongs to no user creates a pending user; an existing user joins as they are.
+//! - Plans: free 1 seat, team 20, enterprise 100, owner and pending invitees included
+//!   (`plan_limit`; `already_member` for an existing member); automation keys need team or up,
+//!   enforcing SSO enterprise (`plan_feature_unavailable`); a plan change the tenant does not fit
+//!   (seats, keys in use, SSO enforced) is `plan_change_blocked`.
+//! - SSO: enforcing needs a breakglass user (`breakglass_required`) who is an active member
+//!   holding `user_and_api_management` (`invalid_breakglass`) and stays one: that user cannot
+//!   lose the permission, be removed or deactivated (`breakglass_protected`).
+//! - After any accepted change: every tenant keeps an active member holding
+//!   `user_and_api_management` (`lockout`), and the account owner stays an active company admin.
+//! - Quotas (50 tokens per member per tenant, 50 keys per tenant): `quota_exceeded`.
+//! - Verification: a token verifies while it exists, is unexpired and its owner is active (else
+//!   `unknown_key`, `expired`, `owner_pending`, `owner_inactive`), with its scope ∩ the owner's
+//!   permissions; an automation key while it exists, is enabled and the plan includes keys
+//!   (else `disabled`), with `build_applications` only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: every index comes from the model, which only hands out valid ones"
+)]
+
+use portcullis_core::account::{Context, Outcome, Refusal, SignUp};
+use portcullis_core::audit::verify_chain;
+use portcullis_core::command::{Command, SsoChange};
+use portcullis_core::credential::{CredentialKind, Verification};
+use portcullis_core::plan::Feature;
+use portcullis_core::random::SeededRandom;
+use portcullis_core::user::UserStatus;
+use portcullis_core::{
+    Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
+    UserId,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+const HOUR: u64 = 3600;
+const START: u64 = 1_700_000_000;
+const OWNER_EMAIL: &str = "owner@acme.test";
+/// The account owner is always the model's first user.
+const OWNER: usize = 0;
+const MANAGE: Permission = Permission::UserAndApiManagement;
+const BUILD: Permission = Permission::BuildApplications;
+const QUOTA: usize = 50;
+
+// ----- the model ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Active,
+    Inactive,
+    Deleted,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Invitation {
+    /// Index of the code among all codes ever issued.
+    code: usize,
+    expires_at: u64,
+}
+
+#[derive(Clone, Debug)]
+struct ModelUser {
+    email: String,
+    status: Status,
+    company_admin: bool,
+    invitation: Option<Invitation>,
+}
+
+#[derive(Clone, Debug)]
+struct ModelTenant {
+    plan: Plan,
+    owner: usize,
+    members: BTreeMap<usize, PermissionSet>,
+    sso_enforced: bool,
+    breakglass: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct ModelToken {
+    tenant: usize,
+    owner: usize,
+    scope: PermissionSet,
+    expires_at: Option<u64>,
+    live: bool,
+}
+
+#[derive(Clone, Debug)]
+struct ModelKey {
+    tenant: usize,
+    enabled: bool,
+    live: bool,
+}
+
+/// Everything is kept forever and referred to by index; deletion only marks.
+#[derive(Clone, Debug)]
+struct Model {
+    now: u64,
+    invitation_ttl_hours: u32,
+    users: Vec<ModelUser>,
+    tenants: Vec<ModelTenant>,
+    tokens: Vec<ModelToken>,
+    keys: Vec<ModelKey>,
+    codes_issued: usize,
+}
+
+/// Who acts: a user, maybe through one of the tokens ever issued.
+#[derive(Clone, Copy, Debug)]
+struct Acting {
+    user: usize,
+    token: Option<usize>,
+}
+
+/// An invitation code to present.
+#[derive(Clone, Copy, Debug)]
+enum Code {
+    Issued(usize),
+    Garbage,
+}
+
+/// An operation with every reference resolved to a model index.
+#[derive(Clone, Debug)]
+enum Request {
+    CreateTenant {
+        actor: Acting,
+        plan: Plan,
+    },
+    Invite {
+        actor: Acting,
+        tenant: usize,
+        email: String,
+        permissions: PermissionSet,
+    },
+    Accept {
+        email: String,
+        code: Code,
+    },
+    Resend {
+        actor: Acting,
+        user: usize,
+    },
+    ChangePermissions {
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+        permissions: PermissionSet,
+    },
+    RemoveMember {
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+    },
+    Deactivate {
+        actor: Acting,
+        user: usize,
+    },
+    Activate {
+        actor: Acting,
+        user: usize,
+    },
+    Delete {
+        actor: Acting,
+        user: usize,
+    },
+    SetCompanyAdmin {
+        actor: Acting,
+        user: usize,
+        company_admin: bool,
+    },
+    SetInvitationTtl {
+        actor: Acting,
+        hours: u32,
+    },
+    CreateToken {
+        actor: Acting,
+        tenant: usize,
+        permissions: PermissionSet,
+        expires_at: Option<u64>,
+    },
+    DeleteToken {
+        actor: Acting,
+        token: usize,
+    },
+    CreateKey {
+        actor: Acting,
+        tenant: usize,
+    },
+    SetKeyEnabled {
+        actor: Acting,
+        key: usize,
+        enabled: bool,
+    },
+    DeleteKey {
+        actor: Acting,
+        key: usize,
+    },
+    UpdateTenant {
+        actor: Acting,
+        tenant: usize,
+        rename: bool,
+        plan: Option<Plan>,
+        sso: Option<(bool, Option<usize>)>,
+    },
+    Advance {
+        seconds: u64,
+    },
+}
+
+/// The codes of every rule a refused request breaks.
+#[derive(Debug)]
+struct Refused(Vec<&'static str>);
+
+impl From<&'static str> for Refused {
+    fn from(code: &'static str) -> Self {
+        Refused(vec![code])
+    }
+}
+
+/// Refuses with every code whose rule is broken, if any is.
+fn rules(checks: &[(bool, &'static str)]) -> Result<(), Refused> {
+    let broken: Vec<_> = checks
+        .iter()
+        .filter(|(broken, _)| *broken)
+        .map(|(_, code)| *code)
+        .collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Refused(broken))
+    }
+}
+
+/// What verifying a credential must give: its code, and the permissions when valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Expected {
+    code: &'static str,
+    permissions: PermissionSet,
+}
+
+impl Model {
+    fn new(plan: Plan) -> Self {
+        Model {
+            now: START,
+            invitation_ttl_hours: 72,
+            users: vec![ModelUser {
+                email: OWNER_EMAIL.to_owned(),
+                status: Status::Active,
+                company_admin: true,
+                invitation: None,
+            }],
+            tenants: vec![ModelTenant {
+                plan,
+                owner: OWNER,
+                members: BTreeMap::from([(OWNER, PermissionSet::ALL)]),
+                sso_enforced: false,
+                breakglass: None,
+            }],
+            tokens: vec![ModelToken {
+                tenant: 0,
+                owner: OWNER,
+                scope: PermissionSet::ALL,
+                expires_at: None,
+                live: true,
+            }],
+            keys: Vec::new(),
+            codes_issued: 0,
+        }
+    }
+
+    fn exists(&self, user: usize) -> bool {
+        self.users[user].status != Status::Deleted
+    }
+
+    fn is_active(&self, user: usize) -> bool {
+        self.users[user].status == Status::Active
+    }
+
+    fn user_by_email(&self, email: &str) -> Option<usize> {
+        (0..self.users.len()).find(|&user| self.exists(user) && self.users[user].email == email)
+    }
+
+    fn is_active_manager(&self, tenant: usize, user: usize) -> bool {
+        self.is_active(user)
+            && self.tenants[tenant]
+                .members
+                .get(&user)
+                .is_some_and(|permissions| permissions.contains(MANAGE))
+    }
+
+    fn live_keys(&self, tenant: usize) -> usize {
+        self.keys
+            .iter()
+            .filter(|key| key.live && key.tenant == tenant)
+            .count()
+    }
+
+    fn acting_user(&self, actor: Acting) -> Result<(), &'static str> {
+        match self.users[actor.user].status {
+            Status::Deleted => Err("unknown_actor"),
+            Status::Active => Ok(()),
+            Status::Pending | Status::Inactive => Err("actor_not_active"),
+        }
+    }
+
+    /// What `actor` may do in `tenant`.
+    fn held(&self, actor: Acting, tenant: usize) -> Result<PermissionSet, &'static str> {
+        self.acting_user(actor)?;
+        let granted = *self.tenants[tenant]
+            .members
+            .get(&actor.user)
+            .ok_or("actor_not_member")?;
+        let Some(token) = actor.token else {
+            return Ok(granted);
+        };
+        let token = &self.tokens[token];
+        let usable = token.live
+            && token.tenant == tenant
+            && token.owner == actor.user
+            && token.expires_at.is_none_or(|expiry| self.now < expiry);
+        if usable {
+            Ok(granted.intersection(token.scope))
+        } else {
+            Err("credential_not_usable")
+        }
+    }
+
+    fn require(
+        &self,
+        actor: Acting,
+        tenant: usize,
+        permission: Permission,
+    ) -> Result<PermissionSet, &'static str> {
+        let held = self.held(actor, tenant)?;
+        if held.contains(permission) {
+            Ok(held)
+        } else {
+            Err("missing_permission")
+        }
+    }
+
+    fn company_admin(&self, actor: Acting) -> Result<(), &'static str> {
+        self.acting_user(actor)?;
+        if !self.users[actor.user].company_admin {
+            return Err("not_company_admin");
+        }
+        if let Some(token) = actor.token {
+            let token = &self.tokens[token];
+            if !token.live {
+                return Err("credential_not_usable");
+            }
+            self.require(actor, token.tenant, MANAGE)?;
+        }
+        Ok(())
+    }
+
+    fn issue_invitation(&mut self) -> Invitation {
+        let invitation = Invitation {
+            code: self.codes_issued,
+            expires_at: self.now + u64::from(self.invitation_ttl_hours) * HOUR,
+        };
+        self.codes_issued += 1;
+        invitation
+    }
+
+    fn revoke_tokens(&mut self, matches: impl Fn(&ModelToken) -> bool) {
+        for token in &mut self.tokens {
+            if matches(token) {
+                token.live = false;
+            }
+        }
+    }
+
+    /// The model after `request`, or the codes of every rule it breaks.
+    fn apply(&self, request: &Request) -> Result<Model, Refused> {
+        let mut next = self.clone();
+        self.run(request, &mut next)?;
+        rules(&next.invariants())?;
+        Ok(next)
+    }
+
+    /// Rules that hold after every accepted change.
+    fn invariants(&self) -> Vec<(bool, &'static str)> {
+        let mut checks = Vec::new();
+        for (index, tenant) in self.tenants.iter().enumerate() {
+            let managed = tenant
+                .members
+                .keys()
+                .any(|&user| self.is_active_manager(index, user));
+            let bad_breakglass = tenant
+                .breakglass
+                .is_some_and(|user| !self.is_active_manager(index, user));
+            checks.push((!managed, "lockout"));
+            checks.push((bad_breakglass, "breakglass_protected"));
+            checks.push((
+                tenant.sso_enforced && tenant.breakglass.is_none(),
+                "breakglass_required",
+            ));
+            checks.push((
+                tenant.members.len() > tenant.plan.member_limit(),
+                "plan_limit",
+            ));
+        }
+        let owner_intact = self.is_active(OWNER) && self.users[OWNER].company_admin;
+        checks.push((!owner_intact, "owner_protected"));
+        checks
+    }
+
+    fn run(&self, request: &Request, next: &mut Model) -> Result<(), Refused> {
+        match *request {
+            Request::CreateTenant { actor, plan } => {
+                self.company_admin(actor)?;
+                next.tenants.push(ModelTenant {
+                    plan,
+                    owner: actor.user,
+                    members: BTreeMap::from([(actor.user, PermissionSet::ALL)]),
+                    sso_enforced: false,
+                    breakglass: None,
+                });
+            }
+            Request::Invite {
+                actor,
+                tenant,
+                ref email,
+                permissions,
+            } => {
+                let held = self.require(actor, tenant, MANAGE)?;
+                let members = &self.tenants[tenant].members;
+                let existing = self.user_by_email(email);
+                rules(&[
+                    (!permissions.is_subset(held), "privilege_escalation"),
+                    (
+                        existing.is_some_and(|user| members.contains_key(&user)),
+                        "already_member",
+                    ),
+                    (
+                        members.len() >= self.tenants[tenant].plan.member_limit(),
+                        "plan_limit",
+                    ),
+                ])?;
+                let user = existing.unwrap_or_else(|| {
+                    let invitation = next.issue_invitation();
+                    next.users.push(ModelUser {
+                        email: email.clone(),
+                        status: Status::Pending,
+                        company_admin: false,
+                        invitation: Some(invitation),
+                    });
+                    next.users.len() - 1
+                });
+                next.tenants[tenant].members.insert(user, permissions);
+            }
+            Request::Accept { ref email, code } => {
+                let user = self.user_by_email(email).ok_or("invitation_invalid")?;
+                let invitation = self.users[user].invitation.ok_or("invitation_invalid")?;
+                if !matches!(code, Code::Issued(presented) if presented == invitation.code) {
+                    return Err("invitation_invalid".into());
+                }
+                if self.now >= invitation.expires_at {
+                    return Err("invitation_expired".into());
+                }
+                rules(&[(
+                    self.users[user].status != Status::Pending,
+                    "illegal_transition",
+                )])?;
+                next.users[user].status = Status::Active;
+                next.users[user].invitation = None;
+            }
+            Request::Resend { actor, user } => {
+                let allowed = self.company_admin(actor).is_ok()
+                    || (0..self.tenants.len()).any(|tenant| {
+                        self.tenants[tenant].members.contains_key(&user)
+                            && self.require(actor, tenant, MANAGE).is_ok()
+                    });
+                if !allowed {
+                    self.acting_user(actor)?;
+                    return Err("missing_permission".into());
+                }
+                if !self.exists(user) {
+                    return Err("user_not_found".into());
+                }
+                rules(&[(
+                    self.users[user].status != Status::Pending,
+                    "illegal_transition",
+                )])?;
+                next.users[user].invitation = Some(next.issue_invitation());
+            }
+            Request::ChangePermissions {
+                actor,
+                tenant,
+                user,
+                permissions,
+            } => {
+                let held = self.require(actor, tenant, MANAGE)?;
+                let current = &self.tenants[tenant];
+                let before = current.members.get(&user).copied();
+                rules(&[
+                    (
+                        user == current.owner && permissions != PermissionSet::ALL,
+                        "owner_protected",
+                    ),
+                    (before.is_none(), "member_not_found"),
+                    (
+                        before
+                            .is_some_and(|before| !permissions.difference(before).is_subset(held)),
+                        "privilege_escalation",
+                    ),
+                    (
+                        current.breakglass == Some(user) && !permissions.contains(MANAGE),
+                        "breakglass_protected",
+                    ),
+                ])?;
+                next.tenants[tenant].members.insert(user, permissions);
+            }
+            Request::RemoveMember {
+                actor,
+                tenant,
+                user,
+            } => {
+                self.require(actor, tenant, MANAGE)?;
+                let current = &self.tenants[tenant];
+                rules(&[
+                    (user == actor.user, "self_target"),
+                    (user == current.owner, "owner_protected"),
+                    (current.breakglass == Some(user), "breakglass_protected"),
+                    (!current.members.contains_key(&user), "member_not_found"),
+                ])?;
+                next.tenants[tenant].members.remove(&user);
+                next.revoke_tokens(|token| token.tenant == tenant && token.owner == user);
+            }
+            Request::Deactivate { actor, user } => {
+                self.company_admin(actor)?;
+                if !self.exists(user) {
+                    return Err("user_not_found".into());
+                }
+                rules(&[
+                    (user == OWNER, "owner_protected"),
+                    (user == actor.user, "self_target"),
+                    (
+                        self.tenants.iter().any(|t| t.breakglass == Some(user)),
+                        "breakglass_protected",
+                    ),
+                    (
+                        self.users[user].status != Status::Active,
+                        "illegal_transition",
+                    ),
+                ])?;
+                next.users[user].status = Status::Inactive;
+            }
+            Request::Activate { actor, user } => {
+                self.company_admin(actor)?;
+                if !self.exists(user) {
+                    return Err("user_not_found".into());
+                }
+                rules(&[(
+                    self.users[user].status != Status::Inactive,
+                    "illegal_transition",
+                )])?;
+                next.users[user].status = Status::Active;
+            }
+            Request::Delete { actor, user } => {
+                self.company_admin(actor)?;
+                if !self.exists(user) {
+                    return Err("user_not_found".into());
+                }
+                rules(&[
+                    (user == OWNER, "owner_protected"),
+                    (user == actor.user, "self_target"),
+                    (
+                        self.users[user].status != Status::Inactive,
+                        "illegal_transition",
+                    ),
+                    (
+                        self.tenants.iter().any(|t| t.owner == user),
+                        "owner_protected",
+                    ),
+                ])?;
+                next.users[user].status = Status::Deleted;
+                next.users[user].invitation = None;
+                for tenant in &mut next.tenants {
+                    tenant.members.remove(&user);
+                }
+                next.revoke_tokens(|token| token.owner == user);
+            }
+            Request::SetCompanyAdmin {
+                actor,
+                user,
+                company_admin,
+            } => {
+                self.company_admin(actor)?;
+                rules(&[
+                    (user == OWNER && !company_admin, "owner_protected"),
+                    (!self.exists(user), "user_not_found"),
+                    (
+                        company_admin
+                            && self.exists(user)
+                            && self.users[user].status != Status::Active,
+                        "illegal_transition",
+                    ),
+                ])?;
+                next.users[user].company_admin = company_admin;
+            }
+            Request::SetInvitationTtl { actor, hours } => {
+                self.company_admin(actor)?;
+                rules(&[(!(1..=720).contains(&hours), "out_of_range")])?;
+                next.invitation_ttl_hours = hours;
+            }
+            Request::CreateToken {
+                actor,
+                tenant,
+                permissions,
+                expires_at,
+            } => {
+                let held = self.held(actor, tenant)?;
+                let owned = self
+                    .tokens
+                    .iter()
+                    .filter(|t| t.live && t.tenant == tenant && t.owner == actor.user)
+                    .count();
+                rules(&[
+                    (!permissions.is_subset(held), "privilege_escalation"),
+                    (
+                        expires_at.is_some_and(|expiry| expiry <= self.now),
+                        "expiry_in_past",
+                    ),
+                    (owned >= QUOTA, "quota_exceeded"),
+                ])?;
+                next.tokens.push(ModelToken {
+                    tenant,
+                    owner: actor.user,
+                    scope: permissions,
+                    expires_at,
+                    live: true,
+                });
+            }
+            Request::DeleteToken { actor, token } => {
+                let current = &self.tokens[token];
+                if !current.live {
+                    return Err("credential_not_found".into());
+                }
+                let held = self.held(actor, current.tenant)?;
+                rules(&[(
+                    current.owner != actor.user && !held.contains(MANAGE),
+                    "missing_permission",
+                )])?;
+                next.tokens[token].live = false;
+            }
+            Request::CreateKey { actor, tenant } => {
+                self.require(actor, tenant, BUILD)?;
+                rules(&[
+                    (
+                        !self.tenants[tenant].plan.includes(Feature::AutomationKeys),
+                        "plan_feature_unavailable",
+                    ),
+                    (self.live_keys(tenant) >= QUOTA, "quota_exceeded"),
+                ])?;
+                next.keys.push(ModelKey {
+                    tenant,
+                    enabled: true,
+                    live: true,
+                });
+            }
+            Request::SetKeyEnabled {
+                actor,
+                key,
+                enabled,
+            } => {
+                let current = &self.keys[key];
+                if !current.live {
+                    return Err("credential_not_found".into());
+                }
+                self.require(actor, current.tenant, BUILD)?;
+                let plan = self.tenants[current.tenant].plan;
+                rules(&[(
+                    enabled && !plan.includes(Feature::AutomationKeys),
+                    "plan_feature_unavailable",
+                )])?;
+                next.keys[key].enabled = enabled;
+            }
+            Request::DeleteKey { actor, key } => {
+                let current = &self.keys[key];
+                if !current.live {
+                    return Err("credential_not_found".into());
+                }
+                self.require(actor, current.tenant, BUILD)?;
+                next.keys[key].live = false;
+            }
+            Request::UpdateTenant {
+                actor,
+                tenant,
+                rename: _,
+                plan,
+                sso,
+            } => {
+                self.require(actor, tenant, Permission::ModifyTenantSettings)?;
+                let mut checks = Vec::new();
+                if let Some((enforced, breakglass)) = sso {
+                    let target = plan.unwrap_or(self.tenants[tenant].plan);
+                    checks.push((
+                        enforced && !target.includes(Feature::SamlSso),
+                        "plan_feature_unavailable",
+                    ));
+                    checks.push((enforced && breakglass.is_none(), "breakglass_required"));
+                    checks.push((
+                        breakglass.is_some_and(|user| !self.is_active_manager(tenant, user)),
+                        "invalid_breakglass",
+                    ));
+                    next.tenants[tenant].sso_enforced = enforced;
+                    next.tenants[tenant].breakglass = breakglass;
+                }
+                if let Some(plan) = plan {
+                    // Judged on the tenant with the requested SSO settings applied.
+                    let after = &next.tenants[tenant];
+                    let fits = after.members.len() <= plan.member_limit()
+                        && (next.live_keys(tenant) == 0 || plan.includes(Feature::AutomationKeys))
+                        && (!after.sso_enforced || plan.includes(Feature::SamlSso));
+                    checks.push((!fits, "plan_change_blocked"));
+                    next.tenants[tenant].plan = plan;
+                }
+                rules(&checks)?;
+            }
+            Request::Advance { seconds } => next.now += seconds,
+        }
+        Ok(())
+    }
+
+    fn expected_token(&self, index: usize) -> Expected {
+        let token = &self.tokens[index];
+        let refused = |code| Expected {
+            code,
+            permissions: PermissionSet::EMPTY,
+        };
+        if !token.live {
+            return refused("unknown_key");
+        }
+        match self.users[token.owner].status {
+            Status::Pending => refused("owner_pending"),
+            Status::Inactive | Status::Deleted => refused("owner_inactive"),
+            Status::Active if token.expires_at.is_some_and(|expiry| self.now >= expiry) => {
+                refused("expired")
+            }
+            Status::Active => Expected {
+                code: "valid",
+                permissions: token
+                    .scope
+                    .intersection(self.tenants[token.tenant].members[&token.owner]),
+            },
+        }
+    }
+
+    fn expected_key(&self, index: usize) -> Expected {
+        let key = &self.keys[index];
+        let usable = key.enabled
+            && self.tenants[key.tenant]
+                .plan
+                .includes(Feature::AutomationKeys);
+        match (key.live, usable) {
+            (false, _) => Expected {
+                code: "unknown_key",
+                permissions: PermissionSet::EMPTY,
+            },
+            (true, false) => Expected {
+                code: "disabled",
+                permissions: PermissionSet::EMPTY,
+            },
+            (true, true) => Expected {
+                code: "valid",
+                permissions: PermissionSet::only(BUILD),
+            },
+        }
+    }
+}
+
+// ----- generated operations ----------------------------------------------------------------
+
+/// A user, chosen when the operation runs.
+#[derive(Clone, Copy, Debug)]
+enum UserPick {
+    AccountOwner,
+    /// A member of the operation's tenant (any user when it has none).
+    Member(u8),
+    /// Someone else: a member other than the tenant owner, or with no tenant a user other
+    /// than the account owner (whoever there is when there is nobody else).
+    Other(u8),
+    /// A company admin other than the account owner (anyone when there is none).
+    Admin(u8),
+    /// The owner of the operation's tenant, or with no tenant of the newest one.
+    TenantOwner,
+    /// A deactivated user (anyone when there is none).
+    Inactive(u8),
+    /// Someone other than the account owner who holds a live token (anyone when there is none).
+    TokenOwner(u8),
+    /// A user with an outstanding invitation (any user when there is none).
+    Pending(u8),
+    /// Any user ever created, deleted ones included.
+    Anyone(u8),
+    /// The user created last.
+    Newest,
+}
+
+/// A tenant, chosen when the operation runs.
+#[derive(Clone, Copy, Debug)]
+enum TenantPick {
+    /// The sign-up tenant, which tends to collect members.
+    First,
+    /// The tenant created last.
+    Newest,
+    Any(u8),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Session,
+    /// One of the actor's own tokens, preferably a live one in the operation's tenant.
+    OwnToken(u8),
+    /// Any token ever issued.
+    AnyToken(u8),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ActorPick {
+    who: UserPick,
+    via: Via,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum CodePick {
+    Current,
+    /// Any code ever issued (usually another user's or a superseded one).
+    Issued(u8),
+    Garbage,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ExpiryPick {
+    Never,
+    /// `now` minus this many seconds (0 is already too late).
+    SecondsAgo(u64),
+    InHours(u64),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    CreateTenant {
+        actor: ActorPick,
+        plan: Plan,
+    },
+    /// Invite, and when `accept`, have the newest user accept their current code right after.
+    Invite {
+        actor: ActorPick,
+        tenant: TenantPick,
+        email: u8,
+        permissions: PermissionSet,
+        accept: bool,
+    },
+    Accept {
+        user: UserPick,
+        code: CodePick,
+    },
+    Resend {
+        actor: ActorPick,
+        user: UserPick,
+    },
+    ChangePermissions {
+        actor: ActorPick,
+        tenant: TenantPick,
+        user: UserPick,
+        permissions: PermissionSet,
+    },
+    RemoveMember {
+        actor: ActorPick,
+        tenant: TenantPick,
+        user: UserPick,
+    },
+    Deactivate {
+        actor: ActorPick,
+        user: UserPick,
+    },
+    Activate {
+        actor: ActorPick,
+        user: UserPick,
+    },
+    Delete {
+        actor: ActorPick,
+        user: UserPick,
+    },
+    SetCompanyAdmin {
+        actor: ActorPick,
+        user: UserPick,
+        company_admin: bool,
+    },
+    SetInvitationTtl {
+        actor: ActorPick,
+        hours: u32,
+    },
+    CreateToken {
+        actor: ActorPick,
+        tenant: TenantPick,
+        permissions: PermissionSet,
+        expiry: ExpiryPick,
+    },
+    DeleteToken {
+        actor: ActorPick,
+        token: u8,
+    },
+    CreateKey {
+        actor: ActorPick,
+        tenant: TenantPick,
+    },
+    SetKeyEnabled {
+        actor: ActorPick,
+        key: u8,
+        enabled: bool,
+    },
+    DeleteKey {
+        actor: ActorPick,
+        key: u8,
+    },
+    UpdateTenant {
+        actor: ActorPick,
+        tenant: TenantPick,
+        rename: bool,
+        plan: Option<Plan>,
+        sso: Option<(bool, Option<UserPick>)>,
+    },
+    Advance {
+        seconds: u64,
+    },
+    /// Advance to exactly the moment a token or invitation expires (nothing when none will).
+    AdvanceToExpiry(u8),
+}
+
+fn permission_set(bits: u8) -> PermissionSet {
+    Permission::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(bit, _)| bits >> bit & 1 == 1)
+        .map(|(_, permission)| permission)
+        .collect()
+}
+
+fn permissions() -> impl Strategy<Value = PermissionSet> {
+    prop_oneof![
+        2 => Just(PermissionSet::ALL),
+        1 => Just(PermissionSet::EMPTY),
+        2 => Just(PermissionSet::only(MANAGE)),
+        1 => Just(PermissionSet::only(BUILD)),
+        4 => (0_u8..64).prop_map(permission_set),
+    ]
+}
+
+fn plan() -> impl Strategy<Value = Plan> {
+    prop_oneof![1 => Just(Plan::Free), 2 => Just(Plan::Team), 2 => Just(Plan::Enterprise)]
+}
+
+fn tenant_pick() -> impl Strategy<Value = TenantPick> {
+    prop_oneof![
+        3 => Just(TenantPick::First),
+        2 => Just(TenantPick::Newest),
+        2 => any::<u8>().prop_map(TenantPick::Any),
+    ]
+}
+
+/// The user an operation targets.
+fn user_pick() -> impl Strategy<Value = UserPick> {
+    prop_oneof![
+        1 => Just(UserPick::AccountOwner),
+        2 => any::<u8>().prop_map(UserPick::Member),
+        6 => any::<u8>().prop_map(UserPick::Other),
+        2 => any::<u8>().prop_map(UserPick::Admin),
+        2 => Just(UserPick::TenantOwner),
+        2 => any::<u8>().prop_map(UserPick::TokenOwner),
+        1 => any::<u8>().prop_map(UserPick::Pending),
+        1 => any::<u8>().prop_map(UserPick::Anyone),
+    ]
+}
+
+/// The target of activation or deletion: usually someone deactivated.
+fn inactive_pick() -> impl Strategy<Value = UserPick> {
+    prop_oneof![
+        3 => any::<u8>().prop_map(UserPick::Inactive),
+        1 => Just(UserPick::TenantOwner),
+        1 => user_pick(),
+    ]
+}
+
+fn invitee_pick() -> impl Strategy<Value = UserPick> {
+    prop_oneof![
+        8 => any::<u8>().prop_map(UserPick::Pending),
+        2 => any::<u8>().prop_map(UserPick::Anyone),
+    ]
+}
+
+fn actor() -> impl Strategy<Value = ActorPick> {
+    let who = prop_oneof![
+        3 => Just(UserPick::AccountOwner),
+        4 => any::<u8>().prop_map(UserPick::Member),
+        3 => any::<u8>().prop_map(UserPick::Other),
+        2 => any::<u8>().prop_map(UserPick::Admin),
+        1 => any::<u8>().prop_map(UserPick::Anyone),
+    ];
+    let via = prop_oneof![
+        6 => Just(Via::Session),
+        3 => any::<u8>().prop_map(Via::OwnToken),
+        1 => any::<u8>().prop_map(Via::AnyToken),
+    ];
+    (who, via).prop_map(|(who, via)| ActorPick { who, via })
+}
+
+/// A tenant's owner inviting someone into it, who accepts at once.
+fn joiner(tenant: TenantPick) -> impl Strategy<Value = Op> {
+    (1_u8..7, permissions()).prop_map(move |(email, permissions)| Op::Invite {
+        actor: ActorPick {
+            who: UserPick::TenantOwner,
+            via: Via::Session,
+        },
+        tenant,
+        email,
+        permissions,
+        accept: true,
+    })
+}
+
+/// Up to 40 operations, the first few more likely to bring people in (so that most of a run
+/// happens in an account with several users).
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    (
+        prop::collection::vec(joiner(TenantPick::First), 0..5),
+        prop::collection::vec(op(), 1..36),
+    )
+        .prop_map(|(mut ops, rest)| {
+            ops.extend(rest);
+            ops
+        })
+}
+
+/// Who runs an account-level operation: usually a company admin, sometimes anyone.
+fn admin() -> impl Strategy<Value = ActorPick> {
+    let session = |who| ActorPick {
+        who,
+        via: Via::Session,
+    };
+    prop_oneof![
+        3 => Just(session(UserPick::AccountOwner)),
+        2 => any::<u8>().prop_map(move |n| session(UserPick::Admin(n))),
+        2 => actor(),
+    ]
+}
+
+/// Who creates a tenant: usually a company admin other than the account owner, so that some
+/// tenants have owners who can be deactivated.
+fn founder() -> impl Strategy<Value = ActorPick> {
+    let via = prop_oneof![4 => Just(Via::Session), 1 => any::<u8>().prop_map(Via::OwnToken)];
+    let who = prop_oneof![
+        1 => Just(UserPick::AccountOwner),
+        3 => any::<u8>().prop_map(UserPick::Admin),
+    ];
+    (who, via).prop_map(|(who, via)| ActorPick { who, via })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let expiry = prop_oneof![
+        3 => Just(ExpiryPick::Never),
+        1 => (0_u64..2).prop_map(ExpiryPick::SecondsAgo),
+        3 => (1_u64..200).prop_map(ExpiryPick::InHours),
+    ];
+    let code = prop_oneof![
+        6 => Just(CodePick::Current),
+        2 => any::<u8>().prop_map(CodePick::Issued),
+        1 => Just(CodePick::Garbage),
+    ];
+    let sso = prop::option::of((any::<bool>(), prop::option::weighted(0.8, user_pick())));
+    prop_oneof![
+        3 => (founder(), plan()).prop_map(|(actor, plan)| Op::CreateTenant { actor, plan }),
+        8 => (actor(), tenant_pick(), 0_u8..7, permissions(), prop::bool::weighted(0.6)).prop_map(
+            |(actor, tenant, email, permissions, accept)| Op::Invite {
+                actor,
+                tenant,
+                email,
+                permissions,
+                accept,
+            },
+        ),
+        4 => (invitee_pick(), code).prop_map(|(user, code)| Op::Accept { user, code }),
+        1 => (actor(), invitee_pick()).prop_map(|(actor, user)| Op::Resend { actor, user }),
+        4 => (actor(), tenant_pick(), user_pick(), permissions()).prop_map(
+            |(actor, tenant, user, permissions)| Op::ChangePermissions {
+                actor,
+                tenant,
+                user,
+                permissions,
+            },
+        ),
+        3 => (actor(), tenant_pick(), user_pick())
+            .prop_map(|(actor, tenant, user)| Op::RemoveMember { actor, tenant, user }),
+        3 => (admin(), user_pick()).prop_map(|(actor, user)| Op::Deactivate { actor, user }),
+        2 => (admin(), inactive_pick()).prop_map(|(actor, user)| Op::Activate { actor, user }),
+        2 => (admin(), inactive_pick()).prop_map(|(actor, user)| Op::Delete { actor, user }),
+        3 => (admin(), user_pick(), any::<bool>()).prop_map(|(actor, user, company_admin)| {
+            Op::SetCompanyAdmin { actor, user, company_admin }
+        }),
+        // The account owner promoting someone: company admins found tenants (see `founder`).
+        2 => any::<u8>().prop_map(|n| Op::SetCompanyAdmin {
+            actor: ActorPick {
+                who: UserPick::AccountOwner,
+                via: Via::Session,
+            },
+            user: UserPick::Other(n),
+            company_admin: true,
+        }),
+        1 => (admin(), prop::sample::select(vec![0_u32, 1, 24, 72, 720, 721]))
+            .prop_map(|(actor, hours)| Op::SetInvitationTtl { actor, hours }),
+        5 => (actor(), tenant_pick(), permissions(), expiry).prop_map(
+            |(actor, tenant, permissions, expiry)| Op::CreateToken {
+                actor,
+                tenant,
+                permissions,
+                expiry,
+            },
+        ),
+        2 => (actor(), any::<u8>()).prop_map(|(actor, token)| Op::DeleteToken { actor, token }),
+        3 => (actor(), tenant_pick()).prop_map(|(actor, tenant)| Op::CreateKey { actor, tenant }),
+        // Filling the newest tenant, often one a company admin other than the account owner
+        // founded: its owner can then be deactivated without locking it out.
+        2 => joiner(TenantPick::Newest),
+        2 => (actor(), any::<u8>(), any::<bool>()).prop_map(|(actor, key, enabled)| {
+            Op::SetKeyEnabled { actor, key, enabled }
+        }),
+        1 => (actor(), any::<u8>()).prop_map(|(actor, key)| Op::DeleteKey { actor, key }),
+        4 => (actor(), tenant_pick(), any::<bool>(), prop::option::of(plan()), sso).prop_map(
+            |(actor, tenant, rename, plan, sso)| Op::UpdateTenant {
+                actor,
+                tenant,
+                rename,
+                plan,
+                sso,
+            },
+        ),
+        2 => prop::sample::select(vec![1_u64, HOUR, 24 * HOUR, 73 * HOUR, 31 * 24 * HOUR])
+            .prop_map(|seconds| Op::Advance { seconds }),
+        2 => any::<u8>().prop_map(Op::AdvanceToExpiry),
+    ]
+}
+
+// ----- the harness: engine and model side by side ------------------------------------------
+
+fn nth(items: usize, pick: u8) -> usize {
+    usize::from(pick) % items
+}
+
+fn email(index: u8) -> String {
+    match index {
+        0 => OWNER_EMAIL.to_owned(),
+        n => format!("user{n}@acme.test"),
+    }
+}
+
+fn name(text: &str) -> portcullis_core::ids::DisplayName {
+    text.parse().unwrap()
+}
+
+fn status_of(status: UserStatus) -> Status {
+    match status {
+        UserStatus::Pending => Status::Pending,
+        UserStatus::Active => Status::Active,
+        UserStatus::Inactive => Status::Inactive,
+    }
+}
+
+struct World {
+    account: Account,
+    model: Model,
+    key: HashingKey,
+    random: SeededRandom,
+    /// Engine ids by model index.
+    users: Vec<UserId>,
+    tenants: Vec<TenantId>,
+    /// Key id and the secret shown once, for every credential ever issued.
+    tokens: Vec<(KeyId, String)>,
+    keys: Vec<(KeyId, String)>,
+    codes: Vec<String>,
+    trace: String,
+}
+
+impl World {
+    fn new(plan: Plan, seed: u64) -> Self {
+        let key = HashingKey::from_bytes(&[7; 32]).unwrap();
+        let mut random = SeededRandom::new(seed);
+        let signed_up = Account::sign_up(
+            SignUp {
+                account_name: name("Acme"),
+                owner_email: OWNER_EMAIL.parse().unwrap(),
+                owner_name: name("Olive Owner"),
+                tenant_name: name("Production"),
+                plan,
+            },
+            &mut Context {
+                now: Timestamp::from_unix_seconds(START),
+                random: &mut random,
+                key: &key,
+            },
+        );
+        World {
+            model: Model::new(plan),
+            users: vec![signed_up.owner_id],
+            tenants: vec![signed_up.tenant_id],
+            tokens: vec![(
+                signed_up.token.key_id,
+                signed_up.token.secret.expose().to_owned(),
+            )],
+            keys: Vec::new(),
+            codes: Vec::new(),
+            account: signed_up.account,
+            key,
+            random,
+            trace: format!("sign up on the {plan} plan\n"),
+        }
+    }
+
+    fn user(&self, pick: UserPick, tenant: Option<usize>) -> usize {
+        let model = &self.model;
+        let anyone = |n| nth(model.users.len(), n);
+        let one_of = |users: Vec<usize>, n| {
+            if users.is_empty() {
+                anyone(n)
+            } else {
+                users[nth(users.len(), n)]
+            }
+        };
+        match pick {
+            UserPick::AccountOwner => OWNER,
+            UserPick::Member(n) => match tenant {
+                Some(tenant) => {
+                    let members: Vec<usize> =
+                        model.tenants[tenant].members.keys().copied().collect();
+                    members[nth(members.len(), n)]
+                }
+                None => anyone(n),
+            },
+            UserPick::Other(n) => {
+                let others: Vec<usize> = match tenant {
+                    Some(tenant) => {
+                        let members = &model.tenants[tenant].members;
+                        let owner = model.tenants[tenant].owner;
+                        let others: Vec<usize> =
+                            members.keys().copied().filter(|&u| u != owner).collect();
+                        if others.is_empty() {
+                            members.keys().copied().collect()
+                        } else {
+                            others
+                        }
+                    }
+                    None => (0..model.users.len())
+                        .filter(|&user| user != OWNER && model.exists(user))
+                        .collect(),
+                };
+                one_of(others, n)
+            }
+            UserPick::Admin(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| user != OWNER && model.users[user].company_admin)
+                    .collect(),
+                n,
+            ),
+            UserPick::Inactive(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| model.users[user].status == Status::Inactive)
+                    .collect(),
+                n,
+            ),
+            UserPick::TokenOwner(n) => one_of(
+                model
+                    .tokens
+                    .iter()
+                    .filter(|token| token.live && token.owner != OWNER)
+                    .map(|token| token.owner)
+                    .collect(),
+                n,
+            ),
+            UserPick::Pending(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| model.users[user].invitation.is_some())
+                    .collect(),
+                n,
+            ),
+            UserPick::Anyone(n) => anyone(n),
+            UserPick::Newest => model.users.len() - 1,
+            UserPick::TenantOwner => model.tenants[tenant.unwrap_or(model.tenants.len() - 1)].owner,
+        }
+    }
+
+    fn actor(&self, pick: ActorPick, tenant: Option<usize>) -> Acting {
+        let user = self.user(pick.who, tenant);
+        let tokens = &self.model.tokens;
+        let token = match pick.via {
+            Via::Session => None,
+            Via::OwnToken(n) => {
+                let own: Vec<usize> = (0..tokens.len())
+                    .filter(|&t| tokens[t].owner == user)
+                    .collect();
+                let usable: Vec<usize> = own
+                    .iter()
+                    .copied()
+                    .filter(|&t| tokens[t].live && tenant.is_none_or(|at| tokens[t].tenant == at))
+                    .collect();
+                let choices = if usable.is_empty() { own } else { usable };
+                (!choices.is_empty()).then(|| choices[nth(choices.len(), n)])
+            }
+            Via::AnyToken(n) => Some(nth(tokens.len(), n)),
+        };
+        Acting { user, token }
+    }
+
+    /// Resolves an operation against the current state; `None` when it has nothing to act on.
+    fn resolve(&self, op: &Op) -> Option<Request> {
+        let model = &self.model;
+        let tenant = |pick| match pick {
+            TenantPick::First => 0,
+            TenantPick::Newest => model.tenants.len() - 1,
+            TenantPick::Any(n) => nth(model.tenants.len(), n),
+        };
+        Some(match *op {
+            Op::CreateTenant { actor, plan } => Request::CreateTenant {
+                actor: self.actor(actor, None),
+                plan,
+            },
+            Op::Invite {
+                actor,
+                tenant: n,
+                email: address,
+                permissions,
+                accept: _,
+            } => {
+                let tenant = tenant(n);
+                Request::Invite {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    email: email(address),
+                    permissions,
+                }
+            }
+            Op::Accept { user, code } => {
+                let user = self.user(user, None);
+                let code = match code {
+                    CodePick::Current => model.users[user]
+                        .invitation
+                        .map_or(Code::Garbage, |invitation| Code::Issued(invitation.code)),
+                    CodePick::Issued(n) if model.codes_issued > 0 => {
+                        Code::Issued(nth(model.codes_issued, n))
+                    }
+                    CodePick::Issued(_) | CodePick::Garbage => Code::Garbage,
+                };
+                Request::Accept {
+                    email: model.users[user].email.clone(),
+                    code,
+                }
+            }
+            Op::Resend { actor, user } => Request::Resend {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+            },
+            Op::ChangePermissions {
+                actor,
+                tenant: n,
+                user,
+                permissions,
+            } => {
+                let tenant = tenant(n);
+                Request::ChangePermissions {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    user: self.user(user, Some(tenant)),
+                    permissions,
+                }
+            }
+            Op::RemoveMember {
+                actor,
+                tenant: n,
+                user,
+            } => {
+                let tenant = tenant(n);
+                Request::RemoveMember {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    user: self.user(user, Some(tenant)),
+                }
+            }
+            Op::Deactivate { actor, user } => Request::Deactivate {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+            },
+            Op::Activate { actor, user } => Request::Activate {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+            },
+            Op::Delete { actor, user } => Request::Delete {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+            },
+            Op::SetCompanyAdmin {
+                actor,
+                user,
+                company_admin,
+            } => Request::SetCompanyAdmin {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+                company_admin,
+            },
+            Op::SetInvitationTtl { actor, hours } => Request::SetInvitationTtl {
+                actor: self.actor(actor, None),
+                hours,
+            },
+            Op::CreateToken {
+                actor,
+                tenant: n,
+                permissions,
+                expiry,
+            } => {
+                let tenant = tenant(n);
+                let expires_at = match expiry {
+                    ExpiryPick::Never => None,
+                    ExpiryPick::SecondsAgo(seconds) => Some(model.now - seconds),
+                    ExpiryPick::InHours(hours) => Some(model.now + hours * HOUR),
+                };
+                Request::CreateToken {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    permissions,
+                    expires_at,
+                }
+            }
+            Op::DeleteToken { actor, token } => {
+                let token = nth(model.tokens.len(), token);
+                Request::DeleteToken {
+                    actor: self.actor(actor, Some(model.tokens[token].tenant)),
+                    token,
+                }
+            }
+            Op::CreateKey { actor, tenant: n } => {
+                let tenant = tenant(n);
+                Request::CreateKey {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                }
+            }
+            Op::SetKeyEnabled {
+                actor,
+                key,
+                enabled,
+            } => {
+                let key = (!model.keys.is_empty()).then(|| nth(model.keys.len(), key))?;
+                Request::SetKeyEnabled {
+                    actor: self.actor(actor, Some(model.keys[key].tenant)),
+                    key,
+                    enabled,
+                }
+            }
+            Op::DeleteKey { actor, key } => {
+                let key = (!model.keys.is_empty()).then(|| nth(model.keys.len(), key))?;
+                Request::DeleteKey {
+                    actor: self.actor(actor, Some(model.keys[key].tenant)),
+                    key,
+                }
+            }
+            Op::UpdateTenant {
+                actor,
+                tenant: n,
+                rename,
+                plan,
+                sso,
+            } => {
+                let tenant = tenant(n);
+                Request::UpdateTenant {
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    rename,
+                    plan,
+                    sso: sso.map(|(enforced, breakglass)| {
+                        (
+                            enforced,
+                            breakglass.map(|pick| self.user(pick, Some(tenant))),
+                        )
+                    }),
+                }
+            }
+            Op::Advance { seconds } => Request::Advance { seconds },
+            Op::AdvanceToExpiry(n) => {
+                let tokens = model.tokens.iter().filter(|t| t.live).map(|t| t.expires_at);
+                let invitations = model
+                    .users
+                    .iter()
+                    .map(|u| u.invitation.map(|i| i.expires_at));
+                let future: Vec<u64> = tokens
+                    .chain(invitations)
+                    .flatten()
+                    .filter(|&expiry| expiry > model.now)
+                    .collect();
+                let expiry = (!future.is_empty()).then(|| future[nth(future.len(), n)])?;
+                Request::Advance {
+                    seconds: expiry - model.now,
+                }
+            }
+        })
+    }
+
+    fn engine_actor(&self, acting: Acting) -> Actor {
+        let user = self.users[acting.user].clone();
+        match acting.token {
+            None => Actor::user(user),
+            Some(token) => Actor::via_token(user, self.tokens[token].0.clone()),
+        }
+    }
+
+    /// The engine command for `request`; `None` for requests that are not commands.
+    fn command(&self, request: &Request) -> Option<(Actor, Command)> {
+        let actor = |acting| self.engine_actor(acting);
+        let user = |index: usize| self.users[index].clone();
+        let tenant = |index: usize| self.tenants[index].clone();
+        Some(match *request {
+            Request::CreateTenant { actor: a, plan } => (
+                actor(a),
+                Command::CreateTenant {
+                    name: name("Staging"),
+                    plan,
+                },
+            ),
+            Request::Invite {
+                actor: a,
+                tenant: t,
+                ref email,
+                permissions,
+            } => (
+                actor(a),
+                Command::InviteMember {
+                    tenant_id: tenant(t),
+                    email: email.parse().unwrap(),
+                    name: None,
+                    permissions,
+                },
+            ),
+            Request::Resend { actor: a, user: u } => {
+                (actor(a), Command::ResendInvitation { user_id: user(u) })
+            }
+            Request::ChangePermissions {
+                actor: a,
+                tenant: t,
+                user: u,
+                permissions,
+            } => (
+                actor(a),
+                Command::ChangePermissions {
+                    tenant_id: tenant(t),
+                    user_id: user(u),
+                    permissions,
+                },
+            ),
+            Request::RemoveMember {
+                actor: a,
+                tenant: t,
+                user: u,
+            } => (
+                actor(a),
+                Command::RemoveMember {
+                    tenant_id: tenant(t),
+                    user_id: user(u),
+                },
+            ),
+            Request::Deactivate { actor: a, user: u } => {
+                (actor(a), Command::DeactivateUser { user_id: user(u) })
+            }
+            Request::Activate { actor: a, user: u } => {
+                (actor(a), Command::ActivateUser { user_id: user(u) })
+            }
+            Request::Delete { actor: a, user: u } => {
+                (actor(a), Command::DeleteUser { user_id: user(u) })
+            }
+            Request::SetCompanyAdmin {
+                actor: a,
+                user: u,
+                company_admin,
+            } => (
+                actor(a),
+                Command::SetCompanyAdmin {
+                    user_id: user(u),
+                    company_admin,
+                },
+            ),
+            Request::SetInvitationTtl { actor: a, hours } => (
+                actor(a),
+                Command::UpdateAccountSettings {
+                    invitation_ttl_hours: hours,
+                },
+            ),
+            Request::CreateToken {
+                actor: a,
+                tenant: t,
+                permissions,
+                expires_at,
+            } => (
+                actor(a),
+                Command::CreateApiToken {
+                    tenant_id: tenant(t),
+                    name: name("ci"),
+                    permissions,
+                    expires_at: expires_at.map(Timestamp::from_unix_seconds),
+                },
+            ),
+            Request::DeleteToken { actor: a, token } => (
+                actor(a),
+                Command::DeleteApiToken {
+                    key_id: self.tokens[token].0.clone(),
+                },
+            ),
+            Request::CreateKey {
+                actor: a,
+                tenant: t,
+            } => (
+                actor(a),
+                Command::CreateAutomationKey {
+                    tenant_id: tenant(t),
+                    name: name("deploy"),
+                },
+            ),
+            Request::SetKeyEnabled {
+                actor: a,
+                key,
+                enabled,
+            } => (
+                actor(a),
+                Command::SetAutomationKeyEnabled {
+                    key_id: self.keys[key].0.clone(),
+                    enabled,
+                },
+            ),
+            Request::DeleteKey { actor: a, key } => (
+                actor(a),
+                Command::DeleteAutomationKey {
+                    key_id: self.keys[key].0.clone(),
+                },
+            ),
+            Request::UpdateTenant {
+                actor: a,
+                tenant: t,
+                rename,
+                plan,
+                sso,
+            } => (
+                actor(a),
+                Command::UpdateTenantSettings {
+                    tenant_id: tenant(t),
+                    name: rename.then(|| name("Renamed")),
+                    plan,
+                    sso: sso.map(|(enforced, breakglass)| SsoChange {
+                        enforced,
+                        breakglass: breakglass.map(user),
+                    }),
+                },
+            ),
+            Request::Accept { .. } | Request::Advance { .. } => return None,
+        })
+    }
+
+    /// Runs `request` on the engine.
+    fn execute(&mut self, request: &Request) -> Result<Outcome, Refusal> {
+        let command = self.command(request);
+        let mut context = Context {
+            now: Timestamp::from_unix_seconds(self.model.now),
+            random: &mut self.random,
+            key: &self.key,
+        };
+        match (request, command) {
+            (_, Some((actor, command))) => self.account.apply(&actor, command, &mut context),
+            (Request::Accept { email, code }, None) => {
+                let code = match *code {
+                    Code::Issued(index) => self.codes[index].as_str(),
+                    Code::Garbage => "pcinv_garbage",
+                };
+                let email: Email = email.parse().unwrap();
+                self.account.accept_invitation(&email, code, &mut context)
+            }
+            (other, None) => panic!("{other:?} is not run on the engine"),
+        }
+    }
+
+    /// One step: the model's prediction against the engine's answer, then every check.
+    fn step(&mut self, op: &Op) -> Result<(), String> {
+        let Some(request) = self.resolve(op) else {
+            return Ok(());
+        };
+        let _ = write!(self.trace, "{request:?}");
+        let predicted = self.model.apply(&request);
+        if let Request::Advance { .. } = request {
+            self.trace.push('\n');
+            self.model = predicted.map_err(|refused| format!("advancing refused: {refused:?}"))?;
+            return self.check();
+        }
+        let before = self.account.clone();
+        let result = self.execute(&request);
+        match &result {
+            Ok(outcome) => {
+                let _ = writeln!(self.trace, "\n    -> accepted: {outcome:?}");
+            }
+            Err(refusal) => {
+                let _ = writeln!(
+                    self.trace,
+                    "\n    -> refused: {} ({refusal})",
+                    refusal.code()
+                );
+            }
+        }
+        match (predicted, result) {
+            (Ok(next), Ok(outcome)) => {
+                self.record(&request, &next, outcome)?;
+                self.model = next;
+                if self.account.audit_log().len() != before.audit_log().len() + 1 {
+                    return Err("an accepted command did not append exactly one event".into());
+                }
+            }
+            (Err(Refused(codes)), Err(refusal)) => {
+                if !codes.contains(&refusal.code()) {
+                    return Err(format!(
+                        "refused with `{}` but the model expected one of {codes:?}",
+                        refusal.code()
+                    ));
+                }
+                if self.account != before {
+                    return Err("a refused command changed the account".into());
+                }
+            }
+            (Ok(_), Err(refusal)) => {
+                return Err(format!(
+                    "the engine refused ({}: {refusal}) what the model accepts",
+                    refusal.code()
+                ));
+            }
+            (Err(Refused(codes)), Ok(_)) => {
+                return Err(format!(
+                    "the engine accepted what the model refuses with {codes:?}"
+                ));
+            }
+        }
+        self.check()
+    }
+
+    /// Learns the ids an accepted command created, checking its outcome against the model.
+    fn record(&mut self, request: &Request, next: &Model, outcome: Outcome) -> Result<(), String> {
+        let created_user = next.users.len() > self.model.users.len();
+        match (request, outcome) {
+            (Request::CreateTenant { .. }, Outcome::TenantCreated { tenant_id }) => {
+                self.tenants.push(tenant_id);
+            }
+            (
+                Request::Invite { email, .. },
+                Outcome::MemberAdded {
+                    user_id,
+                    status,
+                    invitation,
+                },
+            ) => {
+                if created_user {
+                    let issued = invitation.ok_or("a new user got no invitation")?;
+                    let expected = next.users.last().and_then(|user| user.invitation);
+                    if expected.map(|i| i.expires_at) != Some(issued.expires_at.unix_seconds()) {
+                        return Err(format!("invitation expiry {:?}", issued.expires_at));
+                    }
+                    self.users.push(user_id);
+                    self.codes.push(issued.code.expose().to_owned());
+                } else {
+                    let existing = self.model.user_by_email(email).ok_or("no such user")?;
+                    if user_id != self.users[existing] || invitation.is_some() {
+                        return Err("an existing user was not added as they are".into());
+                    }
+                }
+                let added = next.user_by_email(email).ok_or("invitee missing")?;
+                if status_of(status) != next.users[added].status {
+                    return Err(format!("invitee reported as {status}"));
+                }
+            }
+            (Request::Accept { email, .. }, Outcome::InvitationAccepted { user_id }) => {
+                let user = self.model.user_by_email(email).ok_or("no such user")?;
+                if user_id != self.users[user] {
+                    return Err("accepted for another user".into());
+                }
+            }
+            (
+                Request::Resend { user, .. },
+                Outcome::InvitationResent {
+                    user_id,
+                    invitation,
+                },
+            ) => {
+                let expected = next.users[*user].invitation.map(|i| i.expires_at);
+                if user_id != self.users[*user]
+                    || expected != Some(invitation.expires_at.unix_seconds())
+                {
+                    return Err("invitation resent to the wrong user or expiry".into());
+                }
+                self.codes.push(invitation.code.expose().to_owned());
+            }
+            (
+                Request::CreateToken {
+                    permissions: requested,
+                    expires_at: requested_expiry,
+                    ..
+                },
+                Outcome::ApiTokenCreated {
+                    key_id,
+                    token,
+                    permissions,
+                    expires_at,
+                },
+            ) => {
+                if permissions != *requested
+                    || expires_at.map(Timestamp::unix_seconds) != *requested_expiry
+                {
+                    return Err("token created with another scope or expiry".into());
+                }
+                self.tokens.push((key_id, token.expose().to_owned()));
+            }
+            (Request::CreateKey { .. }, Outcome::AutomationKeyCreated { key_id, key }) => {
+                self.keys.push((key_id, key.expose().to_owned()));
+            }
+            (Request::ChangePermissions { .. }, Outcome::PermissionsChanged { .. })
+            | (Request::RemoveMember { .. }, Outcome::MemberRemoved { .. })
+            | (
+                Request::Deactivate { .. } | Request::Activate { .. },
+                Outcome::StatusChanged { .. },
+            )
+            | (Request::Delete { .. }, Outcome::UserDeleted { .. })
+            | (Request::SetCompanyAdmin { .. }, Outcome::CompanyAdminChanged { .. })
+            | (Request::SetInvitationTtl { .. }, Outcome::AccountSettingsChanged)
+            | (Request::DeleteToken { .. }, Outcome::ApiTokenDeleted { .. })
+            | (Request::SetKeyEnabled { .. }, Outcome::AutomationKeyToggled { .. })
+            | (Request::DeleteKey { .. }, Outcome::AutomationKeyDeleted { .. })
+            | (Request::UpdateTenant { .. }, Outcome::TenantUpdated { .. }) => {}
+            (_, outcome) => return Err(format!("unexpected outcome {outcome:?}")),
+        }
+        let counts = (
+            self.users.len(),
+            self.tenants.len(),
+            self.tokens.len(),
+            self.keys.len(),
+            self.codes.len(),
+        );
+        let expected = (
+            next.users.len(),
+            next.tenants.len(),
+            next.tokens.len(),
+            next.keys.len(),
+            next.codes_issued,
+        );
+        if counts != expected {
+            return Err(format!(
+                "created {counts:?} (users, tenants, tokens, keys, codes), model {expected:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.check_engine_invariants()?;
+        self.check_same_state()?;
+        self.check_verification()
+    }
+
+    /// The account-wide invariants, judged on the engine alone.
+    fn check_engine_invariants(&self) -> Result<(), String> {
+        let account = &self.account;
+        let owner = account
+            .user(account.owner())
+            .ok_or("the account owner is gone")?;
+        if owner.status != UserStatus::Active || !owner.company_admin {
+            return Err("the account owner is not an active company admin".into());
+        }
+        for tenant in account.tenants() {
+            let managers = tenant
+                .members
+                .keys()
+                .filter(|user| {
+                    account
+                        .effective_permissions(&tenant.id, user)
+                        .contains(MANAGE)
+                })
+                .count();
+            if managers == 0 {
+                return Err(format!("tenant {} has no active manager", tenant.id));
+            }
+            if tenant.members.len() > tenant.plan.member_limit() {
+                return Err(format!("tenant {} is over its plan's limit", tenant.id));
+            }
+            let owner_membership = tenant.members.get(&tenant.owner).map(|m| m.permissions);
+            if tenant.granted(&tenant.owner) != Some(PermissionSet::ALL)
+                || owner_membership != Some(PermissionSet::ALL)
+            {
+                return Err(format!("the owner of {} lacks permissions", tenant.id));
+            }
+            if let Some(breakglass) = &tenant.sso.breakglass
+                && !account
+                    .effective_permissions(&tenant.id, breakglass)
+                    .contains(MANAGE)
+            {
+                return Err(format!("the breakglass of {} cannot manage", tenant.id));
+            }
+            if tenant.sso.enforced && tenant.sso.breakglass.is_none() {
+                return Err(format!("{} enforces SSO with no breakglass", tenant.id));
+            }
+            if tenant
+                .members
+                .keys()
+                .any(|user| account.user(user).is_none())
+                || tenant
+                    .api_tokens
+                    .values()
+                    .any(|token| !tenant.members.contains_key(&token.owner))
+            {
+                return Err(format!("{} has a member or token of nobody", tenant.id));
+            }
+        }
+        let records = account.credential_records();
+        let stored: usize = account
+            .tenants()
+            .map(|t| t.api_tokens.len() + t.automation_keys.len())
+            .sum();
+        if records.len() != stored {
+            return Err("credential records do not match the stored credentials".into());
+        }
+        for (key_id, record) in &records {
+            let tenant = account
+                .tenant(&record.tenant_id)
+                .ok_or("record of no tenant")?;
+            let bound = match record.kind {
+                CredentialKind::ApiToken => {
+                    let token = tenant.api_tokens.get(key_id).ok_or("record of no token")?;
+                    let owner = record.owner.as_ref().ok_or("token without owner")?;
+                    let granted = tenant.granted(owner).unwrap_or(PermissionSet::EMPTY);
+                    token.scope.intersection(granted)
+                }
+                CredentialKind::AutomationKey => PermissionSet::only(BUILD),
+            };
+            if !record.permissions.is_subset(bound) {
+                return Err(format!("{key_id} holds {:?}", record.permissions));
+            }
+        }
+        let now = Timestamp::from_unix_seconds(self.model.now);
+        for (key_id, secret) in self.tokens.iter().chain(&self.keys) {
+            let Verification::Valid(principal) = account.verify(secret, &self.key, now) else {
+                continue;
+            };
+            let record = records.get(key_id).ok_or("a deleted credential verifies")?;
+            let tenant = account
+                .tenant(&record.tenant_id)
+                .ok_or("record of no tenant")?;
+            let usable = match record.kind {
+                CredentialKind::ApiToken => record.owner.as_ref().is_some_and(|owner| {
+                    account
+                        .user(owner)
+                        .is_some_and(|user| user.status == UserStatus::Active)
+                }),
+                CredentialKind::AutomationKey => {
+                    tenant
+                        .automation_keys
+                        .get(key_id)
+                        .is_some_and(|k| k.enabled)
+                        && tenant.plan.includes(Feature::AutomationKeys)
+                }
+            };
+            if !usable || !principal.permissions.is_subset(record.permissions) {
+                return Err(format!("{key_id} verifies although it must not"));
+            }
+        }
+        verify_chain(account.audit_log().events()).map_err(|error| error.to_string())
+    }
+
+    /// The engine's state, read through the model's indices, equals the model.
+    fn check_same_state(&self) -> Result<(), String> {
+        let account = &self.account;
+        let model = &self.model;
+        if *account.owner() != self.users[OWNER] {
+            return Err("the account owner changed".into());
+        }
+        if account.settings().invitation_ttl_hours != model.invitation_ttl_hours {
+            return Err("invitation lifetime differs".into());
+        }
+        let existing = (0..model.users.len()).filter(|&u| model.exists(u)).count();
+        if account.users().count() != existing {
+            return Err(format!(
+                "{} users, model {existing}",
+                account.users().count()
+            ));
+        }
+        for (index, expected) in model.users.iter().enumerate() {
+            let actual = account.user(&self.users[index]);
+            let same = match actual {
+                None => expected.status == Status::Deleted,
+                Some(user) => {
+                    status_of(user.status) == expected.status
+                        && user.company_admin == expected.company_admin
+                        && user.email.as_str() == expected.email
+                        && user
+                            .invitation
+                            .as_ref()
+                            .map(|i| i.expires_at.unix_seconds())
+                            == expected.invitation.map(|i| i.expires_at)
+                }
+            };
+            if !same {
+                return Err(format!(
+                    "user {index}: engine {actual:?}, model {expected:?}"
+                ));
+            }
+        }
+        if account.tenants().count() != model.tenants.len() {
+            return Err("tenant count differs".into());
+        }
+        for (index, expected) in model.tenants.iter().enumerate() {
+            let tenant = account
+                .tenant(&self.tenants[index])
+                .ok_or("tenant missing")?;
+            let members: BTreeMap<UserId, PermissionSet> = expected
+                .members
+                .iter()
+                .map(|(&user, &permissions)| (self.users[user].clone(), permissions))
+                .collect();
+            let actual: BTreeMap<UserId, PermissionSet> = tenant
+                .members
+                .iter()
+                .map(|(user, membership)| (user.clone(), membership.permissions))
+                .collect();
+            let same = tenant.plan == expected.plan
+                && tenant.owner == self.users[expected.owner]
+                && actual == members
+                && tenant.sso.enforced == expected.sso_enforced
+                && tenant.sso.breakglass == expected.breakglass.map(|u| self.users[u].clone());
+            if !same {
+                return Err(format!(
+                    "tenant {index}: engine {tenant:?}, model {expected:?}"
+                ));
+            }
+            let tokens: BTreeSet<&KeyId> = (0..model.tokens.len())
+                .filter(|&t| model.tokens[t].live && model.tokens[t].tenant == index)
+                .map(|t| &self.tokens[t].0)
+                .collect();
+            if tokens != tenant.api_tokens.keys().collect() {
+                return Err(format!("tenant {index}: token set differs"));
+            }
+            let keys: BTreeSet<&KeyId> = (0..model.keys.len())
+                .filter(|&k| model.keys[k].live && model.keys[k].tenant == index)
+                .map(|k| &self.keys[k].0)
+                .collect();
+            if keys != tenant.automation_keys.keys().collect() {
+                return Err(format!("tenant {index}: key set differs"));
+            }
+        }
+        for (index, expected) in model.tokens.iter().enumerate().filter(|(_, t)| t.live) {
+            let tenant = account
+                .tenant(&self.tenants[expected.tenant])
+                .ok_or("no tenant")?;
+            let token = &tenant.api_tokens[&self.tokens[index].0];
+            if token.owner != self.users[expected.owner]
+                || token.scope != expected.scope
+                || token.expires_at.map(Timestamp::unix_seconds) != expected.expires_at
+            {
+                return Err(format!(
+                    "token {index}: engine {token:?}, model {expected:?}"
+                ));
+            }
+        }
+        for (index, expected) in model.keys.iter().enumerate().filter(|(_, k)| k.live) {
+            let tenant = account
+                .tenant(&self.tenants[expected.tenant])
+                .ok_or("no tenant")?;
+            if tenant.automation_keys[&self.keys[index].0].enabled != expected.enabled {
+                return Err(format!("key {index}: enabled differs"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every credential ever issued verifies exactly as the model says.
+    fn check_verification(&self) -> Result<(), String> {
+        let now = Timestamp::from_unix_seconds(self.model.now);
+        let tokens = self
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(index, (_, secret))| (secret, self.model.expected_token(index)));
+        let keys = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, (_, secret))| (secret, self.model.expected_key(index)));
+        for (secret, expected) in tokens.chain(keys) {
+            let verification = self.account.verify(secret, &self.key, now);
+            let actual = Expected {
+                code: verification.code(),
+                permissions: verification
+                    .principal()
+                    .map_or(PermissionSet::EMPTY, |principal| principal.permissions),
+            };
+            if actual != expected {
+                let key_id = secret.split(':').next().unwrap_or_default();
+                return Err(format!(
+                    "{key_id} verifies as {actual:?}, model {expected:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn run(plan: Plan, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut world = World::new(plan, seed);
+    world.check().map_err(TestCaseError::fail)?;
+    for (index, op) in ops.iter().enumerate() {
+        let accept = Op::Accept {
+            user: UserPick::Newest,
+            code: CodePick::Current,
+        };
+        let steps = match op {
+            Op::Invite { accept: true, .. } => vec![op, &accept],
+            _ => vec![op],
+        };
+        for op in steps {
+            if let Err(problem) = world.step(op) {
+                return Err(TestCaseError::fail(format!(
+                    "step {index}: {problem}\n\ntrace:\n{}",
+                    world.trace
+                )));
+            }
+        }
+    }
+    let json =
+        serde_json::to_value(&world.account).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let restored: Account =
+        serde_json::from_value(json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(
+        restored == world.account,
+        "the account does not survive a JSON round trip"
+    );
+    Ok(())
+}
+
+proptest! {
+    // 256 cases unless PROPTEST_CASES says otherwise (`ProptestConfig::default()` reads it).
+    // A failing case is saved next to this file, in `model.proptest-regressions`, and replayed
+    // first on the next run.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn engine_agrees_with_the_model(
+        plan in plan(),
+        seed in any::<u64>(),
+        ops in ops(),
+    ) {
+        run(plan, seed, &ops)?;
+    }
+}
