@@ -714,15 +714,7 @@ impl Account {
         limit: usize,
         now: Timestamp,
     ) -> Result<Vec<&AuditEvent>, Refusal> {
-        let permissions = self.actor_permissions(actor, tenant, now)?;
-        let plan = self.tenant_ref(tenant)?.plan;
-        let decision = authz::decide(permissions, plan, false, Operation::ReadAuditLog);
-        if !decision.allow {
-            return Err(match decision.reason {
-                authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
-                _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
-            });
-        }
+        self.authorize_audit_read(actor, tenant, now)?;
         Ok(self
             .audit
             .events()
@@ -732,6 +724,32 @@ impl Account {
             })
             .take(limit)
             .collect())
+    }
+
+    /// Whether `actor` may read the audit log of `tenant` (enterprise, `user_and_api_management`).
+    /// Runtimes that keep drained events in their own storage check this before reading it.
+    pub fn authorize_audit_read(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
+        let permissions = self.actor_permissions(actor, tenant, now)?;
+        let plan = self.tenant_ref(tenant)?.plan;
+        let decision = authz::decide(permissions, plan, false, Operation::ReadAuditLog);
+        if decision.allow {
+            return Ok(());
+        }
+        Err(match decision.reason {
+            authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
+            _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
+        })
+    }
+
+    /// Hands over the audit events recorded since the last drain, for a runtime that stores
+    /// them itself; the chain's head stays, so later events still link to them.
+    pub fn drain_audit(&mut self) -> Vec<AuditEvent> {
+        self.audit.drain()
     }
 
     /// The stored projection of one credential, as verification reads it.
@@ -894,7 +912,7 @@ impl Account {
             .any(|user| self.is_active_manager(tenant, user))
     }
 
-    fn tenant_ref(&self, id: &TenantId) -> Result<&Tenant, Refusal> {
+    pub(crate) fn tenant_ref(&self, id: &TenantId) -> Result<&Tenant, Refusal> {
         self.tenants
             .get(id)
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
@@ -906,7 +924,7 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
     }
 
-    fn user_ref(&self, id: &UserId) -> Result<&User, Refusal> {
+    pub(crate) fn user_ref(&self, id: &UserId) -> Result<&User, Refusal> {
         self.users
             .get(id)
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
@@ -918,7 +936,7 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
     }
 
-    fn active_actor(&self, actor: &Actor) -> Result<&User, Refusal> {
+    pub(crate) fn active_actor(&self, actor: &Actor) -> Result<&User, Refusal> {
         let user = self
             .users
             .get(&actor.user_id)
@@ -930,7 +948,7 @@ impl Account {
     }
 
     /// What `actor` may do in `tenant`: the member's permissions, bounded by the token used.
-    fn actor_permissions(
+    pub(crate) fn actor_permissions(
         &self,
         actor: &Actor,
         tenant_id: &TenantId,
@@ -972,7 +990,11 @@ impl Account {
 
     /// Account-level operations: an active company admin; through a token, only one that
     /// carries `user_and_api_management`.
-    fn require_company_admin(&self, actor: &Actor, now: Timestamp) -> Result<(), Refusal> {
+    pub(crate) fn require_company_admin(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
         let user = self.active_actor(actor)?;
         if !user.company_admin {
             return Err(Refusal::NotCompanyAdmin);

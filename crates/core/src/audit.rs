@@ -59,20 +59,29 @@ fn chain_hash(previous_hash: &str, body: &EventBody) -> String {
 }
 
 /// An append-only, hash-chained log.
+///
+/// A runtime with durable storage of its own may [`drain`](AuditLog::drain) the events it has
+/// stored: the log then keeps only the chain's head (next sequence number and last hash), so
+/// the account state stays small however long the history grows, and new events still link to
+/// the drained ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(deny_unknown_fields)]
 pub struct AuditLog {
+    /// Sequence number of the first event held in `events`.
+    #[serde(default)]
+    first_sequence: u64,
+    /// Hash of the last drained event, when any were drained.
+    #[serde(default)]
+    drained_head: Option<String>,
+    /// The events held here (all of them unless some were drained).
     events: Vec<AuditEvent>,
 }
 
 impl AuditLog {
     /// Appends an event, filling in its sequence number and hashes.
     pub fn append(&mut self, mut body: EventBody) {
-        let previous_hash = self
-            .events
-            .last()
-            .map_or_else(|| GENESIS.to_owned(), |e| e.hash.clone());
-        body.sequence = self.events.len() as u64;
+        let previous_hash = self.head_hash().to_owned();
+        body.sequence = self.next_sequence();
         let hash = chain_hash(&previous_hash, &body);
         self.events.push(AuditEvent {
             body,
@@ -81,24 +90,47 @@ impl AuditLog {
         });
     }
 
-    /// Every event, oldest first.
+    /// The hash the next event will link to.
+    pub fn head_hash(&self) -> &str {
+        self.events
+            .last()
+            .map(|event| event.hash.as_str())
+            .or(self.drained_head.as_deref())
+            .unwrap_or(GENESIS)
+    }
+
+    /// The sequence number the next event will get (the number of events ever appended).
+    pub fn next_sequence(&self) -> u64 {
+        self.first_sequence.saturating_add(self.events.len() as u64)
+    }
+
+    /// The events held here, oldest first (every event unless some were drained).
     pub fn events(&self) -> &[AuditEvent] {
         &self.events
     }
 
-    /// The number of events.
+    /// The number of events ever appended, drained ones included.
     pub fn len(&self) -> usize {
-        self.events.len()
+        usize::try_from(self.next_sequence()).unwrap_or(usize::MAX)
     }
 
-    /// Whether no event was recorded.
+    /// Whether no event was ever recorded.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.next_sequence() == 0
     }
 
-    /// A page of events starting at `from` (sequence number), at most `limit` long.
+    /// Hands over the events held here (for durable storage), keeping the chain's head.
+    pub fn drain(&mut self) -> Vec<AuditEvent> {
+        if let Some(last) = self.events.last() {
+            self.drained_head = Some(last.hash.clone());
+        }
+        self.first_sequence = self.next_sequence();
+        std::mem::take(&mut self.events)
+    }
+
+    /// A page of the events held here starting at sequence `from`, at most `limit` long.
     pub fn page(&self, from: u64, limit: usize) -> &[AuditEvent] {
-        let start = usize::try_from(from)
+        let start = usize::try_from(from.saturating_sub(self.first_sequence))
             .unwrap_or(usize::MAX)
             .min(self.events.len());
         let end = start.saturating_add(limit).min(self.events.len());
@@ -228,5 +260,25 @@ mod tests {
             event.body.sequence = position as u64;
         }
         assert!(verify_chain(&events).is_err());
+    }
+
+    #[test]
+    fn drained_events_stay_chained_to_new_ones() {
+        let mut log = AuditLog::default();
+        log.append(body("a"));
+        log.append(body("b"));
+        let mut stored = log.drain();
+        assert!(log.events().is_empty());
+        assert_eq!(log.len(), 2);
+        log.append(body("c"));
+        assert_eq!(log.events().first().map(|e| e.body.sequence), Some(2));
+        assert_eq!(log.page(2, 10).len(), 1);
+        assert!(log.page(0, 10).len() == 1);
+        stored.extend(log.drain());
+        assert_eq!(verify_chain(&stored), Ok(()));
+        let json = serde_json::to_string(&log).unwrap();
+        let back: AuditLog = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.head_hash(), stored.last().unwrap().hash);
+        assert_eq!(back.next_sequence(), 3);
     }
 }

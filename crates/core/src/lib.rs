@@ -21,6 +21,7 @@ pub mod desired;
 pub mod ids;
 pub mod permission;
 pub mod plan;
+pub mod query;
 pub mod random;
 pub mod secret;
 pub mod store;

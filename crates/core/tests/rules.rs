@@ -1234,3 +1234,105 @@ fn account_state_round_trips_through_json() {
     let restored: Account = serde_json::from_str(&json).unwrap();
     assert_eq!(restored, world.account);
 }
+
+// ----- reads -------------------------------------------------------------------------------
+
+#[test]
+fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
+    let mut world = World::new(Plan::Team);
+    let reader = world.member("reader@acme.test", PermissionSet::EMPTY);
+    let reader_actor = Actor::user(reader.clone());
+    let (owner_key, _) = world.token(&world.owner(), PermissionSet::ALL);
+    let (reader_key, _) = world.token(&reader_actor, PermissionSet::EMPTY);
+    let now = world.now;
+
+    let members = world
+        .account
+        .view_members(&reader_actor, &world.tenant, now)
+        .unwrap();
+    assert_eq!(members.len(), 2);
+    let me = members.iter().find(|m| m.user_id == reader).unwrap();
+    assert_eq!(me.effective_permissions, PermissionSet::EMPTY);
+    assert!(!me.tenant_owner);
+
+    let visible: Vec<_> = world
+        .account
+        .view_api_tokens(&reader_actor, &world.tenant, now)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.key_id)
+        .collect();
+    assert_eq!(visible, vec![reader_key.clone()]);
+    let hidden = world
+        .account
+        .view_api_token(&reader_actor, &owner_key, now)
+        .unwrap_err();
+    assert_eq!(hidden.code(), "credential_not_found");
+    let all = world
+        .account
+        .view_api_tokens(&world.owner(), &world.tenant, now)
+        .unwrap();
+    assert!(all.iter().any(|t| t.key_id == reader_key));
+    assert!(all.iter().any(|t| t.key_id == owner_key));
+}
+
+#[test]
+fn only_company_admins_list_users_but_anyone_reads_themselves() {
+    let mut world = World::new(Plan::Team);
+    let reader = world.member("reader@acme.test", PermissionSet::EMPTY);
+    let reader_actor = Actor::user(reader.clone());
+    let now = world.now;
+    let refusal = world.account.view_users(&reader_actor, now).unwrap_err();
+    assert_eq!(refusal.code(), "not_company_admin");
+    let me = world
+        .account
+        .view_user(&reader_actor, &reader, now)
+        .unwrap();
+    assert_eq!(me.tenants, vec![world.tenant.clone()]);
+    let users = world.account.view_users(&world.owner(), now).unwrap();
+    assert_eq!(users.len(), 2);
+    assert!(
+        users
+            .iter()
+            .any(|u| u.account_owner && u.user_id == world.owner)
+    );
+}
+
+#[test]
+fn strangers_cannot_read_a_tenant() {
+    let world = World::new(Plan::Team);
+    let stranger = Actor::user("usr_00000000000000ff".parse().unwrap());
+    let refusal = world
+        .account
+        .view_tenant(&stranger, &world.tenant, world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "unknown_actor");
+}
+
+#[test]
+fn drained_audit_events_stay_chained_and_reads_stay_authorized() {
+    let mut world = World::new(Plan::Enterprise);
+    let mut stored = world.account.drain_audit();
+    assert!(world.account.audit_log().events().is_empty());
+    world.member("member@acme.test", perms(&["build_applications"]));
+    stored.extend(world.account.drain_audit());
+    assert_eq!(stored.len(), world.account.audit_log().len());
+    verify_chain(&stored).unwrap();
+    assert!(
+        world
+            .account
+            .authorize_audit_read(&world.owner(), &world.tenant, world.now)
+            .is_ok()
+    );
+    let member = world
+        .account
+        .user_by_email(&email("member@acme.test"))
+        .unwrap()
+        .id
+        .clone();
+    let refusal = world
+        .account
+        .authorize_audit_read(&Actor::user(member), &world.tenant, world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "missing_permission");
+}

@@ -1,0 +1,382 @@
+//! Read access: what an actor may see of an account, as plain views without any secret.
+//!
+//! Every read is authorized here, next to the writes in [`crate::account`], so adapters (the
+//! Management API, the Terraform provider) only route and render. Any active member of a tenant
+//! may read its settings, members and automation keys (read-only access needs no permission);
+//! API tokens are visible to their owner and to members holding `user_and_api_management`;
+//! the account's user list is for company admins.
+
+use crate::account::{Account, Actor, Refusal};
+use crate::credential::KeyId;
+use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
+use crate::permission::{Permission, PermissionSet};
+use crate::plan::Plan;
+use crate::tenant::{ApiToken, AutomationKey, Tenant};
+use crate::time::Timestamp;
+use crate::user::{User, UserStatus};
+use serde::{Deserialize, Serialize};
+
+/// A tenant's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    /// Id.
+    pub tenant_id: TenantId,
+    /// Name.
+    pub name: DisplayName,
+    /// Plan.
+    pub plan: Plan,
+    /// The tenant owner.
+    pub owner: UserId,
+    /// Members, owner and pending invitees included.
+    pub member_count: usize,
+    /// The plan's member limit.
+    pub member_limit: usize,
+    /// Whether SAML SSO is enforced.
+    pub sso_enforced: bool,
+    /// The member who may sign in without SSO.
+    pub saml_breakglass_user_id: Option<UserId>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A member of a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// The user.
+    pub user_id: UserId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The user's email.
+    pub email: Email,
+    /// Display name.
+    pub name: DisplayName,
+    /// Account-level status.
+    pub status: UserStatus,
+    /// Granted permissions.
+    pub permissions: PermissionSet,
+    /// What the member can use right now (none unless active).
+    pub effective_permissions: PermissionSet,
+    /// Whether the member owns the tenant.
+    pub tenant_owner: bool,
+    /// When the member was added.
+    pub added_at: Timestamp,
+}
+
+/// A user of the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Id.
+    pub user_id: UserId,
+    /// Email.
+    pub email: Email,
+    /// Display name.
+    pub name: DisplayName,
+    /// Status.
+    pub status: UserStatus,
+    /// Whether the user is a company admin.
+    pub company_admin: bool,
+    /// Whether the user owns the account.
+    pub account_owner: bool,
+    /// Tenants the user is a member of.
+    pub tenants: Vec<TenantId>,
+    /// When the outstanding invitation expires, while pending.
+    pub invitation_expires_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An API token's metadata (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenView {
+    /// Public id.
+    pub key_id: KeyId,
+    /// The tenant it acts in.
+    pub tenant_id: TenantId,
+    /// Its owner.
+    pub owner: UserId,
+    /// Name.
+    pub name: DisplayName,
+    /// Its scope.
+    pub permissions: PermissionSet,
+    /// Scope ∩ the owner's permissions, now.
+    pub effective_permissions: PermissionSet,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry, if any.
+    pub expires_at: Option<Timestamp>,
+    /// Last authenticated request reported by the edge.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// An automation key's metadata (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutomationKeyView {
+    /// Public id.
+    pub key_id: KeyId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Name.
+    pub name: DisplayName,
+    /// Whether it currently works.
+    pub enabled: bool,
+    /// Creator.
+    pub created_by: UserId,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last authenticated request reported by the edge.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// The account as its users see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Id.
+    pub account_id: AccountId,
+    /// Name.
+    pub name: DisplayName,
+    /// The account owner.
+    pub owner: UserId,
+    /// Invitation lifetime.
+    pub invitation_ttl_hours: u32,
+    /// Tenants the actor is a member of.
+    pub tenants: Vec<TenantView>,
+}
+
+impl Account {
+    /// The account, with the tenants the actor belongs to.
+    pub fn view_account(&self, actor: &Actor, now: Timestamp) -> Result<AccountView, Refusal> {
+        self.active_actor(actor)?;
+        let tenants = self
+            .tenants()
+            .filter(|tenant| self.actor_permissions(actor, &tenant.id, now).is_ok())
+            .map(tenant_view)
+            .collect();
+        Ok(AccountView {
+            account_id: self.id().clone(),
+            name: self.name().clone(),
+            owner: self.owner().clone(),
+            invitation_ttl_hours: self.settings().invitation_ttl_hours,
+            tenants,
+        })
+    }
+
+    /// A tenant's settings, for any member.
+    pub fn view_tenant(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<TenantView, Refusal> {
+        self.actor_permissions(actor, tenant, now)?;
+        self.tenant_ref(tenant).map(tenant_view)
+    }
+
+    /// Every member of a tenant, for any member.
+    pub fn view_members(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<MemberView>, Refusal> {
+        self.actor_permissions(actor, tenant, now)?;
+        let tenant = self.tenant_ref(tenant)?;
+        Ok(tenant
+            .members
+            .keys()
+            .filter_map(|user| self.member_view(tenant, user))
+            .collect())
+    }
+
+    /// One member of a tenant, for any member.
+    pub fn view_member(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<MemberView, Refusal> {
+        self.actor_permissions(actor, tenant, now)?;
+        let tenant = self.tenant_ref(tenant)?;
+        self.member_view(tenant, user)
+            .ok_or_else(|| Refusal::NotMember {
+                user: user.clone(),
+                tenant: tenant.id.clone(),
+            })
+    }
+
+    /// Every user of the account, for company admins.
+    pub fn view_users(&self, actor: &Actor, now: Timestamp) -> Result<Vec<UserView>, Refusal> {
+        self.require_company_admin(actor, now)?;
+        Ok(self.users().map(|user| self.user_view(user)).collect())
+    }
+
+    /// One user of the account, for company admins and for the user themselves.
+    pub fn view_user(
+        &self,
+        actor: &Actor,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<UserView, Refusal> {
+        if actor.user_id != *user {
+            self.require_company_admin(actor, now)?;
+        } else {
+            self.active_actor(actor)?;
+        }
+        self.user_ref(user).map(|user| self.user_view(user))
+    }
+
+    /// The API tokens of a tenant the actor may see: their own, or all with
+    /// `user_and_api_management`.
+    pub fn view_api_tokens(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<ApiTokenView>, Refusal> {
+        let held = self.actor_permissions(actor, tenant, now)?;
+        let tenant = self.tenant_ref(tenant)?;
+        Ok(tenant
+            .api_tokens
+            .values()
+            .filter(|token| may_see_token(actor, held, token))
+            .map(|token| self.token_view(tenant, token))
+            .collect())
+    }
+
+    /// One API token, when the actor may see it (else it is reported as not found, so its
+    /// existence is not revealed).
+    pub fn view_api_token(
+        &self,
+        actor: &Actor,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<ApiTokenView, Refusal> {
+        let not_found = || Refusal::UnknownCredential(key_id.clone());
+        let tenant = self
+            .tenants()
+            .find(|tenant| tenant.api_tokens.contains_key(key_id))
+            .ok_or_else(not_found)?;
+        let held = self.actor_permissions(actor, &tenant.id, now)?;
+        tenant
+            .api_tokens
+            .get(key_id)
+            .filter(|token| may_see_token(actor, held, token))
+            .map(|token| self.token_view(tenant, token))
+            .ok_or_else(not_found)
+    }
+
+    /// A tenant's automation keys, for any member.
+    pub fn view_automation_keys(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<AutomationKeyView>, Refusal> {
+        self.actor_permissions(actor, tenant, now)?;
+        let tenant = self.tenant_ref(tenant)?;
+        Ok(tenant
+            .automation_keys
+            .values()
+            .map(|key| key_view(tenant, key))
+            .collect())
+    }
+
+    /// One automation key, for any member of its tenant.
+    pub fn view_automation_key(
+        &self,
+        actor: &Actor,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<AutomationKeyView, Refusal> {
+        let tenant = self
+            .tenants()
+            .find(|tenant| tenant.automation_keys.contains_key(key_id))
+            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))?;
+        self.actor_permissions(actor, &tenant.id, now)?;
+        tenant
+            .automation_keys
+            .get(key_id)
+            .map(|key| key_view(tenant, key))
+            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))
+    }
+
+    fn member_view(&self, tenant: &Tenant, user: &UserId) -> Option<MemberView> {
+        let membership = tenant.members.get(user)?;
+        let record = self.user(user)?;
+        Some(MemberView {
+            user_id: record.id.clone(),
+            tenant_id: tenant.id.clone(),
+            email: record.email.clone(),
+            name: record.name.clone(),
+            status: record.status,
+            permissions: tenant.granted(user).unwrap_or(membership.permissions),
+            effective_permissions: self.effective_permissions(&tenant.id, user),
+            tenant_owner: tenant.owner == *user,
+            added_at: membership.added_at,
+        })
+    }
+
+    fn user_view(&self, user: &User) -> UserView {
+        UserView {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            status: user.status,
+            company_admin: user.company_admin,
+            account_owner: *self.owner() == user.id,
+            tenants: self
+                .tenants()
+                .filter(|tenant| tenant.members.contains_key(&user.id))
+                .map(|tenant| tenant.id.clone())
+                .collect(),
+            invitation_expires_at: user.invitation.as_ref().map(|i| i.expires_at),
+            created_at: user.created_at,
+        }
+    }
+
+    fn token_view(&self, tenant: &Tenant, token: &ApiToken) -> ApiTokenView {
+        ApiTokenView {
+            key_id: token.key_id.clone(),
+            tenant_id: tenant.id.clone(),
+            owner: token.owner.clone(),
+            name: token.name.clone(),
+            permissions: token.scope,
+            effective_permissions: token
+                .scope
+                .intersection(self.effective_permissions(&tenant.id, &token.owner)),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            last_used_at: token.last_used_at,
+        }
+    }
+}
+
+fn may_see_token(actor: &Actor, held: PermissionSet, token: &ApiToken) -> bool {
+    token.owner == actor.user_id || held.contains(Permission::UserAndApiManagement)
+}
+
+fn tenant_view(tenant: &Tenant) -> TenantView {
+    TenantView {
+        tenant_id: tenant.id.clone(),
+        name: tenant.name.clone(),
+        plan: tenant.plan,
+        owner: tenant.owner.clone(),
+        member_count: tenant.members.len(),
+        member_limit: tenant.plan.member_limit(),
+        sso_enforced: tenant.sso.enforced,
+        saml_breakglass_user_id: tenant.sso.breakglass.clone(),
+        created_at: tenant.created_at,
+    }
+}
+
+fn key_view(tenant: &Tenant, key: &AutomationKey) -> AutomationKeyView {
+    AutomationKeyView {
+        key_id: key.key_id.clone(),
+        tenant_id: tenant.id.clone(),
+        name: key.name.clone(),
+        enabled: key.enabled,
+        created_by: key.created_by.clone(),
+        created_at: key.created_at,
+        last_used_at: key.last_used_at,
+    }
+}
