@@ -1,0 +1,451 @@
+//! The Management API's routes: method + path → what to do. Pure, so it is tested natively.
+//!
+//! Writes become core [`Command`]s: the JSON body (an object) gets the command's name and the
+//! ids from the path added, and the core's own deserialisation then validates it (unknown
+//! fields, bad emails, unknown permissions...). A body that tries to set one of those added
+//! fields itself is refused, so the path always decides what is acted on.
+
+use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
+use portcullis_core::{KeyId, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// HTTP methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET (and HEAD).
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// Anything else.
+    Other,
+}
+
+/// A resolved route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /v1/openapi.json`.
+    OpenApi,
+    /// `GET /v1/health`: reads one KV key, nothing else.
+    Health,
+    /// `POST /v1/signup`, with the platform sign-up key.
+    SignUp,
+    /// `POST /v1/invitations/accept`, authenticated by the invitation code.
+    AcceptInvitation,
+    /// `GET /v1/whoami`.
+    Whoami,
+    /// `POST /v1/authorize`.
+    Authorize,
+    /// A read of the caller's account, answered by its Durable Object.
+    Read(Query),
+    /// A write: a core command named `command`, with `fields` taken from the path.
+    Write {
+        /// The command's name.
+        command: &'static str,
+        /// Fields the path fixes.
+        fields: Vec<(&'static str, String)>,
+    },
+}
+
+/// The reads the Durable Object answers (each authorized by the core).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Query {
+    /// The account and the caller's tenants.
+    Account,
+    /// A tenant's settings.
+    Tenant {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+    /// A tenant's members.
+    Members {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+    /// One member.
+    Member {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user.
+        user_id: UserId,
+    },
+    /// The account's users.
+    Users,
+    /// One user.
+    User {
+        /// The user.
+        user_id: UserId,
+    },
+    /// A tenant's API tokens visible to the caller.
+    ApiTokens {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+    /// One API token.
+    ApiToken {
+        /// The token.
+        key_id: KeyId,
+    },
+    /// A tenant's automation keys.
+    AutomationKeys {
+        /// The tenant.
+        tenant_id: TenantId,
+    },
+    /// One automation key.
+    AutomationKey {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// A page of a tenant's audit log.
+    Audit {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// First sequence number.
+        from: u64,
+        /// Page size.
+        limit: u32,
+    },
+}
+
+/// Why no route matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// Nothing lives at this path (or an id in it is malformed).
+    NotFound,
+    /// The path exists but not with this method; the allowed ones.
+    MethodNotAllowed(&'static str),
+}
+
+/// The most audit events one page returns.
+pub const MAX_AUDIT_PAGE: u32 = 200;
+
+/// Resolves `method` + `path` (+ the raw query string, for paging) to a route.
+pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteError> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let Some((&"v1", rest)) = segments.split_first() else {
+        return Err(RouteError::NotFound);
+    };
+    use Method::{Delete, Get, Patch, Post, Put};
+    let write = |command: &'static str, fields: Vec<(&'static str, String)>| Route::Write {
+        command,
+        fields,
+    };
+    let allow = |allowed: &'static str| Err(RouteError::MethodNotAllowed(allowed));
+    match rest {
+        ["openapi.json"] => match method {
+            Get => Ok(Route::OpenApi),
+            _ => allow("GET"),
+        },
+        ["health"] => match method {
+            Get => Ok(Route::Health),
+            _ => allow("GET"),
+        },
+        ["signup"] => match method {
+            Post => Ok(Route::SignUp),
+            _ => allow("POST"),
+        },
+        ["invitations", "accept"] => match method {
+            Post => Ok(Route::AcceptInvitation),
+            _ => allow("POST"),
+        },
+        ["whoami"] => match method {
+            Get => Ok(Route::Whoami),
+            _ => allow("GET"),
+        },
+        ["authorize"] => match method {
+            Post => Ok(Route::Authorize),
+            _ => allow("POST"),
+        },
+        ["account"] => match method {
+            Get => Ok(Route::Read(Query::Account)),
+            Patch => Ok(write("update_account_settings", vec![])),
+            _ => allow("GET, PATCH"),
+        },
+        ["tenants"] => match method {
+            Post => Ok(write("create_tenant", vec![])),
+            _ => allow("POST"),
+        },
+        ["tenants", tenant, rest @ ..] => {
+            let tenant_id = id::<TenantId>(tenant)?;
+            let t = || ("tenant_id", tenant_id.to_string());
+            match (rest, method) {
+                ([], Get) => Ok(Route::Read(Query::Tenant { tenant_id })),
+                ([], Patch) => Ok(write("update_tenant_settings", vec![t()])),
+                ([], _) => allow("GET, PATCH"),
+                (["members"], Get) => Ok(Route::Read(Query::Members { tenant_id })),
+                (["members"], Post) => Ok(write("invite_member", vec![t()])),
+                (["members"], _) => allow("GET, POST"),
+                (["members", user], _) => {
+                    let user_id = id::<UserId>(user)?;
+                    let u = ("user_id", user_id.to_string());
+                    match method {
+                        Get => Ok(Route::Read(Query::Member { tenant_id, user_id })),
+                        Patch => Ok(write("change_permissions", vec![t(), u])),
+                        Delete => Ok(write("remove_member", vec![t(), u])),
+                        _ => allow("GET, PATCH, DELETE"),
+                    }
+                }
+                (["tokens"], Get) => Ok(Route::Read(Query::ApiTokens { tenant_id })),
+                (["tokens"], Post) => Ok(write("create_api_token", vec![t()])),
+                (["tokens"], _) => allow("GET, POST"),
+                (["automation-keys"], Get) => Ok(Route::Read(Query::AutomationKeys { tenant_id })),
+                (["automation-keys"], Post) => Ok(write("create_automation_key", vec![t()])),
+                (["automation-keys"], _) => allow("GET, POST"),
+                (["audit"], Get) => {
+                    let (from, limit) = paging(query);
+                    Ok(Route::Read(Query::Audit {
+                        tenant_id,
+                        from,
+                        limit,
+                    }))
+                }
+                (["audit"], _) => allow("GET"),
+                _ => Err(RouteError::NotFound),
+            }
+        }
+        ["users"] => match method {
+            Get => Ok(Route::Read(Query::Users)),
+            _ => allow("GET"),
+        },
+        ["users", user, rest @ ..] => {
+            let user_id = id::<UserId>(user)?;
+            let u = || vec![("user_id", user_id.to_string())];
+            match (rest, method) {
+                ([], Get) => Ok(Route::Read(Query::User { user_id })),
+                ([], Delete) => Ok(write("delete_user", u())),
+                ([], _) => allow("GET, DELETE"),
+                (["deactivate"], Post) => Ok(write("deactivate_user", u())),
+                (["activate"], Post) => Ok(write("activate_user", u())),
+                (["invitation"], Post) => Ok(write("resend_invitation", u())),
+                (["deactivate" | "activate" | "invitation"], _) => allow("POST"),
+                (["company-admin"], Put) => Ok(write("set_company_admin", u())),
+                (["company-admin"], _) => allow("PUT"),
+                _ => Err(RouteError::NotFound),
+            }
+        }
+        ["tokens", key] => {
+            let key_id = id::<KeyId>(key)?;
+            match method {
+                Get => Ok(Route::Read(Query::ApiToken { key_id })),
+                Delete => Ok(write(
+                    "delete_api_token",
+                    vec![("key_id", key_id.to_string())],
+                )),
+                _ => allow("GET, DELETE"),
+            }
+        }
+        ["automation-keys", key] => {
+            let key_id = id::<KeyId>(key)?;
+            let k = || vec![("key_id", key_id.to_string())];
+            match method {
+                Get => Ok(Route::Read(Query::AutomationKey { key_id })),
+                Patch => Ok(write("set_automation_key_enabled", k())),
+                Delete => Ok(write("delete_automation_key", k())),
+                _ => allow("GET, PATCH, DELETE"),
+            }
+        }
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+fn id<T: std::str::FromStr>(segment: &str) -> Result<T, RouteError> {
+    segment.parse().map_err(|_| RouteError::NotFound)
+}
+
+/// `from` and `limit` from a query string; anything unparsable falls back to the defaults
+/// (0 and 50), and the limit is clamped to [`MAX_AUDIT_PAGE`].
+fn paging(query: &str) -> (u64, u32) {
+    let mut from = 0;
+    let mut limit = 50;
+    for pair in query.trim_start_matches('?').split('&') {
+        match pair.split_once('=') {
+            Some(("from", value)) => from = value.parse().unwrap_or(0),
+            Some(("limit", value)) => limit = value.parse().unwrap_or(50),
+            _ => {}
+        }
+    }
+    (from, limit.clamp(1, MAX_AUDIT_PAGE))
+}
+
+/// Why a request body was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the limit.
+    TooLarge,
+    /// Not JSON, or not what the endpoint takes; the reason.
+    Invalid(String),
+}
+
+/// The largest body any endpoint accepts.
+pub const MAX_BODY_BYTES: usize = MAX_COMMAND_BYTES;
+
+/// Parses a JSON object body (an empty body counts as `{}`).
+pub fn object_body(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(BodyError::Invalid("body must be a JSON object".into())),
+        Err(error) => Err(BodyError::Invalid(format!(
+            "body is not valid JSON: {}",
+            reason(&error)
+        ))),
+    }
+}
+
+/// Builds the core command for a write route from its body.
+pub fn command(
+    name: &'static str,
+    fields: &[(&'static str, String)],
+    body: &[u8],
+) -> Result<Command, BodyError> {
+    let mut object = object_body(body)?;
+    for (field, _) in fields.iter().chain(&[("command", String::new())]) {
+        if object.contains_key(*field) {
+            return Err(BodyError::Invalid(format!(
+                "`{field}` comes from the path and cannot be set in the body"
+            )));
+        }
+    }
+    object.insert("command".into(), Value::String(name.into()));
+    for (field, value) in fields {
+        object.insert((*field).into(), Value::String(value.clone()));
+    }
+    serde_json::from_value(Value::Object(object))
+        .map_err(|error| BodyError::Invalid(reason(&error)))
+}
+
+/// A deserialisation error as a public reason: bounded, without control characters (it may
+/// quote parts of the input).
+fn reason(error: &serde_json::Error) -> String {
+    const MAX: usize = 300;
+    let text: String = error
+        .to_string()
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+        None => text,
+    }
+}
+
+/// Parses a body into `T` (for the endpoints that are not commands).
+pub fn typed_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, BodyError> {
+    let object = object_body(body)?;
+    serde_json::from_value(Value::Object(object))
+        .map_err(|error| BodyError::Invalid(reason(&error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "ten_00000000000000aa";
+    const U: &str = "usr_00000000000000bb";
+
+    #[test]
+    fn routes_resolve_with_their_ids() {
+        let path = format!("/v1/tenants/{T}/members/{U}");
+        match route(Method::Patch, &path, "").unwrap() {
+            Route::Write { command, fields } => {
+                assert_eq!(command, "change_permissions");
+                assert_eq!(fields.len(), 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            route(Method::Get, "/v1/whoami/", "").unwrap(),
+            Route::Whoami
+        );
+        assert!(matches!(
+            route(
+                Method::Get,
+                &format!("/v1/tenants/{T}/audit"),
+                "from=3&limit=9999"
+            )
+            .unwrap(),
+            Route::Read(Query::Audit {
+                from: 3,
+                limit: MAX_AUDIT_PAGE,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unknown_paths_malformed_ids_and_wrong_methods_are_refused() {
+        assert_eq!(
+            route(Method::Get, "/v2/whoami", ""),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(route(Method::Get, "/", ""), Err(RouteError::NotFound));
+        assert_eq!(
+            route(Method::Get, "/v1/tenants/nope/members", ""),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(
+            route(Method::Put, "/v1/whoami", ""),
+            Err(RouteError::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(Method::Delete, &format!("/v1/tenants/{T}"), ""),
+            Err(RouteError::MethodNotAllowed("GET, PATCH"))
+        );
+    }
+
+    #[test]
+    fn commands_take_their_ids_from_the_path_only() {
+        let fields = [("tenant_id", T.to_owned())];
+        let command = command(
+            "invite_member",
+            &fields,
+            br#"{"email":"a@b.test","permissions":["build_applications"]}"#,
+        )
+        .unwrap();
+        assert_eq!(command.name(), "invite_member");
+        let smuggled = super::command(
+            "invite_member",
+            &fields,
+            br#"{"email":"a@b.test","tenant_id":"ten_00000000000000cc"}"#,
+        );
+        assert!(matches!(smuggled, Err(BodyError::Invalid(_))));
+        let renamed = super::command("invite_member", &fields, br#"{"command":"delete_user"}"#);
+        assert!(matches!(renamed, Err(BodyError::Invalid(_))));
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_with_a_reason() {
+        let fields = [("tenant_id", T.to_owned())];
+        for body in [
+            &b"[1,2]"[..],
+            b"{",
+            br#"{"email":"a@b.test","permissions":["fly"]}"#,
+            br#"{"email":"a@b.test","extra":1}"#,
+            br#"{"email":42}"#,
+        ] {
+            assert!(
+                matches!(
+                    command("invite_member", &fields, body),
+                    Err(BodyError::Invalid(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let huge = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(object_body(&huge), Err(BodyError::TooLarge));
+        assert_eq!(object_body(b"  "), Ok(Map::new()));
+    }
+}

@@ -1,0 +1,120 @@
+//! HTTP plumbing shared by the edge handler and the Durable Object: bounded body reading,
+//! JSON and problem responses, the worker's secrets and clock.
+
+use crate::api::{BodyError, MAX_BODY_BYTES};
+use crate::problem::{CONTENT_TYPE, Problem};
+use futures_util::StreamExt as _;
+use portcullis_core::{HashingKey, Timestamp};
+use serde::Serialize;
+use worker::{Env, Headers, Request, Response};
+
+/// The KV namespace binding holding credential projections.
+pub const KV_BINDING: &str = "CREDENTIALS";
+/// The Durable Object namespace binding, one object per account.
+pub const ACCOUNTS_BINDING: &str = "ACCOUNTS";
+/// The Worker secret holding the base64 HMAC key for secrets.
+pub const HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY";
+/// The Worker secret holding the platform sign-up key.
+pub const SIGNUP_KEY_SECRET: &str = "PORTCULLIS_SIGNUP_KEY";
+
+/// Now, from the runtime's clock.
+pub fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(worker::Date::now().as_millis() / 1000)
+}
+
+/// The HMAC key, from the Worker secret. A missing or short key is a deployment error: 503.
+pub fn hashing_key(env: &Env) -> Result<HashingKey, Problem> {
+    let secret = env
+        .secret(HASHING_KEY_SECRET)
+        .map_err(|_| Problem::unavailable())?;
+    HashingKey::from_base64(secret.to_string().trim()).map_err(|_| Problem::unavailable())
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`], refusing larger ones without buffering
+/// them, and refusing non-JSON content types when there is a body.
+pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, Problem> {
+    let headers = request.headers();
+    let declared = headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(BodyError::TooLarge.into());
+    }
+    let content_type = headers
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut body = Vec::new();
+    if let Ok(mut stream) = request.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                Problem::new(400, "invalid_body", "the request body could not be read")
+            })?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge.into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = media_type == "application/json" || media_type.ends_with("+json");
+    if !body.is_empty() && !json {
+        return Err(Problem::new(
+            415,
+            "unsupported_media_type",
+            "request bodies must be `application/json`",
+        ));
+    }
+    Ok(body)
+}
+
+fn base_headers(content_type: &str) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    headers.set("content-type", content_type)?;
+    // Bodies may carry a secret shown once: never cache them anywhere.
+    headers.set("cache-control", "no-store")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    Ok(headers)
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: u16, value: &T) -> worker::Result<Response> {
+    let body = serde_json::to_string(value)
+        .map_err(|error| worker::Error::RustError(error.to_string()))?;
+    raw_json(status, body)
+}
+
+/// A response with a JSON body already rendered.
+pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(base_headers("application/json")?))
+}
+
+/// A problem response, with `WWW-Authenticate` on 401 and `Allow` on 405.
+pub fn problem(problem: &Problem) -> worker::Result<Response> {
+    let headers = base_headers(CONTENT_TYPE)?;
+    if problem.status == 401 {
+        headers.set(
+            "www-authenticate",
+            &format!(
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                problem.code
+            ),
+        )?;
+    }
+    if let Some(allow) = problem.allow {
+        headers.set("allow", allow)?;
+    }
+    Ok(Response::ok(problem.body())?
+        .with_status(problem.status)
+        .with_headers(headers))
+}

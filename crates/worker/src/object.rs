@@ -1,0 +1,510 @@
+//! The account's Durable Object: the one writer of an account.
+//!
+//! It holds the account state in its SQLite storage, applies commands with the core engine one
+//! at a time (every request runs inside `blockConcurrencyWhile`, so limits and lockout rules
+//! hold under concurrent requests), stores audit events in their own table, and projects each
+//! credential to Workers KV before it answers. KV writes go through an outbox table written in
+//! the same transaction as the state: if a KV write fails, the next request finishes it first.
+
+use crate::api::Query;
+use crate::http::{self, KV_BINDING};
+use crate::problem::Problem;
+use crate::protocol::{Acceptance, ObjectRequest};
+use portcullis_core::account::{Account, Actor, Context, Outcome};
+use portcullis_core::audit::{AuditEvent, verify_chain};
+use portcullis_core::command::Command;
+use portcullis_core::credential::CredentialRecord;
+use portcullis_core::random::OsRandom;
+use portcullis_core::store::{ACCOUNT_STATE_KEY, RecordChange, credential_key, record_changes};
+use portcullis_core::{KeyId, PermissionSet};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use worker::{
+    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Storage,
+    durable_object,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, tenant TEXT, event TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
+CREATE TABLE IF NOT EXISTS kv_outbox (key TEXT PRIMARY KEY, value TEXT);
+";
+
+/// One account's Durable Object.
+#[durable_object]
+pub struct AccountObject {
+    state: State,
+    env: Env,
+    /// The account as last stored (loaded on first use).
+    cache: Rc<RefCell<Option<Account>>>,
+}
+
+impl std::fmt::Debug for AccountObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountObject")
+    }
+}
+
+/// What a request produced: a status and a rendered JSON body (or a problem).
+struct Reply {
+    status: u16,
+    body: Result<String, Problem>,
+}
+
+impl Reply {
+    fn json<T: Serialize>(status: u16, value: &T) -> Self {
+        match serde_json::to_string(value) {
+            Ok(body) => Reply {
+                status,
+                body: Ok(body),
+            },
+            Err(_) => Problem::unavailable().into(),
+        }
+    }
+
+    fn into_response(self) -> worker::Result<Response> {
+        match self.body {
+            Ok(_) if self.status == 204 => Ok(Response::empty()?.with_status(204)),
+            Ok(body) => http::raw_json(self.status, body),
+            Err(problem) => http::problem(&problem),
+        }
+    }
+}
+
+impl From<Problem> for Reply {
+    fn from(problem: Problem) -> Self {
+        Reply {
+            status: problem.status,
+            body: Err(problem),
+        }
+    }
+}
+
+impl DurableObject for AccountObject {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            cache: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    async fn fetch(&self, mut request: Request) -> worker::Result<Response> {
+        let body = request.bytes().await?;
+        let message: ObjectRequest = match serde_json::from_slice(&body) {
+            Ok(message) => message,
+            Err(_) => {
+                return Reply::from(Problem::new(
+                    400,
+                    "invalid_body",
+                    "malformed internal request",
+                ))
+                .into_response();
+            }
+        };
+        let storage = self.state.storage();
+        let env = self.env.clone();
+        let cache = Rc::clone(&self.cache);
+        // One request at a time, KV projection included: nothing interleaves with a command.
+        let reply = self
+            .state
+            .block_concurrency_while(
+                async move { Ok(handle(&storage, &env, &cache, message).await) },
+            )
+            .await?;
+        reply.into_response()
+    }
+}
+
+async fn handle(
+    storage: &Storage,
+    env: &Env,
+    cache: &RefCell<Option<Account>>,
+    message: ObjectRequest,
+) -> Reply {
+    let sql = storage.sql();
+    if sql.exec(SCHEMA, None).is_err() {
+        return Problem::unavailable().into();
+    }
+    if flush_outbox(env, &sql).await.is_err() {
+        return Problem::unavailable().into();
+    }
+    let account = match load(&sql, cache) {
+        Ok(account) => account,
+        Err(problem) => return problem.into(),
+    };
+    match (message, account) {
+        (ObjectRequest::Init { account }, None) => {
+            match persist(env, &sql, cache, &BTreeMap::new(), *account).await {
+                Ok(()) => Reply {
+                    status: 204,
+                    body: Ok(String::new()),
+                },
+                Err(problem) => problem.into(),
+            }
+        }
+        (ObjectRequest::Init { .. }, Some(_)) => {
+            Problem::new(409, "account_exists", "this account already exists").into()
+        }
+        (ObjectRequest::AcceptInvitation(_), None) => {
+            Problem::new(403, "invitation_invalid", "invitation code is not valid").into()
+        }
+        (_, None) => Problem::new(404, "account_not_found", "the account does not exist").into(),
+        (ObjectRequest::Command { actor, command }, Some(account)) => {
+            run_command(env, &sql, cache, account, &actor, command).await
+        }
+        (ObjectRequest::Query { actor, query }, Some(account)) => {
+            answer(&sql, &account, &actor, query)
+        }
+        (ObjectRequest::AcceptInvitation(acceptance), Some(account)) => {
+            accept(env, &sql, cache, account, acceptance).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ValueRow {
+    value: String,
+}
+
+fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Account>, Problem> {
+    if let Some(account) = cache.borrow().as_ref() {
+        return Ok(Some(account.clone()));
+    }
+    let rows: Vec<ValueRow> = sql
+        .exec(
+            "SELECT value FROM state WHERE key = ?",
+            vec![SqlStorageValue::from(ACCOUNT_STATE_KEY)],
+        )
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let account: Account = serde_json::from_str(&row.value).map_err(|_| Problem::unavailable())?;
+    *cache.borrow_mut() = Some(account.clone());
+    Ok(Some(account))
+}
+
+/// Stores `account` (draining its new audit events into the audit table) and its credential
+/// projections' changes into the outbox, in one synchronous batch, then flushes the outbox to
+/// KV before returning.
+async fn persist(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    before: &BTreeMap<KeyId, CredentialRecord>,
+    mut account: Account,
+) -> Result<(), Problem> {
+    let after = account.credential_records();
+    let changes = record_changes(before, &after);
+    let events = account.drain_audit();
+    let stored = (|| -> Result<(), worker::Error> {
+        for event in &events {
+            let text = serde_json::to_string(event)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            sql.exec(
+                "INSERT OR REPLACE INTO audit (seq, tenant, event) VALUES (?, ?, ?)",
+                vec![
+                    SqlStorageValue::try_from_i64(
+                        i64::try_from(event.body.sequence).unwrap_or(i64::MAX),
+                    )?,
+                    SqlStorageValue::from(event.body.tenant.as_ref().map(ToString::to_string)),
+                    SqlStorageValue::from(text),
+                ],
+            )?;
+        }
+        for change in &changes {
+            let (key, value) = match change {
+                RecordChange::Put(record) => (
+                    credential_key(&record.key_id),
+                    Some(
+                        serde_json::to_string(record)
+                            .map_err(|e| worker::Error::RustError(e.to_string()))?,
+                    ),
+                ),
+                RecordChange::Delete(key_id) => (credential_key(key_id), None),
+            };
+            sql.exec(
+                "INSERT OR REPLACE INTO kv_outbox (key, value) VALUES (?, ?)",
+                vec![SqlStorageValue::from(key), SqlStorageValue::from(value)],
+            )?;
+        }
+        let state =
+            serde_json::to_string(&account).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        sql.exec(
+            "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+            vec![
+                SqlStorageValue::from(ACCOUNT_STATE_KEY),
+                SqlStorageValue::from(state),
+            ],
+        )?;
+        Ok(())
+    })();
+    if stored.is_err() {
+        // Storage rolled back with the failed event; forget the cached copy to reload it.
+        *cache.borrow_mut() = None;
+        return Err(Problem::unavailable());
+    }
+    *cache.borrow_mut() = Some(account);
+    flush_outbox(env, sql).await
+}
+
+#[derive(Deserialize)]
+struct OutboxRow {
+    key: String,
+    value: Option<String>,
+}
+
+/// Writes every pending projection to KV and clears it from the outbox.
+async fn flush_outbox(env: &Env, sql: &SqlStorage) -> Result<(), Problem> {
+    let rows: Vec<OutboxRow> = sql
+        .exec("SELECT key, value FROM kv_outbox", None)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
+    for row in rows {
+        let written = match &row.value {
+            Some(value) => match kv.put(&row.key, value.as_str()) {
+                Ok(put) => put.execute().await.is_ok(),
+                Err(_) => false,
+            },
+            None => kv.delete(&row.key).await.is_ok(),
+        };
+        if !written {
+            return Err(Problem::unavailable());
+        }
+        sql.exec(
+            "DELETE FROM kv_outbox WHERE key = ?",
+            vec![SqlStorageValue::from(row.key)],
+        )
+        .map_err(|_| Problem::unavailable())?;
+    }
+    Ok(())
+}
+
+fn created(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::TenantCreated { .. }
+            | Outcome::MemberAdded { .. }
+            | Outcome::ApiTokenCreated { .. }
+            | Outcome::AutomationKeyCreated { .. }
+    )
+}
+
+async fn run_command(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    actor: &Actor,
+    command: Command,
+) -> Reply {
+    let key = match http::hashing_key(env) {
+        Ok(key) => key,
+        Err(problem) => return problem.into(),
+    };
+    let before = account.credential_records();
+    let mut context = Context {
+        now: http::now(),
+        random: &mut OsRandom,
+        key: &key,
+    };
+    let outcome = match account.apply(actor, command, &mut context) {
+        Ok(outcome) => outcome,
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    let mut body = match serde_json::to_value(&outcome) {
+        Ok(body) => body,
+        Err(_) => return Problem::unavailable().into(),
+    };
+    if let Value::Object(map) = &mut body {
+        map.insert("account_id".into(), json!(account.id()));
+    }
+    let status = if created(&outcome) { 201 } else { 200 };
+    match persist(env, sql, cache, &before, account).await {
+        Ok(()) => Reply::json(status, &body),
+        Err(problem) => problem.into(),
+    }
+}
+
+async fn accept(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    acceptance: Acceptance,
+) -> Reply {
+    let key = match http::hashing_key(env) {
+        Ok(key) => key,
+        Err(problem) => return problem.into(),
+    };
+    let before = account.credential_records();
+    let mut random = OsRandom;
+    let mut context = Context {
+        now: http::now(),
+        random: &mut random,
+        key: &key,
+    };
+    let user_id = match account.accept_invitation(&acceptance.email, &acceptance.code, &mut context)
+    {
+        Ok(Outcome::InvitationAccepted { user_id }) => user_id,
+        Ok(_) => return Problem::unavailable().into(),
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    // The user's first personal token, in the chosen tenant (default: their first), carrying
+    // everything they hold there.
+    let tenant = acceptance.tenant_id.or_else(|| {
+        account
+            .tenants()
+            .find(|tenant| tenant.members.contains_key(&user_id))
+            .map(|tenant| tenant.id.clone())
+    });
+    let Some(tenant_id) = tenant else {
+        return Problem::new(
+            404,
+            "tenant_not_found",
+            "the user is not a member of any tenant",
+        )
+        .into();
+    };
+    let permissions: PermissionSet = account.effective_permissions(&tenant_id, &user_id);
+    let command = Command::CreateApiToken {
+        tenant_id: tenant_id.clone(),
+        name: match "first token".parse() {
+            Ok(name) => name,
+            Err(_) => return Problem::unavailable().into(),
+        },
+        permissions,
+        expires_at: None,
+    };
+    let token = match account.apply(&Actor::user(user_id.clone()), command, &mut context) {
+        Ok(outcome) => outcome,
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    let mut body = match serde_json::to_value(&token) {
+        Ok(body) => body,
+        Err(_) => return Problem::unavailable().into(),
+    };
+    if let Value::Object(map) = &mut body {
+        map.insert("outcome".into(), json!("invitation_accepted"));
+        map.insert("user_id".into(), json!(user_id));
+        map.insert("tenant_id".into(), json!(tenant_id));
+        map.insert("account_id".into(), json!(account.id()));
+    }
+    match persist(env, sql, cache, &before, account).await {
+        Ok(()) => Reply::json(200, &body),
+        Err(problem) => problem.into(),
+    }
+}
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct EventRow {
+    event: String,
+}
+
+fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> Reply {
+    let now = http::now();
+    let reply = match query {
+        Query::Account => account
+            .view_account(actor, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::Tenant { tenant_id } => account
+            .view_tenant(actor, &tenant_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::Members { tenant_id } => account
+            .view_members(actor, &tenant_id, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::Member { tenant_id, user_id } => account
+            .view_member(actor, &tenant_id, &user_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::Users => account
+            .view_users(actor, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::User { user_id } => account
+            .view_user(actor, &user_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::ApiTokens { tenant_id } => account
+            .view_api_tokens(actor, &tenant_id, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::ApiToken { key_id } => account
+            .view_api_token(actor, &key_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::AutomationKeys { tenant_id } => account
+            .view_automation_keys(actor, &tenant_id, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::AutomationKey { key_id } => account
+            .view_automation_key(actor, &key_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::Audit {
+            tenant_id,
+            from,
+            limit,
+        } => account
+            .authorize_audit_read(actor, &tenant_id, now)
+            .map(|()| audit_page(sql, &tenant_id.to_string(), from, limit)),
+    };
+    reply.unwrap_or_else(|refusal| Problem::from(&refusal).into())
+}
+
+fn events(
+    sql: &SqlStorage,
+    query: &str,
+    bindings: Vec<SqlStorageValue>,
+) -> Result<Vec<AuditEvent>, Problem> {
+    let rows: Vec<EventRow> = sql
+        .exec(query, bindings)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    rows.iter()
+        .map(|row| serde_json::from_str(&row.event).map_err(|_| Problem::unavailable()))
+        .collect()
+}
+
+fn audit_page(sql: &SqlStorage, tenant: &str, from: u64, limit: u32) -> Reply {
+    let page = events(
+        sql,
+        "SELECT event FROM audit WHERE tenant = ? AND seq >= ? ORDER BY seq LIMIT ?",
+        vec![
+            SqlStorageValue::from(tenant),
+            SqlStorageValue::from(i64::try_from(from).unwrap_or(i64::MAX)),
+            SqlStorageValue::from(i64::from(limit)),
+        ],
+    );
+    // The whole account's chain is checked on every read: a page of one tenant's events has
+    // gaps (other tenants' and account-level events), so only the full chain can be verified.
+    let chain = events(sql, "SELECT event FROM audit ORDER BY seq", vec![]);
+    match (page, chain) {
+        (Ok(items), Ok(chain)) => {
+            let next_from = items
+                .last()
+                .map(|event| event.body.sequence.saturating_add(1));
+            Reply::json(
+                200,
+                &json!({
+                    "items": items,
+                    "next_from": next_from,
+                    "chain": {
+                        "valid": verify_chain(&chain).is_ok(),
+                        "length": chain.len(),
+                        "head": chain.last().map(|event| event.hash.clone()),
+                    },
+                }),
+            )
+        }
+        (Err(problem), _) | (_, Err(problem)) => problem.into(),
+    }
+}

@@ -1,0 +1,163 @@
+//! Every error the API returns, as an RFC 9457 problem document with a stable `code`: the one
+//! place where core refusals, verification outcomes and request mistakes become HTTP statuses.
+//! Public text never carries internal detail.
+
+use crate::api::{BodyError, RouteError};
+use portcullis_core::account::{Refusal, RefusalClass};
+use portcullis_core::authz::Reason;
+use portcullis_core::credential::Verification;
+use serde::Serialize;
+
+/// An `application/problem+json` body plus its status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the type.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// A stable machine-readable code, e.g. `lockout`.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// Methods the resource allows (405 only).
+    #[serde(skip)]
+    pub allow: Option<&'static str>,
+}
+
+/// The content type of every error.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+impl Problem {
+    /// A problem with `status`, `code` and `detail`.
+    pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("https://portcullis.dev/problems/{code}"),
+            title: title(status),
+            status,
+            code,
+            detail: detail.into(),
+            allow: None,
+        }
+    }
+
+    /// 401 with the `WWW-Authenticate` challenge the adapter adds.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(401, code, detail)
+    }
+
+    /// A failure of the platform itself (storage unreachable...): 503, with no detail.
+    pub fn unavailable() -> Self {
+        Self::new(
+            503,
+            "service_unavailable",
+            "the service could not complete the request; retry later",
+        )
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+fn title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+impl From<&Refusal> for Problem {
+    fn from(refusal: &Refusal) -> Self {
+        let status = match refusal.class() {
+            RefusalClass::Invalid => 400,
+            RefusalClass::Forbidden => 403,
+            RefusalClass::NotFound => 404,
+            RefusalClass::Conflict => 409,
+        };
+        Problem::new(status, refusal.code(), refusal.to_string())
+    }
+}
+
+impl From<&Verification> for Problem {
+    fn from(verification: &Verification) -> Self {
+        Problem::unauthorized(verification.code(), verification.public_message())
+    }
+}
+
+impl From<RouteError> for Problem {
+    fn from(error: RouteError) -> Self {
+        match error {
+            RouteError::NotFound => Problem::new(404, "not_found", "no such resource"),
+            RouteError::MethodNotAllowed(allowed) => {
+                let mut problem = Problem::new(
+                    405,
+                    "method_not_allowed",
+                    format!("this resource allows {allowed}"),
+                );
+                problem.allow = Some(allowed);
+                problem
+            }
+        }
+    }
+}
+
+impl From<BodyError> for Problem {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge => Problem::new(
+                413,
+                "body_too_large",
+                format!(
+                    "request bodies are limited to {} bytes",
+                    crate::api::MAX_BODY_BYTES
+                ),
+            ),
+            BodyError::Invalid(reason) => Problem::new(400, "invalid_body", reason),
+        }
+    }
+}
+
+/// A denied authorization decision for a management call.
+pub fn denied(reason: Reason) -> Problem {
+    Problem::new(403, reason.code(), reason.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::TenantId;
+
+    #[test]
+    fn refusals_map_to_their_class_status() {
+        let tenant: TenantId = "ten_00000000000000aa".parse().unwrap();
+        let lockout = Problem::from(&Refusal::Lockout(tenant));
+        assert_eq!((lockout.status, lockout.code), (409, "lockout"));
+        let forbidden = Problem::from(&Refusal::NotCompanyAdmin);
+        assert_eq!(forbidden.status, 403);
+        let invalid = Problem::from(&Refusal::ExpiryInPast);
+        assert_eq!(invalid.status, 400);
+    }
+
+    #[test]
+    fn verification_failures_are_401_without_detail() {
+        let problem = Problem::from(&Verification::WrongSecret);
+        assert_eq!(problem.status, 401);
+        assert_eq!(problem.detail, "credential is not recognised");
+        let json: serde_json::Value = serde_json::from_str(&problem.body()).unwrap();
+        assert_eq!(json["code"], "wrong_secret");
+        assert_eq!(json["type"], "https://portcullis.dev/problems/wrong_secret");
+    }
+}
