@@ -10,7 +10,10 @@ use crate::api::Query;
 use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
 use crate::protocol::{Acceptance, ObjectRequest};
-use portcullis_core::account::{Account, Actor, Context, Outcome};
+use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
+use portcullis_core::ids::DisplayName;
+use portcullis_core::{TenantId, UserId};
+use std::str::FromStr as _;
 use portcullis_core::audit::{AuditEvent, verify_chain};
 use portcullis_core::command::Command;
 use portcullis_core::credential::CredentialRecord;
@@ -328,6 +331,18 @@ async fn run_command(
     };
     if let Value::Object(map) = &mut body {
         map.insert("account_id".into(), json!(account.id()));
+        // A token acts only in its own tenant: whoever launches a tenant gets their first
+        // token in it, as the account owner does at sign-up and an invitee on acceptance.
+        if let Outcome::TenantCreated { tenant_id } = &outcome {
+            match first_token(&mut account, &actor.user_id, tenant_id, &mut context) {
+                Ok(Outcome::ApiTokenCreated { key_id, token, .. }) => {
+                    map.insert("key_id".into(), json!(key_id));
+                    map.insert("token".into(), json!(token));
+                }
+                Ok(_) => return Problem::unavailable().into(),
+                Err(refusal) => return Problem::from(&refusal).into(),
+            }
+        }
     }
     let status = if created(&outcome) { 201 } else { 200 };
     match persist(env, sql, cache, &before, account).await {
@@ -376,17 +391,7 @@ async fn accept(
         )
         .into();
     };
-    let permissions: PermissionSet = account.effective_permissions(&tenant_id, &user_id);
-    let command = Command::CreateApiToken {
-        tenant_id: tenant_id.clone(),
-        name: match "first token".parse() {
-            Ok(name) => name,
-            Err(_) => return Problem::unavailable().into(),
-        },
-        permissions,
-        expires_at: None,
-    };
-    let token = match account.apply(&Actor::user(user_id.clone()), command, &mut context) {
+    let token = match first_token(&mut account, &user_id, &tenant_id, &mut context) {
         Ok(outcome) => outcome,
         Err(refusal) => return Problem::from(&refusal).into(),
     };
@@ -404,6 +409,24 @@ async fn accept(
         Ok(()) => Reply::json(200, &body),
         Err(problem) => problem.into(),
     }
+}
+
+/// Issues `user`'s first personal token in `tenant`, carrying everything they hold there.
+fn first_token(
+    account: &mut Account,
+    user: &UserId,
+    tenant: &TenantId,
+    context: &mut Context<'_>,
+) -> Result<Outcome, Refusal> {
+    let permissions: PermissionSet = account.effective_permissions(tenant, user);
+    let command = Command::CreateApiToken {
+        tenant_id: tenant.clone(),
+        name: DisplayName::from_str("first token")
+            .map_err(|_| Refusal::OutOfRange("token name"))?,
+        permissions,
+        expires_at: None,
+    };
+    account.apply(&Actor::user(user.clone()), command, context)
 }
 
 #[derive(Serialize)]
