@@ -11,20 +11,20 @@ use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
 use crate::protocol::{Acceptance, ObjectRequest};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
-use portcullis_core::ids::DisplayName;
-use portcullis_core::{TenantId, UserId};
-use std::str::FromStr as _;
 use portcullis_core::audit::{AuditEvent, verify_chain};
 use portcullis_core::command::Command;
 use portcullis_core::credential::CredentialRecord;
+use portcullis_core::ids::DisplayName;
 use portcullis_core::random::OsRandom;
 use portcullis_core::store::{ACCOUNT_STATE_KEY, RecordChange, credential_key, record_changes};
 use portcullis_core::{KeyId, PermissionSet};
+use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::str::FromStr as _;
 use worker::{
     DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Storage,
     durable_object,
