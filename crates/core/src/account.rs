@@ -6,10 +6,10 @@
 //! one audit event get appended. A refused command changes nothing.
 
 use crate::audit::{AuditEvent, AuditLog, EventBody};
-use crate::authz::{self, AUTOMATION_KEY_PERMISSIONS, Operation};
+use crate::authz::{self, Operation};
 use crate::command::{Command, SsoChange};
 use crate::credential::{
-    self, CredentialKind, CredentialRecord, CredentialState, KeyId, Verification,
+    self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
 };
 use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
 use crate::permission::{Permission, PermissionSet};
@@ -806,24 +806,17 @@ impl Account {
             });
         }
         let key = tenant.automation_keys.get(key_id)?;
-        let usable = key.enabled && tenant.plan.includes(Feature::AutomationKeys);
-        Some(CredentialRecord {
-            key_id: key.key_id.clone(),
-            kind: CredentialKind::AutomationKey,
-            account_id: self.id.clone(),
-            tenant_id: tenant.id.clone(),
-            owner: None,
-            name: key.name.clone(),
-            secret_hash: key.secret_hash,
-            permissions: AUTOMATION_KEY_PERMISSIONS,
-            plan: tenant.plan,
-            state: if usable {
-                CredentialState::Active
-            } else {
-                CredentialState::Disabled
+        Some(CredentialRecord::automation_key(
+            key.key_id.clone(),
+            key.secret_hash,
+            Placement {
+                account_id: self.id.clone(),
+                tenant_id: tenant.id.clone(),
+                name: key.name.clone(),
+                plan: tenant.plan,
             },
-            expires_at: None,
-        })
+            key.enabled,
+        ))
     }
 
     /// A copy of the state to run a command against, without the audit log.

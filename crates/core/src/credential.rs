@@ -20,10 +20,10 @@
 //! found by [`lookup_key`], the hashing key and the time. The secret is checked (in constant
 //! time) before anything about the record's state is revealed.
 
-use crate::authz::{Principal, PrincipalKind};
+use crate::authz::{AUTOMATION_KEY_PERMISSIONS, Principal, PrincipalKind};
 use crate::ids::{AccountId, DisplayName, TenantId, UserId};
 use crate::permission::PermissionSet;
-use crate::plan::Plan;
+use crate::plan::{Feature, Plan};
 use crate::random::{self, RandomSource};
 use crate::secret::{HashingKey, Secret, SecretHash};
 use crate::time::Timestamp;
@@ -278,6 +278,17 @@ impl Presented {
         Self::parse(credential.trim_start())
     }
 
+    /// Parses either a bare credential or an `Authorization` header value. A bare credential
+    /// never contains white space, so text that does (after trimming) is read as a header.
+    pub fn from_credential_or_header(text: &str) -> Result<Self, Malformed> {
+        let text = text.trim();
+        if text.contains(char::is_whitespace) {
+            Self::from_authorization_header(text)
+        } else {
+            Self::parse(text)
+        }
+    }
+
     /// The key id: where the credential's record is stored.
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
@@ -446,6 +457,73 @@ pub struct CredentialRecord {
     pub state: CredentialState,
     /// When the credential stops working, if ever.
     pub expires_at: Option<Timestamp>,
+}
+
+/// Where a credential belongs: the parts of its record that are neither secret nor state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The owning account.
+    pub account_id: AccountId,
+    /// The tenant the credential acts in.
+    pub tenant_id: TenantId,
+    /// The credential's name.
+    pub name: DisplayName,
+    /// The tenant's plan.
+    pub plan: Plan,
+}
+
+impl CredentialRecord {
+    /// The record of an API token owned by an active member, acting with `permissions` (the
+    /// token's scope already intersected with what its owner is granted).
+    pub fn active_api_token(
+        issued: &Issued,
+        placement: Placement,
+        owner: UserId,
+        permissions: PermissionSet,
+        expires_at: Option<Timestamp>,
+    ) -> Self {
+        Self {
+            key_id: issued.key_id.clone(),
+            kind: CredentialKind::ApiToken,
+            account_id: placement.account_id,
+            tenant_id: placement.tenant_id,
+            owner: Some(owner),
+            name: placement.name,
+            secret_hash: issued.hash,
+            permissions,
+            plan: placement.plan,
+            state: CredentialState::Active,
+            expires_at,
+        }
+    }
+
+    /// The record of an automation key: build permissions only, usable while it is enabled and
+    /// the tenant's plan includes automation keys.
+    pub fn automation_key(
+        key_id: KeyId,
+        secret_hash: SecretHash,
+        placement: Placement,
+        enabled: bool,
+    ) -> Self {
+        let usable = enabled && placement.plan.includes(Feature::AutomationKeys);
+        Self {
+            key_id,
+            kind: CredentialKind::AutomationKey,
+            account_id: placement.account_id,
+            tenant_id: placement.tenant_id,
+            owner: None,
+            name: placement.name,
+            secret_hash,
+            permissions: AUTOMATION_KEY_PERMISSIONS,
+            plan: placement.plan,
+            state: if usable {
+                CredentialState::Active
+            } else {
+                CredentialState::Disabled
+            },
+            expires_at: None,
+        }
+    }
 }
 
 /// The outcome of verifying a presented credential: a value, never an error.
@@ -700,6 +778,94 @@ mod tests {
                 Timestamp::from_unix_seconds(0)
             ),
             Verification::WrongSecret
+        );
+    }
+
+    fn placement(plan: Plan) -> Placement {
+        let mut random = SeededRandom::new(77);
+        Placement {
+            account_id: AccountId::generate(&mut random),
+            tenant_id: TenantId::generate(&mut random),
+            name: "deploy".parse().unwrap(),
+            plan,
+        }
+    }
+
+    #[test]
+    fn issued_records_verify_and_automation_keys_follow_their_plan() {
+        let token = issue_api_token(&mut SeededRandom::new(11), &key());
+        let owner = UserId::generate(&mut SeededRandom::new(12));
+        let scope = PermissionSet::only(crate::Permission::UpdateCertificates);
+        let record = CredentialRecord::active_api_token(
+            &token,
+            placement(Plan::Free),
+            owner.clone(),
+            scope,
+            None,
+        );
+        let now = Timestamp::from_unix_seconds(5);
+        let principal = verify(token.secret.expose(), Some(&record), &key(), now)
+            .principal()
+            .cloned()
+            .unwrap();
+        assert_eq!(principal.permissions, scope);
+        assert_eq!(record.owner, Some(owner));
+
+        let automation = issue_automation_key(&mut SeededRandom::new(13), &key());
+        let record_on = |plan, enabled| {
+            CredentialRecord::automation_key(
+                automation.key_id.clone(),
+                automation.hash,
+                placement(plan),
+                enabled,
+            )
+        };
+        let usable = record_on(Plan::Team, true);
+        assert_eq!(usable.permissions, AUTOMATION_KEY_PERMISSIONS);
+        assert!(
+            verify(automation.secret.expose(), Some(&usable), &key(), now)
+                .principal()
+                .is_some()
+        );
+        for (plan, enabled) in [(Plan::Team, false), (Plan::Free, true)] {
+            assert_eq!(
+                verify(
+                    automation.secret.expose(),
+                    Some(&record_on(plan, enabled)),
+                    &key(),
+                    now
+                ),
+                Verification::Disabled,
+                "{plan} enabled={enabled}"
+            );
+        }
+    }
+
+    #[test]
+    fn credential_or_header_accepts_both_forms() {
+        let issued = issue_api_token(&mut SeededRandom::new(14), &key());
+        let bare = issued.secret.expose();
+        for text in [
+            bare.to_owned(),
+            format!("  {bare}\n"),
+            format!("Bearer {bare}"),
+            format!("bearer   {bare}"),
+        ] {
+            assert_eq!(
+                Presented::from_credential_or_header(&text)
+                    .unwrap()
+                    .key_id(),
+                &issued.key_id,
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            Presented::from_credential_or_header(&format!("Basic {bare}")).unwrap_err(),
+            Malformed::NotBearer
+        );
+        assert_eq!(
+            Presented::from_credential_or_header("").unwrap_err(),
+            Malformed::UnknownPrefix
         );
     }
 

@@ -1,0 +1,181 @@
+//! The package's operations on plain Rust values: each one parses its inputs with the engine's
+//! types, calls the engine once and shapes the answer. No JavaScript here, so the native tests
+//! run exactly what the exported functions run.
+
+use crate::types::{
+    AuthorizeResult, CredentialRecord, Decided, DesiredConfig, Failure, IssueRequest, IssueResult,
+    Issued, LocateResult, Located, OperationInfo, Permission, Principal, RolePresetInfo, True,
+    Valid, ValidateResult, Verified, VerifyResult,
+};
+use portcullis_core::credential::{self, CredentialRecord as CoreRecord, Placement, Presented};
+use portcullis_core::random::RandomSource;
+use portcullis_core::{HashingKey, Operation, RolePreset, Timestamp, authorize, desired, store};
+
+fn hashing_key(base64: &str) -> Result<HashingKey, Failure> {
+    HashingKey::from_base64(base64).map_err(|error| Failure::hashing_key(&error))
+}
+
+/// Where the record of a credential (bare or `Bearer` header) is stored.
+pub fn locate(credential: &str) -> LocateResult {
+    match Presented::from_credential_or_header(credential) {
+        Ok(presented) => LocateResult::Success(Located {
+            ok: True,
+            key_id: presented.key_id().clone(),
+            kind: presented.kind().into(),
+            storage_key: store::credential_key(presented.key_id()),
+        }),
+        Err(malformed) => Failure::refused(&credential::Verification::Malformed(malformed)).into(),
+    }
+}
+
+/// Verifies a credential (bare or `Bearer` header) against the record stored under its key id
+/// (`None`: nothing is stored there).
+pub fn verify(
+    credential: &str,
+    record: Option<CredentialRecord>,
+    hashing_key_base64: &str,
+    now: Timestamp,
+) -> VerifyResult {
+    let key = match hashing_key(hashing_key_base64) {
+        Ok(key) => key,
+        Err(failure) => return failure.into(),
+    };
+    let presented = match Presented::from_credential_or_header(credential) {
+        Ok(presented) => presented,
+        Err(malformed) => {
+            return Failure::refused(&credential::Verification::Malformed(malformed)).into();
+        }
+    };
+    let record = record.map(CoreRecord::from);
+    match credential::verify_presented(&presented, record.as_ref(), &key, now) {
+        credential::Verification::Valid(principal) => VerifyResult::Success(Verified {
+            ok: True,
+            principal: principal.into(),
+        }),
+        refused => Failure::refused(&refused).into(),
+    }
+}
+
+/// The decision for `principal` performing the operation named `operation`.
+pub fn decide(principal: Principal, operation: &str) -> AuthorizeResult {
+    let operation = match operation.parse::<Operation>() {
+        Ok(operation) => operation,
+        Err(error) => return Failure::operation(&error).into(),
+    };
+    let decision = authorize(&principal.into(), operation);
+    AuthorizeResult::Success(Decided {
+        ok: True,
+        allow: decision.allow,
+        reason: decision.reason.into(),
+        message: decision.reason.to_string(),
+    })
+}
+
+/// Issues a new credential with randomness from `random`: the secret to show once and the
+/// record to store.
+pub fn issue(
+    request: IssueRequest,
+    hashing_key_base64: &str,
+    random: &mut dyn RandomSource,
+) -> IssueResult {
+    let key = match hashing_key(hashing_key_base64) {
+        Ok(key) => key,
+        Err(failure) => return failure.into(),
+    };
+    let (issued, record) = match request {
+        IssueRequest::ApiToken {
+            account_id,
+            tenant_id,
+            name,
+            plan,
+            owner,
+            permissions,
+            expires_at,
+        } => {
+            let issued = credential::issue_api_token(random, &key);
+            let record = CoreRecord::active_api_token(
+                &issued,
+                Placement {
+                    account_id,
+                    tenant_id,
+                    name,
+                    plan: plan.into(),
+                },
+                owner,
+                permissions
+                    .into_iter()
+                    .map(portcullis_core::Permission::from)
+                    .collect(),
+                expires_at,
+            );
+            (issued, record)
+        }
+        IssueRequest::AutomationKey {
+            account_id,
+            tenant_id,
+            name,
+            plan,
+            enabled,
+        } => {
+            let issued = credential::issue_automation_key(random, &key);
+            let record = CoreRecord::automation_key(
+                issued.key_id.clone(),
+                issued.hash,
+                Placement {
+                    account_id,
+                    tenant_id,
+                    name,
+                    plan: plan.into(),
+                },
+                enabled,
+            );
+            (issued, record)
+        }
+    };
+    IssueResult::Success(Issued {
+        ok: True,
+        secret: issued.secret.expose().to_owned(),
+        storage_key: store::credential_key(&record.key_id),
+        record: record.into(),
+    })
+}
+
+/// Every problem of a desired configuration, all at once.
+pub fn validate(config: DesiredConfig) -> ValidateResult {
+    let problems = desired::validate(&config.into());
+    if problems.is_empty() {
+        ValidateResult::Success(Valid { ok: True })
+    } else {
+        Failure::from_problems(problems.into_iter().map(Into::into).collect()).into()
+    }
+}
+
+/// The six permissions, in catalogue order.
+pub fn permissions() -> Vec<Permission> {
+    portcullis_core::Permission::ALL
+        .into_iter()
+        .map(Permission::from)
+        .collect()
+}
+
+/// The role presets with their permissions.
+pub fn role_presets() -> Vec<RolePresetInfo> {
+    RolePreset::ALL
+        .into_iter()
+        .map(RolePresetInfo::from)
+        .collect()
+}
+
+/// The operation catalogue.
+pub fn operations() -> Vec<OperationInfo> {
+    Operation::ALL
+        .iter()
+        .copied()
+        .map(OperationInfo::from)
+        .collect()
+}
+
+/// A fresh random hashing key, as base64url text for a secret store.
+pub fn new_hashing_key(random: &mut dyn RandomSource) -> String {
+    HashingKey::generate(random).to_base64().as_str().to_owned()
+}

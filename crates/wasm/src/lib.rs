@@ -1,0 +1,170 @@
+//! Portcullis for JavaScript: the engine ([`portcullis_core`]) compiled to WebAssembly, for
+//! browsers, Node and edge workers that run JavaScript.
+//!
+//! This crate is a thin [`wasm_bindgen`] facade with no rule of its own: each exported function
+//! converts its arguments, calls the engine once (through [`facade`]) and returns a tagged
+//! result, `{ ok: true, ... }` or `{ ok: false, errors: [{ code, message, path? }] }`. Domain
+//! outcomes (a wrong secret, a denied operation, a broken configuration) never throw. The
+//! TypeScript declarations of every shape come from [`types`] through tsify.
+//!
+//! Randomness comes from the platform's Web Crypto (`crypto.getRandomValues`, through
+//! getrandom's `wasm_js` backend); time is the caller's `now` (seconds since the Unix epoch) or
+//! else `Date.now()`.
+#![warn(missing_docs)]
+
+pub mod facade;
+mod problem;
+pub mod types;
+
+use portcullis_core::Timestamp;
+use portcullis_core::random::OsRandom;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use types::{Failure, IssueResult, ValidateResult, VerifyResult};
+use wasm_bindgen::prelude::*;
+
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Reads an argument given either as a JavaScript value or as JSON text (as KV returns it).
+///
+/// Objects go through `JSON.stringify` and the same JSON parser as text, so both forms obey
+/// the same rules (unknown fields are refused) and give the same messages as the engine's JSON.
+fn decode<T: DeserializeOwned>(value: JsValue, argument: &str) -> Result<T, Failure> {
+    let text = match value.as_string() {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&value)
+            .ok()
+            .and_then(|text| text.as_string())
+            .ok_or_else(|| Failure::input(argument, "the value cannot be written as JSON"))?,
+    };
+    serde_json::from_str(&text).map_err(|error| Failure::input(argument, error))
+}
+
+/// Like [`decode`], with `null` and `undefined` meaning "none".
+fn decode_optional<T: DeserializeOwned>(
+    value: JsValue,
+    argument: &str,
+) -> Result<Option<T>, Failure> {
+    if value.is_null() || value.is_undefined() {
+        Ok(None)
+    } else {
+        decode(value, argument).map(Some)
+    }
+}
+
+/// Hands a result to JavaScript as plain objects and arrays, `None` as `null`.
+fn encode<T: Serialize>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
+    value.serialize(&serializer).unwrap_or_else(|error| {
+        Failure::unrepresentable(error)
+            .serialize(&serializer)
+            .unwrap_or(JsValue::NULL)
+    })
+}
+
+/// `now` in whole seconds, or the platform clock when absent.
+fn timestamp(now: Option<f64>) -> Result<Timestamp, Failure> {
+    let seconds = now.unwrap_or_else(|| js_sys::Date::now() / 1000.0);
+    if seconds.is_finite() && (0.0..=MAX_SAFE_INTEGER).contains(&seconds) {
+        // In range and finite, so the conversion is exact after flooring.
+        Ok(Timestamp::from_unix_seconds(seconds.floor() as u64))
+    } else {
+        Err(Failure::time())
+    }
+}
+
+/// Parses a presented credential (bare, or an `Authorization: Bearer` header value) without
+/// any secret check, and says where its record is stored: read that one record, then call
+/// `verifyCredential`.
+#[wasm_bindgen(js_name = credentialKeyId, unchecked_return_type = "LocateResult")]
+pub fn credential_key_id(
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] credential: Option<String>,
+) -> JsValue {
+    encode(&facade::locate(credential.as_deref().unwrap_or_default()))
+}
+
+/// Verifies a presented credential (bare, or an `Authorization: Bearer` header value) against
+/// the record stored under its key id (`null` when there is none), with the server-side hashing
+/// key (base64) at `now` (seconds since the Unix epoch; default: the platform clock).
+#[wasm_bindgen(js_name = verifyCredential, unchecked_return_type = "VerifyResult")]
+pub fn verify_credential(
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] credential: Option<String>,
+    #[wasm_bindgen(unchecked_param_type = "CredentialRecord | string | null | undefined")]
+    record: JsValue,
+    #[wasm_bindgen(js_name = hashingKey)] hashing_key: &str,
+    now: Option<f64>,
+) -> JsValue {
+    let result = decode_optional(record, "record").and_then(|record| {
+        let now = timestamp(now)?;
+        Ok(facade::verify(
+            credential.as_deref().unwrap_or_default(),
+            record,
+            hashing_key,
+            now,
+        ))
+    });
+    encode(&result.unwrap_or_else(VerifyResult::from))
+}
+
+/// The decision for a verified `principal` performing `operation` (a catalogue name).
+#[wasm_bindgen(js_name = authorize, unchecked_return_type = "AuthorizeResult")]
+pub fn authorize_operation(
+    #[wasm_bindgen(unchecked_param_type = "Principal | string")] principal: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Operation")] operation: &str,
+) -> JsValue {
+    match decode(principal, "principal") {
+        Ok(principal) => encode(&facade::decide(principal, operation)),
+        Err(failure) => encode(&failure),
+    }
+}
+
+/// Issues a new API token or automation key with Web Crypto randomness: the secret to show
+/// once, and the record (holding only the secret's HMAC) to store under `storage_key`.
+#[wasm_bindgen(js_name = issueCredential, unchecked_return_type = "IssueResult")]
+pub fn issue_credential(
+    #[wasm_bindgen(unchecked_param_type = "IssueRequest | string")] request: JsValue,
+    #[wasm_bindgen(js_name = hashingKey)] hashing_key: &str,
+) -> JsValue {
+    let result = decode(request, "request")
+        .map(|request| facade::issue(request, hashing_key, &mut OsRandom))
+        .unwrap_or_else(IssueResult::from);
+    encode(&result)
+}
+
+/// Validates a desired tenant configuration, reporting every problem at once.
+#[wasm_bindgen(js_name = validateConfig, unchecked_return_type = "ValidateResult")]
+pub fn validate_config(
+    #[wasm_bindgen(unchecked_param_type = "DesiredConfig | string")] config: JsValue,
+) -> JsValue {
+    let result = decode(config, "config")
+        .map(facade::validate)
+        .unwrap_or_else(ValidateResult::from);
+    encode(&result)
+}
+
+/// The six permissions, in catalogue order.
+#[wasm_bindgen(js_name = listPermissions, unchecked_return_type = "Permission[]")]
+pub fn list_permissions() -> JsValue {
+    encode(&facade::permissions())
+}
+
+/// The role presets and the permissions each stands for.
+#[wasm_bindgen(js_name = listRolePresets, unchecked_return_type = "RolePresetInfo[]")]
+pub fn list_role_presets() -> JsValue {
+    encode(&facade::role_presets())
+}
+
+/// The operation catalogue: each operation's area, permission and plan feature.
+#[wasm_bindgen(js_name = listOperations, unchecked_return_type = "OperationInfo[]")]
+pub fn list_operations() -> JsValue {
+    encode(&facade::operations())
+}
+
+/// A fresh random 32-byte hashing key (base64url), to keep in a secret store.
+#[wasm_bindgen(js_name = generateHashingKey)]
+pub fn generate_hashing_key() -> String {
+    facade::new_hashing_key(&mut OsRandom)
+}

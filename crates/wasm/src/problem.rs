@@ -1,0 +1,62 @@
+//! The one place where engine refusals and bad inputs become the `{ code, message, path? }`
+//! problems JavaScript sees. Messages are the engine's public text; nothing internal leaks.
+
+use crate::types::{Failure, False, Problem};
+use portcullis_core::authz::UnknownOperation;
+use portcullis_core::credential::Verification;
+use portcullis_core::secret::HashingKeyError;
+use std::fmt::Display;
+
+impl Failure {
+    /// A failure with a single problem.
+    pub fn one(code: &str, message: impl Display, path: Option<&str>) -> Self {
+        Self::from_problems(vec![Problem {
+            code: code.to_owned(),
+            message: message.to_string(),
+            path: path.map(str::to_owned),
+        }])
+    }
+
+    /// A failure listing `errors`.
+    pub fn from_problems(errors: Vec<Problem>) -> Self {
+        Self { ok: False, errors }
+    }
+
+    /// A refused verification: the engine's stable code and its public message.
+    pub fn refused(verification: &Verification) -> Self {
+        Self::one(verification.code(), verification.public_message(), None)
+    }
+
+    /// A hashing key that is not at least 32 bytes of base64.
+    pub fn hashing_key(error: &HashingKeyError) -> Self {
+        Self::one("invalid_hashing_key", error, Some("hashingKey"))
+    }
+
+    /// An operation name outside the catalogue.
+    pub fn operation(error: &UnknownOperation) -> Self {
+        Self::one("unknown_operation", error, Some("operation"))
+    }
+
+    /// An argument that is not of the documented shape.
+    pub fn input(argument: &str, error: impl Display) -> Self {
+        Self::one("invalid_input", error, Some(argument))
+    }
+
+    /// A time that is not a whole number of seconds since the Unix epoch.
+    pub fn time() -> Self {
+        Self::one(
+            "invalid_time",
+            "`now` must be a non-negative number of seconds since the Unix epoch",
+            Some("now"),
+        )
+    }
+
+    /// A result that could not be handed to JavaScript (a number beyond 2^53, say).
+    pub fn unrepresentable(error: impl Display) -> Self {
+        Self::one(
+            "unrepresentable_result",
+            format!("the result cannot be represented in JavaScript: {error}"),
+            None,
+        )
+    }
+}

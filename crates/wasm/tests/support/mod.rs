@@ -1,0 +1,80 @@
+//! The shape of `tests/vectors.json`, shared by the native test (`tests/vectors.rs`) and the
+//! wasm-bindgen suite (`tests/web.rs`): inputs, and the exact JSON result the package returns.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The vectors file, compiled into both test binaries.
+pub const VECTORS_JSON: &str = include_str!("../vectors.json");
+
+/// Every vector.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vectors {
+    /// What the file is and how to regenerate it.
+    pub about: String,
+    /// The hashing key every record was hashed with (base64url).
+    pub hashing_key: String,
+    /// The time of every verification (seconds since the Unix epoch).
+    pub now: u64,
+    /// `verifyCredential` cases.
+    pub verify: Vec<VerifyCase>,
+    /// `authorize` cases.
+    pub authorize: Vec<AuthorizeCase>,
+    /// `validateConfig` cases.
+    pub validate: Vec<ValidateCase>,
+}
+
+/// One verification: a presented credential and the record stored under its key id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCase {
+    /// What the case shows.
+    pub name: String,
+    /// The credential or `Authorization` header as presented.
+    pub credential: String,
+    /// The stored record (null: none stored).
+    pub record: Value,
+    /// The exact result.
+    pub result: Value,
+}
+
+/// One principal, and the decision for every operation of the catalogue (and a few names
+/// outside it).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeCase {
+    /// What the case shows.
+    pub name: String,
+    /// The principal, as a verification returned it.
+    pub principal: Value,
+    /// Operation name and exact result.
+    pub decisions: Vec<Decision>,
+}
+
+/// The result of one operation for a principal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// The operation name.
+    pub operation: String,
+    /// The exact result.
+    pub result: Value,
+}
+
+/// One desired configuration.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateCase {
+    /// What the case shows.
+    pub name: String,
+    /// The configuration.
+    pub config: Value,
+    /// The exact result.
+    pub result: Value,
+}
+
+/// The vectors in the file.
+pub fn vectors() -> Vectors {
+    serde_json::from_str(VECTORS_JSON).expect("tests/vectors.json is valid")
+}

@@ -1,0 +1,565 @@
+//! Shared test vectors, native side: `tests/vectors.json` holds inputs and the exact result the
+//! package returns for each; `tests/web.rs` checks the same file inside wasm (Node and
+//! Chromium), so both runtimes are held to the same decisions.
+//!
+//! The file is generated deterministically (a seeded random source, a fixed time) by
+//! [`generate`], which also asserts by hand what each case must decide. Regenerate it after a
+//! deliberate change with:
+//!
+//! ```sh
+//! PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors
+//! ```
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions"
+)]
+
+mod support;
+
+use portcullis_core::authz::Area;
+use portcullis_core::credential::{
+    self, CredentialRecord as CoreRecord, CredentialState, Issued, Placement,
+};
+use portcullis_core::random::SeededRandom;
+use portcullis_core::{
+    AccountId, HashingKey, Operation, Permission, PermissionSet, Plan, TenantId, Timestamp, UserId,
+};
+use portcullis_wasm::facade;
+use portcullis_wasm::types::{CredentialRecord, DesiredConfig, Principal};
+use serde_json::{Value, json};
+use support::{AuthorizeCase, Decision, ValidateCase, Vectors, VerifyCase};
+
+const NOW: u64 = 1_750_000_000;
+const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors.json");
+
+fn verify(vectors_key: &str, now: u64, credential: &str, record: &Value) -> Value {
+    let record: Option<CredentialRecord> = serde_json::from_value(record.clone()).unwrap();
+    let result = facade::verify(
+        credential,
+        record,
+        vectors_key,
+        Timestamp::from_unix_seconds(now),
+    );
+    serde_json::to_value(result).unwrap()
+}
+
+fn decide(principal: &Value, operation: &str) -> Value {
+    let principal: Principal = serde_json::from_value(principal.clone()).unwrap();
+    serde_json::to_value(facade::decide(principal, operation)).unwrap()
+}
+
+fn validate(config: &Value) -> Value {
+    let config: DesiredConfig = serde_json::from_value(config.clone()).unwrap();
+    serde_json::to_value(facade::validate(config)).unwrap()
+}
+
+fn code(result: &Value) -> &str {
+    if result["ok"] == json!(true) {
+        "valid"
+    } else {
+        result["errors"][0]["code"].as_str().unwrap()
+    }
+}
+
+/// Replaces one character of the secret part with another base64 character.
+fn mistype(credential: &str) -> String {
+    let mut chars: Vec<char> = credential.chars().collect();
+    let index = chars.len() - 10;
+    chars[index] = if chars[index] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+struct Fixture {
+    key: HashingKey,
+    random: SeededRandom,
+    account: AccountId,
+    tenant: TenantId,
+    owner: UserId,
+}
+
+impl Fixture {
+    fn placement(&self, plan: Plan, name: &str) -> Placement {
+        Placement {
+            account_id: self.account.clone(),
+            tenant_id: self.tenant.clone(),
+            name: name.parse().unwrap(),
+            plan,
+        }
+    }
+
+    fn token(&mut self, permissions: PermissionSet) -> (Issued, CoreRecord) {
+        let issued = credential::issue_api_token(&mut self.random, &self.key);
+        let record = CoreRecord::active_api_token(
+            &issued,
+            self.placement(Plan::Team, "deploy"),
+            self.owner.clone(),
+            permissions,
+            Some(Timestamp::from_unix_seconds(NOW + 3600)),
+        );
+        (issued, record)
+    }
+
+    fn automation_key(&mut self, plan: Plan, enabled: bool) -> (Issued, CoreRecord) {
+        let issued = credential::issue_automation_key(&mut self.random, &self.key);
+        let record = CoreRecord::automation_key(
+            issued.key_id.clone(),
+            issued.hash,
+            self.placement(plan, "ci"),
+            enabled,
+        );
+        (issued, record)
+    }
+}
+
+fn generate() -> Vectors {
+    let mut random = SeededRandom::new(2026);
+    let key = HashingKey::generate(&mut random);
+    let hashing_key = key.to_base64().as_str().to_owned();
+    let mut fixture = Fixture {
+        key,
+        account: AccountId::generate(&mut random),
+        tenant: TenantId::generate(&mut random),
+        owner: UserId::generate(&mut random),
+        random,
+    };
+
+    let scope =
+        PermissionSet::only(Permission::BuildApplications).with(Permission::UpdateCertificates);
+    let (token, token_record) = fixture.token(scope);
+    let (other, other_record) = fixture.token(PermissionSet::ALL);
+    let (automation, automation_record) = fixture.automation_key(Plan::Team, true);
+    let (disabled, disabled_record) = fixture.automation_key(Plan::Team, false);
+    let (on_free, on_free_record) = fixture.automation_key(Plan::Free, true);
+
+    let token_text = token.secret.expose().to_owned();
+    let other_secret = other.secret.expose().split_once(':').unwrap().1;
+    let with_state = |state| CoreRecord {
+        state,
+        ..token_record.clone()
+    };
+    let record = |record: &CoreRecord| serde_json::to_value(record).unwrap();
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "api token, bare",
+            token_text.clone(),
+            record(&token_record),
+            "valid",
+        ),
+        (
+            "api token in a Bearer header",
+            format!("Bearer {token_text}"),
+            record(&token_record),
+            "valid",
+        ),
+        (
+            "automation key in a Bearer header",
+            format!("Bearer {}", automation.secret.expose()),
+            record(&automation_record),
+            "valid",
+        ),
+        (
+            "wrong secret: the token's key id with another token's secret",
+            format!("{}:{other_secret}", token.key_id),
+            record(&token_record),
+            "wrong_secret",
+        ),
+        (
+            "malformed: one character of the secret changed",
+            mistype(&token_text),
+            record(&token_record),
+            "malformed_credential",
+        ),
+        (
+            "malformed: Basic instead of Bearer",
+            format!("Basic {token_text}"),
+            record(&token_record),
+            "malformed_credential",
+        ),
+        (
+            "malformed: nothing presented",
+            String::new(),
+            Value::Null,
+            "malformed_credential",
+        ),
+        (
+            "expired: the record expires at `now`",
+            token_text.clone(),
+            record(&CoreRecord {
+                expires_at: Some(Timestamp::from_unix_seconds(NOW)),
+                ..token_record.clone()
+            }),
+            "expired",
+        ),
+        (
+            "disabled automation key",
+            disabled.secret.expose().to_owned(),
+            record(&disabled_record),
+            "disabled",
+        ),
+        (
+            "automation key of a tenant whose plan has no automation keys",
+            on_free.secret.expose().to_owned(),
+            record(&on_free_record),
+            "disabled",
+        ),
+        (
+            "deleted credential: no record stored",
+            token_text.clone(),
+            Value::Null,
+            "unknown_key",
+        ),
+        (
+            "a record stored under another key id",
+            token_text.clone(),
+            record(&other_record),
+            "unknown_key",
+        ),
+        (
+            "owner deactivated",
+            token_text.clone(),
+            record(&with_state(CredentialState::OwnerInactive)),
+            "owner_inactive",
+        ),
+        (
+            "owner has not accepted the invitation",
+            token_text.clone(),
+            record(&with_state(CredentialState::OwnerPending)),
+            "owner_pending",
+        ),
+    ];
+    let verify_cases: Vec<VerifyCase> = cases
+        .into_iter()
+        .map(|(name, credential, record, expected)| {
+            let result = verify(&hashing_key, NOW, &credential, &record);
+            assert_eq!(code(&result), expected, "{name}: {result}");
+            VerifyCase {
+                name: name.to_owned(),
+                credential,
+                record,
+                result,
+            }
+        })
+        .collect();
+
+    // The valid cases' principals: the token's effective permissions, the key's build scope.
+    let token_principal = verify_cases[0].result["principal"].clone();
+    assert_eq!(token_principal["kind"], "user");
+    assert_eq!(
+        token_principal["permissions"],
+        json!(["update_certificates", "build_applications"])
+    );
+    let automation_principal = verify_cases[2].result["principal"].clone();
+    assert_eq!(automation_principal["kind"], "automation_key");
+    assert_eq!(
+        automation_principal["permissions"],
+        json!(["build_applications"])
+    );
+    let admin_principal = json!({
+        "kind": "user",
+        "account_id": fixture.account,
+        "tenant_id": fixture.tenant,
+        "user_id": fixture.owner,
+        "key_id": other.key_id,
+        "permissions": PermissionSet::ALL,
+        "plan": "enterprise",
+    });
+
+    let operations = Operation::ALL
+        .iter()
+        .map(|operation| operation.name())
+        .chain(["drop_tables"]);
+    let authorize_cases: Vec<AuthorizeCase> = [
+        (
+            "api token: builds and certificates on team",
+            token_principal,
+        ),
+        ("automation key", automation_principal),
+        ("platform admin on enterprise", admin_principal),
+    ]
+    .into_iter()
+    .map(|(name, principal)| AuthorizeCase {
+        name: name.to_owned(),
+        decisions: operations
+            .clone()
+            .map(|operation| Decision {
+                operation: operation.to_owned(),
+                result: decide(&principal, operation),
+            })
+            .collect(),
+        principal,
+    })
+    .collect();
+    let reason = |case: &AuthorizeCase, operation: &str| -> (Value, Value) {
+        let decision = case
+            .decisions
+            .iter()
+            .find(|decision| decision.operation == operation)
+            .unwrap();
+        (
+            decision.result["allow"].clone(),
+            decision.result["reason"]["code"].clone(),
+        )
+    };
+    let [token_case, automation_case, admin_case] = &authorize_cases[..] else {
+        panic!("three principals");
+    };
+    assert_eq!(
+        reason(token_case, "write_certificates"),
+        (json!(true), json!("granted"))
+    );
+    assert_eq!(
+        reason(token_case, "write_configuration"),
+        (json!(false), json!("missing_permission"))
+    );
+    assert_eq!(
+        reason(token_case, "read_audit_log"),
+        (json!(false), json!("plan_excludes"))
+    );
+    assert_eq!(
+        reason(token_case, "read_users"),
+        (json!(true), json!("open_to_members"))
+    );
+    for operation in Operation::ALL {
+        let expected = if operation.area() == Area::Builds {
+            json!(true)
+        } else {
+            json!(false)
+        };
+        let (allow, code) = reason(automation_case, operation.name());
+        assert_eq!(allow, expected, "automation key, {operation}");
+        if operation.area() != Area::Builds {
+            assert_eq!(code, "automation_key_scope", "automation key, {operation}");
+        }
+        assert_eq!(
+            reason(admin_case, operation.name()).0,
+            json!(true),
+            "admin, {operation}"
+        );
+    }
+    for case in &authorize_cases {
+        let unknown = &case.decisions.last().unwrap().result;
+        assert_eq!(unknown["errors"][0]["code"], "unknown_operation");
+    }
+
+    let validate_cases: Vec<ValidateCase> = [
+        (
+            "a valid enterprise tenant with SSO and a breakglass user",
+            json!({
+                "actor_permissions": ["user_and_api_management", "build_applications"],
+                "tenant": {
+                    "plan": "enterprise",
+                    "members": [
+                        { "email": "owner@example.com", "owner": true },
+                        { "email": "ops@example.com", "permissions": ["user_and_api_management"] },
+                        { "email": "ci@example.com", "role": "release_engineer" }
+                    ],
+                    "sso": { "enforced": true, "breakglass": "ops@example.com" },
+                    "api_tokens": [
+                        { "name": "ci", "owner": "ci@example.com", "permissions": ["build_applications"] }
+                    ],
+                    "automation_keys": [{ "name": "builds" }]
+                }
+            }),
+            vec![],
+        ),
+        (
+            "every rule broken at once",
+            json!({
+                "actor_permissions": ["build_applications"],
+                "tenant": {
+                    "plan": "free",
+                    "members": [
+                        { "email": "a@example.com", "permissions": ["build_applications", "root"] },
+                        { "email": "b@example.com", "permissions": ["modify_configuration"] },
+                        { "email": "not-an-email" }
+                    ],
+                    "sso": { "enforced": true },
+                    "api_tokens": [
+                        { "name": "t", "owner": "a@example.com", "permissions": ["update_certificates"] }
+                    ],
+                    "automation_keys": [{ "name": "k" }]
+                }
+            }),
+            vec![
+                "unknown_permission",
+                "privilege_escalation",
+                "invalid_email",
+                "plan_limit",
+                "plan_feature_unavailable",
+                "plan_feature_unavailable",
+                "lockout",
+                "breakglass_required",
+                "privilege_escalation",
+            ],
+        ),
+        (
+            "unknown names, a duplicate member and an inactive breakglass",
+            json!({
+                "tenant": {
+                    "plan": "gold",
+                    "members": [
+                        { "email": "a@example.com", "role": "god", "status": "asleep",
+                          "permissions": ["user_and_api_management"] },
+                        { "email": "A@EXAMPLE.com" },
+                        { "email": "i@example.com", "status": "inactive",
+                          "permissions": ["user_and_api_management"] }
+                    ],
+                    "sso": { "enforced": false, "breakglass": "i@example.com" }
+                }
+            }),
+            vec![
+                "unknown_plan",
+                "unknown_role",
+                "unknown_status",
+                "duplicate_member",
+                "invalid_breakglass",
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(name, config, codes)| {
+        let result = validate(&config);
+        let found: Vec<&str> = result["errors"]
+            .as_array()
+            .map(|errors| errors.iter().map(|e| e["code"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(found, codes, "{name}");
+        ValidateCase {
+            name: name.to_owned(),
+            config,
+            result,
+        }
+    })
+    .collect();
+
+    Vectors {
+        about: "Shared test vectors of portcullis-wasm: inputs and the exact result of \
+                verifyCredential, authorize and validateConfig, checked natively \
+                (crates/wasm/tests/vectors.rs) and in wasm under Node and Chromium \
+                (crates/wasm/tests/web.rs). Generated, do not edit: \
+                PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors"
+            .to_owned(),
+        hashing_key,
+        now: NOW,
+        verify: verify_cases,
+        authorize: authorize_cases,
+        validate: validate_cases,
+    }
+}
+
+#[test]
+fn vectors_file_is_what_the_generator_produces() {
+    let generated = format!("{}\n", serde_json::to_string_pretty(&generate()).unwrap());
+    if std::env::var_os("PORTCULLIS_WRITE_VECTORS").is_some() {
+        std::fs::write(VECTORS_PATH, &generated).unwrap();
+    }
+    assert!(
+        support::VECTORS_JSON == generated,
+        "tests/vectors.json is stale; regenerate it with \
+         PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors"
+    );
+}
+
+#[test]
+fn native_results_match_every_vector() {
+    let vectors = support::vectors();
+    assert!(vectors.verify.len() >= 10 && vectors.validate.len() >= 3);
+    for case in &vectors.verify {
+        let result = verify(
+            &vectors.hashing_key,
+            vectors.now,
+            &case.credential,
+            &case.record,
+        );
+        assert_eq!(result, case.result, "{}", case.name);
+    }
+    for case in &vectors.authorize {
+        for decision in &case.decisions {
+            let result = decide(&case.principal, &decision.operation);
+            assert_eq!(
+                result, decision.result,
+                "{}: {}",
+                case.name, decision.operation
+            );
+        }
+    }
+    for case in &vectors.validate {
+        assert_eq!(validate(&case.config), case.result, "{}", case.name);
+    }
+}
+
+#[test]
+fn records_and_principals_keep_the_engine_json() {
+    // The package reads records exactly as the engine (and the edge worker's KV) writes them,
+    // and its principals are the engine's principals.
+    let vectors = support::vectors();
+    for case in vectors.verify.iter().filter(|case| !case.record.is_null()) {
+        let core: CoreRecord = serde_json::from_value(case.record.clone()).unwrap();
+        let mirrored: CredentialRecord = serde_json::from_value(case.record.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&mirrored).unwrap(), case.record);
+        assert_eq!(CoreRecord::from(mirrored), core);
+    }
+    for case in &vectors.authorize {
+        let core: portcullis_core::Principal =
+            serde_json::from_value(case.principal.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&core).unwrap(),
+            case.principal,
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn issued_credentials_verify_against_their_records() {
+    let mut random = SeededRandom::new(5);
+    let key = HashingKey::generate(&mut random)
+        .to_base64()
+        .as_str()
+        .to_owned();
+    let request = json!({
+        "kind": "automation_key",
+        "account_id": AccountId::generate(&mut random),
+        "tenant_id": TenantId::generate(&mut random),
+        "name": "nightly",
+        "plan": "team",
+    });
+    let issued = facade::issue(serde_json::from_value(request).unwrap(), &key, &mut random);
+    let issued = serde_json::to_value(issued).unwrap();
+    assert_eq!(issued["record"]["state"], "active");
+    assert_eq!(
+        issued["storage_key"],
+        format!("cred:v1:{}", issued["record"]["key_id"].as_str().unwrap())
+    );
+    let result = verify(
+        &key,
+        NOW,
+        issued["secret"].as_str().unwrap(),
+        &issued["record"],
+    );
+    assert_eq!(result["principal"]["kind"], "automation_key");
+    assert!(
+        !issued["record"]
+            .to_string()
+            .contains(issued["secret"].as_str().unwrap()),
+        "the record must not hold the secret"
+    );
+    let bad_key = facade::issue(
+        serde_json::from_value(json!({
+            "kind": "automation_key", "account_id": AccountId::generate(&mut random),
+            "tenant_id": TenantId::generate(&mut random), "name": "x", "plan": "team"
+        }))
+        .unwrap(),
+        "c2hvcnQ",
+        &mut random,
+    );
+    assert_eq!(
+        serde_json::to_value(bad_key).unwrap()["errors"][0]["code"],
+        "invalid_hashing_key"
+    );
+}

@@ -1,0 +1,54 @@
+// A plain JavaScript Cloudflare Worker that verifies `Authorization: Bearer` credentials with
+// the Portcullis wasm package: one KV read per request, every decision made by the engine.
+//
+//   GET /whoami                      -> 200 { principal } or 401 problem+json
+//   GET /whoami?operation=run_build  -> also authorizes the operation: 403 when it is denied
+//
+// Bindings: CREDENTIALS (KV, the records the engine projects, under `cred:v1:<key id>`) and
+// HASHING_KEY (secret, base64). The package is built with
+// `wasm-pack build crates/wasm --target web`; Workers compile the imported .wasm file into a
+// WebAssembly.Module, which initSync instantiates once per isolate.
+import {
+  authorize,
+  credentialKeyId,
+  initSync,
+  verifyCredential,
+} from "../../../crates/wasm/pkg/portcullis_wasm.js";
+import wasmModule from "../../../crates/wasm/pkg/portcullis_wasm_bg.wasm";
+
+initSync({ module: wasmModule });
+
+function problem(status, title, errors) {
+  const headers = { "content-type": "application/problem+json" };
+  if (status === 401) headers["www-authenticate"] = 'Bearer realm="portcullis"';
+  return new Response(JSON.stringify({ status, title, errors }), { status, headers });
+}
+
+export default {
+  async fetch(request, env) {
+    const header = request.headers.get("authorization");
+    if (header === null) {
+      return problem(401, "unauthorized", [
+        { code: "missing_credentials", message: "send `Authorization: Bearer <credential>`" },
+      ]);
+    }
+    // Parse first: garbage never reaches KV.
+    const located = credentialKeyId(header);
+    if (!located.ok) return problem(401, "unauthorized", located.errors);
+
+    // KV hands back the record as JSON text (null when none is stored); the package reads both.
+    const record = await env.CREDENTIALS.get(located.storage_key);
+    const verified = verifyCredential(header, record, env.HASHING_KEY);
+    if (!verified.ok) return problem(401, "unauthorized", verified.errors);
+
+    const operation = new URL(request.url).searchParams.get("operation");
+    if (operation === null) return Response.json({ principal: verified.principal });
+
+    const decision = authorize(verified.principal, operation);
+    if (!decision.ok) return problem(400, "bad request", decision.errors);
+    if (!decision.allow) {
+      return problem(403, "forbidden", [{ code: decision.reason.code, message: decision.message }]);
+    }
+    return Response.json({ principal: verified.principal, operation, reason: decision.reason });
+  },
+};

@@ -1,0 +1,116 @@
+// The example worker's fetch handler, called with real Request objects under Node 22. KV is a
+// Map behind the same `get` the Workers binding offers; records and secrets are issued by the
+// package itself (Web Crypto randomness), exactly as an admin tool would.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import worker from "../src/index.js";
+import {
+  generateHashingKey,
+  issueCredential,
+} from "../../../crates/wasm/pkg/portcullis_wasm.js";
+
+const HASHING_KEY = generateHashingKey();
+const store = new Map();
+const env = {
+  HASHING_KEY,
+  CREDENTIALS: { get: async (key) => store.get(key) ?? null },
+};
+const place = {
+  account_id: "acc_0123456789abcdef",
+  tenant_id: "ten_0123456789abcdef",
+  plan: "team",
+};
+
+function issue(request) {
+  const issued = issueCredential({ ...place, ...request }, HASHING_KEY);
+  assert.equal(issued.ok, true, JSON.stringify(issued));
+  store.set(issued.storage_key, JSON.stringify(issued.record));
+  return issued;
+}
+
+const token = issue({
+  kind: "api_token",
+  name: "laptop",
+  owner: "usr_0123456789abcdef",
+  permissions: ["build_applications", "update_certificates"],
+});
+const other = issue({
+  kind: "api_token",
+  name: "other",
+  owner: "usr_0123456789abcdef",
+  permissions: [],
+});
+const automation = issue({ kind: "automation_key", name: "ci" });
+const expired = issue({
+  kind: "api_token",
+  name: "old",
+  owner: "usr_0123456789abcdef",
+  permissions: ["build_applications"],
+  expires_at: Math.floor(Date.now() / 1000) - 60,
+});
+
+async function call(authorization, path = "/whoami") {
+  const headers = authorization === undefined ? {} : { Authorization: authorization };
+  const response = await worker.fetch(new Request(`https://worker.example${path}`, { headers }), env);
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+function codes(body) {
+  return body.errors.map((error) => error.code);
+}
+
+test("a valid token gets 200 with its principal and effective permissions", async () => {
+  const { status, body } = await call(`Bearer ${token.secret}`);
+  assert.equal(status, 200);
+  assert.equal(body.principal.kind, "user");
+  assert.equal(body.principal.key_id, token.record.key_id);
+  assert.equal(body.principal.tenant_id, place.tenant_id);
+  assert.deepEqual(body.principal.permissions, ["update_certificates", "build_applications"]);
+});
+
+test("the Bearer scheme is case-insensitive", async () => {
+  assert.equal((await call(`bearer ${token.secret}`)).status, 200);
+});
+
+test("a wrong secret is 401 wrong_secret", async () => {
+  const forged = `${token.record.key_id}:${other.secret.split(":")[1]}`;
+  const { status, headers, body } = await call(`Bearer ${forged}`);
+  assert.equal(status, 401);
+  assert.match(headers.get("www-authenticate"), /^Bearer/);
+  assert.equal(headers.get("content-type"), "application/problem+json");
+  assert.deepEqual(codes(body), ["wrong_secret"]);
+});
+
+test("malformed credentials are 401 malformed_credential", async () => {
+  const last = token.secret.at(-5) === "A" ? "B" : "A";
+  const mistyped = token.secret.slice(0, -5) + last + token.secret.slice(-4);
+  for (const header of [`Bearer ${mistyped}`, `Basic ${token.secret}`, "Bearer", "Bearer pctk_nope"]) {
+    const { status, body } = await call(header);
+    assert.equal(status, 401, header);
+    assert.deepEqual(codes(body), ["malformed_credential"], header);
+  }
+});
+
+test("a missing header is 401 missing_credentials", async () => {
+  const { status, body } = await call(undefined);
+  assert.equal(status, 401);
+  assert.deepEqual(codes(body), ["missing_credentials"]);
+});
+
+test("a deleted credential is 401 unknown_key and an expired one 401 expired", async () => {
+  const deleted = issueCredential({ ...place, kind: "automation_key", name: "gone" }, HASHING_KEY);
+  assert.deepEqual(codes((await call(`Bearer ${deleted.secret}`)).body), ["unknown_key"]);
+  assert.deepEqual(codes((await call(`Bearer ${expired.secret}`)).body), ["expired"]);
+});
+
+test("an automation key may run builds and nothing else", async () => {
+  const build = await call(`Bearer ${automation.secret}`, "/whoami?operation=run_build");
+  assert.equal(build.status, 200);
+  assert.equal(build.body.principal.kind, "automation_key");
+  const manage = await call(`Bearer ${automation.secret}`, "/whoami?operation=manage_users");
+  assert.equal(manage.status, 403);
+  assert.deepEqual(codes(manage.body), ["automation_key_scope"]);
+  const unknown = await call(`Bearer ${automation.secret}`, "/whoami?operation=drop_tables");
+  assert.equal(unknown.status, 400);
+  assert.deepEqual(codes(unknown.body), ["unknown_operation"]);
+});
