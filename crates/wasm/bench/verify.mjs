@@ -1,0 +1,65 @@
+// Verifications per second of the wasm package under Node, for docs/PERFORMANCE.md.
+//
+//   wasm-pack build crates/wasm --target web --release --out-dir pkg
+//   node crates/wasm/bench/verify.mjs [seconds per sample, default 2]
+//
+// Uses the API token of the shared vectors (crates/wasm/tests/vectors.json) at the vectors'
+// time, so every call is a full, successful verification. One benchmark = one call from
+// JavaScript, arguments and result crossing the boundary included. Five samples each after a
+// warm-up; the median is reported.
+import { readFileSync } from "node:fs";
+import {
+  credentialKeyId,
+  initSync,
+  verifyCredential,
+} from "../pkg/portcullis_wasm.js";
+
+initSync({ module: readFileSync(new URL("../pkg/portcullis_wasm_bg.wasm", import.meta.url)) });
+
+const vectors = JSON.parse(readFileSync(new URL("../tests/vectors.json", import.meta.url), "utf8"));
+const token = vectors.verify.find((vector) => vector.name === "api token, bare");
+const recordText = JSON.stringify(token.record);
+const header = `Bearer ${token.credential}`;
+const seconds = Number(process.argv[2] ?? 2);
+
+function check(result) {
+  if (!result.ok) throw new Error(`benchmark input does not verify: ${JSON.stringify(result)}`);
+}
+check(verifyCredential(header, recordText, vectors.hashing_key, vectors.now));
+
+const benchmarks = {
+  // What a worker does per request: the header, the record as KV's JSON text.
+  "verifyCredential(header, record JSON text)": () =>
+    verifyCredential(header, recordText, vectors.hashing_key, vectors.now),
+  // The record as a JavaScript object (it is written as JSON once inside the call).
+  "verifyCredential(credential, record object)": () =>
+    verifyCredential(token.credential, token.record, vectors.hashing_key, vectors.now),
+  // Parsing alone: format and checksum, no HMAC.
+  "credentialKeyId(header)": () => credentialKeyId(header),
+};
+
+function sample(run) {
+  let calls = 0;
+  let sink = 0;
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
+  const start = process.hrtime.bigint();
+  let now = start;
+  while (now < end) {
+    for (let i = 0; i < 1000; i++) sink ^= run().ok ? 1 : 0;
+    calls += 1000;
+    now = process.hrtime.bigint();
+  }
+  if (sink === 2) console.log("unreachable");
+  return Number(now - start) / calls;
+}
+
+console.log(`node ${process.version}, ${seconds} s per sample, median of 5`);
+for (const [name, run] of Object.entries(benchmarks)) {
+  sample(run); // warm-up
+  const samples = Array.from({ length: 5 }, () => sample(run)).sort((a, b) => a - b);
+  const median = samples[2];
+  console.log(
+    `${name.padEnd(46)} ${median.toFixed(0).padStart(6)} ns/call  ${(1e9 / median).toFixed(0).padStart(8)} calls/s` +
+      `  (samples ${samples[0].toFixed(0)}–${samples[4].toFixed(0)} ns)`,
+  );
+}
