@@ -33,3 +33,6 @@ async fn fetch(
 ) -> worker::Result<worker::Response> {
     edge::handle(request, env).await
 }
+
+#[cfg(test)]
+mod openapi_tests;
