@@ -383,6 +383,13 @@ pub enum Outcome {
         /// The former user.
         user_id: UserId,
     },
+    /// A user's display name changed.
+    UserRenamed {
+        /// The user.
+        user_id: UserId,
+        /// The new name.
+        name: DisplayName,
+    },
     /// A user's company admin role changed.
     CompanyAdminChanged {
         /// The user.
@@ -1199,6 +1206,24 @@ impl Account {
                 }
                 let event = Event::new(None, "user.deleted", &user_id);
                 Ok((Outcome::UserDeleted { user_id }, event))
+            }
+            Command::RenameUser { user_id, name } => {
+                let allowed = actor.user_id == user_id && self.active_actor(actor).is_ok()
+                    || self.require_company_admin(actor, now).is_ok()
+                    || self.tenants.values().any(|tenant| {
+                        tenant.members.contains_key(&user_id)
+                            && self
+                                .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
+                                .is_ok()
+                    });
+                if !allowed {
+                    self.active_actor(actor)?;
+                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+                }
+                let user = self.user_mut(&user_id)?;
+                user.name = name.clone();
+                let event = Event::new(None, "user.renamed", &user_id);
+                Ok((Outcome::UserRenamed { user_id, name }, event))
             }
             Command::SetCompanyAdmin {
                 user_id,

@@ -79,6 +79,14 @@ pub enum Command {
         /// The user.
         user_id: UserId,
     },
+    /// Change a user's display name (the email never changes): the user themself, a company
+    /// admin, or a member holding `user_and_api_management` in a tenant the user belongs to.
+    RenameUser {
+        /// The user.
+        user_id: UserId,
+        /// The new display name.
+        name: DisplayName,
+    },
     /// Grant or revoke the company admin role (company admins; never the owner's).
     SetCompanyAdmin {
         /// The user.
@@ -178,6 +186,7 @@ impl Command {
             Command::DeactivateUser { .. } => "deactivate_user",
             Command::ActivateUser { .. } => "activate_user",
             Command::DeleteUser { .. } => "delete_user",
+            Command::RenameUser { .. } => "rename_user",
             Command::SetCompanyAdmin { .. } => "set_company_admin",
             Command::UpdateAccountSettings { .. } => "update_account_settings",
             Command::CreateApiToken { .. } => "create_api_token",

@@ -436,6 +436,43 @@ fn only_company_admins_run_account_lifecycle() {
 }
 
 #[test]
+fn names_are_edited_by_the_user_a_company_admin_or_a_tenant_manager_only() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let reader = world.member("r@acme.test", PermissionSet::EMPTY);
+    let target = world.member("t@acme.test", PermissionSet::EMPTY);
+    let rename = |user_id: &UserId, name: &str| Command::RenameUser {
+        user_id: user_id.clone(),
+        name: name.parse().unwrap(),
+    };
+    let refusal = world.refused(&Actor::user(reader.clone()), rename(&target, "Nope"));
+    assert_eq!(
+        refusal,
+        Refusal::MissingPermission(Permission::UserAndApiManagement)
+    );
+    assert_eq!(refusal.code(), "missing_permission");
+    for (actor, name) in [
+        (target.clone(), "Tess Self"),
+        (manager, "Tess Managed"),
+        (world.owner.clone(), "Tess Admin"),
+    ] {
+        world
+            .apply(&Actor::user(actor), rename(&target, name))
+            .unwrap();
+        assert_eq!(world.account.user(&target).unwrap().name.as_str(), name);
+    }
+    let email_before = world.account.user(&target).unwrap().email.clone();
+    assert_eq!(
+        email_before.as_str(),
+        "t@acme.test",
+        "the email never changes"
+    );
+    let unknown: UserId = "usr_0123456789abcdef".parse().unwrap();
+    let refusal = world.refused(&world.owner(), rename(&unknown, "Ghost"));
+    assert_eq!(refusal.code(), "user_not_found");
+}
+
+#[test]
 fn deactivation_blocks_every_credential_in_every_tenant_at_once() {
     let mut world = World::new(Plan::Team);
     let user = world.member("dev@acme.test", perms(&["build_applications"]));

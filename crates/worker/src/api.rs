@@ -219,8 +219,9 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
             let u = || vec![("user_id", user_id.to_string())];
             match (rest, method) {
                 ([], Get) => Ok(Route::Read(Query::User { user_id })),
+                ([], Patch) => Ok(write("rename_user", u())),
                 ([], Delete) => Ok(write("delete_user", u())),
-                ([], _) => allow("GET, DELETE"),
+                ([], _) => allow("GET, PATCH, DELETE"),
                 (["deactivate"], Post) => Ok(write("deactivate_user", u())),
                 (["activate"], Post) => Ok(write("activate_user", u())),
                 (["invitation"], Post) => Ok(write("resend_invitation", u())),

@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tenants/{tenant_id}/audit"),
     ("get", "/v1/users"),
     ("get", "/v1/users/{user_id}"),
+    ("patch", "/v1/users/{user_id}"),
     ("delete", "/v1/users/{user_id}"),
     ("post", "/v1/users/{user_id}/deactivate"),
     ("post", "/v1/users/{user_id}/activate"),
