@@ -1,0 +1,350 @@
+//! `portcullis_automation_key`: a build-only automation key of the provider's tenant.
+
+use super::{Empty, plan_book_snapshot};
+use crate::client::{Api, ApiError};
+use crate::diagnostics;
+use crate::provider::Shared;
+use crate::schema::{Mode, boolean, schema, sensitive, string};
+use crate::values::{known, rfc3339};
+use async_trait::async_trait;
+use portcullis_core::KeyId;
+use portcullis_core::credential::CredentialKind;
+use portcullis_core::query::AutomationKeyView;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use tf_provider::schema::Schema;
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+/// Terraform state of an automation key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutomationKeyState {
+    /// Same as `key_id`.
+    pub id: Value<String>,
+    /// Public key id (`pcak_...`).
+    pub key_id: Value<String>,
+    /// The tenant.
+    pub tenant_id: Value<String>,
+    /// Name.
+    pub name: Value<String>,
+    /// Whether the key works.
+    pub enabled: Value<bool>,
+    /// The key, known only after create.
+    pub key: Value<String>,
+    /// Who created it.
+    pub created_by: Value<String>,
+    /// Creation time.
+    pub created_at: Value<String>,
+}
+
+/// The resource.
+#[derive(Debug)]
+pub struct AutomationKeyResource {
+    shared: Arc<Shared>,
+}
+
+impl AutomationKeyResource {
+    /// A resource bound to the provider's shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        AutomationKeyResource { shared }
+    }
+}
+
+/// The resource's schema.
+pub fn automation_key_schema() -> Schema {
+    schema(
+        "A build-only automation key of the provider's tenant (team plan and up; creating one \
+         needs `build_applications`). It authorizes only build operations, whoever created it. \
+         The key is shown once by the API: it is known only in the apply that creates it and is \
+         stored in the Terraform state (treat the state as secret).",
+        vec![
+            ("id", string(Mode::Computed, "Same as `key_id`.")),
+            (
+                "key_id",
+                string(Mode::Computed, "The key's public id (`pcak_...`)."),
+            ),
+            (
+                "tenant_id",
+                string(Mode::Computed, "The tenant the key builds in."),
+            ),
+            (
+                "name",
+                string(
+                    Mode::Required,
+                    "A name for people. Changing it replaces the key.",
+                ),
+            ),
+            (
+                "enabled",
+                boolean(
+                    Mode::OptionalComputed,
+                    "Whether the key works (default `true`); switched in place, the key stays the same.",
+                ),
+            ),
+            (
+                "key",
+                sensitive(string(
+                    Mode::Computed,
+                    "The key, for `Authorization: Bearer`. Known only after create (null after import).",
+                )),
+            ),
+            (
+                "created_by",
+                string(Mode::Computed, "The creator's user id."),
+            ),
+            (
+                "created_at",
+                string(Mode::Computed, "Creation time (RFC 3339)."),
+            ),
+        ],
+    )
+}
+
+fn fill(state: &mut AutomationKeyState, view: &AutomationKeyView) {
+    state.id = Value::Value(view.key_id.to_string());
+    state.key_id = Value::Value(view.key_id.to_string());
+    state.tenant_id = Value::Value(view.tenant_id.to_string());
+    state.name = Value::Value(view.name.as_str().to_owned());
+    state.enabled = Value::Value(view.enabled);
+    if state.key.is_unknown() {
+        state.key = Value::Null;
+    }
+    state.created_by = Value::Value(view.created_by.to_string());
+    state.created_at = rfc3339(view.created_at);
+}
+
+async fn read_key(api: &Api, key_id: &str) -> Result<Option<AutomationKeyView>, ApiError> {
+    api.find(&format!("/v1/automation-keys/{key_id}")).await
+}
+
+#[derive(Deserialize)]
+struct Created {
+    key_id: KeyId,
+    key: String,
+}
+
+#[async_trait]
+impl Resource for AutomationKeyResource {
+    type State<'a> = AutomationKeyState;
+    type PrivateState<'a> = Empty;
+    type ProviderMetaState<'a> = Empty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(automation_key_schema())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut state: AutomationKeyState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AutomationKeyState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let key_id = known(&state.id)?.to_owned();
+        match read_key(&api, &key_id).await {
+            Ok(Some(view)) => {
+                fill(&mut state, &view);
+                Some((state, private_state))
+            }
+            Ok(None) => None,
+            Err(failure) => {
+                diagnostics::api(diags, "read the automation key", &failure, None);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: AutomationKeyState,
+        _config: AutomationKeyState,
+        _meta: Empty,
+    ) -> Option<(AutomationKeyState, Empty)> {
+        let mut state = proposed;
+        let api = self.shared.api(diags);
+        state.id = Value::Unknown;
+        state.key_id = Value::Unknown;
+        state.tenant_id = api
+            .as_ref()
+            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
+        if state.enabled.is_null() {
+            state.enabled = Value::Value(true);
+        }
+        state.key = Value::Unknown;
+        state.created_by = api
+            .as_ref()
+            .and_then(|api| api.principal.user_id.as_ref())
+            .map_or(Value::Unknown, |user| Value::Value(user.to_string()));
+        state.created_at = Value::Unknown;
+        if let Some(api) = api
+            && let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await
+        {
+            self.shared.book.check_automation_key(diags, &snapshot);
+        }
+        Some((state, Empty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: AutomationKeyState,
+        mut proposed: AutomationKeyState,
+        config: AutomationKeyState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AutomationKeyState, Empty, Vec<AttributePath>)> {
+        if config.enabled.is_null() {
+            proposed.enabled = Value::Value(true);
+        }
+        if proposed.name != prior.name {
+            let (state, _) = self
+                .plan_create(diags, proposed, config, Empty::default())
+                .await?;
+            return Some((state, private_state, vec![AttributePath::new("name")]));
+        }
+        Some((proposed, private_state, vec![]))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: AutomationKeyState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<Empty> {
+        Some(private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: AutomationKeyState,
+        _config: AutomationKeyState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AutomationKeyState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let path = format!("/v1/tenants/{}/automation-keys", api.tenant());
+        let body = json!({ "name": known(&planned.name)? });
+        let created: Created = match api.post(&path, &body).await {
+            Ok(created) => created,
+            Err(failure) => {
+                diagnostics::api(diags, "create the automation key", &failure, None);
+                return None;
+            }
+        };
+        let mut state = planned;
+        state.id = Value::Value(created.key_id.to_string());
+        state.key_id = Value::Value(created.key_id.to_string());
+        state.key = Value::Value(created.key);
+        if state.enabled == Value::Value(false) {
+            let path = format!("/v1/automation-keys/{}", created.key_id);
+            if let Err(failure) = api
+                .patch::<serde_json::Value>(&path, &json!({ "enabled": false }))
+                .await
+            {
+                diagnostics::api(
+                    diags,
+                    "disable the new automation key",
+                    &failure,
+                    Some("enabled"),
+                );
+            }
+        }
+        match read_key(&api, created.key_id.as_str()).await {
+            Ok(Some(view)) => fill(&mut state, &view),
+            Ok(None) => diagnostics::error(
+                diags,
+                "The automation key disappeared",
+                "the key was deleted right after it was created",
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the new automation key", &failure, None),
+        }
+        Some((state, private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: AutomationKeyState,
+        planned: AutomationKeyState,
+        _config: AutomationKeyState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AutomationKeyState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let key_id = known(&prior.id)?.to_owned();
+        let mut state = planned;
+        if let Value::Value(enabled) = state.enabled
+            && state.enabled != prior.enabled
+        {
+            let path = format!("/v1/automation-keys/{key_id}");
+            if let Err(failure) = api
+                .patch::<serde_json::Value>(&path, &json!({ "enabled": enabled }))
+                .await
+            {
+                diagnostics::api(
+                    diags,
+                    "switch the automation key",
+                    &failure,
+                    Some("enabled"),
+                );
+                return None;
+            }
+        }
+        match read_key(&api, &key_id).await {
+            Ok(Some(view)) => fill(&mut state, &view),
+            Ok(None) => diagnostics::error(
+                diags,
+                "The automation key no longer exists",
+                format!("`{key_id}` was deleted; run terraform apply again to re-create it"),
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the automation key", &failure, None),
+        }
+        Some((state, private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: AutomationKeyState,
+        _private_state: Empty,
+        _meta: Empty,
+    ) -> Option<()> {
+        let api = self.shared.api(diags)?;
+        let key_id = known(&state.id)?;
+        let path = format!("/v1/automation-keys/{key_id}");
+        super::remove(&api, diags, &path, "delete the automation key").await
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(AutomationKeyState, Empty)> {
+        let id = super::import_key_id(diags, &id, CredentialKind::AutomationKey)?;
+        let id = id.as_str();
+        let state = AutomationKeyState {
+            id: Value::Value(id.to_owned()),
+            key_id: Value::Value(id.to_owned()),
+            ..AutomationKeyState::default()
+        };
+        Some((state, Empty::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::tests::assert_parity;
+
+    #[test]
+    fn schema_and_state_have_the_same_attributes() {
+        assert_parity(&automation_key_schema(), &AutomationKeyState::default());
+    }
+}

@@ -1,0 +1,419 @@
+//! `portcullis_tenant_settings`: the provider tenant's name, plan and SAML SSO settings.
+
+use super::{Empty, plan_book_snapshot};
+use crate::client::Api;
+use crate::diagnostics;
+use crate::provider::Shared;
+use crate::schema::{Mode, boolean, schema, string};
+use crate::values::known;
+use async_trait::async_trait;
+use portcullis_core::query::TenantView;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
+use tf_provider::schema::Schema;
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+/// Terraform state of the tenant's settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettingsState {
+    /// The tenant id.
+    pub id: Value<String>,
+    /// Name.
+    pub name: Value<String>,
+    /// `free`, `team` or `enterprise`.
+    pub plan: Value<String>,
+    /// Whether SAML SSO is enforced.
+    pub sso_enforced: Value<bool>,
+    /// The member who may sign in without SSO.
+    pub saml_breakglass_user_id: Value<String>,
+    /// The tenant's owner.
+    pub owner: Value<String>,
+}
+
+/// The resource.
+#[derive(Debug)]
+pub struct TenantSettingsResource {
+    shared: Arc<Shared>,
+}
+
+impl TenantSettingsResource {
+    /// A resource bound to the provider's shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        TenantSettingsResource { shared }
+    }
+}
+
+/// The resource's schema.
+pub fn tenant_settings_schema() -> Schema {
+    schema(
+        "The settings of the provider's tenant (at most one per provider). Creating it adopts \
+         the existing tenant; destroying it only forgets the settings (a tenant cannot be deleted \
+         through Terraform, and its settings stay as they are). Changing `plan` is refused with \
+         every blocker when the tenant does not fit the new plan.",
+        vec![
+            ("id", string(Mode::Computed, "The tenant id (`ten_...`).")),
+            (
+                "name",
+                string(
+                    Mode::OptionalComputed,
+                    "The tenant's name. Defaults to the current one.",
+                ),
+            ),
+            (
+                "plan",
+                string(
+                    Mode::OptionalComputed,
+                    "`free` (1 member), `team` (20, automation keys) or `enterprise` (100, audit \
+                     log, SAML SSO). Defaults to the current plan. Needs `modify_tenant_settings`.",
+                ),
+            ),
+            (
+                "sso_enforced",
+                boolean(
+                    Mode::OptionalComputed,
+                    "Whether SAML SSO is enforced (enterprise; default `false`). Enforcing it \
+                     needs `saml_breakglass_user_id`.",
+                ),
+            ),
+            (
+                "saml_breakglass_user_id",
+                string(
+                    Mode::Optional,
+                    "The member (`usr_...`) who may still sign in without SSO: an active member \
+                     holding `user_and_api_management`.",
+                ),
+            ),
+            (
+                "owner",
+                string(Mode::Computed, "The tenant owner's user id."),
+            ),
+        ],
+    )
+}
+
+fn fill(state: &mut TenantSettingsState, view: &TenantView) {
+    state.id = Value::Value(view.tenant_id.to_string());
+    state.name = Value::Value(view.name.as_str().to_owned());
+    state.plan = Value::Value(view.plan.name().to_owned());
+    state.sso_enforced = Value::Value(view.sso_enforced);
+    state.saml_breakglass_user_id = view
+        .saml_breakglass_user_id
+        .as_ref()
+        .map_or(Value::Null, |user| Value::Value(user.to_string()));
+    state.owner = Value::Value(view.owner.to_string());
+}
+
+/// The `update_tenant_settings` body that turns `current` into `planned`; `None` if nothing
+/// changes.
+fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> {
+    let mut body = Map::new();
+    if let Some(name) = known(&planned.name)
+        && name != current.name.as_str()
+    {
+        body.insert("name".into(), json!(name));
+    }
+    if let Some(plan) = known(&planned.plan)
+        && plan != current.plan.name()
+    {
+        body.insert("plan".into(), json!(plan));
+    }
+    let enforced = planned
+        .sso_enforced
+        .as_ref_option()
+        .copied()
+        .unwrap_or(false);
+    let breakglass = known(&planned.saml_breakglass_user_id);
+    let current_breakglass = current.saml_breakglass_user_id.as_ref().map(|u| u.as_str());
+    if enforced != current.sso_enforced || breakglass != current_breakglass {
+        body.insert(
+            "sso".into(),
+            json!({ "enforced": enforced, "breakglass": breakglass }),
+        );
+    }
+    (!body.is_empty()).then_some(Json::Object(body))
+}
+
+impl TenantSettingsResource {
+    async fn check(&self, diags: &mut Diagnostics, planned: &TenantSettingsState) {
+        let Some(api) = self.shared.api(diags) else {
+            return;
+        };
+        let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await else {
+            return;
+        };
+        let breakglass = match &planned.saml_breakglass_user_id {
+            Value::Unknown => None,
+            Value::Null => Some(None),
+            Value::Value(user) => Some(Some(user.as_str())),
+        };
+        self.shared.book.check_tenant(
+            diags,
+            &snapshot,
+            known(&planned.plan),
+            planned.sso_enforced.as_ref_option().copied(),
+            breakglass,
+        );
+    }
+
+    async fn apply(
+        &self,
+        api: &Api,
+        diags: &mut Diagnostics,
+        planned: TenantSettingsState,
+    ) -> Option<TenantSettingsState> {
+        let path = format!("/v1/tenants/{}", api.tenant());
+        let current: TenantView = match api.get(&path).await {
+            Ok(view) => view,
+            Err(failure) => {
+                diagnostics::api(diags, "read the tenant", &failure, None);
+                return None;
+            }
+        };
+        if let Some(body) = changes(&current, &planned)
+            && let Err(failure) = api.patch::<Json>(&path, &body).await
+        {
+            let attribute = match failure.code() {
+                Some("plan_change_blocked" | "plan_limit" | "plan_feature_unavailable") => "plan",
+                Some("invalid_breakglass" | "breakglass_required") => "saml_breakglass_user_id",
+                _ => "name",
+            };
+            diagnostics::api(
+                diags,
+                "change the tenant settings",
+                &failure,
+                Some(attribute),
+            );
+            return None;
+        }
+        let mut state = planned;
+        match api.get::<TenantView>(&path).await {
+            Ok(view) => fill(&mut state, &view),
+            Err(failure) => diagnostics::api(diags, "read the tenant back", &failure, None),
+        }
+        Some(state)
+    }
+}
+
+#[async_trait]
+impl Resource for TenantSettingsResource {
+    type State<'a> = TenantSettingsState;
+    type PrivateState<'a> = Empty;
+    type ProviderMetaState<'a> = Empty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(tenant_settings_schema())
+    }
+
+    async fn validate<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        config: TenantSettingsState,
+    ) -> Option<()> {
+        if let Some(plan) = known(&config.plan)
+            && let Err(error) = plan.parse::<portcullis_core::Plan>()
+        {
+            diagnostics::error(diags, "Invalid plan", error.to_string(), Some("plan"));
+        }
+        if let Some(user) = known(&config.saml_breakglass_user_id)
+            && user.parse::<portcullis_core::UserId>().is_err()
+        {
+            diagnostics::error(
+                diags,
+                "Invalid breakglass user",
+                format!("`{user}` is not a user id (`usr_...`)"),
+                Some("saml_breakglass_user_id"),
+            );
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut state: TenantSettingsState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(TenantSettingsState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let tenant_id = known(&state.id)?.to_owned();
+        match api
+            .get::<TenantView>(&format!("/v1/tenants/{tenant_id}"))
+            .await
+        {
+            Ok(view) => {
+                fill(&mut state, &view);
+                Some((state, private_state))
+            }
+            Err(failure) if failure.is_not_found() => None,
+            Err(failure) => {
+                diagnostics::api(diags, "read the tenant", &failure, None);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: TenantSettingsState,
+        _config: TenantSettingsState,
+        _meta: Empty,
+    ) -> Option<(TenantSettingsState, Empty)> {
+        let mut state = proposed;
+        let api = self.shared.api(diags);
+        state.id = api
+            .as_ref()
+            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
+        if state.name.is_null() {
+            state.name = Value::Unknown;
+        }
+        if state.plan.is_null() {
+            state.plan = Value::Unknown;
+        }
+        if state.sso_enforced.is_null() {
+            state.sso_enforced = Value::Value(false);
+        }
+        state.owner = Value::Unknown;
+        self.check(diags, &state).await;
+        Some((state, Empty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: TenantSettingsState,
+        mut proposed: TenantSettingsState,
+        config: TenantSettingsState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(TenantSettingsState, Empty, Vec<AttributePath>)> {
+        if config.sso_enforced.is_null() {
+            proposed.sso_enforced = Value::Value(false);
+        }
+        if proposed != prior {
+            self.check(diags, &proposed).await;
+        }
+        Some((proposed, private_state, vec![]))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: TenantSettingsState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<Empty> {
+        Some(private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: TenantSettingsState,
+        _config: TenantSettingsState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(TenantSettingsState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let state = self.apply(&api, diags, planned).await?;
+        Some((state, private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _prior: TenantSettingsState,
+        planned: TenantSettingsState,
+        _config: TenantSettingsState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(TenantSettingsState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let state = self.apply(&api, diags, planned).await?;
+        Some((state, private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _state: TenantSettingsState,
+        _private_state: Empty,
+        _meta: Empty,
+    ) -> Option<()> {
+        // A tenant is not deleted through Terraform: forgetting the settings is all destroy does.
+        Some(())
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(TenantSettingsState, Empty)> {
+        let api = self.shared.api(diags)?;
+        if id.trim() != api.tenant().as_str() {
+            diagnostics::error(
+                diags,
+                "Cannot import these tenant settings",
+                format!(
+                    "`{id}` is not the provider's tenant; the provider's token acts in `{}`",
+                    api.tenant()
+                ),
+                None,
+            );
+            return None;
+        }
+        let state = TenantSettingsState {
+            id: Value::Value(id.trim().to_owned()),
+            ..TenantSettingsState::default()
+        };
+        Some((state, Empty::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::tests::assert_parity;
+    use portcullis_core::{Plan, Timestamp};
+
+    fn view() -> TenantView {
+        TenantView {
+            tenant_id: "ten_0123456789abcdef".parse().unwrap(),
+            name: "Prod".parse().unwrap(),
+            plan: Plan::Team,
+            owner: "usr_0123456789abcdef".parse().unwrap(),
+            member_count: 1,
+            member_limit: 20,
+            sso_enforced: false,
+            saml_breakglass_user_id: None,
+            created_at: Timestamp::from_unix_seconds(0),
+        }
+    }
+
+    #[test]
+    fn schema_and_state_have_the_same_attributes() {
+        assert_parity(&tenant_settings_schema(), &TenantSettingsState::default());
+    }
+
+    #[test]
+    fn only_what_differs_is_sent() {
+        let mut state = TenantSettingsState::default();
+        fill(&mut state, &view());
+        assert_eq!(changes(&view(), &state), None);
+        state.plan = Value::Value("enterprise".into());
+        state.sso_enforced = Value::Value(true);
+        state.saml_breakglass_user_id = Value::Value("usr_00000000000000aa".into());
+        assert_eq!(
+            changes(&view(), &state),
+            Some(json!({
+                "plan": "enterprise",
+                "sso": { "enforced": true, "breakglass": "usr_00000000000000aa" }
+            }))
+        );
+        // Unknown name (not configured): left alone.
+        state.name = Value::Unknown;
+        assert!(changes(&view(), &state).unwrap().get("name").is_none());
+    }
+}

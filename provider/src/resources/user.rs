@@ -1,0 +1,800 @@
+//! `portcullis_user`: a member of the provider's tenant, by email.
+
+use super::{Empty, plan_book_snapshot};
+use crate::client::{Api, ApiError};
+use crate::diagnostics;
+use crate::provider::Shared;
+use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
+use crate::validation::{self, MemberChange, PlannedMember};
+use crate::values::{StringSet, known, permission_set, rfc3339, set_elements};
+use async_trait::async_trait;
+use portcullis_core::query::MemberView;
+use portcullis_core::user::UserStatus;
+use portcullis_core::{Email, PermissionSet, RolePreset, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use tf_provider::schema::Schema;
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+/// Terraform state of a member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// User id (`usr_...`).
+    pub id: Value<String>,
+    /// The tenant.
+    pub tenant_id: Value<String>,
+    /// Identity; changing it replaces the member.
+    pub email: Value<String>,
+    /// Display name.
+    pub name: Value<String>,
+    /// Granted permissions.
+    pub permissions: StringSet,
+    /// A role preset whose permissions are added.
+    pub role: Value<String>,
+    /// Desired account-level status: `active` or `inactive`.
+    pub status: Value<String>,
+    /// Actual status: `pending`, `active` or `inactive`.
+    pub state: Value<String>,
+    /// What the member is granted: permissions ∪ role (every permission for the owner).
+    pub granted_permissions: StringSet,
+    /// Whether the member owns the tenant.
+    pub tenant_owner: Value<bool>,
+    /// The invitation code, when this resource invited a new user.
+    pub invitation_code: Value<String>,
+    /// When that invitation expires.
+    pub invitation_expires_at: Value<String>,
+}
+
+/// The resource.
+#[derive(Debug)]
+pub struct UserResource {
+    shared: Arc<Shared>,
+}
+
+impl UserResource {
+    /// A resource bound to the provider's shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        UserResource { shared }
+    }
+}
+
+/// The resource's schema.
+pub fn user_schema() -> Schema {
+    schema(
+        "A member of the provider's tenant, identified by email. Creating it adds the user to \
+         the tenant (inviting a new user, who stays `pending` until they accept); destroying it \
+         removes the member from the tenant (the user stays in the account). `status` \
+         deactivates or reactivates the user account-wide, in every tenant.",
+        vec![
+            ("id", string(Mode::Computed, "The user's id (`usr_...`).")),
+            (
+                "tenant_id",
+                string(Mode::Computed, "The tenant (the provider token's)."),
+            ),
+            (
+                "email",
+                string(
+                    Mode::Required,
+                    "The user's email address, their immutable identity (case-insensitive). \
+                     Changing it replaces the member.",
+                ),
+            ),
+            (
+                "name",
+                string(
+                    Mode::OptionalComputed,
+                    "Display name. Defaults to the existing user's name, or the email's local part for a new user.",
+                ),
+            ),
+            (
+                "permissions",
+                string_set(
+                    Mode::Optional,
+                    "Permissions granted in the tenant, any of `modify_configuration`, \
+                     `update_certificates`, `build_applications`, `manage_custom_messages`, \
+                     `user_and_api_management`, `modify_tenant_settings`. None means read-only.",
+                ),
+            ),
+            (
+                "role",
+                string(
+                    Mode::Optional,
+                    "A role preset whose permissions are added to `permissions`: \
+                     `platform_admin`, `security_engineer`, `release_engineer` or `compliance_reviewer`.",
+                ),
+            ),
+            (
+                "status",
+                string(
+                    Mode::OptionalComputed,
+                    "`active` (default) or `inactive`. Inactive blocks the user and every \
+                     credential they own in every tenant of the account (company admins only).",
+                ),
+            ),
+            (
+                "state",
+                string(
+                    Mode::Computed,
+                    "The user's actual status: `pending` (invited, not yet accepted), `active` or `inactive`.",
+                ),
+            ),
+            (
+                "granted_permissions",
+                string_set(
+                    Mode::Computed,
+                    "What the member is granted: `permissions` plus the role's (every permission for the tenant owner).",
+                ),
+            ),
+            (
+                "tenant_owner",
+                boolean(Mode::Computed, "Whether the member owns the tenant."),
+            ),
+            (
+                "invitation_code",
+                sensitive(string(
+                    Mode::Computed,
+                    "The invitation code, when this resource invited a new user (known only \
+                     after create; stored in the state, treat the state as secret).",
+                )),
+            ),
+            (
+                "invitation_expires_at",
+                string(Mode::Computed, "When that invitation expires (RFC 3339)."),
+            ),
+        ],
+    )
+}
+
+fn role_permissions(role: &Value<String>) -> Option<PermissionSet> {
+    match role {
+        Value::Unknown => None,
+        Value::Null => Some(PermissionSet::EMPTY),
+        Value::Value(name) => Some(
+            name.parse::<RolePreset>()
+                .map_or(PermissionSet::EMPTY, RolePreset::permissions),
+        ),
+    }
+}
+
+/// permissions ∪ role, when both are known and valid.
+fn desired_grant(state: &UserState) -> Option<PermissionSet> {
+    let names = set_elements(&state.permissions)?;
+    let set = PermissionSet::parse_names(&names).ok()?;
+    Some(set.union(role_permissions(&state.role)?))
+}
+
+fn status_name(status: UserStatus) -> &'static str {
+    match status {
+        UserStatus::Pending => "pending",
+        UserStatus::Active => "active",
+        UserStatus::Inactive => "inactive",
+    }
+}
+
+/// Copies what the API shows into the state, keeping the practitioner's spelling where it
+/// means the same thing (email case, permissions split between the set and the role).
+fn fill(state: &mut UserState, view: &MemberView) {
+    state.id = Value::Value(view.user_id.to_string());
+    state.tenant_id = Value::Value(view.tenant_id.to_string());
+    let same_email =
+        known(&state.email).is_some_and(|e| e.eq_ignore_ascii_case(view.email.as_str()));
+    if !same_email {
+        state.email = Value::Value(view.email.as_str().to_owned());
+    }
+    state.name = Value::Value(view.name.as_str().to_owned());
+    state.status = Value::Value(
+        if view.status == UserStatus::Inactive {
+            "inactive"
+        } else {
+            "active"
+        }
+        .to_owned(),
+    );
+    state.state = Value::Value(status_name(view.status).to_owned());
+    state.tenant_owner = Value::Value(view.tenant_owner);
+    state.granted_permissions = permission_set(view.permissions);
+    if view.tenant_owner {
+        if state.permissions.is_unknown() {
+            state.permissions = Value::Null;
+        }
+        return;
+    }
+    let role = role_permissions(&state.role).unwrap_or(PermissionSet::EMPTY);
+    let configured =
+        set_elements(&state.permissions).and_then(|names| PermissionSet::parse_names(&names).ok());
+    let matches = configured.is_some_and(|set| set.union(role) == view.permissions);
+    if !matches {
+        state.permissions = if state.permissions.is_null() && view.permissions.is_empty() {
+            Value::Null
+        } else {
+            permission_set(view.permissions)
+        };
+    }
+    if state.invitation_code.is_unknown() {
+        state.invitation_code = Value::Null;
+    }
+    if state.invitation_expires_at.is_unknown() {
+        state.invitation_expires_at = Value::Null;
+    }
+}
+
+async fn read_member(api: &Api, user_id: &str) -> Result<Option<MemberView>, ApiError> {
+    api.find(&format!("/v1/tenants/{}/members/{user_id}", api.tenant()))
+        .await
+}
+
+#[derive(Deserialize)]
+struct Invitation {
+    code: String,
+    expires_at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct MemberAdded {
+    user_id: UserId,
+    invitation: Option<Invitation>,
+}
+
+impl UserResource {
+    /// The plan-time checks of one member change, with the tenant snapshot.
+    async fn check(&self, diags: &mut Diagnostics, change: MemberChange) {
+        let Some(api) = self.shared.api(diags) else {
+            return;
+        };
+        let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await else {
+            return;
+        };
+        self.shared
+            .book
+            .check_member(diags, &snapshot, api.principal.permissions, change);
+    }
+
+    /// Applies the planned name, permissions and status to an existing member.
+    async fn converge(
+        &self,
+        api: &Api,
+        diags: &mut Diagnostics,
+        current: &MemberView,
+        planned: &UserState,
+    ) -> Option<()> {
+        let user_id = current.user_id.as_str();
+        let wanted_status = known(&planned.status).unwrap_or("active");
+        let user_path = format!("/v1/users/{user_id}");
+        if wanted_status == "active"
+            && current.status == UserStatus::Inactive
+            && let Err(failure) = api
+                .post::<serde_json::Value>(&format!("{user_path}/activate"), &json!({}))
+                .await
+        {
+            diagnostics::api(diags, "activate the user", &failure, Some("status"));
+            return None;
+        }
+        if let Some(grant) = desired_grant(planned)
+            && !current.tenant_owner
+            && grant != current.permissions
+        {
+            let path = format!("/v1/tenants/{}/members/{user_id}", api.tenant());
+            let body = json!({ "permissions": grant.names() });
+            if let Err(failure) = api.patch::<serde_json::Value>(&path, &body).await {
+                diagnostics::api(
+                    diags,
+                    "change the member's permissions",
+                    &failure,
+                    Some("permissions"),
+                );
+                return None;
+            }
+        }
+        if let Some(name) = known(&planned.name)
+            && name != current.name.as_str()
+            && let Err(failure) = api
+                .patch::<serde_json::Value>(&user_path, &json!({ "name": name }))
+                .await
+        {
+            diagnostics::api(diags, "rename the user", &failure, Some("name"));
+            return None;
+        }
+        if wanted_status == "inactive"
+            && current.status != UserStatus::Inactive
+            && let Err(failure) = api
+                .post::<serde_json::Value>(&format!("{user_path}/deactivate"), &json!({}))
+                .await
+        {
+            diagnostics::api(diags, "deactivate the user", &failure, Some("status"));
+            return None;
+        }
+        Some(())
+    }
+
+    /// Reads the member back into `state` after a write; an error if it vanished.
+    async fn refresh(&self, api: &Api, diags: &mut Diagnostics, state: &mut UserState) {
+        let Some(user_id) = known(&state.id).map(str::to_owned) else {
+            return;
+        };
+        match read_member(api, &user_id).await {
+            Ok(Some(view)) => fill(state, &view),
+            Ok(None) => diagnostics::error(
+                diags,
+                "The member disappeared",
+                format!("`{user_id}` was removed from the tenant while it was being changed"),
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the member back", &failure, None),
+        }
+    }
+}
+
+fn planned_member(state: &UserState, status: &str) -> Option<PlannedMember> {
+    let email = known(&state.email)?.to_owned();
+    let mut permissions = set_elements(&state.permissions)?;
+    if let Value::Value(role) = &state.role
+        && let Ok(role) = role.parse::<RolePreset>()
+    {
+        permissions.extend(role.permissions().names().into_iter().map(str::to_owned));
+    }
+    Some(PlannedMember {
+        email,
+        permissions,
+        status: status.to_owned(),
+    })
+}
+
+#[async_trait]
+impl Resource for UserResource {
+    type State<'a> = UserState;
+    type PrivateState<'a> = Empty;
+    type ProviderMetaState<'a> = Empty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(user_schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: UserState) -> Option<()> {
+        if let Some(email) = known(&config.email)
+            && let Err(error) = email.parse::<Email>()
+        {
+            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
+        }
+        if let Some(names) = set_elements(&config.permissions) {
+            let role = match &config.role {
+                Value::Value(role) => Some(role.as_str()),
+                _ => None,
+            };
+            validation::check_permission_names(diags, &names, role);
+        } else if let Value::Value(role) = &config.role {
+            validation::check_permission_names(diags, &[], Some(role));
+        }
+        if let Some(status) = known(&config.status)
+            && status != "active"
+            && status != "inactive"
+        {
+            diagnostics::error(
+                diags,
+                "Invalid status",
+                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
+                Some("status"),
+            );
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut state: UserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(UserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&state.id)?.to_owned();
+        match read_member(&api, &user_id).await {
+            Ok(Some(view)) => {
+                fill(&mut state, &view);
+                Some((state, private_state))
+            }
+            Ok(None) => None,
+            Err(failure) => {
+                diagnostics::api(diags, "read the member", &failure, None);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: UserState,
+        _config: UserState,
+        _meta: Empty,
+    ) -> Option<(UserState, Empty)> {
+        let mut state = proposed;
+        state.id = Value::Unknown;
+        state.tenant_id = self
+            .shared
+            .api(diags)
+            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
+        if state.status.is_null() {
+            state.status = Value::Value("active".to_owned());
+        }
+        if state.name.is_null() {
+            state.name = Value::Unknown;
+        }
+        state.state = Value::Unknown;
+        state.tenant_owner = Value::Value(false);
+        state.granted_permissions = desired_grant(&state).map_or(Value::Unknown, permission_set);
+        state.invitation_code = Value::Unknown;
+        state.invitation_expires_at = Value::Unknown;
+        if let Some(after) = planned_member(&state, "pending") {
+            let change = MemberChange {
+                after: Some(after),
+                before_email: None,
+                already_granted: PermissionSet::EMPTY,
+                status_changed: false,
+            };
+            self.check(diags, change).await;
+        }
+        Some((state, Empty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: UserState,
+        proposed: UserState,
+        config: UserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(UserState, Empty, Vec<AttributePath>)> {
+        let mut state = proposed;
+        if config.status.is_null() {
+            state.status = Value::Value("active".to_owned());
+        }
+        let replace = match (known(&prior.email), known(&state.email)) {
+            (Some(before), Some(after)) => !before.eq_ignore_ascii_case(after),
+            (_, None) => state.email.is_unknown(),
+            _ => false,
+        };
+        if replace {
+            state.id = Value::Unknown;
+            state.state = Value::Unknown;
+            state.tenant_owner = Value::Value(false);
+            state.invitation_code = Value::Unknown;
+            state.invitation_expires_at = Value::Unknown;
+            if config.name.is_null() {
+                state.name = Value::Unknown;
+            }
+            state.granted_permissions =
+                desired_grant(&state).map_or(Value::Unknown, permission_set);
+            let change = MemberChange {
+                after: planned_member(&state, "pending"),
+                before_email: known(&prior.email).map(str::to_owned),
+                already_granted: PermissionSet::EMPTY,
+                status_changed: false,
+            };
+            if change.after.is_some() {
+                self.check(diags, change).await;
+            }
+            return Some((state, private_state, vec![AttributePath::new("email")]));
+        }
+        let owner = prior.tenant_owner.as_ref_option().copied().unwrap_or(false);
+        state.granted_permissions = if owner {
+            permission_set(PermissionSet::ALL)
+        } else {
+            desired_grant(&state).map_or(Value::Unknown, permission_set)
+        };
+        let status_changed = state.status != prior.status;
+        if status_changed {
+            state.state = match (known(&prior.state), &state.status) {
+                (Some("pending"), _) => Value::Unknown,
+                (_, status) => status.clone(),
+            };
+        }
+        let already = set_elements(&prior.granted_permissions)
+            .and_then(|names| PermissionSet::parse_names(&names).ok())
+            .unwrap_or(PermissionSet::EMPTY);
+        let changed = state != prior;
+        if changed {
+            let status = match known(&prior.state) {
+                Some("pending") => "pending",
+                _ => known(&state.status).unwrap_or("active"),
+            };
+            if let Some(after) = planned_member(&state, status) {
+                let change = MemberChange {
+                    after: Some(PlannedMember {
+                        permissions: if owner {
+                            PermissionSet::ALL
+                                .names()
+                                .into_iter()
+                                .map(str::to_owned)
+                                .collect()
+                        } else {
+                            after.permissions
+                        },
+                        ..after
+                    }),
+                    before_email: None,
+                    already_granted: already,
+                    status_changed,
+                };
+                self.check(diags, change).await;
+            }
+        }
+        Some((state, private_state, vec![]))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: UserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<Empty> {
+        if let Some(email) = known(&prior.email) {
+            let change = MemberChange {
+                after: None,
+                before_email: Some(email.to_owned()),
+                already_granted: PermissionSet::EMPTY,
+                status_changed: false,
+            };
+            self.check(diags, change).await;
+        }
+        Some(private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: UserState,
+        _config: UserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(UserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let email = known(&planned.email)?.to_owned();
+        let grant = desired_grant(&planned).unwrap_or(PermissionSet::EMPTY);
+        let body = json!({
+            "email": email,
+            "permissions": grant.names(),
+            "name": known(&planned.name),
+        });
+        let path = format!("/v1/tenants/{}/members", api.tenant());
+        let added: MemberAdded = match api.post(&path, &body).await {
+            Ok(added) => added,
+            Err(failure) => {
+                let hint = if failure.code() == Some("already_member") {
+                    format!(
+                        "{failure}; to manage an existing member, import it: terraform import <address> {email}"
+                    )
+                } else {
+                    failure.to_string()
+                };
+                diagnostics::api(diags, "add the member", &failure, Some("email"));
+                if let Some(last) = diags.errors.last_mut() {
+                    last.detail = hint.into();
+                }
+                return None;
+            }
+        };
+        let mut state = planned;
+        state.id = Value::Value(added.user_id.to_string());
+        state.tenant_id = Value::Value(api.tenant().to_string());
+        match added.invitation {
+            Some(invitation) => {
+                state.invitation_code = Value::Value(invitation.code);
+                state.invitation_expires_at = rfc3339(invitation.expires_at);
+            }
+            None => {
+                state.invitation_code = Value::Null;
+                state.invitation_expires_at = Value::Null;
+            }
+        }
+        match read_member(&api, added.user_id.as_str()).await {
+            Ok(Some(current)) => {
+                if self.converge(&api, diags, &current, &state).await.is_some() {
+                    self.refresh(&api, diags, &mut state).await;
+                } else {
+                    fill(&mut state, &current);
+                }
+            }
+            Ok(None) => diagnostics::error(
+                diags,
+                "The member disappeared",
+                "the member was removed right after it was added",
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the new member", &failure, None),
+        }
+        Some((state, private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: UserState,
+        planned: UserState,
+        _config: UserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(UserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&prior.id)?.to_owned();
+        let current = match read_member(&api, &user_id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => {
+                diagnostics::error(
+                    diags,
+                    "The member no longer exists",
+                    format!(
+                        "`{user_id}` is not a member of the tenant any more; run terraform apply again to re-create it"
+                    ),
+                    None,
+                );
+                return None;
+            }
+            Err(failure) => {
+                diagnostics::api(diags, "read the member", &failure, None);
+                return None;
+            }
+        };
+        let mut state = planned;
+        state.id = prior.id.clone();
+        let converged = self.converge(&api, diags, &current, &state).await;
+        self.refresh(&api, diags, &mut state).await;
+        converged.map(|()| (state, private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: UserState,
+        _private_state: Empty,
+        _meta: Empty,
+    ) -> Option<()> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&state.id)?;
+        let path = format!("/v1/tenants/{}/members/{user_id}", api.tenant());
+        super::remove(&api, diags, &path, "remove the member").await
+    }
+
+    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(UserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = if id.starts_with("usr_") {
+            id.clone()
+        } else {
+            let members: crate::client::Items<MemberView> = match api
+                .get(&format!("/v1/tenants/{}/members", api.tenant()))
+                .await
+            {
+                Ok(members) => members,
+                Err(failure) => {
+                    diagnostics::api(diags, "list the members", &failure, None);
+                    return None;
+                }
+            };
+            match members
+                .items
+                .iter()
+                .find(|member| member.email.as_str().eq_ignore_ascii_case(id.trim()))
+            {
+                Some(member) => member.user_id.to_string(),
+                None => {
+                    diagnostics::error(
+                        diags,
+                        "Cannot import the member",
+                        format!(
+                            "no member of the tenant has the email `{id}`; import by email or by user id (`usr_...`)"
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        };
+        let state = UserState {
+            id: Value::Value(user_id),
+            ..UserState::default()
+        };
+        Some((state, Empty::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::tests::assert_parity;
+    use crate::values::set_of;
+
+    fn view(permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
+        MemberView {
+            user_id: "usr_0123456789abcdef".parse().unwrap(),
+            tenant_id: "ten_0123456789abcdef".parse().unwrap(),
+            email: "bo@example.com".parse().unwrap(),
+            name: "Bo".parse().unwrap(),
+            status,
+            permissions: PermissionSet::parse_names(permissions).unwrap(),
+            effective_permissions: PermissionSet::EMPTY,
+            tenant_owner: owner,
+            added_at: Timestamp::from_unix_seconds(0),
+        }
+    }
+
+    #[test]
+    fn schema_and_state_have_the_same_attributes() {
+        assert_parity(&user_schema(), &UserState::default());
+    }
+
+    #[test]
+    fn read_keeps_the_configured_split_between_permissions_and_role() {
+        let mut state = UserState {
+            email: Value::Value("Bo@Example.com".into()),
+            permissions: set_of(["update_certificates"]),
+            role: Value::Value("release_engineer".into()),
+            ..UserState::default()
+        };
+        fill(
+            &mut state,
+            &view(
+                &["build_applications", "update_certificates"],
+                UserStatus::Active,
+                false,
+            ),
+        );
+        assert_eq!(state.permissions, set_of(["update_certificates"]));
+        assert_eq!(
+            state.email,
+            Value::Value("Bo@Example.com".into()),
+            "same address, other case"
+        );
+        assert_eq!(
+            state.granted_permissions,
+            set_of(["build_applications", "update_certificates"])
+        );
+        assert_eq!(state.status, Value::Value("active".into()));
+    }
+
+    #[test]
+    fn read_shows_drift_in_permissions_and_status() {
+        let mut state = UserState {
+            email: Value::Value("bo@example.com".into()),
+            permissions: set_of(["build_applications"]),
+            ..UserState::default()
+        };
+        fill(
+            &mut state,
+            &view(&["modify_configuration"], UserStatus::Inactive, false),
+        );
+        assert_eq!(state.permissions, set_of(["modify_configuration"]));
+        assert_eq!(state.status, Value::Value("inactive".into()));
+        assert_eq!(state.state, Value::Value("inactive".into()));
+        // No permissions configured and none granted: stays null, so no diff.
+        let mut state = UserState::default();
+        fill(&mut state, &view(&[], UserStatus::Pending, false));
+        assert_eq!(state.permissions, Value::Null);
+        assert_eq!(
+            state.status,
+            Value::Value("active".into()),
+            "pending is not deactivated"
+        );
+        assert_eq!(state.state, Value::Value("pending".into()));
+    }
+
+    #[test]
+    fn the_grant_is_permissions_plus_role() {
+        let state = UserState {
+            permissions: set_of(["update_certificates"]),
+            role: Value::Value("release_engineer".into()),
+            ..UserState::default()
+        };
+        assert_eq!(
+            desired_grant(&state).unwrap().names(),
+            ["update_certificates", "build_applications"]
+        );
+        let unknown = UserState {
+            permissions: Value::Unknown,
+            ..UserState::default()
+        };
+        assert_eq!(desired_grant(&unknown), None);
+    }
+}

@@ -1,0 +1,650 @@
+//! Plan-time validation with `portcullis-core` itself, before any write reaches the API.
+//!
+//! Terraform plans each resource on its own, but the rules span the tenant (seats, lockout,
+//! the SSO breakglass). The provider therefore keeps, per process, a snapshot of the tenant as
+//! the API shows it (read once) and a book of the member changes planned so far in this run,
+//! and asks [`portcullis_core::desired::validate`] about the tenant those changes produce.
+//! A problem is reported on a resource only when that resource's own change introduces it, at
+//! the attribute it concerns.
+//!
+//! Limits of the approach, on purpose: a member destroyed in the same run does not free its
+//! seat at plan time (Terraform may create before it destroys, and the API would refuse), and
+//! changes are judged in the order Terraform plans them.
+
+use crate::client::{Api, ApiError, Items};
+use crate::diagnostics;
+use portcullis_core::desired::{
+    DesiredAutomationKey, DesiredConfig, DesiredMember, DesiredSso, DesiredTenant, DesiredToken,
+    Problem, validate,
+};
+use portcullis_core::query::{AutomationKeyView, MemberView, TenantView};
+use portcullis_core::user::UserStatus;
+use portcullis_core::{PermissionSet, Plan, UserId};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tf_provider::Diagnostics;
+
+/// The tenant as the API showed it when this process first needed it.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Settings.
+    pub tenant: TenantView,
+    /// Members, owner and pending invitees included.
+    pub members: Vec<MemberView>,
+    /// Automation keys.
+    pub automation_keys: usize,
+}
+
+/// What a member resource plans for one email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedMember {
+    /// Normalised email.
+    pub email: String,
+    /// Granted permission names (including a role's).
+    pub permissions: Vec<String>,
+    /// `active` or `inactive` (or `pending` for a member not yet accepted).
+    pub status: String,
+}
+
+/// A planned change of one member resource.
+#[derive(Debug)]
+pub struct MemberChange {
+    /// The member after the change, or `None` when it leaves the tenant.
+    pub after: Option<PlannedMember>,
+    /// The email the resource had before (replacement or removal), if any.
+    pub before_email: Option<String>,
+    /// Permissions the member holds already (a change only needs the added ones).
+    pub already_granted: PermissionSet,
+    /// Whether `status` (not `permissions`) is what the practitioner changed.
+    pub status_changed: bool,
+}
+
+/// Snapshot plus the changes planned so far, shared by all resources of one provider process.
+#[derive(Debug, Default)]
+pub struct PlanBook {
+    snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
+    planned: Mutex<BTreeMap<String, Option<PlannedMember>>>,
+    planned_plan: Mutex<Option<String>>,
+}
+
+fn status_name(status: UserStatus) -> &'static str {
+    match status {
+        UserStatus::Pending => "pending",
+        UserStatus::Active => "active",
+        UserStatus::Inactive => "inactive",
+    }
+}
+
+fn normalise(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+impl PlanBook {
+    /// The tenant snapshot, read from the API on first use.
+    pub async fn snapshot(&self, api: &Api) -> Result<Arc<Snapshot>, ApiError> {
+        let mut slot = self.snapshot.lock().await;
+        if let Some(snapshot) = slot.as_ref() {
+            return Ok(Arc::clone(snapshot));
+        }
+        let tenant_id = api.tenant();
+        let tenant: TenantView = api.get(&format!("/v1/tenants/{tenant_id}")).await?;
+        let members: Items<MemberView> =
+            api.get(&format!("/v1/tenants/{tenant_id}/members")).await?;
+        let keys: Items<AutomationKeyView> = api
+            .get(&format!("/v1/tenants/{tenant_id}/automation-keys"))
+            .await?;
+        let snapshot = Arc::new(Snapshot {
+            tenant,
+            members: members.items,
+            automation_keys: keys.items.len(),
+        });
+        *slot = Some(Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+
+    fn plan_name(&self, snapshot: &Snapshot) -> String {
+        self.planned_plan
+            .lock()
+            .ok()
+            .and_then(|plan| plan.clone())
+            .unwrap_or_else(|| snapshot.tenant.plan.name().to_owned())
+    }
+
+    /// The members the tenant will have: the snapshot, the planned changes, then `overrides`
+    /// (by normalised email; `None` removes). Returns the list and the index of `focus`.
+    fn members(
+        &self,
+        snapshot: &Snapshot,
+        overrides: &BTreeMap<String, Option<PlannedMember>>,
+        focus: Option<&str>,
+    ) -> (Vec<DesiredMember>, Option<usize>) {
+        let mut members: BTreeMap<String, DesiredMember> = snapshot
+            .members
+            .iter()
+            .map(|member| {
+                let email = member.email.as_str().to_owned();
+                let desired = DesiredMember {
+                    email: email.clone(),
+                    permissions: member
+                        .permissions
+                        .names()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    role: None,
+                    status: Some(status_name(member.status).to_owned()),
+                    owner: member.tenant_owner,
+                };
+                (email, desired)
+            })
+            .collect();
+        let planned = self
+            .planned
+            .lock()
+            .map(|planned| planned.clone())
+            .unwrap_or_default();
+        for (email, change) in planned.iter().chain(overrides) {
+            match change {
+                None => {
+                    members.remove(email);
+                }
+                Some(member) => {
+                    let owner = members.get(email).is_some_and(|m| m.owner);
+                    members.insert(
+                        email.clone(),
+                        DesiredMember {
+                            email: email.clone(),
+                            permissions: member.permissions.clone(),
+                            role: None,
+                            status: Some(member.status.clone()),
+                            owner,
+                        },
+                    );
+                }
+            }
+        }
+        let index = focus.and_then(|focus| members.keys().position(|email| email == focus));
+        (members.into_values().collect(), index)
+    }
+
+    /// Checks one member resource's planned change; reports problems on its attributes and,
+    /// when there are none, records the change for the resources planned after it.
+    pub fn check_member(
+        &self,
+        diags: &mut Diagnostics,
+        snapshot: &Snapshot,
+        actor: PermissionSet,
+        change: MemberChange,
+    ) {
+        let focus = change.after.as_ref().map(|member| normalise(&member.email));
+        let without = BTreeMap::new();
+        let mut with = BTreeMap::new();
+        if let Some(before) = &change.before_email {
+            // A replaced or removed member frees its seat only for this same resource.
+            with.insert(normalise(before), None);
+        }
+        if let Some(after) = &change.after {
+            let mut after = after.clone();
+            after.email = normalise(&after.email);
+            with.insert(after.email.clone(), Some(after));
+        }
+        let plan = self.plan_name(snapshot);
+        let config = |overrides: &BTreeMap<String, Option<PlannedMember>>| {
+            let (members, index) = self.members(snapshot, overrides, focus.as_deref());
+            let config = DesiredConfig {
+                actor_permissions: Some(
+                    actor
+                        .union(change.already_granted)
+                        .names()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                ),
+                tenant: DesiredTenant {
+                    plan: plan.clone(),
+                    members,
+                    ..DesiredTenant::default()
+                },
+            };
+            (validate(&config), index)
+        };
+        let (problems, index) = config(&with);
+        let (before, _) = config(&without);
+        let own = index.map(|index| format!("tenant.members[{index}]"));
+        let mut found = false;
+        for problem in &problems {
+            let path = problem.path.as_deref().unwrap_or_default();
+            let attribute = match (&own, path) {
+                (Some(own), path) if path.starts_with(own.as_str()) => {
+                    let rest = path.get(own.len()..).unwrap_or_default();
+                    Some(member_attribute(rest))
+                }
+                (_, "tenant.members") if !introduced(problem, &before) => None,
+                (_, "tenant.members") => Some(match problem.code.as_str() {
+                    "plan_limit" => "email",
+                    "lockout" if change.after.is_none() => "email",
+                    "lockout" if change.status_changed => "status",
+                    _ => "permissions",
+                }),
+                _ => None,
+            };
+            if let Some(attribute) = attribute {
+                found = true;
+                diagnostics::problem(diags, problem, Some(attribute));
+            }
+        }
+        if !found && let Ok(mut planned) = self.planned.lock() {
+            planned.extend(with);
+        }
+    }
+
+    /// Checks planned tenant settings: plan features and limits, SSO and its breakglass user
+    /// (`None` while unknown). Records the planned plan for the resources planned after.
+    pub fn check_tenant(
+        &self,
+        diags: &mut Diagnostics,
+        snapshot: &Snapshot,
+        plan: Option<&str>,
+        sso_enforced: Option<bool>,
+        breakglass: Option<Option<&str>>,
+    ) {
+        let plan_name = plan.map_or_else(|| self.plan_name(snapshot), str::to_owned);
+        let (members, _) = self.members(snapshot, &BTreeMap::new(), None);
+        let sso = match (sso_enforced, breakglass) {
+            (Some(enforced), Some(breakglass)) => Some(DesiredSso {
+                enforced,
+                breakglass: breakglass.map(|user_id| {
+                    user_id
+                        .parse::<UserId>()
+                        .ok()
+                        .and_then(|id| snapshot.members.iter().find(|m| m.user_id == id))
+                        .map_or_else(|| user_id.to_owned(), |m| m.email.as_str().to_owned())
+                }),
+            }),
+            _ => None,
+        };
+        let config = DesiredConfig {
+            actor_permissions: None,
+            tenant: DesiredTenant {
+                plan: plan_name.clone(),
+                members,
+                sso,
+                automation_keys: vec![DesiredAutomationKey::default(); snapshot.automation_keys],
+                ..DesiredTenant::default()
+            },
+        };
+        let mut found = false;
+        for problem in validate(&config) {
+            let attribute = match problem.path.as_deref().unwrap_or_default() {
+                "tenant.plan" | "tenant.automation_keys" => "plan",
+                "tenant.members" if problem.code == "plan_limit" => "plan",
+                "tenant.sso.enforced" => "sso_enforced",
+                "tenant.sso.breakglass" => "saml_breakglass_user_id",
+                _ => continue,
+            };
+            found = true;
+            diagnostics::problem(diags, &problem, Some(attribute));
+        }
+        if !found
+            && plan.is_some()
+            && let Ok(mut planned) = self.planned_plan.lock()
+        {
+            *planned = Some(plan_name);
+        }
+    }
+
+    /// Checks an automation key against the (planned) plan.
+    pub fn check_automation_key(&self, diags: &mut Diagnostics, snapshot: &Snapshot) {
+        let config = DesiredConfig {
+            actor_permissions: None,
+            tenant: DesiredTenant {
+                plan: self.plan_name(snapshot),
+                automation_keys: vec![DesiredAutomationKey::default()],
+                ..DesiredTenant::default()
+            },
+        };
+        for problem in validate(&config) {
+            if problem.path.as_deref() == Some("tenant.automation_keys") {
+                diagnostics::problem(diags, &problem, None);
+            }
+        }
+    }
+}
+
+/// Checks an API token's scope: known permission names, none beyond what the provider's own
+/// token holds (the token is created for the provider token's owner).
+pub fn check_token(diags: &mut Diagnostics, actor: PermissionSet, scope: &[String]) {
+    let owner = "provider@portcullis.invalid";
+    let config = DesiredConfig {
+        actor_permissions: None,
+        tenant: DesiredTenant {
+            plan: Plan::Enterprise.name().to_owned(),
+            members: vec![DesiredMember {
+                email: owner.to_owned(),
+                permissions: actor.names().into_iter().map(str::to_owned).collect(),
+                role: None,
+                status: None,
+                owner: false,
+            }],
+            api_tokens: vec![DesiredToken {
+                name: "token".to_owned(),
+                owner: owner.to_owned(),
+                permissions: scope.to_vec(),
+            }],
+            ..DesiredTenant::default()
+        },
+    };
+    for problem in validate(&config) {
+        if problem
+            .path
+            .as_deref()
+            .is_some_and(|path| path.starts_with("tenant.api_tokens[0].permissions"))
+        {
+            let problem = if problem.code == "privilege_escalation" {
+                Problem {
+                    message: format!(
+                        "{}; the provider's token holds only: {actor}",
+                        problem.message
+                    ),
+                    ..problem
+                }
+            } else {
+                problem
+            };
+            diagnostics::problem(diags, &problem, Some("permissions"));
+        }
+    }
+}
+
+/// Checks permission names alone (validate time, before the provider is configured).
+pub fn check_permission_names(diags: &mut Diagnostics, names: &[String], role: Option<&str>) {
+    let config = DesiredConfig {
+        actor_permissions: None,
+        tenant: DesiredTenant {
+            plan: Plan::Enterprise.name().to_owned(),
+            members: vec![DesiredMember {
+                email: "member@portcullis.invalid".to_owned(),
+                permissions: names.to_vec(),
+                role: role.map(str::to_owned),
+                status: None,
+                owner: false,
+            }],
+            ..DesiredTenant::default()
+        },
+    };
+    for problem in validate(&config) {
+        let path = problem.path.as_deref().unwrap_or_default();
+        if let Some(rest) = path.strip_prefix("tenant.members[0]") {
+            diagnostics::problem(diags, &problem, Some(member_attribute(rest)));
+        }
+    }
+}
+
+fn member_attribute(rest: &str) -> &'static str {
+    if rest.starts_with(".role") {
+        "role"
+    } else if rest.starts_with(".status") {
+        "status"
+    } else if rest.starts_with(".email") {
+        "email"
+    } else {
+        "permissions"
+    }
+}
+
+fn introduced(problem: &Problem, before: &[Problem]) -> bool {
+    !before
+        .iter()
+        .any(|old| old.code == problem.code && old.path == problem.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::{Email, Timestamp};
+
+    fn member(email: &str, permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
+        MemberView {
+            user_id: UserId::generate(&mut portcullis_core::random::SeededRandom::new(
+                email.bytes().map(u64::from).sum::<u64>() * 31 + permissions.len() as u64,
+            )),
+            tenant_id: "ten_0123456789abcdef".parse().unwrap(),
+            email: email.parse::<Email>().unwrap(),
+            name: "Someone".parse().unwrap(),
+            status,
+            permissions: PermissionSet::parse_names(permissions).unwrap(),
+            effective_permissions: PermissionSet::EMPTY,
+            tenant_owner: owner,
+            added_at: Timestamp::from_unix_seconds(0),
+        }
+    }
+
+    fn snapshot(plan: Plan, members: Vec<MemberView>) -> Snapshot {
+        Snapshot {
+            tenant: TenantView {
+                tenant_id: "ten_0123456789abcdef".parse().unwrap(),
+                name: "Prod".parse().unwrap(),
+                plan,
+                owner: members[0].user_id.clone(),
+                member_count: members.len(),
+                member_limit: plan.member_limit(),
+                sso_enforced: false,
+                saml_breakglass_user_id: None,
+                created_at: Timestamp::from_unix_seconds(0),
+            },
+            members,
+            automation_keys: 0,
+        }
+    }
+
+    fn add(email: &str, permissions: &[&str]) -> MemberChange {
+        MemberChange {
+            after: Some(PlannedMember {
+                email: email.to_owned(),
+                permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                status: "active".to_owned(),
+            }),
+            before_email: None,
+            already_granted: PermissionSet::EMPTY,
+            status_changed: false,
+        }
+    }
+
+    fn attributes(diags: &Diagnostics) -> Vec<String> {
+        diags
+            .errors
+            .iter()
+            .map(|d| format!("{:?}", d.attribute))
+            .collect()
+    }
+
+    #[test]
+    fn seats_count_the_members_planned_earlier_in_the_run() {
+        let book = PlanBook::default();
+        let snap = snapshot(
+            Plan::Team,
+            vec![member("owner@x.io", &[], UserStatus::Active, true)],
+        );
+        for n in 0..19 {
+            let mut diags = Diagnostics::default();
+            book.check_member(
+                &mut diags,
+                &snap,
+                PermissionSet::ALL,
+                add(&format!("u{n}@x.io"), &[]),
+            );
+            assert!(diags.errors.is_empty(), "member {n}: {diags:?}");
+        }
+        let mut diags = Diagnostics::default();
+        book.check_member(
+            &mut diags,
+            &snap,
+            PermissionSet::ALL,
+            add("one-too-many@x.io", &[]),
+        );
+        assert_eq!(diags.errors.len(), 1, "{diags:?}");
+        assert!(diags.errors[0].summary.contains("plan_limit"));
+        assert!(attributes(&diags)[0].contains("email"));
+        // Planning the same member again (the apply walk re-plans) does not take a new seat.
+        let mut diags = Diagnostics::default();
+        book.check_member(
+            &mut diags,
+            &snap,
+            PermissionSet::ALL,
+            add("U3@x.io", &["build_applications"]),
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn escalation_counts_only_permissions_being_added() {
+        let book = PlanBook::default();
+        let snap = snapshot(
+            Plan::Enterprise,
+            vec![
+                member("owner@x.io", &[], UserStatus::Active, true),
+                member(
+                    "ops@x.io",
+                    &["build_applications"],
+                    UserStatus::Active,
+                    false,
+                ),
+            ],
+        );
+        let actor = PermissionSet::parse_names(["user_and_api_management"]).unwrap();
+        let mut diags = Diagnostics::default();
+        book.check_member(
+            &mut diags,
+            &snap,
+            actor,
+            add("new@x.io", &["update_certificates"]),
+        );
+        assert_eq!(diags.errors.len(), 1);
+        assert!(diags.errors[0].summary.contains("privilege_escalation"));
+        assert!(attributes(&diags)[0].contains("permissions"));
+        // Keeping a permission the member already has is not an escalation.
+        let mut keep = add("ops@x.io", &["build_applications"]);
+        keep.already_granted = PermissionSet::parse_names(["build_applications"]).unwrap();
+        let mut diags = Diagnostics::default();
+        book.check_member(&mut diags, &snap, actor, keep);
+        assert!(diags.errors.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn lockout_is_reported_on_the_change_that_causes_it() {
+        let book = PlanBook::default();
+        let snap = snapshot(
+            Plan::Enterprise,
+            vec![
+                member("owner@x.io", &[], UserStatus::Inactive, true),
+                member(
+                    "last@x.io",
+                    &["user_and_api_management"],
+                    UserStatus::Active,
+                    false,
+                ),
+                member("reader@x.io", &[], UserStatus::Active, false),
+            ],
+        );
+        let mut demote = add("last@x.io", &[]);
+        demote.already_granted = PermissionSet::parse_names(["user_and_api_management"]).unwrap();
+        let mut diags = Diagnostics::default();
+        book.check_member(&mut diags, &snap, PermissionSet::ALL, demote);
+        assert_eq!(diags.errors.len(), 1, "{diags:?}");
+        assert!(diags.errors[0].summary.contains("lockout"));
+        assert!(attributes(&diags)[0].contains("permissions"));
+        // An unrelated change is not blamed for the owner's state.
+        let mut diags = Diagnostics::default();
+        book.check_member(
+            &mut diags,
+            &snap,
+            PermissionSet::ALL,
+            add("reader@x.io", &["build_applications"]),
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn sso_needs_an_active_manager_as_breakglass_and_the_enterprise_plan() {
+        let book = PlanBook::default();
+        let members = vec![
+            member("owner@x.io", &[], UserStatus::Active, true),
+            member(
+                "ops@x.io",
+                &["user_and_api_management"],
+                UserStatus::Active,
+                false,
+            ),
+            member(
+                "dev@x.io",
+                &["build_applications"],
+                UserStatus::Active,
+                false,
+            ),
+        ];
+        let ops = members[1].user_id.to_string();
+        let dev = members[2].user_id.to_string();
+        let snap = snapshot(Plan::Enterprise, members);
+        let mut diags = Diagnostics::default();
+        book.check_tenant(&mut diags, &snap, None, Some(true), Some(Some(&ops)));
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        let mut diags = Diagnostics::default();
+        book.check_tenant(&mut diags, &snap, None, Some(true), Some(Some(&dev)));
+        assert!(diags.errors[0].summary.contains("invalid_breakglass"));
+        assert!(attributes(&diags)[0].contains("saml_breakglass_user_id"));
+        let mut diags = Diagnostics::default();
+        book.check_tenant(&mut diags, &snap, None, Some(true), Some(None));
+        assert!(diags.errors[0].summary.contains("breakglass_required"));
+        let mut diags = Diagnostics::default();
+        book.check_tenant(
+            &mut diags,
+            &snap,
+            Some("team"),
+            Some(true),
+            Some(Some(&ops)),
+        );
+        assert!(
+            attributes(&diags)
+                .iter()
+                .any(|a| a.contains("sso_enforced")),
+            "{diags:?}"
+        );
+        // Unknown breakglass: no SSO verdict yet.
+        let mut diags = Diagnostics::default();
+        book.check_tenant(&mut diags, &snap, None, Some(true), None);
+        assert!(diags.errors.is_empty());
+    }
+
+    #[test]
+    fn tokens_cannot_exceed_the_provider_token() {
+        let actor = PermissionSet::parse_names(["build_applications"]).unwrap();
+        let mut diags = Diagnostics::default();
+        check_token(&mut diags, actor, &["build_applications".to_owned()]);
+        assert!(diags.errors.is_empty());
+        check_token(
+            &mut diags,
+            actor,
+            &["modify_tenant_settings".to_owned(), "sudo".to_owned()],
+        );
+        let summaries: Vec<&str> = diags.errors.iter().map(|d| d.summary.as_ref()).collect();
+        assert_eq!(summaries.len(), 2, "{summaries:?}");
+        assert!(summaries.iter().any(|s| s.contains("unknown_permission")));
+        assert!(summaries.iter().any(|s| s.contains("privilege_escalation")));
+    }
+
+    #[test]
+    fn names_are_checked_without_the_api() {
+        let mut diags = Diagnostics::default();
+        check_permission_names(
+            &mut diags,
+            &["build_applications".to_owned()],
+            Some("release_engineer"),
+        );
+        assert!(diags.errors.is_empty());
+        check_permission_names(&mut diags, &["sudo".to_owned()], Some("god"));
+        let attributes = attributes(&diags);
+        assert_eq!(attributes.len(), 2);
+        assert!(attributes[0].contains("permissions"));
+        assert!(attributes[1].contains("role"));
+    }
+}

@@ -1,0 +1,98 @@
+//! Conversions between Terraform values (known, null or unknown) and the engine's types.
+
+use portcullis_core::{PermissionSet, Timestamp};
+use std::collections::BTreeSet;
+use tf_provider::value::{Value, ValueSet};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A set of strings whose elements may each be unknown during plan.
+pub type StringSet = ValueSet<Value<String>>;
+
+/// The string, when known and not null.
+pub fn known(value: &Value<String>) -> Option<&str> {
+    value.as_ref_option().map(String::as_str)
+}
+
+/// The elements of a set of strings: `None` while the set or any element is unknown; a null
+/// set is empty.
+pub fn set_elements(set: &StringSet) -> Option<Vec<String>> {
+    match set {
+        Value::Unknown => None,
+        Value::Null => Some(Vec::new()),
+        Value::Value(items) => items
+            .iter()
+            .map(|item| item.as_ref_option().cloned())
+            .collect(),
+    }
+}
+
+/// A known set of strings.
+pub fn set_of<I, S>(items: I) -> StringSet
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Value::Value(
+        items
+            .into_iter()
+            .map(|item| Value::Value(item.into()))
+            .collect::<BTreeSet<_>>(),
+    )
+}
+
+/// A permission set as a Terraform set of names.
+pub fn permission_set(permissions: PermissionSet) -> StringSet {
+    set_of(permissions.names())
+}
+
+/// RFC 3339 text for a timestamp (`2026-11-27T12:00:00Z`).
+pub fn rfc3339(timestamp: Timestamp) -> Value<String> {
+    i64::try_from(timestamp.unix_seconds())
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .and_then(|time| time.format(&Rfc3339).ok())
+        .map_or(Value::Null, Value::Value)
+}
+
+/// Parses RFC 3339 text into a timestamp (whole seconds, UTC).
+pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+    let time = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2027-01-31T00:00:00Z`"))?;
+    u64::try_from(time.unix_timestamp())
+        .map(Timestamp::from_unix_seconds)
+        .map_err(|_| format!("`{text}` is before 1970"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_elements_make_the_whole_set_unknown() {
+        let mut items = BTreeSet::new();
+        items.insert(Value::Value("build_applications".to_owned()));
+        items.insert(Value::Unknown);
+        assert_eq!(set_elements(&Value::Value(items)), None);
+        assert_eq!(set_elements(&Value::Unknown), None);
+        assert_eq!(set_elements(&Value::Null), Some(vec![]));
+        assert_eq!(
+            set_elements(&set_of(["b", "a"])),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn times_round_trip_through_rfc3339() {
+        let timestamp = parse_rfc3339("2027-01-31T10:20:30Z").unwrap();
+        assert_eq!(timestamp.unix_seconds(), 1_801_390_830);
+        assert_eq!(
+            rfc3339(timestamp),
+            Value::Value("2027-01-31T10:20:30Z".to_owned())
+        );
+        let offset = parse_rfc3339("2027-01-31T12:20:30+02:00").unwrap();
+        assert_eq!(offset, timestamp);
+        assert!(parse_rfc3339("tomorrow").unwrap_err().contains("RFC 3339"));
+        assert!(parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+    }
+}
