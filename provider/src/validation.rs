@@ -113,7 +113,7 @@ impl PlanBook {
     /// The members the tenant will have: the snapshot, the planned changes, then `overrides`
     /// (by normalised email; `None` removes). Returns the list and the index of `focus`.
     fn members(
-        &self,
+        planned: &BTreeMap<String, Option<PlannedMember>>,
         snapshot: &Snapshot,
         overrides: &BTreeMap<String, Option<PlannedMember>>,
         focus: Option<&str>,
@@ -138,11 +138,6 @@ impl PlanBook {
                 (email, desired)
             })
             .collect();
-        let planned = self
-            .planned
-            .lock()
-            .map(|planned| planned.clone())
-            .unwrap_or_default();
         for (email, change) in planned.iter().chain(overrides) {
             match change {
                 None => {
@@ -189,8 +184,14 @@ impl PlanBook {
             with.insert(after.email.clone(), Some(after));
         }
         let plan = self.plan_name(snapshot);
-        let config = |overrides: &BTreeMap<String, Option<PlannedMember>>| {
-            let (members, index) = self.members(snapshot, overrides, focus.as_deref());
+        // Held from the check to the record, so concurrent plans (Terraform runs ten at once)
+        // each see the members planned before them.
+        let Ok(mut planned) = self.planned.lock() else {
+            return;
+        };
+        let config = |planned: &BTreeMap<String, Option<PlannedMember>>,
+                      overrides: &BTreeMap<String, Option<PlannedMember>>| {
+            let (members, index) = Self::members(planned, snapshot, overrides, focus.as_deref());
             let config = DesiredConfig {
                 actor_permissions: Some(
                     actor
@@ -208,8 +209,8 @@ impl PlanBook {
             };
             (validate(&config), index)
         };
-        let (problems, index) = config(&with);
-        let (before, _) = config(&without);
+        let (problems, index) = config(&planned, &with);
+        let (before, _) = config(&planned, &without);
         let own = index.map(|index| format!("tenant.members[{index}]"));
         let mut found = false;
         for problem in &problems {
@@ -233,7 +234,7 @@ impl PlanBook {
                 diagnostics::problem(diags, problem, Some(attribute));
             }
         }
-        if !found && let Ok(mut planned) = self.planned.lock() {
+        if !found {
             planned.extend(with);
         }
     }
@@ -249,7 +250,12 @@ impl PlanBook {
         breakglass: Option<Option<&str>>,
     ) {
         let plan_name = plan.map_or_else(|| self.plan_name(snapshot), str::to_owned);
-        let (members, _) = self.members(snapshot, &BTreeMap::new(), None);
+        let planned = self
+            .planned
+            .lock()
+            .map(|planned| planned.clone())
+            .unwrap_or_default();
+        let (members, _) = Self::members(&planned, snapshot, &BTreeMap::new(), None);
         let sso = match (sso_enforced, breakglass) {
             (Some(enforced), Some(breakglass)) => Some(DesiredSso {
                 enforced,

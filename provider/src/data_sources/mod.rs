@@ -18,19 +18,19 @@ use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::Value;
 use tf_provider::{DataSource, Diagnostics, DynamicDataSource};
 
-/// Every data source, by type name.
+/// Every data source, by type name without the `portcullis_` prefix (the framework adds it).
 pub fn all(shared: &Arc<Shared>) -> HashMap<String, Box<dyn DynamicDataSource>> {
     let mut sources: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
-    sources.insert("portcullis_permissions".into(), Box::new(PermissionsSource));
-    sources.insert("portcullis_role".into(), Box::new(RoleSource));
+    sources.insert("permissions".into(), Box::new(PermissionsSource));
+    sources.insert("role".into(), Box::new(RoleSource));
     sources.insert(
-        "portcullis_user".into(),
+        "user".into(),
         Box::new(UserSource {
             shared: Arc::clone(shared),
         }),
     );
     sources.insert(
-        "portcullis_users".into(),
+        "users".into(),
         Box::new(UsersSource {
             shared: Arc::clone(shared),
         }),
@@ -303,9 +303,11 @@ struct UsersState {
 }
 
 fn users_schema() -> Schema {
-    let item: HashMap<String, tf_provider::schema::Attribute> = member_attributes(Mode::Computed)
+    // A list of objects (not nested attributes: Terraform refuses the framework's encoding of
+    // those, "Type and NestedType cannot both be set").
+    let item: HashMap<String, AttributeType> = member_attributes(Mode::Computed)
         .into_iter()
-        .map(|(name, attribute)| (name.to_owned(), attribute))
+        .map(|(name, attribute)| (name.to_owned(), attribute.attr_type))
         .collect();
     schema(
         "The members of the provider's tenant (owner and pending invitees included), sorted by email.",
@@ -320,9 +322,9 @@ fn users_schema() -> Schema {
             (
                 "users",
                 attribute(
-                    AttributeType::AttributeList(item),
+                    AttributeType::List(Box::new(AttributeType::Object(item))),
                     Mode::Computed,
-                    "The members.",
+                    "The members, each with `id`, `email`, `name`, `status`, `permissions` and `tenant_owner`.",
                 ),
             ),
         ],

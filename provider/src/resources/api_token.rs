@@ -104,7 +104,8 @@ pub fn api_token_schema() -> Schema {
                 "rotation_triggers",
                 string_map(
                     Mode::Optional,
-                    "Arbitrary values; any change replaces the token with a new secret.",
+                    "Arbitrary values; changing or removing them replaces the token with a new \
+                     secret (adding them to a token that had none, e.g. after import, does not).",
                 ),
             ),
             (
@@ -191,19 +192,10 @@ impl Resource for ApiTokenResource {
         if let Some(names) = set_elements(&config.permissions) {
             validation::check_permission_names(diags, &names, None);
         }
-        if let Some(text) = known(&config.expires_at) {
-            match parse_rfc3339(text) {
-                Err(message) => {
-                    diagnostics::error(diags, "Invalid expiry", message, Some("expires_at"));
-                }
-                Ok(at) if at <= now() => diagnostics::error(
-                    diags,
-                    "Expiry in the past",
-                    format!("`{text}` has already passed"),
-                    Some("expires_at"),
-                ),
-                Ok(_) => {}
-            }
+        if let Some(text) = known(&config.expires_at)
+            && let Err(message) = parse_rfc3339(text)
+        {
+            diagnostics::error(diags, "Invalid expiry", message, Some("expires_at"));
         }
         Some(())
     }
@@ -251,6 +243,18 @@ impl Resource for ApiTokenResource {
             .map_or(Value::Unknown, |owner| Value::Value(owner.to_string()));
         state.effective_permissions = Value::Unknown;
         state.created_at = Value::Unknown;
+        // Only a token about to be created must expire in the future: an existing one that has
+        // expired stays in the state (and is refused by the edge) until it is rotated.
+        if let Some(text) = known(&state.expires_at)
+            && parse_rfc3339(text).is_ok_and(|at| at <= now())
+        {
+            diagnostics::error(
+                diags,
+                "Expiry in the past",
+                format!("`{text}` has already passed"),
+                Some("expires_at"),
+            );
+        }
         if let (Some(api), Some(scope)) = (api, set_elements(&state.permissions)) {
             validation::check_token(diags, api.principal.permissions, &scope);
         }
@@ -276,7 +280,11 @@ impl Resource for ApiTokenResource {
         if proposed.expires_at != prior.expires_at {
             replace.push(AttributePath::new("expires_at"));
         }
-        if proposed.rotation_triggers != prior.rotation_triggers {
+        // Adding triggers to a token that had none (an imported one) does not rotate it;
+        // changing or removing them does.
+        if !prior.rotation_triggers.is_null()
+            && proposed.rotation_triggers != prior.rotation_triggers
+        {
             replace.push(AttributePath::new("rotation_triggers"));
         }
         if replace.is_empty() {

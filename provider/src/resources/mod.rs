@@ -19,25 +19,25 @@ use tf_provider::{Diagnostics, DynamicResource};
 /// Private state and provider meta: none.
 pub type Empty = ValueEmpty;
 
-/// Every resource, by type name.
+/// Every resource, by type name without the `portcullis_` prefix (the framework adds it).
 pub fn all(shared: &Arc<Shared>) -> HashMap<String, Box<dyn DynamicResource>> {
     let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
     resources.insert(
-        "portcullis_user".into(),
+        "user".into(),
         Box::new(user::UserResource::new(Arc::clone(shared))),
     );
     resources.insert(
-        "portcullis_api_token".into(),
+        "api_token".into(),
         Box::new(api_token::ApiTokenResource::new(Arc::clone(shared))),
     );
     resources.insert(
-        "portcullis_automation_key".into(),
+        "automation_key".into(),
         Box::new(automation_key::AutomationKeyResource::new(Arc::clone(
             shared,
         ))),
     );
     resources.insert(
-        "portcullis_tenant_settings".into(),
+        "tenant_settings".into(),
         Box::new(tenant_settings::TenantSettingsResource::new(Arc::clone(
             shared,
         ))),

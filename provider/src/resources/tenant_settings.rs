@@ -73,16 +73,16 @@ pub fn tenant_settings_schema() -> Schema {
                 "sso_enforced",
                 boolean(
                     Mode::OptionalComputed,
-                    "Whether SAML SSO is enforced (enterprise; default `false`). Enforcing it \
-                     needs `saml_breakglass_user_id`.",
+                    "Whether SAML SSO is enforced (enterprise). Enforcing it needs a breakglass \
+                     user. Defaults to the current setting.",
                 ),
             ),
             (
                 "saml_breakglass_user_id",
                 string(
-                    Mode::Optional,
+                    Mode::OptionalComputed,
                     "The member (`usr_...`) who may still sign in without SSO: an active member \
-                     holding `user_and_api_management`.",
+                     holding `user_and_api_management`. Defaults to the current one.",
                 ),
             ),
             (
@@ -123,9 +123,9 @@ fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> 
         .sso_enforced
         .as_ref_option()
         .copied()
-        .unwrap_or(false);
-    let breakglass = known(&planned.saml_breakglass_user_id);
+        .unwrap_or(current.sso_enforced);
     let current_breakglass = current.saml_breakglass_user_id.as_ref().map(|u| u.as_str());
+    let breakglass = known(&planned.saml_breakglass_user_id).or(current_breakglass);
     if enforced != current.sso_enforced || breakglass != current_breakglass {
         body.insert(
             "sso".into(),
@@ -136,25 +136,32 @@ fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> 
 }
 
 impl TenantSettingsResource {
-    async fn check(&self, diags: &mut Diagnostics, planned: &TenantSettingsState) {
+    /// Plan-time checks; what the configuration leaves out stays as the tenant has it.
+    async fn check(&self, diags: &mut Diagnostics, config: &TenantSettingsState) {
         let Some(api) = self.shared.api(diags) else {
             return;
         };
         let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await else {
             return;
         };
-        let breakglass = match &planned.saml_breakglass_user_id {
+        let current = snapshot
+            .tenant
+            .saml_breakglass_user_id
+            .as_ref()
+            .map(|user| user.to_string());
+        let breakglass = match &config.saml_breakglass_user_id {
             Value::Unknown => None,
-            Value::Null => Some(None),
+            Value::Null => Some(current.as_deref()),
             Value::Value(user) => Some(Some(user.as_str())),
         };
-        self.shared.book.check_tenant(
-            diags,
-            &snapshot,
-            known(&planned.plan),
-            planned.sso_enforced.as_ref_option().copied(),
-            breakglass,
-        );
+        let enforced = match config.sso_enforced {
+            Value::Unknown => None,
+            Value::Null => Some(snapshot.tenant.sso_enforced),
+            Value::Value(enforced) => Some(enforced),
+        };
+        self.shared
+            .book
+            .check_tenant(diags, &snapshot, known(&config.plan), enforced, breakglass);
     }
 
     async fn apply(
@@ -258,9 +265,10 @@ impl Resource for TenantSettingsResource {
         &self,
         diags: &mut Diagnostics,
         proposed: TenantSettingsState,
-        _config: TenantSettingsState,
+        config: TenantSettingsState,
         _meta: Empty,
     ) -> Option<(TenantSettingsState, Empty)> {
+        self.check(diags, &config).await;
         let mut state = proposed;
         let api = self.shared.api(diags);
         state.id = api
@@ -273,10 +281,12 @@ impl Resource for TenantSettingsResource {
             state.plan = Value::Unknown;
         }
         if state.sso_enforced.is_null() {
-            state.sso_enforced = Value::Value(false);
+            state.sso_enforced = Value::Unknown;
+        }
+        if state.saml_breakglass_user_id.is_null() {
+            state.saml_breakglass_user_id = Value::Unknown;
         }
         state.owner = Value::Unknown;
-        self.check(diags, &state).await;
         Some((state, Empty::default()))
     }
 
@@ -284,16 +294,13 @@ impl Resource for TenantSettingsResource {
         &self,
         diags: &mut Diagnostics,
         prior: TenantSettingsState,
-        mut proposed: TenantSettingsState,
+        proposed: TenantSettingsState,
         config: TenantSettingsState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(TenantSettingsState, Empty, Vec<AttributePath>)> {
-        if config.sso_enforced.is_null() {
-            proposed.sso_enforced = Value::Value(false);
-        }
         if proposed != prior {
-            self.check(diags, &proposed).await;
+            self.check(diags, &config).await;
         }
         Some((proposed, private_state, vec![]))
     }
