@@ -1,0 +1,83 @@
+// The timed part of scripts/bench-provider: generates the configurations, runs terraform and
+// prints wall times. Needs the environment scripts/bench-provider sets up.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { call, ok, signUp } from "../tests/e2e/lib.mjs";
+
+const root = process.env.BENCH_DIR;
+const header = `terraform {
+  required_providers {
+    portcullis = { source = "portcullis/portcullis" }
+  }
+}
+`;
+
+function timed(label, dir, args, env = {}) {
+  const started = process.hrtime.bigint();
+  execFileSync("terraform", [...args, "-no-color", "-input=false"], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(`${label.padEnd(58)} ${seconds.toFixed(2)} s`);
+  return seconds;
+}
+
+// 1. One full tenant: 99 members + 100 tokens + 20 keys.
+const world = await signUp("enterprise");
+const full = join(root, "full");
+mkdirSync(full);
+writeFileSync(
+  join(full, "main.tf"),
+  `${header}
+provider "portcullis" {}
+resource "portcullis_user" "member" {
+  count       = 99
+  email       = "member-\${count.index}@bench.test"
+  permissions = count.index % 3 == 0 ? ["build_applications"] : ["modify_configuration", "update_certificates"]
+}
+resource "portcullis_api_token" "ci" {
+  count       = 100
+  name        = "ci-\${count.index}"
+  permissions = ["build_applications"]
+}
+resource "portcullis_automation_key" "builder" {
+  count = 20
+  name  = "builder-\${count.index}"
+}
+`,
+);
+const env = { PORTCULLIS_TOKEN: world.token };
+timed("apply: 99 members + 100 tokens + 20 keys (219 resources)", full, ["apply", "-auto-approve"], env);
+timed("plan (refresh, no changes) of the same 219 resources", full, ["plan", "-detailed-exitcode"], env);
+timed("plan -refresh=false of the same 219 resources", full, ["plan", "-refresh=false"], env);
+
+// 2. 1,000 members over 11 tenants (10 x 99 + 10): one provider alias per tenant.
+const wide = join(root, "wide");
+mkdirSync(wide);
+const owner = await signUp("enterprise");
+const tokens = [owner.token];
+for (let n = 1; n < 11; n += 1) {
+  const created = ok(await call("POST", "/v1/tenants", { token: owner.token, body: { name: `Tenant ${n}`, plan: "enterprise" } }), 201);
+  tokens.push(created.token);
+}
+let hcl = header;
+tokens.forEach((token, n) => {
+  hcl += `
+provider "portcullis" {
+  alias = "t${n}"
+  token = "${token}"
+}
+resource "portcullis_user" "t${n}" {
+  provider    = portcullis.t${n}
+  count       = ${n < 10 ? 99 : 10}
+  email       = "t${n}-member-\${count.index}@bench.test"
+  permissions = ["build_applications"]
+}
+`;
+});
+writeFileSync(join(wide, "main.tf"), hcl);
+timed("plan (create) of 1,000 members in 11 tenants", wide, ["plan"]);
