@@ -437,6 +437,7 @@ mod tests {
                 sso_enforced: false,
                 saml_breakglass_user_id: None,
                 created_at: Timestamp::from_unix_seconds(0),
+                primary_contact: members[0].user_id.clone(),
             },
             members,
             automation_keys: 0,

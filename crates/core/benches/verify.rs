@@ -56,6 +56,7 @@ fn fixture() -> Fixture {
             owner_name: "Bench Owner".parse().expect("valid name"),
             tenant_name: "Production".parse().expect("valid name"),
             plan: Plan::Team,
+            trial: false,
         },
         &mut Context {
             now,

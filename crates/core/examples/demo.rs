@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             owner_name: "Olive Owner".parse()?,
             tenant_name: "Production".parse()?,
             plan: Plan::Team,
+            trial: false,
         },
         &mut Context {
             now: SystemClock.now(),

@@ -8,6 +8,7 @@
 use crate::audit::{AuditEvent, AuditLog, EventBody};
 use crate::authz::{self, Operation};
 use crate::command::{Command, SsoChange};
+use crate::company::{self, AccountOperation, CompanyRole};
 use crate::credential::{
     self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
 };
@@ -20,7 +21,7 @@ use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, Invitation, User, UserStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
@@ -251,6 +252,18 @@ pub enum Refusal {
     /// A per-tenant or per-member quota is reached.
     #[error("{0}")]
     Quota(&'static str),
+    /// None of the actor's company roles allows the account operation (here).
+    #[error("your company roles do not allow `{0}` here")]
+    RoleNotPermitted(AccountOperation),
+    /// The tenant's primary contact keeps the role until a company admin names another one.
+    #[error("user `{0}` is a primary contact; a company admin must name another one first")]
+    PrimaryContactProtected(UserId),
+    /// A user with this email exists already.
+    #[error("a user with the email `{0}` exists already")]
+    UserExists(Email),
+    /// A self-service trial account has no company admin but its owner.
+    #[error("a trial account cannot have company admins other than its owner")]
+    TrialAccount,
 }
 
 impl Refusal {
@@ -284,6 +297,10 @@ impl Refusal {
             Refusal::ExpiryInPast => "expiry_in_past",
             Refusal::OutOfRange(_) => "out_of_range",
             Refusal::Quota(_) => "quota_exceeded",
+            Refusal::RoleNotPermitted(_) => "role_not_permitted",
+            Refusal::PrimaryContactProtected(_) => "primary_contact_protected",
+            Refusal::TrialAccount => "trial_account",
+            Refusal::UserExists(_) => "user_exists",
         }
     }
 
@@ -298,6 +315,7 @@ impl Refusal {
             | Refusal::MissingPermission(_)
             | Refusal::NotCompanyAdmin
             | Refusal::Escalation(_)
+            | Refusal::RoleNotPermitted(_)
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
@@ -315,6 +333,9 @@ impl Refusal {
             | Refusal::InvalidBreakglass(_)
             | Refusal::BreakglassProtected(_)
             | Refusal::InvitationExpired
+            | Refusal::PrimaryContactProtected(_)
+            | Refusal::TrialAccount
+            | Refusal::UserExists(_)
             | Refusal::Quota(_) => RefusalClass::Conflict,
         }
     }
@@ -382,6 +403,31 @@ pub enum Outcome {
     UserDeleted {
         /// The former user.
         user_id: UserId,
+    },
+    /// A user was created (and invited) without a tenant.
+    UserCreated {
+        /// The user.
+        user_id: UserId,
+        /// The invitation, shown once.
+        invitation: IssuedInvitation,
+    },
+    /// A user's company roles changed.
+    CompanyRolesChanged {
+        /// The user.
+        user_id: UserId,
+        /// The roles the user holds now.
+        roles: Vec<CompanyRole>,
+        /// The tenants the user is a license admin of now.
+        license_tenants: Vec<TenantId>,
+    },
+    /// A tenant's primary contact changed.
+    PrimaryContactChanged {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The new primary contact.
+        user_id: UserId,
+        /// The previous one.
+        previous: UserId,
     },
     /// A user's display name changed.
     UserRenamed {
@@ -455,6 +501,9 @@ pub struct SignUp {
     pub tenant_name: DisplayName,
     /// The first tenant's plan.
     pub plan: Plan,
+    /// A self-service trial account (no company admin other than the owner).
+    #[serde(default)]
+    pub trial: bool,
 }
 
 /// The result of sign-up: the new account and the owner's first token (shown once).
@@ -493,6 +542,9 @@ pub struct Account {
     owner: UserId,
     created_at: Timestamp,
     settings: AccountSettings,
+    /// A self-service trial: no company admin other than the owner.
+    #[serde(default)]
+    trial: bool,
     users: BTreeMap<UserId, User>,
     tenants: BTreeMap<TenantId, Tenant>,
     audit: AuditLog,
@@ -536,6 +588,8 @@ impl Account {
             name: request.owner_name,
             status: UserStatus::Active,
             company_admin: true,
+            support: false,
+            license_tenants: BTreeSet::from([tenant_id.clone()]),
             created_at: now,
             invitation: None,
         };
@@ -566,6 +620,7 @@ impl Account {
             owner: owner_id.clone(),
             created_at: now,
             settings: AccountSettings::default(),
+            trial: request.trial,
             users: BTreeMap::from([(owner_id.clone(), owner)]),
             tenants: BTreeMap::from([(tenant_id.clone(), tenant)]),
             audit: AuditLog::default(),
@@ -597,6 +652,11 @@ impl Account {
     /// The company name.
     pub fn name(&self) -> &DisplayName {
         &self.name
+    }
+
+    /// Whether this is a self-service trial account.
+    pub fn is_trial(&self) -> bool {
+        self.trial
     }
 
     /// The owner (breakglass: never deactivated, deleted or demoted).
@@ -834,6 +894,7 @@ impl Account {
             owner: self.owner.clone(),
             created_at: self.created_at,
             settings: self.settings.clone(),
+            trial: self.trial,
             users: self.users.clone(),
             tenants: self.tenants.clone(),
             audit: AuditLog::default(),
@@ -877,6 +938,14 @@ impl Account {
             }
             if tenant.sso.enforced && tenant.sso.breakglass.is_none() {
                 return Err(Refusal::BreakglassRequired);
+            }
+            if let Some(contact) = &tenant.primary_contact
+                && !self
+                    .users
+                    .get(contact)
+                    .is_some_and(|user| user.license_tenants.contains(&tenant.id))
+            {
+                return Err(Refusal::PrimaryContactProtected(contact.clone()));
             }
             let limit = tenant.plan.member_limit();
             if tenant.members.len() > limit {
@@ -1013,6 +1082,120 @@ impl Account {
         Ok(())
     }
 
+    /// The company roles `user_id` holds (none for an unknown user).
+    pub fn company_roles(&self, user_id: &UserId) -> Vec<CompanyRole> {
+        let Some(user) = self.users.get(user_id) else {
+            return Vec::new();
+        };
+        let member = self
+            .tenants
+            .values()
+            .any(|tenant| tenant.members.contains_key(user_id));
+        [
+            (user.company_admin, CompanyRole::CompanyAdmin),
+            (!user.license_tenants.is_empty(), CompanyRole::LicenseAdmin),
+            (user.support, CompanyRole::Support),
+            (member, CompanyRole::TenantUser),
+        ]
+        .into_iter()
+        .filter_map(|(held, role)| held.then_some(role))
+        .collect()
+    }
+
+    /// Whether `actor` may run `operation` (on `tenant`, for operations a license admin runs
+    /// only on their own tenants): the matrix of [`company`], applied to the actor's roles.
+    pub(crate) fn require_account_operation(
+        &self,
+        actor: &Actor,
+        operation: AccountOperation,
+        tenant: Option<&TenantId>,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
+        let user = self.active_actor(actor)?;
+        if user.company_admin {
+            return self.require_company_admin(actor, now);
+        }
+        if let Some(key_id) = &actor.credential {
+            let home = self
+                .tenant_of_token(key_id)
+                .map_err(|_| Refusal::CredentialNotUsable)?;
+            self.actor_permissions(actor, &home, now)?;
+        }
+        let allowed = self.company_roles(&actor.user_id).into_iter().any(|role| {
+            company::allows(role, operation)
+                && (role != CompanyRole::LicenseAdmin
+                    || !operation.scoped_to_licenses()
+                    || tenant.is_none_or(|tenant| user.license_tenants.contains(tenant)))
+        });
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refusal::RoleNotPermitted(operation))
+        }
+    }
+
+    /// Every account operation and whether `actor` may run it somewhere.
+    pub fn account_operations(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Vec<(AccountOperation, bool)>, Refusal> {
+        self.active_actor(actor)?;
+        Ok(AccountOperation::ALL
+            .into_iter()
+            .map(|operation| {
+                (
+                    operation,
+                    self.require_account_operation(actor, operation, None, now)
+                        .is_ok(),
+                )
+            })
+            .collect())
+    }
+
+    fn roles_changed(&self, user_id: UserId) -> Outcome {
+        let roles = self.company_roles(&user_id);
+        let license_tenants = self
+            .users
+            .get(&user_id)
+            .map(|user| user.license_tenants.iter().cloned().collect())
+            .unwrap_or_default();
+        Outcome::CompanyRolesChanged {
+            user_id,
+            roles,
+            license_tenants,
+        }
+    }
+
+    /// Removes a member (not oneself, not the owner, not the breakglass user) and their tokens.
+    fn remove_membership(
+        &mut self,
+        actor: &Actor,
+        tenant_id: TenantId,
+        user_id: UserId,
+        action: &'static str,
+    ) -> Result<(Outcome, Event), Refusal> {
+        if user_id == actor.user_id {
+            return Err(Refusal::SelfTarget("remove"));
+        }
+        let tenant = self.tenant_mut(&tenant_id)?;
+        if user_id == tenant.owner {
+            return Err(Refusal::OwnerProtected("tenant owner"));
+        }
+        if tenant.sso.breakglass.as_ref() == Some(&user_id) {
+            return Err(Refusal::BreakglassProtected(user_id));
+        }
+        if tenant.members.remove(&user_id).is_none() {
+            return Err(Refusal::NotMember {
+                user: user_id,
+                tenant: tenant_id,
+            });
+        }
+        tenant.api_tokens.retain(|_, token| token.owner != user_id);
+        let event = Event::new(Some(&tenant_id), action, &user_id);
+        Ok((Outcome::MemberRemoved { user_id }, event))
+    }
+
     fn tenant_of_token(&self, key_id: &KeyId) -> Result<TenantId, Refusal> {
         self.tenants
             .values()
@@ -1064,6 +1247,10 @@ impl Account {
                 let tenant_id = TenantId::generate(context.random);
                 let tenant = new_tenant(tenant_id.clone(), name, plan, &actor.user_id, now);
                 self.tenants.insert(tenant_id.clone(), tenant);
+                // The launcher is the tenant's first license admin and its primary contact.
+                self.user_mut(&actor.user_id)?
+                    .license_tenants
+                    .insert(tenant_id.clone());
                 let event = Event::new(Some(&tenant_id), "tenant.created", &tenant_id).detail(plan);
                 Ok((Outcome::TenantCreated { tenant_id }, event))
             }
@@ -1114,25 +1301,7 @@ impl Account {
             }
             Command::RemoveMember { tenant_id, user_id } => {
                 self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
-                if user_id == actor.user_id {
-                    return Err(Refusal::SelfTarget("remove"));
-                }
-                let tenant = self.tenant_mut(&tenant_id)?;
-                if user_id == tenant.owner {
-                    return Err(Refusal::OwnerProtected("tenant owner"));
-                }
-                if tenant.sso.breakglass.as_ref() == Some(&user_id) {
-                    return Err(Refusal::BreakglassProtected(user_id));
-                }
-                if tenant.members.remove(&user_id).is_none() {
-                    return Err(Refusal::NotMember {
-                        user: user_id,
-                        tenant: tenant_id,
-                    });
-                }
-                tenant.api_tokens.retain(|_, token| token.owner != user_id);
-                let event = Event::new(Some(&tenant_id), "member.removed", &user_id);
-                Ok((Outcome::MemberRemoved { user_id }, event))
+                self.remove_membership(actor, tenant_id, user_id, "member.removed")
             }
             Command::ResendInvitation { user_id } => {
                 let allowed = self.require_company_admin(actor, now).is_ok()
@@ -1199,6 +1368,13 @@ impl Account {
                 if self.tenants.values().any(|tenant| tenant.owner == user_id) {
                     return Err(Refusal::OwnerProtected("tenant owner"));
                 }
+                if self
+                    .tenants
+                    .values()
+                    .any(|tenant| *tenant.primary_contact() == user_id)
+                {
+                    return Err(Refusal::PrimaryContactProtected(user_id));
+                }
                 self.users.remove(&user_id);
                 for tenant in self.tenants.values_mut() {
                     tenant.members.remove(&user_id);
@@ -1207,9 +1383,167 @@ impl Account {
                 let event = Event::new(None, "user.deleted", &user_id);
                 Ok((Outcome::UserDeleted { user_id }, event))
             }
+            Command::CreateUser { email, name } => {
+                self.require_account_operation(actor, AccountOperation::AddUser, None, now)?;
+                if self.user_by_email(&email).is_some() {
+                    return Err(Refusal::UserExists(email));
+                }
+                let user_id = UserId::generate(context.random);
+                let (stored, issued) = self.invitation(context, &user_id);
+                let name = name.unwrap_or_else(|| default_name(&email));
+                self.users.insert(
+                    user_id.clone(),
+                    User {
+                        id: user_id.clone(),
+                        email,
+                        name,
+                        status: UserStatus::Pending,
+                        company_admin: false,
+                        support: false,
+                        license_tenants: BTreeSet::new(),
+                        created_at: now,
+                        invitation: Some(stored),
+                    },
+                );
+                let event = Event::new(None, "user.created", &user_id);
+                Ok((
+                    Outcome::UserCreated {
+                        user_id,
+                        invitation: issued,
+                    },
+                    event,
+                ))
+            }
+            Command::SetSupport { user_id, support } => {
+                self.require_account_operation(actor, AccountOperation::AssignSupport, None, now)?;
+                let user = self.user_mut(&user_id)?;
+                if support && user.status != UserStatus::Active {
+                    return Err(Refusal::Transition(IllegalTransition {
+                        action: "grant the support role to",
+                        from: user.status,
+                    }));
+                }
+                user.support = support;
+                let event = Event::new(None, "user.support_changed", &user_id).detail(support);
+                Ok((self.roles_changed(user_id), event))
+            }
+            Command::GrantLicenseAdmin { tenant_id, user_id } => {
+                self.require_account_operation(
+                    actor,
+                    AccountOperation::AssignLicenseAdmin,
+                    Some(&tenant_id),
+                    now,
+                )?;
+                self.tenant_ref(&tenant_id)?;
+                let user = self.user_mut(&user_id)?;
+                if user.status != UserStatus::Active {
+                    return Err(Refusal::Transition(IllegalTransition {
+                        action: "grant the license admin role to",
+                        from: user.status,
+                    }));
+                }
+                user.license_tenants.insert(tenant_id.clone());
+                let event = Event::new(Some(&tenant_id), "user.license_admin_granted", &user_id);
+                Ok((self.roles_changed(user_id), event))
+            }
+            Command::RevokeLicenseAdmin { tenant_id, user_id } => {
+                self.require_account_operation(
+                    actor,
+                    AccountOperation::AssignLicenseAdmin,
+                    Some(&tenant_id),
+                    now,
+                )?;
+                if *self.tenant_ref(&tenant_id)?.primary_contact() == user_id {
+                    return Err(Refusal::PrimaryContactProtected(user_id));
+                }
+                self.user_mut(&user_id)?.license_tenants.remove(&tenant_id);
+                let event = Event::new(Some(&tenant_id), "user.license_admin_revoked", &user_id);
+                Ok((self.roles_changed(user_id), event))
+            }
+            Command::SetPrimaryContact { tenant_id, user_id } => {
+                self.require_company_admin(actor, now)?;
+                let previous = self.tenant_ref(&tenant_id)?.primary_contact().clone();
+                let user = self.user_mut(&user_id)?;
+                if user.status != UserStatus::Active {
+                    return Err(Refusal::Transition(IllegalTransition {
+                        action: "make a primary contact of",
+                        from: user.status,
+                    }));
+                }
+                user.license_tenants.insert(tenant_id.clone());
+                self.tenant_mut(&tenant_id)?.primary_contact = Some(user_id.clone());
+                let event =
+                    Event::new(Some(&tenant_id), "tenant.primary_contact_changed", &user_id)
+                        .detail(&previous);
+                Ok((
+                    Outcome::PrimaryContactChanged {
+                        tenant_id,
+                        user_id,
+                        previous,
+                    },
+                    event,
+                ))
+            }
+            Command::AssignLicense { tenant_id, user_id } => {
+                self.require_account_operation(
+                    actor,
+                    AccountOperation::AssignLicenses,
+                    Some(&tenant_id),
+                    now,
+                )?;
+                let user = self.user_ref(&user_id)?;
+                let (status, email) = (user.status, user.email.clone());
+                let tenant = self.tenant_mut(&tenant_id)?;
+                if tenant.members.contains_key(&user_id) {
+                    return Err(Refusal::AlreadyMember(email));
+                }
+                let limit = tenant.plan.member_limit();
+                if tenant.members.len() >= limit {
+                    return Err(Refusal::PlanLimit {
+                        plan: tenant.plan,
+                        limit,
+                    });
+                }
+                tenant.members.insert(
+                    user_id.clone(),
+                    Membership {
+                        permissions: PermissionSet::EMPTY,
+                        added_at: now,
+                    },
+                );
+                let event = Event::new(Some(&tenant_id), "member.license_assigned", &user_id);
+                Ok((
+                    Outcome::MemberAdded {
+                        user_id,
+                        status,
+                        invitation: None,
+                    },
+                    event,
+                ))
+            }
+            Command::RevokeLicense { tenant_id, user_id } => {
+                self.require_account_operation(
+                    actor,
+                    AccountOperation::AssignLicenses,
+                    Some(&tenant_id),
+                    now,
+                )?;
+                self.remove_membership(actor, tenant_id, user_id, "member.license_revoked")
+            }
             Command::RenameUser { user_id, name } => {
                 let allowed = actor.user_id == user_id && self.active_actor(actor).is_ok()
                     || self.require_company_admin(actor, now).is_ok()
+                    || self.tenants.values().any(|tenant| {
+                        tenant.members.contains_key(&user_id)
+                            && self
+                                .require_account_operation(
+                                    actor,
+                                    AccountOperation::EditUserName,
+                                    Some(&tenant.id),
+                                    now,
+                                )
+                                .is_ok()
+                    })
                     || self.tenants.values().any(|tenant| {
                         tenant.members.contains_key(&user_id)
                             && self
@@ -1232,6 +1566,9 @@ impl Account {
                 self.require_company_admin(actor, now)?;
                 if user_id == self.owner && !company_admin {
                     return Err(Refusal::OwnerProtected("account owner"));
+                }
+                if self.trial && company_admin && user_id != self.owner {
+                    return Err(Refusal::TrialAccount);
                 }
                 let user = self.user_mut(&user_id)?;
                 if company_admin && user.status != UserStatus::Active {
@@ -1448,6 +1785,8 @@ impl Account {
         let (user_id, invitation) = match existing {
             Some(user_id) => (user_id, None),
             None => {
+                // Only company admins and license admins create users.
+                self.require_account_operation(actor, AccountOperation::AddUser, None, now)?;
                 let user_id = UserId::generate(context.random);
                 let (stored, issued) = self.invitation(context, &user_id);
                 let name = name.unwrap_or_else(|| default_name(&email));
@@ -1459,6 +1798,8 @@ impl Account {
                         name,
                         status: UserStatus::Pending,
                         company_admin: false,
+                        support: false,
+                        license_tenants: BTreeSet::new(),
                         created_at: now,
                         invitation: Some(stored),
                     },
@@ -1586,6 +1927,7 @@ fn new_tenant(
         api_tokens: BTreeMap::new(),
         automation_keys: BTreeMap::new(),
         created_at: now,
+        primary_contact: Some(owner.clone()),
     }
 }
 

@@ -94,6 +94,57 @@ pub enum Command {
         /// Whether the user is a company admin.
         company_admin: bool,
     },
+    /// Create a user of the account, invited (company admins and license admins).
+    CreateUser {
+        /// The user's identity.
+        email: Email,
+        /// Display name (defaults to the email's local part).
+        #[serde(default)]
+        name: Option<DisplayName>,
+    },
+    /// Grant or revoke the `support` company role (company admins).
+    SetSupport {
+        /// The user.
+        user_id: UserId,
+        /// Whether the user has the role.
+        support: bool,
+    },
+    /// Make a user a license admin of a tenant (company admins, or license admins of it).
+    GrantLicenseAdmin {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user.
+        user_id: UserId,
+    },
+    /// Take a tenant's license admin role from a user (never from its primary contact).
+    RevokeLicenseAdmin {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user.
+        user_id: UserId,
+    },
+    /// Name a tenant's primary contact, swapping out the previous one (company admins).
+    SetPrimaryContact {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The new primary contact (made a license admin of the tenant if needed).
+        user_id: UserId,
+    },
+    /// Give an existing user a seat in a tenant, with no tenant permission (company admins,
+    /// or license admins of it).
+    AssignLicense {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user.
+        user_id: UserId,
+    },
+    /// Take a user's seat in a tenant (company admins, or license admins of it).
+    RevokeLicense {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// The user.
+        user_id: UserId,
+    },
     /// Change account settings (company admins).
     UpdateAccountSettings {
         /// How long invitations stay valid, in hours (1 to 720).
@@ -188,6 +239,13 @@ impl Command {
             Command::DeleteUser { .. } => "delete_user",
             Command::RenameUser { .. } => "rename_user",
             Command::SetCompanyAdmin { .. } => "set_company_admin",
+            Command::CreateUser { .. } => "create_user",
+            Command::SetSupport { .. } => "set_support",
+            Command::GrantLicenseAdmin { .. } => "grant_license_admin",
+            Command::RevokeLicenseAdmin { .. } => "revoke_license_admin",
+            Command::SetPrimaryContact { .. } => "set_primary_contact",
+            Command::AssignLicense { .. } => "assign_license",
+            Command::RevokeLicense { .. } => "revoke_license",
             Command::UpdateAccountSettings { .. } => "update_account_settings",
             Command::CreateApiToken { .. } => "create_api_token",
             Command::DeleteApiToken { .. } => "delete_api_token",

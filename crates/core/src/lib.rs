@@ -16,6 +16,7 @@ pub mod account;
 pub mod audit;
 pub mod authz;
 pub mod command;
+pub mod company;
 pub mod credential;
 pub mod desired;
 pub mod ids;

@@ -7,6 +7,7 @@
 //! the account's user list is for company admins.
 
 use crate::account::{Account, Actor, Refusal};
+use crate::company::{AccountOperation, CompanyRole};
 use crate::credential::KeyId;
 use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
 use crate::permission::{Permission, PermissionSet};
@@ -37,6 +38,8 @@ pub struct TenantView {
     pub saml_breakglass_user_id: Option<UserId>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// The license admin who receives license and maintenance notifications.
+    pub primary_contact: UserId,
 }
 
 /// A member of a tenant.
@@ -75,6 +78,12 @@ pub struct UserView {
     pub status: UserStatus,
     /// Whether the user is a company admin.
     pub company_admin: bool,
+    /// Every company role the user holds (`tenant_user` once, however many tenants).
+    #[serde(default)]
+    pub roles: Vec<CompanyRole>,
+    /// The tenants the user is a license admin of.
+    #[serde(default)]
+    pub license_tenants: Vec<TenantId>,
     /// Whether the user owns the account.
     pub account_owner: bool,
     /// Tenants the user is a member of.
@@ -127,6 +136,39 @@ pub struct AutomationKeyView {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// A tenant's seats and plan usage, for company admins and license admins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseUsage {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its name.
+    pub name: DisplayName,
+    /// Its plan.
+    pub plan: Plan,
+    /// Seats taken (owner and pending invitees included).
+    pub seats_used: usize,
+    /// The plan's seats.
+    pub seat_limit: usize,
+    /// The primary contact.
+    pub primary_contact: UserId,
+    /// The tenant's license admins.
+    pub license_admins: Vec<UserId>,
+    /// Whether the caller administers these seats (company admins: every tenant; license
+    /// admins: their own tenants; the others' usage is visible read-only).
+    pub administered_by_caller: bool,
+}
+
+/// One row of the permissions matrix for the caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOperationView {
+    /// The operation.
+    pub operation: AccountOperation,
+    /// What it is.
+    pub description: String,
+    /// Whether the caller may run it (somewhere: license admins on their own tenants).
+    pub allowed: bool,
+}
+
 /// The account as its users see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
@@ -138,6 +180,9 @@ pub struct AccountView {
     pub owner: UserId,
     /// Invitation lifetime.
     pub invitation_ttl_hours: u32,
+    /// A self-service trial account (no company admin but the owner).
+    #[serde(default)]
+    pub trial: bool,
     /// Tenants the actor is a member of.
     pub tenants: Vec<TenantView>,
 }
@@ -156,6 +201,7 @@ impl Account {
             name: self.name().clone(),
             owner: self.owner().clone(),
             invitation_ttl_hours: self.settings().invitation_ttl_hours,
+            trial: self.is_trial(),
             tenants,
         })
     }
@@ -202,6 +248,57 @@ impl Account {
                 user: user.clone(),
                 tenant: tenant.id.clone(),
             })
+    }
+
+    /// Seats and plan usage of every tenant, for company admins and license admins.
+    pub fn view_license_usage(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Vec<LicenseUsage>, Refusal> {
+        self.require_account_operation(actor, AccountOperation::ViewLicenseUsage, None, now)?;
+        Ok(self
+            .tenants()
+            .map(|tenant| LicenseUsage {
+                tenant_id: tenant.id.clone(),
+                name: tenant.name.clone(),
+                plan: tenant.plan,
+                seats_used: tenant.members.len(),
+                seat_limit: tenant.plan.member_limit(),
+                primary_contact: tenant.primary_contact().clone(),
+                license_admins: self
+                    .users()
+                    .filter(|user| user.license_tenants.contains(&tenant.id))
+                    .map(|user| user.id.clone())
+                    .collect(),
+                administered_by_caller: self
+                    .require_account_operation(
+                        actor,
+                        AccountOperation::AssignLicenses,
+                        Some(&tenant.id),
+                        now,
+                    )
+                    .is_ok(),
+            })
+            .collect())
+    }
+
+    /// The permissions matrix for the caller: every account operation and whether they may
+    /// run it.
+    pub fn view_account_operations(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Vec<AccountOperationView>, Refusal> {
+        Ok(self
+            .account_operations(actor, now)?
+            .into_iter()
+            .map(|(operation, allowed)| AccountOperationView {
+                operation,
+                description: operation.description().to_owned(),
+                allowed,
+            })
+            .collect())
     }
 
     /// Every user of the account, for company admins.
@@ -323,6 +420,8 @@ impl Account {
             name: user.name.clone(),
             status: user.status,
             company_admin: user.company_admin,
+            roles: self.company_roles(&user.id),
+            license_tenants: user.license_tenants.iter().cloned().collect(),
             account_owner: *self.owner() == user.id,
             tenants: self
                 .tenants()
@@ -366,6 +465,7 @@ fn tenant_view(tenant: &Tenant) -> TenantView {
         sso_enforced: tenant.sso.enforced,
         saml_breakglass_user_id: tenant.sso.breakglass.clone(),
         created_at: tenant.created_at,
+        primary_contact: tenant.primary_contact().clone(),
     }
 }
 

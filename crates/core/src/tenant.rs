@@ -88,9 +88,19 @@ pub struct Tenant {
     pub automation_keys: BTreeMap<KeyId, AutomationKey>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// The license admin who receives the tenant's license and maintenance notifications
+    /// (exactly one; `None` only in state stored before primary contacts existed, read as the
+    /// owner).
+    #[serde(default)]
+    pub primary_contact: Option<UserId>,
 }
 
 impl Tenant {
+    /// The primary contact (the owner for tenants stored before primary contacts existed).
+    pub fn primary_contact(&self) -> &UserId {
+        self.primary_contact.as_ref().unwrap_or(&self.owner)
+    }
+
     /// The permissions `user` holds here, ignoring the user's status.
     pub fn granted(&self, user: &UserId) -> Option<PermissionSet> {
         if *user == self.owner {

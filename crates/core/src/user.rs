@@ -6,10 +6,11 @@
 //!                                    └────────activate────────┘
 //! ```
 
-use crate::ids::{DisplayName, Email, UserId};
+use crate::ids::{DisplayName, Email, TenantId, UserId};
 use crate::secret::SecretHash;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use thiserror::Error;
 
@@ -120,6 +121,12 @@ pub struct User {
     pub status: UserStatus,
     /// Company admins run the account-level lifecycle operations.
     pub company_admin: bool,
+    /// The `support` company role.
+    #[serde(default)]
+    pub support: bool,
+    /// Tenants this user is a license admin of (the `license_admin` role, scoped).
+    #[serde(default)]
+    pub license_tenants: BTreeSet<TenantId>,
     /// When the user was created.
     pub created_at: Timestamp,
     /// The outstanding invitation, while pending.

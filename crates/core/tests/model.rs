@@ -101,6 +101,8 @@ struct ModelUser {
     email: String,
     status: Status,
     company_admin: bool,
+    /// A license admin of some tenant (launchers of a tenant become one).
+    license_admin: bool,
     invitation: Option<Invitation>,
 }
 
@@ -283,6 +285,7 @@ impl Model {
                 email: OWNER_EMAIL.to_owned(),
                 status: Status::Active,
                 company_admin: true,
+                license_admin: true,
                 invitation: None,
             }],
             tenants: vec![ModelTenant {
@@ -446,6 +449,7 @@ impl Model {
         match *request {
             Request::CreateTenant { actor, plan } => {
                 self.company_admin(actor)?;
+                next.users[actor.user].license_admin = true;
                 next.tenants.push(ModelTenant {
                     plan,
                     owner: actor.user,
@@ -473,6 +477,13 @@ impl Model {
                         members.len() >= self.tenants[tenant].plan.member_limit(),
                         "plan_limit",
                     ),
+                    // Only company admins and license admins create users.
+                    (
+                        existing.is_none()
+                            && !self.users[actor.user].company_admin
+                            && !self.users[actor.user].license_admin,
+                        "role_not_permitted",
+                    ),
                 ])?;
                 let user = existing.unwrap_or_else(|| {
                     let invitation = next.issue_invitation();
@@ -480,6 +491,7 @@ impl Model {
                         email: email.clone(),
                         status: Status::Pending,
                         company_admin: false,
+                        license_admin: false,
                         invitation: Some(invitation),
                     });
                     next.users.len() - 1
@@ -1229,6 +1241,7 @@ impl World {
                 owner_name: name("Olive Owner"),
                 tenant_name: name("Production"),
                 plan,
+                trial: false,
             },
             &mut Context {
                 now: Timestamp::from_unix_seconds(START),

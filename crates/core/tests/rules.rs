@@ -50,6 +50,7 @@ impl World {
                 owner_name: "Olive Owner".parse().unwrap(),
                 tenant_name: "Production".parse().unwrap(),
                 plan,
+                trial: false,
             },
             &mut Context {
                 now,
@@ -1372,4 +1373,318 @@ fn drained_audit_events_stay_chained_and_reads_stay_authorized() {
         .authorize_audit_read(&Actor::user(member), &world.tenant, world.now)
         .unwrap_err();
     assert_eq!(refusal.code(), "missing_permission");
+}
+
+// ----- company roles, license admins, primary contacts -----------------------------------
+
+impl World {
+    /// A second tenant launched by the owner.
+    fn launch(&mut self, name: &str) -> TenantId {
+        let command = Command::CreateTenant {
+            name: name.parse().unwrap(),
+            plan: Plan::Team,
+        };
+        match self.apply(&self.owner(), command).unwrap() {
+            Outcome::TenantCreated { tenant_id, .. } => tenant_id,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn only_company_admins_and_license_admins_create_users() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    // A tenant manager adds existing users, but cannot create new ones.
+    let refusal = world.refused(
+        &Actor::user(manager.clone()),
+        Command::InviteMember {
+            tenant_id: world.tenant.clone(),
+            email: email("new@acme.test"),
+            name: None,
+            permissions: PermissionSet::EMPTY,
+        },
+    );
+    assert_eq!(refusal.code(), "role_not_permitted");
+    let refusal = world.refused(
+        &Actor::user(manager.clone()),
+        Command::CreateUser {
+            email: email("new@acme.test"),
+            name: None,
+        },
+    );
+    assert_eq!(refusal.code(), "role_not_permitted");
+    // Once a license admin of the tenant, the same member can.
+    world
+        .apply(
+            &world.owner(),
+            Command::GrantLicenseAdmin {
+                tenant_id: world.tenant.clone(),
+                user_id: manager.clone(),
+            },
+        )
+        .unwrap();
+    let created = world
+        .apply(
+            &Actor::user(manager.clone()),
+            Command::CreateUser {
+                email: email("new@acme.test"),
+                name: None,
+            },
+        )
+        .unwrap();
+    assert!(matches!(created, Outcome::UserCreated { .. }));
+    let refusal = world.refused(
+        &Actor::user(manager),
+        Command::CreateUser {
+            email: email("NEW@acme.test"),
+            name: None,
+        },
+    );
+    assert_eq!(refusal.code(), "user_exists");
+}
+
+#[test]
+fn license_admins_administer_seats_of_their_tenants_only() {
+    let mut world = World::new(Plan::Team);
+    let other = world.launch("Staging");
+    let license = world.member("l@acme.test", PermissionSet::EMPTY);
+    let seat = world.member("s@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::GrantLicenseAdmin {
+                tenant_id: other.clone(),
+                user_id: license.clone(),
+            },
+        )
+        .unwrap();
+    let admin = Actor::user(license.clone());
+    // Their tenant: a seat, with no tenant permission, then taken back.
+    world
+        .apply(
+            &admin,
+            Command::AssignLicense {
+                tenant_id: other.clone(),
+                user_id: seat.clone(),
+            },
+        )
+        .unwrap();
+    let granted = world.account.tenant(&other).unwrap().granted(&seat);
+    assert_eq!(granted, Some(PermissionSet::EMPTY));
+    world
+        .apply(
+            &admin,
+            Command::RevokeLicense {
+                tenant_id: other.clone(),
+                user_id: seat.clone(),
+            },
+        )
+        .unwrap();
+    // Another tenant: refused.
+    let refusal = world.refused(
+        &admin,
+        Command::RevokeLicense {
+            tenant_id: world.tenant.clone(),
+            user_id: seat.clone(),
+        },
+    );
+    assert_eq!(
+        refusal,
+        Refusal::RoleNotPermitted(portcullis_core::company::AccountOperation::AssignLicenses)
+    );
+    // No tenant administration and no account lifecycle come with the role.
+    let refusal = world.refused(
+        &admin,
+        Command::ChangePermissions {
+            tenant_id: other.clone(),
+            user_id: world.owner.clone(),
+            permissions: PermissionSet::ALL,
+        },
+    );
+    assert_eq!(refusal.code(), "actor_not_member");
+    let refusal = world.refused(&admin, Command::DeactivateUser { user_id: seat });
+    assert_eq!(refusal.code(), "not_company_admin");
+    let refusal = world.refused(
+        &admin,
+        Command::CreateTenant {
+            name: "Mine".parse().unwrap(),
+            plan: Plan::Free,
+        },
+    );
+    assert_eq!(refusal.code(), "not_company_admin");
+    // They view every tenant's usage, administering only their own.
+    let usage = world.account.view_license_usage(&admin, world.now).unwrap();
+    assert_eq!(usage.len(), 2);
+    for row in usage {
+        assert_eq!(row.administered_by_caller, row.tenant_id == other);
+    }
+    let plain = world.member("p@acme.test", PermissionSet::EMPTY);
+    let refusal = world
+        .account
+        .view_license_usage(&Actor::user(plain), world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "role_not_permitted");
+}
+
+#[test]
+fn the_primary_contact_is_swapped_never_removed() {
+    let mut world = World::new(Plan::Team);
+    let tenant = world.tenant.clone();
+    assert_eq!(
+        world.account.tenant(&tenant).unwrap().primary_contact(),
+        &world.owner
+    );
+    let next = world.member("next@acme.test", PermissionSet::EMPTY);
+    // The primary contact keeps the license admin role.
+    let refusal = world.refused(
+        &world.owner(),
+        Command::RevokeLicenseAdmin {
+            tenant_id: tenant.clone(),
+            user_id: world.owner.clone(),
+        },
+    );
+    assert_eq!(refusal.code(), "primary_contact_protected");
+    // Only a company admin names another one, in one swap.
+    let license = world.member("l@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::GrantLicenseAdmin {
+                tenant_id: tenant.clone(),
+                user_id: license.clone(),
+            },
+        )
+        .unwrap();
+    let refusal = world.refused(
+        &Actor::user(license.clone()),
+        Command::SetPrimaryContact {
+            tenant_id: tenant.clone(),
+            user_id: next.clone(),
+        },
+    );
+    assert_eq!(refusal.code(), "not_company_admin");
+    world
+        .apply(
+            &world.owner(),
+            Command::SetPrimaryContact {
+                tenant_id: tenant.clone(),
+                user_id: next.clone(),
+            },
+        )
+        .unwrap();
+    let view = world.account.tenant(&tenant).unwrap();
+    assert_eq!(view.primary_contact(), &next);
+    assert!(
+        world
+            .account
+            .user(&next)
+            .unwrap()
+            .license_tenants
+            .contains(&tenant)
+    );
+    // The previous one may now lose the role; the new one cannot be deleted.
+    world
+        .apply(
+            &world.owner(),
+            Command::RevokeLicenseAdmin {
+                tenant_id: tenant.clone(),
+                user_id: world.owner.clone(),
+            },
+        )
+        .unwrap();
+    world
+        .apply(
+            &world.owner(),
+            Command::DeactivateUser {
+                user_id: next.clone(),
+            },
+        )
+        .unwrap();
+    let refusal = world.refused(&world.owner(), Command::DeleteUser { user_id: next });
+    assert_eq!(refusal.code(), "primary_contact_protected");
+}
+
+#[test]
+fn trial_accounts_have_no_company_admin_but_the_owner() {
+    let key = HashingKey::from_bytes(&[3; 32]).unwrap();
+    let mut random = SeededRandom::new(5);
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let mut context = Context {
+        now,
+        random: &mut random,
+        key: &key,
+    };
+    let signed_up = Account::sign_up(
+        SignUp {
+            account_name: "Trial".parse().unwrap(),
+            owner_email: email("o@trial.test"),
+            owner_name: "Owner".parse().unwrap(),
+            tenant_name: "Try".parse().unwrap(),
+            plan: Plan::Team,
+            trial: true,
+        },
+        &mut context,
+    );
+    let mut world = World::new(Plan::Team);
+    world.account = signed_up.account;
+    world.owner = signed_up.owner_id;
+    world.tenant = signed_up.tenant_id;
+    let member = world.member("m@trial.test", PermissionSet::EMPTY);
+    let refusal = world.refused(
+        &world.owner(),
+        Command::SetCompanyAdmin {
+            user_id: member.clone(),
+            company_admin: true,
+        },
+    );
+    assert_eq!(refusal.code(), "trial_account");
+    // Other roles are fine.
+    world
+        .apply(
+            &world.owner(),
+            Command::SetSupport {
+                user_id: member,
+                support: true,
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_new_user_has_no_company_role_and_very_limited_rights() {
+    let mut world = World::new(Plan::Team);
+    let member = world.member("m@acme.test", PermissionSet::EMPTY);
+    assert_eq!(
+        world.account.company_roles(&member),
+        [portcullis_core::company::CompanyRole::TenantUser]
+    );
+    let allowed: Vec<&str> = world
+        .account
+        .view_account_operations(&Actor::user(member.clone()), world.now)
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.allowed)
+        .map(|row| row.operation.name())
+        .collect();
+    assert_eq!(allowed, ["log_in_to_assigned_tenant", "manage_own_profile"]);
+    world
+        .apply(
+            &world.owner(),
+            Command::SetSupport {
+                user_id: member.clone(),
+                support: true,
+            },
+        )
+        .unwrap();
+    let roles = world.account.company_roles(&member);
+    assert_eq!(roles.len(), 2, "support and tenant_user: {roles:?}");
+    let owner_ops = world
+        .account
+        .view_account_operations(&world.owner(), world.now)
+        .unwrap();
+    assert!(
+        owner_ops.iter().all(|row| row.allowed),
+        "company admins can do everything"
+    );
 }

@@ -396,6 +396,7 @@ mod tests {
             sso_enforced: false,
             saml_breakglass_user_id: None,
             created_at: Timestamp::from_unix_seconds(0),
+            primary_contact: "usr_0123456789abcdef".parse().unwrap(),
         }
     }
 

@@ -63,6 +63,7 @@ fn build() -> Fixture {
             owner_name: "Fuzz Owner".parse().expect("valid name"),
             tenant_name: "Production".parse().expect("valid name"),
             plan: Plan::Team,
+            trial: false,
         },
         &mut Context {
             now,
