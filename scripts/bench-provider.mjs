@@ -35,13 +35,28 @@ writeFileSync(
   `${header}
 provider "portcullis" {}
 resource "portcullis_user" "member" {
-  count       = 99
+  count       = 98
   email       = "member-\${count.index}@bench.test"
   permissions = count.index % 3 == 0 ? ["build_applications"] : ["modify_configuration", "update_certificates"]
 }
+# A member holds at most 50 tokens per tenant: 50 for the owner, 50 for a second member.
+provider "portcullis" {
+  alias = "second"
+  token = "\${var.second_token}"
+}
+variable "second_token" {
+  type      = string
+  sensitive = true
+}
 resource "portcullis_api_token" "ci" {
-  count       = 100
+  count       = 50
   name        = "ci-\${count.index}"
+  permissions = ["build_applications"]
+}
+resource "portcullis_api_token" "ci_second" {
+  provider    = portcullis.second
+  count       = 50
+  name        = "ci-second-\${count.index}"
   permissions = ["build_applications"]
 }
 resource "portcullis_automation_key" "builder" {
@@ -50,10 +65,23 @@ resource "portcullis_automation_key" "builder" {
 }
 `,
 );
-const env = { PORTCULLIS_TOKEN: world.token };
-timed("apply: 99 members + 100 tokens + 20 keys (219 resources)", full, ["apply", "-auto-approve"], env);
-timed("plan (refresh, no changes) of the same 219 resources", full, ["plan", "-detailed-exitcode"], env);
-timed("plan -refresh=false of the same 219 resources", full, ["plan", "-refresh=false"], env);
+const secondAddress = "second@bench.test";
+const invited = ok(
+  await call("POST", `/v1/tenants/${world.tenant}/members`, {
+    token: world.token,
+    body: { email: secondAddress, permissions: ["build_applications", "user_and_api_management"] },
+  }),
+  201,
+);
+const accepted = ok(
+  await call("POST", "/v1/invitations/accept", {
+    body: { account_id: world.account, email: secondAddress, code: invited.invitation.code },
+  }),
+);
+const env = { PORTCULLIS_TOKEN: world.token, TF_VAR_second_token: accepted.token };
+timed("apply: 98 members + 100 tokens + 20 keys (218 resources)", full, ["apply", "-auto-approve"], env);
+timed("plan (refresh, no changes) of the same 218 resources", full, ["plan", "-detailed-exitcode"], env);
+timed("plan -refresh=false of the same 218 resources", full, ["plan", "-refresh=false"], env);
 
 // 2. 1,000 members over 11 tenants (10 x 99 + 10): one provider alias per tenant.
 const wide = join(root, "wide");
