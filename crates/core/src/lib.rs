@@ -18,6 +18,7 @@ pub mod authz;
 pub mod command;
 pub mod credential;
 pub mod desired;
+pub mod gateway;
 pub mod ids;
 pub mod permission;
 pub mod plan;
