@@ -11,6 +11,11 @@ use crate::credential::{KeyId, Verification};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
+/// How long a subject stays blocked once the rate limiter refuses it: the limiter's period (the
+/// `period` of both rate limiters in `wrangler.toml`), so the block outlasts the window that
+/// tripped it.
+pub const BLOCK_SECONDS: u64 = 60;
+
 /// Who a failed verification is charged to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Subject {
