@@ -17,7 +17,7 @@ use portcullis_core::authz::authorize;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, Method, RouteMatch};
 use portcullis_core::random::OsRandom;
-use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
 
 /// Request headers never forwarded to the origin: the credential, hop-by-hop headers, and
 /// the host (the fetch sets the origin's).
@@ -64,10 +64,15 @@ pub async fn handle(
         RouteMatch::Matched { route, .. } => route,
         refused => return Err(Problem::from(&refused)),
     };
-    let target = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    };
+    // The origin may sit under a path prefix: sign the target exactly as the origin will
+    // receive it.
+    let destination = Url::parse(&format!(
+        "{}{}",
+        origin.trim_end_matches('/'),
+        request_target(&url)
+    ))
+    .map_err(|_| Problem::unavailable())?;
+    let target = request_target(&destination);
     let request_id = new_request_id(&mut OsRandom);
     let headers = forwarded_headers(&request)?;
     headers
@@ -93,7 +98,15 @@ pub async fn handle(
             )
             .map_err(|_| Problem::unavailable())?;
     }
-    send(&request, origin, &target, headers).await
+    send(&request, &destination, headers).await
+}
+
+/// Path and `?query`, as a request line carries them.
+fn request_target(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
 }
 
 /// The inbound headers the origin may see: no credential, no hop-by-hop header, no
@@ -112,15 +125,9 @@ fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
     Ok(headers)
 }
 
-/// Forwards the request to `origin` + `target`, streaming its body, and answers the origin's
+/// Forwards the request to `destination`, streaming its body, and answers the origin's
 /// response as it is (redirects included: they are the client's to follow).
-async fn send(
-    request: &Request,
-    origin: &str,
-    target: &str,
-    headers: Headers,
-) -> Result<Response, Problem> {
-    let destination = format!("{}{target}", origin.trim_end_matches('/'));
+async fn send(request: &Request, destination: &Url, headers: Headers) -> Result<Response, Problem> {
     let mut init = RequestInit::new();
     init.with_method(request.method())
         .with_headers(headers)
@@ -129,7 +136,7 @@ async fn send(
         init.with_body(request.inner().body().map(Into::into));
     }
     let outbound =
-        Request::new_with_init(&destination, &init).map_err(|_| Problem::unavailable())?;
+        Request::new_with_init(destination.as_str(), &init).map_err(|_| Problem::unavailable())?;
     Fetch::Request(outbound)
         .send()
         .await
