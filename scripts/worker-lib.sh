@@ -2,21 +2,33 @@
 # edge worker under `wrangler dev` (workerd) on 127.0.0.1, in its own process group so that
 # stopping it leaves no wrangler or workerd process behind.
 
-# ensure_dev_vars: writes .dev.vars (git-ignored) with a fresh HMAC key and sign-up key when it
-# does not exist yet. These are the Worker secrets for local development only.
+# ensure_dev_vars: writes .dev.vars (git-ignored) with a fresh HMAC key, sign-up key and
+# gateway signing key, adding whichever is missing. These are the Worker secrets for local
+# development only.
 ensure_dev_vars() {
-  if [[ ! -f .dev.vars ]]; then
+  (
     umask 077
-    {
-      printf 'PORTCULLIS_HASHING_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
-      printf 'PORTCULLIS_SIGNUP_KEY=pcsu_%s\n' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-    } > .dev.vars
-  fi
+    touch .dev.vars
+    if ! grep -q '^PORTCULLIS_HASHING_KEY=' .dev.vars; then
+      printf 'PORTCULLIS_HASHING_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >> .dev.vars
+    fi
+    if ! grep -q '^PORTCULLIS_SIGNUP_KEY=' .dev.vars; then
+      printf 'PORTCULLIS_SIGNUP_KEY=pcsu_%s\n' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" >> .dev.vars
+    fi
+    if ! grep -q '^PORTCULLIS_GATEWAY_KEY=' .dev.vars; then
+      printf 'PORTCULLIS_GATEWAY_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >> .dev.vars
+    fi
+  )
 }
 
 # signup_key: the local sign-up key from .dev.vars.
 signup_key() {
   sed -n 's/^PORTCULLIS_SIGNUP_KEY=//p' .dev.vars
+}
+
+# gateway_key: the local gateway signing key (base64) from .dev.vars.
+gateway_key() {
+  sed -n 's/^PORTCULLIS_GATEWAY_KEY=//p' .dev.vars
 }
 
 # build_worker: the release build wrangler would run, once, up front (so start-up is fast).
@@ -25,26 +37,51 @@ build_worker() {
     ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker
 }
 
-# start_worker PORT PERSIST_DIR LOG: starts wrangler dev in the background; sets WORKER_PGID.
+# start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background; sets
+# WORKER_PGID. With ORIGIN, the gateway forwards to it.
 start_worker() {
-  local port="$1" persist="$2" log="$3"
+  local port="$1" persist="$2" log="$3" origin="${4:-}"
+  local vars=()
+  [[ -n "$origin" ]] && vars=(--var "PORTCULLIS_ORIGIN:${origin}")
   mkdir -p "$persist"
   setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \
-    --log-level warn >"$log" 2>&1 < /dev/null &
+    --log-level warn "${vars[@]}" >"$log" 2>&1 < /dev/null &
   WORKER_PGID=$!
 }
 
-# wait_worker PORT [SECONDS]: waits until the health route answers.
-wait_worker() {
-  local port="$1" limit="${2:-90}" waited=0
-  until curl -fsS -o /dev/null "http://127.0.0.1:${port}/v1/health" 2>/dev/null; do
-    if ! kill -0 "$WORKER_PGID" 2>/dev/null; then
-      echo "wrangler dev exited during start-up" >&2
+# start_origin PORT LOG: starts the echo origin (tests/e2e/origin.mjs) in the background, checking
+# identity signatures with the local gateway key; sets ORIGIN_PGID and waits until it answers.
+start_origin() {
+  local port="$1" log="$2"
+  PORTCULLIS_GATEWAY_KEY="$(gateway_key)" ORIGIN_PORT="$port" \
+    setsid node tests/e2e/origin.mjs >"$log" 2>&1 < /dev/null &
+  ORIGIN_PGID=$!
+  if ! wait_http "http://127.0.0.1:${port}/__origin/health" "$ORIGIN_PGID" 10 "the echo origin"; then
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# stop_origin: stops the echo origin.
+stop_origin() {
+  if [[ -n "${ORIGIN_PGID:-}" ]]; then
+    stop_group "$ORIGIN_PGID"
+    ORIGIN_PGID=
+  fi
+}
+
+# wait_http URL PGID SECONDS WHAT: waits until URL answers, failing if the process group PGID
+# exits first or SECONDS pass.
+wait_http() {
+  local url="$1" pgid="$2" limit="$3" what="$4" waited=0
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    if ! kill -0 "$pgid" 2>/dev/null; then
+      echo "${what} exited during start-up" >&2
       return 1
     fi
     if (( waited >= limit * 2 )); then
-      echo "wrangler dev did not answer on port ${port} within ${limit} s" >&2
+      echo "${what} did not answer at ${url} within ${limit} s" >&2
       return 1
     fi
     sleep 0.5
@@ -52,15 +89,25 @@ wait_worker() {
   done
 }
 
+# wait_worker PORT [SECONDS]: waits until the health route answers.
+wait_worker() {
+  wait_http "http://127.0.0.1:${1}/v1/health" "$WORKER_PGID" "${2:-90}" "wrangler dev"
+}
+
+# stop_group PGID: TERM to a process group, KILL after 5 s if anything is left.
+stop_group() {
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    kill -0 -- "-$1" 2>/dev/null || break
+    sleep 0.25
+  done
+  kill -KILL -- "-$1" 2>/dev/null || true
+}
+
 # stop_worker: stops the whole process group (npx, wrangler, workerd).
 stop_worker() {
   if [[ -n "${WORKER_PGID:-}" ]]; then
-    kill -TERM -- "-$WORKER_PGID" 2>/dev/null || true
-    for _ in $(seq 1 20); do
-      kill -0 -- "-$WORKER_PGID" 2>/dev/null || break
-      sleep 0.25
-    done
-    kill -KILL -- "-$WORKER_PGID" 2>/dev/null || true
+    stop_group "$WORKER_PGID"
     WORKER_PGID=
   fi
 }

@@ -48,6 +48,15 @@ export async function call(method, path, { token, body, raw, headers = {} } = {}
   return { status: response.status, headers: response.headers, json, text };
 }
 
+/**
+ * JSON text of `value` without last-used times: those are telemetry the edge records after any
+ * authenticated request (refused or not, see README "Last-used times"), not state a command
+ * changes.
+ */
+export function stateJson(value) {
+  return JSON.stringify(value, (key, field) => (key === "last_used_at" ? undefined : field));
+}
+
 /** Asserts a problem+json response with `status` and `code`. */
 export function assertProblem(response, status, code, what = "") {
   assert.equal(response.status, status, `${what} expected ${status} ${code}, got ${response.status} ${response.text}`);

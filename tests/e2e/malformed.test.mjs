@@ -1,11 +1,11 @@
 // A matrix of malformed requests: every one gets a 4xx problem+json and changes nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assertProblem, call, email, ok, signUp, token } from "./lib.mjs";
+import { assertProblem, call, email, ok, signUp, stateJson, token } from "./lib.mjs";
 
 async function snapshot(world) {
   const read = async (path) => ok(await call("GET", path, { token: world.token }), 200, path);
-  return JSON.stringify([
+  return stateJson([
     await read(`/v1/tenants/${world.tenant}`),
     await read(`/v1/tenants/${world.tenant}/members`),
     await read(`/v1/tenants/${world.tenant}/tokens`),

@@ -1,12 +1,12 @@
 // Each domain rule, refused by the real worker with its status and code, changing nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ALL, assertProblem, call, email, invite, member, ok, signUp, token } from "./lib.mjs";
+import { ALL, assertProblem, call, email, invite, member, ok, signUp, stateJson, token } from "./lib.mjs";
 
 /** Everything an account's owner can read: compared before and after a refused request. */
 async function snapshot(world) {
   const read = async (path) => ok(await call("GET", path, { token: world.token }), 200, path);
-  return JSON.stringify([
+  return stateJson([
     await read(`/v1/tenants/${world.tenant}`),
     await read(`/v1/tenants/${world.tenant}/members`),
     await read(`/v1/tenants/${world.tenant}/tokens`),

@@ -760,15 +760,24 @@ impl Account {
 
     /// Records that a credential authenticated a request at `at` (reported by the edge in
     /// batches). Telemetry, not a mutation of rights: no audit event. Unknown ids are ignored.
-    pub fn record_last_used(&mut self, key_id: &KeyId, at: Timestamp) {
+    /// Returns whether anything changed (an older or repeated report changes nothing).
+    pub fn record_last_used(&mut self, key_id: &KeyId, at: Timestamp) -> bool {
+        let mut changed = false;
+        let mut advance = |last_used_at: &mut Option<Timestamp>| {
+            if *last_used_at < Some(at) {
+                *last_used_at = Some(at);
+                changed = true;
+            }
+        };
         for tenant in self.tenants.values_mut() {
             if let Some(token) = tenant.api_tokens.get_mut(key_id) {
-                token.last_used_at = token.last_used_at.max(Some(at));
+                advance(&mut token.last_used_at);
             }
             if let Some(key) = tenant.automation_keys.get_mut(key_id) {
-                key.last_used_at = key.last_used_at.max(Some(at));
+                advance(&mut key.last_used_at);
             }
         }
+        changed
     }
 
     /// A page of the audit log of `tenant` for an actor allowed to read it (enterprise,

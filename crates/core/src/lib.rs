@@ -19,6 +19,7 @@ pub mod command;
 pub mod company;
 pub mod credential;
 pub mod desired;
+pub mod gateway;
 pub mod ids;
 pub mod permission;
 pub mod plan;

@@ -1688,3 +1688,42 @@ fn a_new_user_has_no_company_role_and_very_limited_rights() {
         "company admins can do everything"
     );
 }
+
+#[test]
+fn last_used_only_moves_forward_and_is_not_audited() {
+    let mut world = World::new(Plan::Team);
+    let key_id: KeyId = world
+        .owner_token
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let owner = Actor::user(world.owner.clone());
+    let audited = world.account.audit_log().len();
+    let seen = |world: &World| {
+        world
+            .account
+            .view_api_token(&owner, &key_id, world.now)
+            .unwrap()
+            .last_used_at
+    };
+    assert_eq!(seen(&world), None);
+    let later = world.now.plus_seconds(60);
+    assert!(world.account.record_last_used(&key_id, later));
+    assert_eq!(seen(&world), Some(later));
+    assert!(
+        !world.account.record_last_used(&key_id, world.now),
+        "older report"
+    );
+    assert!(
+        !world.account.record_last_used(&key_id, later),
+        "repeated report"
+    );
+    assert_eq!(seen(&world), Some(later));
+    assert_eq!(
+        world.account.audit_log().len(),
+        audited,
+        "telemetry is not audited"
+    );
+}

@@ -1,9 +1,12 @@
-//! The edge handler: every request enters here. It routes, verifies the presented credential
-//! against its one KV record (never calling a Durable Object to do so), and forwards account
-//! reads and writes to the account's Durable Object.
+//! The edge handler: every request enters here. Paths under `/v1` are the Management API: it
+//! routes, verifies the presented credential against its one KV record (never calling a Durable
+//! Object to do so), and forwards account reads and writes to the account's Durable Object.
+//! Every other path belongs to the gateway in front of the protected origin ([`crate::gateway`])
+//! when one is configured.
 
 use crate::api::{self, Method, Route};
-use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, SIGNUP_KEY_SECRET};
+use crate::guard;
+use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, ORIGIN_VAR, SIGNUP_KEY_SECRET};
 use crate::problem::{self, Problem};
 use crate::protocol::{Acceptance, ObjectRequest};
 use portcullis_core::AccountId;
@@ -23,11 +26,33 @@ const OPENAPI: &str = include_str!("../openapi.json");
 const HEALTH_KEY: &str = "health:v1";
 
 /// Handles one request; every failure becomes a problem response.
-pub async fn handle(mut request: Request, env: Env) -> worker::Result<Response> {
-    match dispatch(&mut request, &env).await {
+pub async fn handle(
+    mut request: Request,
+    env: Env,
+    context: worker::Context,
+) -> worker::Result<Response> {
+    let gateway = is_gateway_path(&request).then(|| origin(&env)).flatten();
+    let outcome = match gateway {
+        Some(origin) => crate::gateway::handle(request, &env, &context, &origin).await,
+        None => dispatch(&mut request, &env, &context).await,
+    };
+    match outcome {
         Ok(response) => Ok(response),
         Err(problem) => http::problem(&problem),
     }
+}
+
+/// Everything outside `/v1` belongs to the gateway.
+fn is_gateway_path(request: &Request) -> bool {
+    let path = request.path();
+    path != "/v1" && !path.starts_with("/v1/")
+}
+
+/// The configured origin, when the gateway is on.
+fn origin(env: &Env) -> Option<String> {
+    let origin = env.var(ORIGIN_VAR).ok()?.to_string();
+    let origin = origin.trim();
+    (!origin.is_empty()).then(|| origin.to_owned())
 }
 
 fn method(request: &Request) -> Method {
@@ -41,7 +66,11 @@ fn method(request: &Request) -> Method {
     }
 }
 
-async fn dispatch(request: &mut Request, env: &Env) -> Result<Response, Problem> {
+async fn dispatch(
+    request: &mut Request,
+    env: &Env,
+    context: &worker::Context,
+) -> Result<Response, Problem> {
     let url = request
         .url()
         .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
@@ -66,11 +95,11 @@ async fn dispatch(request: &mut Request, env: &Env) -> Result<Response, Problem>
             .await?
         }
         Route::Whoami => {
-            let principal = authenticate(request, env).await?;
+            let principal = authenticate(request, env, context).await?;
             http::json(200, &principal)
         }
         Route::Authorize => {
-            let principal = authenticate(request, env).await?;
+            let principal = authenticate(request, env, context).await?;
             let body = http::read_body(request).await?;
             let asked: AuthorizeRequest = api::typed_body(&body)?;
             let operation: Operation = asked.operation.parse().map_err(
@@ -91,7 +120,7 @@ async fn dispatch(request: &mut Request, env: &Env) -> Result<Response, Problem>
             )
         }
         Route::Read(query) => {
-            let (principal, actor) = management_actor(request, env).await?;
+            let (principal, actor) = management_actor(request, env, context).await?;
             forward(
                 env,
                 &principal.account_id,
@@ -100,7 +129,7 @@ async fn dispatch(request: &mut Request, env: &Env) -> Result<Response, Problem>
             .await?
         }
         Route::Write { command, fields } => {
-            let (principal, actor) = management_actor(request, env).await?;
+            let (principal, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;
             let command = api::command(command, &fields, &body)?;
             forward(
@@ -129,8 +158,14 @@ struct AuthorizeResponse {
     principal: Principal,
 }
 
-/// Verifies the `Authorization: Bearer` credential with one KV read.
-async fn authenticate(request: &Request, env: &Env) -> Result<Principal, Problem> {
+/// Verifies the `Authorization: Bearer` credential with one KV read. A client or key id blocked
+/// for failing too often is refused (429) before anything is verified; a failure is charged to
+/// the rate limiters; a success is reported for last-used times after the response.
+pub(crate) async fn authenticate(
+    request: &Request,
+    env: &Env,
+    context: &worker::Context,
+) -> Result<Principal, Problem> {
     let header = request
         .headers()
         .get("authorization")
@@ -142,8 +177,29 @@ async fn authenticate(request: &Request, env: &Env) -> Result<Principal, Problem
                 "send `Authorization: Bearer <credential>`",
             )
         })?;
-    let presented = Presented::from_authorization_header(&header)
-        .map_err(|malformed| Problem::from(&Verification::Malformed(malformed)))?;
+    let client = guard::client(request);
+    let presented = Presented::from_authorization_header(&header);
+    let key_id = presented.as_ref().ok().map(Presented::key_id);
+    if let Some(wait) = guard::blocked(&client, key_id) {
+        return Err(Problem::too_many_failures(wait));
+    }
+    let verification = match &presented {
+        Ok(presented) => verify(presented, env).await?,
+        Err(malformed) => Verification::Malformed(*malformed),
+    };
+    match verification {
+        Verification::Valid(principal) => {
+            guard::report_use(env, context, &principal);
+            Ok(principal)
+        }
+        refused => match guard::charge(env, &client, key_id, &refused).await {
+            Some(wait) => Err(Problem::too_many_failures(wait)),
+            None => Err(Problem::from(&refused)),
+        },
+    }
+}
+
+async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Problem> {
     let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
     let record: Option<CredentialRecord> = kv
         .get(&credential_key(presented.key_id()))
@@ -151,15 +207,21 @@ async fn authenticate(request: &Request, env: &Env) -> Result<Principal, Problem
         .await
         .map_err(|_| Problem::unavailable())?;
     let key = http::hashing_key(env)?;
-    match verify_presented(&presented, record.as_ref(), &key, http::now()) {
-        Verification::Valid(principal) => Ok(principal),
-        refused => Err(Problem::from(&refused)),
-    }
+    Ok(verify_presented(
+        presented,
+        record.as_ref(),
+        &key,
+        http::now(),
+    ))
 }
 
 /// The Management API is for people's tokens: automation keys only run builds.
-async fn management_actor(request: &Request, env: &Env) -> Result<(Principal, Actor), Problem> {
-    let principal = authenticate(request, env).await?;
+async fn management_actor(
+    request: &Request,
+    env: &Env,
+    context: &worker::Context,
+) -> Result<(Principal, Actor), Problem> {
+    let principal = authenticate(request, env, context).await?;
     match &principal.kind {
         PrincipalKind::User { user_id, key_id } => {
             let actor = Actor::via_token(user_id.clone(), key_id.clone());
@@ -249,7 +311,7 @@ async fn sign_up(request: &mut Request, env: &Env) -> Result<worker::Result<Resp
 }
 
 /// Sends `message` to the account's Durable Object and returns its answer as is.
-async fn forward(
+pub(crate) async fn forward(
     env: &Env,
     account: &AccountId,
     message: &ObjectRequest,

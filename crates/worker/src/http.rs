@@ -16,6 +16,14 @@ pub const ACCOUNTS_BINDING: &str = "ACCOUNTS";
 pub const HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY";
 /// The Worker secret holding the platform sign-up key.
 pub const SIGNUP_KEY_SECRET: &str = "PORTCULLIS_SIGNUP_KEY";
+/// The Worker secret holding the base64 key that signs the gateway's identity headers.
+pub const GATEWAY_KEY_SECRET: &str = "PORTCULLIS_GATEWAY_KEY";
+/// The Worker variable naming the protected origin (empty or absent: no gateway).
+pub const ORIGIN_VAR: &str = "PORTCULLIS_ORIGIN";
+/// The rate limiter counting failed verifications per client.
+pub const FAILURES_BY_CLIENT_BINDING: &str = "FAILED_AUTH_BY_CLIENT";
+/// The rate limiter counting failed verifications per presented key id.
+pub const FAILURES_BY_KEY_BINDING: &str = "FAILED_AUTH_BY_KEY";
 
 /// Now, from the runtime's clock.
 pub fn now() -> Timestamp {
@@ -24,9 +32,16 @@ pub fn now() -> Timestamp {
 
 /// The HMAC key, from the Worker secret. A missing or short key is a deployment error: 503.
 pub fn hashing_key(env: &Env) -> Result<HashingKey, Problem> {
-    let secret = env
-        .secret(HASHING_KEY_SECRET)
-        .map_err(|_| Problem::unavailable())?;
+    key_secret(env, HASHING_KEY_SECRET)
+}
+
+/// The gateway's identity-signing key, from its Worker secret (503 when missing or short).
+pub fn gateway_key(env: &Env) -> Result<HashingKey, Problem> {
+    key_secret(env, GATEWAY_KEY_SECRET)
+}
+
+fn key_secret(env: &Env, name: &str) -> Result<HashingKey, Problem> {
+    let secret = env.secret(name).map_err(|_| Problem::unavailable())?;
     HashingKey::from_base64(secret.to_string().trim()).map_err(|_| Problem::unavailable())
 }
 
@@ -111,8 +126,11 @@ pub fn problem(problem: &Problem) -> worker::Result<Response> {
             ),
         )?;
     }
-    if let Some(allow) = problem.allow {
+    if let Some(allow) = &problem.allow {
         headers.set("allow", allow)?;
+    }
+    if let Some(seconds) = problem.retry_after {
+        headers.set("retry-after", &seconds.to_string())?;
     }
     Ok(Response::ok(problem.body())?
         .with_status(problem.status)

@@ -166,6 +166,18 @@ async fn handle(
         (ObjectRequest::AcceptInvitation(acceptance), Some(account)) => {
             accept(env, &sql, cache, account, acceptance).await
         }
+        (ObjectRequest::RecordLastUsed { key_id, at }, Some(mut account)) => {
+            let before = account.credential_records();
+            if account.record_last_used(&key_id, at)
+                && let Err(problem) = persist(env, &sql, cache, &before, account).await
+            {
+                return problem.into();
+            }
+            Reply {
+                status: 204,
+                body: Ok(String::new()),
+            }
+        }
     }
 }
 

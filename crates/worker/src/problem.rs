@@ -6,6 +6,7 @@ use crate::api::{BodyError, RouteError};
 use portcullis_core::account::{Refusal, RefusalClass};
 use portcullis_core::authz::Reason;
 use portcullis_core::credential::Verification;
+use portcullis_core::gateway::RouteMatch;
 use serde::Serialize;
 
 /// An `application/problem+json` body plus its status.
@@ -24,7 +25,10 @@ pub struct Problem {
     pub detail: String,
     /// Methods the resource allows (405 only).
     #[serde(skip)]
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
+    /// Seconds before a retry can succeed (429 only).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// The content type of every error.
@@ -40,7 +44,39 @@ impl Problem {
             code,
             detail: detail.into(),
             allow: None,
+            retry_after: None,
         }
+    }
+
+    /// 405 with the methods that are allowed.
+    pub fn method_not_allowed(allowed: String) -> Self {
+        let mut problem = Problem::new(
+            405,
+            "method_not_allowed",
+            format!("this resource allows {allowed}"),
+        );
+        problem.allow = Some(allowed);
+        problem
+    }
+
+    /// 429: too many failed verifications from this client or for this key id.
+    pub fn too_many_failures(retry_after: u64) -> Self {
+        let mut problem = Problem::new(
+            429,
+            "too_many_failed_attempts",
+            format!("too many requests with invalid credentials; retry in {retry_after} seconds"),
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
+    /// 502: the protected origin could not be reached.
+    pub fn origin_unreachable() -> Self {
+        Problem::new(
+            502,
+            "origin_unreachable",
+            "the protected service could not be reached; retry later",
+        )
     }
 
     /// 401 with the `WWW-Authenticate` challenge the adapter adds.
@@ -74,6 +110,8 @@ fn title(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
     }
@@ -101,15 +139,7 @@ impl From<RouteError> for Problem {
     fn from(error: RouteError) -> Self {
         match error {
             RouteError::NotFound => Problem::new(404, "not_found", "no such resource"),
-            RouteError::MethodNotAllowed(allowed) => {
-                let mut problem = Problem::new(
-                    405,
-                    "method_not_allowed",
-                    format!("this resource allows {allowed}"),
-                );
-                problem.allow = Some(allowed);
-                problem
-            }
+            RouteError::MethodNotAllowed(allowed) => Problem::method_not_allowed(allowed.into()),
         }
     }
 }
@@ -133,6 +163,22 @@ impl From<BodyError> for Problem {
 /// A denied authorization decision for a management call.
 pub fn denied(reason: Reason) -> Problem {
     Problem::new(403, reason.code(), reason.to_string())
+}
+
+impl From<&RouteMatch<'_, '_>> for Problem {
+    /// A gateway request the policy does not allow through (default deny).
+    fn from(found: &RouteMatch<'_, '_>) -> Self {
+        match found {
+            RouteMatch::MethodNotAllowed(methods) => Problem::method_not_allowed(
+                methods
+                    .iter()
+                    .map(|method| method.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            RouteMatch::NotFound | RouteMatch::Matched { .. } => RouteError::NotFound.into(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +205,23 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&problem.body()).unwrap();
         assert_eq!(json["code"], "wrong_secret");
         assert_eq!(json["type"], "https://portcullis.dev/problems/wrong_secret");
+    }
+
+    #[test]
+    fn gateway_refusals_carry_their_headers() {
+        let limited = Problem::too_many_failures(42);
+        assert_eq!(
+            (limited.status, limited.code),
+            (429, "too_many_failed_attempts")
+        );
+        assert_eq!(limited.retry_after, Some(42));
+        let wrong_method = Problem::from(&RouteMatch::MethodNotAllowed(vec![
+            portcullis_core::gateway::Method::Get,
+            portcullis_core::gateway::Method::Head,
+        ]));
+        assert_eq!(wrong_method.status, 405);
+        assert_eq!(wrong_method.allow.as_deref(), Some("GET, HEAD"));
+        let unknown = Problem::from(&RouteMatch::NotFound);
+        assert_eq!((unknown.status, unknown.code), (404, "not_found"));
     }
 }

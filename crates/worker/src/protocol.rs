@@ -4,7 +4,7 @@
 use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
-use portcullis_core::{Email, TenantId};
+use portcullis_core::{Email, KeyId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// One request to an account's Durable Object.
@@ -32,6 +32,14 @@ pub enum ObjectRequest {
     },
     /// Accept an invitation and issue the user's first personal token.
     AcceptInvitation(Acceptance),
+    /// The edge saw this credential authenticate a request at `at` (sent after the response,
+    /// at most once per credential per interval per isolate).
+    RecordLastUsed {
+        /// The credential.
+        key_id: KeyId,
+        /// When it was used.
+        at: Timestamp,
+    },
 }
 
 /// The body of `POST /v1/invitations/accept`.

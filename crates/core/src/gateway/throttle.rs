@@ -1,0 +1,218 @@
+//! Failed-verification throttling: which refusals count as a guess, under which limiter keys,
+//! and the isolate's memory of who is blocked.
+//!
+//! Counting happens in the runtime's rate limiter (on Cloudflare, the Workers rate-limiting
+//! binding); it is asked only after a verification failed, so a successful request never pays
+//! for it. Once it says a key is over its limit, the adapter remembers the block in a
+//! [`Blocklist`] and refuses that client or key id before verifying anything until the block
+//! ends: a blocked caller cannot keep guessing, even with the right secret.
+
+use crate::credential::{KeyId, Verification};
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// How long a subject stays blocked once the rate limiter refuses it: the limiter's period (the
+/// `period` of both rate limiters in `wrangler.toml`), so the block outlasts the window that
+/// tripped it.
+pub const BLOCK_SECONDS: u64 = 60;
+
+/// Who a failed verification is charged to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// The calling client (its IP address as the platform reports it).
+    Client(String),
+    /// The key id the caller presented.
+    Credential(KeyId),
+}
+
+/// The longest client address kept (an IPv6 address is at most 45 characters).
+const MAX_CLIENT_LEN: usize = 64;
+
+impl Subject {
+    /// The client `address`, bounded in length.
+    pub fn client(address: &str) -> Self {
+        let address = address.trim();
+        let bounded = address
+            .char_indices()
+            .nth(MAX_CLIENT_LEN)
+            .and_then(|(cut, _)| address.get(..cut))
+            .unwrap_or(address);
+        Subject::Client(bounded.to_owned())
+    }
+
+    /// The key the rate limiter counts under.
+    pub fn limiter_key(&self) -> String {
+        match self {
+            Subject::Client(address) => format!("client:{address}"),
+            Subject::Credential(key_id) => format!("key:{key_id}"),
+        }
+    }
+}
+
+/// Whether a verification outcome counts as a failed guess. Only outcomes that do not prove
+/// possession of the secret count: a malformed credential, an unknown key id, a wrong secret.
+/// An expired, disabled or blocked credential was presented with its right secret.
+pub const fn counts_as_guess(verification: &Verification) -> bool {
+    matches!(
+        verification,
+        Verification::Malformed(_) | Verification::UnknownKey | Verification::WrongSecret
+    )
+}
+
+/// The subjects a failed `verification` is charged to: always the client; also the presented
+/// key id when the credential parsed. Empty when the outcome is not a guess.
+pub fn charged_subjects(
+    client: &Subject,
+    presented: Option<&KeyId>,
+    verification: &Verification,
+) -> Vec<Subject> {
+    if !counts_as_guess(verification) {
+        return Vec::new();
+    }
+    let mut subjects = vec![client.clone()];
+    if let Some(key_id) = presented
+        && !matches!(verification, Verification::Malformed(_))
+    {
+        subjects.push(Subject::Credential(key_id.clone()));
+    }
+    subjects
+}
+
+/// The isolate's memory of blocked subjects, each until a time. Bounded: when full, the block
+/// ending soonest is forgotten first (the rate limiter blocks it again on its next failure).
+#[derive(Clone, Debug)]
+pub struct Blocklist {
+    until: BTreeMap<Subject, Timestamp>,
+    capacity: usize,
+}
+
+impl Blocklist {
+    /// An empty list holding at most `capacity` blocks.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            until: BTreeMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Blocks `subject` until `until`.
+    pub fn block(&mut self, subject: Subject, until: Timestamp, now: Timestamp) {
+        self.until.retain(|_, end| *end > now);
+        if self.until.len() >= self.capacity && !self.until.contains_key(&subject) {
+            super::forget_earliest(&mut self.until);
+        }
+        let end = self.until.entry(subject).or_insert(until);
+        *end = (*end).max(until);
+    }
+
+    /// Seconds until the first of `subjects` that is blocked at `now` is free again (at least
+    /// 1), or `None` when none is blocked.
+    pub fn retry_after<'s>(
+        &self,
+        subjects: impl IntoIterator<Item = &'s Subject>,
+        now: Timestamp,
+    ) -> Option<u64> {
+        subjects
+            .into_iter()
+            .filter_map(|subject| self.until.get(subject))
+            .filter(|end| **end > now)
+            .map(|end| end.unix_seconds().saturating_sub(now.unix_seconds()).max(1))
+            .max()
+    }
+
+    /// The number of blocks held.
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    /// Whether nothing is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Malformed;
+    use crate::gateway::test_support::{at, key_id};
+
+    #[test]
+    fn only_guesses_are_charged() {
+        let client = Subject::client("203.0.113.9");
+        let key = key_id(1);
+        assert_eq!(
+            charged_subjects(&client, Some(&key), &Verification::WrongSecret),
+            vec![client.clone(), Subject::Credential(key.clone())]
+        );
+        assert_eq!(
+            charged_subjects(&client, Some(&key), &Verification::UnknownKey).len(),
+            2
+        );
+        assert_eq!(
+            charged_subjects(&client, None, &Verification::Malformed(Malformed::Checksum)),
+            vec![client.clone()]
+        );
+        for proven in [
+            Verification::Expired,
+            Verification::Disabled,
+            Verification::OwnerInactive,
+            Verification::OwnerPending,
+        ] {
+            assert!(charged_subjects(&client, Some(&key), &proven).is_empty());
+        }
+    }
+
+    #[test]
+    fn limiter_keys_are_distinct_and_bounded() {
+        assert_eq!(
+            Subject::client(" 198.51.100.1 ").limiter_key(),
+            "client:198.51.100.1"
+        );
+        let long = Subject::client(&"x".repeat(500)).limiter_key();
+        assert_eq!(long.len(), "client:".len() + 64);
+        let key = key_id(2);
+        assert_eq!(
+            Subject::Credential(key.clone()).limiter_key(),
+            format!("key:{key}")
+        );
+    }
+
+    #[test]
+    fn blocks_expire_and_report_the_longest_wait() {
+        let mut list = Blocklist::new(8);
+        let client = Subject::client("a");
+        let key = Subject::Credential(key_id(3));
+        assert_eq!(list.retry_after([&client, &key], at(100)), None);
+        list.block(client.clone(), at(160), at(100));
+        list.block(key.clone(), at(130), at(100));
+        assert_eq!(list.retry_after([&client, &key], at(100)), Some(60));
+        assert_eq!(list.retry_after([&key], at(129)), Some(1));
+        assert_eq!(list.retry_after([&key], at(130)), None);
+        assert_eq!(list.retry_after([&client], at(159)), Some(1));
+        // A shorter block never shortens a longer one.
+        list.block(client.clone(), at(120), at(110));
+        assert_eq!(list.retry_after([&client], at(150)), Some(10));
+    }
+
+    #[test]
+    fn a_full_list_forgets_the_block_ending_soonest() {
+        let mut list = Blocklist::new(2);
+        let (a, b, c) = (
+            Subject::client("a"),
+            Subject::client("b"),
+            Subject::client("c"),
+        );
+        list.block(a.clone(), at(200), at(0));
+        list.block(b.clone(), at(100), at(0));
+        list.block(c.clone(), at(300), at(0));
+        assert_eq!(list.len(), 2);
+        assert_eq!(list.retry_after([&b], at(0)), None);
+        assert!(list.retry_after([&a], at(0)).is_some());
+        assert!(list.retry_after([&c], at(0)).is_some());
+        // Expired blocks are dropped first.
+        list.block(b.clone(), at(400), at(250));
+        assert_eq!(list.len(), 2);
+        assert_eq!(list.retry_after([&a], at(250)), None);
+    }
+}

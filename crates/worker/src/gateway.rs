@@ -1,0 +1,144 @@
+//! The gateway in front of the protected origin: every path outside `/v1` when
+//! `PORTCULLIS_ORIGIN` is set.
+//!
+//! The route policy (`policy/gateway.json`, see [`crate::route_policy`]) decides: unknown
+//! routes are refused (404/405) and never reach the origin; public routes are forwarded as
+//! they are; a protected route's credential is verified (one KV read, [`crate::edge`]'s
+//! `authenticate`) and authorized for the route's operation by the core, then the request is
+//! forwarded with the credential removed and the signed identity headers of
+//! `portcullis_core::gateway::identity` added. Inbound `portcullis-*` headers are always
+//! dropped, so a caller can never pass identity headers of its own to the origin.
+
+use crate::edge::authenticate;
+use crate::http;
+use crate::problem::{self, Problem};
+use crate::route_policy;
+use portcullis_core::authz::authorize;
+use portcullis_core::gateway::identity::{Identity, header, new_request_id};
+use portcullis_core::gateway::{Access, Method, RouteMatch};
+use portcullis_core::random::OsRandom;
+use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
+
+/// Request headers never forwarded to the origin: the credential, hop-by-hop headers, and
+/// the host (the fetch sets the origin's).
+const DROPPED: [&str; 9] = [
+    "authorization",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn method(request: &Request) -> Option<Method> {
+    match request.method() {
+        worker::Method::Get => Some(Method::Get),
+        worker::Method::Head => Some(Method::Head),
+        worker::Method::Post => Some(Method::Post),
+        worker::Method::Put => Some(Method::Put),
+        worker::Method::Patch => Some(Method::Patch),
+        worker::Method::Delete => Some(Method::Delete),
+        worker::Method::Options => Some(Method::Options),
+        _ => None,
+    }
+}
+
+/// Handles one gateway request.
+pub async fn handle(
+    request: Request,
+    env: &Env,
+    context: &Context,
+    origin: &str,
+) -> Result<Response, Problem> {
+    let url = request
+        .url()
+        .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
+    let policy = route_policy::policy().map_err(|_| Problem::unavailable())?;
+    let Some(method) = method(&request) else {
+        return Err(Problem::from(&RouteMatch::NotFound));
+    };
+    let route = match policy.find(method, url.path()) {
+        RouteMatch::Matched { route, .. } => route,
+        refused => return Err(Problem::from(&refused)),
+    };
+    // The origin may sit under a path prefix: sign the target exactly as the origin will
+    // receive it.
+    let destination = Url::parse(&format!(
+        "{}{}",
+        origin.trim_end_matches('/'),
+        request_target(&url)
+    ))
+    .map_err(|_| Problem::unavailable())?;
+    let target = request_target(&destination);
+    let request_id = new_request_id(&mut OsRandom);
+    let headers = forwarded_headers(&request)?;
+    headers
+        .set(header::REQUEST_ID, &request_id)
+        .map_err(|_| Problem::unavailable())?;
+    if let Access::Operation(operation) = route.access {
+        let principal = authenticate(&request, env, context).await?;
+        let decision = authorize(&principal, operation);
+        if !decision.allow {
+            return Err(problem::denied(decision.reason));
+        }
+        let key = http::gateway_key(env)?;
+        let identity = Identity::new(&principal, operation, &request_id, http::now());
+        for (name, value) in identity.headers() {
+            headers
+                .set(name, value)
+                .map_err(|_| Problem::unavailable())?;
+        }
+        headers
+            .set(
+                header::SIGNATURE,
+                &identity.sign(&key, request.method().as_ref(), &target),
+            )
+            .map_err(|_| Problem::unavailable())?;
+    }
+    send(&request, &destination, headers).await
+}
+
+/// Path and `?query`, as a request line carries them.
+fn request_target(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// The inbound headers the origin may see: no credential, no hop-by-hop header, no
+/// `portcullis-*` header.
+fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
+    let headers = Headers::new();
+    for (name, value) in request.headers().entries() {
+        let lower = name.to_ascii_lowercase();
+        if DROPPED.contains(&lower.as_str()) || lower.starts_with(header::PREFIX) {
+            continue;
+        }
+        headers
+            .append(&name, &value)
+            .map_err(|_| Problem::unavailable())?;
+    }
+    Ok(headers)
+}
+
+/// Forwards the request to `destination`, streaming its body, and answers the origin's
+/// response as it is (redirects included: they are the client's to follow).
+async fn send(request: &Request, destination: &Url, headers: Headers) -> Result<Response, Problem> {
+    let mut init = RequestInit::new();
+    init.with_method(request.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(request.method(), worker::Method::Get | worker::Method::Head) {
+        init.with_body(request.inner().body().map(Into::into));
+    }
+    let outbound =
+        Request::new_with_init(destination.as_str(), &init).map_err(|_| Problem::unavailable())?;
+    Fetch::Request(outbound)
+        .send()
+        .await
+        .map_err(|_| Problem::origin_unreachable())
+}

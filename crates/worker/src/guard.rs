@@ -1,0 +1,114 @@
+//! What the edge does around every verification, without slowing the ones that succeed:
+//! throttling failed verifications (the Workers rate-limiting bindings, asked only after a
+//! failure, plus this isolate's memory of blocked clients and key ids, checked before verifying)
+//! and reporting credential use to the account's Durable Object after the response, at most
+//! once per credential per interval. The rules are the core's (`gateway::throttle`,
+//! `gateway::usage`).
+
+use crate::http::{self, FAILURES_BY_CLIENT_BINDING, FAILURES_BY_KEY_BINDING};
+use crate::protocol::ObjectRequest;
+use portcullis_core::authz::{Principal, PrincipalKind};
+use portcullis_core::credential::{KeyId, Verification};
+use portcullis_core::gateway::throttle::{BLOCK_SECONDS, Blocklist, Subject, charged_subjects};
+use portcullis_core::gateway::usage::UsageReports;
+use std::cell::RefCell;
+use worker::{Context, Env, Request};
+
+/// How many blocks and usage reports one isolate remembers.
+const MEMORY: usize = 10_000;
+
+thread_local! {
+    static BLOCKED: RefCell<Blocklist> = RefCell::new(Blocklist::new(MEMORY));
+    static REPORTED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
+}
+
+/// The calling client as the platform reports it (`CF-Connecting-IP`, set by Cloudflare and
+/// by `wrangler dev`).
+pub fn client(request: &Request) -> Subject {
+    let address = request
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Subject::client(if address.is_empty() {
+        "unknown"
+    } else {
+        &address
+    })
+}
+
+/// Seconds the caller must wait when the client or the presented key id is blocked.
+pub fn blocked(client: &Subject, key_id: Option<&KeyId>) -> Option<u64> {
+    let credential = key_id.map(|key_id| Subject::Credential(key_id.clone()));
+    BLOCKED.with_borrow(|blocked| {
+        blocked.retry_after(
+            std::iter::once(client).chain(credential.as_ref()),
+            http::now(),
+        )
+    })
+}
+
+/// Charges a failed verification to its subjects' rate limiters; the seconds to wait when
+/// that put any of them over its limit. A missing or failing limiter charges nothing (the
+/// request still fails verification).
+pub async fn charge(
+    env: &Env,
+    client: &Subject,
+    key_id: Option<&KeyId>,
+    verification: &Verification,
+) -> Option<u64> {
+    let now = http::now();
+    let mut over = Vec::new();
+    for subject in charged_subjects(client, key_id, verification) {
+        let binding = match subject {
+            Subject::Client(_) => FAILURES_BY_CLIENT_BINDING,
+            Subject::Credential(_) => FAILURES_BY_KEY_BINDING,
+        };
+        let Ok(limiter) = env.rate_limiter(binding) else {
+            worker::console_warn!(
+                "rate limiter `{binding}` is not bound: failures are not limited"
+            );
+            continue;
+        };
+        match limiter.limit(subject.limiter_key()).await {
+            Ok(outcome) if !outcome.success => over.push(subject),
+            Ok(_) => {}
+            Err(error) => worker::console_warn!("rate limiter `{binding}` failed: {error}"),
+        }
+    }
+    if over.is_empty() {
+        return None;
+    }
+    BLOCKED.with_borrow_mut(|blocked| {
+        for subject in over {
+            blocked.block(subject, now.plus_seconds(BLOCK_SECONDS), now);
+        }
+    });
+    blocked(client, key_id)
+}
+
+/// Reports that `principal`'s credential was used now, after the response and only when this
+/// isolate has not reported it within the core's interval.
+pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
+    let key_id = match &principal.kind {
+        PrincipalKind::User { key_id, .. } | PrincipalKind::AutomationKey { key_id } => key_id,
+    };
+    let now = http::now();
+    if !REPORTED.with_borrow_mut(|reported| reported.should_report(key_id, now)) {
+        return;
+    }
+    let message = ObjectRequest::RecordLastUsed {
+        key_id: key_id.clone(),
+        at: now,
+    };
+    let account = principal.account_id.clone();
+    let env = env.clone();
+    context.wait_until(async move {
+        match crate::edge::forward(&env, &account, &message).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => worker::console_warn!("last-used report failed: {error}"),
+            Err(problem) => worker::console_warn!("last-used report failed: {}", problem.code),
+        }
+    });
+}
