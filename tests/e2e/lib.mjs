@@ -81,7 +81,7 @@ export function email(name) {
 }
 
 /** Signs up a fresh account; returns { account, tenant, owner, token }. */
-export async function signUp(plan = "team") {
+export async function signUp(plan = "team", extra = {}) {
   assert.ok(signupKey, "PORTCULLIS_SIGNUP_KEY is not set (run the suite through scripts/test-worker)");
   const response = await call("POST", "/v1/signup", {
     token: signupKey,
@@ -91,6 +91,7 @@ export async function signUp(plan = "team") {
       owner_name: "Olive Owner",
       tenant_name: "Production",
       plan,
+      ...extra,
     },
   });
   const body = ok(response, 201, "sign-up");

@@ -188,9 +188,10 @@ pub struct AccountView {
 }
 
 impl Account {
-    /// The account, with the tenants the actor belongs to.
+    /// The account, with the tenants the actor belongs to (company admins, license admins and
+    /// support: `view_account_details`).
     pub fn view_account(&self, actor: &Actor, now: Timestamp) -> Result<AccountView, Refusal> {
-        self.active_actor(actor)?;
+        self.require_account_operation(actor, AccountOperation::ViewAccountDetails, None, now)?;
         let tenants = self
             .tenants()
             .filter(|tenant| self.actor_permissions(actor, &tenant.id, now).is_ok())

@@ -103,6 +103,10 @@ pub enum Query {
         /// The key.
         key_id: KeyId,
     },
+    /// Every tenant's seats and plan usage (company admins and license admins).
+    LicenseUsage,
+    /// The account permissions matrix for the caller.
+    AccountOperations,
     /// A page of a tenant's audit log.
     Audit {
         /// The tenant.
@@ -168,6 +172,14 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
             Patch => Ok(write("update_account_settings", vec![])),
             _ => allow("GET, PATCH"),
         },
+        ["account", "operations"] => match method {
+            Get => Ok(Route::Read(Query::AccountOperations)),
+            _ => allow("GET"),
+        },
+        ["licenses"] => match method {
+            Get => Ok(Route::Read(Query::LicenseUsage)),
+            _ => allow("GET"),
+        },
         ["tenants"] => match method {
             Post => Ok(write("create_tenant", vec![])),
             _ => allow("POST"),
@@ -207,12 +219,31 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                     }))
                 }
                 (["audit"], _) => allow("GET"),
+                (["primary-contact"], Put) => Ok(write("set_primary_contact", vec![t()])),
+                (["primary-contact"], _) => allow("PUT"),
+                (["license-admins", user], _) => {
+                    let u = ("user_id", id::<UserId>(user)?.to_string());
+                    match method {
+                        Put => Ok(write("grant_license_admin", vec![t(), u])),
+                        Delete => Ok(write("revoke_license_admin", vec![t(), u])),
+                        _ => allow("PUT, DELETE"),
+                    }
+                }
+                (["seats", user], _) => {
+                    let u = ("user_id", id::<UserId>(user)?.to_string());
+                    match method {
+                        Put => Ok(write("assign_license", vec![t(), u])),
+                        Delete => Ok(write("revoke_license", vec![t(), u])),
+                        _ => allow("PUT, DELETE"),
+                    }
+                }
                 _ => Err(RouteError::NotFound),
             }
         }
         ["users"] => match method {
             Get => Ok(Route::Read(Query::Users)),
-            _ => allow("GET"),
+            Post => Ok(write("create_user", vec![])),
+            _ => allow("GET, POST"),
         },
         ["users", user, rest @ ..] => {
             let user_id = id::<UserId>(user)?;
@@ -228,6 +259,8 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 (["deactivate" | "activate" | "invitation"], _) => allow("POST"),
                 (["company-admin"], Put) => Ok(write("set_company_admin", u())),
                 (["company-admin"], _) => allow("PUT"),
+                (["support"], Put) => Ok(write("set_support", u())),
+                (["support"], _) => allow("PUT"),
                 _ => Err(RouteError::NotFound),
             }
         }

@@ -310,6 +310,7 @@ fn created(outcome: &Outcome) -> bool {
         outcome,
         Outcome::TenantCreated { .. }
             | Outcome::MemberAdded { .. }
+            | Outcome::UserCreated { .. }
             | Outcome::ApiTokenCreated { .. }
             | Outcome::AutomationKeyCreated { .. }
     )
@@ -484,6 +485,12 @@ fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> R
         Query::AutomationKey { key_id } => account
             .view_automation_key(actor, &key_id, now)
             .map(|v| Reply::json(200, &v)),
+        Query::LicenseUsage => account
+            .view_license_usage(actor, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::AccountOperations => account
+            .view_account_operations(actor, now)
+            .map(|items| Reply::json(200, &Items { items })),
         Query::Audit {
             tenant_id,
             from,

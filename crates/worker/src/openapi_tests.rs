@@ -39,6 +39,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tenants/{tenant_id}/audit"),
     ("get", "/v1/users"),
     ("get", "/v1/users/{user_id}"),
+    ("post", "/v1/users"),
+    ("put", "/v1/users/{user_id}/support"),
+    ("put", "/v1/tenants/{tenant_id}/license-admins/{user_id}"),
+    ("delete", "/v1/tenants/{tenant_id}/license-admins/{user_id}"),
+    ("put", "/v1/tenants/{tenant_id}/seats/{user_id}"),
+    ("delete", "/v1/tenants/{tenant_id}/seats/{user_id}"),
+    ("put", "/v1/tenants/{tenant_id}/primary-contact"),
+    ("get", "/v1/licenses"),
+    ("get", "/v1/account/operations"),
     ("patch", "/v1/users/{user_id}"),
     ("delete", "/v1/users/{user_id}"),
     ("post", "/v1/users/{user_id}/deactivate"),
@@ -339,4 +348,14 @@ fn enums_match_the_core_catalogues() {
     })
     .collect();
     assert_eq!(names("UserStatus"), statuses);
+    let roles: Vec<String> = portcullis_core::company::CompanyRole::ALL
+        .iter()
+        .map(|role| role.name().to_owned())
+        .collect();
+    assert_eq!(names("CompanyRole"), roles);
+    let account_operations: Vec<String> = portcullis_core::company::AccountOperation::ALL
+        .iter()
+        .map(|operation| operation.name().to_owned())
+        .collect();
+    assert_eq!(names("AccountOperation"), account_operations);
 }
