@@ -176,6 +176,11 @@ impl Api {
         self.transport.send(Method::PATCH, path, Some(body)).await
     }
 
+    /// `PUT path` with a JSON body.
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, ApiError> {
+        self.transport.send(Method::PUT, path, Some(body)).await
+    }
+
     /// `DELETE path`.
     pub async fn delete(&self, path: &str) -> Result<Value, ApiError> {
         self.transport.send(Method::DELETE, path, None).await

@@ -1,7 +1,9 @@
 //! The provider's resources, one module each.
 
+mod account_user;
 mod api_token;
 mod automation_key;
+mod primary_contact;
 mod tenant_settings;
 mod user;
 
@@ -39,6 +41,16 @@ pub fn all(shared: &Arc<Shared>) -> HashMap<String, Box<dyn DynamicResource>> {
     resources.insert(
         "tenant_settings".into(),
         Box::new(tenant_settings::TenantSettingsResource::new(Arc::clone(
+            shared,
+        ))),
+    );
+    resources.insert(
+        "account_user".into(),
+        Box::new(account_user::AccountUserResource::new(Arc::clone(shared))),
+    );
+    resources.insert(
+        "primary_contact".into(),
+        Box::new(primary_contact::PrimaryContactResource::new(Arc::clone(
             shared,
         ))),
     );

@@ -1,0 +1,732 @@
+//! `portcullis_account_user`: a user of the account (above the tenants), with company roles,
+//! license-admin tenant assignments and status.
+
+use super::Empty;
+use crate::client::{Api, Items};
+use crate::diagnostics;
+use crate::provider::Shared;
+use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
+use crate::values::{StringSet, known, set_elements, set_of};
+use async_trait::async_trait;
+use portcullis_core::company::{self, AccountOperation, CompanyRole};
+use portcullis_core::query::UserView;
+use portcullis_core::user::UserStatus;
+use portcullis_core::{Email, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tf_provider::schema::Schema;
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+/// Terraform state of an account user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUserState {
+    /// User id.
+    pub id: Value<String>,
+    /// Identity; changing it replaces the user.
+    pub email: Value<String>,
+    /// Display name.
+    pub name: Value<String>,
+    /// Granted company roles: `company_admin`, `support`.
+    pub roles: StringSet,
+    /// Tenants the user is a license admin of.
+    pub license_tenants: StringSet,
+    /// Desired status: `active` or `inactive`.
+    pub status: Value<String>,
+    /// Actual status.
+    pub state: Value<String>,
+    /// Every role held, implicit ones included.
+    pub all_roles: StringSet,
+    /// Whether the user owns the account.
+    pub account_owner: Value<bool>,
+    /// The invitation code, when this resource created the user.
+    pub invitation_code: Value<String>,
+}
+
+/// The resource.
+#[derive(Debug)]
+pub struct AccountUserResource {
+    shared: Arc<Shared>,
+}
+
+impl AccountUserResource {
+    /// A resource bound to the provider's shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        AccountUserResource { shared }
+    }
+}
+
+/// The resource's schema.
+pub fn account_user_schema() -> Schema {
+    schema(
+        "A user of the account, above the tenants: company roles, the tenants they are a \
+         license admin of, and account-wide status. Creating it creates and invites the user \
+         (company admins and license admins); roles can be granted once the user is active. \
+         Destroying it deactivates and deletes the user (company admins). See \
+         docs/ACCOUNT_ROLES.md for the permissions matrix.",
+        vec![
+            ("id", string(Mode::Computed, "The user's id (`usr_...`).")),
+            (
+                "email",
+                string(
+                    Mode::Required,
+                    "The user's email address, their immutable identity. Changing it replaces the user.",
+                ),
+            ),
+            (
+                "name",
+                string(
+                    Mode::OptionalComputed,
+                    "Display name. Defaults to the existing name, or the email's local part.",
+                ),
+            ),
+            (
+                "roles",
+                string_set(
+                    Mode::Optional,
+                    "Granted company roles: `company_admin` and/or `support` (`license_admin` \
+                     comes from `license_tenants`; `tenant_user` is implicit for members).",
+                ),
+            ),
+            (
+                "license_tenants",
+                string_set(
+                    Mode::Optional,
+                    "Tenants (`ten_...`) the user is a license admin of.",
+                ),
+            ),
+            (
+                "status",
+                string(
+                    Mode::OptionalComputed,
+                    "`active` (default) or `inactive` (company admins).",
+                ),
+            ),
+            (
+                "state",
+                string(
+                    Mode::Computed,
+                    "Actual status: `pending`, `active` or `inactive`.",
+                ),
+            ),
+            (
+                "all_roles",
+                string_set(
+                    Mode::Computed,
+                    "Every company role the user holds, implicit ones included.",
+                ),
+            ),
+            (
+                "account_owner",
+                boolean(Mode::Computed, "Whether the user owns the account."),
+            ),
+            (
+                "invitation_code",
+                sensitive(string(
+                    Mode::Computed,
+                    "The invitation code, when this resource created the user (stored in the state).",
+                )),
+            ),
+        ],
+    )
+}
+
+const GRANTABLE: [&str; 2] = ["company_admin", "support"];
+
+fn granted_roles(view: &UserView) -> BTreeSet<String> {
+    view.roles
+        .iter()
+        .filter(|role| matches!(role, CompanyRole::CompanyAdmin | CompanyRole::Support))
+        .map(|role| role.name().to_owned())
+        .collect()
+}
+
+fn fill(state: &mut AccountUserState, view: &UserView) {
+    state.id = Value::Value(view.user_id.to_string());
+    let same_email =
+        known(&state.email).is_some_and(|e| e.eq_ignore_ascii_case(view.email.as_str()));
+    if !same_email {
+        state.email = Value::Value(view.email.as_str().to_owned());
+    }
+    state.name = Value::Value(view.name.as_str().to_owned());
+    let roles = granted_roles(view);
+    if !(state.roles.is_null() && roles.is_empty()) {
+        state.roles = set_of(roles);
+    }
+    let tenants: BTreeSet<String> = view
+        .license_tenants
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !(state.license_tenants.is_null() && tenants.is_empty()) {
+        state.license_tenants = set_of(tenants);
+    }
+    state.status = Value::Value(
+        if view.status == UserStatus::Inactive {
+            "inactive"
+        } else {
+            "active"
+        }
+        .to_owned(),
+    );
+    state.state = Value::Value(
+        match view.status {
+            UserStatus::Pending => "pending",
+            UserStatus::Active => "active",
+            UserStatus::Inactive => "inactive",
+        }
+        .to_owned(),
+    );
+    state.all_roles = set_of(view.roles.iter().map(|role| role.name()));
+    state.account_owner = Value::Value(view.account_owner);
+    if state.invitation_code.is_unknown() {
+        state.invitation_code = Value::Null;
+    }
+}
+
+async fn find_user(api: &Api, user_id: &str) -> Result<Option<UserView>, crate::client::ApiError> {
+    api.find(&format!("/v1/users/{user_id}")).await
+}
+
+async fn user_by_email(
+    api: &Api,
+    email: &str,
+) -> Result<Option<UserView>, crate::client::ApiError> {
+    let users: Items<UserView> = api.get("/v1/users").await?;
+    Ok(users
+        .items
+        .into_iter()
+        .find(|user| user.email.as_str().eq_ignore_ascii_case(email.trim())))
+}
+
+impl AccountUserResource {
+    /// Plan-time checks with the core's matrix: the provider token's user may make the change.
+    async fn check(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Option<&UserView>,
+        planned: &AccountUserState,
+        creating: bool,
+    ) {
+        let Some(api) = self.shared.api(diags) else {
+            return;
+        };
+        let Some(me) = api.principal.user_id.clone() else {
+            return;
+        };
+        let caller = match find_user(&api, me.as_str()).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) => return,
+            Err(failure) => {
+                diagnostics::api(diags, "read the provider token's user", &failure, None);
+                return;
+            }
+        };
+        let allowed = |operation: AccountOperation, tenant: Option<&TenantId>| {
+            caller.roles.iter().any(|role| {
+                company::allows(*role, operation)
+                    && (*role != CompanyRole::LicenseAdmin
+                        || !operation.scoped_to_licenses()
+                        || tenant.is_none_or(|t| caller.license_tenants.contains(t)))
+            })
+        };
+        let refuse = |diags: &mut Diagnostics, operation: AccountOperation, attribute| {
+            diagnostics::error(
+                diags,
+                "Invalid configuration (role_not_permitted)",
+                format!(
+                    "the provider token's user may not `{operation}` ({})",
+                    operation.description()
+                ),
+                Some(attribute),
+            );
+        };
+        if creating && !allowed(AccountOperation::AddUser, None) {
+            refuse(diags, AccountOperation::AddUser, "email");
+        }
+        let roles = set_elements(&planned.roles).map(|r| r.into_iter().collect::<BTreeSet<_>>());
+        let before_roles = prior.map(granted_roles).unwrap_or_default();
+        if let Some(roles) = &roles {
+            for role in roles.symmetric_difference(&before_roles) {
+                let operation = if role == "company_admin" {
+                    AccountOperation::AssignCompanyAdmin
+                } else {
+                    AccountOperation::AssignSupport
+                };
+                if !allowed(operation, None) {
+                    refuse(diags, operation, "roles");
+                }
+            }
+            let active = prior.is_some_and(|user| user.status == UserStatus::Active);
+            if !roles.is_empty() && roles != &before_roles && !active {
+                diagnostics::error(
+                    diags,
+                    "Invalid configuration (illegal_transition)",
+                    "company roles can be granted only to an active user: create the user without roles, and add them once the invitation is accepted",
+                    Some("roles"),
+                );
+            }
+        }
+        if let Some(tenants) = set_elements(&planned.license_tenants) {
+            let before: BTreeSet<String> = prior
+                .map(|user| {
+                    user.license_tenants
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let after: BTreeSet<String> = tenants.into_iter().collect();
+            for tenant in after.symmetric_difference(&before) {
+                let tenant_id = tenant.parse::<TenantId>().ok();
+                if !allowed(AccountOperation::AssignLicenseAdmin, tenant_id.as_ref()) {
+                    refuse(
+                        diags,
+                        AccountOperation::AssignLicenseAdmin,
+                        "license_tenants",
+                    );
+                }
+            }
+            let active = prior.is_some_and(|user| user.status == UserStatus::Active);
+            if after.difference(&before).next().is_some() && !active {
+                diagnostics::error(
+                    diags,
+                    "Invalid configuration (illegal_transition)",
+                    "license admin assignments can be given only to an active user",
+                    Some("license_tenants"),
+                );
+            }
+        }
+        let status_change = prior.is_some_and(|user| {
+            (user.status == UserStatus::Inactive) != (known(&planned.status) == Some("inactive"))
+        });
+        if status_change && !allowed(AccountOperation::EditUserStatus, None) {
+            refuse(diags, AccountOperation::EditUserStatus, "status");
+        }
+    }
+
+    async fn converge(
+        &self,
+        api: &Api,
+        diags: &mut Diagnostics,
+        current: &UserView,
+        planned: &AccountUserState,
+    ) -> Option<()> {
+        let user = format!("/v1/users/{}", current.user_id);
+        let mut calls: Vec<(&str, String, Json, &'static str)> = Vec::new();
+        let wanted_status = known(&planned.status).unwrap_or("active");
+        if wanted_status == "active" && current.status == UserStatus::Inactive {
+            calls.push(("POST", format!("{user}/activate"), json!({}), "status"));
+        }
+        if let Some(name) = known(&planned.name)
+            && name != current.name.as_str()
+        {
+            calls.push(("PATCH", user.clone(), json!({ "name": name }), "name"));
+        }
+        if let Some(roles) = set_elements(&planned.roles) {
+            let now = granted_roles(current);
+            for role in GRANTABLE {
+                let want = roles.iter().any(|r| r == role);
+                if want != now.contains(role) {
+                    let (path, body) = if role == "company_admin" {
+                        (
+                            format!("{user}/company-admin"),
+                            json!({ "company_admin": want }),
+                        )
+                    } else {
+                        (format!("{user}/support"), json!({ "support": want }))
+                    };
+                    calls.push(("PUT", path, body, "roles"));
+                }
+            }
+        }
+        if let Some(tenants) = set_elements(&planned.license_tenants) {
+            let now: BTreeSet<String> = current
+                .license_tenants
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let want: BTreeSet<String> = tenants.into_iter().collect();
+            for tenant in want.difference(&now) {
+                let path = format!("/v1/tenants/{tenant}/license-admins/{}", current.user_id);
+                calls.push(("PUT", path, json!({}), "license_tenants"));
+            }
+            for tenant in now.difference(&want) {
+                let path = format!("/v1/tenants/{tenant}/license-admins/{}", current.user_id);
+                calls.push(("DELETE", path, json!({}), "license_tenants"));
+            }
+        }
+        if wanted_status == "inactive" && current.status != UserStatus::Inactive {
+            calls.push(("POST", format!("{user}/deactivate"), json!({}), "status"));
+        }
+        for (method, path, body, attribute) in calls {
+            let result = match method {
+                "POST" => api.post::<Json>(&path, &body).await,
+                "PATCH" => api.patch::<Json>(&path, &body).await,
+                "PUT" => api.put::<Json>(&path, &body).await,
+                _ => api.delete(&path).await,
+            };
+            if let Err(failure) = result {
+                diagnostics::api(diags, "change the account user", &failure, Some(attribute));
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    async fn refresh(&self, api: &Api, diags: &mut Diagnostics, state: &mut AccountUserState) {
+        let Some(user_id) = known(&state.id).map(str::to_owned) else {
+            return;
+        };
+        match find_user(api, &user_id).await {
+            Ok(Some(view)) => fill(state, &view),
+            Ok(None) => diagnostics::error(
+                diags,
+                "The user disappeared",
+                format!("`{user_id}` was deleted while it was being changed"),
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the user back", &failure, None),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Invitation {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    user_id: UserId,
+    invitation: Invitation,
+}
+
+#[async_trait]
+impl Resource for AccountUserResource {
+    type State<'a> = AccountUserState;
+    type PrivateState<'a> = Empty;
+    type ProviderMetaState<'a> = Empty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(account_user_schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: AccountUserState) -> Option<()> {
+        if let Some(email) = known(&config.email)
+            && let Err(error) = email.parse::<Email>()
+        {
+            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
+        }
+        for role in set_elements(&config.roles).unwrap_or_default() {
+            match role.parse::<CompanyRole>() {
+                Ok(CompanyRole::CompanyAdmin | CompanyRole::Support) => {}
+                Ok(CompanyRole::LicenseAdmin) => diagnostics::error(
+                    diags,
+                    "Invalid role",
+                    "`license_admin` is held per tenant: list the tenants in `license_tenants`",
+                    Some("roles"),
+                ),
+                Ok(CompanyRole::TenantUser) => diagnostics::error(
+                    diags,
+                    "Invalid role",
+                    "`tenant_user` is implicit for every member of a tenant and cannot be granted",
+                    Some("roles"),
+                ),
+                Err(error) => {
+                    diagnostics::error(diags, "Invalid role", error.to_string(), Some("roles"))
+                }
+            }
+        }
+        for tenant in set_elements(&config.license_tenants).unwrap_or_default() {
+            if tenant.parse::<TenantId>().is_err() {
+                diagnostics::error(
+                    diags,
+                    "Invalid tenant",
+                    format!("`{tenant}` is not a tenant id (`ten_...`)"),
+                    Some("license_tenants"),
+                );
+            }
+        }
+        if let Some(status) = known(&config.status)
+            && status != "active"
+            && status != "inactive"
+        {
+            diagnostics::error(
+                diags,
+                "Invalid status",
+                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
+                Some("status"),
+            );
+        }
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut state: AccountUserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AccountUserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&state.id)?.to_owned();
+        match find_user(&api, &user_id).await {
+            Ok(Some(view)) => {
+                fill(&mut state, &view);
+                Some((state, private_state))
+            }
+            Ok(None) => None,
+            Err(failure) => {
+                diagnostics::api(diags, "read the user", &failure, None);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: AccountUserState,
+        _config: AccountUserState,
+        _meta: Empty,
+    ) -> Option<(AccountUserState, Empty)> {
+        let mut state = proposed;
+        state.id = Value::Unknown;
+        if state.name.is_null() {
+            state.name = Value::Unknown;
+        }
+        if state.status.is_null() {
+            state.status = Value::Value("active".to_owned());
+        }
+        state.state = Value::Unknown;
+        state.all_roles = Value::Unknown;
+        state.account_owner = Value::Value(false);
+        state.invitation_code = Value::Unknown;
+        self.check(diags, None, &state, true).await;
+        Some((state, Empty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: AccountUserState,
+        mut proposed: AccountUserState,
+        config: AccountUserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AccountUserState, Empty, Vec<AttributePath>)> {
+        if config.status.is_null() {
+            proposed.status = Value::Value("active".to_owned());
+        }
+        let replace = match (known(&prior.email), known(&proposed.email)) {
+            (Some(before), Some(after)) => !before.eq_ignore_ascii_case(after),
+            _ => false,
+        };
+        if replace {
+            let (state, _) = self
+                .plan_create(diags, proposed, config, Empty::default())
+                .await?;
+            return Some((state, private_state, vec![AttributePath::new("email")]));
+        }
+        if proposed != prior {
+            proposed.all_roles = Value::Unknown;
+            if proposed.status != prior.status {
+                proposed.state = match known(&prior.state) {
+                    Some("pending") => Value::Unknown,
+                    _ => proposed.status.clone(),
+                };
+            }
+            if let Some(api) = self.shared.api(diags)
+                && let Some(user_id) = known(&prior.id)
+            {
+                match find_user(&api, user_id).await {
+                    Ok(current) => self.check(diags, current.as_ref(), &proposed, false).await,
+                    Err(failure) => diagnostics::api(diags, "read the user", &failure, None),
+                }
+            }
+        }
+        Some((proposed, private_state, vec![]))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: AccountUserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<Empty> {
+        Some(private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: AccountUserState,
+        _config: AccountUserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AccountUserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let email = known(&planned.email)?.to_owned();
+        let body = json!({ "email": email, "name": known(&planned.name) });
+        let created: Created = match api.post("/v1/users", &body).await {
+            Ok(created) => created,
+            Err(failure) => {
+                diagnostics::api(diags, "create the user", &failure, Some("email"));
+                if failure.code() == Some("user_exists")
+                    && let Some(last) = diags.errors.last_mut()
+                {
+                    last.detail = format!("{failure}; to manage an existing user, import it: terraform import <address> {email}").into();
+                }
+                return None;
+            }
+        };
+        let mut state = planned;
+        state.id = Value::Value(created.user_id.to_string());
+        state.invitation_code = Value::Value(created.invitation.code);
+        match find_user(&api, created.user_id.as_str()).await {
+            Ok(Some(current)) => {
+                if self.converge(&api, diags, &current, &state).await.is_some() {
+                    self.refresh(&api, diags, &mut state).await;
+                } else {
+                    fill(&mut state, &current);
+                }
+            }
+            Ok(None) => diagnostics::error(
+                diags,
+                "The user disappeared",
+                "the user was deleted right after it was created",
+                None,
+            ),
+            Err(failure) => diagnostics::api(diags, "read the new user", &failure, None),
+        }
+        Some((state, private_state))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: AccountUserState,
+        planned: AccountUserState,
+        _config: AccountUserState,
+        private_state: Empty,
+        _meta: Empty,
+    ) -> Option<(AccountUserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&prior.id)?.to_owned();
+        let current = match find_user(&api, &user_id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => {
+                diagnostics::error(
+                    diags,
+                    "The user no longer exists",
+                    format!("`{user_id}` was deleted; run terraform apply again to re-create it"),
+                    None,
+                );
+                return None;
+            }
+            Err(failure) => {
+                diagnostics::api(diags, "read the user", &failure, None);
+                return None;
+            }
+        };
+        let mut state = planned;
+        state.id = prior.id.clone();
+        state.invitation_code = prior.invitation_code.clone();
+        let converged = self.converge(&api, diags, &current, &state).await;
+        self.refresh(&api, diags, &mut state).await;
+        converged.map(|()| (state, private_state))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: AccountUserState,
+        _private_state: Empty,
+        _meta: Empty,
+    ) -> Option<()> {
+        let api = self.shared.api(diags)?;
+        let user_id = known(&state.id)?.to_owned();
+        let current = match find_user(&api, &user_id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => return Some(()),
+            Err(failure) => {
+                diagnostics::api(diags, "read the user", &failure, None);
+                return None;
+            }
+        };
+        // Deletion needs an inactive user; a pending one is deactivated by no transition,
+        // so only active users are deactivated first.
+        if current.status == UserStatus::Active
+            && let Err(failure) = api
+                .post::<Json>(&format!("/v1/users/{user_id}/deactivate"), &json!({}))
+                .await
+        {
+            diagnostics::api(
+                diags,
+                "deactivate the user before deleting it",
+                &failure,
+                None,
+            );
+            return None;
+        }
+        super::remove(
+            &api,
+            diags,
+            &format!("/v1/users/{user_id}"),
+            "delete the user",
+        )
+        .await
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(AccountUserState, Empty)> {
+        let api = self.shared.api(diags)?;
+        let user_id = if id.trim().starts_with("usr_") {
+            id.trim().to_owned()
+        } else {
+            match user_by_email(&api, &id).await {
+                Ok(Some(user)) => user.user_id.to_string(),
+                Ok(None) => {
+                    diagnostics::error(
+                        diags,
+                        "Cannot import the user",
+                        format!(
+                            "no user of the account has the email `{id}`; import by email or by user id (`usr_...`)"
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+                Err(failure) => {
+                    diagnostics::api(diags, "list the users", &failure, None);
+                    return None;
+                }
+            }
+        };
+        Some((
+            AccountUserState {
+                id: Value::Value(user_id),
+                ..AccountUserState::default()
+            },
+            Empty::default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::tests::assert_parity;
+
+    #[test]
+    fn schema_and_state_have_the_same_attributes() {
+        assert_parity(&account_user_schema(), &AccountUserState::default());
+    }
+}
