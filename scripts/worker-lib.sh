@@ -26,12 +26,15 @@ build_worker() {
 }
 
 # start_worker PORT PERSIST_DIR LOG: starts wrangler dev in the background; sets WORKER_PGID.
+# WORKER_VARS may hold space-separated NAME:VALUE Worker variables for this run (e.g. test-only
+# settings), passed as `--var`.
 start_worker() {
-  local port="$1" persist="$2" log="$3"
+  local port="$1" persist="$2" log="$3" vars=() pair
+  for pair in ${WORKER_VARS:-}; do vars+=(--var "$pair"); done
   mkdir -p "$persist"
   setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \
-    --log-level warn >"$log" 2>&1 < /dev/null &
+    --log-level warn "${vars[@]}" >"$log" 2>&1 < /dev/null &
   WORKER_PGID=$!
 }
 

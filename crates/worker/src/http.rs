@@ -16,6 +16,13 @@ pub const ACCOUNTS_BINDING: &str = "ACCOUNTS";
 pub const HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY";
 /// The Worker secret holding the platform sign-up key.
 pub const SIGNUP_KEY_SECRET: &str = "PORTCULLIS_SIGNUP_KEY";
+/// The Worker variable setting the first webhook retry delay in milliseconds (default 1000).
+pub const RETRY_BASE_VAR: &str = "PORTCULLIS_WEBHOOK_RETRY_BASE_MS";
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
 
 /// Now, from the runtime's clock.
 pub fn now() -> Timestamp {

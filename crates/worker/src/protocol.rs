@@ -4,6 +4,7 @@
 use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
+use portcullis_core::notification::Acknowledgement;
 use portcullis_core::{Email, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,13 @@ pub enum ObjectRequest {
     },
     /// Accept an invitation and issue the user's first personal token.
     AcceptInvitation(Acceptance),
+    /// Acknowledge notifications: remove them from the outbox.
+    AcknowledgeNotifications {
+        /// Who.
+        actor: Actor,
+        /// Which.
+        acknowledgement: Acknowledgement,
+    },
 }
 
 /// The body of `POST /v1/invitations/accept`.
