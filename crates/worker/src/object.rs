@@ -477,8 +477,9 @@ fn save_delivery_state(sql: &SqlStorage, state: &DeliveryState) -> Result<(), wo
     Ok(())
 }
 
-/// Sets the alarm when the account has a webhook, notifications wait and no alarm is set yet
-/// (a set alarm is either due now or a backoff that new notifications must not cut short).
+/// Sets the alarm when the account has a webhook and notifications wait, unless one is already
+/// set no later than the next attempt is due (a backoff that new notifications must not cut
+/// short). A newly configured webhook starts with no backoff, so it is served at once.
 async fn schedule_delivery(storage: &Storage, cache: &RefCell<Option<Account>>) {
     let has_webhook = cache
         .borrow()
@@ -491,10 +492,14 @@ async fn schedule_delivery(storage: &Storage, cache: &RefCell<Option<Account>>) 
     if !matches!(pending_count(&sql), Ok(count) if count > 0) {
         return;
     }
-    if matches!(storage.get_alarm().await, Ok(Some(_))) {
+    let now = http::now_ms();
+    let wait = delivery_state(&sql).wait_ms(now);
+    let due = now.saturating_add(wait);
+    if let Ok(Some(at)) = storage.get_alarm().await
+        && u64::try_from(at).is_ok_and(|at| at <= due)
+    {
         return;
     }
-    let wait = delivery_state(&sql).wait_ms(http::now_ms());
     // A failure to set it is retried by the next request.
     let _ = storage
         .set_alarm(i64::try_from(wait).unwrap_or(i64::MAX))
