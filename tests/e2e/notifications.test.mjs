@@ -282,3 +282,49 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test("webhook delivery: a receiver that is not even listening at first gets everything once it starts", async () => {
+  // Reserve a free port, then leave it closed: deliveries are refused at the TCP level.
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+
+  const world = await signUp("team");
+  const configured = ok(
+    await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/` } }),
+    200,
+    "configure",
+  );
+  remember(configured.signing_secret);
+  for (const name of ["ida", "jon"]) ok(await invite(world, email(name)), 201, "invite");
+  await new Promise((resolve) => setTimeout(resolve, 800)); // several refused attempts
+  assert.equal(
+    ok(await call("GET", "/v1/notifications", { token: world.token }), 200).pending,
+    2,
+    "nothing is dropped while the receiver is down",
+  );
+
+  const received = [];
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      if (verifySignature(configured.signing_secret, request.headers["portcullis-signature"], raw)) {
+        received.push(...JSON.parse(raw).items.map((n) => n.kind));
+      }
+      response.writeHead(200).end("ok");
+    });
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  try {
+    await until("the backlog to arrive", () => received.length >= 2);
+    assert.deepEqual(received, ["invitation", "invitation"]);
+    await until("the outbox to empty", async () => {
+      return ok(await call("GET", "/v1/notifications", { token: world.token }), 200).pending === 0;
+    });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
