@@ -38,11 +38,12 @@ build_worker() {
 }
 
 # start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background; sets
-# WORKER_PGID. With ORIGIN, the gateway forwards to it.
+# WORKER_PGID. With ORIGIN, the gateway forwards to it. WORKER_VARS may hold space-separated
+# NAME:VALUE Worker variables for this run (e.g. test-only settings), passed as `--var`.
 start_worker() {
-  local port="$1" persist="$2" log="$3" origin="${4:-}"
-  local vars=()
-  [[ -n "$origin" ]] && vars=(--var "PORTCULLIS_ORIGIN:${origin}")
+  local port="$1" persist="$2" log="$3" origin="${4:-}" vars=() pair
+  [[ -n "$origin" ]] && vars+=(--var "PORTCULLIS_ORIGIN:${origin}")
+  for pair in ${WORKER_VARS:-}; do vars+=(--var "$pair"); done
   mkdir -p "$persist"
   setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \

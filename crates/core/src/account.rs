@@ -12,7 +12,10 @@ use crate::company::{self, AccountOperation, CompanyRole};
 use crate::credential::{
     self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
 };
-use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
+use crate::ids::{AccountId, DisplayName, Email, NotificationId, TenantId, UserId};
+use crate::notification::{
+    self, Notification, NotificationData, NotificationKind, NotificationLog, Webhook, WebhookUrl,
+};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::{Feature, Plan};
 use crate::random::RandomSource;
@@ -20,6 +23,8 @@ use crate::secret::{HashingKey, Secret};
 use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, Invitation, User, UserStatus};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -264,6 +269,15 @@ pub enum Refusal {
     /// A self-service trial account has no company admin but its owner.
     #[error("a trial account cannot have company admins other than its owner")]
     TrialAccount,
+    /// The notification outbox holds too many unacknowledged notifications to take an
+    /// invitation; acknowledge (or let the webhook deliver) some first.
+    #[error(
+        "the notification outbox holds {0} unacknowledged notifications; acknowledge some first"
+    )]
+    OutboxFull(u64),
+    /// The account has no webhook.
+    #[error("no webhook is configured")]
+    WebhookNotConfigured,
 }
 
 impl Refusal {
@@ -301,6 +315,8 @@ impl Refusal {
             Refusal::PrimaryContactProtected(_) => "primary_contact_protected",
             Refusal::TrialAccount => "trial_account",
             Refusal::UserExists(_) => "user_exists",
+            Refusal::OutboxFull(_) => "notification_outbox_full",
+            Refusal::WebhookNotConfigured => "webhook_not_found",
         }
     }
 
@@ -320,7 +336,8 @@ impl Refusal {
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
             | Refusal::UnknownCredential(_)
-            | Refusal::NotMember { .. } => RefusalClass::NotFound,
+            | Refusal::NotMember { .. }
+            | Refusal::WebhookNotConfigured => RefusalClass::NotFound,
             Refusal::AlreadyMember(_)
             | Refusal::Transition(_)
             | Refusal::OwnerProtected(_)
@@ -336,7 +353,8 @@ impl Refusal {
             | Refusal::PrimaryContactProtected(_)
             | Refusal::TrialAccount
             | Refusal::UserExists(_)
-            | Refusal::Quota(_) => RefusalClass::Conflict,
+            | Refusal::Quota(_)
+            | Refusal::OutboxFull(_) => RefusalClass::Conflict,
         }
     }
 }
@@ -485,6 +503,15 @@ pub enum Outcome {
         /// The tenant.
         tenant_id: TenantId,
     },
+    /// The account's webhook was configured, with a new signing secret.
+    WebhookConfigured {
+        /// Where deliveries go.
+        url: WebhookUrl,
+        /// The secret deliveries are signed with (`pcwh_…`), shown once.
+        signing_secret: Secret,
+    },
+    /// The account's webhook was removed; notifications wait in the outbox.
+    WebhookRemoved,
 }
 
 /// What sign-up needs.
@@ -548,6 +575,10 @@ pub struct Account {
     users: BTreeMap<UserId, User>,
     tenants: BTreeMap<TenantId, Tenant>,
     audit: AuditLog,
+    #[serde(default)]
+    notifications: NotificationLog,
+    #[serde(default)]
+    webhook: Option<Webhook>,
 }
 
 /// One step's audit record, before it is chained.
@@ -624,6 +655,8 @@ impl Account {
             users: BTreeMap::from([(owner_id.clone(), owner)]),
             tenants: BTreeMap::from([(tenant_id.clone(), tenant)]),
             audit: AuditLog::default(),
+            notifications: NotificationLog::default(),
+            webhook: None,
         };
         account.record(
             None,
@@ -751,6 +784,15 @@ impl Account {
         user.status = user.status.accept_invitation()?;
         user.invitation = None;
         let user_id = user.id.clone();
+        let data = NotificationData::from([("via".to_owned(), "invitation_accepted".into())]);
+        draft.notify(
+            context.random,
+            context.now,
+            NotificationKind::Activated,
+            &user_id,
+            None,
+            data,
+        )?;
         draft.check_invariants(self)?;
         let actor = Actor::user(user_id.clone());
         let event = Event::new(None, "user.invitation_accepted", &user_id);
@@ -828,6 +870,33 @@ impl Account {
         self.audit.drain()
     }
 
+    /// The notifications produced and not drained yet, oldest first.
+    pub fn notifications(&self) -> &[Notification] {
+        self.notifications.pending()
+    }
+
+    /// The number of notifications ever produced, drained ones included.
+    pub fn notifications_produced(&self) -> u64 {
+        self.notifications.next_sequence()
+    }
+
+    /// Hands over the notifications produced since the last drain, for a runtime that keeps
+    /// its own durable outbox; store them in the same write as the state.
+    pub fn drain_notifications(&mut self) -> Vec<Notification> {
+        self.notifications.drain()
+    }
+
+    /// The account's webhook, if one is configured.
+    pub fn webhook(&self) -> Option<&Webhook> {
+        self.webhook.as_ref()
+    }
+
+    /// Whether `actor` may list and acknowledge the account's notifications and see its
+    /// webhook (company admins).
+    pub fn authorize_notifications(&self, actor: &Actor, now: Timestamp) -> Result<(), Refusal> {
+        self.require_company_admin(actor, now)
+    }
+
     /// The stored projection of one credential, as verification reads it.
     pub fn credential_record(&self, key_id: &KeyId) -> Option<CredentialRecord> {
         self.tenants
@@ -895,7 +964,8 @@ impl Account {
         ))
     }
 
-    /// A copy of the state to run a command against, without the audit log.
+    /// A copy of the state to run a command against, without the audit log and with only the
+    /// notifications the command produces.
     fn draft(&self) -> Account {
         Account {
             id: self.id.clone(),
@@ -907,14 +977,46 @@ impl Account {
             users: self.users.clone(),
             tenants: self.tenants.clone(),
             audit: AuditLog::default(),
+            notifications: self.notifications.continuing(),
+            webhook: self.webhook.clone(),
         }
     }
 
     fn commit(&mut self, draft: Account, actor: Option<&Actor>, now: Timestamp, event: Event) {
         let audit = std::mem::take(&mut self.audit);
+        let mut notifications = std::mem::take(&mut self.notifications);
+        let mut draft = draft;
+        notifications.absorb(std::mem::take(&mut draft.notifications));
         *self = draft;
         self.audit = audit;
+        self.notifications = notifications;
         self.record(actor, now, event);
+    }
+
+    /// Appends a notification to `user` (who must exist) about `kind`, in the same command
+    /// application as the change that causes it. Never put a secret in `data`.
+    pub(crate) fn notify(
+        &mut self,
+        random: &mut dyn crate::RandomSource,
+        now: Timestamp,
+        kind: NotificationKind,
+        user: &UserId,
+        tenant: Option<&TenantId>,
+        data: NotificationData,
+    ) -> Result<(), Refusal> {
+        let email = self.user_ref(user)?.email.clone();
+        self.notifications.append(
+            NotificationId::generate(random),
+            now,
+            notification::Draft {
+                kind,
+                user_id: user.clone(),
+                email,
+                tenant_id: tenant.cloned(),
+                data,
+            },
+        );
+        Ok(())
     }
 
     fn record(&mut self, actor: Option<&Actor>, now: Timestamp, event: Event) {
@@ -1221,6 +1323,26 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))
     }
 
+    /// What an invitation message needs: the account's and tenant's names and the expiry
+    /// (never the code, which only the inviter receives).
+    fn invitation_data(
+        &self,
+        tenant: Option<&TenantId>,
+        expires_at: Timestamp,
+    ) -> NotificationData {
+        let mut data = NotificationData::from([
+            ("account_name".to_owned(), self.name.as_str().into()),
+            (
+                "invitation_expires_at".to_owned(),
+                expires_at.unix_seconds().into(),
+            ),
+        ]);
+        if let Some(tenant) = tenant.and_then(|id| self.tenants.get(id)) {
+            data.insert("tenant_name".to_owned(), tenant.name.as_str().into());
+        }
+        data
+    }
+
     fn invitation(
         &self,
         context: &mut Context<'_>,
@@ -1327,6 +1449,15 @@ impl Account {
                 self.user_ref(&user_id)?.status.resend_invitation()?;
                 let (stored, issued) = self.invitation(context, &user_id);
                 self.user_mut(&user_id)?.invitation = Some(stored);
+                let data = self.invitation_data(None, issued.expires_at);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::InvitationResent,
+                    &user_id,
+                    None,
+                    data,
+                )?;
                 let event = Event::new(None, "user.invitation_resent", &user_id);
                 Ok((
                     Outcome::InvitationResent {
@@ -1348,6 +1479,14 @@ impl Account {
                 }
                 let user = self.user_mut(&user_id)?;
                 user.status = user.status.deactivate()?;
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::Deactivated,
+                    &user_id,
+                    None,
+                    NotificationData::new(),
+                )?;
                 let event = Event::new(None, "user.deactivated", &user_id);
                 Ok((
                     Outcome::StatusChanged {
@@ -1361,6 +1500,15 @@ impl Account {
                 self.require_company_admin(actor, now)?;
                 let user = self.user_mut(&user_id)?;
                 user.status = user.status.activate()?;
+                let data = NotificationData::from([("via".to_owned(), "reactivated".into())]);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::Activated,
+                    &user_id,
+                    None,
+                    data,
+                )?;
                 let event = Event::new(None, "user.activated", &user_id);
                 Ok((
                     Outcome::StatusChanged {
@@ -1384,6 +1532,18 @@ impl Account {
                 {
                     return Err(Refusal::PrimaryContactProtected(user_id));
                 }
+                let data = NotificationData::from([(
+                    "account_name".to_owned(),
+                    self.name.as_str().into(),
+                )]);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::Deleted,
+                    &user_id,
+                    None,
+                    data,
+                )?;
                 self.users.remove(&user_id);
                 for tenant in self.tenants.values_mut() {
                     tenant.members.remove(&user_id);
@@ -1744,6 +1904,33 @@ impl Account {
                 plan,
                 sso,
             } => self.update_tenant(actor, tenant_id, name, plan, sso, now),
+            Command::ConfigureWebhook { url } => {
+                self.require_company_admin(actor, now)?;
+                let salt: [u8; 16] = crate::random::bytes(context.random);
+                let webhook = Webhook {
+                    url: url.clone(),
+                    salt: URL_SAFE_NO_PAD.encode(salt),
+                    configured_at: now,
+                };
+                let signing_secret = webhook.signing_secret(context.key, &self.id);
+                self.webhook = Some(webhook);
+                let event = Event::new(None, "account.webhook_configured", &self.id).detail(&url);
+                Ok((
+                    Outcome::WebhookConfigured {
+                        url,
+                        signing_secret,
+                    },
+                    event,
+                ))
+            }
+            Command::RemoveWebhook => {
+                self.require_company_admin(actor, now)?;
+                if self.webhook.take().is_none() {
+                    return Err(Refusal::WebhookNotConfigured);
+                }
+                let event = Event::new(None, "account.webhook_removed", &self.id);
+                Ok((Outcome::WebhookRemoved, event))
+            }
         }
     }
 
@@ -1813,6 +2000,15 @@ impl Account {
                         invitation: Some(stored),
                     },
                 );
+                let data = self.invitation_data(Some(&tenant_id), issued.expires_at);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::Invitation,
+                    &user_id,
+                    Some(&tenant_id),
+                    data,
+                )?;
                 (user_id, Some(issued))
             }
         };

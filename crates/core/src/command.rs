@@ -3,6 +3,7 @@
 
 use crate::credential::KeyId;
 use crate::ids::{DisplayName, Email, TenantId, UserId};
+use crate::notification::WebhookUrl;
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::time::Timestamp;
@@ -201,6 +202,13 @@ pub enum Command {
         #[serde(default)]
         sso: Option<SsoChange>,
     },
+    /// Send notifications to a webhook, signed with a new secret (company admins).
+    ConfigureWebhook {
+        /// `https://…` (or `http://` to 127.0.0.1, [::1] or localhost).
+        url: WebhookUrl,
+    },
+    /// Stop webhook deliveries; notifications wait in the outbox (company admins).
+    RemoveWebhook,
 }
 
 /// The largest command body accepted, in bytes.
@@ -253,6 +261,8 @@ impl Command {
             Command::SetAutomationKeyEnabled { .. } => "set_automation_key_enabled",
             Command::DeleteAutomationKey { .. } => "delete_automation_key",
             Command::UpdateTenantSettings { .. } => "update_tenant_settings",
+            Command::ConfigureWebhook { .. } => "configure_webhook",
+            Command::RemoveWebhook => "remove_webhook",
         }
     }
 }

@@ -120,6 +120,10 @@ prefixed_id!(
     /// The id of a tenant.
     TenantId, "ten_", "tenant"
 );
+prefixed_id!(
+    /// The id of a notification in an account's outbox; receivers deduplicate on it.
+    NotificationId, "ntf_", "notification"
+);
 
 pub use crate::credential::KeyId;
 

@@ -88,6 +88,16 @@ impl HashingKey {
         SecretHash(digest)
     }
 
+    /// Key material derived from this key for one purpose (`domain`) and `input`: HMAC-SHA256,
+    /// zeroized on drop. Never store it: derive it again when it is needed.
+    pub fn derive(&self, domain: &str, input: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut mac = self.mac(domain.as_bytes());
+        mac.update(input);
+        let mut derived = Zeroizing::new([0_u8; 32]);
+        derived.copy_from_slice(&mac.finalize().into_bytes());
+        derived
+    }
+
     /// Whether `secret` hashes to `expected`, compared in constant time.
     pub fn verify(&self, domain: &str, secret: &[u8], expected: &SecretHash) -> bool {
         let mut mac = self.mac(domain.as_bytes());

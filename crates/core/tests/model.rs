@@ -42,6 +42,10 @@
 //! - After any accepted change: every tenant keeps an active member holding
 //!   `user_and_api_management` (`lockout`), and the account owner stays an active company admin.
 //! - Quotas (50 tokens per member per tenant, 50 keys per tenant): `quota_exceeded`.
+//! - Notifications: every accepted invitation of a new user, re-sent invitation, acceptance,
+//!   activation, deactivation and deletion produces exactly one notification of its kind to that
+//!   user's email, in the same step; nothing else produces any; sequence numbers are contiguous
+//!   and no invitation code or token secret ever appears in one.
 //! - Verification: a token verifies while it exists, is unexpired and its owner is active (else
 //!   `unknown_key`, `expired`, `owner_pending`, `owner_inactive`), with its scope ∩ the owner's
 //!   permissions; an automation key while it exists, is enabled and the plan includes keys
@@ -1759,6 +1763,7 @@ impl World {
         }
         match (predicted, result) {
             (Ok(next), Ok(outcome)) => {
+                self.check_notifications(&before, &request, &next)?;
                 self.record(&request, &next, outcome)?;
                 self.model = next;
                 if self.account.audit_log().len() != before.audit_log().len() + 1 {
@@ -1906,6 +1911,43 @@ impl World {
         Ok(())
     }
 
+    /// The notifications an accepted request produced: exactly one per invitation of a new
+    /// user, re-sent invitation, acceptance, activation, deactivation and deletion, to the user
+    /// concerned, and nothing for anything else.
+    fn check_notifications(
+        &self,
+        before: &Account,
+        request: &Request,
+        next: &Model,
+    ) -> Result<(), String> {
+        let email_of = |user: usize| self.model.users[user].email.clone();
+        let expected: Vec<(&str, String)> = match request {
+            Request::Invite { email, .. } if next.users.len() > self.model.users.len() => {
+                vec![("invitation", email.clone())]
+            }
+            Request::Accept { email, .. } => vec![("activated", email.clone())],
+            Request::Resend { user, .. } => vec![("invitation_resent", email_of(*user))],
+            Request::Deactivate { user, .. } => vec![("deactivated", email_of(*user))],
+            Request::Activate { user, .. } => vec![("activated", email_of(*user))],
+            Request::Delete { user, .. } => vec![("deleted", email_of(*user))],
+            _ => Vec::new(),
+        };
+        let produced: Vec<(&str, String)> = self
+            .account
+            .notifications()
+            .get(before.notifications().len()..)
+            .ok_or("notifications were removed")?
+            .iter()
+            .map(|n| (n.kind.name(), n.email.to_string()))
+            .collect();
+        if produced != expected {
+            return Err(format!(
+                "notifications produced {produced:?}, expected {expected:?}"
+            ));
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), String> {
         self.check_engine_invariants()?;
         self.check_same_state()?;
@@ -2016,6 +2058,23 @@ impl World {
             if !usable || !principal.permissions.is_subset(record.permissions) {
                 return Err(format!("{key_id} verifies although it must not"));
             }
+        }
+        let notifications = account.notifications();
+        if notifications
+            .iter()
+            .enumerate()
+            .any(|(position, n)| n.sequence != position as u64)
+            || account.notifications_produced() != notifications.len() as u64
+        {
+            return Err("notification sequence numbers are not contiguous".into());
+        }
+        let text = serde_json::to_string(notifications).map_err(|e| e.to_string())?;
+        let secrets = self.codes.iter().chain(self.tokens.iter().map(|(_, s)| s));
+        if let Some(secret) = secrets
+            .into_iter()
+            .find(|secret| text.contains(secret.as_str()))
+        {
+            return Err(format!("a notification carries the secret {secret}"));
         }
         verify_chain(account.audit_log().events()).map_err(|error| error.to_string())
     }

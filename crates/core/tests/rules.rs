@@ -436,6 +436,115 @@ fn only_company_admins_run_account_lifecycle() {
     assert_eq!(refusal, Refusal::NotCompanyAdmin);
 }
 
+// ----- notifications ---------------------------------------------------------------------
+
+#[test]
+fn notifications_and_the_webhook_are_for_company_admins_only() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", PermissionSet::ALL);
+    let manager = Actor::user(manager);
+    assert_eq!(
+        world.account.authorize_notifications(&manager, world.now),
+        Err(Refusal::NotCompanyAdmin)
+    );
+    assert_eq!(
+        world
+            .account
+            .authorize_notifications(&world.owner(), world.now),
+        Ok(())
+    );
+    let configure = Command::ConfigureWebhook {
+        url: "https://hooks.acme.test/portcullis".parse().unwrap(),
+    };
+    assert_eq!(world.refused(&manager, configure), Refusal::NotCompanyAdmin);
+    let refusal = world.refused(&world.owner(), Command::RemoveWebhook);
+    assert_eq!(
+        (refusal.code(), refusal),
+        ("webhook_not_found", Refusal::WebhookNotConfigured)
+    );
+}
+
+#[test]
+fn the_webhook_signing_secret_is_shown_once_and_never_stored() {
+    let mut world = World::new(Plan::Team);
+    let configure = Command::ConfigureWebhook {
+        url: "https://hooks.acme.test/portcullis".parse().unwrap(),
+    };
+    let Outcome::WebhookConfigured { signing_secret, .. } =
+        world.apply(&world.owner(), configure.clone()).unwrap()
+    else {
+        panic!("not configured");
+    };
+    let stored = serde_json::to_string(&world.account).unwrap();
+    assert!(!stored.contains(signing_secret.expose()));
+    let webhook = world.account.webhook().unwrap();
+    assert_eq!(
+        webhook.signing_secret(&world.key, world.account.id()),
+        signing_secret,
+        "deliveries are signed with the secret that was shown"
+    );
+    let Outcome::WebhookConfigured {
+        signing_secret: new,
+        ..
+    } = world.apply(&world.owner(), configure).unwrap()
+    else {
+        panic!("not configured");
+    };
+    assert_ne!(new, signing_secret, "configuring again rotates the secret");
+    world.apply(&world.owner(), Command::RemoveWebhook).unwrap();
+    assert!(world.account.webhook().is_none());
+}
+
+#[test]
+fn lifecycle_notifications_are_produced_with_the_change_and_carry_no_secret() {
+    let mut world = World::new(Plan::Team);
+    let (user, code) = world.invite("nina@acme.test", PermissionSet::EMPTY);
+    let refused_before = world.account.notifications().len();
+    world.refused(
+        &world.owner(),
+        Command::DeactivateUser {
+            user_id: world.owner.clone(),
+        },
+    );
+    assert_eq!(world.account.notifications().len(), refused_before);
+    world.accept("nina@acme.test", &code).unwrap();
+    for command in [
+        Command::DeactivateUser {
+            user_id: user.clone(),
+        },
+        Command::DeleteUser {
+            user_id: user.clone(),
+        },
+    ] {
+        world.apply(&world.owner(), command).unwrap();
+    }
+    let kinds: Vec<&str> = world
+        .account
+        .notifications()
+        .iter()
+        .map(|n| n.kind.name())
+        .collect();
+    assert_eq!(kinds, ["invitation", "activated", "deactivated", "deleted"]);
+    assert!(
+        world
+            .account
+            .notifications()
+            .iter()
+            .all(|n| n.user_id == user && n.email.as_str() == "nina@acme.test")
+    );
+    let text = serde_json::to_string(world.account.notifications()).unwrap();
+    assert!(!text.contains(&code) && !text.contains("pcinv_"));
+    let drained = world.account.drain_notifications();
+    assert_eq!(drained.len(), 4);
+    assert!(world.account.notifications().is_empty());
+    world.invite("omar@acme.test", PermissionSet::EMPTY);
+    assert_eq!(
+        world.account.notifications().first().map(|n| n.sequence),
+        Some(4),
+        "numbering continues after a drain"
+    );
+}
+
 #[test]
 fn names_are_edited_by_the_user_a_company_admin_or_a_tenant_manager_only() {
     let mut world = World::new(Plan::Team);

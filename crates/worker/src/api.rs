@@ -44,6 +44,9 @@ pub enum Route {
     Authorize,
     /// A read of the caller's account, answered by its Durable Object.
     Read(Query),
+    /// `POST /v1/notifications/ack`: acknowledge notifications (not a command: the account's
+    /// state does not change, only its outbox).
+    AcknowledgeNotifications,
     /// A write: a core command named `command`, with `fields` taken from the path.
     Write {
         /// The command's name.
@@ -116,6 +119,13 @@ pub enum Query {
         /// Page size.
         limit: u32,
     },
+    /// A page of the account's pending notifications, oldest first.
+    Notifications {
+        /// Only notifications with a sequence number above this one.
+        after: Option<u64>,
+        /// Page size.
+        limit: u32,
+    },
 }
 
 /// Why no route matched.
@@ -180,6 +190,23 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
             Get => Ok(Route::Read(Query::LicenseUsage)),
             _ => allow("GET"),
         },
+        ["account", "webhook"] => match method {
+            Put => Ok(write("configure_webhook", vec![])),
+            Delete => Ok(write("remove_webhook", vec![])),
+            _ => allow("PUT, DELETE"),
+        },
+        ["notifications"] => match method {
+            Get => {
+                let (after, limit) = paging(query, "after", MAX_NOTIFICATION_PAGE);
+                let after = query_has(query, "after").then_some(after);
+                Ok(Route::Read(Query::Notifications { after, limit }))
+            }
+            _ => allow("GET"),
+        },
+        ["notifications", "ack"] => match method {
+            Post => Ok(Route::AcknowledgeNotifications),
+            _ => allow("POST"),
+        },
         ["tenants"] => match method {
             Post => Ok(write("create_tenant", vec![])),
             _ => allow("POST"),
@@ -211,7 +238,7 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 (["automation-keys"], Post) => Ok(write("create_automation_key", vec![t()])),
                 (["automation-keys"], _) => allow("GET, POST"),
                 (["audit"], Get) => {
-                    let (from, limit) = paging(query);
+                    let (from, limit) = paging(query, "from", MAX_AUDIT_PAGE);
                     Ok(Route::Read(Query::Audit {
                         tenant_id,
                         from,
@@ -293,19 +320,31 @@ fn id<T: std::str::FromStr>(segment: &str) -> Result<T, RouteError> {
     segment.parse().map_err(|_| RouteError::NotFound)
 }
 
-/// `from` and `limit` from a query string; anything unparsable falls back to the defaults
-/// (0 and 50), and the limit is clamped to [`MAX_AUDIT_PAGE`].
-fn paging(query: &str) -> (u64, u32) {
+/// The most notifications one page returns.
+pub const MAX_NOTIFICATION_PAGE: u32 = portcullis_core::notification::MAX_PAGE;
+
+/// The `cursor` parameter and `limit` from a query string; anything unparsable falls back to
+/// the defaults (0 and 50), and the limit is clamped to `1..=max`.
+fn paging(query: &str, cursor: &str, max: u32) -> (u64, u32) {
     let mut from = 0;
     let mut limit = 50;
     for pair in query.trim_start_matches('?').split('&') {
         match pair.split_once('=') {
-            Some(("from", value)) => from = value.parse().unwrap_or(0),
+            Some((name, value)) if name == cursor => from = value.parse().unwrap_or(0),
             Some(("limit", value)) => limit = value.parse().unwrap_or(50),
             _ => {}
         }
     }
-    (from, limit.clamp(1, MAX_AUDIT_PAGE))
+    (from, limit.clamp(1, max))
+}
+
+/// Whether the query string sets `name` to a number.
+fn query_has(query: &str, name: &str) -> bool {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(key, value)| key == name && value.parse::<u64>().is_ok())
 }
 
 /// Why a request body was refused.
@@ -416,6 +455,42 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn notification_routes_page_after_a_cursor() {
+        assert_eq!(
+            route(Method::Get, "/v1/notifications", ""),
+            Ok(Route::Read(Query::Notifications {
+                after: None,
+                limit: 50
+            }))
+        );
+        assert_eq!(
+            route(Method::Get, "/v1/notifications", "after=7&limit=9999"),
+            Ok(Route::Read(Query::Notifications {
+                after: Some(7),
+                limit: MAX_NOTIFICATION_PAGE
+            }))
+        );
+        assert_eq!(
+            route(Method::Post, "/v1/notifications/ack", ""),
+            Ok(Route::AcknowledgeNotifications)
+        );
+        assert!(matches!(
+            route(Method::Put, "/v1/account/webhook", ""),
+            Ok(Route::Write {
+                command: "configure_webhook",
+                ..
+            })
+        ));
+        let removal = command("remove_webhook", &[], b"").unwrap();
+        assert_eq!(removal.name(), "remove_webhook");
+        assert!(command("configure_webhook", &[], br#"{"url":"http://evil.test/"}"#).is_err());
+        assert_eq!(
+            route(Method::Get, "/v1/account/webhook", ""),
+            Err(RouteError::MethodNotAllowed("PUT, DELETE"))
+        );
     }
 
     #[test]

@@ -128,6 +128,20 @@ async fn dispatch(
             )
             .await?
         }
+        Route::AcknowledgeNotifications => {
+            let (principal, actor) = management_actor(request, env).await?;
+            let body = http::read_body(request).await?;
+            let acknowledgement = api::typed_body(&body)?;
+            forward(
+                env,
+                &principal.account_id,
+                &ObjectRequest::AcknowledgeNotifications {
+                    actor,
+                    acknowledgement,
+                },
+            )
+            .await?
+        }
         Route::Write { command, fields } => {
             let (principal, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;

@@ -25,6 +25,14 @@ pub const FAILURES_BY_CLIENT_BINDING: &str = "FAILED_AUTH_BY_CLIENT";
 /// The rate limiter counting failed verifications per presented key id.
 pub const FAILURES_BY_KEY_BINDING: &str = "FAILED_AUTH_BY_KEY";
 
+/// The Worker variable setting the first webhook retry delay in milliseconds (default 1000).
+pub const RETRY_BASE_VAR: &str = "PORTCULLIS_WEBHOOK_RETRY_BASE_MS";
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
 /// Now, from the runtime's clock.
 pub fn now() -> Timestamp {
     Timestamp::from_unix_seconds(worker::Date::now().as_millis() / 1000)

@@ -5,6 +5,12 @@
 //! hold under concurrent requests), stores audit events in their own table, and projects each
 //! credential to Workers KV before it answers. KV writes go through an outbox table written in
 //! the same transaction as the state: if a KV write fails, the next request finishes it first.
+//!
+//! Notifications the engine produces are drained into the `notifications` table in that same
+//! synchronous write, so a notification exists exactly when the change that caused it was
+//! stored. They stay there until acknowledged, through the API or by a webhook receiver's 2xx
+//! answer; webhook deliveries run from the object's alarm, outside `blockConcurrencyWhile` (a slow
+//! receiver never holds up the account's requests), retried with the core's backoff.
 
 use crate::api::Query;
 use crate::http::{self, KV_BINDING};
@@ -15,6 +21,10 @@ use portcullis_core::audit::{AuditEvent, verify_chain};
 use portcullis_core::command::Command;
 use portcullis_core::credential::CredentialRecord;
 use portcullis_core::ids::DisplayName;
+use portcullis_core::notification::{
+    self, AckState, Acknowledgement, DELIVERY_HEADER, Delivery, DeliveryState, MAX_BATCH,
+    Notification, RetryPolicy, SIGNATURE_HEADER,
+};
 use portcullis_core::random::OsRandom;
 use portcullis_core::store::{ACCOUNT_STATE_KEY, RecordChange, credential_key, record_changes};
 use portcullis_core::{KeyId, PermissionSet};
@@ -26,8 +36,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::str::FromStr as _;
 use worker::{
-    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, Storage,
-    durable_object,
+    DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, SqlStorage,
+    SqlStorageValue, State, Storage, durable_object,
 };
 
 const SCHEMA: &str = "
@@ -35,7 +45,12 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, tenant TEXT, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
 CREATE TABLE IF NOT EXISTS kv_outbox (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS notifications (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT, acknowledged_at INTEGER);
+CREATE INDEX IF NOT EXISTS notifications_acknowledged ON notifications (acknowledged_at);
 ";
+
+/// The `state` row holding webhook delivery progress (a core `DeliveryState`).
+const DELIVERY_KEY: &str = "webhook_delivery";
 
 /// One account's Durable Object.
 #[durable_object]
@@ -115,11 +130,20 @@ impl DurableObject for AccountObject {
         // One request at a time, KV projection included: nothing interleaves with a command.
         let reply = self
             .state
-            .block_concurrency_while(
-                async move { Ok(handle(&storage, &env, &cache, message).await) },
-            )
+            .block_concurrency_while(async move {
+                let reply = handle(&storage, &env, &cache, message).await;
+                schedule_delivery(&storage, &cache).await;
+                Ok(reply)
+            })
             .await?;
         reply.into_response()
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        // Failures are recorded and rescheduled by `deliver` itself; the runtime's own alarm
+        // retries are not relied on.
+        deliver(&self.state.storage(), &self.env, &self.cache).await;
+        Response::empty()
     }
 }
 
@@ -178,6 +202,16 @@ async fn handle(
                 body: Ok(String::new()),
             }
         }
+        (
+            ObjectRequest::AcknowledgeNotifications {
+                actor,
+                acknowledgement,
+            },
+            Some(account),
+        ) => match account.authorize_notifications(&actor, http::now()) {
+            Ok(()) => acknowledge(&sql, &acknowledgement),
+            Err(refusal) => Problem::from(&refusal).into(),
+        },
     }
 }
 
@@ -217,17 +251,32 @@ async fn persist(
 ) -> Result<(), Problem> {
     let after = account.credential_records();
     let changes = record_changes(before, &after);
+    if !account.notifications().is_empty() {
+        notification::admit(pending_count(sql)?, account.notifications())
+            .map_err(|refusal| Problem::from(&refusal))?;
+    }
     let events = account.drain_audit();
+    let notifications = account.drain_notifications();
     let stored = (|| -> Result<(), worker::Error> {
+        for notification in &notifications {
+            let text = serde_json::to_string(notification)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            sql.exec(
+                "INSERT INTO notifications (seq, id, body) VALUES (?, ?, ?)",
+                vec![
+                    SqlStorageValue::from(sequence(notification.sequence)),
+                    SqlStorageValue::from(notification.id.to_string()),
+                    SqlStorageValue::from(text),
+                ],
+            )?;
+        }
         for event in &events {
             let text = serde_json::to_string(event)
                 .map_err(|e| worker::Error::RustError(e.to_string()))?;
             sql.exec(
                 "INSERT OR REPLACE INTO audit (seq, tenant, event) VALUES (?, ?, ?)",
                 vec![
-                    SqlStorageValue::try_from_i64(
-                        i64::try_from(event.body.sequence).unwrap_or(i64::MAX),
-                    )?,
+                    SqlStorageValue::from(sequence(event.body.sequence)),
                     SqlStorageValue::from(event.body.tenant.as_ref().map(ToString::to_string)),
                     SqlStorageValue::from(text),
                 ],
@@ -305,6 +354,251 @@ async fn flush_outbox(env: &Env, sql: &SqlStorage) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A sequence number as SQLite's integer (they never get anywhere near `i64::MAX`).
+fn sequence(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: i64,
+}
+
+/// How many notifications wait for acknowledgement.
+fn pending_count(sql: &SqlStorage) -> Result<u64, Problem> {
+    let rows: Vec<CountRow> = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM notifications WHERE body IS NOT NULL",
+            None,
+        )
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    Ok(rows
+        .first()
+        .map_or(0, |row| u64::try_from(row.n).unwrap_or(0)))
+}
+
+#[derive(Deserialize)]
+struct NotificationRow {
+    seq: i64,
+    body: String,
+}
+
+/// Pending notifications after `after` (all when none), oldest first, at most `limit`.
+fn pending(
+    sql: &SqlStorage,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Notification>, Problem> {
+    let after = after.map_or(-1, sequence);
+    let rows: Vec<NotificationRow> = sql
+        .exec(
+            "SELECT seq, body FROM notifications WHERE body IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+            vec![
+                SqlStorageValue::from(after),
+                SqlStorageValue::from(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ],
+        )
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    rows.iter()
+        .map(|row| {
+            serde_json::from_str::<Notification>(&row.body)
+                .ok()
+                .filter(|n| sequence(n.sequence) == row.seq)
+                .ok_or_else(Problem::unavailable)
+        })
+        .collect()
+}
+
+/// Marks notifications acknowledged: their content is deleted, their id kept for
+/// [`notification::ACK_RETENTION_SECONDS`] so a repeated acknowledgement is recognised.
+fn mark_acknowledged(sql: &SqlStorage, ids: &[String]) -> Result<(), worker::Error> {
+    let now = i64::try_from(http::now().unix_seconds()).unwrap_or(i64::MAX);
+    for id in ids {
+        sql.exec(
+            "UPDATE notifications SET body = NULL, acknowledged_at = ? WHERE id = ? AND body IS NOT NULL",
+            vec![SqlStorageValue::from(now), SqlStorageValue::from(id.clone())],
+        )?;
+    }
+    let horizon =
+        now.saturating_sub(i64::try_from(notification::ACK_RETENTION_SECONDS).unwrap_or(i64::MAX));
+    sql.exec(
+        "DELETE FROM notifications WHERE body IS NULL AND acknowledged_at < ?",
+        vec![SqlStorageValue::from(horizon)],
+    )?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct AckRow {
+    acknowledged: i64,
+}
+
+fn acknowledge(sql: &SqlStorage, acknowledgement: &Acknowledgement) -> Reply {
+    let mut failed = false;
+    let report = notification::acknowledge(&acknowledgement.ids, |id| {
+        let rows: Result<Vec<AckRow>, _> = sql
+            .exec(
+                "SELECT body IS NULL AS acknowledged FROM notifications WHERE id = ?",
+                vec![SqlStorageValue::from(id.to_string())],
+            )
+            .and_then(|cursor| cursor.to_array());
+        match rows.as_deref() {
+            Ok([row, ..]) if row.acknowledged != 0 => AckState::Acknowledged,
+            Ok([_, ..]) => AckState::Pending,
+            Ok([]) => AckState::Unknown,
+            Err(_) => {
+                failed = true;
+                AckState::Unknown
+            }
+        }
+    });
+    let ids: Vec<String> = report
+        .acknowledged
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if failed || mark_acknowledged(sql, &ids).is_err() {
+        return Problem::unavailable().into();
+    }
+    Reply::json(200, &report)
+}
+
+fn delivery_state(sql: &SqlStorage) -> DeliveryState {
+    sql.exec(
+        "SELECT value FROM state WHERE key = ?",
+        vec![SqlStorageValue::from(DELIVERY_KEY)],
+    )
+    .and_then(|cursor| cursor.to_array::<ValueRow>())
+    .ok()
+    .and_then(|rows| rows.into_iter().next())
+    .and_then(|row| serde_json::from_str(&row.value).ok())
+    .unwrap_or_default()
+}
+
+fn save_delivery_state(sql: &SqlStorage, state: &DeliveryState) -> Result<(), worker::Error> {
+    let text = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    sql.exec(
+        "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+        vec![
+            SqlStorageValue::from(DELIVERY_KEY),
+            SqlStorageValue::from(text),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sets the alarm when the account has a webhook and notifications wait, unless one is already
+/// set no later than the next attempt is due (a backoff that new notifications must not cut
+/// short). A newly configured webhook starts with no backoff, so it is served at once.
+async fn schedule_delivery(storage: &Storage, cache: &RefCell<Option<Account>>) {
+    let has_webhook = cache
+        .borrow()
+        .as_ref()
+        .is_some_and(|account| account.webhook().is_some());
+    if !has_webhook {
+        return;
+    }
+    let sql = storage.sql();
+    if !matches!(pending_count(&sql), Ok(count) if count > 0) {
+        return;
+    }
+    let now = http::now_ms();
+    let wait = delivery_state(&sql).wait_ms(now);
+    let due = now.saturating_add(wait);
+    if let Ok(Some(at)) = storage.get_alarm().await
+        && u64::try_from(at).is_ok_and(|at| at <= due)
+    {
+        return;
+    }
+    // A failure to set it is retried by the next request.
+    let _ = storage
+        .set_alarm(i64::try_from(wait).unwrap_or(i64::MAX))
+        .await;
+}
+
+/// One webhook delivery attempt: the oldest pending notifications in one signed batch. A 2xx
+/// answer acknowledges them (and the next batch follows at once); anything else, or no
+/// answer, schedules a retry after the core's backoff. Nothing is ever dropped.
+async fn deliver(storage: &Storage, env: &Env, cache: &RefCell<Option<Account>>) {
+    let sql = storage.sql();
+    if sql.exec(SCHEMA, None).is_err() {
+        return;
+    }
+    let Ok(Some(account)) = load(&sql, cache) else {
+        return;
+    };
+    let Some(webhook) = account.webhook().cloned() else {
+        return;
+    };
+    let Ok(batch) = pending(&sql, None, MAX_BATCH) else {
+        return;
+    };
+    if batch.is_empty() {
+        return;
+    }
+    let Ok(key) = http::hashing_key(env) else {
+        return;
+    };
+    let count = batch.len();
+    let ids: Vec<String> = batch.iter().map(|n| n.id.to_string()).collect();
+    let delivery = Delivery::new(account.id().clone(), batch);
+    let Ok(body) = serde_json::to_string(&delivery) else {
+        return;
+    };
+    let secret = webhook.signing_secret(&key, account.id());
+    let signature = notification::sign(secret.expose(), http::now(), body.as_bytes());
+    let status = post(
+        webhook.url.as_str(),
+        &body,
+        &signature,
+        &delivery.delivery_id,
+    )
+    .await;
+    let policy = RetryPolicy::with_base_ms(
+        env.var(http::RETRY_BASE_VAR)
+            .ok()
+            .map(|value| value.to_string())
+            .as_deref(),
+    );
+    let mut state = delivery_state(&sql);
+    let now = http::now_ms();
+    let next = match status {
+        Some(status) if notification::delivered(status) => {
+            if mark_acknowledged(&sql, &ids).is_err() {
+                return;
+            }
+            state.succeeded(now, status, count);
+            matches!(pending_count(&sql), Ok(n) if n > 0).then_some(0)
+        }
+        failed => Some(state.failed(now, failed, &policy)),
+    };
+    // If this write fails the attempt is simply repeated: receivers deduplicate by id.
+    let _ = save_delivery_state(&sql, &state);
+    if let Some(wait) = next {
+        let _ = storage
+            .set_alarm(i64::try_from(wait).unwrap_or(i64::MAX))
+            .await;
+    }
+}
+
+/// POSTs a signed delivery; the receiver's status, or none when it could not be reached.
+async fn post(url: &str, body: &str, signature: &str, delivery_id: &str) -> Option<u16> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").ok()?;
+    headers.set("user-agent", "Portcullis-Webhook/1").ok()?;
+    headers.set(SIGNATURE_HEADER, signature).ok()?;
+    headers.set(DELIVERY_HEADER, delivery_id).ok()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+    let request = Request::new_with_init(url, &init).ok()?;
+    let response = Fetch::Request(request).send().await.ok()?;
+    Some(response.status_code())
+}
+
 fn created(outcome: &Outcome) -> bool {
     matches!(
         outcome,
@@ -359,7 +653,15 @@ async fn run_command(
     }
     let status = if created(&outcome) { 201 } else { 200 };
     match persist(env, sql, cache, &before, account).await {
-        Ok(()) => Reply::json(status, &body),
+        Ok(()) => {
+            // A new webhook starts afresh: no backoff inherited from the previous receiver.
+            if let Outcome::WebhookConfigured { .. } = outcome
+                && save_delivery_state(sql, &DeliveryState::default()).is_err()
+            {
+                return Problem::unavailable().into();
+            }
+            Reply::json(status, &body)
+        }
         Err(problem) => problem.into(),
     }
 }
@@ -498,8 +800,25 @@ fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> R
         } => account
             .authorize_audit_read(actor, &tenant_id, now)
             .map(|()| audit_page(sql, &tenant_id.to_string(), from, limit)),
+        Query::Notifications { after, limit } => account
+            .authorize_notifications(actor, now)
+            .map(|()| notifications_page(sql, after, limit)),
     };
     reply.unwrap_or_else(|refusal| Problem::from(&refusal).into())
+}
+
+fn notifications_page(sql: &SqlStorage, after: Option<u64>, limit: u32) -> Reply {
+    let limit = usize::try_from(limit).unwrap_or(MAX_BATCH);
+    match (pending(sql, after, limit), pending_count(sql)) {
+        (Ok(items), Ok(pending)) => {
+            let next_after = items.last().map(|n| n.sequence);
+            Reply::json(
+                200,
+                &json!({ "items": items, "next_after": next_after, "pending": pending }),
+            )
+        }
+        (Err(problem), _) | (_, Err(problem)) => problem.into(),
+    }
 }
 
 fn events(

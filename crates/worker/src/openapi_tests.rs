@@ -24,6 +24,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/authorize"),
     ("get", "/v1/account"),
     ("patch", "/v1/account"),
+    ("put", "/v1/account/webhook"),
+    ("delete", "/v1/account/webhook"),
+    ("get", "/v1/notifications"),
+    ("post", "/v1/notifications/ack"),
     ("post", "/v1/tenants"),
     ("get", "/v1/tenants/{tenant_id}"),
     ("patch", "/v1/tenants/{tenant_id}"),
@@ -358,4 +362,9 @@ fn enums_match_the_core_catalogues() {
         .map(|operation| operation.name().to_owned())
         .collect();
     assert_eq!(names("AccountOperation"), account_operations);
+    let kinds: Vec<String> = portcullis_core::notification::NotificationKind::ALL
+        .iter()
+        .map(|kind| kind.name().to_owned())
+        .collect();
+    assert_eq!(names("NotificationKind"), kinds);
 }

@@ -4,6 +4,7 @@
 use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
+use portcullis_core::notification::Acknowledgement;
 use portcullis_core::{Email, KeyId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,13 @@ pub enum ObjectRequest {
         key_id: KeyId,
         /// When it was used.
         at: Timestamp,
+    },
+    /// Acknowledge notifications: remove them from the outbox.
+    AcknowledgeNotifications {
+        /// Who.
+        actor: Actor,
+        /// Which.
+        acknowledgement: Acknowledgement,
     },
 }
 
