@@ -7,11 +7,12 @@
 
 use crate::audit::{AuditEvent, AuditLog, EventBody};
 use crate::authz::{self, Operation};
+use crate::bulk::BulkReport;
 use crate::command::{Command, SsoChange};
 use crate::credential::{
     self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
 };
-use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
+use crate::ids::{AccountId, BulkReportId, DisplayName, Email, TenantId, UserId};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::{Feature, Plan};
 use crate::random::RandomSource;
@@ -20,7 +21,7 @@ use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, Invitation, User, UserStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use thiserror::Error;
 
@@ -179,6 +180,9 @@ pub enum Refusal {
     /// No such credential.
     #[error("credential `{0}` not found")]
     UnknownCredential(KeyId),
+    /// No such bulk report (or no longer kept).
+    #[error("bulk report `{0}` not found")]
+    UnknownBulkReport(BulkReportId),
     /// The user is not a member of the tenant.
     #[error("user `{user}` is not a member of tenant `{tenant}`")]
     NotMember {
@@ -267,6 +271,7 @@ impl Refusal {
             Refusal::UnknownUser(_) => "user_not_found",
             Refusal::UnknownTenant(_) => "tenant_not_found",
             Refusal::UnknownCredential(_) => "credential_not_found",
+            Refusal::UnknownBulkReport(_) => "bulk_report_not_found",
             Refusal::NotMember { .. } => "member_not_found",
             Refusal::AlreadyMember(_) => "already_member",
             Refusal::Transition(_) => "illegal_transition",
@@ -302,6 +307,7 @@ impl Refusal {
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
             | Refusal::UnknownCredential(_)
+            | Refusal::UnknownBulkReport(_)
             | Refusal::NotMember { .. } => RefusalClass::NotFound,
             Refusal::AlreadyMember(_)
             | Refusal::Transition(_)
@@ -439,6 +445,8 @@ pub enum Outcome {
         /// The tenant.
         tenant_id: TenantId,
     },
+    /// A bulk lifecycle command ran: what happened to each user.
+    BulkReported(BulkReport),
 }
 
 /// What sign-up needs.
@@ -496,6 +504,10 @@ pub struct Account {
     users: BTreeMap<UserId, User>,
     tenants: BTreeMap<TenantId, Tenant>,
     audit: AuditLog,
+    /// The latest bulk lifecycle reports, oldest first (at most
+    /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS)).
+    #[serde(default)]
+    bulk_reports: VecDeque<BulkReport>,
 }
 
 /// One step's audit record, before it is chained.
@@ -538,6 +550,7 @@ impl Account {
             company_admin: true,
             created_at: now,
             invitation: None,
+            last_active_at: Some(now),
         };
         let token = credential::issue_api_token(context.random, context.key);
         let mut tenant = new_tenant(
@@ -569,6 +582,7 @@ impl Account {
             users: BTreeMap::from([(owner_id.clone(), owner)]),
             tenants: BTreeMap::from([(tenant_id.clone(), tenant)]),
             audit: AuditLog::default(),
+            bulk_reports: VecDeque::new(),
         };
         account.record(
             None,
@@ -652,13 +666,18 @@ impl Account {
     }
 
     /// Runs `command` for `actor`. On refusal nothing changes; on success one audit event is
-    /// appended.
+    /// appended (a bulk command appends one per user it changed: see [`crate::bulk`]).
     pub fn apply(
         &mut self,
         actor: &Actor,
         command: Command,
         context: &mut Context<'_>,
     ) -> Result<Outcome, Refusal> {
+        if let Command::BulkUserLifecycle { action, user_ids } = command {
+            return self
+                .apply_bulk(actor, action, user_ids, context)
+                .map(Outcome::BulkReported);
+        }
         let mut draft = self.draft();
         let (outcome, event) = draft.run(actor, command, context)?;
         draft.check_invariants(self)?;
@@ -700,10 +719,14 @@ impl Account {
 
     /// Records that a credential authenticated a request at `at` (reported by the edge in
     /// batches). Telemetry, not a mutation of rights: no audit event. Unknown ids are ignored.
+    /// A token's use also counts as activity of its owner.
     pub fn record_last_used(&mut self, key_id: &KeyId, at: Timestamp) {
         for tenant in self.tenants.values_mut() {
             if let Some(token) = tenant.api_tokens.get_mut(key_id) {
                 token.last_used_at = token.last_used_at.max(Some(at));
+                if let Some(owner) = self.users.get_mut(&token.owner) {
+                    owner.last_active_at = owner.last_active_at.max(Some(at));
+                }
             }
             if let Some(key) = tenant.automation_keys.get_mut(key_id) {
                 key.last_used_at = key.last_used_at.max(Some(at));
@@ -751,6 +774,20 @@ impl Account {
             authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
             _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
         })
+    }
+
+    /// The stored bulk lifecycle reports, oldest first.
+    pub(crate) fn bulk_reports(&self) -> impl DoubleEndedIterator<Item = &BulkReport> {
+        self.bulk_reports.iter()
+    }
+
+    /// Keeps `report`, forgetting the oldest one beyond
+    /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS).
+    pub(crate) fn keep_bulk_report(&mut self, report: BulkReport) {
+        self.bulk_reports.push_back(report);
+        while self.bulk_reports.len() > crate::bulk::MAX_BULK_REPORTS {
+            self.bulk_reports.pop_front();
+        }
     }
 
     /// Hands over the audit events recorded since the last drain, for a runtime that stores
@@ -837,6 +874,7 @@ impl Account {
             users: self.users.clone(),
             tenants: self.tenants.clone(),
             audit: AuditLog::default(),
+            bulk_reports: self.bulk_reports.clone(),
         }
     }
 
@@ -844,6 +882,9 @@ impl Account {
         let audit = std::mem::take(&mut self.audit);
         *self = draft;
         self.audit = audit;
+        if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id)) {
+            user.last_active_at = user.last_active_at.max(Some(now));
+        }
         self.record(actor, now, event);
     }
 
@@ -1398,6 +1439,10 @@ impl Account {
                 plan,
                 sso,
             } => self.update_tenant(actor, tenant_id, name, plan, sso, now),
+            // Applied by `apply` one user at a time, never as one step.
+            Command::BulkUserLifecycle { .. } => Err(Refusal::OutOfRange(
+                "a bulk command runs only as a whole request",
+            )),
         }
     }
 
@@ -1461,6 +1506,7 @@ impl Account {
                         company_admin: false,
                         created_at: now,
                         invitation: Some(stored),
+                        last_active_at: None,
                     },
                 );
                 (user_id, Some(issued))

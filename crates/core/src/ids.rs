@@ -120,6 +120,10 @@ prefixed_id!(
     /// The id of a tenant.
     TenantId, "ten_", "tenant"
 );
+prefixed_id!(
+    /// The id of a bulk lifecycle report, kept in the account so it can be read again.
+    BulkReportId, "blk_", "bulk report"
+);
 
 pub use crate::credential::KeyId;
 

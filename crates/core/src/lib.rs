@@ -15,9 +15,11 @@
 pub mod account;
 pub mod audit;
 pub mod authz;
+pub mod bulk;
 pub mod command;
 pub mod credential;
 pub mod desired;
+pub mod directory;
 pub mod ids;
 pub mod permission;
 pub mod plan;
