@@ -110,6 +110,7 @@ impl From<RouteError> for Problem {
                 problem.allow = Some(allowed);
                 problem
             }
+            RouteError::InvalidQuery(error) => Problem::new(400, error.code(), error.to_string()),
         }
     }
 }
