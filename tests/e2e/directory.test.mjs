@@ -299,6 +299,14 @@ test("bulk lifecycle and the directory are for company admins; bad bulk bodies c
   ]) {
     assertProblem(await call("POST", "/v1/users/bulk", { token: world.token, body }), 400, code, JSON.stringify(body).slice(0, 80));
   }
+  // The email never changes, and a user's basic information is edited apart from their status.
+  for (const body of [{ email: email("renamed") }, { status: "active" }, { name: "T", company_admin: true }]) {
+    assertProblem(await call("PATCH", `/v1/users/${target.id}`, { token: world.token, body }), 400, "invalid_body");
+  }
   assert.equal(JSON.stringify(await everyone(world)), before, "refused bulk requests changed nothing");
+  const renamed = ok(await call("PATCH", `/v1/users/${target.id}`, { token: world.token, body: { name: "Tess Target" } }));
+  assert.equal(renamed.name, "Tess Target");
+  const row = (await everyone(world)).find((r) => r.user_id === target.id);
+  assert.deepEqual([row.name, row.email, row.status], ["Tess Target", target.email, "inactive"]);
   assertProblem(await call("GET", "/v1/users/bulk", { token: world.token }), 405, "method_not_allowed");
 });
