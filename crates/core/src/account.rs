@@ -7,12 +7,13 @@
 
 use crate::audit::{AuditEvent, AuditLog, EventBody};
 use crate::authz::{self, Operation};
+use crate::bulk::BulkReport;
 use crate::command::{Command, SsoChange};
 use crate::company::{self, AccountOperation, CompanyRole};
 use crate::credential::{
     self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
 };
-use crate::ids::{AccountId, DisplayName, Email, NotificationId, TenantId, UserId};
+use crate::ids::{AccountId, BulkReportId, DisplayName, Email, NotificationId, TenantId, UserId};
 use crate::notification::{
     self, Notification, NotificationData, NotificationKind, NotificationLog, Webhook, WebhookUrl,
 };
@@ -26,7 +27,7 @@ use crate::user::{IllegalTransition, Invitation, User, UserStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use thiserror::Error;
 
@@ -185,6 +186,9 @@ pub enum Refusal {
     /// No such credential.
     #[error("credential `{0}` not found")]
     UnknownCredential(KeyId),
+    /// No such bulk report (or no longer kept).
+    #[error("bulk report `{0}` not found")]
+    UnknownBulkReport(BulkReportId),
     /// The user is not a member of the tenant.
     #[error("user `{user}` is not a member of tenant `{tenant}`")]
     NotMember {
@@ -294,6 +298,7 @@ impl Refusal {
             Refusal::UnknownUser(_) => "user_not_found",
             Refusal::UnknownTenant(_) => "tenant_not_found",
             Refusal::UnknownCredential(_) => "credential_not_found",
+            Refusal::UnknownBulkReport(_) => "bulk_report_not_found",
             Refusal::NotMember { .. } => "member_not_found",
             Refusal::AlreadyMember(_) => "already_member",
             Refusal::Transition(_) => "illegal_transition",
@@ -336,6 +341,7 @@ impl Refusal {
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
             | Refusal::UnknownCredential(_)
+            | Refusal::UnknownBulkReport(_)
             | Refusal::NotMember { .. }
             | Refusal::WebhookNotConfigured => RefusalClass::NotFound,
             Refusal::AlreadyMember(_)
@@ -512,6 +518,8 @@ pub enum Outcome {
     },
     /// The account's webhook was removed; notifications wait in the outbox.
     WebhookRemoved,
+    /// A bulk lifecycle command ran: what happened to each user.
+    BulkReported(BulkReport),
 }
 
 /// What sign-up needs.
@@ -579,6 +587,10 @@ pub struct Account {
     notifications: NotificationLog,
     #[serde(default)]
     webhook: Option<Webhook>,
+    /// The latest bulk lifecycle reports, oldest first (at most
+    /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS)).
+    #[serde(default)]
+    bulk_reports: VecDeque<BulkReport>,
 }
 
 /// One step's audit record, before it is chained.
@@ -623,6 +635,7 @@ impl Account {
             license_tenants: BTreeSet::from([tenant_id.clone()]),
             created_at: now,
             invitation: None,
+            last_active_at: Some(now),
         };
         let token = credential::issue_api_token(context.random, context.key);
         let mut tenant = new_tenant(
@@ -657,6 +670,7 @@ impl Account {
             audit: AuditLog::default(),
             notifications: NotificationLog::default(),
             webhook: None,
+            bulk_reports: VecDeque::new(),
         };
         account.record(
             None,
@@ -745,13 +759,18 @@ impl Account {
     }
 
     /// Runs `command` for `actor`. On refusal nothing changes; on success one audit event is
-    /// appended.
+    /// appended (a bulk command appends one per user it changed: see [`crate::bulk`]).
     pub fn apply(
         &mut self,
         actor: &Actor,
         command: Command,
         context: &mut Context<'_>,
     ) -> Result<Outcome, Refusal> {
+        if let Command::BulkUserLifecycle { action, user_ids } = command {
+            return self
+                .apply_bulk(actor, action, user_ids, context)
+                .map(Outcome::BulkReported);
+        }
         let mut draft = self.draft();
         let (outcome, event) = draft.run(actor, command, context)?;
         draft.check_invariants(self)?;
@@ -802,7 +821,8 @@ impl Account {
 
     /// Records that a credential authenticated a request at `at` (reported by the edge in
     /// batches). Telemetry, not a mutation of rights: no audit event. Unknown ids are ignored.
-    /// Returns whether anything changed (an older or repeated report changes nothing).
+    /// Returns whether anything changed (an older or repeated report changes nothing). A
+    /// token's use also counts as activity of its owner.
     pub fn record_last_used(&mut self, key_id: &KeyId, at: Timestamp) -> bool {
         let mut changed = false;
         let mut advance = |last_used_at: &mut Option<Timestamp>| {
@@ -814,6 +834,9 @@ impl Account {
         for tenant in self.tenants.values_mut() {
             if let Some(token) = tenant.api_tokens.get_mut(key_id) {
                 advance(&mut token.last_used_at);
+                if let Some(owner) = self.users.get_mut(&token.owner) {
+                    owner.last_active_at = owner.last_active_at.max(Some(at));
+                }
             }
             if let Some(key) = tenant.automation_keys.get_mut(key_id) {
                 advance(&mut key.last_used_at);
@@ -862,6 +885,20 @@ impl Account {
             authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
             _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
         })
+    }
+
+    /// The stored bulk lifecycle reports, oldest first.
+    pub(crate) fn bulk_reports(&self) -> impl DoubleEndedIterator<Item = &BulkReport> {
+        self.bulk_reports.iter()
+    }
+
+    /// Keeps `report`, forgetting the oldest one beyond
+    /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS).
+    pub(crate) fn keep_bulk_report(&mut self, report: BulkReport) {
+        self.bulk_reports.push_back(report);
+        while self.bulk_reports.len() > crate::bulk::MAX_BULK_REPORTS {
+            self.bulk_reports.pop_front();
+        }
     }
 
     /// Hands over the audit events recorded since the last drain, for a runtime that stores
@@ -979,6 +1016,7 @@ impl Account {
             audit: AuditLog::default(),
             notifications: self.notifications.continuing(),
             webhook: self.webhook.clone(),
+            bulk_reports: self.bulk_reports.clone(),
         }
     }
 
@@ -990,6 +1028,9 @@ impl Account {
         *self = draft;
         self.audit = audit;
         self.notifications = notifications;
+        if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id)) {
+            user.last_active_at = user.last_active_at.max(Some(now));
+        }
         self.record(actor, now, event);
     }
 
@@ -1571,9 +1612,19 @@ impl Account {
                         support: false,
                         license_tenants: BTreeSet::new(),
                         created_at: now,
+                        last_active_at: None,
                         invitation: Some(stored),
                     },
                 );
+                let data = self.invitation_data(None, issued.expires_at);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::Invitation,
+                    &user_id,
+                    None,
+                    data,
+                )?;
                 let event = Event::new(None, "user.created", &user_id);
                 Ok((
                     Outcome::UserCreated {
@@ -1640,7 +1691,20 @@ impl Account {
                     }));
                 }
                 user.license_tenants.insert(tenant_id.clone());
-                self.tenant_mut(&tenant_id)?.primary_contact = Some(user_id.clone());
+                let tenant = self.tenant_mut(&tenant_id)?;
+                tenant.primary_contact = Some(user_id.clone());
+                let data = NotificationData::from([(
+                    "tenant_name".to_owned(),
+                    tenant.name.as_str().into(),
+                )]);
+                self.notify(
+                    context.random,
+                    now,
+                    NotificationKind::PrimaryContactChanged,
+                    &user_id,
+                    Some(&tenant_id),
+                    data,
+                )?;
                 let event =
                     Event::new(Some(&tenant_id), "tenant.primary_contact_changed", &user_id)
                         .detail(&previous);
@@ -1931,6 +1995,10 @@ impl Account {
                 let event = Event::new(None, "account.webhook_removed", &self.id);
                 Ok((Outcome::WebhookRemoved, event))
             }
+            // Applied by `apply` one user at a time, never as one step.
+            Command::BulkUserLifecycle { .. } => Err(Refusal::OutOfRange(
+                "a bulk command runs only as a whole request",
+            )),
         }
     }
 
@@ -1998,6 +2066,7 @@ impl Account {
                         license_tenants: BTreeSet::new(),
                         created_at: now,
                         invitation: Some(stored),
+                        last_active_at: None,
                     },
                 );
                 let data = self.invitation_data(Some(&tenant_id), issued.expires_at);

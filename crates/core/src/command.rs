@@ -1,6 +1,7 @@
 //! Commands: every mutation the engine accepts, as data (the Management API's JSON bodies map
 //! onto these).
 
+use crate::bulk::BulkAction;
 use crate::credential::KeyId;
 use crate::ids::{DisplayName, Email, TenantId, UserId};
 use crate::notification::WebhookUrl;
@@ -79,6 +80,15 @@ pub enum Command {
     DeleteUser {
         /// The user.
         user_id: UserId,
+    },
+    /// Activate, deactivate or delete many users in one request (company admins): each user is
+    /// judged on their own by the single-user rules, in the order given, and the answer is a
+    /// per-user report (see [`crate::bulk`]).
+    BulkUserLifecycle {
+        /// What to do to each user.
+        action: BulkAction,
+        /// The users: 1 to 100, no duplicates.
+        user_ids: Vec<UserId>,
     },
     /// Change a user's display name (the email never changes): the user themself, a company
     /// admin, or a member holding `user_and_api_management` in a tenant the user belongs to.
@@ -245,6 +255,7 @@ impl Command {
             Command::DeactivateUser { .. } => "deactivate_user",
             Command::ActivateUser { .. } => "activate_user",
             Command::DeleteUser { .. } => "delete_user",
+            Command::BulkUserLifecycle { .. } => "bulk_user_lifecycle",
             Command::RenameUser { .. } => "rename_user",
             Command::SetCompanyAdmin { .. } => "set_company_admin",
             Command::CreateUser { .. } => "create_user",

@@ -124,6 +124,10 @@ prefixed_id!(
     /// The id of a notification in an account's outbox; receivers deduplicate on it.
     NotificationId, "ntf_", "notification"
 );
+prefixed_id!(
+    /// The id of a bulk lifecycle report, kept in the account so it can be read again.
+    BulkReportId, "blk_", "bulk report"
+);
 
 pub use crate::credential::KeyId;
 

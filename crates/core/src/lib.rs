@@ -15,10 +15,12 @@
 pub mod account;
 pub mod audit;
 pub mod authz;
+pub mod bulk;
 pub mod command;
 pub mod company;
 pub mod credential;
 pub mod desired;
+pub mod directory;
 pub mod gateway;
 pub mod ids;
 pub mod notification;

@@ -414,7 +414,7 @@ impl Account {
         })
     }
 
-    fn user_view(&self, user: &User) -> UserView {
+    pub(crate) fn user_view(&self, user: &User) -> UserView {
         UserView {
             user_id: user.id.clone(),
             email: user.email.clone(),

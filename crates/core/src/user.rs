@@ -131,6 +131,10 @@ pub struct User {
     pub created_at: Timestamp,
     /// The outstanding invitation, while pending.
     pub invitation: Option<Invitation>,
+    /// The last time the user did something: accepted their invitation, ran a command, or
+    /// had a credential's use reported by the edge. Telemetry, not audited.
+    #[serde(default)]
+    pub last_active_at: Option<Timestamp>,
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@
 //!   activation, deactivation and deletion produces exactly one notification of its kind to that
 //!   user's email, in the same step; nothing else produces any; sequence numbers are contiguous
 //!   and no invitation code or token secret ever appears in one.
+//! - Bulk lifecycle: a company admin (else the whole request is refused as above) names 1 to
+//!   100 distinct users (else `out_of_range`); each is then judged in order exactly as the
+//!   single-user activate / deactivate / delete would be on the account as the users before
+//!   left it, and the report says for each whether it changed or which rule refused it; one
+//!   audit event per user changed.
 //! - Verification: a token verifies while it exists, is unexpired and its owner is active (else
 //!   `unknown_key`, `expired`, `owner_pending`, `owner_inactive`), with its scope ∩ the owner's
 //!   permissions; an automation key while it exists, is enabled and the plan includes keys
@@ -60,6 +65,7 @@
 
 use portcullis_core::account::{Context, Outcome, Refusal, SignUp};
 use portcullis_core::audit::verify_chain;
+use portcullis_core::bulk::{BulkAction, BulkOutcome};
 use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialKind, Verification};
 use portcullis_core::plan::Feature;
@@ -145,6 +151,9 @@ struct Model {
     tokens: Vec<ModelToken>,
     keys: Vec<ModelKey>,
     codes_issued: usize,
+    /// Per user of the last bulk request: `None` if changed, else the codes of the rules
+    /// refusing it.
+    bulk_expected: Vec<Option<Vec<&'static str>>>,
 }
 
 /// Who acts: a user, maybe through one of the tokens ever issued.
@@ -244,6 +253,11 @@ enum Request {
         plan: Option<Plan>,
         sso: Option<(bool, Option<usize>)>,
     },
+    Bulk {
+        actor: Acting,
+        action: BulkAction,
+        users: Vec<usize>,
+    },
     Advance {
         seconds: u64,
     },
@@ -308,6 +322,7 @@ impl Model {
             }],
             keys: Vec::new(),
             codes_issued: 0,
+            bulk_expected: Vec::new(),
         }
     }
 
@@ -771,6 +786,31 @@ impl Model {
                 }
                 rules(&checks)?;
             }
+            Request::Bulk {
+                actor,
+                action,
+                ref users,
+            } => {
+                self.company_admin(actor)?;
+                let distinct: BTreeSet<usize> = users.iter().copied().collect();
+                rules(&[(distinct.len() != users.len(), "out_of_range")])?;
+                let mut expected = Vec::new();
+                for &user in users {
+                    let single = match action {
+                        BulkAction::Activate => Request::Activate { actor, user },
+                        BulkAction::Deactivate => Request::Deactivate { actor, user },
+                        BulkAction::Delete => Request::Delete { actor, user },
+                    };
+                    match next.apply(&single) {
+                        Ok(after) => {
+                            *next = after;
+                            expected.push(None);
+                        }
+                        Err(Refused(codes)) => expected.push(Some(codes)),
+                    }
+                }
+                next.bulk_expected = expected;
+            }
             Request::Advance { seconds } => next.now += seconds,
         }
         Ok(())
@@ -980,6 +1020,11 @@ enum Op {
     },
     /// Advance to exactly the moment a token or invitation expires (nothing when none will).
     AdvanceToExpiry(u8),
+    Bulk {
+        actor: ActorPick,
+        action: BulkAction,
+        users: Vec<UserPick>,
+    },
 }
 
 fn permission_set(bits: u8) -> PermissionSet {
@@ -1191,6 +1236,16 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::sample::select(vec![1_u64, HOUR, 24 * HOUR, 73 * HOUR, 31 * 24 * HOUR])
             .prop_map(|seconds| Op::Advance { seconds }),
         2 => any::<u8>().prop_map(Op::AdvanceToExpiry),
+        4 => (
+            admin(),
+            prop::sample::select(vec![
+                BulkAction::Activate,
+                BulkAction::Deactivate,
+                BulkAction::Delete,
+            ]),
+            prop::collection::vec(prop_oneof![user_pick(), inactive_pick()], 1..6),
+        )
+            .prop_map(|(actor, action, users)| Op::Bulk { actor, action, users }),
     ]
 }
 
@@ -1536,6 +1591,15 @@ impl World {
                     }),
                 }
             }
+            Op::Bulk {
+                actor,
+                action,
+                ref users,
+            } => Request::Bulk {
+                actor: self.actor(actor, None),
+                action,
+                users: users.iter().map(|&pick| self.user(pick, None)).collect(),
+            },
             Op::Advance { seconds } => Request::Advance { seconds },
             Op::AdvanceToExpiry(n) => {
                 let tokens = model.tokens.iter().filter(|t| t.live).map(|t| t.expires_at);
@@ -1709,6 +1773,17 @@ impl World {
                     }),
                 },
             ),
+            Request::Bulk {
+                actor: a,
+                action,
+                ref users,
+            } => (
+                actor(a),
+                Command::BulkUserLifecycle {
+                    action,
+                    user_ids: users.iter().map(|&u| user(u)).collect(),
+                },
+            ),
             Request::Accept { .. } | Request::Advance { .. } => return None,
         })
     }
@@ -1765,9 +1840,17 @@ impl World {
             (Ok(next), Ok(outcome)) => {
                 self.check_notifications(&before, &request, &next)?;
                 self.record(&request, &next, outcome)?;
+                let events = match request {
+                    Request::Bulk { .. } => {
+                        next.bulk_expected.iter().filter(|e| e.is_none()).count()
+                    }
+                    _ => 1,
+                };
                 self.model = next;
-                if self.account.audit_log().len() != before.audit_log().len() + 1 {
-                    return Err("an accepted command did not append exactly one event".into());
+                if self.account.audit_log().len() != before.audit_log().len() + events {
+                    return Err(format!(
+                        "an accepted command did not append {events} events"
+                    ));
                 }
             }
             (Err(Refused(codes)), Err(refusal)) => {
@@ -1874,6 +1957,9 @@ impl World {
             (Request::CreateKey { .. }, Outcome::AutomationKeyCreated { key_id, key }) => {
                 self.keys.push((key_id, key.expose().to_owned()));
             }
+            (Request::Bulk { action, users, .. }, Outcome::BulkReported(report)) => {
+                self.check_bulk_report(*action, users, next, &report)?;
+            }
             (Request::ChangePermissions { .. }, Outcome::PermissionsChanged { .. })
             | (Request::RemoveMember { .. }, Outcome::MemberRemoved { .. })
             | (
@@ -1912,8 +1998,8 @@ impl World {
     }
 
     /// The notifications an accepted request produced: exactly one per invitation of a new
-    /// user, re-sent invitation, acceptance, activation, deactivation and deletion, to the user
-    /// concerned, and nothing for anything else.
+    /// user, re-sent invitation, acceptance, activation, deactivation and deletion (bulk ones
+    /// included, per user changed), to the user concerned, and nothing for anything else.
     fn check_notifications(
         &self,
         before: &Account,
@@ -1930,6 +2016,19 @@ impl World {
             Request::Deactivate { user, .. } => vec![("deactivated", email_of(*user))],
             Request::Activate { user, .. } => vec![("activated", email_of(*user))],
             Request::Delete { user, .. } => vec![("deleted", email_of(*user))],
+            Request::Bulk { action, users, .. } => {
+                let kind = match action {
+                    BulkAction::Activate => "activated",
+                    BulkAction::Deactivate => "deactivated",
+                    BulkAction::Delete => "deleted",
+                };
+                users
+                    .iter()
+                    .zip(&next.bulk_expected)
+                    .filter(|(_, refused)| refused.is_none())
+                    .map(|(user, _)| (kind, email_of(*user)))
+                    .collect()
+            }
             _ => Vec::new(),
         };
         let produced: Vec<(&str, String)> = self
@@ -1946,6 +2045,54 @@ impl World {
             ));
         }
         Ok(())
+    }
+
+    /// The report says, user by user, what the model predicted, and can be read again.
+    fn check_bulk_report(
+        &self,
+        action: BulkAction,
+        users: &[usize],
+        next: &Model,
+        report: &portcullis_core::bulk::BulkReport,
+    ) -> Result<(), String> {
+        let done = match action {
+            BulkAction::Activate => BulkOutcome::Activated,
+            BulkAction::Deactivate => BulkOutcome::Deactivated,
+            BulkAction::Delete => BulkOutcome::Deleted,
+        };
+        if report.results.len() != users.len() || report.action != action {
+            return Err(format!("report {report:?} for {users:?}"));
+        }
+        for ((result, &user), expected) in report.results.iter().zip(users).zip(&next.bulk_expected)
+        {
+            let agrees = result.user_id == self.users[user]
+                && match expected {
+                    None => result.outcome == done && result.code.is_none(),
+                    Some(codes) => {
+                        result.outcome == BulkOutcome::Refused
+                            && result
+                                .code
+                                .as_deref()
+                                .is_some_and(|code| codes.contains(&code))
+                    }
+                };
+            if !agrees {
+                return Err(format!("bulk result {result:?}, model {expected:?}"));
+            }
+        }
+        let changed = next.bulk_expected.iter().filter(|e| e.is_none()).count();
+        if report.counts.changed != changed
+            || report.counts.refused != users.len() - changed
+            || report.counts.requested != users.len()
+        {
+            return Err(format!("bulk counts {:?}", report.counts));
+        }
+        let owner = Actor::user(self.users[OWNER].clone());
+        let now = Timestamp::from_unix_seconds(next.now);
+        match self.account.bulk_report(&owner, &report.report_id, now) {
+            Ok(kept) if kept == report => Ok(()),
+            other => Err(format!("the report is not kept as given: {other:?}")),
+        }
     }
 
     fn check(&self) -> Result<(), String> {

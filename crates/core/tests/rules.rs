@@ -9,8 +9,10 @@
 
 use portcullis_core::account::{Context, Outcome, PlanBlocker, Refusal, SignUp};
 use portcullis_core::audit::verify_chain;
+use portcullis_core::bulk::{BulkAction, BulkOutcome, BulkReport, MAX_BULK_REPORTS};
 use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialState, Verification};
+use portcullis_core::directory::{DirectoryPage, DirectoryQuery};
 use portcullis_core::random::SeededRandom;
 use portcullis_core::user::UserStatus;
 use portcullis_core::{
@@ -1835,4 +1837,382 @@ fn last_used_only_moves_forward_and_is_not_audited() {
         audited,
         "telemetry is not audited"
     );
+}
+
+// ----- user directory and bulk lifecycle --------------------------------------------------
+
+impl World {
+    fn bulk(&mut self, actor: &Actor, action: BulkAction, user_ids: &[&UserId]) -> BulkReport {
+        let command = Command::BulkUserLifecycle {
+            action,
+            user_ids: user_ids.iter().map(|&id| id.clone()).collect(),
+        };
+        match self.apply(actor, command).unwrap() {
+            Outcome::BulkReported(report) => report,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    fn make_company_admin(&mut self, user: &UserId) {
+        let command = Command::SetCompanyAdmin {
+            user_id: user.clone(),
+            company_admin: true,
+        };
+        self.apply(&self.owner(), command).unwrap();
+    }
+
+    fn create_tenant(&mut self, founder: &UserId, name: &str) -> TenantId {
+        let command = Command::CreateTenant {
+            name: name.parse().unwrap(),
+            plan: Plan::Team,
+        };
+        match self.apply(&Actor::user(founder.clone()), command).unwrap() {
+            Outcome::TenantCreated { tenant_id } => tenant_id,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    fn directory(&self, parameters: &[(&str, &str)]) -> DirectoryPage {
+        let query = DirectoryQuery::from_parameters(parameters.iter().copied()).unwrap();
+        self.account
+            .view_directory(&self.owner(), &query, self.now)
+            .unwrap()
+    }
+}
+
+fn outcomes(report: &BulkReport) -> Vec<(BulkOutcome, Option<&str>)> {
+    report
+        .results
+        .iter()
+        .map(|result| (result.outcome, result.code.as_deref()))
+        .collect()
+}
+
+#[test]
+fn bulk_lifecycle_judges_each_user_by_the_single_user_rules() {
+    let mut world = World::new(Plan::Team);
+    let admin = world.member("admin@acme.test", PermissionSet::ALL);
+    world.make_company_admin(&admin);
+    let active = world.member("a@acme.test", PermissionSet::EMPTY);
+    let (pending, _) = world.invite("p@acme.test", PermissionSet::EMPTY);
+    let unknown: UserId = "usr_00000000000000ff".parse().unwrap();
+    let by = Actor::user(admin.clone());
+    let events = world.account.audit_log().len();
+    let owner = world.owner.clone();
+    let report = world.bulk(
+        &by,
+        BulkAction::Deactivate,
+        &[&active, &pending, &owner, &admin, &unknown],
+    );
+    assert_eq!(
+        outcomes(&report),
+        [
+            (BulkOutcome::Deactivated, None),
+            (BulkOutcome::Refused, Some("illegal_transition")),
+            (BulkOutcome::Refused, Some("owner_protected")),
+            (BulkOutcome::Refused, Some("self_target")),
+            (BulkOutcome::Refused, Some("user_not_found")),
+        ]
+    );
+    assert_eq!(
+        (
+            report.counts.requested,
+            report.counts.changed,
+            report.counts.refused
+        ),
+        (5, 1, 4)
+    );
+    assert_eq!(
+        report.results[1].message.as_deref(),
+        Some("cannot deactivate a user who is pending")
+    );
+    assert_eq!(world.status(&active), UserStatus::Inactive);
+    assert_eq!(world.status(&pending), UserStatus::Pending);
+    assert_eq!(world.status(&admin), UserStatus::Active);
+    assert_eq!(world.account.audit_log().len(), events + 1);
+
+    // Delete: only inactive users go; the rest stay as they were.
+    let report = world.bulk(&by, BulkAction::Delete, &[&pending, &active]);
+    assert_eq!(
+        outcomes(&report),
+        [
+            (BulkOutcome::Refused, Some("illegal_transition")),
+            (BulkOutcome::Deleted, None),
+        ]
+    );
+    assert!(world.account.user(&active).is_none());
+    assert_eq!(world.account.audit_log().len(), events + 2);
+    assert!(verify_chain(world.account.audit_log().events()).is_ok());
+}
+
+#[test]
+fn bulk_lifecycle_judges_users_in_order_so_the_lockout_rule_still_holds() {
+    let mut world = World::new(Plan::Team);
+    let carol = world.member("carol@acme.test", PermissionSet::ALL);
+    let dave = world.member("dave@acme.test", PermissionSet::ALL);
+    world.make_company_admin(&carol);
+    world.make_company_admin(&dave);
+    // Carol's tenant has Carol and Dave as its only managers.
+    let tenant = world.create_tenant(&carol, "Carol's");
+    world.tenant = tenant;
+    world
+        .apply(
+            &Actor::user(carol.clone()),
+            Command::InviteMember {
+                tenant_id: world.tenant.clone(),
+                email: email("dave@acme.test"),
+                name: None,
+                permissions: PermissionSet::ALL,
+            },
+        )
+        .unwrap();
+    let report = world.bulk(&world.owner(), BulkAction::Deactivate, &[&carol, &dave]);
+    assert_eq!(
+        outcomes(&report),
+        [
+            (BulkOutcome::Deactivated, None),
+            (BulkOutcome::Refused, Some("lockout")),
+        ]
+    );
+}
+
+#[test]
+fn bulk_requests_need_a_company_admin_and_a_valid_list_or_change_nothing() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", PermissionSet::ALL);
+    let target = world.member("t@acme.test", PermissionSet::EMPTY);
+    let bulk = |user_ids: Vec<UserId>| Command::BulkUserLifecycle {
+        action: BulkAction::Deactivate,
+        user_ids,
+    };
+    let refusal = world.refused(&Actor::user(manager), bulk(vec![target.clone()]));
+    assert_eq!(refusal, Refusal::NotCompanyAdmin);
+    let owner = world.owner();
+    assert_eq!(world.refused(&owner, bulk(vec![])).code(), "out_of_range");
+    let many: Vec<UserId> = (0..101)
+        .map(|n| format!("usr_{n:016x}").parse().unwrap())
+        .collect();
+    assert_eq!(world.refused(&owner, bulk(many)).code(), "out_of_range");
+    let twice = world.refused(&owner, bulk(vec![target.clone(), target.clone()]));
+    assert_eq!(twice.to_string(), "a bulk request names each user once");
+    assert_eq!(world.status(&target), UserStatus::Active);
+}
+
+#[test]
+fn bulk_reports_are_kept_bounded_and_read_again_by_company_admins_only() {
+    let mut world = World::new(Plan::Team);
+    let reader = world.member("r@acme.test", PermissionSet::EMPTY);
+    let unknown: UserId = "usr_00000000000000ff".parse().unwrap();
+    let owner = world.owner();
+    let first = world.bulk(&owner, BulkAction::Delete, &[&unknown]);
+    let now = world.now;
+    assert_eq!(
+        world.account.bulk_report(&owner, &first.report_id, now),
+        Ok(&first)
+    );
+    assert_eq!(
+        world
+            .account
+            .bulk_report(&Actor::user(reader), &first.report_id, now)
+            .unwrap_err()
+            .code(),
+        "not_company_admin"
+    );
+    let kept: Vec<BulkReport> = (0..MAX_BULK_REPORTS)
+        .map(|_| world.bulk(&owner, BulkAction::Activate, &[&unknown]))
+        .collect();
+    let forgotten = world
+        .account
+        .bulk_report(&owner, &first.report_id, now)
+        .unwrap_err();
+    assert_eq!(forgotten.code(), "bulk_report_not_found");
+    for report in &kept {
+        assert_eq!(
+            world.account.bulk_report(&owner, &report.report_id, now),
+            Ok(report)
+        );
+    }
+    let json = serde_json::to_value(&world.account).unwrap();
+    assert_eq!(
+        serde_json::from_value::<Account>(json).unwrap(),
+        world.account
+    );
+}
+
+#[test]
+fn last_activity_is_recorded_on_acceptance_and_on_each_command() {
+    let mut world = World::new(Plan::Team);
+    let (user, code) = world.invite("late@acme.test", PermissionSet::EMPTY);
+    assert_eq!(world.account.user(&user).unwrap().last_active_at, None);
+    world.now = world.now.plus_seconds(HOUR);
+    world.accept("late@acme.test", &code).unwrap();
+    assert_eq!(
+        world.account.user(&user).unwrap().last_active_at,
+        Some(world.now)
+    );
+    world.now = world.now.plus_seconds(HOUR);
+    let actor = Actor::user(user.clone());
+    world.token(&actor, PermissionSet::EMPTY);
+    assert_eq!(
+        world.account.user(&user).unwrap().last_active_at,
+        Some(world.now)
+    );
+    let at = world.now;
+    world.now = world.now.plus_seconds(HOUR);
+    world.refused(
+        &actor,
+        Command::DeactivateUser {
+            user_id: world.owner.clone(),
+        },
+    );
+    assert_eq!(world.account.user(&user).unwrap().last_active_at, Some(at));
+}
+
+#[test]
+fn the_directory_sorts_filters_searches_and_is_for_company_admins() {
+    let mut world = World::new(Plan::Team);
+    let (pending, _) = world.invite("zed@acme.test", PermissionSet::EMPTY);
+    world.now = world.now.plus_seconds(60);
+    let bea = world.member("bea@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::RenameUser {
+                user_id: bea.clone(),
+                name: "Beatrix Ann Quill".parse().unwrap(),
+            },
+        )
+        .unwrap();
+    let emails = |page: &DirectoryPage| -> Vec<String> {
+        page.items
+            .iter()
+            .map(|entry| entry.user.email.as_str().to_owned())
+            .collect()
+    };
+    let all = world.directory(&[]);
+    assert_eq!(
+        emails(&all),
+        ["bea@acme.test", "owner@acme.test", "zed@acme.test"]
+    );
+    assert_eq!(all.next_cursor, None);
+    assert_eq!(
+        emails(&world.directory(&[("sort", "email"), ("order", "desc")])),
+        ["zed@acme.test", "owner@acme.test", "bea@acme.test"]
+    );
+    assert_eq!(
+        emails(&world.directory(&[("sort", "name")])),
+        ["bea@acme.test", "owner@acme.test", "zed@acme.test"]
+    );
+    // Active before pending; equal keys in user id order.
+    let by_status = emails(&world.directory(&[("sort", "status")]));
+    assert_eq!(by_status[2], "zed@acme.test");
+    let mut actives = [world.owner.clone(), bea.clone()];
+    actives.sort();
+    let ids: Vec<UserId> = world
+        .directory(&[("sort", "status")])
+        .items
+        .iter()
+        .map(|entry| entry.user.user_id.clone())
+        .take(2)
+        .collect();
+    assert_eq!(ids, actives);
+    assert_eq!(
+        emails(&world.directory(&[("sort", "created_at"), ("order", "desc")])),
+        ["bea@acme.test", "zed@acme.test", "owner@acme.test"]
+    );
+    assert_eq!(
+        emails(&world.directory(&[("sort", "last_active_at")])),
+        ["zed@acme.test", "owner@acme.test", "bea@acme.test"]
+    );
+    assert_eq!(
+        emails(&world.directory(&[("status", "pending")])),
+        ["zed@acme.test"]
+    );
+    let admins = world.directory(&[("role", "company_admin")]);
+    assert_eq!(emails(&admins), ["owner@acme.test"]);
+    assert_eq!(
+        admins.items[0].roles,
+        ["company_admin", "license_admin", "tenant_user"],
+        "the owner launched the first tenant: its license admin and primary contact"
+    );
+    for text in ["QUI", "ann", "bea@", "Beatrix A"] {
+        assert_eq!(
+            emails(&world.directory(&[("q", text)])),
+            ["bea@acme.test"],
+            "{text}"
+        );
+    }
+    assert!(world.directory(&[("q", "acme")]).items.is_empty());
+    let pending_entry = world.directory(&[("q", "zed")]);
+    assert_eq!(pending_entry.items[0].user.user_id, pending);
+    assert_eq!(pending_entry.items[0].last_active_at, None);
+    let reader = Actor::user(bea);
+    let refusal = world
+        .account
+        .view_directory(&reader, &DirectoryQuery::default(), world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "not_company_admin");
+}
+
+#[test]
+fn directory_pages_neither_repeat_nor_skip_users_added_or_removed_between_them() {
+    let mut world = World::new(Plan::Enterprise);
+    let owner = world.owner();
+    let mut stable = vec!["owner@acme.test".to_owned()];
+    for n in 0..30 {
+        let address = format!("user{n:02}@acme.test");
+        world.invite(&address, PermissionSet::EMPTY);
+        stable.push(address);
+    }
+    let mut transient = Vec::new();
+    for n in 0..20 {
+        let user = world.member(&format!("temp{n:02}@acme.test"), PermissionSet::EMPTY);
+        world
+            .apply(
+                &owner,
+                Command::DeactivateUser {
+                    user_id: user.clone(),
+                },
+            )
+            .unwrap();
+        transient.push(user);
+    }
+    for (sort, order) in [("email", "asc"), ("name", "desc"), ("created_at", "asc")] {
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut parameters = vec![("sort", sort), ("order", order), ("limit", "7")];
+            if let Some(cursor) = &cursor {
+                parameters.push(("cursor", cursor.as_str()));
+            }
+            let page = world.directory(&parameters);
+            seen.extend(page.items.iter().map(|e| e.user.email.as_str().to_owned()));
+            // Between pages someone new arrives and someone transient leaves.
+            let newcomer = format!("new-{sort}-{}@acme.test", seen.len());
+            world.invite(&newcomer, PermissionSet::EMPTY);
+            if let Some(user) = transient.pop() {
+                world
+                    .apply(&owner, Command::DeleteUser { user_id: user })
+                    .unwrap();
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "{sort} {order}: a user appeared twice"
+        );
+        for address in &stable {
+            assert!(
+                seen.contains(address),
+                "{sort} {order}: {address} was skipped"
+            );
+        }
+    }
 }

@@ -6,6 +6,8 @@
 //! fields itself is refused, so the path always decides what is acted on.
 
 use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
+use portcullis_core::directory::{DirectoryError, DirectoryQuery};
+use portcullis_core::ids::BulkReportId;
 use portcullis_core::{KeyId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -79,8 +81,16 @@ pub enum Query {
         /// The user.
         user_id: UserId,
     },
-    /// The account's users.
-    Users,
+    /// A page of the account's user directory.
+    Users {
+        /// Sort, filters, search and position.
+        directory: DirectoryQuery,
+    },
+    /// A kept bulk lifecycle report.
+    BulkReport {
+        /// The report.
+        report_id: BulkReportId,
+    },
     /// One user.
     User {
         /// The user.
@@ -135,6 +145,8 @@ pub enum RouteError {
     NotFound,
     /// The path exists but not with this method; the allowed ones.
     MethodNotAllowed(&'static str),
+    /// The query string's parameters are not what the resource takes.
+    InvalidQuery(DirectoryError),
 }
 
 /// The most audit events one page returns.
@@ -268,10 +280,23 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
             }
         }
         ["users"] => match method {
-            Get => Ok(Route::Read(Query::Users)),
+            Get => DirectoryQuery::from_parameters(parameters(query))
+                .map(|directory| Route::Read(Query::Users { directory }))
+                .map_err(RouteError::InvalidQuery),
             Post => Ok(write("create_user", vec![])),
             _ => allow("GET, POST"),
         },
+        ["users", "bulk"] => match method {
+            Post => Ok(write("bulk_user_lifecycle", vec![])),
+            _ => allow("POST"),
+        },
+        ["users", "bulk", report] => {
+            let report_id = id::<BulkReportId>(report)?;
+            match method {
+                Get => Ok(Route::Read(Query::BulkReport { report_id })),
+                _ => allow("GET"),
+            }
+        }
         ["users", user, rest @ ..] => {
             let user_id = id::<UserId>(user)?;
             let u = || vec![("user_id", user_id.to_string())];
@@ -345,6 +370,48 @@ fn query_has(query: &str, name: &str) -> bool {
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .any(|(key, value)| key == name && value.parse::<u64>().is_ok())
+}
+
+/// The `name=value` pairs of a query string, decoded as HTML forms encode them (`+` is a
+/// space, `%XX` a byte; a malformed escape stays as it is). Empty pairs are skipped.
+fn parameters(query: &str) -> Vec<(String, String)> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name), form_decode(value))
+        })
+        .collect()
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (byte, escaped) {
+            (_, Some(value)) => {
+                decoded.push(value);
+                index += 3;
+            }
+            (b'+', None) => {
+                decoded.push(b' ');
+                index += 1;
+            }
+            (other, None) => {
+                decoded.push(other);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// Why a request body was refused.
@@ -512,6 +579,66 @@ mod tests {
             route(Method::Delete, &format!("/v1/tenants/{T}"), ""),
             Err(RouteError::MethodNotAllowed("GET, PATCH"))
         );
+    }
+
+    #[test]
+    fn the_directory_takes_decoded_query_parameters() {
+        let Ok(Route::Read(Query::Users { directory })) = route(
+            Method::Get,
+            "/v1/users",
+            "sort=name&order=desc&q=Ana+B%C3%A9&status=active&limit=5&",
+        ) else {
+            panic!("not a directory read");
+        };
+        assert_eq!(directory.search.as_deref(), Some("ana bé"));
+        assert_eq!(directory.limit, 5);
+        assert!(matches!(
+            route(Method::Get, "/v1/users", ""),
+            Ok(Route::Read(Query::Users { .. }))
+        ));
+        for (query, code) in [
+            ("sort=password", "invalid_sort"),
+            ("limit=500", "invalid_limit"),
+            ("cursor=%ZZ", "invalid_cursor"),
+            ("page=2", "unknown_parameter"),
+        ] {
+            match route(Method::Get, "/v1/users", query) {
+                Err(RouteError::InvalidQuery(error)) => assert_eq!(error.code(), code, "{query}"),
+                other => panic!("{query}: {other:?}"),
+            }
+        }
+        assert_eq!(form_decode("a%2"), "a%2");
+        assert_eq!(form_decode("%41%2b+"), "A+ ");
+    }
+
+    #[test]
+    fn bulk_routes_come_before_user_ids() {
+        assert!(matches!(
+            route(Method::Post, "/v1/users/bulk", ""),
+            Ok(Route::Write {
+                command: "bulk_user_lifecycle",
+                ..
+            })
+        ));
+        assert!(matches!(
+            route(Method::Get, "/v1/users/bulk/blk_00000000000000cc", ""),
+            Ok(Route::Read(Query::BulkReport { .. }))
+        ));
+        assert_eq!(
+            route(Method::Get, "/v1/users/bulk", ""),
+            Err(RouteError::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            route(Method::Get, "/v1/users/bulk/nope", ""),
+            Err(RouteError::NotFound)
+        );
+        let bulk = command(
+            "bulk_user_lifecycle",
+            &[],
+            br#"{"action":"delete","user_ids":["usr_00000000000000bb"]}"#,
+        )
+        .unwrap();
+        assert_eq!(bulk.name(), "bulk_user_lifecycle");
     }
 
     #[test]

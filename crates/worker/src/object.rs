@@ -769,9 +769,12 @@ fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> R
         Query::Member { tenant_id, user_id } => account
             .view_member(actor, &tenant_id, &user_id, now)
             .map(|v| Reply::json(200, &v)),
-        Query::Users => account
-            .view_users(actor, now)
-            .map(|items| Reply::json(200, &Items { items })),
+        Query::Users { directory } => account
+            .view_directory(actor, &directory, now)
+            .map(|page| Reply::json(200, &page)),
+        Query::BulkReport { report_id } => account
+            .bulk_report(actor, &report_id, now)
+            .map(|report| Reply::json(200, report)),
         Query::User { user_id } => account
             .view_user(actor, &user_id, now)
             .map(|v| Reply::json(200, &v)),

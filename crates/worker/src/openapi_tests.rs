@@ -42,6 +42,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/tenants/{tenant_id}/automation-keys"),
     ("get", "/v1/tenants/{tenant_id}/audit"),
     ("get", "/v1/users"),
+    ("post", "/v1/users/bulk"),
+    ("get", "/v1/users/bulk/{report_id}"),
     ("get", "/v1/users/{user_id}"),
     ("post", "/v1/users"),
     ("put", "/v1/users/{user_id}/support"),
@@ -106,6 +108,7 @@ fn sample(schema: &str) -> String {
     match schema {
         "#/components/schemas/TenantId" => "ten_00000000000000aa".to_owned(),
         "#/components/schemas/UserId" => "usr_00000000000000bb".to_owned(),
+        "#/components/schemas/BulkReportId" => "blk_00000000000000cc".to_owned(),
         "#/components/schemas/ApiTokenKeyId" => issue_api_token(&mut SeededRandom::new(1), &key)
             .key_id
             .to_string(),

@@ -140,6 +140,7 @@ impl From<RouteError> for Problem {
         match error {
             RouteError::NotFound => Problem::new(404, "not_found", "no such resource"),
             RouteError::MethodNotAllowed(allowed) => Problem::method_not_allowed(allowed.into()),
+            RouteError::InvalidQuery(error) => Problem::new(400, error.code(), error.to_string()),
         }
     }
 }
