@@ -3,10 +3,13 @@
 //! run exactly what the exported functions run.
 
 use crate::types::{
-    AuthorizeResult, CredentialRecord, Decided, DesiredConfig, Failure, IssueRequest, IssueResult,
-    Issued, LocateResult, Located, OperationInfo, Permission, Principal, RolePresetInfo, True,
+    AccountOperationDecided, AccountOperationInfo, AccountOperationQuery, AccountOperationResult,
+    AccountPermissionsMatrix, AccountPermissionsRow, AuthorizeResult, CompanyRoleInfo,
+    CredentialRecord, Decided, DesiredConfig, Failure, IssueRequest, IssueResult, Issued,
+    LocateResult, Located, OperationInfo, Permission, Principal, Problem, RolePresetInfo, True,
     Valid, ValidateResult, Verified, VerifyResult,
 };
+use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::credential::{self, CredentialRecord as CoreRecord, Placement, Presented};
 use portcullis_core::random::RandomSource;
 use portcullis_core::{HashingKey, Operation, RolePreset, Timestamp, authorize, desired, store};
@@ -173,6 +176,89 @@ pub fn operations() -> Vec<OperationInfo> {
         .copied()
         .map(OperationInfo::from)
         .collect()
+}
+
+/// The company roles, in the matrix's column order.
+pub fn company_roles() -> Vec<CompanyRoleInfo> {
+    CompanyRole::ALL
+        .into_iter()
+        .map(CompanyRoleInfo::from)
+        .collect()
+}
+
+/// The account operations, in the matrix's row order.
+pub fn account_operations() -> Vec<AccountOperationInfo> {
+    AccountOperation::ALL
+        .into_iter()
+        .map(AccountOperationInfo::from)
+        .collect()
+}
+
+/// Whether `role` allows `operation` only on the tenants assigned to the user. The engine's
+/// [`AccountOperation::scoped_to_licenses`] is about license admins alone (see
+/// [`company::allows`]); this says so per cell, so that no caller has to.
+fn scoped_to_assigned_tenants(role: CompanyRole, operation: AccountOperation) -> bool {
+    company::allows(role, operation)
+        && role == CompanyRole::LicenseAdmin
+        && operation.scoped_to_licenses()
+}
+
+/// Whether a user holding the roles named in `query` may run the operation it names, which of
+/// them allow it, and whether only on the tenants assigned to the user. Every unknown name is
+/// reported, each with its path.
+pub fn account_operation_allowed(query: AccountOperationQuery) -> AccountOperationResult {
+    let mut problems = Vec::new();
+    let mut roles = Vec::with_capacity(query.roles.len());
+    for (index, name) in query.roles.iter().enumerate() {
+        match name.parse::<CompanyRole>() {
+            Ok(role) => roles.push(role),
+            Err(error) => problems.push(Problem::company_role(&error, format!("roles[{index}]"))),
+        }
+    }
+    let operation = query.operation.parse::<AccountOperation>();
+    if let Err(error) = &operation {
+        problems.push(Problem::account_operation(error));
+    }
+    let operation = match operation {
+        Ok(operation) if problems.is_empty() => operation,
+        _ => return Failure::from_problems(problems).into(),
+    };
+    let granted_by: Vec<CompanyRole> = CompanyRole::ALL
+        .into_iter()
+        .filter(|role| roles.contains(role) && company::allows(*role, operation))
+        .collect();
+    let allowed = company::any_allows(&roles, operation);
+    AccountOperationResult::Success(AccountOperationDecided {
+        ok: True,
+        allowed,
+        scoped_to_assigned_tenants: allowed
+            && granted_by
+                .iter()
+                .all(|role| scoped_to_assigned_tenants(*role, operation)),
+        granted_by: granted_by.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// The account permissions matrix: a row per operation, a column per company role.
+pub fn account_permissions_matrix() -> AccountPermissionsMatrix {
+    let cells = |operation, cell: fn(CompanyRole, AccountOperation) -> bool| {
+        CompanyRole::ALL
+            .into_iter()
+            .map(|role| cell(role, operation))
+            .collect()
+    };
+    AccountPermissionsMatrix {
+        roles: CompanyRole::ALL.into_iter().map(Into::into).collect(),
+        rows: AccountOperation::ALL
+            .into_iter()
+            .map(|operation| AccountPermissionsRow {
+                operation: operation.into(),
+                description: operation.description().to_owned(),
+                allowed: cells(operation, company::allows),
+                scoped_to_assigned_tenants: cells(operation, scoped_to_assigned_tenants),
+            })
+            .collect(),
+    }
 }
 
 /// A fresh random hashing key, as base64url text for a secret store.

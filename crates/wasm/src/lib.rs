@@ -20,7 +20,7 @@ use portcullis_core::Timestamp;
 use portcullis_core::random::OsRandom;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use types::{Failure, IssueResult, ValidateResult, VerifyResult};
+use types::{AccountOperationResult, Failure, IssueResult, ValidateResult, VerifyResult};
 use wasm_bindgen::prelude::*;
 
 /// The largest integer a JavaScript number holds exactly (2^53 - 1).
@@ -161,6 +161,46 @@ pub fn list_role_presets() -> JsValue {
 #[wasm_bindgen(js_name = listOperations, unchecked_return_type = "OperationInfo[]")]
 pub fn list_operations() -> JsValue {
     encode(&facade::operations())
+}
+
+/// The company roles (account-level, above the tenants), in the matrix's column order.
+#[wasm_bindgen(js_name = listCompanyRoles, unchecked_return_type = "CompanyRoleInfo[]")]
+pub fn list_company_roles() -> JsValue {
+    encode(&facade::company_roles())
+}
+
+/// The account operations, each with its description and whether a license admin may run it
+/// only on the tenants assigned to them, in the matrix's row order.
+#[wasm_bindgen(
+    js_name = listAccountOperations,
+    unchecked_return_type = "AccountOperationInfo[]"
+)]
+pub fn list_account_operations() -> JsValue {
+    encode(&facade::account_operations())
+}
+
+/// Whether a user holding `roles` may run the account `operation`, which of the roles allow
+/// it, and whether only on the tenants assigned to the user; every unknown name is a problem.
+#[wasm_bindgen(
+    js_name = accountOperationAllowed,
+    unchecked_return_type = "AccountOperationResult"
+)]
+pub fn account_operation_allowed(
+    #[wasm_bindgen(unchecked_param_type = "AccountOperationQuery | string")] query: JsValue,
+) -> JsValue {
+    let result = decode(query, "query")
+        .map(facade::account_operation_allowed)
+        .unwrap_or_else(AccountOperationResult::from);
+    encode(&result)
+}
+
+/// The account permissions matrix: a row per account operation, a column per company role.
+#[wasm_bindgen(
+    js_name = accountPermissionsMatrix,
+    unchecked_return_type = "AccountPermissionsMatrix"
+)]
+pub fn account_permissions_matrix() -> JsValue {
+    encode(&facade::account_permissions_matrix())
 }
 
 /// A fresh random 32-byte hashing key (base64url), to keep in a secret store.

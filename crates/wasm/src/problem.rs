@@ -3,18 +3,40 @@
 
 use crate::types::{Failure, False, Problem};
 use portcullis_core::authz::UnknownOperation;
+use portcullis_core::company::{UnknownAccountOperation, UnknownCompanyRole};
 use portcullis_core::credential::Verification;
 use portcullis_core::secret::HashingKeyError;
 use std::fmt::Display;
 
+impl Problem {
+    /// A problem with its code, public message and, if known, where it is.
+    pub fn new(code: &str, message: impl Display, path: Option<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.to_string(),
+            path,
+        }
+    }
+
+    /// A name that is not a company role, at `path` (e.g. `roles[2]`).
+    pub fn company_role(error: &UnknownCompanyRole, path: String) -> Self {
+        Self::new("unknown_company_role", error, Some(path))
+    }
+
+    /// A name that is not an account operation.
+    pub fn account_operation(error: &UnknownAccountOperation) -> Self {
+        Self::new(
+            "unknown_account_operation",
+            error,
+            Some("operation".to_owned()),
+        )
+    }
+}
+
 impl Failure {
     /// A failure with a single problem.
     pub fn one(code: &str, message: impl Display, path: Option<&str>) -> Self {
-        Self::from_problems(vec![Problem {
-            code: code.to_owned(),
-            message: message.to_string(),
-            path: path.map(str::to_owned),
-        }])
+        Self::from_problems(vec![Problem::new(code, message, path.map(str::to_owned))])
     }
 
     /// A failure listing `errors`.

@@ -8,6 +8,9 @@
 //! hashes keep the engine's types, so they are parsed (and refused) by the engine's own rules.
 
 use portcullis_core::authz::{self as core_authz, Area as CoreArea};
+use portcullis_core::company::{
+    AccountOperation as CoreAccountOperation, CompanyRole as CoreCompanyRole,
+};
 use portcullis_core::credential::{
     CredentialKind as CoreCredentialKind, CredentialRecord as CoreCredentialRecord,
     CredentialState as CoreCredentialState,
@@ -187,6 +190,56 @@ mirror_enum! {
         OwnerInactive,
         /// The owning user has not accepted the invitation yet.
         OwnerPending,
+    }
+}
+
+mirror_enum! {
+    /// An account-level (company) role, above any tenant's own permissions.
+    CompanyRole mirrors CoreCompanyRole {
+        /// Runs the account: every operation, every tenant.
+        CompanyAdmin,
+        /// Administers the seats and plan usage of the tenants assigned to them.
+        LicenseAdmin,
+        /// Works support tickets and reads the account's details.
+        Support,
+        /// Implicit for every member of any tenant.
+        TenantUser,
+    }
+}
+
+mirror_enum! {
+    /// An operation on the account, above any tenant's own permissions.
+    AccountOperation mirrors CoreAccountOperation {
+        /// Create a user of the account.
+        AddUser,
+        /// Edit a user's display name.
+        EditUserName,
+        /// Activate or deactivate a user.
+        EditUserStatus,
+        /// Delete an inactive user.
+        DeleteUser,
+        /// Grant or revoke `company_admin`.
+        AssignCompanyAdmin,
+        /// Grant or revoke `license_admin` on a tenant.
+        AssignLicenseAdmin,
+        /// Grant or revoke `support`.
+        AssignSupport,
+        /// See each tenant's seats and plan usage.
+        ViewLicenseUsage,
+        /// Give or take a tenant seat (membership without any tenant permission).
+        AssignLicenses,
+        /// Launch (create) a tenant.
+        LaunchTenant,
+        /// Log in to a tenant one is a member of.
+        LogInToAssignedTenant,
+        /// Read support tickets.
+        ViewSupportTickets,
+        /// Open support tickets.
+        CreateSupportTickets,
+        /// Read the account's details (name, owner, settings, tenants).
+        ViewAccountDetails,
+        /// Edit one's own name.
+        ManageOwnProfile,
     }
 }
 
@@ -472,6 +525,90 @@ impl From<CoreRolePreset> for RolePresetInfo {
             permissions: permission_names(role.permissions()),
         }
     }
+}
+
+/// A company role and what it is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+pub struct CompanyRoleInfo {
+    /// The role's name, as `accountOperationAllowed` takes it.
+    pub name: CompanyRole,
+    /// What the role is for, for people.
+    pub description: String,
+}
+
+impl From<CoreCompanyRole> for CompanyRoleInfo {
+    fn from(role: CoreCompanyRole) -> Self {
+        // The engine names its roles but does not describe them (yet): these lines are its
+        // doc comments, kept next to the exhaustive match so a new role cannot go unlisted.
+        let description = match role {
+            CoreCompanyRole::CompanyAdmin => "Runs the account: every operation, every tenant",
+            CoreCompanyRole::LicenseAdmin => {
+                "Administers the seats and plan usage of the tenants assigned to them"
+            }
+            CoreCompanyRole::Support => "Works support tickets and reads the account's details",
+            CoreCompanyRole::TenantUser => "Implicit for every member of any tenant",
+        };
+        Self {
+            name: role.into(),
+            description: description.to_owned(),
+        }
+    }
+}
+
+/// One operation of the account permissions matrix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+pub struct AccountOperationInfo {
+    /// The operation's name, as `accountOperationAllowed` takes it.
+    pub name: AccountOperation,
+    /// What it does, for people.
+    pub description: String,
+    /// Whether a license admin may run it only on the tenants assigned to them.
+    pub scoped_to_assigned_tenants: bool,
+}
+
+impl From<CoreAccountOperation> for AccountOperationInfo {
+    fn from(operation: CoreAccountOperation) -> Self {
+        Self {
+            name: operation.into(),
+            description: operation.description().to_owned(),
+            scoped_to_assigned_tenants: operation.scoped_to_licenses(),
+        }
+    }
+}
+
+/// A question to the account permissions matrix: may a user holding `roles` run `operation`?
+/// Names are plain strings so that one bad name hides no other.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields, expecting = "an account operation query")]
+pub struct AccountOperationQuery {
+    /// The company roles the user holds (`company_admin`, `license_admin`, `support`,
+    /// `tenant_user`); none is allowed and allows nothing.
+    pub roles: Vec<String>,
+    /// The account operation, e.g. `assign_licenses`.
+    pub operation: String,
+}
+
+/// The account permissions matrix: a row per account operation, a column per company role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+pub struct AccountPermissionsMatrix {
+    /// The columns, in order.
+    pub roles: Vec<CompanyRole>,
+    /// The rows, in order.
+    pub rows: Vec<AccountPermissionsRow>,
+}
+
+/// One operation of the matrix and its cell for each role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+pub struct AccountPermissionsRow {
+    /// The operation.
+    pub operation: AccountOperation,
+    /// What it does, for people.
+    pub description: String,
+    /// Per column of `roles`: whether that role allows the operation.
+    pub allowed: Vec<bool>,
+    /// Per column of `roles`: whether that role allows it only on the tenants assigned to the
+    /// user (a license admin's "assigned tenants" cell).
+    pub scoped_to_assigned_tenants: Vec<bool>,
 }
 
 /// What to issue: an API token for a member, or a tenant's automation key, with everything
@@ -812,6 +949,22 @@ pub struct Valid {
     pub ok: True,
 }
 
+/// The matrix's answer for a set of roles (allowed or not: both are successful answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOperationDecided {
+    /// Always `true`.
+    #[tsify(type = "true")]
+    pub ok: True,
+    /// Whether any of the roles allows the operation.
+    pub allowed: bool,
+    /// The roles given that allow it, in the matrix's column order, each once.
+    pub granted_by: Vec<CompanyRole>,
+    /// Whether it is allowed only on the tenants assigned to the user: every role that allows
+    /// it is a license admin's, for an operation scoped to assigned tenants.
+    pub scoped_to_assigned_tenants: bool,
+}
+
 /// Declares a result type: the success shape or a [`Failure`].
 macro_rules! outcome {
     ($(#[$meta:meta])* $name:ident => $success:ident) => {
@@ -857,6 +1010,10 @@ outcome! {
     /// What `validateConfig` returns.
     ValidateResult => Valid
 }
+outcome! {
+    /// What `accountOperationAllowed` returns.
+    AccountOperationResult => AccountOperationDecided
+}
 
 #[cfg(test)]
 mod tests {
@@ -878,6 +1035,12 @@ mod tests {
         }
         for plan in CorePlan::ALL {
             same_json(plan, Plan::from(plan));
+        }
+        for role in CoreCompanyRole::ALL {
+            same_json(role, CompanyRole::from(role));
+        }
+        for operation in CoreAccountOperation::ALL {
+            same_json(operation, AccountOperation::from(operation));
         }
         for operation in CoreOperation::ALL {
             same_json(operation, Operation::from(*operation));
@@ -915,5 +1078,16 @@ mod tests {
         assert!(Failure::DECL.contains("ok: false"), "{}", Failure::DECL);
         assert!(Verified::DECL.contains("ok: true"), "{}", Verified::DECL);
         assert!(Permission::DECL.contains("\"build_applications\""));
+        assert!(
+            AccountOperationResult::DECL.contains("AccountOperationDecided | Failure"),
+            "{}",
+            AccountOperationResult::DECL
+        );
+        assert!(
+            AccountOperationDecided::DECL.contains("granted_by: CompanyRole[]"),
+            "{}",
+            AccountOperationDecided::DECL
+        );
+        assert!(CompanyRole::DECL.contains("\"license_admin\""));
     }
 }

@@ -21,6 +21,7 @@
 mod support;
 
 use portcullis_core::authz::Area;
+use portcullis_core::company::AccountOperation;
 use portcullis_core::credential::{
     self, CredentialRecord as CoreRecord, CredentialState, Issued, Placement,
 };
@@ -29,9 +30,9 @@ use portcullis_core::{
     AccountId, HashingKey, Operation, Permission, PermissionSet, Plan, TenantId, Timestamp, UserId,
 };
 use portcullis_wasm::facade;
-use portcullis_wasm::types::{CredentialRecord, DesiredConfig, Principal};
+use portcullis_wasm::types::{AccountOperationQuery, CredentialRecord, DesiredConfig, Principal};
 use serde_json::{Value, json};
-use support::{AuthorizeCase, Decision, ValidateCase, Vectors, VerifyCase};
+use support::{AccountOperationCase, AuthorizeCase, Decision, ValidateCase, Vectors, VerifyCase};
 
 const NOW: u64 = 1_750_000_000;
 const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors.json");
@@ -55,6 +56,16 @@ fn decide(principal: &Value, operation: &str) -> Value {
 fn validate(config: &Value) -> Value {
     let config: DesiredConfig = serde_json::from_value(config.clone()).unwrap();
     serde_json::to_value(facade::validate(config)).unwrap()
+}
+
+fn account_operation_allowed(roles: &Value, operation: &str) -> Value {
+    let query: AccountOperationQuery =
+        serde_json::from_value(json!({ "roles": roles, "operation": operation })).unwrap();
+    serde_json::to_value(facade::account_operation_allowed(query)).unwrap()
+}
+
+fn json_of<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).unwrap()
 }
 
 fn code(result: &Value) -> &str {
@@ -436,9 +447,12 @@ fn generate() -> Vectors {
     })
     .collect();
 
+    let account_operation_allowed_cases = account_operation_cases();
+
     Vectors {
         about: "Shared test vectors of portcullis-wasm: inputs and the exact result of \
-                verifyCredential, authorize and validateConfig, checked natively \
+                verifyCredential, authorize, validateConfig, accountOperationAllowed and the \
+                account catalogues, checked natively \
                 (crates/wasm/tests/vectors.rs) and in wasm under Node and Chromium \
                 (crates/wasm/tests/web.rs). Generated, do not edit: \
                 PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors"
@@ -448,7 +462,169 @@ fn generate() -> Vectors {
         verify: verify_cases,
         authorize: authorize_cases,
         validate: validate_cases,
+        company_roles: json_of(facade::company_roles()),
+        account_operations: json_of(facade::account_operations()),
+        account_permissions_matrix: json_of(facade::account_permissions_matrix()),
+        account_operation_allowed: account_operation_allowed_cases,
     }
+}
+
+/// `accountOperationAllowed` for each role alone, no role, two combinations and unknown names,
+/// each checked against the matrix of docs/ACCOUNT_ROLES.md written out by hand.
+fn account_operation_cases() -> Vec<AccountOperationCase> {
+    let every: Vec<&str> = AccountOperation::ALL
+        .iter()
+        .map(|operation| operation.name())
+        .chain(["format_disk"])
+        .collect();
+    let cases: Vec<AccountOperationCase> = [
+        ("company admin", json!(["company_admin"]), &every[..]),
+        ("license admin", json!(["license_admin"]), &every[..]),
+        ("support", json!(["support"]), &every[..]),
+        ("tenant user", json!(["tenant_user"]), &every[..]),
+        ("no role at all", json!([]), &every[..]),
+        (
+            "license admin and company admin",
+            json!(["license_admin", "company_admin"]),
+            &every[..],
+        ),
+        (
+            "tenant user and support, support named twice",
+            json!(["tenant_user", "support", "support"]),
+            &every[..],
+        ),
+        (
+            "unknown role names among known ones",
+            json!(["support", "root", "tenant_user", "Company_Admin"]),
+            &["view_support_tickets", "format_disk"][..],
+        ),
+    ]
+    .into_iter()
+    .map(|(name, roles, operations)| AccountOperationCase {
+        name: name.to_owned(),
+        decisions: operations
+            .iter()
+            .map(|operation| Decision {
+                operation: (*operation).to_owned(),
+                result: account_operation_allowed(&roles, operation),
+            })
+            .collect(),
+        roles,
+    })
+    .collect();
+    let result = |case: &str, operation: &str| -> Value {
+        let case = cases.iter().find(|c| c.name == case).unwrap();
+        let decision = case.decisions.iter().find(|d| d.operation == operation);
+        decision.unwrap().result.clone()
+    };
+
+    // The matrix of docs/ACCOUNT_ROLES.md, by hand.
+    let license_admin = [
+        "add_user",
+        "edit_user_name",
+        "assign_license_admin",
+        "view_license_usage",
+        "assign_licenses",
+        "log_in_to_assigned_tenant",
+        "view_support_tickets",
+        "create_support_tickets",
+        "view_account_details",
+        "manage_own_profile",
+    ];
+    let assigned_tenants_only = ["edit_user_name", "assign_license_admin", "assign_licenses"];
+    let support = [
+        "log_in_to_assigned_tenant",
+        "view_support_tickets",
+        "create_support_tickets",
+        "view_account_details",
+        "manage_own_profile",
+    ];
+    let tenant_user = ["log_in_to_assigned_tenant", "manage_own_profile"];
+    let answer = |granted_by: &[&str], scoped: bool| {
+        json!({
+            "ok": true,
+            "allowed": !granted_by.is_empty(),
+            "granted_by": granted_by,
+            "scoped_to_assigned_tenants": scoped,
+        })
+    };
+    let only = |role: &'static str, allowed: bool| if allowed { vec![role] } else { vec![] };
+    for operation in AccountOperation::ALL {
+        let name = operation.name();
+        let is = |list: &[&str]| list.contains(&name);
+        let scoped = is(&assigned_tenants_only);
+        assert_eq!(
+            result("company admin", name),
+            answer(&["company_admin"], false)
+        );
+        assert_eq!(
+            result("license admin", name),
+            answer(&only("license_admin", is(&license_admin)), scoped),
+            "license admin, {name}"
+        );
+        assert_eq!(
+            result("support", name),
+            answer(&only("support", is(&support)), false),
+            "support, {name}"
+        );
+        assert_eq!(
+            result("tenant user", name),
+            answer(&only("tenant_user", is(&tenant_user)), false),
+            "tenant user, {name}"
+        );
+        assert_eq!(result("no role at all", name), answer(&[], false), "{name}");
+    }
+    // A company admin's grant is not limited to assigned tenants, even when they are also a
+    // license admin; roles come back in column order, each once.
+    let both = "license admin and company admin";
+    assert_eq!(
+        result(both, "assign_licenses"),
+        answer(&["company_admin", "license_admin"], false)
+    );
+    assert_eq!(
+        result(both, "delete_user"),
+        answer(&["company_admin"], false)
+    );
+    let twice = "tenant user and support, support named twice";
+    assert_eq!(
+        result(twice, "manage_own_profile"),
+        answer(&["support", "tenant_user"], false)
+    );
+    assert_eq!(result(twice, "add_user"), answer(&[], false));
+
+    // Every unknown name is reported, with its path.
+    let problems = |result: Value| -> Vec<(String, String)> {
+        let errors = result["errors"].as_array().unwrap().iter();
+        errors
+            .map(|error| (error["code"].to_string(), error["path"].to_string()))
+            .collect()
+    };
+    let problem = |code: &str, path: &str| (format!("\"{code}\""), format!("\"{path}\""));
+    let bad_names = "unknown role names among known ones";
+    assert_eq!(
+        problems(result(bad_names, "view_support_tickets")),
+        [
+            problem("unknown_company_role", "roles[1]"),
+            problem("unknown_company_role", "roles[3]"),
+        ]
+    );
+    assert_eq!(
+        problems(result(bad_names, "format_disk")),
+        [
+            problem("unknown_company_role", "roles[1]"),
+            problem("unknown_company_role", "roles[3]"),
+            problem("unknown_account_operation", "operation"),
+        ]
+    );
+    for case in cases.iter().filter(|case| case.name != bad_names) {
+        assert_eq!(
+            problems(result(&case.name, "format_disk")),
+            [problem("unknown_account_operation", "operation")],
+            "{}",
+            case.name
+        );
+    }
+    cases
 }
 
 #[test]
@@ -489,6 +665,75 @@ fn native_results_match_every_vector() {
     }
     for case in &vectors.validate {
         assert_eq!(validate(&case.config), case.result, "{}", case.name);
+    }
+    assert_eq!(json_of(facade::company_roles()), vectors.company_roles);
+    assert_eq!(
+        json_of(facade::account_operations()),
+        vectors.account_operations
+    );
+    assert_eq!(
+        json_of(facade::account_permissions_matrix()),
+        vectors.account_permissions_matrix
+    );
+    assert!(vectors.account_operation_allowed.len() >= 8);
+    for case in &vectors.account_operation_allowed {
+        for decision in &case.decisions {
+            let result = account_operation_allowed(&case.roles, &decision.operation);
+            assert_eq!(
+                result, decision.result,
+                "{}: {}",
+                case.name, decision.operation
+            );
+        }
+    }
+}
+
+#[test]
+fn the_matrix_is_the_one_docs_account_roles_shows() {
+    // docs/ACCOUNT_ROLES.md renders the engine's matrix ("yes", "assigned tenants", "—"); the
+    // package's matrix must say the same, cell for cell, with nothing left for a UI to infer.
+    let docs = include_str!("../../../docs/ACCOUNT_ROLES.md");
+    let table: Vec<&str> = docs
+        .lines()
+        .skip_while(|line| !line.starts_with("<!-- matrix:begin"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("<!-- matrix:end"))
+        .collect();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches('|')
+            .split('|')
+            .map(|cell| cell.trim().to_owned())
+            .collect()
+    };
+    let matrix = json_of(facade::account_permissions_matrix());
+    let roles: Vec<String> = matrix["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| format!("`{}`", role.as_str().unwrap()))
+        .collect();
+    assert_eq!(cells(table[0])[1..], roles[..]);
+    let rows = matrix["rows"].as_array().unwrap();
+    assert_eq!(table.len(), 2 + rows.len());
+    for (line, row) in table[2..].iter().zip(rows) {
+        let cells = cells(line);
+        let operation = row["operation"].as_str().unwrap();
+        assert_eq!(
+            cells[0],
+            format!("{} (`{operation}`)", row["description"].as_str().unwrap())
+        );
+        for (index, cell) in cells[1..].iter().enumerate() {
+            let shown = match (
+                row["allowed"][index].as_bool().unwrap(),
+                row["scoped_to_assigned_tenants"][index].as_bool().unwrap(),
+            ) {
+                (false, false) => "—",
+                (true, false) => "yes",
+                (true, true) => "assigned tenants",
+                (false, true) => panic!("{operation}: scoped but not allowed"),
+            };
+            assert_eq!(cell, shown, "{operation}, {}", roles[index]);
+        }
     }
 }
 

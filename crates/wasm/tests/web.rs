@@ -23,7 +23,8 @@ mod support;
 
 use portcullis_wasm::types::{AuthorizeResult, VerifyResult};
 use portcullis_wasm::{
-    authorize_operation, credential_key_id, generate_hashing_key, issue_credential,
+    account_operation_allowed, account_permissions_matrix, authorize_operation, credential_key_id,
+    generate_hashing_key, issue_credential, list_account_operations, list_company_roles,
     list_operations, list_permissions, list_role_presets, validate_config, verify_credential,
 };
 use serde_json::{Value, json};
@@ -385,4 +386,153 @@ fn catalogues_list_the_engine_names() {
     assert_eq!(audit["required_feature"], "audit_log");
     let read = &operations[0];
     assert_eq!(read["required_permission"], Value::Null);
+}
+
+fn allowed(roles: Value, operation: &str) -> Value {
+    json_of(&account_operation_allowed(js_of(
+        &json!({ "roles": roles, "operation": operation }),
+    )))
+}
+
+#[wasm_bindgen_test]
+fn every_account_vector_answers_as_natively() {
+    let vectors = support::vectors();
+    assert_eq!(json_of(&list_company_roles()), vectors.company_roles);
+    assert_eq!(
+        json_of(&list_account_operations()),
+        vectors.account_operations
+    );
+    assert_eq!(
+        json_of(&account_permissions_matrix()),
+        vectors.account_permissions_matrix
+    );
+    for case in &vectors.account_operation_allowed {
+        for decision in &case.decisions {
+            assert_eq!(
+                allowed(case.roles.clone(), &decision.operation),
+                decision.result,
+                "{}: {}",
+                case.name,
+                decision.operation
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn account_operations_are_allowed_refused_or_bad_names() {
+    // Allowed, and only on the tenants assigned to the license admin.
+    let seats = allowed(json!(["tenant_user", "license_admin"]), "assign_licenses");
+    assert_eq!(
+        seats,
+        json!({
+            "ok": true,
+            "allowed": true,
+            "granted_by": ["license_admin"],
+            "scoped_to_assigned_tenants": true,
+        })
+    );
+    // Allowed everywhere: a company admin's grant is not scoped.
+    let both = allowed(json!(["company_admin", "license_admin"]), "assign_licenses");
+    assert_eq!(
+        both["granted_by"],
+        json!(["company_admin", "license_admin"])
+    );
+    assert_eq!(both["scoped_to_assigned_tenants"], false);
+    // Refused: a successful answer, not an error.
+    for (roles, operation) in [
+        (json!(["support"]), "delete_user"),
+        (json!(["license_admin"]), "launch_tenant"),
+        (json!(["tenant_user"]), "view_support_tickets"),
+        (json!([]), "manage_own_profile"),
+    ] {
+        let refused = allowed(roles.clone(), operation);
+        assert_eq!(refused["ok"], true, "{roles} {operation}");
+        assert_eq!(refused["allowed"], false, "{roles} {operation}");
+        assert_eq!(refused["granted_by"], json!([]), "{roles} {operation}");
+    }
+    // Bad names: every one reported, with its path, and no answer.
+    let bad = allowed(json!(["support", "root", "admin"]), "format_disk");
+    assert_eq!(bad["ok"], false);
+    assert!(bad.get("allowed").is_none());
+    let errors: Vec<(&str, &str)> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["code"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("unknown_company_role", "roles[1]"),
+            ("unknown_company_role", "roles[2]"),
+            ("unknown_account_operation", "operation"),
+        ]
+    );
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`root`")
+    );
+    // The query as JSON text answers the same; a query of the wrong shape is an input error.
+    let as_text = account_operation_allowed(JsValue::from_str(
+        r#"{"roles":["license_admin","tenant_user"],"operation":"assign_licenses"}"#,
+    ));
+    assert_eq!(json_of(&as_text), seats);
+    for query in [
+        json!({ "roles": "company_admin", "operation": "add_user" }),
+        json!({ "roles": ["company_admin"] }),
+        json!({ "roles": [], "operation": "add_user", "tenant": "ten_1" }),
+    ] {
+        let result = json_of(&account_operation_allowed(js_of(&query)));
+        assert_eq!(first_code(&result), "invalid_input", "{query}");
+        assert_eq!(result["errors"][0]["path"], "query", "{query}");
+    }
+    assert_eq!(
+        first_code(&json_of(&account_operation_allowed(JsValue::UNDEFINED))),
+        "invalid_input"
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_matrix_has_a_cell_for_every_role_and_operation() {
+    let matrix = json_of(&account_permissions_matrix());
+    let roles = matrix["roles"].as_array().unwrap();
+    let listed_roles: Vec<Value> = json_of(&list_company_roles())
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| role["name"].clone())
+        .collect();
+    assert_eq!(roles, &listed_roles);
+    assert_eq!(
+        listed_roles,
+        ["company_admin", "license_admin", "support", "tenant_user"]
+    );
+    let operations = json_of(&list_account_operations());
+    let rows = matrix["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 15);
+    assert_eq!(operations.as_array().unwrap().len(), 15);
+    for (row, operation) in rows.iter().zip(operations.as_array().unwrap()) {
+        let name = operation["name"].as_str().unwrap();
+        assert_eq!(row["operation"], name);
+        assert_eq!(row["description"], operation["description"]);
+        for (index, role) in roles.iter().enumerate() {
+            let answer = allowed(json!([role]), name);
+            assert_eq!(answer["allowed"], row["allowed"][index], "{role} {name}");
+            assert_eq!(
+                answer["scoped_to_assigned_tenants"], row["scoped_to_assigned_tenants"][index],
+                "{role} {name}"
+            );
+        }
+    }
+    let seats = operations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|operation| operation["name"] == "assign_licenses")
+        .unwrap();
+    assert_eq!(seats["scoped_to_assigned_tenants"], true);
+    assert_eq!(seats["description"], "Assign licenses (tenant seats)");
 }

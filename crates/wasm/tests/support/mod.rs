@@ -23,6 +23,14 @@ pub struct Vectors {
     pub authorize: Vec<AuthorizeCase>,
     /// `validateConfig` cases.
     pub validate: Vec<ValidateCase>,
+    /// What `listCompanyRoles` returns.
+    pub company_roles: Value,
+    /// What `listAccountOperations` returns.
+    pub account_operations: Value,
+    /// What `accountPermissionsMatrix` returns.
+    pub account_permissions_matrix: Value,
+    /// `accountOperationAllowed` cases.
+    pub account_operation_allowed: Vec<AccountOperationCase>,
 }
 
 /// One verification: a presented credential and the record stored under its key id.
@@ -60,6 +68,19 @@ pub struct Decision {
     pub operation: String,
     /// The exact result.
     pub result: Value,
+}
+
+/// A set of company role names, and the matrix's answer for each operation asked (every
+/// account operation, or a few, and a name outside the matrix).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOperationCase {
+    /// What the case shows.
+    pub name: String,
+    /// The `roles` of the query: names, known or not.
+    pub roles: Value,
+    /// The query's `operation` and the exact result.
+    pub decisions: Vec<Decision>,
 }
 
 /// One desired configuration.
