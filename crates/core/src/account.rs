@@ -1275,8 +1275,7 @@ impl Account {
         }
         let allowed = self.company_roles(&actor.user_id).into_iter().any(|role| {
             company::allows(role, operation)
-                && (role != CompanyRole::LicenseAdmin
-                    || !operation.scoped_to_licenses()
+                && (!company::limited_to_assigned_tenants(role, operation)
                     || tenant.is_none_or(|tenant| user.license_tenants.contains(tenant)))
         });
         if allowed {

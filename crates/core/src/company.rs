@@ -235,6 +235,14 @@ pub const fn allows(role: CompanyRole, operation: AccountOperation) -> bool {
     }
 }
 
+/// Whether `role` may run `operation` only on the tenants assigned to the user: license admins,
+/// for the operations [`AccountOperation::scoped_to_licenses`].
+pub const fn limited_to_assigned_tenants(role: CompanyRole, operation: AccountOperation) -> bool {
+    allows(role, operation)
+        && matches!(role, CompanyRole::LicenseAdmin)
+        && operation.scoped_to_licenses()
+}
+
 /// Whether any of `roles` allows `operation` (scoping aside).
 pub fn any_allows(roles: &[CompanyRole], operation: AccountOperation) -> bool {
     roles.iter().any(|role| allows(*role, operation))
@@ -257,14 +265,12 @@ pub fn matrix_markdown() -> String {
             operation.description()
         ));
         for role in CompanyRole::ALL {
-            let cell = match (
-                allows(role, operation),
-                role,
-                operation.scoped_to_licenses(),
-            ) {
-                (false, _, _) => "—",
-                (true, CompanyRole::LicenseAdmin, true) => "assigned tenants",
-                (true, _, _) => "yes",
+            let cell = if limited_to_assigned_tenants(role, operation) {
+                "assigned tenants"
+            } else if allows(role, operation) {
+                "yes"
+            } else {
+                "—"
             };
             table.push_str(&format!(" {cell} |"));
         }

@@ -197,12 +197,6 @@ pub fn account_operations() -> Vec<AccountOperationInfo> {
 /// Whether `role` allows `operation` only on the tenants assigned to the user. The engine's
 /// [`AccountOperation::scoped_to_licenses`] is about license admins alone (see
 /// [`company::allows`]); this says so per cell, so that no caller has to.
-fn scoped_to_assigned_tenants(role: CompanyRole, operation: AccountOperation) -> bool {
-    company::allows(role, operation)
-        && role == CompanyRole::LicenseAdmin
-        && operation.scoped_to_licenses()
-}
-
 /// Whether a user holding the roles named in `query` may run the operation it names, which of
 /// them allow it, and whether only on the tenants assigned to the user. Every unknown name is
 /// reported, each with its path.
@@ -234,7 +228,7 @@ pub fn account_operation_allowed(query: AccountOperationQuery) -> AccountOperati
         scoped_to_assigned_tenants: allowed
             && granted_by
                 .iter()
-                .all(|role| scoped_to_assigned_tenants(*role, operation)),
+                .all(|role| company::limited_to_assigned_tenants(*role, operation)),
         granted_by: granted_by.into_iter().map(Into::into).collect(),
     })
 }
@@ -255,7 +249,7 @@ pub fn account_permissions_matrix() -> AccountPermissionsMatrix {
                 operation: operation.into(),
                 description: operation.description().to_owned(),
                 allowed: cells(operation, company::allows),
-                scoped_to_assigned_tenants: cells(operation, scoped_to_assigned_tenants),
+                scoped_to_assigned_tenants: cells(operation, company::limited_to_assigned_tenants),
             })
             .collect(),
     }

@@ -227,8 +227,7 @@ impl AccountUserResource {
         let allowed = |operation: AccountOperation, tenant: Option<&TenantId>| {
             caller.roles.iter().any(|role| {
                 company::allows(*role, operation)
-                    && (*role != CompanyRole::LicenseAdmin
-                        || !operation.scoped_to_licenses()
+                    && (!company::limited_to_assigned_tenants(*role, operation)
                         || tenant.is_none_or(|t| caller.license_tenants.contains(t)))
             })
         };
