@@ -348,11 +348,9 @@ impl DirectoryQuery {
 /// One user in the directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryEntry {
-    /// The user, as [`Account::view_user`] shows them.
+    /// The user, as [`Account::view_user`] shows them (company roles included).
     #[serde(flatten)]
     pub user: UserView,
-    /// Company roles held (see [`Account::company_roles`]).
-    pub roles: Vec<String>,
     /// Last activity, if any.
     pub last_active_at: Option<Timestamp>,
 }
@@ -435,11 +433,6 @@ impl Account {
             .into_iter()
             .map(|(_, user)| DirectoryEntry {
                 user: self.user_view(user),
-                roles: self
-                    .company_roles(&user.id)
-                    .into_iter()
-                    .map(|role| role.name().to_owned())
-                    .collect(),
                 last_active_at: user.last_active_at,
             })
             .collect();

@@ -2131,7 +2131,12 @@ fn the_directory_sorts_filters_searches_and_is_for_company_admins() {
     let admins = world.directory(&[("role", "company_admin")]);
     assert_eq!(emails(&admins), ["owner@acme.test"]);
     assert_eq!(
-        admins.items[0].roles,
+        admins.items[0]
+            .user
+            .roles
+            .iter()
+            .map(|role| role.name())
+            .collect::<Vec<_>>(),
         ["company_admin", "license_admin", "tenant_user"],
         "the owner launched the first tenant: its license admin and primary contact"
     );

@@ -129,7 +129,7 @@ async fn dispatch(
             .await?
         }
         Route::AcknowledgeNotifications => {
-            let (principal, actor) = management_actor(request, env).await?;
+            let (principal, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;
             let acknowledgement = api::typed_body(&body)?;
             forward(

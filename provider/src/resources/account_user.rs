@@ -194,7 +194,19 @@ async fn user_by_email(
     api: &Api,
     email: &str,
 ) -> Result<Option<UserView>, crate::client::ApiError> {
-    let users: Items<UserView> = api.get("/v1/users").await?;
+    // The directory's prefix search narrows the page to this address.
+    let query: String = email
+        .trim()
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect();
+    let users: Items<UserView> = api.get(&format!("/v1/users?q={query}&limit=200")).await?;
     Ok(users
         .items
         .into_iter()
