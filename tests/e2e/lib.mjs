@@ -49,12 +49,14 @@ export async function call(method, path, { token, body, raw, headers = {} } = {}
 }
 
 /**
- * JSON text of `value` without last-used times: those are telemetry the edge records after any
- * authenticated request (refused or not, see README "Last-used times"), not state a command
- * changes.
+ * JSON text of `value` without last-used and last-active times: those are telemetry the edge
+ * records after any authenticated request (refused or not, see README "Last-used times"), not
+ * state a command changes.
  */
 export function stateJson(value) {
-  return JSON.stringify(value, (key, field) => (key === "last_used_at" ? undefined : field));
+  return JSON.stringify(value, (key, field) =>
+    key === "last_used_at" || key === "last_active_at" ? undefined : field,
+  );
 }
 
 /** Asserts a problem+json response with `status` and `code`. */
