@@ -699,12 +699,19 @@ async fn accept(
             .map(|tenant| tenant.id.clone())
     });
     let Some(tenant_id) = tenant else {
-        return Problem::new(
-            404,
-            "tenant_not_found",
-            "the user is not a member of any tenant",
-        )
-        .into();
+        // A user created at account level (no tenant yet) becomes active without a token.
+        let body = json!({
+            "outcome": "invitation_accepted",
+            "user_id": user_id,
+            "account_id": account.id(),
+            "tenant_id": null,
+            "key_id": null,
+            "token": null,
+        });
+        return match persist(env, sql, cache, &before, account).await {
+            Ok(()) => Reply::json(200, &body),
+            Err(problem) => problem.into(),
+        };
     };
     let token = match first_token(&mut account, &user_id, &tenant_id, &mut context) {
         Ok(outcome) => outcome,
