@@ -35,28 +35,43 @@ writeFileSync(
   `${header}
 provider "portcullis" {}
 resource "portcullis_user" "member" {
-  count       = 98
+  count       = 97
   email       = "member-\${count.index}@bench.test"
   permissions = count.index % 3 == 0 ? ["build_applications"] : ["modify_configuration", "update_certificates"]
 }
-# A member holds at most 50 tokens per tenant: 50 for the owner, 50 for a second member.
+# A member holds at most 50 tokens per tenant (their first one included): 34 + 33 + 33 over
+# the owner and two more members.
 provider "portcullis" {
   alias = "second"
   token = "\${var.second_token}"
+}
+provider "portcullis" {
+  alias = "third"
+  token = "\${var.third_token}"
 }
 variable "second_token" {
   type      = string
   sensitive = true
 }
+variable "third_token" {
+  type      = string
+  sensitive = true
+}
 resource "portcullis_api_token" "ci" {
-  count       = 50
+  count       = 34
   name        = "ci-\${count.index}"
   permissions = ["build_applications"]
 }
 resource "portcullis_api_token" "ci_second" {
   provider    = portcullis.second
-  count       = 50
+  count       = 33
   name        = "ci-second-\${count.index}"
+  permissions = ["build_applications"]
+}
+resource "portcullis_api_token" "ci_third" {
+  provider    = portcullis.third
+  count       = 33
+  name        = "ci-third-\${count.index}"
   permissions = ["build_applications"]
 }
 resource "portcullis_automation_key" "builder" {
@@ -65,23 +80,27 @@ resource "portcullis_automation_key" "builder" {
 }
 `,
 );
-const secondAddress = "second@bench.test";
-const invited = ok(
-  await call("POST", `/v1/tenants/${world.tenant}/members`, {
-    token: world.token,
-    body: { email: secondAddress, permissions: ["build_applications", "user_and_api_management"] },
-  }),
-  201,
-);
-const accepted = ok(
-  await call("POST", "/v1/invitations/accept", {
-    body: { account_id: world.account, email: secondAddress, code: invited.invitation.code },
-  }),
-);
-const env = { PORTCULLIS_TOKEN: world.token, TF_VAR_second_token: accepted.token };
-timed("apply: 98 members + 100 tokens + 20 keys (218 resources)", full, ["apply", "-auto-approve"], env);
-timed("plan (refresh, no changes) of the same 218 resources", full, ["plan", "-detailed-exitcode"], env);
-timed("plan -refresh=false of the same 218 resources", full, ["plan", "-refresh=false"], env);
+const holders = [];
+for (const name of ["second", "third"]) {
+  const address = `${name}@bench.test`;
+  const invited = ok(
+    await call("POST", `/v1/tenants/${world.tenant}/members`, {
+      token: world.token,
+      body: { email: address, permissions: ["build_applications", "user_and_api_management"] },
+    }),
+    201,
+  );
+  const accepted = ok(
+    await call("POST", "/v1/invitations/accept", {
+      body: { account_id: world.account, email: address, code: invited.invitation.code },
+    }),
+  );
+  holders.push(accepted.token);
+}
+const env = { PORTCULLIS_TOKEN: world.token, TF_VAR_second_token: holders[0], TF_VAR_third_token: holders[1] };
+timed("apply: 97 members + 100 tokens + 20 keys (217 resources)", full, ["apply", "-auto-approve"], env);
+timed("plan (refresh, no changes) of the same 217 resources", full, ["plan", "-detailed-exitcode"], env);
+timed("plan -refresh=false of the same 217 resources", full, ["plan", "-refresh=false"], env);
 
 // 2. 1,000 members over 11 tenants (10 x 99 + 10): one provider alias per tenant.
 const wide = join(root, "wide");
