@@ -108,7 +108,16 @@ mkdirSync(wide);
 const owner = await signUp("enterprise");
 const tokens = [owner.token];
 for (let n = 1; n < 11; n += 1) {
-  const created = ok(await call("POST", "/v1/tenants", { token: owner.token, body: { name: `Tenant ${n}`, plan: "enterprise" } }), 201);
+  // wrangler dev's loopback occasionally drops a kept-alive connection: retry the request.
+  let created;
+  for (let attempt = 1; !created; attempt += 1) {
+    try {
+      created = ok(await call("POST", "/v1/tenants", { token: owner.token, body: { name: `Tenant ${n}`, plan: "enterprise" } }), 201);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   tokens.push(created.token);
 }
 let hcl = header;
