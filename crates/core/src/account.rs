@@ -1273,11 +1273,8 @@ impl Account {
                 .map_err(|_| Refusal::CredentialNotUsable)?;
             self.actor_permissions(actor, &home, now)?;
         }
-        let allowed = self.company_roles(&actor.user_id).into_iter().any(|role| {
-            company::allows(role, operation)
-                && (!company::limited_to_assigned_tenants(role, operation)
-                    || tenant.is_none_or(|tenant| user.license_tenants.contains(tenant)))
-        });
+        let roles = self.company_roles(&actor.user_id);
+        let allowed = company::roles_permit(&roles, &user.license_tenants, operation, tenant);
         if allowed {
             Ok(())
         } else {

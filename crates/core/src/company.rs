@@ -243,6 +243,22 @@ pub const fn limited_to_assigned_tenants(role: CompanyRole, operation: AccountOp
         && operation.scoped_to_licenses()
 }
 
+/// Whether a user holding `roles`, license admin of `license_tenants`, may run `operation`
+/// (on `tenant`, when given): the matrix with its scoping, the one statement of the rule that
+/// the engine and the adapters' plan-time checks share.
+pub fn roles_permit(
+    roles: &[CompanyRole],
+    license_tenants: &std::collections::BTreeSet<crate::TenantId>,
+    operation: AccountOperation,
+    tenant: Option<&crate::TenantId>,
+) -> bool {
+    roles.iter().any(|role| {
+        allows(*role, operation)
+            && (!limited_to_assigned_tenants(*role, operation)
+                || tenant.is_none_or(|tenant| license_tenants.contains(tenant)))
+    })
+}
+
 /// Whether any of `roles` allows `operation` (scoping aside).
 pub fn any_allows(roles: &[CompanyRole], operation: AccountOperation) -> bool {
     roles.iter().any(|role| allows(*role, operation))

@@ -236,12 +236,9 @@ impl AccountUserResource {
                 return;
             }
         };
+        let licenses: BTreeSet<TenantId> = caller.license_tenants.iter().cloned().collect();
         let allowed = |operation: AccountOperation, tenant: Option<&TenantId>| {
-            caller.roles.iter().any(|role| {
-                company::allows(*role, operation)
-                    && (!company::limited_to_assigned_tenants(*role, operation)
-                        || tenant.is_none_or(|t| caller.license_tenants.contains(t)))
-            })
+            company::roles_permit(&caller.roles, &licenses, operation, tenant)
         };
         let refuse = |diags: &mut Diagnostics, operation: AccountOperation, attribute| {
             diagnostics::error(
