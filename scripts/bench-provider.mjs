@@ -105,19 +105,24 @@ timed("plan -refresh=false of the same 217 resources", full, ["plan", "-refresh=
 // 2. 1,000 members over 11 tenants (10 x 99 + 10): one provider alias per tenant.
 const wide = join(root, "wide");
 mkdirSync(wide);
-const owner = await signUp("enterprise");
-const tokens = [owner.token];
-for (let n = 1; n < 11; n += 1) {
-  // wrangler dev's loopback occasionally drops a kept-alive connection: retry the request.
-  let created;
-  for (let attempt = 1; !created; attempt += 1) {
+// wrangler dev closes kept-alive loopback connections that sat idle while terraform ran, and
+// the next request on one fails ("other side closed"): the set-up retries its requests.
+async function retried(what, request) {
+  for (let attempt = 1; ; attempt += 1) {
     try {
-      created = ok(await call("POST", "/v1/tenants", { token: owner.token, body: { name: `Tenant ${n}`, plan: "enterprise" } }), 201);
+      return await request();
     } catch (error) {
-      if (attempt >= 3) throw error;
+      if (attempt >= 3) throw new Error(`${what}: ${error.message}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
+}
+const owner = await retried("sign-up", () => signUp("enterprise"));
+const tokens = [owner.token];
+for (let n = 1; n < 11; n += 1) {
+  const created = await retried(`tenant ${n}`, async () =>
+    ok(await call("POST", "/v1/tenants", { token: owner.token, body: { name: `Tenant ${n}`, plan: "enterprise" } }), 201),
+  );
   tokens.push(created.token);
 }
 let hcl = header;

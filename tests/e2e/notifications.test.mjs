@@ -40,6 +40,34 @@ async function acknowledge(world, ids) {
   return call("POST", "/v1/notifications/ack", { token: world.token, body: { ids } });
 }
 
+/**
+ * A webhook receiver on a free loopback port. The backlog may be delivered before the PUT that
+ * configures the webhook has answered here, so each delivery waits until `showSecret` is given
+ * the secret that answer carries; then `handle(request, rawBody, response, secret)` judges it.
+ */
+async function receiver(handle) {
+  let showSecret;
+  const secretKnown = new Promise((resolve) => {
+    showSecret = resolve;
+  });
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", async () => {
+      const secret = await secretKnown;
+      handle(request, Buffer.concat(chunks).toString("utf8"), response, secret);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: server.address().port, showSecret };
+}
+
+/** Closes a receiver without waiting for connections a failed test may have left open. */
+async function closed(server) {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
 async function until(what, predicate, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -183,42 +211,35 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
   const posts = []; // every request: { at, deliveryId, ids, sequences, signed, status }
   const received = new Map(); // notification id -> { deliveryId, sequence }
   const order = []; // notification sequences as first accepted
-  let secret;
-  const server = createServer((request, response) => {
-    const chunks = [];
-    request.on("data", (chunk) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const body = JSON.parse(raw);
-      const deliveryId = request.headers["portcullis-delivery"];
-      const signed = verifySignature(secret, request.headers["portcullis-signature"], raw);
-      const status = !signed ? 401 : failuresLeft > 0 ? 500 : 204;
-      if (status === 500) failuresLeft -= 1;
-      posts.push({
-        at: Date.now(),
-        deliveryId,
-        bodyDeliveryId: body.delivery_id,
-        ids: body.items.map((n) => n.id),
-        signed,
-        status,
-        text: raw,
-      });
-      if (status === 204) {
-        for (const n of body.items) {
-          const seen = received.get(n.id);
-          // Duplicates are allowed only as the same delivery (same idempotency id).
-          if (seen) assert.equal(seen.deliveryId, deliveryId, `${n.id} arrived in two deliveries`);
-          else {
-            received.set(n.id, { deliveryId, sequence: n.sequence });
-            order.push(n.sequence);
-          }
+  const hook = await receiver((request, raw, response, secret) => {
+    const body = JSON.parse(raw);
+    const deliveryId = request.headers["portcullis-delivery"];
+    const signed = verifySignature(secret, request.headers["portcullis-signature"], raw);
+    const status = !signed ? 401 : failuresLeft > 0 ? 500 : 204;
+    if (status === 500) failuresLeft -= 1;
+    posts.push({
+      at: Date.now(),
+      deliveryId,
+      bodyDeliveryId: body.delivery_id,
+      ids: body.items.map((n) => n.id),
+      signed,
+      status,
+      text: raw,
+    });
+    if (status === 204) {
+      for (const n of body.items) {
+        const seen = received.get(n.id);
+        // Duplicates are allowed only as the same delivery (same idempotency id).
+        if (seen) assert.equal(seen.deliveryId, deliveryId, `${n.id} arrived in two deliveries`);
+        else {
+          received.set(n.id, { deliveryId, sequence: n.sequence });
+          order.push(n.sequence);
         }
       }
-      response.writeHead(status).end();
-    });
+    }
+    response.writeHead(status).end();
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
+  const { port } = hook;
   try {
     const world = await signUp("team");
     // A backlog from before the webhook existed.
@@ -231,7 +252,8 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
       200,
       "configure",
     );
-    secret = configured.signing_secret;
+    const secret = configured.signing_secret;
+    hook.showSecret(secret);
     remember(secret);
     assert.match(secret, /^pcwh_[A-Za-z0-9_-]{43}$/);
     assert.equal(configured.url, `http://127.0.0.1:${port}/hooks/portcullis`);
@@ -279,7 +301,7 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
     assert.equal(posts.length, count, "no delivery without a webhook");
     assert.deepEqual((await allPending(world)).map((n) => n.kind), ["deactivated"]);
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await closed(hook.server);
   }
 });
 
@@ -325,6 +347,51 @@ test("webhook delivery: a receiver that is not even listening at first gets ever
       return ok(await call("GET", "/v1/notifications", { token: world.token }), 200).pending === 0;
     });
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await closed(server);
+  }
+});
+
+test("webhook delivery: a receiver that never answers is timed out and retried, not waited on", async () => {
+  // scripts/test-worker sets PORTCULLIS_WEBHOOK_TIMEOUT_MS=1000: the first request is left hanging.
+  const attempts = [];
+  const hanging = [];
+  const received = [];
+  const hook = await receiver((request, raw, response, secret) => {
+    const deliveryId = request.headers["portcullis-delivery"];
+    attempts.push({ at: Date.now(), deliveryId });
+    if (attempts.length === 1) {
+      hanging.push(response); // never answered
+      return;
+    }
+    if (verifySignature(secret, request.headers["portcullis-signature"], raw)) {
+      received.push(...JSON.parse(raw).items.map((n) => n.kind));
+    }
+    response.writeHead(204).end();
+  });
+  const { port } = hook;
+  try {
+    const world = await signUp("team");
+    ok(await invite(world, email("kim")), 201, "invite");
+    const configured = ok(
+      await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/` } }),
+      200,
+      "configure",
+    );
+    hook.showSecret(configured.signing_secret);
+    remember(configured.signing_secret);
+
+    await until("the retry after the hung attempt", () => received.length >= 1, 20_000);
+    assert.deepEqual(received, ["invitation"]);
+    assert.equal(attempts[1].deliveryId, attempts[0].deliveryId, "the retry is the same delivery");
+    const gap = attempts[1].at - attempts[0].at;
+    assert.ok(gap >= 900, `the receiver was given its timeout before the retry (${gap} ms)`);
+    assert.equal(hanging.length, 1);
+    // The API kept answering while the receiver hung.
+    await until("the outbox to empty", async () => {
+      return ok(await call("GET", "/v1/notifications", { token: world.token }), 200).pending === 0;
+    });
+  } finally {
+    for (const response of hanging) response.destroy();
+    await closed(hook.server);
   }
 });

@@ -1256,6 +1256,28 @@ impl Account {
 
     /// Whether `actor` may run `operation` (on `tenant`, for operations a license admin runs
     /// only on their own tenants): the matrix of [`company`], applied to the actor's roles.
+    /// Whether `actor` may edit `user`'s basic information: themselves, a company admin, a
+    /// license admin of a tenant the user holds a seat in, or a manager
+    /// (`user_and_api_management`) of such a tenant.
+    pub(crate) fn may_edit_user(&self, actor: &Actor, user: &UserId, now: Timestamp) -> bool {
+        actor.user_id == *user && self.active_actor(actor).is_ok()
+            || self.require_company_admin(actor, now).is_ok()
+            || self.tenants.values().any(|tenant| {
+                tenant.members.contains_key(user)
+                    && (self
+                        .require_account_operation(
+                            actor,
+                            AccountOperation::EditUserName,
+                            Some(&tenant.id),
+                            now,
+                        )
+                        .is_ok()
+                        || self
+                            .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
+                            .is_ok())
+            })
+    }
+
     pub(crate) fn require_account_operation(
         &self,
         actor: &Actor,
@@ -1633,11 +1655,8 @@ impl Account {
             Command::SetSupport { user_id, support } => {
                 self.require_account_operation(actor, AccountOperation::AssignSupport, None, now)?;
                 let user = self.user_mut(&user_id)?;
-                if support && user.status != UserStatus::Active {
-                    return Err(Refusal::Transition(IllegalTransition {
-                        action: "grant the support role to",
-                        from: user.status,
-                    }));
+                if support {
+                    user.status.receive_role("grant the support role to")?;
                 }
                 user.support = support;
                 let event = Event::new(None, "user.support_changed", &user_id).detail(support);
@@ -1652,12 +1671,8 @@ impl Account {
                 )?;
                 self.tenant_ref(&tenant_id)?;
                 let user = self.user_mut(&user_id)?;
-                if user.status != UserStatus::Active {
-                    return Err(Refusal::Transition(IllegalTransition {
-                        action: "grant the license admin role to",
-                        from: user.status,
-                    }));
-                }
+                user.status
+                    .receive_role("grant the license admin role to")?;
                 user.license_tenants.insert(tenant_id.clone());
                 let event = Event::new(Some(&tenant_id), "user.license_admin_granted", &user_id);
                 Ok((self.roles_changed(user_id), event))
@@ -1680,12 +1695,7 @@ impl Account {
                 self.require_company_admin(actor, now)?;
                 let previous = self.tenant_ref(&tenant_id)?.primary_contact().clone();
                 let user = self.user_mut(&user_id)?;
-                if user.status != UserStatus::Active {
-                    return Err(Refusal::Transition(IllegalTransition {
-                        action: "make a primary contact of",
-                        from: user.status,
-                    }));
-                }
+                user.status.receive_role("make a primary contact of")?;
                 user.license_tenants.insert(tenant_id.clone());
                 let tenant = self.tenant_mut(&tenant_id)?;
                 tenant.primary_contact = Some(user_id.clone());
@@ -1760,25 +1770,7 @@ impl Account {
                 self.remove_membership(actor, tenant_id, user_id, "member.license_revoked")
             }
             Command::RenameUser { user_id, name } => {
-                let allowed = actor.user_id == user_id && self.active_actor(actor).is_ok()
-                    || self.require_company_admin(actor, now).is_ok()
-                    || self.tenants.values().any(|tenant| {
-                        tenant.members.contains_key(&user_id)
-                            && self
-                                .require_account_operation(
-                                    actor,
-                                    AccountOperation::EditUserName,
-                                    Some(&tenant.id),
-                                    now,
-                                )
-                                .is_ok()
-                    })
-                    || self.tenants.values().any(|tenant| {
-                        tenant.members.contains_key(&user_id)
-                            && self
-                                .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
-                                .is_ok()
-                    });
+                let allowed = self.may_edit_user(actor, &user_id, now);
                 if !allowed {
                     self.active_actor(actor)?;
                     return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
@@ -1800,11 +1792,9 @@ impl Account {
                     return Err(Refusal::TrialAccount);
                 }
                 let user = self.user_mut(&user_id)?;
-                if company_admin && user.status != UserStatus::Active {
-                    return Err(Refusal::Transition(IllegalTransition {
-                        action: "grant the company admin role to",
-                        from: user.status,
-                    }));
+                if company_admin {
+                    user.status
+                        .receive_role("grant the company admin role to")?;
                 }
                 user.company_admin = company_admin;
                 let event =

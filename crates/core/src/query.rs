@@ -308,17 +308,26 @@ impl Account {
         Ok(self.users().map(|user| self.user_view(user)).collect())
     }
 
-    /// One user of the account, for company admins and for the user themselves.
+    /// One user of the account, for whoever may edit them (themselves, company admins, license
+    /// admins and managers of a tenant the user holds a seat in) and, while the user holds no
+    /// seat anywhere, for whoever may add users (so a license admin can find the user they just
+    /// created and give them a seat). Anyone else is refused as not a company admin.
     pub fn view_user(
         &self,
         actor: &Actor,
         user: &UserId,
         now: Timestamp,
     ) -> Result<UserView, Refusal> {
-        if actor.user_id != *user {
+        let unassigned = !self
+            .tenants()
+            .any(|tenant| tenant.members.contains_key(user));
+        let allowed = self.may_edit_user(actor, user, now)
+            || unassigned
+                && self
+                    .require_account_operation(actor, AccountOperation::AddUser, None, now)
+                    .is_ok();
+        if !allowed {
             self.require_company_admin(actor, now)?;
-        } else {
-            self.active_actor(actor)?;
         }
         self.user_ref(user).map(|user| self.user_view(user))
     }

@@ -82,6 +82,15 @@ impl UserStatus {
         }
     }
 
+    /// Company roles, license-admin assignments and primary contacts go only to active users
+    /// (`action` names what was attempted, for the refusal).
+    pub const fn receive_role(self, action: &'static str) -> Result<(), IllegalTransition> {
+        match self {
+            UserStatus::Active => Ok(()),
+            other => Err(other.refuse(action)),
+        }
+    }
+
     /// Re-sending an invitation is possible only while pending.
     pub const fn resend_invitation(self) -> Result<Self, IllegalTransition> {
         match self {

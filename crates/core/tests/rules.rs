@@ -1639,6 +1639,70 @@ fn license_admins_administer_seats_of_their_tenants_only() {
 }
 
 #[test]
+fn license_admins_read_the_users_they_administer_and_unassigned_ones() {
+    let mut world = World::new(Plan::Team);
+    let other = world.launch("Staging");
+    let license = world.member("l@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::GrantLicenseAdmin {
+                tenant_id: other.clone(),
+                user_id: license.clone(),
+            },
+        )
+        .unwrap();
+    let admin = Actor::user(license.clone());
+    let now = world.now;
+    // A user they create holds no seat yet: readable, so it can be given one.
+    let Outcome::UserCreated { user_id: fresh, .. } = world
+        .apply(
+            &admin,
+            Command::CreateUser {
+                email: email("fresh@acme.test"),
+                name: None,
+            },
+        )
+        .unwrap()
+    else {
+        panic!("expected a created user");
+    };
+    assert!(world.account.view_user(&admin, &fresh, now).is_ok());
+    world
+        .apply(
+            &admin,
+            Command::AssignLicense {
+                tenant_id: other.clone(),
+                user_id: fresh.clone(),
+            },
+        )
+        .unwrap();
+    let seen = world.account.view_user(&admin, &fresh, now).unwrap();
+    assert_eq!(seen.tenants, vec![other.clone()]);
+    // A member of a tenant they do not administer is not theirs to read.
+    let elsewhere = world.member("e@acme.test", PermissionSet::EMPTY);
+    let refusal = world
+        .account
+        .view_user(&admin, &elsewhere, now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "not_company_admin");
+    // Neither is an unassigned user for someone who may not add users.
+    let plain = Actor::user(elsewhere);
+    world
+        .apply(
+            &admin,
+            Command::RevokeLicense {
+                tenant_id: other,
+                user_id: fresh.clone(),
+            },
+        )
+        .unwrap();
+    let refusal = world.account.view_user(&plain, &fresh, now).unwrap_err();
+    assert_eq!(refusal.code(), "not_company_admin");
+    assert!(world.account.view_user(&admin, &fresh, now).is_ok());
+}
+
+#[test]
 fn the_primary_contact_is_swapped_never_removed() {
     let mut world = World::new(Plan::Team);
     let tenant = world.tenant.clone();

@@ -27,6 +27,11 @@ pub const FAILURES_BY_KEY_BINDING: &str = "FAILED_AUTH_BY_KEY";
 
 /// The Worker variable setting the first webhook retry delay in milliseconds (default 1000).
 pub const RETRY_BASE_VAR: &str = "PORTCULLIS_WEBHOOK_RETRY_BASE_MS";
+/// The Worker variable setting how long a webhook receiver may take to answer, in milliseconds
+/// (default 10000); a receiver that has not answered by then counts as a failed attempt.
+pub const WEBHOOK_TIMEOUT_VAR: &str = "PORTCULLIS_WEBHOOK_TIMEOUT_MS";
+/// The webhook answer timeout when the variable is absent or not a positive number.
+pub const WEBHOOK_TIMEOUT_DEFAULT_MS: u64 = 10_000;
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {

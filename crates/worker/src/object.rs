@@ -16,6 +16,7 @@ use crate::api::Query;
 use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
 use crate::protocol::{Acceptance, ObjectRequest};
+use futures_util::future::{Either, select};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
 use portcullis_core::audit::{AuditEvent, verify_chain};
 use portcullis_core::command::Command;
@@ -33,11 +34,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::pin::pin;
 use std::rc::Rc;
 use std::str::FromStr as _;
+use std::time::Duration;
 use worker::{
-    DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, SqlStorage,
-    SqlStorageValue, State, Storage, durable_object,
+    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
+    Response, SqlStorage, SqlStorageValue, State, Storage, durable_object,
 };
 
 const SCHEMA: &str = "
@@ -549,11 +552,18 @@ async fn deliver(storage: &Storage, env: &Env, cache: &RefCell<Option<Account>>)
     };
     let secret = webhook.signing_secret(&key, account.id());
     let signature = notification::sign(secret.expose(), http::now(), body.as_bytes());
+    let timeout = env
+        .var(http::WEBHOOK_TIMEOUT_VAR)
+        .ok()
+        .and_then(|value| value.to_string().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(http::WEBHOOK_TIMEOUT_DEFAULT_MS);
     let status = post(
         webhook.url.as_str(),
         &body,
         &signature,
         &delivery.delivery_id,
+        Duration::from_millis(timeout),
     )
     .await;
     let policy = RetryPolicy::with_base_ms(
@@ -583,8 +593,16 @@ async fn deliver(storage: &Storage, env: &Env, cache: &RefCell<Option<Account>>)
     }
 }
 
-/// POSTs a signed delivery; the receiver's status, or none when it could not be reached.
-async fn post(url: &str, body: &str, signature: &str, delivery_id: &str) -> Option<u16> {
+/// POSTs a signed delivery; the receiver's status, or none when it could not be reached or did
+/// not answer within `timeout` (the request is then aborted, so a receiver that never answers
+/// cannot hold the alarm until the runtime kills it).
+async fn post(
+    url: &str,
+    body: &str,
+    signature: &str,
+    delivery_id: &str,
+    timeout: Duration,
+) -> Option<u16> {
     let headers = Headers::new();
     headers.set("content-type", "application/json").ok()?;
     headers.set("user-agent", "Portcullis-Webhook/1").ok()?;
@@ -595,8 +613,18 @@ async fn post(url: &str, body: &str, signature: &str, delivery_id: &str) -> Opti
         .with_headers(headers)
         .with_body(Some(wasm_bindgen::JsValue::from_str(body)));
     let request = Request::new_with_init(url, &init).ok()?;
-    let response = Fetch::Request(request).send().await.ok()?;
-    Some(response.status_code())
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let sending = pin!(fetch.send_with_signal(&signal));
+    let deadline = pin!(Delay::from(timeout));
+    match select(sending, deadline).await {
+        Either::Left((answer, _)) => Some(answer.ok()?.status_code()),
+        Either::Right(((), _)) => {
+            controller.abort();
+            None
+        }
+    }
 }
 
 fn created(outcome: &Outcome) -> bool {

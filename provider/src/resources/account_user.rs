@@ -186,6 +186,25 @@ fn fill(state: &mut AccountUserState, view: &UserView) {
     }
 }
 
+/// The core's rule that roles go only to active users, as a plan diagnostic at `attribute`.
+fn role_for_active_only(
+    diags: &mut Diagnostics,
+    status: UserStatus,
+    action: &'static str,
+    attribute: &'static str,
+) {
+    if let Err(refused) = status.receive_role(action) {
+        diagnostics::error(
+            diags,
+            "Invalid configuration (illegal_transition)",
+            format!(
+                "{refused}: create the user without it, and add it once the invitation is accepted"
+            ),
+            Some(attribute),
+        );
+    }
+}
+
 async fn find_user(api: &Api, user_id: &str) -> Result<Option<UserView>, crate::client::ApiError> {
     api.find(&format!("/v1/users/{user_id}")).await
 }
@@ -254,6 +273,8 @@ impl AccountUserResource {
         if creating && !allowed(AccountOperation::AddUser, None) {
             refuse(diags, AccountOperation::AddUser, "email");
         }
+        // A user this plan creates starts pending (until the invitation is accepted).
+        let status = prior.map_or(UserStatus::Pending, |user| user.status);
         let roles = set_elements(&planned.roles).map(|r| r.into_iter().collect::<BTreeSet<_>>());
         let before_roles = prior.map(granted_roles).unwrap_or_default();
         if let Some(roles) = &roles {
@@ -267,14 +288,8 @@ impl AccountUserResource {
                     refuse(diags, operation, "roles");
                 }
             }
-            let active = prior.is_some_and(|user| user.status == UserStatus::Active);
-            if !roles.is_empty() && roles != &before_roles && !active {
-                diagnostics::error(
-                    diags,
-                    "Invalid configuration (illegal_transition)",
-                    "company roles can be granted only to an active user: create the user without roles, and add them once the invitation is accepted",
-                    Some("roles"),
-                );
+            if !roles.is_empty() && roles != &before_roles {
+                role_for_active_only(diags, status, "grant company roles to", "roles");
             }
         }
         if let Some(tenants) = set_elements(&planned.license_tenants) {
@@ -297,13 +312,12 @@ impl AccountUserResource {
                     );
                 }
             }
-            let active = prior.is_some_and(|user| user.status == UserStatus::Active);
-            if after.difference(&before).next().is_some() && !active {
-                diagnostics::error(
+            if after.difference(&before).next().is_some() {
+                role_for_active_only(
                     diags,
-                    "Invalid configuration (illegal_transition)",
-                    "license admin assignments can be given only to an active user",
-                    Some("license_tenants"),
+                    status,
+                    "grant the license admin role to",
+                    "license_tenants",
                 );
             }
         }
