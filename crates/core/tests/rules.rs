@@ -1500,6 +1500,19 @@ impl World {
             other => panic!("unexpected outcome {other:?}"),
         }
     }
+
+    /// A second tenant "Staging" and a member with no tenant permission who is its license
+    /// admin: (the tenant, the license admin).
+    fn staging_license_admin(&mut self) -> (TenantId, UserId) {
+        let staging = self.launch("Staging");
+        let license = self.member("l@acme.test", PermissionSet::EMPTY);
+        let grant = Command::GrantLicenseAdmin {
+            tenant_id: staging.clone(),
+            user_id: license.clone(),
+        };
+        self.apply(&self.owner(), grant).unwrap();
+        (staging, license)
+    }
 }
 
 #[test]
@@ -1558,18 +1571,8 @@ fn only_company_admins_and_license_admins_create_users() {
 #[test]
 fn license_admins_administer_seats_of_their_tenants_only() {
     let mut world = World::new(Plan::Team);
-    let other = world.launch("Staging");
-    let license = world.member("l@acme.test", PermissionSet::EMPTY);
+    let (other, license) = world.staging_license_admin();
     let seat = world.member("s@acme.test", PermissionSet::EMPTY);
-    world
-        .apply(
-            &world.owner(),
-            Command::GrantLicenseAdmin {
-                tenant_id: other.clone(),
-                user_id: license.clone(),
-            },
-        )
-        .unwrap();
     let admin = Actor::user(license.clone());
     // Their tenant: a seat, with no tenant permission, then taken back.
     world
@@ -1641,18 +1644,8 @@ fn license_admins_administer_seats_of_their_tenants_only() {
 #[test]
 fn license_admins_read_the_users_they_administer_and_unassigned_ones() {
     let mut world = World::new(Plan::Team);
-    let other = world.launch("Staging");
-    let license = world.member("l@acme.test", PermissionSet::EMPTY);
-    world
-        .apply(
-            &world.owner(),
-            Command::GrantLicenseAdmin {
-                tenant_id: other.clone(),
-                user_id: license.clone(),
-            },
-        )
-        .unwrap();
-    let admin = Actor::user(license.clone());
+    let (other, license) = world.staging_license_admin();
+    let admin = Actor::user(license);
     let now = world.now;
     // A user they create holds no seat yet: readable, so it can be given one.
     let Outcome::UserCreated { user_id: fresh, .. } = world
