@@ -60,6 +60,9 @@ describe("company roles and the account permissions matrix", () => {
       const created = ok(await call("POST", "/v1/users", { token: actors[role].token, body: { email: email(`by-${role}`) } }), 201, role);
       assert.equal(created.outcome, "user_created");
       assert.match(created.invitation.code, /^pcinv_/);
+      // Holding no seat yet, the new user is readable by whoever may add users.
+      const read = ok(await call("GET", `/v1/users/${created.user_id}`, { token: actors[role].token }), 200, role);
+      assert.deepEqual(read.tenants, [], role);
     }
     for (const role of ["support", "tenant_user"]) {
       assertProblem(await call("POST", "/v1/users", { token: actors[role].token, body: { email: email("nope") } }), 403, "role_not_permitted", role);
@@ -83,6 +86,10 @@ describe("company roles and the account permissions matrix", () => {
     const membership = ok(await call("GET", `/v1/tenants/${staging.tenant_id}/members/${seat.id}`, { token: staging.token }));
     assert.deepEqual(membership.permissions, [], "a seat carries no tenant permission");
     assertProblem(await call("PUT", `/v1/tenants/${world.tenant}/seats/${actors.support.id}`, { token: lic, body: {} }), 403, "role_not_permitted");
+    // License admins read the users of their tenants, and nobody else's.
+    const read = ok(await call("GET", `/v1/users/${seat.id}`, { token: lic }), 200, "read a seat holder");
+    assert.ok(read.tenants.includes(staging.tenant_id));
+    assertProblem(await call("GET", `/v1/users/${actors.support.id}`, { token: lic }), 403, "not_company_admin");
     for (const role of ["support", "tenant_user"]) {
       assertProblem(await call("DELETE", `/v1/tenants/${staging.tenant_id}/seats/${seat.id}`, { token: actors[role].token }), 403, "role_not_permitted", role);
     }

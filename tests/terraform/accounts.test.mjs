@@ -108,6 +108,35 @@ resource "portcullis_primary_contact" "staging" {
     state = null;
   });
 
+  test("a license admin creates a user and makes them a license admin of their tenant", async () => {
+    const world = await signUp("enterprise");
+    const staging = ok(await call("POST", "/v1/tenants", { token: world.token, body: { name: "Staging", plan: "enterprise" } }), 201);
+    const licAddress = email("lic-admin");
+    const invited = ok(await call("POST", `/v1/tenants/${world.tenant}/members`, { token: world.token, body: { email: licAddress, permissions: [] } }), 201);
+    const lic = await accept(world, licAddress, invited.invitation.code);
+    ok(await call("PUT", `/v1/tenants/${staging.tenant_id}/license-admins/${invited.user_id}`, { token: world.token, body: {} }));
+    const ws = workspace(lic.token);
+    const address = email("helper");
+    const user = (tenants) => `
+resource "portcullis_account_user" "helper" {
+  email           = "${address}"
+  license_tenants = [${tenants.map((t) => `"${t}"`).join(", ")}]
+}
+`;
+    ws.write(user([]));
+    await ws.apply();
+    const state = (await ws.resources())["portcullis_account_user.helper"];
+    await ws.assertNoChanges("a license admin reads the user they created");
+    await accept(world, address, state.invitation_code);
+    ws.write(user([staging.tenant_id]));
+    await ws.apply();
+    assert.deepEqual(ok(await call("GET", `/v1/users/${state.id}`, { token: world.token })).license_tenants, [staging.tenant_id]);
+    await ws.assertNoChanges("after the license admin assignment");
+    // Another tenant is not theirs to assign.
+    ws.write(user([staging.tenant_id, world.tenant]));
+    assertDiagnostic(await ws.plan(), { code: "role_not_permitted", address: "portcullis_account_user.helper", attribute: "license_tenants" });
+  });
+
   test("plan-time matrix validation: a license admin cannot grant company roles", async () => {
     const world = await signUp("enterprise");
     const address = email("lic");
