@@ -106,16 +106,10 @@ pub fn member_attributes(email_mode: Mode) -> Vec<(&'static str, tf_provider::sc
 /// The tenant's members.
 pub async fn members(shared: &Shared, diags: &mut Diagnostics) -> Option<Vec<MemberView>> {
     let api = shared.api(diags)?;
-    match api
+    let list = api
         .get::<Items<MemberView>>(&format!("/v1/tenants/{}/members", api.tenant()))
-        .await
-    {
-        Ok(list) => Some(list.items),
-        Err(failure) => {
-            diagnostics::api(diags, "list the members", &failure, None);
-            None
-        }
-    }
+        .await;
+    diagnostics::api_ok(diags, "list the members", list, None).map(|list| list.items)
 }
 
 #[cfg(test)]
