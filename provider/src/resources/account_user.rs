@@ -1,17 +1,18 @@
 //! `portcullis_account_user`: a user of the account (above the tenants), with company roles,
 //! license-admin tenant assignments and status.
 
-use super::{Empty, found_or_error};
+use super::{Empty, found_or_error, settable_status};
 use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
+use crate::validation;
 use crate::values::{StringSet, default_if_null, known, null_if_unknown, set_elements, set_of};
 use async_trait::async_trait;
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::query::UserView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{Email, TenantId, UserId};
+use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -163,22 +164,8 @@ fn fill(state: &mut AccountUserState, view: &UserView) {
     if !(state.license_tenants.is_null() && tenants.is_empty()) {
         state.license_tenants = set_of(tenants);
     }
-    state.status = Value::Value(
-        if view.status == UserStatus::Inactive {
-            "inactive"
-        } else {
-            "active"
-        }
-        .to_owned(),
-    );
-    state.state = Value::Value(
-        match view.status {
-            UserStatus::Pending => "pending",
-            UserStatus::Active => "active",
-            UserStatus::Inactive => "inactive",
-        }
-        .to_owned(),
-    );
+    state.status = settable_status(view.status);
+    state.state = Value::Value(view.status.name().to_owned());
     state.all_roles = set_of(view.roles.iter().map(|role| role.name()));
     state.account_owner = Value::Value(view.account_owner);
     null_if_unknown(&mut state.invitation_code);
@@ -426,11 +413,7 @@ impl Resource for AccountUserResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: AccountUserState) -> Option<()> {
-        if let Some(email) = known(&config.email)
-            && let Err(error) = email.parse::<Email>()
-        {
-            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
-        }
+        validation::check_email(diags, &config.email);
         for role in set_elements(&config.roles).unwrap_or_default() {
             match role.parse::<CompanyRole>() {
                 Ok(CompanyRole::CompanyAdmin | CompanyRole::Support) => {}
@@ -452,26 +435,9 @@ impl Resource for AccountUserResource {
             }
         }
         for tenant in set_elements(&config.license_tenants).unwrap_or_default() {
-            if tenant.parse::<TenantId>().is_err() {
-                diagnostics::error(
-                    diags,
-                    "Invalid tenant",
-                    format!("`{tenant}` is not a tenant id (`ten_...`)"),
-                    Some("license_tenants"),
-                );
-            }
+            validation::check_tenant_id(diags, &tenant, "license_tenants");
         }
-        if let Some(status) = known(&config.status)
-            && status != "active"
-            && status != "inactive"
-        {
-            diagnostics::error(
-                diags,
-                "Invalid status",
-                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
-                Some("status"),
-            );
-        }
+        validation::check_settable_status(diags, &config.status);
         Some(())
     }
 

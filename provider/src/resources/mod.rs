@@ -14,6 +14,7 @@ use crate::validation::Snapshot;
 use crate::values::known;
 use portcullis_core::KeyId;
 use portcullis_core::credential::{API_TOKEN_ID_PREFIX, AUTOMATION_KEY_PREFIX, CredentialKind};
+use portcullis_core::user::UserStatus;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -145,6 +146,17 @@ pub fn planned_token_user(api: Option<&Api>) -> Value<String> {
         .map_or(Value::Unknown, |user| Value::Value(user.to_string()))
 }
 
+/// The `status` attribute of `portcullis_user` and `portcullis_account_user` for a user the
+/// API shows: `inactive`, or `active` for an active or pending user (a pending user is not
+/// deactivated).
+pub fn settable_status(status: UserStatus) -> Value<String> {
+    let settable = match status {
+        UserStatus::Inactive => UserStatus::Inactive,
+        UserStatus::Pending | UserStatus::Active => UserStatus::Active,
+    };
+    Value::Value(settable.name().to_owned())
+}
+
 /// The key id an import names, when it is one of `kind`.
 pub fn import_key_id(diags: &mut Diagnostics, id: &str, kind: CredentialKind) -> Option<KeyId> {
     match id.trim().parse::<KeyId>() {
@@ -236,5 +248,17 @@ pub mod tests {
             found_or_error(&mut diags, "read it", Err(refused()), "Gone", "it went");
         assert_eq!(found, None);
         assert_eq!(diags.errors[1].detail, "not yours");
+    }
+
+    #[test]
+    fn a_pending_user_is_not_deactivated() {
+        assert_eq!(
+            settable_status(UserStatus::Pending),
+            Value::Value("active".to_owned())
+        );
+        assert_eq!(
+            settable_status(UserStatus::Inactive),
+            Value::Value("inactive".to_owned())
+        );
     }
 }

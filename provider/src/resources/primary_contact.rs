@@ -5,6 +5,7 @@ use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, schema, string};
+use crate::validation;
 use crate::values::known;
 use async_trait::async_trait;
 use portcullis_core::query::LicenseUsage;
@@ -107,25 +108,11 @@ impl Resource for PrimaryContactResource {
         diags: &mut Diagnostics,
         config: PrimaryContactState,
     ) -> Option<()> {
-        if let Some(tenant) = known(&config.tenant_id)
-            && tenant.parse::<TenantId>().is_err()
-        {
-            diagnostics::error(
-                diags,
-                "Invalid tenant",
-                format!("`{tenant}` is not a tenant id (`ten_...`)"),
-                Some("tenant_id"),
-            );
+        if let Some(tenant) = known(&config.tenant_id) {
+            validation::check_tenant_id(diags, tenant, "tenant_id");
         }
-        if let Some(user) = known(&config.user_id)
-            && user.parse::<UserId>().is_err()
-        {
-            diagnostics::error(
-                diags,
-                "Invalid user",
-                format!("`{user}` is not a user id (`usr_...`)"),
-                Some("user_id"),
-            );
+        if let Some(user) = known(&config.user_id) {
+            validation::check_user_id(diags, "Invalid user", user, "user_id");
         }
         Some(())
     }

@@ -4,6 +4,7 @@ use super::{Empty, plan_book_snapshot, planned_tenant};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, string};
+use crate::validation;
 use crate::values::{default_if_null, known};
 use async_trait::async_trait;
 use portcullis_core::query::TenantView;
@@ -222,14 +223,12 @@ impl Resource for TenantSettingsResource {
         {
             diagnostics::error(diags, "Invalid plan", error.to_string(), Some("plan"));
         }
-        if let Some(user) = known(&config.saml_breakglass_user_id)
-            && user.parse::<portcullis_core::UserId>().is_err()
-        {
-            diagnostics::error(
+        if let Some(user) = known(&config.saml_breakglass_user_id) {
+            validation::check_user_id(
                 diags,
                 "Invalid breakglass user",
-                format!("`{user}` is not a user id (`usr_...`)"),
-                Some("saml_breakglass_user_id"),
+                user,
+                "saml_breakglass_user_id",
             );
         }
         Some(())

@@ -1,6 +1,6 @@
 //! `portcullis_user`: a member of the provider's tenant, by email.
 
-use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant};
+use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant, settable_status};
 use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
@@ -12,7 +12,7 @@ use crate::values::{
 use async_trait::async_trait;
 use portcullis_core::query::MemberView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{Email, PermissionSet, RolePreset, Timestamp, UserId};
+use portcullis_core::{PermissionSet, RolePreset, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -167,14 +167,6 @@ fn desired_grant(state: &UserState) -> Option<PermissionSet> {
     Some(set.union(role_permissions(&state.role)?))
 }
 
-fn status_name(status: UserStatus) -> &'static str {
-    match status {
-        UserStatus::Pending => "pending",
-        UserStatus::Active => "active",
-        UserStatus::Inactive => "inactive",
-    }
-}
-
 /// Copies what the API shows into the state, keeping the practitioner's spelling where it
 /// means the same thing (email case, permissions split between the set and the role).
 fn fill(state: &mut UserState, view: &MemberView) {
@@ -186,15 +178,8 @@ fn fill(state: &mut UserState, view: &MemberView) {
         state.email = Value::Value(view.email.as_str().to_owned());
     }
     state.name = Value::Value(view.name.as_str().to_owned());
-    state.status = Value::Value(
-        if view.status == UserStatus::Inactive {
-            "inactive"
-        } else {
-            "active"
-        }
-        .to_owned(),
-    );
-    state.state = Value::Value(status_name(view.status).to_owned());
+    state.status = settable_status(view.status);
+    state.state = Value::Value(view.status.name().to_owned());
     state.tenant_owner = Value::Value(view.tenant_owner);
     state.granted_permissions = permission_set(view.permissions);
     if view.tenant_owner {
@@ -353,11 +338,7 @@ impl Resource for UserResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: UserState) -> Option<()> {
-        if let Some(email) = known(&config.email)
-            && let Err(error) = email.parse::<Email>()
-        {
-            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
-        }
+        validation::check_email(diags, &config.email);
         if let Some(names) = set_elements(&config.permissions) {
             let role = match &config.role {
                 Value::Value(role) => Some(role.as_str()),
@@ -367,17 +348,7 @@ impl Resource for UserResource {
         } else if let Value::Value(role) = &config.role {
             validation::check_permission_names(diags, &[], Some(role));
         }
-        if let Some(status) = known(&config.status)
-            && status != "active"
-            && status != "inactive"
-        {
-            diagnostics::error(
-                diags,
-                "Invalid status",
-                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
-                Some("status"),
-            );
-        }
+        validation::check_settable_status(diags, &config.status);
         Some(())
     }
 
