@@ -35,6 +35,17 @@ pub fn warning(
     });
 }
 
+/// The summary of a failed API call made while doing `action`.
+fn api_summary(action: &str, failure: &ApiError) -> String {
+    match failure {
+        ApiError::Problem { status, code, .. } => {
+            format!("Portcullis refused to {action} ({status} {code})")
+        }
+        ApiError::Unreachable { .. } => format!("Could not {action}: the API is unreachable"),
+        ApiError::Unexpected { .. } => format!("Could not {action}"),
+    }
+}
+
 /// Reports a failed API call made while doing `action` (e.g. "create the member").
 pub fn api(
     diags: &mut Diagnostics,
@@ -42,14 +53,51 @@ pub fn api(
     failure: &ApiError,
     attribute: Option<&'static str>,
 ) {
-    let summary = match failure {
-        ApiError::Problem { status, code, .. } => {
-            format!("Portcullis refused to {action} ({status} {code})")
+    error(
+        diags,
+        api_summary(action, failure),
+        failure.to_string(),
+        attribute,
+    );
+}
+
+/// The value of an API call made while doing `action`; `None` once its failure is reported
+/// as [`api`] reports it.
+pub fn api_ok<T>(
+    diags: &mut Diagnostics,
+    action: &str,
+    result: Result<T, ApiError>,
+    attribute: Option<&'static str>,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(failure) => {
+            api(diags, action, &failure, attribute);
+            None
         }
-        ApiError::Unreachable { .. } => format!("Could not {action}: the API is unreachable"),
-        ApiError::Unexpected { .. } => format!("Could not {action}"),
+    }
+}
+
+/// Reports a failed create as [`api`] does; when the API refuses with `exists_code` because
+/// the object exists already, the detail also says how to import the existing `object` by
+/// `import_id` instead.
+pub fn create_failed(
+    diags: &mut Diagnostics,
+    action: &str,
+    failure: &ApiError,
+    attribute: Option<&'static str>,
+    exists_code: &str,
+    object: &str,
+    import_id: &str,
+) {
+    let detail = if failure.code() == Some(exists_code) {
+        format!(
+            "{failure}; to manage an existing {object}, import it: terraform import <address> {import_id}"
+        )
+    } else {
+        failure.to_string()
     };
-    error(diags, summary, failure.to_string(), attribute);
+    error(diags, api_summary(action, failure), detail, attribute);
 }
 
 /// Reports a rule the planned configuration breaks, found by `portcullis-core` at plan time.
@@ -84,6 +132,41 @@ mod tests {
         );
         assert_eq!(diag.detail, "the team plan allows 20 members");
         assert_eq!(diag.attribute, AttributePath::new("email"));
+    }
+
+    #[test]
+    fn a_create_refused_because_the_object_exists_says_how_to_import_it() {
+        let mut diags = Diagnostics::default();
+        let refused = |code: &str, detail: &str| ApiError::Problem {
+            status: 409,
+            code: code.into(),
+            detail: detail.into(),
+        };
+        for failure in [
+            refused("already_member", "`bo@x.io` is a member already"),
+            refused("plan_limit", "the team plan allows 20 members"),
+        ] {
+            create_failed(
+                &mut diags,
+                "add the member",
+                &failure,
+                Some("email"),
+                "already_member",
+                "member",
+                "bo@x.io",
+            );
+        }
+        assert_eq!(
+            diags.errors[0].summary,
+            "Portcullis refused to add the member (409 already_member)"
+        );
+        assert_eq!(
+            diags.errors[0].detail,
+            "`bo@x.io` is a member already; to manage an existing member, import it: \
+             terraform import <address> bo@x.io"
+        );
+        assert_eq!(diags.errors[1].detail, "the team plan allows 20 members");
+        assert_eq!(diags.errors[1].attribute, AttributePath::new("email"));
     }
 
     #[test]

@@ -13,16 +13,17 @@
 
 use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
+use crate::values::known;
 use portcullis_core::desired::{
     DesiredAutomationKey, DesiredConfig, DesiredMember, DesiredSso, DesiredTenant, DesiredToken,
     Problem, validate,
 };
 use portcullis_core::query::{AutomationKeyView, MemberView, TenantView};
-use portcullis_core::user::UserStatus;
-use portcullis_core::{PermissionSet, Plan, UserId};
+use portcullis_core::{Email, PermissionSet, Plan, TenantId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tf_provider::Diagnostics;
+use tf_provider::value::Value;
 
 /// The tenant as the API showed it when this process first needed it.
 #[derive(Debug)]
@@ -65,14 +66,6 @@ pub struct PlanBook {
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
     planned: Mutex<BTreeMap<String, Option<PlannedMember>>>,
     planned_plan: Mutex<Option<String>>,
-}
-
-fn status_name(status: UserStatus) -> &'static str {
-    match status {
-        UserStatus::Pending => "pending",
-        UserStatus::Active => "active",
-        UserStatus::Inactive => "inactive",
-    }
 }
 
 fn normalise(email: &str) -> String {
@@ -132,7 +125,7 @@ impl PlanBook {
                         .map(str::to_owned)
                         .collect(),
                     role: None,
-                    status: Some(status_name(member.status).to_owned()),
+                    status: Some(member.status.name().to_owned()),
                     owner: member.tenant_owner,
                 };
                 (email, desired)
@@ -386,6 +379,61 @@ pub fn check_permission_names(diags: &mut Diagnostics, names: &[String], role: O
     }
 }
 
+/// Checks a configured `email` (validate time).
+pub fn check_email(diags: &mut Diagnostics, email: &Value<String>) {
+    if let Some(email) = known(email)
+        && let Err(error) = email.parse::<Email>()
+    {
+        diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
+    }
+}
+
+/// Checks a configured `status` of a user (validate time): only `active` and `inactive` can
+/// be set.
+pub fn check_settable_status(diags: &mut Diagnostics, status: &Value<String>) {
+    if let Some(status) = known(status)
+        && status != "active"
+        && status != "inactive"
+    {
+        diagnostics::error(
+            diags,
+            "Invalid status",
+            format!("`{status}` is not a status you can set; use `active` or `inactive`"),
+            Some("status"),
+        );
+    }
+}
+
+/// Checks that `tenant`, configured at `attribute`, is a tenant id (validate time).
+pub fn check_tenant_id(diags: &mut Diagnostics, tenant: &str, attribute: &'static str) {
+    if tenant.parse::<TenantId>().is_err() {
+        diagnostics::error(
+            diags,
+            "Invalid tenant",
+            format!("`{tenant}` is not a tenant id (`ten_...`)"),
+            Some(attribute),
+        );
+    }
+}
+
+/// Checks that `user`, configured at `attribute`, is a user id (validate time); `summary`
+/// names the user's part.
+pub fn check_user_id(
+    diags: &mut Diagnostics,
+    summary: &'static str,
+    user: &str,
+    attribute: &'static str,
+) {
+    if user.parse::<UserId>().is_err() {
+        diagnostics::error(
+            diags,
+            summary,
+            format!("`{user}` is not a user id (`usr_...`)"),
+            Some(attribute),
+        );
+    }
+}
+
 fn member_attribute(rest: &str) -> &'static str {
     if rest.starts_with(".role") {
         "role"
@@ -407,7 +455,8 @@ fn introduced(problem: &Problem, before: &[Problem]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_core::{Email, Timestamp};
+    use portcullis_core::Timestamp;
+    use portcullis_core::user::UserStatus;
 
     fn member(email: &str, permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
         MemberView {
@@ -653,5 +702,41 @@ mod tests {
         assert_eq!(attributes.len(), 2);
         assert!(attributes[0].contains("permissions"));
         assert!(attributes[1].contains("role"));
+    }
+
+    #[test]
+    fn configured_values_are_checked_at_their_attribute() {
+        let mut diags = Diagnostics::default();
+        check_email(&mut diags, &Value::Value("bo@example.com".into()));
+        check_email(&mut diags, &Value::Unknown);
+        check_settable_status(&mut diags, &Value::Value("inactive".into()));
+        check_tenant_id(&mut diags, "ten_0123456789abcdef", "tenant_id");
+        check_user_id(
+            &mut diags,
+            "Invalid user",
+            "usr_0123456789abcdef",
+            "user_id",
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        check_email(&mut diags, &Value::Value("bo".into()));
+        check_settable_status(&mut diags, &Value::Value("pending".into()));
+        check_tenant_id(&mut diags, "usr_0123456789abcdef", "license_tenants");
+        check_user_id(
+            &mut diags,
+            "Invalid breakglass user",
+            "bo",
+            "saml_breakglass_user_id",
+        );
+        let attributes = attributes(&diags);
+        assert_eq!(attributes.len(), 4, "{diags:?}");
+        assert!(attributes[0].contains("email"));
+        assert!(attributes[1].contains("status"));
+        assert_eq!(
+            diags.errors[1].detail,
+            "`pending` is not a status you can set; use `active` or `inactive`"
+        );
+        assert!(attributes[2].contains("license_tenants"));
+        assert_eq!(diags.errors[3].summary, "Invalid breakglass user");
+        assert_eq!(diags.errors[3].detail, "`bo` is not a user id (`usr_...`)");
     }
 }

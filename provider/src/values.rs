@@ -14,6 +14,22 @@ pub fn known(value: &Value<String>) -> Option<&str> {
     value.as_ref_option().map(String::as_str)
 }
 
+/// Gives an attribute left out of the configuration (null) its planned value, e.g. a default
+/// or unknown for one the provider fills in at apply.
+pub fn default_if_null<T>(value: &mut Value<T>, default: Value<T>) {
+    if value.is_null() {
+        *value = default;
+    }
+}
+
+/// A value only create learns (a secret the API shows once), when it was never learnt (after
+/// import): null rather than unknown once the object has been read.
+pub fn null_if_unknown<T>(value: &mut Value<T>) {
+    if value.is_unknown() {
+        *value = Value::Null;
+    }
+}
+
 /// The elements of a set of strings: `None` while the set or any element is unknown; a null
 /// set is empty.
 pub fn set_elements(set: &StringSet) -> Option<Vec<String>> {

@@ -13,7 +13,6 @@ use crate::schema::{Mode, boolean, string, string_set};
 use crate::values::{StringSet, permission_set};
 use permissions::PermissionsSource;
 use portcullis_core::query::MemberView;
-use portcullis_core::user::UserStatus;
 use role::RoleSource;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -60,22 +59,13 @@ pub struct MemberItem {
     pub tenant_owner: Value<bool>,
 }
 
-/// The wire name of a status.
-pub fn status_name(status: UserStatus) -> &'static str {
-    match status {
-        UserStatus::Pending => "pending",
-        UserStatus::Active => "active",
-        UserStatus::Inactive => "inactive",
-    }
-}
-
 impl From<&MemberView> for MemberItem {
     fn from(view: &MemberView) -> Self {
         MemberItem {
             id: Value::Value(view.user_id.to_string()),
             email: Value::Value(view.email.as_str().to_owned()),
             name: Value::Value(view.name.as_str().to_owned()),
-            status: Value::Value(status_name(view.status).to_owned()),
+            status: Value::Value(view.status.name().to_owned()),
             permissions: permission_set(view.permissions),
             tenant_owner: Value::Value(view.tenant_owner),
         }
@@ -106,16 +96,10 @@ pub fn member_attributes(email_mode: Mode) -> Vec<(&'static str, tf_provider::sc
 /// The tenant's members.
 pub async fn members(shared: &Shared, diags: &mut Diagnostics) -> Option<Vec<MemberView>> {
     let api = shared.api(diags)?;
-    match api
+    let list = api
         .get::<Items<MemberView>>(&format!("/v1/tenants/{}/members", api.tenant()))
-        .await
-    {
-        Ok(list) => Some(list.items),
-        Err(failure) => {
-            diagnostics::api(diags, "list the members", &failure, None);
-            None
-        }
-    }
+        .await;
+    diagnostics::api_ok(diags, "list the members", list, None).map(|list| list.items)
 }
 
 #[cfg(test)]

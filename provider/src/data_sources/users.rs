@@ -1,6 +1,6 @@
 //! `portcullis_users`: every member of the tenant, optionally filtered by status.
 
-use super::{MemberItem, member_attributes, members, status_name};
+use super::{MemberItem, member_attributes, members};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::resources::Empty;
@@ -89,11 +89,7 @@ impl DataSource for UsersSource {
         let filter = known(&config.status).map(str::to_owned);
         let users = members
             .iter()
-            .filter(|member| {
-                filter
-                    .as_deref()
-                    .is_none_or(|s| s == status_name(member.status))
-            })
+            .filter(|member| filter.as_deref().is_none_or(|s| s == member.status.name()))
             .map(MemberItem::from)
             .collect();
         Some(UsersState {

@@ -1,17 +1,18 @@
 //! `portcullis_account_user`: a user of the account (above the tenants), with company roles,
 //! license-admin tenant assignments and status.
 
-use super::Empty;
-use crate::client::{Api, Items};
+use super::{Empty, found_or_error, settable_status};
+use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
-use crate::values::{StringSet, known, set_elements, set_of};
+use crate::validation;
+use crate::values::{StringSet, default_if_null, known, null_if_unknown, set_elements, set_of};
 use async_trait::async_trait;
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::query::UserView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{Email, TenantId, UserId};
+use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -163,27 +164,11 @@ fn fill(state: &mut AccountUserState, view: &UserView) {
     if !(state.license_tenants.is_null() && tenants.is_empty()) {
         state.license_tenants = set_of(tenants);
     }
-    state.status = Value::Value(
-        if view.status == UserStatus::Inactive {
-            "inactive"
-        } else {
-            "active"
-        }
-        .to_owned(),
-    );
-    state.state = Value::Value(
-        match view.status {
-            UserStatus::Pending => "pending",
-            UserStatus::Active => "active",
-            UserStatus::Inactive => "inactive",
-        }
-        .to_owned(),
-    );
+    state.status = settable_status(view.status);
+    state.state = Value::Value(view.status.name().to_owned());
     state.all_roles = set_of(view.roles.iter().map(|role| role.name()));
     state.account_owner = Value::Value(view.account_owner);
-    if state.invitation_code.is_unknown() {
-        state.invitation_code = Value::Null;
-    }
+    null_if_unknown(&mut state.invitation_code);
 }
 
 /// The core's rule that roles go only to active users, as a plan diagnostic at `attribute`.
@@ -205,14 +190,11 @@ fn role_for_active_only(
     }
 }
 
-async fn find_user(api: &Api, user_id: &str) -> Result<Option<UserView>, crate::client::ApiError> {
+async fn find_user(api: &Api, user_id: &str) -> Result<Option<UserView>, ApiError> {
     api.find(&format!("/v1/users/{user_id}")).await
 }
 
-async fn user_by_email(
-    api: &Api,
-    email: &str,
-) -> Result<Option<UserView>, crate::client::ApiError> {
+async fn user_by_email(api: &Api, email: &str) -> Result<Option<UserView>, ApiError> {
     // The directory's prefix search narrows the page to this address.
     let query: String = email
         .trim()
@@ -247,13 +229,11 @@ impl AccountUserResource {
         let Some(me) = api.principal.user_id.clone() else {
             return;
         };
-        let caller = match find_user(&api, me.as_str()).await {
-            Ok(Some(caller)) => caller,
-            Ok(None) => return,
-            Err(failure) => {
-                diagnostics::api(diags, "read the provider token's user", &failure, None);
-                return;
-            }
+        let found = find_user(&api, me.as_str()).await;
+        let Some(Some(caller)) =
+            diagnostics::api_ok(diags, "read the provider token's user", found, None)
+        else {
+            return;
         };
         let licenses: BTreeSet<TenantId> = caller.license_tenants.iter().cloned().collect();
         let allowed = |operation: AccountOperation, tenant: Option<&TenantId>| {
@@ -390,10 +370,7 @@ impl AccountUserResource {
                 "PUT" => api.put::<Json>(&path, &body).await,
                 _ => api.delete(&path).await,
             };
-            if let Err(failure) = result {
-                diagnostics::api(diags, "change the account user", &failure, Some(attribute));
-                return None;
-            }
+            diagnostics::api_ok(diags, "change the account user", result, Some(attribute))?;
         }
         Some(())
     }
@@ -402,15 +379,14 @@ impl AccountUserResource {
         let Some(user_id) = known(&state.id).map(str::to_owned) else {
             return;
         };
-        match find_user(api, &user_id).await {
-            Ok(Some(view)) => fill(state, &view),
-            Ok(None) => diagnostics::error(
-                diags,
-                "The user disappeared",
-                format!("`{user_id}` was deleted while it was being changed"),
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the user back", &failure, None),
+        if let Some(view) = found_or_error(
+            diags,
+            "read the user back",
+            find_user(api, &user_id).await,
+            "The user disappeared",
+            format!("`{user_id}` was deleted while it was being changed"),
+        ) {
+            fill(state, &view);
         }
     }
 }
@@ -437,11 +413,7 @@ impl Resource for AccountUserResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: AccountUserState) -> Option<()> {
-        if let Some(email) = known(&config.email)
-            && let Err(error) = email.parse::<Email>()
-        {
-            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
-        }
+        validation::check_email(diags, &config.email);
         for role in set_elements(&config.roles).unwrap_or_default() {
             match role.parse::<CompanyRole>() {
                 Ok(CompanyRole::CompanyAdmin | CompanyRole::Support) => {}
@@ -463,49 +435,24 @@ impl Resource for AccountUserResource {
             }
         }
         for tenant in set_elements(&config.license_tenants).unwrap_or_default() {
-            if tenant.parse::<TenantId>().is_err() {
-                diagnostics::error(
-                    diags,
-                    "Invalid tenant",
-                    format!("`{tenant}` is not a tenant id (`ten_...`)"),
-                    Some("license_tenants"),
-                );
-            }
+            validation::check_tenant_id(diags, &tenant, "license_tenants");
         }
-        if let Some(status) = known(&config.status)
-            && status != "active"
-            && status != "inactive"
-        {
-            diagnostics::error(
-                diags,
-                "Invalid status",
-                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
-                Some("status"),
-            );
-        }
+        validation::check_settable_status(diags, &config.status);
         Some(())
     }
 
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: AccountUserState,
+        state: AccountUserState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(AccountUserState, Empty)> {
         let api = self.shared.api(diags)?;
         let user_id = known(&state.id)?.to_owned();
-        match find_user(&api, &user_id).await {
-            Ok(Some(view)) => {
-                fill(&mut state, &view);
-                Some((state, private_state))
-            }
-            Ok(None) => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the user", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = find_user(&api, &user_id).await;
+        super::state_after_read(diags, "read the user", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -517,12 +464,8 @@ impl Resource for AccountUserResource {
     ) -> Option<(AccountUserState, Empty)> {
         let mut state = proposed;
         state.id = Value::Unknown;
-        if state.name.is_null() {
-            state.name = Value::Unknown;
-        }
-        if state.status.is_null() {
-            state.status = Value::Value("active".to_owned());
-        }
+        default_if_null(&mut state.name, Value::Unknown);
+        default_if_null(&mut state.status, Value::Value("active".to_owned()));
         state.state = Value::Unknown;
         state.all_roles = Value::Unknown;
         state.account_owner = Value::Value(false);
@@ -564,9 +507,9 @@ impl Resource for AccountUserResource {
             if let Some(api) = self.shared.api(diags)
                 && let Some(user_id) = known(&prior.id)
             {
-                match find_user(&api, user_id).await {
-                    Ok(current) => self.check(diags, current.as_ref(), &proposed, false).await,
-                    Err(failure) => diagnostics::api(diags, "read the user", &failure, None),
+                let found = find_user(&api, user_id).await;
+                if let Some(current) = diagnostics::api_ok(diags, "read the user", found, None) {
+                    self.check(diags, current.as_ref(), &proposed, false).await;
                 }
             }
         }
@@ -597,33 +540,33 @@ impl Resource for AccountUserResource {
         let created: Created = match api.post("/v1/users", &body).await {
             Ok(created) => created,
             Err(failure) => {
-                diagnostics::api(diags, "create the user", &failure, Some("email"));
-                if failure.code() == Some("user_exists")
-                    && let Some(last) = diags.errors.last_mut()
-                {
-                    last.detail = format!("{failure}; to manage an existing user, import it: terraform import <address> {email}").into();
-                }
+                diagnostics::create_failed(
+                    diags,
+                    "create the user",
+                    &failure,
+                    Some("email"),
+                    "user_exists",
+                    "user",
+                    &email,
+                );
                 return None;
             }
         };
         let mut state = planned;
         state.id = Value::Value(created.user_id.to_string());
         state.invitation_code = Value::Value(created.invitation.code);
-        match find_user(&api, created.user_id.as_str()).await {
-            Ok(Some(current)) => {
-                if self.converge(&api, diags, &current, &state).await.is_some() {
-                    self.refresh(&api, diags, &mut state).await;
-                } else {
-                    fill(&mut state, &current);
-                }
+        if let Some(current) = found_or_error(
+            diags,
+            "read the new user",
+            find_user(&api, created.user_id.as_str()).await,
+            "The user disappeared",
+            "the user was deleted right after it was created",
+        ) {
+            if self.converge(&api, diags, &current, &state).await.is_some() {
+                self.refresh(&api, diags, &mut state).await;
+            } else {
+                fill(&mut state, &current);
             }
-            Ok(None) => diagnostics::error(
-                diags,
-                "The user disappeared",
-                "the user was deleted right after it was created",
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the new user", &failure, None),
         }
         Some((state, private_state))
     }
@@ -639,22 +582,13 @@ impl Resource for AccountUserResource {
     ) -> Option<(AccountUserState, Empty)> {
         let api = self.shared.api(diags)?;
         let user_id = known(&prior.id)?.to_owned();
-        let current = match find_user(&api, &user_id).await {
-            Ok(Some(current)) => current,
-            Ok(None) => {
-                diagnostics::error(
-                    diags,
-                    "The user no longer exists",
-                    format!("`{user_id}` was deleted; run terraform apply again to re-create it"),
-                    None,
-                );
-                return None;
-            }
-            Err(failure) => {
-                diagnostics::api(diags, "read the user", &failure, None);
-                return None;
-            }
-        };
+        let current = found_or_error(
+            diags,
+            "read the user",
+            find_user(&api, &user_id).await,
+            "The user no longer exists",
+            format!("`{user_id}` was deleted; run terraform apply again to re-create it"),
+        )?;
         let mut state = planned;
         state.id = prior.id.clone();
         state.invitation_code = prior.invitation_code.clone();
@@ -672,28 +606,23 @@ impl Resource for AccountUserResource {
     ) -> Option<()> {
         let api = self.shared.api(diags)?;
         let user_id = known(&state.id)?.to_owned();
-        let current = match find_user(&api, &user_id).await {
-            Ok(Some(current)) => current,
-            Ok(None) => return Some(()),
-            Err(failure) => {
-                diagnostics::api(diags, "read the user", &failure, None);
-                return None;
-            }
+        let found = find_user(&api, &user_id).await;
+        let Some(current) = diagnostics::api_ok(diags, "read the user", found, None)? else {
+            // Already gone is what destroy wants.
+            return Some(());
         };
         // Deletion needs an inactive user; a pending one is deactivated by no transition,
         // so only active users are deactivated first.
-        if current.status == UserStatus::Active
-            && let Err(failure) = api
+        if current.status == UserStatus::Active {
+            let deactivated = api
                 .post::<Json>(&format!("/v1/users/{user_id}/deactivate"), &json!({}))
-                .await
-        {
-            diagnostics::api(
+                .await;
+            diagnostics::api_ok(
                 diags,
                 "deactivate the user before deleting it",
-                &failure,
+                deactivated,
                 None,
-            );
-            return None;
+            )?;
         }
         super::remove(
             &api,
@@ -713,24 +642,16 @@ impl Resource for AccountUserResource {
         let user_id = if id.trim().starts_with("usr_") {
             id.trim().to_owned()
         } else {
-            match user_by_email(&api, &id).await {
-                Ok(Some(user)) => user.user_id.to_string(),
-                Ok(None) => {
-                    diagnostics::error(
-                        diags,
-                        "Cannot import the user",
-                        format!(
-                            "no user of the account has the email `{id}`; import by email or by user id (`usr_...`)"
-                        ),
-                        None,
-                    );
-                    return None;
-                }
-                Err(failure) => {
-                    diagnostics::api(diags, "list the users", &failure, None);
-                    return None;
-                }
-            }
+            let user = found_or_error(
+                diags,
+                "list the users",
+                user_by_email(&api, &id).await,
+                "Cannot import the user",
+                format!(
+                    "no user of the account has the email `{id}`; import by email or by user id (`usr_...`)"
+                ),
+            )?;
+            user.user_id.to_string()
         };
         Some((
             AccountUserState {

@@ -1,12 +1,14 @@
 //! `portcullis_api_token`: a personal API token of the provider token's owner.
 
-use super::Empty;
-use crate::client::Api;
+use super::{Empty, found_or_error, planned_tenant, planned_token_user};
+use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, schema, sensitive, string, string_map, string_set};
 use crate::validation;
-use crate::values::{StringSet, known, parse_rfc3339, permission_set, rfc3339, set_elements};
+use crate::values::{
+    StringSet, known, null_if_unknown, parse_rfc3339, permission_set, rfc3339, set_elements,
+};
 use async_trait::async_trait;
 use portcullis_core::credential::CredentialKind;
 use portcullis_core::query::ApiTokenView;
@@ -149,19 +151,18 @@ fn fill(state: &mut ApiTokenState, view: &ApiTokenView) {
     if !same_expiry {
         state.expires_at = view.expires_at.map_or(Value::Null, rfc3339);
     }
-    if state.token.is_unknown() {
-        state.token = Value::Null;
-    }
+    null_if_unknown(&mut state.token);
     state.owner = Value::Value(view.owner.to_string());
     state.effective_permissions = permission_set(view.effective_permissions);
     state.created_at = rfc3339(view.created_at);
 }
 
-async fn read_token(
-    api: &Api,
-    key_id: &str,
-) -> Result<Option<ApiTokenView>, crate::client::ApiError> {
-    api.find(&format!("/v1/tokens/{key_id}")).await
+fn token_path(key_id: &str) -> String {
+    format!("/v1/tokens/{key_id}")
+}
+
+async fn read_token(api: &Api, key_id: &str) -> Result<Option<ApiTokenView>, ApiError> {
+    api.find(&token_path(key_id)).await
 }
 
 fn now() -> Timestamp {
@@ -203,23 +204,15 @@ impl Resource for ApiTokenResource {
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: ApiTokenState,
+        state: ApiTokenState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(ApiTokenState, Empty)> {
         let api = self.shared.api(diags)?;
         let key_id = known(&state.id)?.to_owned();
-        match read_token(&api, &key_id).await {
-            Ok(Some(view)) => {
-                fill(&mut state, &view);
-                Some((state, private_state))
-            }
-            Ok(None) => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the API token", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = read_token(&api, &key_id).await;
+        super::state_after_read(diags, "read the API token", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -233,14 +226,9 @@ impl Resource for ApiTokenResource {
         let api = self.shared.api(diags);
         state.id = Value::Unknown;
         state.key_id = Value::Unknown;
-        state.tenant_id = api
-            .as_ref()
-            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
+        state.tenant_id = planned_tenant(api.as_deref());
         state.token = Value::Unknown;
-        state.owner = api
-            .as_ref()
-            .and_then(|api| api.principal.user_id.as_ref())
-            .map_or(Value::Unknown, |owner| Value::Value(owner.to_string()));
+        state.owner = planned_token_user(api.as_deref());
         state.effective_permissions = Value::Unknown;
         state.created_at = Value::Unknown;
         // Only a token about to be created must expire in the future: an existing one that has
@@ -330,26 +318,24 @@ impl Resource for ApiTokenResource {
             "expires_at": expires_at,
         });
         let path = format!("/v1/tenants/{}/tokens", api.tenant());
-        let created: Created = match api.post(&path, &body).await {
-            Ok(created) => created,
-            Err(failure) => {
-                diagnostics::api(diags, "create the API token", &failure, Some("permissions"));
-                return None;
-            }
-        };
+        let created: Created = diagnostics::api_ok(
+            diags,
+            "create the API token",
+            api.post(&path, &body).await,
+            Some("permissions"),
+        )?;
         let mut state = planned;
         state.id = Value::Value(created.key_id.to_string());
         state.key_id = Value::Value(created.key_id.to_string());
         state.token = Value::Value(created.token);
-        match read_token(&api, created.key_id.as_str()).await {
-            Ok(Some(view)) => fill(&mut state, &view),
-            Ok(None) => diagnostics::error(
-                diags,
-                "The API token disappeared",
-                "the token was deleted right after it was created",
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the new API token", &failure, None),
+        if let Some(view) = found_or_error(
+            diags,
+            "read the new API token",
+            read_token(&api, created.key_id.as_str()).await,
+            "The API token disappeared",
+            "the token was deleted right after it was created",
+        ) {
+            fill(&mut state, &view);
         }
         Some((state, private_state))
     }
@@ -374,10 +360,8 @@ impl Resource for ApiTokenResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        let api = self.shared.api(diags)?;
-        let key_id = known(&state.id)?;
-        let path = format!("/v1/tokens/{key_id}");
-        super::remove(&api, diags, &path, "delete the API token").await
+        let path = |_: &Api, key_id: &str| token_path(key_id);
+        super::remove_by_id(&self.shared, diags, &state.id, path, "delete the API token").await
     }
 
     async fn import<'a>(

@@ -1,17 +1,17 @@
 //! `portcullis_automation_key`: a build-only automation key of the provider's tenant.
 
-use super::{Empty, plan_book_snapshot};
+use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant, planned_token_user};
 use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string};
-use crate::values::{known, rfc3339};
+use crate::values::{default_if_null, known, null_if_unknown, rfc3339};
 use async_trait::async_trait;
 use portcullis_core::KeyId;
 use portcullis_core::credential::CredentialKind;
 use portcullis_core::query::AutomationKeyView;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -107,15 +107,23 @@ fn fill(state: &mut AutomationKeyState, view: &AutomationKeyView) {
     state.tenant_id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
     state.enabled = Value::Value(view.enabled);
-    if state.key.is_unknown() {
-        state.key = Value::Null;
-    }
+    null_if_unknown(&mut state.key);
     state.created_by = Value::Value(view.created_by.to_string());
     state.created_at = rfc3339(view.created_at);
 }
 
+fn key_path(key_id: &str) -> String {
+    format!("/v1/automation-keys/{key_id}")
+}
+
 async fn read_key(api: &Api, key_id: &str) -> Result<Option<AutomationKeyView>, ApiError> {
-    api.find(&format!("/v1/automation-keys/{key_id}")).await
+    api.find(&key_path(key_id)).await
+}
+
+/// Switches the key on or off.
+async fn switch(api: &Api, key_id: &str, enabled: bool) -> Result<Json, ApiError> {
+    api.patch(&key_path(key_id), &json!({ "enabled": enabled }))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -137,23 +145,15 @@ impl Resource for AutomationKeyResource {
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: AutomationKeyState,
+        state: AutomationKeyState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(AutomationKeyState, Empty)> {
         let api = self.shared.api(diags)?;
         let key_id = known(&state.id)?.to_owned();
-        match read_key(&api, &key_id).await {
-            Ok(Some(view)) => {
-                fill(&mut state, &view);
-                Some((state, private_state))
-            }
-            Ok(None) => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the automation key", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = read_key(&api, &key_id).await;
+        super::state_after_read(diags, "read the automation key", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -167,17 +167,10 @@ impl Resource for AutomationKeyResource {
         let api = self.shared.api(diags);
         state.id = Value::Unknown;
         state.key_id = Value::Unknown;
-        state.tenant_id = api
-            .as_ref()
-            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
-        if state.enabled.is_null() {
-            state.enabled = Value::Value(true);
-        }
+        state.tenant_id = planned_tenant(api.as_deref());
+        default_if_null(&mut state.enabled, Value::Value(true));
         state.key = Value::Unknown;
-        state.created_by = api
-            .as_ref()
-            .and_then(|api| api.principal.user_id.as_ref())
-            .map_or(Value::Unknown, |user| Value::Value(user.to_string()));
+        state.created_by = planned_token_user(api.as_deref());
         state.created_at = Value::Unknown;
         if let Some(api) = api
             && let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await
@@ -229,40 +222,34 @@ impl Resource for AutomationKeyResource {
         let api = self.shared.api(diags)?;
         let path = format!("/v1/tenants/{}/automation-keys", api.tenant());
         let body = json!({ "name": known(&planned.name)? });
-        let created: Created = match api.post(&path, &body).await {
-            Ok(created) => created,
-            Err(failure) => {
-                diagnostics::api(diags, "create the automation key", &failure, None);
-                return None;
-            }
-        };
+        let created: Created = diagnostics::api_ok(
+            diags,
+            "create the automation key",
+            api.post(&path, &body).await,
+            None,
+        )?;
         let mut state = planned;
         state.id = Value::Value(created.key_id.to_string());
         state.key_id = Value::Value(created.key_id.to_string());
         state.key = Value::Value(created.key);
-        if state.enabled == Value::Value(false) {
-            let path = format!("/v1/automation-keys/{}", created.key_id);
-            if let Err(failure) = api
-                .patch::<serde_json::Value>(&path, &json!({ "enabled": false }))
-                .await
-            {
-                diagnostics::api(
-                    diags,
-                    "disable the new automation key",
-                    &failure,
-                    Some("enabled"),
-                );
-            }
-        }
-        match read_key(&api, created.key_id.as_str()).await {
-            Ok(Some(view)) => fill(&mut state, &view),
-            Ok(None) => diagnostics::error(
+        if state.enabled == Value::Value(false)
+            && let Err(failure) = switch(&api, created.key_id.as_str(), false).await
+        {
+            diagnostics::api(
                 diags,
-                "The automation key disappeared",
-                "the key was deleted right after it was created",
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the new automation key", &failure, None),
+                "disable the new automation key",
+                &failure,
+                Some("enabled"),
+            );
+        }
+        if let Some(view) = found_or_error(
+            diags,
+            "read the new automation key",
+            read_key(&api, created.key_id.as_str()).await,
+            "The automation key disappeared",
+            "the key was deleted right after it was created",
+        ) {
+            fill(&mut state, &view);
         }
         Some((state, private_state))
     }
@@ -282,29 +269,22 @@ impl Resource for AutomationKeyResource {
         if let Value::Value(enabled) = state.enabled
             && state.enabled != prior.enabled
         {
-            let path = format!("/v1/automation-keys/{key_id}");
-            if let Err(failure) = api
-                .patch::<serde_json::Value>(&path, &json!({ "enabled": enabled }))
-                .await
-            {
-                diagnostics::api(
-                    diags,
-                    "switch the automation key",
-                    &failure,
-                    Some("enabled"),
-                );
-                return None;
-            }
-        }
-        match read_key(&api, &key_id).await {
-            Ok(Some(view)) => fill(&mut state, &view),
-            Ok(None) => diagnostics::error(
+            let switched = switch(&api, &key_id, enabled).await;
+            diagnostics::api_ok(
                 diags,
-                "The automation key no longer exists",
-                format!("`{key_id}` was deleted; run terraform apply again to re-create it"),
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the automation key", &failure, None),
+                "switch the automation key",
+                switched,
+                Some("enabled"),
+            )?;
+        }
+        if let Some(view) = found_or_error(
+            diags,
+            "read the automation key",
+            read_key(&api, &key_id).await,
+            "The automation key no longer exists",
+            format!("`{key_id}` was deleted; run terraform apply again to re-create it"),
+        ) {
+            fill(&mut state, &view);
         }
         Some((state, private_state))
     }
@@ -316,10 +296,15 @@ impl Resource for AutomationKeyResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        let api = self.shared.api(diags)?;
-        let key_id = known(&state.id)?;
-        let path = format!("/v1/automation-keys/{key_id}");
-        super::remove(&api, diags, &path, "delete the automation key").await
+        let path = |_: &Api, key_id: &str| key_path(key_id);
+        super::remove_by_id(
+            &self.shared,
+            diags,
+            &state.id,
+            path,
+            "delete the automation key",
+        )
+        .await
     }
 
     async fn import<'a>(

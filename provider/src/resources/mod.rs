@@ -7,15 +7,18 @@ mod primary_contact;
 mod tenant_settings;
 mod user;
 
-use crate::client::Api;
+use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::validation::Snapshot;
+use crate::values::known;
 use portcullis_core::KeyId;
 use portcullis_core::credential::{API_TOKEN_ID_PREFIX, AUTOMATION_KEY_PREFIX, CredentialKind};
+use portcullis_core::user::UserStatus;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tf_provider::value::ValueEmpty;
+use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{Diagnostics, DynamicResource};
 
 /// Private state and provider meta: none.
@@ -63,29 +66,95 @@ pub async fn plan_book_snapshot(
     api: &Api,
     diags: &mut Diagnostics,
 ) -> Option<Arc<Snapshot>> {
-    match shared.book.snapshot(api).await {
-        Ok(snapshot) => Some(snapshot),
-        Err(failure) => {
-            diagnostics::api(
-                diags,
-                "read the tenant for plan-time checks",
-                &failure,
-                None,
-            );
-            None
-        }
-    }
+    let snapshot = shared.book.snapshot(api).await;
+    diagnostics::api_ok(
+        diags,
+        "read the tenant for plan-time checks",
+        snapshot,
+        None,
+    )
 }
 
 /// `DELETE path`; already gone counts as done.
 pub async fn remove(api: &Api, diags: &mut Diagnostics, path: &str, action: &str) -> Option<()> {
-    match api.remove(path).await {
-        Ok(()) => Some(()),
+    diagnostics::api_ok(diags, action, api.remove(path).await, None)
+}
+
+/// `destroy` of an object that one `DELETE` removes: the path `path` makes of the state's
+/// `id`; already gone counts as done, `action` names the deletion in an error.
+pub async fn remove_by_id(
+    shared: &Shared,
+    diags: &mut Diagnostics,
+    id: &Value<String>,
+    path: impl FnOnce(&Api, &str) -> String,
+    action: &str,
+) -> Option<()> {
+    let api = shared.api(diags)?;
+    let id = known(id)?;
+    remove(&api, diags, &path(&api, id), action).await
+}
+
+/// What `read` returns for an object looked up by id: the state `fill`ed from what the API
+/// shows; `None` when the API no longer has it (Terraform then shows the drift); the state as
+/// it was, with an error, when the API could not be asked (`action` names the read).
+pub fn state_after_read<S, V>(
+    diags: &mut Diagnostics,
+    action: &str,
+    mut state: S,
+    found: Result<Option<V>, ApiError>,
+    fill: impl FnOnce(&mut S, &V),
+) -> Option<S> {
+    match found {
+        Ok(Some(view)) => {
+            fill(&mut state, &view);
+            Some(state)
+        }
+        Ok(None) => None,
         Err(failure) => {
             diagnostics::api(diags, action, &failure, None);
-            None
+            Some(state)
         }
     }
+}
+
+/// An object that must exist (one a write acts on or has just made, one an import names), as
+/// the API shows it; `None` once reported: `missing_summary` and `missing_detail` when the API
+/// does not have it, the failure of `action` when it could not be asked.
+pub fn found_or_error<V>(
+    diags: &mut Diagnostics,
+    action: &str,
+    found: Result<Option<V>, ApiError>,
+    missing_summary: &'static str,
+    missing_detail: impl Into<Cow<'static, str>>,
+) -> Option<V> {
+    let found = diagnostics::api_ok(diags, action, found, None)?;
+    if found.is_none() {
+        diagnostics::error(diags, missing_summary, missing_detail, None);
+    }
+    found
+}
+
+/// The provider's tenant as a planned value: unknown while the provider is not configured.
+pub fn planned_tenant(api: Option<&Api>) -> Value<String> {
+    api.map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()))
+}
+
+/// The provider token's user as a planned value: unknown while the provider is not
+/// configured.
+pub fn planned_token_user(api: Option<&Api>) -> Value<String> {
+    api.and_then(|api| api.principal.user_id.as_ref())
+        .map_or(Value::Unknown, |user| Value::Value(user.to_string()))
+}
+
+/// The `status` attribute of `portcullis_user` and `portcullis_account_user` for a user the
+/// API shows: `inactive`, or `active` for an active or pending user (a pending user is not
+/// deactivated).
+pub fn settable_status(status: UserStatus) -> Value<String> {
+    let settable = match status {
+        UserStatus::Inactive => UserStatus::Inactive,
+        UserStatus::Pending | UserStatus::Active => UserStatus::Active,
+    };
+    Value::Value(settable.name().to_owned())
 }
 
 /// The key id an import names, when it is one of `kind`.
@@ -113,6 +182,7 @@ pub fn import_key_id(diags: &mut Diagnostics, id: &str, kind: CredentialKind) ->
 
 #[cfg(test)]
 pub mod tests {
+    use super::*;
     use serde::Serialize;
     use std::collections::BTreeSet;
     use tf_provider::schema::Schema;
@@ -130,5 +200,65 @@ pub mod tests {
                 "{name} needs a description"
             );
         }
+    }
+
+    fn refused() -> ApiError {
+        ApiError::Problem {
+            status: 403,
+            code: "forbidden".into(),
+            detail: "not yours".into(),
+        }
+    }
+
+    #[test]
+    fn read_fills_the_state_drops_it_when_gone_and_keeps_it_when_the_api_fails() {
+        let fill = |state: &mut String, view: &&str| *state = (*view).to_owned();
+        let mut diags = Diagnostics::default();
+        let found = Ok(Some("new"));
+        let read = state_after_read(&mut diags, "read it", "old".to_owned(), found, fill);
+        assert_eq!(read.as_deref(), Some("new"));
+        let read = state_after_read(&mut diags, "read it", "old".to_owned(), Ok(None), fill);
+        assert_eq!(read, None, "gone: Terraform shows the drift");
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        let read = state_after_read(
+            &mut diags,
+            "read it",
+            "old".to_owned(),
+            Err(refused()),
+            fill,
+        );
+        assert_eq!(read.as_deref(), Some("old"));
+        assert_eq!(
+            diags.errors[0].summary,
+            "Portcullis refused to read it (403 forbidden)"
+        );
+    }
+
+    #[test]
+    fn a_required_object_that_is_missing_or_unreadable_is_an_error() {
+        let mut diags = Diagnostics::default();
+        let found = found_or_error(&mut diags, "read it", Ok(Some(7)), "Gone", "it went");
+        assert_eq!(found, Some(7));
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        let found: Option<u8> = found_or_error(&mut diags, "read it", Ok(None), "Gone", "it went");
+        assert_eq!(found, None);
+        assert_eq!(diags.errors[0].summary, "Gone");
+        assert_eq!(diags.errors[0].detail, "it went");
+        let found: Option<u8> =
+            found_or_error(&mut diags, "read it", Err(refused()), "Gone", "it went");
+        assert_eq!(found, None);
+        assert_eq!(diags.errors[1].detail, "not yours");
+    }
+
+    #[test]
+    fn a_pending_user_is_not_deactivated() {
+        assert_eq!(
+            settable_status(UserStatus::Pending),
+            Value::Value("active".to_owned())
+        );
+        assert_eq!(
+            settable_status(UserStatus::Inactive),
+            Value::Value("inactive".to_owned())
+        );
     }
 }

@@ -5,6 +5,7 @@ use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, schema, string};
+use crate::validation;
 use crate::values::known;
 use async_trait::async_trait;
 use portcullis_core::query::LicenseUsage;
@@ -84,10 +85,8 @@ impl PrimaryContactResource {
         let tenant = known(&planned.tenant_id)?.to_owned();
         let user = known(&planned.user_id)?.to_owned();
         let path = format!("/v1/tenants/{tenant}/primary-contact");
-        if let Err(failure) = api.put::<Json>(&path, &json!({ "user_id": user })).await {
-            diagnostics::api(diags, "name the primary contact", &failure, Some("user_id"));
-            return None;
-        }
+        let named = api.put::<Json>(&path, &json!({ "user_id": user })).await;
+        diagnostics::api_ok(diags, "name the primary contact", named, Some("user_id"))?;
         let mut state = planned;
         state.id = Value::Value(tenant);
         Some(state)
@@ -109,25 +108,11 @@ impl Resource for PrimaryContactResource {
         diags: &mut Diagnostics,
         config: PrimaryContactState,
     ) -> Option<()> {
-        if let Some(tenant) = known(&config.tenant_id)
-            && tenant.parse::<TenantId>().is_err()
-        {
-            diagnostics::error(
-                diags,
-                "Invalid tenant",
-                format!("`{tenant}` is not a tenant id (`ten_...`)"),
-                Some("tenant_id"),
-            );
+        if let Some(tenant) = known(&config.tenant_id) {
+            validation::check_tenant_id(diags, tenant, "tenant_id");
         }
-        if let Some(user) = known(&config.user_id)
-            && user.parse::<UserId>().is_err()
-        {
-            diagnostics::error(
-                diags,
-                "Invalid user",
-                format!("`{user}` is not a user id (`usr_...`)"),
-                Some("user_id"),
-            );
+        if let Some(user) = known(&config.user_id) {
+            validation::check_user_id(diags, "Invalid user", user, "user_id");
         }
         Some(())
     }
@@ -135,25 +120,20 @@ impl Resource for PrimaryContactResource {
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: PrimaryContactState,
+        state: PrimaryContactState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(PrimaryContactState, Empty)> {
         let api = self.shared.api(diags)?;
         let tenant = known(&state.tenant_id).or(known(&state.id))?.to_owned();
-        match current(&api, &tenant).await {
-            Ok(Some(user)) => {
-                state.id = Value::Value(tenant.clone());
-                state.tenant_id = Value::Value(tenant);
-                state.user_id = Value::Value(user.to_string());
-                Some((state, private_state))
-            }
-            Ok(None) => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the primary contact", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = current(&api, &tenant).await;
+        let fill = |state: &mut PrimaryContactState, user: &UserId| {
+            state.id = Value::Value(tenant.clone());
+            state.tenant_id = Value::Value(tenant);
+            state.user_id = Value::Value(user.to_string());
+        };
+        super::state_after_read(diags, "read the primary contact", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -269,18 +249,19 @@ async fn check_company_admin(api: &Api, diags: &mut Diagnostics) {
     let Some(me) = api.principal.user_id.clone() else {
         return;
     };
-    match api
+    let found = api
         .find::<portcullis_core::query::UserView>(&format!("/v1/users/{me}"))
-        .await
+        .await;
+    if let Some(Some(user)) =
+        diagnostics::api_ok(diags, "read the provider token's user", found, None)
+        && !user.company_admin
     {
-        Ok(Some(user)) if !user.company_admin => diagnostics::error(
+        diagnostics::error(
             diags,
             "Invalid configuration (not_company_admin)",
             "only company admins name a tenant's primary contact",
             Some("user_id"),
-        ),
-        Ok(_) => {}
-        Err(failure) => diagnostics::api(diags, "read the provider token's user", &failure, None),
+        );
     }
 }
 

@@ -1,11 +1,11 @@
 //! `portcullis_tenant_settings`: the provider tenant's name, plan and SAML SSO settings.
 
-use super::{Empty, plan_book_snapshot};
-use crate::client::Api;
+use super::{Empty, plan_book_snapshot, planned_tenant};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, string};
-use crate::values::known;
+use crate::validation;
+use crate::values::{default_if_null, known};
 use async_trait::async_trait;
 use portcullis_core::query::TenantView;
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,10 @@ pub fn tenant_settings_schema() -> Schema {
     )
 }
 
+fn tenant_path(tenant_id: &str) -> String {
+    format!("/v1/tenants/{tenant_id}")
+}
+
 fn fill(state: &mut TenantSettingsState, view: &TenantView) {
     state.id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
@@ -164,20 +168,16 @@ impl TenantSettingsResource {
             .check_tenant(diags, &snapshot, known(&config.plan), enforced, breakglass);
     }
 
+    /// Create and update: changes what differs from the tenant as it is, then reads it back.
     async fn apply(
         &self,
-        api: &Api,
         diags: &mut Diagnostics,
         planned: TenantSettingsState,
     ) -> Option<TenantSettingsState> {
-        let path = format!("/v1/tenants/{}", api.tenant());
-        let current: TenantView = match api.get(&path).await {
-            Ok(view) => view,
-            Err(failure) => {
-                diagnostics::api(diags, "read the tenant", &failure, None);
-                return None;
-            }
-        };
+        let api = self.shared.api(diags)?;
+        let path = tenant_path(api.tenant().as_str());
+        let current: TenantView =
+            diagnostics::api_ok(diags, "read the tenant", api.get(&path).await, None)?;
         if let Some(body) = changes(&current, &planned)
             && let Err(failure) = api.patch::<Json>(&path, &body).await
         {
@@ -223,14 +223,12 @@ impl Resource for TenantSettingsResource {
         {
             diagnostics::error(diags, "Invalid plan", error.to_string(), Some("plan"));
         }
-        if let Some(user) = known(&config.saml_breakglass_user_id)
-            && user.parse::<portcullis_core::UserId>().is_err()
-        {
-            diagnostics::error(
+        if let Some(user) = known(&config.saml_breakglass_user_id) {
+            validation::check_user_id(
                 diags,
                 "Invalid breakglass user",
-                format!("`{user}` is not a user id (`usr_...`)"),
-                Some("saml_breakglass_user_id"),
+                user,
+                "saml_breakglass_user_id",
             );
         }
         Some(())
@@ -239,26 +237,15 @@ impl Resource for TenantSettingsResource {
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: TenantSettingsState,
+        state: TenantSettingsState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(TenantSettingsState, Empty)> {
         let api = self.shared.api(diags)?;
         let tenant_id = known(&state.id)?.to_owned();
-        match api
-            .get::<TenantView>(&format!("/v1/tenants/{tenant_id}"))
-            .await
-        {
-            Ok(view) => {
-                fill(&mut state, &view);
-                Some((state, private_state))
-            }
-            Err(failure) if failure.is_not_found() => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the tenant", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = api.find::<TenantView>(&tenant_path(&tenant_id)).await;
+        super::state_after_read(diags, "read the tenant", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -270,22 +257,12 @@ impl Resource for TenantSettingsResource {
     ) -> Option<(TenantSettingsState, Empty)> {
         self.check(diags, &config).await;
         let mut state = proposed;
-        let api = self.shared.api(diags);
-        state.id = api
-            .as_ref()
-            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
-        if state.name.is_null() {
-            state.name = Value::Unknown;
-        }
-        if state.plan.is_null() {
-            state.plan = Value::Unknown;
-        }
-        if state.sso_enforced.is_null() {
-            state.sso_enforced = Value::Unknown;
-        }
-        if state.saml_breakglass_user_id.is_null() {
-            state.saml_breakglass_user_id = Value::Unknown;
-        }
+        state.id = planned_tenant(self.shared.api(diags).as_deref());
+        // What the configuration leaves out stays as the tenant has it, known after apply.
+        default_if_null(&mut state.name, Value::Unknown);
+        default_if_null(&mut state.plan, Value::Unknown);
+        default_if_null(&mut state.sso_enforced, Value::Unknown);
+        default_if_null(&mut state.saml_breakglass_user_id, Value::Unknown);
         state.owner = Value::Unknown;
         Some((state, Empty::default()))
     }
@@ -323,9 +300,7 @@ impl Resource for TenantSettingsResource {
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(TenantSettingsState, Empty)> {
-        let api = self.shared.api(diags)?;
-        let state = self.apply(&api, diags, planned).await?;
-        Some((state, private_state))
+        Some((self.apply(diags, planned).await?, private_state))
     }
 
     async fn update<'a>(
@@ -337,9 +312,7 @@ impl Resource for TenantSettingsResource {
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(TenantSettingsState, Empty)> {
-        let api = self.shared.api(diags)?;
-        let state = self.apply(&api, diags, planned).await?;
-        Some((state, private_state))
+        Some((self.apply(diags, planned).await?, private_state))
     }
 
     async fn destroy<'a>(

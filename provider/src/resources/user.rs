@@ -1,18 +1,20 @@
 //! `portcullis_user`: a member of the provider's tenant, by email.
 
-use super::{Empty, plan_book_snapshot};
-use crate::client::{Api, ApiError};
+use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant, settable_status};
+use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
 use crate::validation::{self, MemberChange, PlannedMember};
-use crate::values::{StringSet, known, permission_set, rfc3339, set_elements};
+use crate::values::{
+    StringSet, default_if_null, known, null_if_unknown, permission_set, rfc3339, set_elements,
+};
 use async_trait::async_trait;
 use portcullis_core::query::MemberView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{Email, PermissionSet, RolePreset, Timestamp, UserId};
+use portcullis_core::{PermissionSet, RolePreset, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -165,14 +167,6 @@ fn desired_grant(state: &UserState) -> Option<PermissionSet> {
     Some(set.union(role_permissions(&state.role)?))
 }
 
-fn status_name(status: UserStatus) -> &'static str {
-    match status {
-        UserStatus::Pending => "pending",
-        UserStatus::Active => "active",
-        UserStatus::Inactive => "inactive",
-    }
-}
-
 /// Copies what the API shows into the state, keeping the practitioner's spelling where it
 /// means the same thing (email case, permissions split between the set and the role).
 fn fill(state: &mut UserState, view: &MemberView) {
@@ -184,15 +178,8 @@ fn fill(state: &mut UserState, view: &MemberView) {
         state.email = Value::Value(view.email.as_str().to_owned());
     }
     state.name = Value::Value(view.name.as_str().to_owned());
-    state.status = Value::Value(
-        if view.status == UserStatus::Inactive {
-            "inactive"
-        } else {
-            "active"
-        }
-        .to_owned(),
-    );
-    state.state = Value::Value(status_name(view.status).to_owned());
+    state.status = settable_status(view.status);
+    state.state = Value::Value(view.status.name().to_owned());
     state.tenant_owner = Value::Value(view.tenant_owner);
     state.granted_permissions = permission_set(view.permissions);
     if view.tenant_owner {
@@ -212,17 +199,27 @@ fn fill(state: &mut UserState, view: &MemberView) {
             permission_set(view.permissions)
         };
     }
-    if state.invitation_code.is_unknown() {
-        state.invitation_code = Value::Null;
-    }
-    if state.invitation_expires_at.is_unknown() {
-        state.invitation_expires_at = Value::Null;
-    }
+    null_if_unknown(&mut state.invitation_code);
+    null_if_unknown(&mut state.invitation_expires_at);
+}
+
+fn member_path(api: &Api, user_id: &str) -> String {
+    format!("/v1/tenants/{}/members/{user_id}", api.tenant())
 }
 
 async fn read_member(api: &Api, user_id: &str) -> Result<Option<MemberView>, ApiError> {
-    api.find(&format!("/v1/tenants/{}/members/{user_id}", api.tenant()))
-        .await
+    api.find(&member_path(api, user_id)).await
+}
+
+/// The member with this email (any case), from the tenant's member list.
+async fn member_by_email(api: &Api, email: &str) -> Result<Option<MemberView>, ApiError> {
+    let members: Items<MemberView> = api
+        .get(&format!("/v1/tenants/{}/members", api.tenant()))
+        .await?;
+    Ok(members
+        .items
+        .into_iter()
+        .find(|member| member.email.as_str().eq_ignore_ascii_case(email.trim())))
 }
 
 #[derive(Deserialize)]
@@ -262,48 +259,38 @@ impl UserResource {
         let user_id = current.user_id.as_str();
         let wanted_status = known(&planned.status).unwrap_or("active");
         let user_path = format!("/v1/users/{user_id}");
-        if wanted_status == "active"
-            && current.status == UserStatus::Inactive
-            && let Err(failure) = api
-                .post::<serde_json::Value>(&format!("{user_path}/activate"), &json!({}))
-                .await
-        {
-            diagnostics::api(diags, "activate the user", &failure, Some("status"));
-            return None;
+        if wanted_status == "active" && current.status == UserStatus::Inactive {
+            let activated = api
+                .post::<Json>(&format!("{user_path}/activate"), &json!({}))
+                .await;
+            diagnostics::api_ok(diags, "activate the user", activated, Some("status"))?;
         }
         if let Some(grant) = desired_grant(planned)
             && !current.tenant_owner
             && grant != current.permissions
         {
-            let path = format!("/v1/tenants/{}/members/{user_id}", api.tenant());
             let body = json!({ "permissions": grant.names() });
-            if let Err(failure) = api.patch::<serde_json::Value>(&path, &body).await {
-                diagnostics::api(
-                    diags,
-                    "change the member's permissions",
-                    &failure,
-                    Some("permissions"),
-                );
-                return None;
-            }
+            let changed = api.patch::<Json>(&member_path(api, user_id), &body).await;
+            diagnostics::api_ok(
+                diags,
+                "change the member's permissions",
+                changed,
+                Some("permissions"),
+            )?;
         }
         if let Some(name) = known(&planned.name)
             && name != current.name.as_str()
-            && let Err(failure) = api
-                .patch::<serde_json::Value>(&user_path, &json!({ "name": name }))
-                .await
         {
-            diagnostics::api(diags, "rename the user", &failure, Some("name"));
-            return None;
+            let renamed = api
+                .patch::<Json>(&user_path, &json!({ "name": name }))
+                .await;
+            diagnostics::api_ok(diags, "rename the user", renamed, Some("name"))?;
         }
-        if wanted_status == "inactive"
-            && current.status != UserStatus::Inactive
-            && let Err(failure) = api
-                .post::<serde_json::Value>(&format!("{user_path}/deactivate"), &json!({}))
-                .await
-        {
-            diagnostics::api(diags, "deactivate the user", &failure, Some("status"));
-            return None;
+        if wanted_status == "inactive" && current.status != UserStatus::Inactive {
+            let deactivated = api
+                .post::<Json>(&format!("{user_path}/deactivate"), &json!({}))
+                .await;
+            diagnostics::api_ok(diags, "deactivate the user", deactivated, Some("status"))?;
         }
         Some(())
     }
@@ -313,15 +300,14 @@ impl UserResource {
         let Some(user_id) = known(&state.id).map(str::to_owned) else {
             return;
         };
-        match read_member(api, &user_id).await {
-            Ok(Some(view)) => fill(state, &view),
-            Ok(None) => diagnostics::error(
-                diags,
-                "The member disappeared",
-                format!("`{user_id}` was removed from the tenant while it was being changed"),
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the member back", &failure, None),
+        if let Some(view) = found_or_error(
+            diags,
+            "read the member back",
+            read_member(api, &user_id).await,
+            "The member disappeared",
+            format!("`{user_id}` was removed from the tenant while it was being changed"),
+        ) {
+            fill(state, &view);
         }
     }
 }
@@ -352,11 +338,7 @@ impl Resource for UserResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: UserState) -> Option<()> {
-        if let Some(email) = known(&config.email)
-            && let Err(error) = email.parse::<Email>()
-        {
-            diagnostics::error(diags, "Invalid email", error.to_string(), Some("email"));
-        }
+        validation::check_email(diags, &config.email);
         if let Some(names) = set_elements(&config.permissions) {
             let role = match &config.role {
                 Value::Value(role) => Some(role.as_str()),
@@ -366,40 +348,22 @@ impl Resource for UserResource {
         } else if let Value::Value(role) = &config.role {
             validation::check_permission_names(diags, &[], Some(role));
         }
-        if let Some(status) = known(&config.status)
-            && status != "active"
-            && status != "inactive"
-        {
-            diagnostics::error(
-                diags,
-                "Invalid status",
-                format!("`{status}` is not a status you can set; use `active` or `inactive`"),
-                Some("status"),
-            );
-        }
+        validation::check_settable_status(diags, &config.status);
         Some(())
     }
 
     async fn read<'a>(
         &self,
         diags: &mut Diagnostics,
-        mut state: UserState,
+        state: UserState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(UserState, Empty)> {
         let api = self.shared.api(diags)?;
         let user_id = known(&state.id)?.to_owned();
-        match read_member(&api, &user_id).await {
-            Ok(Some(view)) => {
-                fill(&mut state, &view);
-                Some((state, private_state))
-            }
-            Ok(None) => None,
-            Err(failure) => {
-                diagnostics::api(diags, "read the member", &failure, None);
-                Some((state, private_state))
-            }
-        }
+        let found = read_member(&api, &user_id).await;
+        super::state_after_read(diags, "read the member", state, found, fill)
+            .map(|state| (state, private_state))
     }
 
     async fn plan_create<'a>(
@@ -411,16 +375,9 @@ impl Resource for UserResource {
     ) -> Option<(UserState, Empty)> {
         let mut state = proposed;
         state.id = Value::Unknown;
-        state.tenant_id = self
-            .shared
-            .api(diags)
-            .map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()));
-        if state.status.is_null() {
-            state.status = Value::Value("active".to_owned());
-        }
-        if state.name.is_null() {
-            state.name = Value::Unknown;
-        }
+        state.tenant_id = planned_tenant(self.shared.api(diags).as_deref());
+        default_if_null(&mut state.status, Value::Value("active".to_owned()));
+        default_if_null(&mut state.name, Value::Unknown);
         state.state = Value::Unknown;
         state.tenant_owner = Value::Value(false);
         state.granted_permissions = desired_grant(&state).map_or(Value::Unknown, permission_set);
@@ -563,17 +520,15 @@ impl Resource for UserResource {
         let added: MemberAdded = match api.post(&path, &body).await {
             Ok(added) => added,
             Err(failure) => {
-                let hint = if failure.code() == Some("already_member") {
-                    format!(
-                        "{failure}; to manage an existing member, import it: terraform import <address> {email}"
-                    )
-                } else {
-                    failure.to_string()
-                };
-                diagnostics::api(diags, "add the member", &failure, Some("email"));
-                if let Some(last) = diags.errors.last_mut() {
-                    last.detail = hint.into();
-                }
+                diagnostics::create_failed(
+                    diags,
+                    "add the member",
+                    &failure,
+                    Some("email"),
+                    "already_member",
+                    "member",
+                    &email,
+                );
                 return None;
             }
         };
@@ -590,21 +545,18 @@ impl Resource for UserResource {
                 state.invitation_expires_at = Value::Null;
             }
         }
-        match read_member(&api, added.user_id.as_str()).await {
-            Ok(Some(current)) => {
-                if self.converge(&api, diags, &current, &state).await.is_some() {
-                    self.refresh(&api, diags, &mut state).await;
-                } else {
-                    fill(&mut state, &current);
-                }
+        if let Some(current) = found_or_error(
+            diags,
+            "read the new member",
+            read_member(&api, added.user_id.as_str()).await,
+            "The member disappeared",
+            "the member was removed right after it was added",
+        ) {
+            if self.converge(&api, diags, &current, &state).await.is_some() {
+                self.refresh(&api, diags, &mut state).await;
+            } else {
+                fill(&mut state, &current);
             }
-            Ok(None) => diagnostics::error(
-                diags,
-                "The member disappeared",
-                "the member was removed right after it was added",
-                None,
-            ),
-            Err(failure) => diagnostics::api(diags, "read the new member", &failure, None),
         }
         Some((state, private_state))
     }
@@ -620,24 +572,15 @@ impl Resource for UserResource {
     ) -> Option<(UserState, Empty)> {
         let api = self.shared.api(diags)?;
         let user_id = known(&prior.id)?.to_owned();
-        let current = match read_member(&api, &user_id).await {
-            Ok(Some(current)) => current,
-            Ok(None) => {
-                diagnostics::error(
-                    diags,
-                    "The member no longer exists",
-                    format!(
-                        "`{user_id}` is not a member of the tenant any more; run terraform apply again to re-create it"
-                    ),
-                    None,
-                );
-                return None;
-            }
-            Err(failure) => {
-                diagnostics::api(diags, "read the member", &failure, None);
-                return None;
-            }
-        };
+        let current = found_or_error(
+            diags,
+            "read the member",
+            read_member(&api, &user_id).await,
+            "The member no longer exists",
+            format!(
+                "`{user_id}` is not a member of the tenant any more; run terraform apply again to re-create it"
+            ),
+        )?;
         let mut state = planned;
         state.id = prior.id.clone();
         let converged = self.converge(&api, diags, &current, &state).await;
@@ -652,10 +595,14 @@ impl Resource for UserResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        let api = self.shared.api(diags)?;
-        let user_id = known(&state.id)?;
-        let path = format!("/v1/tenants/{}/members/{user_id}", api.tenant());
-        super::remove(&api, diags, &path, "remove the member").await
+        super::remove_by_id(
+            &self.shared,
+            diags,
+            &state.id,
+            member_path,
+            "remove the member",
+        )
+        .await
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(UserState, Empty)> {
@@ -663,34 +610,16 @@ impl Resource for UserResource {
         let user_id = if id.starts_with("usr_") {
             id.clone()
         } else {
-            let members: crate::client::Items<MemberView> = match api
-                .get(&format!("/v1/tenants/{}/members", api.tenant()))
-                .await
-            {
-                Ok(members) => members,
-                Err(failure) => {
-                    diagnostics::api(diags, "list the members", &failure, None);
-                    return None;
-                }
-            };
-            match members
-                .items
-                .iter()
-                .find(|member| member.email.as_str().eq_ignore_ascii_case(id.trim()))
-            {
-                Some(member) => member.user_id.to_string(),
-                None => {
-                    diagnostics::error(
-                        diags,
-                        "Cannot import the member",
-                        format!(
-                            "no member of the tenant has the email `{id}`; import by email or by user id (`usr_...`)"
-                        ),
-                        None,
-                    );
-                    return None;
-                }
-            }
+            let member = found_or_error(
+                diags,
+                "list the members",
+                member_by_email(&api, &id).await,
+                "Cannot import the member",
+                format!(
+                    "no member of the tenant has the email `{id}`; import by email or by user id (`usr_...`)"
+                ),
+            )?;
+            member.user_id.to_string()
         };
         let state = UserState {
             id: Value::Value(user_id),
