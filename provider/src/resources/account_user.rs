@@ -639,8 +639,9 @@ impl Resource for AccountUserResource {
         id: String,
     ) -> Option<(AccountUserState, Empty)> {
         let api = self.shared.api(diags)?;
-        let user_id = if id.trim().starts_with("usr_") {
-            id.trim().to_owned()
+        let id = id.trim().to_owned();
+        let user_id = if id.starts_with("usr_") {
+            id.clone()
         } else {
             let user = found_or_error(
                 diags,

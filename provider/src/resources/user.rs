@@ -607,6 +607,7 @@ impl Resource for UserResource {
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(UserState, Empty)> {
         let api = self.shared.api(diags)?;
+        let id = id.trim().to_owned();
         let user_id = if id.starts_with("usr_") {
             id.clone()
         } else {
