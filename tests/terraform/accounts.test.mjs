@@ -44,6 +44,12 @@ resource "portcullis_account_user" "ops" {
     assert.equal(state.state, "pending");
     assert.match(state.invitation_code, /^pcinv_/);
     await ws.assertNoChanges("after create");
+    // A pending user cannot be deleted: destroy says so and changes nothing.
+    const early = await ws.run(["destroy", "-auto-approve", "-input=false"]);
+    assert.equal(early.code, 1, early.stdout);
+    assert.match(early.stderr, /Error: Cannot delete the user/, early.stderr);
+    assert.equal(ok(await call("GET", `/v1/users/${state.id}`, { token: world.token })).status, "pending");
+    await ws.assertNoChanges("after the refused destroy");
     await accept(world, address, state.invitation_code);
 
     // In place: roles and a license-admin tenant.

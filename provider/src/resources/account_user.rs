@@ -611,8 +611,20 @@ impl Resource for AccountUserResource {
             // Already gone is what destroy wants.
             return Some(());
         };
-        // Deletion needs an inactive user; a pending one is deactivated by no transition,
-        // so only active users are deactivated first.
+        // The core lifecycle: deletion needs an inactive user, which an active one becomes by
+        // deactivation; a pending one reaches neither, so nothing is changed for it.
+        let reachable = current.status.deactivate().unwrap_or(current.status);
+        if let Err(refused) = reachable.delete() {
+            diagnostics::error(
+                diags,
+                "Cannot delete the user",
+                format!(
+                    "{refused}: a user who has not accepted their invitation cannot be deleted. Destroy again once they have accepted, or stop managing them with `terraform state rm`."
+                ),
+                None,
+            );
+            return None;
+        }
         if current.status == UserStatus::Active {
             let deactivated = api
                 .post::<Json>(&format!("/v1/users/{user_id}/deactivate"), &json!({}))
