@@ -19,15 +19,15 @@
 //!   for anyone holding `user_and_api_management` in a tenant the invitee belongs to.
 //! - Company roles (the matrix, restated): a company admin may run every account operation (as
 //!   above); a license admin (of one tenant or more) may create users, and, on the tenants
-//!   assigned to them only, grant and revoke those tenants' license admin role and give and
-//!   take their seats; support and plain tenant users may do none of it, nor may a license admin
-//!   grant support (`role_not_permitted`). Anyone but a company admin acting through a token
-//!   needs it usable in its own tenant (as above), whatever its scope.
-//! - Creating a user (`user_exists` for an email in use), directly or by inviting a new address,
-//!   makes a pending user with an invitation, no role and no tenant. A seat is a membership with
-//!   no permission given to an existing user of any status (`already_member`, `plan_limit`);
-//!   taking one is removing a member (`self_target`, `owner_protected`,
-//!   `breakglass_protected`, `member_not_found`, `lockout` as for removal).
+//!   assigned to them only, grant and revoke those tenants' license admin role, give and take
+//!   their seats and rename their users; support and plain tenant users may do none of it, and
+//!   only company admins grant support (`role_not_permitted`). Anyone but a company admin
+//!   acting through a token needs it usable in its own tenant (as above), whatever its scope.
+//! - Creating a user, directly (`user_exists` for an email in use) or by inviting a new
+//!   address, makes a pending user with an invitation and no company role (created directly, in
+//!   no tenant either). A seat is a membership with no permission, given to an existing user of
+//!   any status (`already_member`, `plan_limit`); taking one is removing a member
+//!   (`self_target`, `owner_protected`, `breakglass_protected`, `member_not_found`, `lockout`).
 //! - Names: users rename themselves (through a token, only a usable one of their own:
 //!   `credential_not_usable`); company admins rename anyone; a user of a tenant is also renamed
 //!   by its license admins and its members holding `user_and_api_management`; else
@@ -45,10 +45,11 @@
 //! - Users: pending → (accept) active → (deactivate) inactive → (activate) active; only inactive
 //!   users can be deleted; the company admin, support and license admin roles (and being a
 //!   primary contact) only go to active users (`illegal_transition`). A trial account has no
-//!   company admin but its owner (`trial_account`). The account owner is never deactivated, deleted or demoted; a
-//!   tenant owner always holds every permission and is never removed or deleted
-//!   (`owner_protected`). Nobody deactivates, deletes or removes themselves (`self_target`).
-//!   Deleting a user removes their memberships and tokens; removing a member their tokens there.
+//!   company admin but its owner (`trial_account`). The account owner is never deactivated,
+//!   deleted or demoted; a tenant owner always holds every permission and is never removed or
+//!   deleted (`owner_protected`). Nobody deactivates, deletes or removes themselves
+//!   (`self_target`). Deleting a user removes their memberships and tokens; removing a member
+//!   their tokens there.
 //! - Invitations: only the pending user's current code works (`invitation_invalid` for a wrong,
 //!   superseded or foreign code, judged before `invitation_expired`); it expires the account's
 //!   TTL (1 to 720 hours, else `out_of_range`) after issue; re-sending replaces it. Inviting an
