@@ -1234,6 +1234,19 @@ impl Account {
         Ok(())
     }
 
+    /// An active actor whose token, if they act through one, is usable in its own tenant
+    /// (theirs, unexpired, not deleted).
+    fn require_usable_credential(&self, actor: &Actor, now: Timestamp) -> Result<(), Refusal> {
+        self.active_actor(actor)?;
+        if let Some(key_id) = &actor.credential {
+            let home = self
+                .tenant_of_token(key_id)
+                .map_err(|_| Refusal::CredentialNotUsable)?;
+            self.actor_permissions(actor, &home, now)?;
+        }
+        Ok(())
+    }
+
     /// The company roles `user_id` holds (none for an unknown user).
     pub fn company_roles(&self, user_id: &UserId) -> Vec<CompanyRole> {
         let Some(user) = self.users.get(user_id) else {
@@ -1260,7 +1273,8 @@ impl Account {
     /// license admin of a tenant the user holds a seat in, or a manager
     /// (`user_and_api_management`) of such a tenant.
     pub(crate) fn may_edit_user(&self, actor: &Actor, user: &UserId, now: Timestamp) -> bool {
-        actor.user_id == *user && self.active_actor(actor).is_ok()
+        // Editing oneself needs no role, but a usable credential all the same.
+        actor.user_id == *user && self.require_usable_credential(actor, now).is_ok()
             || self.require_company_admin(actor, now).is_ok()
             || self.tenants.values().any(|tenant| {
                 tenant.members.contains_key(user)
@@ -1289,12 +1303,7 @@ impl Account {
         if user.company_admin {
             return self.require_company_admin(actor, now);
         }
-        if let Some(key_id) = &actor.credential {
-            let home = self
-                .tenant_of_token(key_id)
-                .map_err(|_| Refusal::CredentialNotUsable)?;
-            self.actor_permissions(actor, &home, now)?;
-        }
+        self.require_usable_credential(actor, now)?;
         let roles = self.company_roles(&actor.user_id);
         let allowed = company::roles_permit(&roles, &user.license_tenants, operation, tenant);
         if allowed {
@@ -1770,9 +1779,13 @@ impl Account {
                 self.remove_membership(actor, tenant_id, user_id, "member.license_revoked")
             }
             Command::RenameUser { user_id, name } => {
+                let own = actor.user_id == user_id;
                 let allowed = self.may_edit_user(actor, &user_id, now);
                 if !allowed {
                     self.active_actor(actor)?;
+                    if own {
+                        self.require_usable_credential(actor, now)?;
+                    }
                     return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
                 }
                 let user = self.user_mut(&user_id)?;

@@ -63,7 +63,7 @@ pub enum NotificationKind {
     Deactivated,
     /// The user was deleted: "your account is no longer available".
     Deleted,
-    /// The user became or stopped being a primary contact.
+    /// The user became a tenant's primary contact (sent to the new contact only).
     PrimaryContactChanged,
 }
 

@@ -13,21 +13,43 @@
 //!   tenant they must be a member (`actor_not_member`); through a token, the token must exist,
 //!   be theirs, belong to that tenant and be unexpired (`credential_not_usable`), and then they
 //!   hold only what the token's scope allows. Lacking a needed permission: `missing_permission`.
-//! - Account-level operations (create tenant, user lifecycle, company admin, account settings)
-//!   need an active company admin (`not_company_admin`); through a token, one that carries
-//!   `user_and_api_management` in its tenant. Re-sending an invitation also works for anyone
-//!   holding `user_and_api_management` in a tenant the invitee belongs to.
+//! - Account-level operations (create tenant, user lifecycle, company admin, primary contacts,
+//!   account settings) need an active company admin (`not_company_admin`); through a token, one
+//!   that carries `user_and_api_management` in its tenant. Re-sending an invitation also works
+//!   for anyone holding `user_and_api_management` in a tenant the invitee belongs to.
+//! - Company roles (the matrix, restated): a company admin may run every account operation (as
+//!   above); a license admin (of one tenant or more) may create users, and, on the tenants
+//!   assigned to them only, grant and revoke those tenants' license admin role, give and take
+//!   their seats and rename their users; support and plain tenant users may do none of it, and
+//!   only company admins grant support (`role_not_permitted`). Anyone but a company admin
+//!   acting through a token needs it usable in its own tenant (as above), whatever its scope.
+//! - Creating a user, directly (`user_exists` for an email in use) or by inviting a new
+//!   address, makes a pending user with an invitation and no company role (created directly, in
+//!   no tenant either). A seat is a membership with no permission, given to an existing user of
+//!   any status (`already_member`, `plan_limit`); taking one is removing a member
+//!   (`self_target`, `owner_protected`, `breakglass_protected`, `member_not_found`, `lockout`).
+//! - Names: users rename themselves (through a token, only a usable one of their own:
+//!   `credential_not_usable`); company admins rename anyone; a user of a tenant is also renamed
+//!   by its license admins and its members holding `user_and_api_management`; else
+//!   `missing_permission`.
+//! - Primary contacts: every tenant has exactly one, its launcher at first, who is always a
+//!   license admin of it. A company admin names another (an active user, made a license admin
+//!   of the tenant if need be) in one swap; the previous one keeps the role. The primary
+//!   contact cannot lose the license admin role of the tenant or be deleted
+//!   (`primary_contact_protected`).
 //! - Inviting, re-permissioning and removing members need `user_and_api_management`; creating
 //!   and managing automation keys `build_applications`; tenant settings `modify_tenant_settings`;
 //!   a personal token needs membership only; deleting a token is for its owner or a manager.
 //! - Nobody grants what they do not hold (`privilege_escalation`): an invitation's permissions,
 //!   the permissions a change adds, and a token's scope must be within the actor's held set.
 //! - Users: pending → (accept) active → (deactivate) inactive → (activate) active; only inactive
-//!   users can be deleted; the company admin role only goes to active users
-//!   (`illegal_transition`). The account owner is never deactivated, deleted or demoted; a
-//!   tenant owner always holds every permission and is never removed or deleted
-//!   (`owner_protected`). Nobody deactivates, deletes or removes themselves (`self_target`).
-//!   Deleting a user removes their memberships and tokens; removing a member their tokens there.
+//!   users can be deleted; the company admin, support and license admin roles (and being a
+//!   primary contact) only go to active users (`illegal_transition`). A trial account has no
+//!   company admin but its owner (`trial_account`). The account owner is never deactivated,
+//!   deleted or demoted; a tenant owner always holds every permission and is never removed or
+//!   deleted (`owner_protected`). Nobody deactivates, deletes or removes themselves
+//!   (`self_target`). Deleting a user removes their memberships and tokens; removing a member
+//!   their tokens there.
 //! - Invitations: only the pending user's current code works (`invitation_invalid` for a wrong,
 //!   superseded or foreign code, judged before `invitation_expired`); it expires the account's
 //!   TTL (1 to 720 hours, else `out_of_range`) after issue; re-sending replaces it. Inviting an
@@ -42,10 +64,11 @@
 //! - After any accepted change: every tenant keeps an active member holding
 //!   `user_and_api_management` (`lockout`), and the account owner stays an active company admin.
 //! - Quotas (50 tokens per member per tenant, 50 keys per tenant): `quota_exceeded`.
-//! - Notifications: every accepted invitation of a new user, re-sent invitation, acceptance,
-//!   activation, deactivation and deletion produces exactly one notification of its kind to that
-//!   user's email, in the same step; nothing else produces any; sequence numbers are contiguous
-//!   and no invitation code or token secret ever appears in one.
+//! - Notifications: every accepted invitation or creation of a new user, re-sent invitation,
+//!   acceptance, activation, deactivation, deletion and primary contact swap produces exactly
+//!   one notification of its kind to that user's (for a swap, the new primary contact's) email,
+//!   in the same step; nothing else produces any; sequence numbers are contiguous and no
+//!   invitation code or token secret ever appears in one.
 //! - Bulk lifecycle: a company admin (else the whole request is refused as above) names 1 to
 //!   100 distinct users (else `out_of_range`); each is then judged in order exactly as the
 //!   single-user activate / deactivate / delete would be on the account as the users before
@@ -55,6 +78,14 @@
 //!   `unknown_key`, `expired`, `owner_pending`, `owner_inactive`), with its scope ∩ the owner's
 //!   permissions; an automation key while it exists, is enabled and the plan includes keys
 //!   (else `disabled`), with `build_applications` only.
+//!
+//! Checked on the engine alone after every step, besides the rules above that it can judge by
+//! itself: every tenant has exactly one primary contact, an existing license admin of it; the
+//! account owner is an active company admin; a trial account has no other company admin;
+//! pending users hold no company role; and every user and company role the step added was
+//! given by someone who could, judging by the state before the step: users created by company
+//! and license admins, the company admin and support roles given and primary contacts named
+//! by company admins, a tenant's license admin role by company admins or its license admins.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -70,7 +101,7 @@ use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialKind, Verification};
 use portcullis_core::plan::Feature;
 use portcullis_core::random::SeededRandom;
-use portcullis_core::user::UserStatus;
+use portcullis_core::user::{User, UserStatus};
 use portcullis_core::{
     Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
     UserId,
@@ -83,6 +114,7 @@ use std::fmt::Write as _;
 const HOUR: u64 = 3600;
 const START: u64 = 1_700_000_000;
 const OWNER_EMAIL: &str = "owner@acme.test";
+const OWNER_NAME: &str = "Olive Owner";
 /// The account owner is always the model's first user.
 const OWNER: usize = 0;
 const MANAGE: Permission = Permission::UserAndApiManagement;
@@ -109,11 +141,30 @@ struct Invitation {
 #[derive(Clone, Debug)]
 struct ModelUser {
     email: String,
+    name: String,
     status: Status,
     company_admin: bool,
-    /// A license admin of some tenant (launchers of a tenant become one).
-    license_admin: bool,
+    support: bool,
+    /// The tenants this user is a license admin of (launchers of a tenant become one).
+    license_tenants: BTreeSet<usize>,
     invitation: Option<Invitation>,
+}
+
+impl ModelUser {
+    /// A new pending user, with no role, invited with `invitation`.
+    fn invited(email: String, name: Option<String>, invitation: Invitation) -> Self {
+        // Without a name, the email's local part.
+        let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+        ModelUser {
+            email,
+            name,
+            status: Status::Pending,
+            company_admin: false,
+            support: false,
+            license_tenants: BTreeSet::new(),
+            invitation: Some(invitation),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +174,21 @@ struct ModelTenant {
     members: BTreeMap<usize, PermissionSet>,
     sso_enforced: bool,
     breakglass: Option<usize>,
+    primary_contact: usize,
+}
+
+impl ModelTenant {
+    /// A new tenant: its launcher is its owner, with every permission, and its primary contact.
+    fn launched(plan: Plan, launcher: usize) -> Self {
+        ModelTenant {
+            plan,
+            owner: launcher,
+            members: BTreeMap::from([(launcher, PermissionSet::ALL)]),
+            sso_enforced: false,
+            breakglass: None,
+            primary_contact: launcher,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +211,8 @@ struct ModelKey {
 #[derive(Clone, Debug)]
 struct Model {
     now: u64,
+    /// A self-service trial account.
+    trial: bool,
     invitation_ttl_hours: u32,
     users: Vec<ModelUser>,
     tenants: Vec<ModelTenant>,
@@ -168,6 +236,30 @@ struct Acting {
 enum Code {
     Issued(usize),
     Garbage,
+}
+
+/// The account operations of the company-roles matrix that the engine judges by role (the
+/// others need a company admin outright).
+#[derive(Clone, Copy, Debug)]
+enum AccountOp {
+    AddUser,
+    AssignSupport,
+    /// Of a user of this tenant.
+    EditUserName(usize),
+    /// On this tenant.
+    AssignLicenseAdmin(usize),
+    /// On this tenant.
+    AssignLicenses(usize),
+}
+
+/// What an administrator does to a user in a tenant.
+#[derive(Clone, Copy, Debug)]
+enum TenantAdmin {
+    GrantLicenseAdmin,
+    RevokeLicenseAdmin,
+    SetPrimaryContact,
+    AssignSeat,
+    RevokeSeat,
 }
 
 /// An operation with every reference resolved to a model index.
@@ -218,6 +310,27 @@ enum Request {
         actor: Acting,
         user: usize,
         company_admin: bool,
+    },
+    CreateUser {
+        actor: Acting,
+        email: String,
+        name: Option<String>,
+    },
+    SetSupport {
+        actor: Acting,
+        user: usize,
+        support: bool,
+    },
+    TenantAdmin {
+        action: TenantAdmin,
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+    },
+    Rename {
+        actor: Acting,
+        user: usize,
+        name: String,
     },
     SetInvitationTtl {
         actor: Acting,
@@ -295,24 +408,21 @@ struct Expected {
 }
 
 impl Model {
-    fn new(plan: Plan) -> Self {
+    fn new(plan: Plan, trial: bool) -> Self {
         Model {
             now: START,
+            trial,
             invitation_ttl_hours: 72,
             users: vec![ModelUser {
                 email: OWNER_EMAIL.to_owned(),
+                name: OWNER_NAME.to_owned(),
                 status: Status::Active,
                 company_admin: true,
-                license_admin: true,
+                support: false,
+                license_tenants: BTreeSet::from([0]),
                 invitation: None,
             }],
-            tenants: vec![ModelTenant {
-                plan,
-                owner: OWNER,
-                members: BTreeMap::from([(OWNER, PermissionSet::ALL)]),
-                sso_enforced: false,
-                breakglass: None,
-            }],
+            tenants: vec![ModelTenant::launched(plan, OWNER)],
             tokens: vec![ModelToken {
                 tenant: 0,
                 owner: OWNER,
@@ -412,6 +522,59 @@ impl Model {
         Ok(())
     }
 
+    /// Through a token, it must be usable in its own tenant: live, the actor's and unexpired.
+    fn credential(&self, actor: Acting) -> Result<(), &'static str> {
+        self.acting_user(actor)?;
+        if let Some(token) = actor.token {
+            let token = &self.tokens[token];
+            if !token.live {
+                return Err("credential_not_usable");
+            }
+            self.held(actor, token.tenant)?;
+        }
+        Ok(())
+    }
+
+    /// The company-roles matrix, restated: a company admin may run every operation (acting as
+    /// [`Model::company_admin`] says); a license admin may add users, and on the tenants
+    /// assigned to them only edit their users' names, assign license admins and give or take
+    /// seats; support and plain tenant users may run none of these.
+    fn account_operation(&self, actor: Acting, operation: AccountOp) -> Result<(), &'static str> {
+        self.acting_user(actor)?;
+        let user = &self.users[actor.user];
+        if user.company_admin {
+            return self.company_admin(actor);
+        }
+        self.credential(actor)?;
+        let allowed = match operation {
+            AccountOp::AddUser => !user.license_tenants.is_empty(),
+            AccountOp::AssignSupport => false,
+            AccountOp::EditUserName(tenant)
+            | AccountOp::AssignLicenseAdmin(tenant)
+            | AccountOp::AssignLicenses(tenant) => user.license_tenants.contains(&tenant),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err("role_not_permitted")
+        }
+    }
+
+    fn found(&self, user: usize) -> Result<(), &'static str> {
+        if self.exists(user) {
+            Ok(())
+        } else {
+            Err("user_not_found")
+        }
+    }
+
+    /// A new pending user, invited.
+    fn create_user(&mut self, email: String, name: Option<String>) -> usize {
+        let invitation = self.issue_invitation();
+        self.users.push(ModelUser::invited(email, name, invitation));
+        self.users.len() - 1
+    }
+
     fn issue_invitation(&mut self) -> Invitation {
         let invitation = Invitation {
             code: self.codes_issued,
@@ -458,6 +621,11 @@ impl Model {
                 tenant.members.len() > tenant.plan.member_limit(),
                 "plan_limit",
             ));
+            let contact = tenant.primary_contact;
+            checks.push((
+                !self.exists(contact) || !self.users[contact].license_tenants.contains(&index),
+                "primary_contact_protected",
+            ));
         }
         let owner_intact = self.is_active(OWNER) && self.users[OWNER].company_admin;
         checks.push((!owner_intact, "owner_protected"));
@@ -468,14 +636,11 @@ impl Model {
         match *request {
             Request::CreateTenant { actor, plan } => {
                 self.company_admin(actor)?;
-                next.users[actor.user].license_admin = true;
-                next.tenants.push(ModelTenant {
-                    plan,
-                    owner: actor.user,
-                    members: BTreeMap::from([(actor.user, PermissionSet::ALL)]),
-                    sso_enforced: false,
-                    breakglass: None,
-                });
+                // The launcher is the tenant's first license admin and its primary contact.
+                next.users[actor.user]
+                    .license_tenants
+                    .insert(self.tenants.len());
+                next.tenants.push(ModelTenant::launched(plan, actor.user));
             }
             Request::Invite {
                 actor,
@@ -499,22 +664,11 @@ impl Model {
                     // Only company admins and license admins create users.
                     (
                         existing.is_none()
-                            && !self.users[actor.user].company_admin
-                            && !self.users[actor.user].license_admin,
+                            && self.account_operation(actor, AccountOp::AddUser).is_err(),
                         "role_not_permitted",
                     ),
                 ])?;
-                let user = existing.unwrap_or_else(|| {
-                    let invitation = next.issue_invitation();
-                    next.users.push(ModelUser {
-                        email: email.clone(),
-                        status: Status::Pending,
-                        company_admin: false,
-                        license_admin: false,
-                        invitation: Some(invitation),
-                    });
-                    next.users.len() - 1
-                });
+                let user = existing.unwrap_or_else(|| next.create_user(email.clone(), None));
                 next.tenants[tenant].members.insert(user, permissions);
             }
             Request::Accept { ref email, code } => {
@@ -585,21 +739,11 @@ impl Model {
                 user,
             } => {
                 self.require(actor, tenant, MANAGE)?;
-                let current = &self.tenants[tenant];
-                rules(&[
-                    (user == actor.user, "self_target"),
-                    (user == current.owner, "owner_protected"),
-                    (current.breakglass == Some(user), "breakglass_protected"),
-                    (!current.members.contains_key(&user), "member_not_found"),
-                ])?;
-                next.tenants[tenant].members.remove(&user);
-                next.revoke_tokens(|token| token.tenant == tenant && token.owner == user);
+                self.remove_member(next, actor, tenant, user)?;
             }
             Request::Deactivate { actor, user } => {
                 self.company_admin(actor)?;
-                if !self.exists(user) {
-                    return Err("user_not_found".into());
-                }
+                self.found(user)?;
                 rules(&[
                     (user == OWNER, "owner_protected"),
                     (user == actor.user, "self_target"),
@@ -616,9 +760,7 @@ impl Model {
             }
             Request::Activate { actor, user } => {
                 self.company_admin(actor)?;
-                if !self.exists(user) {
-                    return Err("user_not_found".into());
-                }
+                self.found(user)?;
                 rules(&[(
                     self.users[user].status != Status::Inactive,
                     "illegal_transition",
@@ -627,9 +769,7 @@ impl Model {
             }
             Request::Delete { actor, user } => {
                 self.company_admin(actor)?;
-                if !self.exists(user) {
-                    return Err("user_not_found".into());
-                }
+                self.found(user)?;
                 rules(&[
                     (user == OWNER, "owner_protected"),
                     (user == actor.user, "self_target"),
@@ -640,6 +780,10 @@ impl Model {
                     (
                         self.tenants.iter().any(|t| t.owner == user),
                         "owner_protected",
+                    ),
+                    (
+                        self.tenants.iter().any(|t| t.primary_contact == user),
+                        "primary_contact_protected",
                     ),
                 ])?;
                 next.users[user].status = Status::Deleted;
@@ -657,6 +801,10 @@ impl Model {
                 self.company_admin(actor)?;
                 rules(&[
                     (user == OWNER && !company_admin, "owner_protected"),
+                    (
+                        self.trial && company_admin && user != OWNER,
+                        "trial_account",
+                    ),
                     (!self.exists(user), "user_not_found"),
                     (
                         company_admin
@@ -666,6 +814,58 @@ impl Model {
                     ),
                 ])?;
                 next.users[user].company_admin = company_admin;
+            }
+            Request::CreateUser {
+                actor,
+                ref email,
+                ref name,
+            } => {
+                self.account_operation(actor, AccountOp::AddUser)?;
+                rules(&[(self.user_by_email(email).is_some(), "user_exists")])?;
+                next.create_user(email.clone(), name.clone());
+            }
+            Request::SetSupport {
+                actor,
+                user,
+                support,
+            } => {
+                self.account_operation(actor, AccountOp::AssignSupport)?;
+                self.found(user)?;
+                rules(&[(support && !self.is_active(user), "illegal_transition")])?;
+                next.users[user].support = support;
+            }
+            Request::TenantAdmin {
+                action,
+                actor,
+                tenant,
+                user,
+            } => self.tenant_admin(next, action, actor, tenant, user)?,
+            Request::Rename {
+                actor,
+                user,
+                ref name,
+            } => {
+                // The user themself, a company admin, or for a user of a tenant its license
+                // admins and its members holding `user_and_api_management`.
+                let own = actor.user == user && self.credential(actor).is_ok();
+                let allowed = own
+                    || self.company_admin(actor).is_ok()
+                    || (0..self.tenants.len()).any(|tenant| {
+                        self.tenants[tenant].members.contains_key(&user)
+                            && (self
+                                .account_operation(actor, AccountOp::EditUserName(tenant))
+                                .is_ok()
+                                || self.require(actor, tenant, MANAGE).is_ok())
+                    });
+                if !allowed {
+                    self.acting_user(actor)?;
+                    if actor.user == user {
+                        self.credential(actor)?;
+                    }
+                    return Err("missing_permission".into());
+                }
+                self.found(user)?;
+                next.users[user].name = name.clone();
             }
             Request::SetInvitationTtl { actor, hours } => {
                 self.company_admin(actor)?;
@@ -816,6 +1016,99 @@ impl Model {
         Ok(())
     }
 
+    /// Takes `user`'s membership of `tenant` and their tokens there; never oneself's, the
+    /// tenant owner's or the breakglass user's.
+    fn remove_member(
+        &self,
+        next: &mut Model,
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+    ) -> Result<(), Refused> {
+        let current = &self.tenants[tenant];
+        rules(&[
+            (user == actor.user, "self_target"),
+            (user == current.owner, "owner_protected"),
+            (current.breakglass == Some(user), "breakglass_protected"),
+            (!current.members.contains_key(&user), "member_not_found"),
+        ])?;
+        next.tenants[tenant].members.remove(&user);
+        next.revoke_tokens(|token| token.tenant == tenant && token.owner == user);
+        Ok(())
+    }
+
+    /// License admins and seats: company admins, or license admins of the tenant; the primary
+    /// contact, for company admins only.
+    fn tenant_admin(
+        &self,
+        next: &mut Model,
+        action: TenantAdmin,
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+    ) -> Result<(), Refused> {
+        let current = &self.tenants[tenant];
+        match action {
+            TenantAdmin::GrantLicenseAdmin => {
+                self.account_operation(actor, AccountOp::AssignLicenseAdmin(tenant))?;
+                self.found(user)?;
+                rules(&[(!self.is_active(user), "illegal_transition")])?;
+                next.users[user].license_tenants.insert(tenant);
+            }
+            TenantAdmin::RevokeLicenseAdmin => {
+                self.account_operation(actor, AccountOp::AssignLicenseAdmin(tenant))?;
+                rules(&[
+                    (current.primary_contact == user, "primary_contact_protected"),
+                    (!self.exists(user), "user_not_found"),
+                ])?;
+                next.users[user].license_tenants.remove(&tenant);
+            }
+            TenantAdmin::SetPrimaryContact => {
+                // A swap: the new one (active) is made a license admin of the tenant; the
+                // previous one keeps the role.
+                self.company_admin(actor)?;
+                self.found(user)?;
+                rules(&[(!self.is_active(user), "illegal_transition")])?;
+                next.users[user].license_tenants.insert(tenant);
+                next.tenants[tenant].primary_contact = user;
+            }
+            TenantAdmin::AssignSeat => {
+                self.account_operation(actor, AccountOp::AssignLicenses(tenant))?;
+                self.found(user)?;
+                rules(&[
+                    (current.members.contains_key(&user), "already_member"),
+                    (
+                        current.members.len() >= current.plan.member_limit(),
+                        "plan_limit",
+                    ),
+                ])?;
+                next.tenants[tenant]
+                    .members
+                    .insert(user, PermissionSet::EMPTY);
+            }
+            TenantAdmin::RevokeSeat => {
+                self.account_operation(actor, AccountOp::AssignLicenses(tenant))?;
+                self.remove_member(next, actor, tenant, user)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The company roles `user` holds, by name (what the engine reports).
+    fn company_roles(&self, user: usize) -> Vec<&'static str> {
+        let current = &self.users[user];
+        let member = self.tenants.iter().any(|t| t.members.contains_key(&user));
+        [
+            (current.company_admin, "company_admin"),
+            (!current.license_tenants.is_empty(), "license_admin"),
+            (current.support, "support"),
+            (member, "tenant_user"),
+        ]
+        .into_iter()
+        .filter_map(|(held, role)| held.then_some(role))
+        .collect()
+    }
+
     fn expected_token(&self, index: usize) -> Expected {
         let token = &self.tokens[index];
         let refused = |code| Expected {
@@ -888,6 +1181,19 @@ enum UserPick {
     Anyone(u8),
     /// The user created last.
     Newest,
+    /// A license admin of the operation's tenant (of any tenant when there is none) who is not
+    /// a company admin (anyone when there is none).
+    LicenseAdmin(u8),
+    /// A license admin of some tenant but not the operation's, and not a company admin
+    /// (anyone when there is none).
+    ForeignLicenseAdmin(u8),
+    /// A user with the support role (anyone when there is none).
+    Support(u8),
+    /// The primary contact of the operation's tenant, or with no tenant of the newest one.
+    PrimaryContact,
+    /// A user who is not a member of the operation's tenant, or with no tenant of any
+    /// (anyone when there is none).
+    Outsider(u8),
 }
 
 /// A tenant, chosen when the operation runs.
@@ -981,6 +1287,31 @@ enum Op {
         user: UserPick,
         company_admin: bool,
     },
+    /// Create a user, and when `accept`, have them accept their invitation right after.
+    CreateUser {
+        actor: ActorPick,
+        email: u8,
+        name: Option<u8>,
+        accept: bool,
+    },
+    SetSupport {
+        actor: ActorPick,
+        user: UserPick,
+        support: bool,
+    },
+    TenantAdmin {
+        action: TenantAdmin,
+        actor: ActorPick,
+        tenant: TenantPick,
+        user: UserPick,
+    },
+    /// Rename a user (the actor themself when `None`), picked as in `tenant`.
+    Rename {
+        actor: ActorPick,
+        tenant: TenantPick,
+        user: Option<UserPick>,
+        name: u8,
+    },
     SetInvitationTtl {
         actor: ActorPick,
         hours: u32,
@@ -1066,6 +1397,7 @@ fn user_pick() -> impl Strategy<Value = UserPick> {
         6 => any::<u8>().prop_map(UserPick::Other),
         2 => any::<u8>().prop_map(UserPick::Admin),
         2 => Just(UserPick::TenantOwner),
+        1 => Just(UserPick::PrimaryContact),
         2 => any::<u8>().prop_map(UserPick::TokenOwner),
         1 => any::<u8>().prop_map(UserPick::Pending),
         1 => any::<u8>().prop_map(UserPick::Anyone),
@@ -1077,6 +1409,7 @@ fn inactive_pick() -> impl Strategy<Value = UserPick> {
     prop_oneof![
         3 => any::<u8>().prop_map(UserPick::Inactive),
         1 => Just(UserPick::TenantOwner),
+        1 => Just(UserPick::PrimaryContact),
         1 => user_pick(),
     ]
 }
@@ -1088,20 +1421,93 @@ fn invitee_pick() -> impl Strategy<Value = UserPick> {
     ]
 }
 
-fn actor() -> impl Strategy<Value = ActorPick> {
-    let who = prop_oneof![
-        3 => Just(UserPick::AccountOwner),
-        4 => any::<u8>().prop_map(UserPick::Member),
-        3 => any::<u8>().prop_map(UserPick::Other),
-        2 => any::<u8>().prop_map(UserPick::Admin),
-        1 => any::<u8>().prop_map(UserPick::Anyone),
-    ];
+/// `who`, in a session or through a token.
+fn acting(who: impl Strategy<Value = UserPick>) -> impl Strategy<Value = ActorPick> {
     let via = prop_oneof![
         6 => Just(Via::Session),
         3 => any::<u8>().prop_map(Via::OwnToken),
         1 => any::<u8>().prop_map(Via::AnyToken),
     ];
     (who, via).prop_map(|(who, via)| ActorPick { who, via })
+}
+
+fn actor() -> impl Strategy<Value = ActorPick> {
+    acting(prop_oneof![
+        3 => Just(UserPick::AccountOwner),
+        4 => any::<u8>().prop_map(UserPick::Member),
+        3 => any::<u8>().prop_map(UserPick::Other),
+        2 => any::<u8>().prop_map(UserPick::Admin),
+        1 => any::<u8>().prop_map(UserPick::Anyone),
+    ])
+}
+
+/// Who runs an operation of the company-roles matrix: company admins, license admins of the
+/// operation's tenant or of another one only, support users, plain members, and users who
+/// cannot act at all.
+fn role_actor() -> impl Strategy<Value = ActorPick> {
+    acting(prop_oneof![
+        2 => Just(UserPick::AccountOwner),
+        2 => any::<u8>().prop_map(UserPick::Admin),
+        6 => any::<u8>().prop_map(UserPick::LicenseAdmin),
+        2 => any::<u8>().prop_map(UserPick::ForeignLicenseAdmin),
+        1 => any::<u8>().prop_map(UserPick::Support),
+        2 => any::<u8>().prop_map(UserPick::Member),
+        1 => any::<u8>().prop_map(UserPick::Inactive),
+        1 => any::<u8>().prop_map(UserPick::Pending),
+    ])
+}
+
+/// Whom a role or seat goes to or is taken from.
+fn role_target() -> impl Strategy<Value = UserPick> {
+    prop_oneof![
+        4 => user_pick(),
+        3 => any::<u8>().prop_map(UserPick::LicenseAdmin),
+        2 => any::<u8>().prop_map(UserPick::Outsider),
+        1 => Just(UserPick::PrimaryContact),
+        1 => any::<u8>().prop_map(UserPick::Inactive),
+        1 => Just(UserPick::Newest),
+    ]
+}
+
+/// Whom a rename targets: usually another member of the operation's tenant, or a user of
+/// other tenants only.
+fn renamed() -> impl Strategy<Value = UserPick> {
+    prop_oneof![
+        2 => any::<u8>().prop_map(UserPick::Other),
+        2 => any::<u8>().prop_map(UserPick::Outsider),
+        1 => role_target(),
+    ]
+}
+
+/// What an administrator does in a tenant, and to whom: usually someone it can apply to.
+fn tenant_admin() -> impl Strategy<Value = (TenantAdmin, UserPick)> {
+    let to = |action, likely: BoxedStrategy<UserPick>| {
+        prop_oneof![3 => likely, 1 => role_target()].prop_map(move |user| (action, user))
+    };
+    prop_oneof![
+        1 => to(TenantAdmin::GrantLicenseAdmin, role_target().boxed()),
+        1 => to(
+            TenantAdmin::RevokeLicenseAdmin,
+            any::<u8>().prop_map(UserPick::LicenseAdmin).boxed()
+        ),
+        1 => to(TenantAdmin::SetPrimaryContact, role_target().boxed()),
+        2 => to(
+            TenantAdmin::AssignSeat,
+            any::<u8>().prop_map(UserPick::Outsider).boxed()
+        ),
+        1 => to(
+            TenantAdmin::RevokeSeat,
+            any::<u8>().prop_map(UserPick::Other).boxed()
+        ),
+    ]
+}
+
+/// A session of the account owner.
+fn account_owner() -> ActorPick {
+    ActorPick {
+        who: UserPick::AccountOwner,
+        via: Via::Session,
+    }
 }
 
 /// A tenant's owner inviting someone into it, who accepts at once.
@@ -1118,14 +1524,48 @@ fn joiner(tenant: TenantPick) -> impl Strategy<Value = Op> {
     })
 }
 
-/// Up to 40 operations, the first few more likely to bring people in (so that most of a run
-/// happens in an account with several users).
+/// The account owner making someone a license admin, often of a tenant they are not a member
+/// of (so that license admins who are not company admins, of some tenants only, are common).
+fn license_grant() -> impl Strategy<Value = Op> {
+    let user = prop_oneof![
+        any::<u8>().prop_map(UserPick::Other),
+        any::<u8>().prop_map(UserPick::Outsider),
+    ];
+    (tenant_pick(), user).prop_map(|(tenant, user)| Op::TenantAdmin {
+        action: TenantAdmin::GrantLicenseAdmin,
+        actor: account_owner(),
+        tenant,
+        user,
+    })
+}
+
+/// Up to 44 operations, the first few more likely to bring people in and then to launch
+/// tenants and give them license admins (so that most of a run happens in an account with
+/// several users and roles).
 fn ops() -> impl Strategy<Value = Vec<Op>> {
+    // A new tenant with a license admin from elsewhere, or another license admin anywhere.
+    let launch = (plan(), any::<u8>()).prop_map(|(plan, n)| {
+        vec![
+            Op::CreateTenant {
+                actor: account_owner(),
+                plan,
+            },
+            Op::TenantAdmin {
+                action: TenantAdmin::GrantLicenseAdmin,
+                actor: account_owner(),
+                tenant: TenantPick::Newest,
+                user: UserPick::Outsider(n),
+            },
+        ]
+    });
+    let setup = prop_oneof![launch, license_grant().prop_map(|op| vec![op])];
     (
         prop::collection::vec(joiner(TenantPick::First), 0..5),
+        prop::collection::vec(setup, 0..3),
         prop::collection::vec(op(), 1..36),
     )
-        .prop_map(|(mut ops, rest)| {
+        .prop_map(|(mut ops, setup, rest)| {
+            ops.extend(setup.into_iter().flatten());
             ops.extend(rest);
             ops
         })
@@ -1198,13 +1638,52 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         // The account owner promoting someone: company admins found tenants (see `founder`).
         2 => any::<u8>().prop_map(|n| Op::SetCompanyAdmin {
-            actor: ActorPick {
-                who: UserPick::AccountOwner,
-                via: Via::Session,
-            },
+            actor: account_owner(),
             user: UserPick::Other(n),
             company_admin: true,
         }),
+        3 => (role_actor(), 0_u8..7, prop::option::of(0_u8..3), prop::bool::weighted(0.6))
+            .prop_map(|(actor, email, name, accept)| Op::CreateUser {
+                actor,
+                email,
+                name,
+                accept,
+            }),
+        1 => (role_actor(), role_target(), prop::bool::weighted(0.7)).prop_map(
+            |(actor, user, support)| Op::SetSupport { actor, user, support },
+        ),
+        5 => (tenant_admin(), role_actor(), tenant_pick()).prop_map(
+            |((action, user), actor, tenant)| Op::TenantAdmin {
+                action,
+                actor,
+                tenant,
+                user,
+            },
+        ),
+        2 => license_grant(),
+        1 => (admin(), tenant_pick(), role_target()).prop_map(|(actor, tenant, user)| {
+            Op::TenantAdmin {
+                action: TenantAdmin::SetPrimaryContact,
+                actor,
+                tenant,
+                user,
+            }
+        }),
+        3 => (
+            prop_oneof![
+                2 => role_actor(),
+                1 => acting(any::<u8>().prop_map(UserPick::ForeignLicenseAdmin)),
+            ],
+            tenant_pick(),
+            prop::option::weighted(0.7, renamed()),
+            0_u8..3,
+        )
+            .prop_map(|(actor, tenant, user, name)| Op::Rename {
+                actor,
+                tenant,
+                user,
+                name,
+            }),
         1 => (admin(), prop::sample::select(vec![0_u32, 1, 24, 72, 720, 721]))
             .prop_map(|(actor, hours)| Op::SetInvitationTtl { actor, hours }),
         5 => (actor(), tenant_pick(), permissions(), expiry).prop_map(
@@ -1266,6 +1745,10 @@ fn name(text: &str) -> portcullis_core::ids::DisplayName {
     text.parse().unwrap()
 }
 
+fn display_name(index: u8) -> String {
+    ["Ada Quill", "Bo", "Cy Seat"][usize::from(index) % 3].to_owned()
+}
+
 fn status_of(status: UserStatus) -> Status {
     match status {
         UserStatus::Pending => Status::Pending,
@@ -1290,17 +1773,17 @@ struct World {
 }
 
 impl World {
-    fn new(plan: Plan, seed: u64) -> Self {
+    fn new(plan: Plan, trial: bool, seed: u64) -> Self {
         let key = HashingKey::from_bytes(&[7; 32]).unwrap();
         let mut random = SeededRandom::new(seed);
         let signed_up = Account::sign_up(
             SignUp {
                 account_name: name("Acme"),
                 owner_email: OWNER_EMAIL.parse().unwrap(),
-                owner_name: name("Olive Owner"),
+                owner_name: name(OWNER_NAME),
                 tenant_name: name("Production"),
                 plan,
-                trial: false,
+                trial,
             },
             &mut Context {
                 now: Timestamp::from_unix_seconds(START),
@@ -1309,7 +1792,7 @@ impl World {
             },
         );
         World {
-            model: Model::new(plan),
+            model: Model::new(plan, trial),
             users: vec![signed_up.owner_id],
             tenants: vec![signed_up.tenant_id],
             tokens: vec![(
@@ -1321,7 +1804,7 @@ impl World {
             account: signed_up.account,
             key,
             random,
-            trace: format!("sign up on the {plan} plan\n"),
+            trace: format!("sign up on the {plan} plan, trial: {trial}\n"),
         }
     }
 
@@ -1394,6 +1877,45 @@ impl World {
             UserPick::Anyone(n) => anyone(n),
             UserPick::Newest => model.users.len() - 1,
             UserPick::TenantOwner => model.tenants[tenant.unwrap_or(model.tenants.len() - 1)].owner,
+            UserPick::LicenseAdmin(n) | UserPick::ForeignLicenseAdmin(n) => {
+                let admins = (0..model.users.len()).filter(|&user| {
+                    let current = &model.users[user];
+                    let wanted = match (pick, tenant) {
+                        (_, None) => true,
+                        (UserPick::LicenseAdmin(_), Some(tenant)) => {
+                            current.license_tenants.contains(&tenant)
+                        }
+                        (_, Some(tenant)) => !current.license_tenants.contains(&tenant),
+                    };
+                    model.exists(user)
+                        && !current.company_admin
+                        && !current.license_tenants.is_empty()
+                        && wanted
+                });
+                one_of(admins.collect(), n)
+            }
+            UserPick::Support(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| model.exists(user) && model.users[user].support)
+                    .collect(),
+                n,
+            ),
+            UserPick::PrimaryContact => {
+                model.tenants[tenant.unwrap_or(model.tenants.len() - 1)].primary_contact
+            }
+            UserPick::Outsider(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| {
+                        let outside = |t: &ModelTenant| !t.members.contains_key(&user);
+                        model.exists(user)
+                            && match tenant {
+                                Some(tenant) => outside(&model.tenants[tenant]),
+                                None => user != OWNER && model.tenants.iter().all(outside),
+                            }
+                    })
+                    .collect(),
+                n,
+            ),
         }
     }
 
@@ -1514,6 +2036,53 @@ impl World {
                 user: self.user(user, None),
                 company_admin,
             },
+            Op::CreateUser {
+                actor,
+                email: address,
+                name,
+                accept: _,
+            } => Request::CreateUser {
+                actor: self.actor(actor, None),
+                email: email(address),
+                name: name.map(display_name),
+            },
+            Op::SetSupport {
+                actor,
+                user,
+                support,
+            } => Request::SetSupport {
+                actor: self.actor(actor, None),
+                user: self.user(user, None),
+                support,
+            },
+            Op::TenantAdmin {
+                action,
+                actor,
+                tenant: n,
+                user,
+            } => {
+                let tenant = tenant(n);
+                Request::TenantAdmin {
+                    action,
+                    actor: self.actor(actor, Some(tenant)),
+                    tenant,
+                    user: self.user(user, Some(tenant)),
+                }
+            }
+            Op::Rename {
+                actor,
+                tenant: n,
+                user,
+                name,
+            } => {
+                let tenant = tenant(n);
+                let actor = self.actor(actor, Some(tenant));
+                Request::Rename {
+                    actor,
+                    user: user.map_or(actor.user, |pick| self.user(pick, Some(tenant))),
+                    name: display_name(name),
+                }
+            }
             Op::SetInvitationTtl { actor, hours } => Request::SetInvitationTtl {
                 actor: self.actor(actor, None),
                 hours,
@@ -1702,6 +2271,61 @@ impl World {
                     company_admin,
                 },
             ),
+            Request::CreateUser {
+                actor: a,
+                ref email,
+                name: ref display,
+            } => (
+                actor(a),
+                Command::CreateUser {
+                    email: email.parse().unwrap(),
+                    name: display.as_deref().map(name),
+                },
+            ),
+            Request::SetSupport {
+                actor: a,
+                user: u,
+                support,
+            } => (
+                actor(a),
+                Command::SetSupport {
+                    user_id: user(u),
+                    support,
+                },
+            ),
+            Request::TenantAdmin {
+                action,
+                actor: a,
+                tenant: t,
+                user: u,
+            } => {
+                let (tenant_id, user_id) = (tenant(t), user(u));
+                let command = match action {
+                    TenantAdmin::GrantLicenseAdmin => {
+                        Command::GrantLicenseAdmin { tenant_id, user_id }
+                    }
+                    TenantAdmin::RevokeLicenseAdmin => {
+                        Command::RevokeLicenseAdmin { tenant_id, user_id }
+                    }
+                    TenantAdmin::SetPrimaryContact => {
+                        Command::SetPrimaryContact { tenant_id, user_id }
+                    }
+                    TenantAdmin::AssignSeat => Command::AssignLicense { tenant_id, user_id },
+                    TenantAdmin::RevokeSeat => Command::RevokeLicense { tenant_id, user_id },
+                };
+                (actor(a), command)
+            }
+            Request::Rename {
+                actor: a,
+                user: u,
+                name: ref display,
+            } => (
+                actor(a),
+                Command::RenameUser {
+                    user_id: user(u),
+                    name: name(display),
+                },
+            ),
             Request::SetInvitationTtl { actor: a, hours } => (
                 actor(a),
                 Command::UpdateAccountSettings {
@@ -1839,6 +2463,7 @@ impl World {
         match (predicted, result) {
             (Ok(next), Ok(outcome)) => {
                 self.check_notifications(&before, &request, &next)?;
+                self.check_grants(&before)?;
                 self.record(&request, &next, outcome)?;
                 let events = match request {
                     Request::Bulk { .. } => {
@@ -1957,6 +2582,88 @@ impl World {
             (Request::CreateKey { .. }, Outcome::AutomationKeyCreated { key_id, key }) => {
                 self.keys.push((key_id, key.expose().to_owned()));
             }
+            (
+                Request::CreateUser { .. },
+                Outcome::UserCreated {
+                    user_id,
+                    invitation,
+                },
+            ) => {
+                let expected = next.users.last().and_then(|user| user.invitation);
+                if expected.map(|i| i.expires_at) != Some(invitation.expires_at.unix_seconds()) {
+                    return Err(format!("invitation expiry {:?}", invitation.expires_at));
+                }
+                self.users.push(user_id);
+                self.codes.push(invitation.code.expose().to_owned());
+            }
+            (
+                Request::SetSupport { user, .. }
+                | Request::TenantAdmin {
+                    action: TenantAdmin::GrantLicenseAdmin | TenantAdmin::RevokeLicenseAdmin,
+                    user,
+                    ..
+                },
+                Outcome::CompanyRolesChanged {
+                    user_id,
+                    roles,
+                    license_tenants,
+                },
+            ) => {
+                let expected = &next.users[*user];
+                let roles: Vec<&str> = roles.iter().map(|role| role.name()).collect();
+                let tenants: BTreeSet<&TenantId> = license_tenants.iter().collect();
+                if user_id != self.users[*user]
+                    || roles != next.company_roles(*user)
+                    || tenants != self.tenant_ids(&expected.license_tenants)
+                {
+                    return Err(format!("roles reported as {roles:?} in {tenants:?}"));
+                }
+            }
+            (
+                Request::TenantAdmin {
+                    action: TenantAdmin::SetPrimaryContact,
+                    tenant,
+                    user,
+                    ..
+                },
+                Outcome::PrimaryContactChanged {
+                    tenant_id,
+                    user_id,
+                    previous,
+                },
+            ) => {
+                let before = self.model.tenants[*tenant].primary_contact;
+                if tenant_id != self.tenants[*tenant]
+                    || user_id != self.users[*user]
+                    || previous != self.users[before]
+                {
+                    return Err("another primary contact swap reported".into());
+                }
+            }
+            (
+                Request::TenantAdmin {
+                    action: TenantAdmin::AssignSeat,
+                    user,
+                    ..
+                },
+                Outcome::MemberAdded {
+                    user_id,
+                    status,
+                    invitation,
+                },
+            ) => {
+                if user_id != self.users[*user]
+                    || status_of(status) != next.users[*user].status
+                    || invitation.is_some()
+                {
+                    return Err("a seat was given to another user or as another".into());
+                }
+            }
+            (Request::Rename { user, name, .. }, Outcome::UserRenamed { user_id, name: to }) => {
+                if user_id != self.users[*user] || to.as_str() != name {
+                    return Err(format!("renamed {user_id} to {to}"));
+                }
+            }
             (Request::Bulk { action, users, .. }, Outcome::BulkReported(report)) => {
                 self.check_bulk_report(*action, users, next, &report)?;
             }
@@ -1972,7 +2679,14 @@ impl World {
             | (Request::DeleteToken { .. }, Outcome::ApiTokenDeleted { .. })
             | (Request::SetKeyEnabled { .. }, Outcome::AutomationKeyToggled { .. })
             | (Request::DeleteKey { .. }, Outcome::AutomationKeyDeleted { .. })
-            | (Request::UpdateTenant { .. }, Outcome::TenantUpdated { .. }) => {}
+            | (Request::UpdateTenant { .. }, Outcome::TenantUpdated { .. })
+            | (
+                Request::TenantAdmin {
+                    action: TenantAdmin::RevokeSeat,
+                    ..
+                },
+                Outcome::MemberRemoved { .. },
+            ) => {}
             (_, outcome) => return Err(format!("unexpected outcome {outcome:?}")),
         }
         let counts = (
@@ -1997,9 +2711,10 @@ impl World {
         Ok(())
     }
 
-    /// The notifications an accepted request produced: exactly one per invitation of a new
-    /// user, re-sent invitation, acceptance, activation, deactivation and deletion (bulk ones
-    /// included, per user changed), to the user concerned, and nothing for anything else.
+    /// The notifications an accepted request produced: exactly one per invitation or creation
+    /// of a new user, re-sent invitation, acceptance, activation, deactivation and deletion
+    /// (bulk ones included, per user changed), to the user concerned, and one to the new
+    /// primary contact of a tenant; nothing for anything else.
     fn check_notifications(
         &self,
         before: &Account,
@@ -2011,6 +2726,12 @@ impl World {
             Request::Invite { email, .. } if next.users.len() > self.model.users.len() => {
                 vec![("invitation", email.clone())]
             }
+            Request::CreateUser { email, .. } => vec![("invitation", email.clone())],
+            Request::TenantAdmin {
+                action: TenantAdmin::SetPrimaryContact,
+                user,
+                ..
+            } => vec![("primary_contact_changed", email_of(*user))],
             Request::Accept { email, .. } => vec![("activated", email.clone())],
             Request::Resend { user, .. } => vec![("invitation_resent", email_of(*user))],
             Request::Deactivate { user, .. } => vec![("deactivated", email_of(*user))],
@@ -2110,7 +2831,35 @@ impl World {
         if owner.status != UserStatus::Active || !owner.company_admin {
             return Err("the account owner is not an active company admin".into());
         }
+        for user in account.users() {
+            if account.is_trial() && user.company_admin && user.id != *account.owner() {
+                return Err(format!("{} is a company admin of a trial account", user.id));
+            }
+            // Every role goes to active users only, and nobody becomes pending again.
+            let roles = user.company_admin || user.support || !user.license_tenants.is_empty();
+            if user.status == UserStatus::Pending && roles {
+                return Err(format!("{} holds a company role while pending", user.id));
+            }
+            if user
+                .license_tenants
+                .iter()
+                .any(|t| account.tenant(t).is_none())
+            {
+                return Err(format!("{} is a license admin of no tenant", user.id));
+            }
+        }
         for tenant in account.tenants() {
+            let contact = tenant
+                .primary_contact
+                .as_ref()
+                .and_then(|contact| account.user(contact))
+                .ok_or_else(|| format!("{} has no primary contact", tenant.id))?;
+            if !contact.license_tenants.contains(&tenant.id) {
+                return Err(format!(
+                    "the primary contact of {} is no license admin",
+                    tenant.id
+                ));
+            }
             let managers = tenant
                 .members
                 .keys()
@@ -2226,12 +2975,80 @@ impl World {
         verify_chain(account.audit_log().events()).map_err(|error| error.to_string())
     }
 
+    /// Every user and company role a step added was given by someone who could, judged on the
+    /// engine alone (its state before the step, and the actors of the step's audit events):
+    /// users are created by company admins and license admins; the company admin and support
+    /// roles are given, and primary contacts named, by company admins; a tenant's license admin
+    /// role by company admins and its license admins.
+    fn check_grants(&self, before: &Account) -> Result<(), String> {
+        let account = &self.account;
+        let events = account
+            .audit_log()
+            .events()
+            .get(before.audit_log().len()..)
+            .unwrap_or_default();
+        let actors: Vec<Option<&User>> = events
+            .iter()
+            .map(|event| {
+                let actor = event.body.actor.as_ref()?;
+                before
+                    .user(actor)
+                    .filter(|user| user.status == UserStatus::Active)
+            })
+            .collect();
+        let given = |could: &dyn Fn(&User) -> bool| {
+            !actors.is_empty() && actors.iter().all(|actor| actor.is_some_and(could))
+        };
+        let company_admin = |actor: &User| actor.company_admin;
+        for user in account.users() {
+            let previous = before.user(&user.id);
+            if previous.is_none()
+                && !given(&|actor| actor.company_admin || !actor.license_tenants.is_empty())
+            {
+                return Err(format!("{} was created by someone who may not", user.id));
+            }
+            let gained_admin = user.company_admin && !previous.is_some_and(|p| p.company_admin);
+            let gained_support = user.support && !previous.is_some_and(|p| p.support);
+            if (gained_admin || gained_support) && !given(&company_admin) {
+                return Err(format!(
+                    "{} got a role from someone who may not give it",
+                    user.id
+                ));
+            }
+            for tenant in &user.license_tenants {
+                let had = previous.is_some_and(|p| p.license_tenants.contains(tenant));
+                if !had
+                    && !given(&|actor| {
+                        actor.company_admin || actor.license_tenants.contains(tenant)
+                    })
+                {
+                    return Err(format!(
+                        "{} became a license admin of {tenant} unduly",
+                        user.id
+                    ));
+                }
+            }
+        }
+        for tenant in account.tenants() {
+            let swapped = before
+                .tenant(&tenant.id)
+                .is_some_and(|previous| previous.primary_contact != tenant.primary_contact);
+            if swapped && !given(&company_admin) {
+                return Err(format!(
+                    "the primary contact of {} was swapped unduly",
+                    tenant.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The engine's state, read through the model's indices, equals the model.
     fn check_same_state(&self) -> Result<(), String> {
         let account = &self.account;
         let model = &self.model;
-        if *account.owner() != self.users[OWNER] {
-            return Err("the account owner changed".into());
+        if *account.owner() != self.users[OWNER] || account.is_trial() != model.trial {
+            return Err("the account owner or trial changed".into());
         }
         if account.settings().invitation_ttl_hours != model.invitation_ttl_hours {
             return Err("invitation lifetime differs".into());
@@ -2250,6 +3067,10 @@ impl World {
                 Some(user) => {
                     status_of(user.status) == expected.status
                         && user.company_admin == expected.company_admin
+                        && user.support == expected.support
+                        && user.license_tenants.iter().collect::<BTreeSet<_>>()
+                            == self.tenant_ids(&expected.license_tenants)
+                        && user.name.as_str() == expected.name
                         && user.email.as_str() == expected.email
                         && user
                             .invitation
@@ -2285,7 +3106,8 @@ impl World {
                 && tenant.owner == self.users[expected.owner]
                 && actual == members
                 && tenant.sso.enforced == expected.sso_enforced
-                && tenant.sso.breakglass == expected.breakglass.map(|u| self.users[u].clone());
+                && tenant.sso.breakglass == expected.breakglass.map(|u| self.users[u].clone())
+                && tenant.primary_contact.as_ref() == Some(&self.users[expected.primary_contact]);
             if !same {
                 return Err(format!(
                     "tenant {index}: engine {tenant:?}, model {expected:?}"
@@ -2331,6 +3153,14 @@ impl World {
         Ok(())
     }
 
+    /// The engine ids of model tenants.
+    fn tenant_ids(&self, tenants: &BTreeSet<usize>) -> BTreeSet<&TenantId> {
+        tenants
+            .iter()
+            .map(|&tenant| &self.tenants[tenant])
+            .collect()
+    }
+
     /// Every credential ever issued verifies exactly as the model says.
     fn check_verification(&self) -> Result<(), String> {
         let now = Timestamp::from_unix_seconds(self.model.now);
@@ -2363,8 +3193,8 @@ impl World {
     }
 }
 
-fn run(plan: Plan, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut world = World::new(plan, seed);
+fn run(plan: Plan, trial: bool, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut world = World::new(plan, trial, seed);
     world.check().map_err(TestCaseError::fail)?;
     for (index, op) in ops.iter().enumerate() {
         let accept = Op::Accept {
@@ -2372,7 +3202,9 @@ fn run(plan: Plan, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
             code: CodePick::Current,
         };
         let steps = match op {
-            Op::Invite { accept: true, .. } => vec![op, &accept],
+            Op::Invite { accept: true, .. } | Op::CreateUser { accept: true, .. } => {
+                vec![op, &accept]
+            }
             _ => vec![op],
         };
         for op in steps {
@@ -2409,9 +3241,10 @@ proptest! {
     #[test]
     fn engine_agrees_with_the_model(
         plan in plan(),
+        trial in prop::bool::weighted(0.2),
         seed in any::<u64>(),
         ops in ops(),
     ) {
-        run(plan, seed, &ops)?;
+        run(plan, trial, seed, &ops)?;
     }
 }

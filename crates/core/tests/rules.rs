@@ -97,6 +97,11 @@ impl World {
         Actor::user(self.owner.clone())
     }
 
+    /// The key id of the owner's first token.
+    fn owner_key(&self) -> KeyId {
+        self.owner_token.split(':').next().unwrap().parse().unwrap()
+    }
+
     fn invite(&mut self, address: &str, permissions: PermissionSet) -> (UserId, String) {
         let command = Command::InviteMember {
             tenant_id: self.tenant.clone(),
@@ -582,6 +587,38 @@ fn names_are_edited_by_the_user_a_company_admin_or_a_tenant_manager_only() {
     let unknown: UserId = "usr_0123456789abcdef".parse().unwrap();
     let refusal = world.refused(&world.owner(), rename(&unknown, "Ghost"));
     assert_eq!(refusal.code(), "user_not_found");
+}
+
+#[test]
+fn renaming_oneself_needs_a_usable_credential() {
+    let mut world = World::new(Plan::Team);
+    let member = world.member("m@acme.test", PermissionSet::EMPTY);
+    let session = Actor::user(member.clone());
+    let (key_id, _) = world.token(&session, PermissionSet::EMPTY);
+    let via_token = Actor::via_token(member.clone(), key_id.clone());
+    let rename = |name: &str| Command::RenameUser {
+        user_id: member.clone(),
+        name: name.parse().unwrap(),
+    };
+    // A live token of one's own will do, whatever its scope.
+    world.apply(&via_token, rename("Mia Token")).unwrap();
+    // Someone else's token, or one's own once deleted, will not.
+    let foreign = Actor::via_token(member.clone(), world.owner_key());
+    assert_eq!(
+        world.refused(&foreign, rename("Nope")).code(),
+        "credential_not_usable"
+    );
+    world
+        .apply(&session, Command::DeleteApiToken { key_id })
+        .unwrap();
+    assert_eq!(
+        world.refused(&via_token, rename("Nope")).code(),
+        "credential_not_usable"
+    );
+    assert_eq!(
+        world.account.user(&member).unwrap().name.as_str(),
+        "Mia Token"
+    );
 }
 
 #[test]
@@ -1860,13 +1897,7 @@ fn a_new_user_has_no_company_role_and_very_limited_rights() {
 #[test]
 fn last_used_only_moves_forward_and_is_not_audited() {
     let mut world = World::new(Plan::Team);
-    let key_id: KeyId = world
-        .owner_token
-        .split(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let key_id = world.owner_key();
     let owner = Actor::user(world.owner.clone());
     let audited = world.account.audit_log().len();
     let seen = |world: &World| {
