@@ -170,6 +170,15 @@ describe("company roles and the account permissions matrix", () => {
     const swapped = ok(await call("PUT", `/v1/tenants/${staging.tenant_id}/primary-contact`, { token: world.token, body: { user_id: next.id } }));
     assert.equal(swapped.previous, world.owner);
     assert.equal(ok(await call("GET", `/v1/tenants/${staging.tenant_id}`, { token: staging.token })).primary_contact, next.id);
+    // Both contacts are told: the new one that they now get the tenant's notices, the old one
+    // that they no longer do.
+    const notices = ok(await call("GET", "/v1/notifications?limit=200", { token: world.token })).items
+      .filter((n) => n.kind === "primary_contact_changed" && n.tenant_id === staging.tenant_id)
+      .map((n) => [n.user_id, n.data.contact, n.data.tenant_name]);
+    assert.deepEqual(notices, [
+      [next.id, "new", "Staging"],
+      [world.owner, "previous", "Staging"],
+    ]);
     ok(await call("DELETE", `/v1/tenants/${staging.tenant_id}/license-admins/${world.owner}`, { token: world.token }));
     ok(await call("POST", `/v1/users/${next.id}/deactivate`, { token: world.token, body: {} }));
     assertProblem(await call("DELETE", `/v1/users/${next.id}`, { token: world.token }), 409, "primary_contact_protected");

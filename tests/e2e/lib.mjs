@@ -2,6 +2,7 @@
 // (started by scripts/test-worker, which sets PORTCULLIS_ENDPOINT and PORTCULLIS_SIGNUP_KEY).
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
+import { randomInt } from "node:crypto";
 
 export const endpoint = process.env.PORTCULLIS_ENDPOINT ?? "http://127.0.0.1:8787";
 const signupKey = process.env.PORTCULLIS_SIGNUP_KEY;
@@ -22,11 +23,18 @@ export function remember(secret) {
 }
 
 /**
+ * The client address this test file's requests come from unless a request names its own: the
+ * worker rate-limits failed verifications per client, so the failures one file provokes on
+ * purpose must not be charged to the next file (each runs in its own process).
+ */
+const CLIENT = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 256)}`;
+
+/**
  * One request. `body` objects are sent as JSON; `raw` sends a string as is.
  * Returns { status, headers, json, text }.
  */
 export async function call(method, path, { token, body, raw, headers = {} } = {}) {
-  const init = { method, headers: { ...headers } };
+  const init = { method, headers: { "cf-connecting-ip": CLIENT, ...headers } };
   if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.body = JSON.stringify(body);

@@ -1708,18 +1708,27 @@ impl Account {
                 user.license_tenants.insert(tenant_id.clone());
                 let tenant = self.tenant_mut(&tenant_id)?;
                 tenant.primary_contact = Some(user_id.clone());
-                let data = NotificationData::from([(
-                    "tenant_name".to_owned(),
-                    tenant.name.as_str().into(),
-                )]);
-                self.notify(
-                    context.random,
-                    now,
-                    NotificationKind::PrimaryContactChanged,
-                    &user_id,
-                    Some(&tenant_id),
-                    data,
-                )?;
+                let tenant_name = tenant.name.as_str().to_owned();
+                // The new contact is told they now receive the tenant's license and maintenance
+                // notices, and the one they replace that they no longer do.
+                let mut told = vec![(&user_id, "new")];
+                if previous != user_id {
+                    told.push((&previous, "previous"));
+                }
+                for (contact, role) in told {
+                    let data = NotificationData::from([
+                        ("tenant_name".to_owned(), tenant_name.as_str().into()),
+                        ("contact".to_owned(), role.into()),
+                    ]);
+                    self.notify(
+                        context.random,
+                        now,
+                        NotificationKind::PrimaryContactChanged,
+                        contact,
+                        Some(&tenant_id),
+                        data,
+                    )?;
+                }
                 let event =
                     Event::new(Some(&tenant_id), "tenant.primary_contact_changed", &user_id)
                         .detail(&previous);

@@ -63,7 +63,8 @@ pub enum NotificationKind {
     Deactivated,
     /// The user was deleted: "your account is no longer available".
     Deleted,
-    /// The user became a tenant's primary contact (sent to the new contact only).
+    /// A tenant's primary contact changed: sent to the new contact (`contact: new`) and to the
+    /// one replaced (`contact: previous`).
     PrimaryContactChanged,
 }
 

@@ -65,9 +65,10 @@
 //!   `user_and_api_management` (`lockout`), and the account owner stays an active company admin.
 //! - Quotas (50 tokens per member per tenant, 50 keys per tenant): `quota_exceeded`.
 //! - Notifications: every accepted invitation or creation of a new user, re-sent invitation,
-//!   acceptance, activation, deactivation, deletion and primary contact swap produces exactly
-//!   one notification of its kind to that user's (for a swap, the new primary contact's) email,
-//!   in the same step; nothing else produces any; sequence numbers are contiguous and no
+//!   acceptance, activation, deactivation and deletion produces exactly one notification of
+//!   its kind to that user's email, and a primary contact swap one to the new contact's and
+//!   one to the replaced contact's (when they differ), all in the same step; nothing else
+//!   produces any; sequence numbers are contiguous and no
 //!   invitation code or token secret ever appears in one.
 //! - Bulk lifecycle: a company admin (else the whole request is refused as above) names 1 to
 //!   100 distinct users (else `out_of_range`); each is then judged in order exactly as the
@@ -2714,7 +2715,8 @@ impl World {
     /// The notifications an accepted request produced: exactly one per invitation or creation
     /// of a new user, re-sent invitation, acceptance, activation, deactivation and deletion
     /// (bulk ones included, per user changed), to the user concerned, and one to the new
-    /// primary contact of a tenant; nothing for anything else.
+    /// primary contact of a tenant and one to the contact it replaced; nothing for anything
+    /// else.
     fn check_notifications(
         &self,
         before: &Account,
@@ -2730,8 +2732,16 @@ impl World {
             Request::TenantAdmin {
                 action: TenantAdmin::SetPrimaryContact,
                 user,
+                tenant,
                 ..
-            } => vec![("primary_contact_changed", email_of(*user))],
+            } => {
+                let previous = self.model.tenants[*tenant].primary_contact;
+                let mut told = vec![("primary_contact_changed", email_of(*user))];
+                if previous != *user {
+                    told.push(("primary_contact_changed", email_of(previous)));
+                }
+                told
+            }
             Request::Accept { email, .. } => vec![("activated", email.clone())],
             Request::Resend { user, .. } => vec![("invitation_resent", email_of(*user))],
             Request::Deactivate { user, .. } => vec![("deactivated", email_of(*user))],
