@@ -1411,6 +1411,47 @@ impl Account {
         data
     }
 
+    /// Adds a new pending user with a fresh invitation and queues the invitation notice
+    /// (naming `tenant` when the user was invited into one): the user's id and the invitation
+    /// to show once.
+    fn create_pending_user(
+        &mut self,
+        context: &mut Context<'_>,
+        email: Email,
+        name: Option<DisplayName>,
+        tenant: Option<&TenantId>,
+    ) -> Result<(UserId, IssuedInvitation), Refusal> {
+        let now = context.now;
+        let user_id = UserId::generate(context.random);
+        let (stored, issued) = self.invitation(context, &user_id);
+        let name = name.unwrap_or_else(|| default_name(&email));
+        self.users.insert(
+            user_id.clone(),
+            User {
+                id: user_id.clone(),
+                email,
+                name,
+                status: UserStatus::Pending,
+                company_admin: false,
+                support: false,
+                license_tenants: BTreeSet::new(),
+                created_at: now,
+                last_active_at: None,
+                invitation: Some(stored),
+            },
+        );
+        let data = self.invitation_data(tenant, issued.expires_at);
+        self.notify(
+            context.random,
+            now,
+            NotificationKind::Invitation,
+            &user_id,
+            tenant,
+            data,
+        )?;
+        Ok((user_id, issued))
+    }
+
     fn invitation(
         &self,
         context: &mut Context<'_>,
@@ -1625,33 +1666,7 @@ impl Account {
                 if self.user_by_email(&email).is_some() {
                     return Err(Refusal::UserExists(email));
                 }
-                let user_id = UserId::generate(context.random);
-                let (stored, issued) = self.invitation(context, &user_id);
-                let name = name.unwrap_or_else(|| default_name(&email));
-                self.users.insert(
-                    user_id.clone(),
-                    User {
-                        id: user_id.clone(),
-                        email,
-                        name,
-                        status: UserStatus::Pending,
-                        company_admin: false,
-                        support: false,
-                        license_tenants: BTreeSet::new(),
-                        created_at: now,
-                        last_active_at: None,
-                        invitation: Some(stored),
-                    },
-                );
-                let data = self.invitation_data(None, issued.expires_at);
-                self.notify(
-                    context.random,
-                    now,
-                    NotificationKind::Invitation,
-                    &user_id,
-                    None,
-                    data,
-                )?;
+                let (user_id, issued) = self.create_pending_user(context, email, name, None)?;
                 let event = Event::new(None, "user.created", &user_id);
                 Ok((
                     Outcome::UserCreated {
@@ -2059,33 +2074,8 @@ impl Account {
             None => {
                 // Only company admins and license admins create users.
                 self.require_account_operation(actor, AccountOperation::AddUser, None, now)?;
-                let user_id = UserId::generate(context.random);
-                let (stored, issued) = self.invitation(context, &user_id);
-                let name = name.unwrap_or_else(|| default_name(&email));
-                self.users.insert(
-                    user_id.clone(),
-                    User {
-                        id: user_id.clone(),
-                        email,
-                        name,
-                        status: UserStatus::Pending,
-                        company_admin: false,
-                        support: false,
-                        license_tenants: BTreeSet::new(),
-                        created_at: now,
-                        invitation: Some(stored),
-                        last_active_at: None,
-                    },
-                );
-                let data = self.invitation_data(Some(&tenant_id), issued.expires_at);
-                self.notify(
-                    context.random,
-                    now,
-                    NotificationKind::Invitation,
-                    &user_id,
-                    Some(&tenant_id),
-                    data,
-                )?;
+                let (user_id, issued) =
+                    self.create_pending_user(context, email, name, Some(&tenant_id))?;
                 (user_id, Some(issued))
             }
         };
