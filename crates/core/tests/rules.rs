@@ -141,6 +141,17 @@ impl World {
         user_id
     }
 
+    /// An active member holding every permission, made a company admin by the owner.
+    fn company_admin(&mut self, address: &str) -> UserId {
+        let admin = self.member(address, PermissionSet::ALL);
+        let grant = Command::SetCompanyAdmin {
+            user_id: admin.clone(),
+            company_admin: true,
+        };
+        self.apply(&self.owner(), grant).unwrap();
+        admin
+    }
+
     fn token(&mut self, actor: &Actor, permissions: PermissionSet) -> (KeyId, String) {
         let command = Command::CreateApiToken {
             tenant_id: self.tenant.clone(),
@@ -184,16 +195,7 @@ fn sign_up_creates_an_active_owner_with_a_working_token() {
 #[test]
 fn owner_cannot_be_deactivated_deleted_or_demoted() {
     let mut world = World::new(Plan::Team);
-    let admin = world.member("admin@acme.test", PermissionSet::ALL);
-    world
-        .apply(
-            &world.owner(),
-            Command::SetCompanyAdmin {
-                user_id: admin.clone(),
-                company_admin: true,
-            },
-        )
-        .unwrap();
+    let admin = world.company_admin("admin@acme.test");
     let admin = Actor::user(admin);
     let owner = world.owner.clone();
     for command in [
@@ -998,16 +1000,7 @@ fn acting_through_a_token_is_bounded_by_its_scope() {
 fn lockout_prevention_keeps_an_active_manager_in_every_tenant() {
     let mut world = World::new(Plan::Team);
     // A second tenant owned by a company admin other than the account owner.
-    let admin = world.member("admin@acme.test", PermissionSet::ALL);
-    world
-        .apply(
-            &world.owner(),
-            Command::SetCompanyAdmin {
-                user_id: admin.clone(),
-                company_admin: true,
-            },
-        )
-        .unwrap();
+    let admin = world.company_admin("admin@acme.test");
     let tenant = match world
         .apply(
             &Actor::user(admin.clone()),
@@ -1049,16 +1042,7 @@ fn lockout_prevention_keeps_an_active_manager_in_every_tenant() {
 #[test]
 fn lockout_prevention_covers_permission_changes_and_removal() {
     let mut world = World::new(Plan::Team);
-    let admin = world.member("admin@acme.test", PermissionSet::ALL);
-    world
-        .apply(
-            &world.owner(),
-            Command::SetCompanyAdmin {
-                user_id: admin.clone(),
-                company_admin: true,
-            },
-        )
-        .unwrap();
+    let admin = world.company_admin("admin@acme.test");
     let actor = Actor::user(admin.clone());
     let tenant = match world
         .apply(
