@@ -139,12 +139,12 @@ test("plan changes the tenant does not fit are refused with what blocks them", a
   const world = await signUp("team");
   ok(await call("POST", `/v1/tenants/${world.tenant}/automation-keys`, { token: world.token, body: { name: "ci" } }), 201);
   await invite(world, email("second"));
-  const before = JSON.stringify(ok(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token })));
+  const before = stateJson(ok(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token })));
   const response = await call("PATCH", `/v1/tenants/${world.tenant}`, { token: world.token, body: { plan: "free" } });
   assertProblem(response, 409, "plan_change_blocked");
   assert.match(response.json.detail, /member/);
   assert.match(response.json.detail, /automation/);
-  assert.equal(JSON.stringify(ok(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token }))), before);
+  assert.equal(stateJson(ok(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token }))), before);
 });
 
 test("automation keys need the team plan", async () => {
