@@ -712,22 +712,22 @@ async fn accept(
         random: &mut random,
         key: &key,
     };
-    let user_id = match account.accept_invitation(&acceptance.email, &acceptance.code, &mut context)
-    {
-        Ok(Outcome::InvitationAccepted { user_id }) => user_id,
+    // The core names the tenant of the first token: the one the invitation is for, never one
+    // the acceptor picks (a named tenant must be that one).
+    let accepted = account.accept_invitation(
+        &acceptance.email,
+        &acceptance.code,
+        acceptance.tenant_id.as_ref(),
+        &mut context,
+    );
+    let (user_id, tenant) = match accepted {
+        Ok(Outcome::InvitationAccepted { user_id, tenant_id }) => (user_id, tenant_id),
         Ok(_) => return Problem::unavailable().into(),
         Err(refusal) => return Problem::from(&refusal).into(),
     };
-    // The user's first personal token, in the chosen tenant (default: their first), carrying
-    // everything they hold there.
-    let tenant = acceptance.tenant_id.or_else(|| {
-        account
-            .tenants()
-            .find(|tenant| tenant.members.contains_key(&user_id))
-            .map(|tenant| tenant.id.clone())
-    });
     let Some(tenant_id) = tenant else {
-        // A user created at account level (no tenant yet) becomes active without a token.
+        // A user invited at account level (or no longer in the invitation's tenant) becomes
+        // active without a token.
         let body = json!({
             "outcome": "invitation_accepted",
             "user_id": user_id,
