@@ -110,6 +110,37 @@ test("public routes pass without a credential and unknown routes never reach the
   assert.equal(wrongMethod.echo, undefined);
 });
 
+test("inbound portcullis_* headers (underscore spelling, any case) never reach the origin", async () => {
+  // CGI, WSGI and Rack origins read `portcullis_tenant` as `portcullis-tenant` (HTTP_PORTCULLIS_TENANT).
+  const spoofed = {
+    portcullis_tenant: "ten_0000000000000bad",
+    Portcullis_Permissions: ALL.join(","),
+    PORTCULLIS_PLAN: "enterprise",
+    "portcullis_principal-id": "usr_00000000000000aa",
+    portcullis_signature: "v1=forged",
+    portcullis_anything: "x",
+    "Portcullis-Operation": "read_audit_log",
+    x_trace: "t2",
+  };
+  const reserved = (name) => name.toLowerCase().replaceAll("_", "-").startsWith("portcullis-");
+  const gatewaySet = new Set([...SIGNED_HEADERS, "portcullis-signature"]);
+  const world = await signUp("team");
+  const reader = await member(world, [], "reader");
+  const echo = forwarded(await gw("GET", "/api/configuration", { token: reader.token, headers: spoofed }));
+  assert.equal(echo.headers.x_trace, "t2", "underscore headers do reach the origin");
+  const names = Object.keys(echo.headers).filter(reserved);
+  assert.deepEqual(names.filter((name) => !gatewaySet.has(name)), [], "only the gateway's own portcullis-* headers");
+  assert.equal(echo.headers["portcullis-tenant"], world.tenant);
+  assert.equal(echo.headers["portcullis-principal-id"], reader.id);
+  assert.equal(echo.headers["portcullis-permissions"], "", "a read-only member stays read-only");
+  assert.equal(echo.headers["portcullis-plan"], "team");
+  assert.equal(echo.headers["portcullis-operation"], "read_configuration");
+
+  const status = await gw("GET", "/api/status", { headers: spoofed });
+  assert.ok(status.echo, "public route forwarded");
+  assert.deepEqual(Object.keys(status.echo.headers).filter(reserved), ["portcullis-request-id"]);
+});
+
 test("401 without a valid credential, 403 without the permission", async () => {
   const world = await signUp("team");
   assertProblem(await gw("GET", "/api/configuration"), 401, "missing_credentials");

@@ -6,32 +6,21 @@
 //! they are; a protected route's credential is verified (one KV read, [`crate::edge`]'s
 //! `authenticate`) and authorized for the route's operation by the core, then the request is
 //! forwarded with the credential removed and the signed identity headers of
-//! `portcullis_core::gateway::identity` added. Inbound `portcullis-*` headers are always
-//! dropped, so a caller can never pass identity headers of its own to the origin.
+//! `portcullis_core::gateway::identity` added. Which inbound headers pass is the core's
+//! `gateway::forward::forwards_header`: `portcullis-*` headers (also spelled with `_`, in any
+//! case) are always dropped, so a caller can never pass identity headers of its own to the
+//! origin.
 
 use crate::edge::authenticate;
 use crate::http;
 use crate::problem::{self, Problem};
 use crate::route_policy;
 use portcullis_core::authz::authorize;
+use portcullis_core::gateway::forward::forwards_header;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, Method, RouteMatch};
 use portcullis_core::random::OsRandom;
 use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
-
-/// Request headers never forwarded to the origin: the credential, hop-by-hop headers, and
-/// the host (the fetch sets the origin's).
-const DROPPED: [&str; 9] = [
-    "authorization",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
 
 fn method(request: &Request) -> Option<Method> {
     match request.method() {
@@ -109,13 +98,11 @@ fn request_target(url: &Url) -> String {
     }
 }
 
-/// The inbound headers the origin may see: no credential, no hop-by-hop header, no
-/// `portcullis-*` header.
+/// The inbound headers the origin may see (the core's `forwards_header`).
 fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
     let headers = Headers::new();
     for (name, value) in request.headers().entries() {
-        let lower = name.to_ascii_lowercase();
-        if DROPPED.contains(&lower.as_str()) || lower.starts_with(header::PREFIX) {
+        if !forwards_header(&name) {
             continue;
         }
         headers
