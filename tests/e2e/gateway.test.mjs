@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ALL, assertProblem, call, member, ok, signUp, token } from "./lib.mjs";
+import { request as httpRequest } from "node:http";
+import { ALL, assertProblem, call, endpoint, member, ok, signUp, token } from "./lib.mjs";
 import { SIGNED_HEADERS, verifyIdentity } from "./origin.mjs";
 
 const gatewayKey = process.env.PORTCULLIS_GATEWAY_KEY;
@@ -139,6 +140,56 @@ test("inbound portcullis_* headers (underscore spelling, any case) never reach t
   const status = await gw("GET", "/api/status", { headers: spoofed });
   assert.ok(status.echo, "public route forwarded");
   assert.deepEqual(Object.keys(status.echo.headers).filter(reserved), ["portcullis-request-id"]);
+});
+
+/** One request sent with node:http, for methods fetch refuses to send (TRACE). */
+function rawRequest(method, path, headers = {}) {
+  const url = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      { host: url.hostname, port: url.port, method, path, headers: { "cf-connecting-ip": client(), ...headers } },
+      (incoming) => {
+        const chunks = [];
+        incoming.on("data", (chunk) => chunks.push(chunk));
+        incoming.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers)) responseHeaders.set(name, String(value));
+          const echo = incoming.headers["x-origin"] === "echo" ? json : undefined;
+          resolve({ status: incoming.statusCode, headers: responseHeaders, json, text, echo });
+        });
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
+
+test("unknown HTTP methods are refused with 501, never forwarded as GET; known ones outside the policy get 405", async () => {
+  const world = await signUp("team");
+  for (const method of ["PROPFIND", "MKCOL", "PURGE", "SEARCH"]) {
+    for (const path of ["/api/configuration", "/api/status", "/api/secrets"]) {
+      const refused = await gw(method, path, { token: world.token });
+      assertProblem(refused, 501, "method_not_implemented", `${method} ${path}`);
+      assert.equal(refused.echo, undefined, `${method} ${path} reached the origin`);
+      assert.equal(refused.headers.get("allow"), null);
+    }
+  }
+  const trace = await rawRequest("TRACE", "/api/configuration", { authorization: `Bearer ${world.token}` });
+  assertProblem(trace, 501, "method_not_implemented", "TRACE");
+  assert.equal(trace.echo, undefined);
+  const options = await gw("OPTIONS", "/api/configuration", { token: world.token });
+  assertProblem(options, 405, "method_not_allowed", "OPTIONS");
+  assert.equal(options.headers.get("allow"), "GET, HEAD, PUT, PATCH");
+  assert.equal(options.echo, undefined);
+  const head = await gw("HEAD", "/api/configuration", { token: world.token });
+  assert.equal(head.status, 200, "HEAD still uses the GET route");
 });
 
 test("401 without a valid credential, 403 without the permission", async () => {

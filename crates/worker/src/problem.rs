@@ -111,6 +111,7 @@ fn title(status: u16) -> &'static str {
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         429 => "Too Many Requests",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
@@ -177,6 +178,11 @@ impl From<&RouteMatch<'_, '_>> for Problem {
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
+            RouteMatch::MethodNotImplemented => Problem::new(
+                501,
+                "method_not_implemented",
+                "the gateway does not implement this method (methods are case-sensitive)",
+            ),
             RouteMatch::NotFound | RouteMatch::Matched { .. } => RouteError::NotFound.into(),
         }
     }
@@ -224,5 +230,15 @@ mod tests {
         assert_eq!(wrong_method.allow.as_deref(), Some("GET, HEAD"));
         let unknown = Problem::from(&RouteMatch::NotFound);
         assert_eq!((unknown.status, unknown.code), (404, "not_found"));
+        let unknown_method = Problem::from(&RouteMatch::MethodNotImplemented);
+        assert_eq!(
+            (
+                unknown_method.status,
+                unknown_method.title,
+                unknown_method.code
+            ),
+            (501, "Not Implemented", "method_not_implemented")
+        );
+        assert_eq!(unknown_method.allow, None);
     }
 }

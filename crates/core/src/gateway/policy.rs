@@ -17,14 +17,16 @@
 //! names exactly one of `operation` (from [`Operation`]) and `"public": true`.
 //!
 //! # Matching
-//! A request matches a pattern with the same number of segments whose literals equal the
-//! request's segments; a parameter matches any non-empty segment except `.` and `..`. Among the
-//! routes with the request's method, the most specific match wins: segments are compared left to
-//! right and a literal beats a parameter. Two routes with the same method and the same shape
-//! (literals in the same places with the same text, parameters in the same places) are a
-//! validation error, so a match is never a tie. A `HEAD` request uses a `HEAD` route, else the
-//! `GET` route. No route for the path at all: not found; routes for the path but none for the
-//! method: method not allowed, with the methods that are.
+//! A request's method is matched as sent (HTTP methods are case-sensitive): a method outside
+//! [`Method`] (`PROPFIND`, `TRACE`, `get`...) is not implemented, whatever the path, and is never
+//! treated as another method. A request matches a pattern with the same number of segments
+//! whose literals equal the request's segments; a parameter matches any non-empty segment
+//! except `.` and `..`. Among the routes with the request's method, the most specific match
+//! wins: segments are compared left to right and a literal beats a parameter. Two routes with
+//! the same method and the same shape (literals in the same places with the same text,
+//! parameters in the same places) are a validation error, so a match is never a tie. A `HEAD`
+//! request uses a `HEAD` route, else the `GET` route. No route for the path at all: not found;
+//! routes for the path but none for the method: method not allowed, with the methods that are.
 
 use crate::authz::Operation;
 use crate::ids::excerpt;
@@ -414,7 +416,8 @@ pub struct RoutePolicy {
     routes: Vec<Route>,
 }
 
-/// The outcome of matching a request against the policy.
+/// The outcome of matching a request against the policy. Only [`RouteMatch::Matched`] may
+/// reach the origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteMatch<'a, 'p> {
     /// The route that applies, and the path's parameters.
@@ -428,6 +431,8 @@ pub enum RouteMatch<'a, 'p> {
     MethodNotAllowed(Vec<Method>),
     /// No route matches the path: denied.
     NotFound,
+    /// A method outside [`Method`]: the gateway does not implement it for any path.
+    MethodNotImplemented,
 }
 
 impl RoutePolicy {
@@ -473,6 +478,15 @@ impl RoutePolicy {
     /// The routes, most specific first.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// Finds the route for a request as it arrived: its method name as sent, and its URL
+    /// path. A method outside [`Method`] is [`RouteMatch::MethodNotImplemented`].
+    pub fn find_request<'a, 'p>(&'a self, method: &str, path: &'p str) -> RouteMatch<'a, 'p> {
+        match method.parse::<Method>() {
+            Ok(method) => self.find(method, path),
+            Err(_) => RouteMatch::MethodNotImplemented,
+        }
     }
 
     /// Finds the route for `method` and `path` (the URL path, without the query).
@@ -682,6 +696,41 @@ mod tests {
         );
     }
 
+    /// Security review (issue 11): `PROPFIND /api/configuration` was forwarded and signed as
+    /// `GET`. A method outside the policy's catalogue is not implemented, on every path.
+    #[test]
+    fn unknown_methods_are_not_implemented_never_treated_as_get() {
+        let policy = policy(SAMPLE).unwrap();
+        for method in [
+            "PROPFIND", "TRACE", "CONNECT", "REPORT", "MKCOL", "get", "Get", "patch", "", "GET ",
+        ] {
+            for path in ["/api/builds/1", "/", "/nowhere"] {
+                assert_eq!(
+                    policy.find_request(method, path),
+                    RouteMatch::MethodNotImplemented,
+                    "{method:?} {path}"
+                );
+            }
+        }
+        assert_eq!(
+            policy.find_request("GET", "/api/builds/1"),
+            policy.find(Method::Get, "/api/builds/1")
+        );
+        assert!(matches!(
+            policy.find_request("HEAD", "/api/builds/1"),
+            RouteMatch::Matched { .. }
+        ));
+        // A method the gateway knows but the path has no route for stays 405 with the others.
+        assert_eq!(
+            policy.find_request("OPTIONS", "/api/builds/1"),
+            RouteMatch::MethodNotAllowed(vec![Method::Get, Method::Head])
+        );
+        assert_eq!(
+            policy.find_request("OPTIONS", "/nowhere"),
+            RouteMatch::NotFound
+        );
+    }
+
     #[test]
     fn head_uses_the_get_route_unless_it_has_its_own() {
         let sample = policy(SAMPLE).unwrap();
@@ -845,6 +894,7 @@ mod tests {
                 }
                 RouteMatch::NotFound => prop_assert!(binding.is_empty()),
                 RouteMatch::MethodNotAllowed(_) => prop_assert!(false, "only GET routes"),
+                other => prop_assert!(false, "plain segments and GET: {:?}", other),
             }
         }
     }
