@@ -142,6 +142,37 @@ test("inbound portcullis_* headers (underscore spelling, any case) never reach t
   assert.deepEqual(Object.keys(status.echo.headers).filter(reserved), ["portcullis-request-id"]);
 });
 
+test("encoded separators in a path parameter are refused with 400, never forwarded", async () => {
+  const world = await signUp("team");
+  // With the owner's token (every permission) each of these used to reach the origin as read_builds.
+  for (const path of [
+    "/api/builds/x%2F..%2F..%2Fsettings",
+    "/api/builds/x%2fsettings",
+    "/api/builds/x%5C..%5Csettings/logs",
+    "/api/builds/b1;jsessionid=x",
+    "/api/builds/b1%3Bx/logs",
+    "/api/builds/%252e%252e/logs",
+    "/api/builds/x%252F..%252Fsettings",
+    "/api/builds/b1%00.apk",
+    "/api/builds/b1/binaries/app%2F..%2F..%2F..%2Fsettings",
+    "/api/configuration/ios%2F..%2F..%2Fsettings",
+    "/api/configuration/%252E%252E",
+    "/api/configuration/key%00",
+  ]) {
+    const refused = await gw("GET", path, { token: world.token });
+    assertProblem(refused, 400, "unsafe_path_parameter", path);
+    assert.match(refused.json.detail, /^path parameter `(build|binary|key)` /, path);
+    assert.equal(refused.echo, undefined, `${path} reached the origin`);
+    assertProblem(await gw("GET", path), 400, "unsafe_path_parameter", `${path} without a credential`);
+  }
+  // Ordinary values pass, and a route that allows encoded separators for a parameter
+  // (`/api/configuration/{key}`) forwards them still encoded.
+  forwarded(await gw("GET", "/api/builds/b1.2%20rc/logs", { token: world.token }));
+  const opaque = forwarded(await gw("GET", "/api/configuration/ios%2Fbundle_id", { token: world.token }));
+  assert.equal(opaque.target, "/api/configuration/ios%2Fbundle_id");
+  assert.equal(opaque.headers["portcullis-operation"], "read_configuration");
+});
+
 /** One request sent with node:http, for methods fetch refuses to send (TRACE). */
 function rawRequest(method, path, headers = {}) {
   const url = new URL(endpoint);

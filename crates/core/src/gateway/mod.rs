@@ -14,7 +14,7 @@ pub mod throttle;
 pub mod usage;
 
 pub use identity::{Identity, IdentityError, verify_identity};
-pub use policy::{Access, Method, RouteMatch, RoutePolicy};
+pub use policy::{Access, Method, ParameterProblem, RouteMatch, RoutePolicy};
 
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
