@@ -121,6 +121,7 @@ test("inbound portcullis_* headers (underscore spelling, any case) never reach t
     portcullis_signature: "v1=forged",
     portcullis_anything: "x",
     "Portcullis-Operation": "read_audit_log",
+    Proxy: "http://attacker.test:3128",
     x_trace: "t2",
   };
   const reserved = (name) => name.toLowerCase().replaceAll("_", "-").startsWith("portcullis-");
@@ -129,6 +130,7 @@ test("inbound portcullis_* headers (underscore spelling, any case) never reach t
   const reader = await member(world, [], "reader");
   const echo = forwarded(await gw("GET", "/api/configuration", { token: reader.token, headers: spoofed }));
   assert.equal(echo.headers.x_trace, "t2", "underscore headers do reach the origin");
+  assert.equal(echo.headers.proxy, undefined, "no `Proxy` header (httpoxy) reaches the origin");
   const names = Object.keys(echo.headers).filter(reserved);
   assert.deepEqual(names.filter((name) => !gatewaySet.has(name)), [], "only the gateway's own portcullis-* headers");
   assert.equal(echo.headers["portcullis-tenant"], world.tenant);
@@ -221,6 +223,16 @@ test("unknown HTTP methods are refused with 501, never forwarded as GET; known o
   assert.equal(options.echo, undefined);
   const head = await gw("HEAD", "/api/configuration", { token: world.token });
   assert.equal(head.status, 200, "HEAD still uses the GET route");
+});
+
+test("the Management API serves no unknown method as a read (PROPFIND /v1/users is 405)", async () => {
+  const world = await signUp("team");
+  for (const method of ["PROPFIND", "SEARCH"]) {
+    const refused = await call(method, "/v1/users", { token: world.token });
+    assertProblem(refused, 405, "method_not_allowed", method);
+    assert.equal(refused.headers.get("allow"), "GET, POST");
+    assert.equal(refused.json.items, undefined, "no user list in the answer");
+  }
 });
 
 test("401 without a valid credential, 403 without the permission", async () => {

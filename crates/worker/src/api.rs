@@ -29,6 +29,21 @@ pub enum Method {
     Other,
 }
 
+impl Method {
+    /// The method named `name` exactly as sent (HTTP methods are case-sensitive); HEAD is
+    /// served as GET, anything else the API does not use is [`Method::Other`].
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" | "HEAD" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
 /// A resolved route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -538,6 +553,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn unknown_methods_are_never_served_as_reads() {
+        for name in ["PROPFIND", "get", "TRACE", "MKCOL", ""] {
+            assert_eq!(Method::from_name(name), Method::Other, "{name}");
+            assert_eq!(
+                route(Method::from_name(name), "/v1/users", ""),
+                Err(RouteError::MethodNotAllowed("GET, POST")),
+                "{name}"
+            );
+        }
+        assert_eq!(Method::from_name("HEAD"), Method::Get);
     }
 
     #[test]

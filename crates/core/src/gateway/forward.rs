@@ -7,10 +7,13 @@
 use super::identity::header;
 
 /// Inbound headers never forwarded (besides every identity header, [`header::PREFIX`]): the
-/// credential, hop-by-hop headers, and the host (the fetch sets the origin's).
-pub const DROPPED_HEADERS: [&str; 9] = [
+/// credential, hop-by-hop headers, the host (the fetch sets the origin's), and `Proxy`, which
+/// CGI-style origins expose as `HTTP_PROXY` and many HTTP clients then use as their proxy
+/// ("httpoxy").
+pub const DROPPED_HEADERS: [&str; 10] = [
     "authorization",
     "host",
+    "proxy",
     "connection",
     "keep-alive",
     "proxy-authorization",
@@ -32,6 +35,14 @@ pub fn forwards_header(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::gateway::identity::SIGNED_HEADERS;
+
+    #[test]
+    fn the_proxy_header_never_reaches_the_origin() {
+        for name in ["Proxy", "PROXY", "proxy"] {
+            assert!(!forwards_header(name), "{name}");
+        }
+        assert!(forwards_header("proxy-status"));
+    }
 
     #[test]
     fn identity_headers_are_dropped_in_every_spelling() {
