@@ -1386,18 +1386,20 @@ enum Op {
         user: UserPick,
         code: CodePick,
     },
-    /// Re-send an invitation; the actor is picked as in `tenant` (often one of its managers,
-    /// who may not answer for the user's other tenants).
-    Resend {
-        actor: ActorPick,
+    /// The account owner invites an existing user (often a pending one) into `tenant`, so
+    /// that pending users of several tenants are common.
+    Admit {
         tenant: TenantPick,
         user: UserPick,
+        permissions: PermissionSet,
     },
-    /// Revoke an invitation, picked as for a re-send.
-    Revoke {
+    /// Re-send (or, when `revoke`, revoke) an invitation; the actor is picked as in `tenant`
+    /// (often one of its managers, who may not answer for the user's other tenants).
+    Invitation {
         actor: ActorPick,
         tenant: TenantPick,
         user: UserPick,
+        revoke: bool,
     },
     ChangePermissions {
         actor: ActorPick,
@@ -1759,10 +1761,17 @@ fn op() -> impl Strategy<Value = Op> {
             },
         ),
         4 => (invitee_pick(), code).prop_map(|(user, code)| Op::Accept { user, code }),
-        2 => (actor(), tenant_pick(), invitee_pick())
-            .prop_map(|(actor, tenant, user)| Op::Resend { actor, tenant, user }),
-        1 => (actor(), tenant_pick(), invitee_pick())
-            .prop_map(|(actor, tenant, user)| Op::Revoke { actor, tenant, user }),
+        2 => (tenant_pick(), invitee_pick(), permissions()).prop_map(|(tenant, user, permissions)| {
+            Op::Admit { tenant, user, permissions }
+        }),
+        3 => (actor(), tenant_pick(), invitee_pick(), prop::bool::weighted(0.3)).prop_map(
+            |(actor, tenant, user, revoke)| Op::Invitation {
+                actor,
+                tenant,
+                user,
+                revoke,
+            }
+        ),
         4 => (actor(), tenant_pick(), user_pick(), permissions()).prop_map(
             |(actor, tenant, user, permissions)| Op::ChangePermissions {
                 actor,
@@ -2128,22 +2137,33 @@ impl World {
                     code,
                 }
             }
-            Op::Resend {
+            Op::Admit {
+                tenant: n,
+                user,
+                permissions,
+            } => {
+                let tenant = tenant(n);
+                Request::Invite {
+                    actor: self.actor(account_owner(), Some(tenant)),
+                    tenant,
+                    email: model.users[self.user(user, Some(tenant))].email.clone(),
+                    permissions,
+                }
+            }
+            Op::Invitation {
                 actor,
                 tenant: n,
                 user,
-            } => Request::Resend {
-                actor: self.actor(actor, Some(tenant(n))),
-                user: self.user(user, None),
-            },
-            Op::Revoke {
-                actor,
-                tenant: n,
-                user,
-            } => Request::Revoke {
-                actor: self.actor(actor, Some(tenant(n))),
-                user: self.user(user, None),
-            },
+                revoke,
+            } => {
+                let actor = self.actor(actor, Some(tenant(n)));
+                let user = self.user(user, None);
+                if revoke {
+                    Request::Revoke { actor, user }
+                } else {
+                    Request::Resend { actor, user }
+                }
+            }
             Op::ChangePermissions {
                 actor,
                 tenant: n,

@@ -103,25 +103,8 @@ impl World {
     }
 
     fn invite(&mut self, address: &str, permissions: PermissionSet) -> (UserId, String) {
-        let command = Command::InviteMember {
-            tenant_id: self.tenant.clone(),
-            email: email(address),
-            name: None,
-            permissions,
-        };
-        match self.apply(&self.owner(), command).unwrap() {
-            Outcome::MemberAdded {
-                user_id,
-                invitation,
-                ..
-            } => {
-                let code = invitation
-                    .map(|i| i.code.expose().to_owned())
-                    .unwrap_or_default();
-                (user_id, code)
-            }
-            other => panic!("unexpected outcome {other:?}"),
-        }
+        let tenant = self.tenant.clone();
+        self.invite_into(&tenant, address, permissions)
     }
 
     fn accept(&mut self, address: &str, code: &str) -> Result<Outcome, Refusal> {
@@ -2325,7 +2308,8 @@ impl World {
         tenant
     }
 
-    /// Invites `address` into `tenant` as the owner: the user and their code.
+    /// Invites `address` into `tenant` as the owner: the user and their code (empty when the
+    /// user exists and is not pending, so no code was issued).
     fn invite_into(
         &mut self,
         tenant: &TenantId,
@@ -2341,9 +2325,14 @@ impl World {
         match self.apply(&self.owner(), command).unwrap() {
             Outcome::MemberAdded {
                 user_id,
-                invitation: Some(invitation),
+                invitation,
                 ..
-            } => (user_id, invitation.code.expose().to_owned()),
+            } => {
+                let code = invitation
+                    .map(|i| i.code.expose().to_owned())
+                    .unwrap_or_default();
+                (user_id, code)
+            }
             other => panic!("unexpected outcome {other:?}"),
         }
     }
