@@ -616,7 +616,8 @@ impl Model {
     }
 
     /// Whether `actor` reaches `user`, restated: company admins reach everyone; nobody else the
-    /// account owner or anyone holding a company role; a user in no tenant is reached by whoever
+    /// account owner or anyone holding a company role (but a license admin of tenants only
+    /// the actor is a license admin of too); a user in no tenant is reached by whoever
     /// may add users; any other by whoever administers every tenant the user is in, as a
     /// manager or as its license admin. For the user's `identity` (their invitation code), a
     /// manager must also hold everything the user holds there, and a license admin reaches a
@@ -626,7 +627,10 @@ impl Model {
             return true;
         }
         let target = &self.users[user];
-        let role = target.company_admin || target.support || !target.license_tenants.is_empty();
+        let fellow = target
+            .license_tenants
+            .is_subset(&self.users[actor.user].license_tenants);
+        let role = target.company_admin || target.support || !fellow;
         if !self.exists(user) || user == OWNER || role {
             return false;
         }

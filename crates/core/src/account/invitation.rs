@@ -37,7 +37,8 @@ pub(crate) enum Reach {
 
 impl Account {
     /// Whether `actor` reaches `user` that far (see the module docs). Company admins reach
-    /// everyone; nobody else reaches the account owner or a holder of a company role.
+    /// everyone; nobody else reaches the account owner or a holder of a company role (except a
+    /// license admin of tenants the actor is a license admin of too).
     pub(crate) fn reaches(
         &self,
         actor: &Actor,
@@ -51,8 +52,17 @@ impl Account {
         let Some(target) = self.users.get(user) else {
             return false;
         };
-        let holds_role =
-            target.company_admin || target.support || !target.license_tenants.is_empty();
+        // A company role is out of reach, but for license admins of tenants the actor is a
+        // license admin of too (whom the actor may have made one).
+        let own_license_tenants = self
+            .users
+            .get(&actor.user_id)
+            .map(|actor| &actor.license_tenants);
+        let fellow_license_admin = target
+            .license_tenants
+            .iter()
+            .all(|tenant| own_license_tenants.is_some_and(|own| own.contains(tenant)));
+        let holds_role = target.company_admin || target.support || !fellow_license_admin;
         if *user == self.owner || holds_role {
             return false;
         }
