@@ -1169,6 +1169,42 @@ fn sso_needs_enterprise_and_a_valid_breakglass_user() {
 // ----- credentials ----------------------------------------------------------------------------
 
 #[test]
+fn timestamps_after_year_9999_are_refused_at_parse() {
+    let mut world = World::new(Plan::Team);
+    let body = |expires_at: u64| {
+        format!(
+            r#"{{"command":"create_api_token","tenant_id":"{}","name":"far","expires_at":{expires_at}}}"#,
+            world.tenant
+        )
+    };
+    for late in [253_402_300_800_u64, 1 << 53, u64::MAX] {
+        let error = Command::from_json(body(late).as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("9999-12-31T23:59:59Z"),
+            "{error}"
+        );
+    }
+    // The latest accepted time works end to end: created, projected, verified.
+    let command = Command::from_json(body(Timestamp::MAX.unix_seconds()).as_bytes()).unwrap();
+    let Outcome::ApiTokenCreated { token, .. } = world.apply(&world.owner(), command).unwrap()
+    else {
+        panic!()
+    };
+    assert!(world.verify(token.expose()).principal().is_some());
+    let record = world
+        .account
+        .credential_records()
+        .into_values()
+        .find(|record| record.expires_at == Some(Timestamp::MAX))
+        .unwrap();
+    let json = serde_json::to_string(&record).unwrap();
+    assert_eq!(
+        serde_json::from_str::<portcullis_core::credential::CredentialRecord>(&json).unwrap(),
+        record
+    );
+}
+
+#[test]
 fn token_effective_permissions_are_scope_intersect_member() {
     let mut world = World::new(Plan::Team);
     let user = world.member(

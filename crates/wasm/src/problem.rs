@@ -68,7 +68,7 @@ impl Failure {
     pub fn time() -> Self {
         Self::one(
             "invalid_time",
-            "`now` must be a non-negative number of seconds since the Unix epoch",
+            "`now` must be a non-negative number of seconds since the Unix epoch, no later than 9999-12-31T23:59:59Z",
             Some("now"),
         )
     }
