@@ -2010,7 +2010,7 @@ impl Account {
                     event,
                 ))
             }
-            Command::RemoveWebhook => {
+            Command::RemoveWebhook {} => {
                 self.require_company_admin(actor, now)?;
                 if self.webhook.take().is_none() {
                     return Err(Refusal::WebhookNotConfigured);

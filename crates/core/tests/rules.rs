@@ -466,7 +466,7 @@ fn notifications_and_the_webhook_are_for_company_admins_only() {
         url: "https://hooks.acme.test/portcullis".parse().unwrap(),
     };
     assert_eq!(world.refused(&manager, configure), Refusal::NotCompanyAdmin);
-    let refusal = world.refused(&world.owner(), Command::RemoveWebhook);
+    let refusal = world.refused(&world.owner(), Command::RemoveWebhook {});
     assert_eq!(
         (refusal.code(), refusal),
         ("webhook_not_found", Refusal::WebhookNotConfigured)
@@ -500,7 +500,9 @@ fn the_webhook_signing_secret_is_shown_once_and_never_stored() {
         panic!("not configured");
     };
     assert_ne!(new, signing_secret, "configuring again rotates the secret");
-    world.apply(&world.owner(), Command::RemoveWebhook).unwrap();
+    world
+        .apply(&world.owner(), Command::RemoveWebhook {})
+        .unwrap();
     assert!(world.account.webhook().is_none());
 }
 
