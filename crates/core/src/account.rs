@@ -282,6 +282,12 @@ pub enum Refusal {
     /// The account has no webhook.
     #[error("no webhook is configured")]
     WebhookNotConfigured,
+    /// A directory cursor this account did not make for this query: malformed, altered, of
+    /// another account or of another sort, order, filter or search.
+    #[error(
+        "the cursor is malformed, was altered, or belongs to another account or query; start again from the first page"
+    )]
+    InvalidCursor,
 }
 
 impl Refusal {
@@ -322,13 +328,16 @@ impl Refusal {
             Refusal::UserExists(_) => "user_exists",
             Refusal::OutboxFull(_) => "notification_outbox_full",
             Refusal::WebhookNotConfigured => "webhook_not_found",
+            Refusal::InvalidCursor => "invalid_cursor",
         }
     }
 
     /// The class adapters map to a status code.
     pub const fn class(&self) -> RefusalClass {
         match self {
-            Refusal::ExpiryInPast | Refusal::OutOfRange(_) => RefusalClass::Invalid,
+            Refusal::ExpiryInPast | Refusal::OutOfRange(_) | Refusal::InvalidCursor => {
+                RefusalClass::Invalid
+            }
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
             | Refusal::CredentialNotUsable

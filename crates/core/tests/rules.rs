@@ -42,8 +42,13 @@ fn email(text: &str) -> Email {
 
 impl World {
     fn new(plan: Plan) -> Self {
+        Self::seeded(plan, 11)
+    }
+
+    /// A world whose ids come from `seed` (another seed, another account).
+    fn seeded(plan: Plan, seed: u64) -> Self {
         let key = HashingKey::from_bytes(&[3; 32]).unwrap();
-        let mut random = SeededRandom::new(11);
+        let mut random = SeededRandom::new(seed);
         let now = Timestamp::from_unix_seconds(1_700_000_000);
         let signed_up = Account::sign_up(
             SignUp {
@@ -1982,10 +1987,14 @@ impl World {
         }
     }
 
+    fn directory_query(parameters: &[(&str, &str)]) -> DirectoryQuery {
+        DirectoryQuery::from_parameters(parameters.iter().copied()).unwrap()
+    }
+
     fn directory(&self, parameters: &[(&str, &str)]) -> DirectoryPage {
         let query = DirectoryQuery::from_parameters(parameters.iter().copied()).unwrap();
         self.account
-            .view_directory(&self.owner(), &query, self.now)
+            .view_directory(&self.owner(), &query, &self.key, self.now)
             .unwrap()
     }
 }
@@ -2264,9 +2273,93 @@ fn the_directory_sorts_filters_searches_and_is_for_company_admins() {
     let reader = Actor::user(bea);
     let refusal = world
         .account
-        .view_directory(&reader, &DirectoryQuery::default(), world.now)
+        .view_directory(&reader, &DirectoryQuery::default(), &world.key, world.now)
         .unwrap_err();
     assert_eq!(refusal.code(), "not_company_admin");
+}
+
+#[test]
+fn directory_cursors_are_bound_to_the_account_and_the_query() {
+    let mut world = World::new(Plan::Team);
+    let mut elsewhere = World::seeded(Plan::Team, 12);
+    assert_ne!(world.account.id(), elsewhere.account.id());
+    for n in 0..3 {
+        world.invite(&format!("user{n}@acme.test"), PermissionSet::EMPTY);
+        elsewhere.invite(&format!("user{n}@acme.test"), PermissionSet::EMPTY);
+    }
+    let first = [
+        ("sort", "email"),
+        ("status", "pending"),
+        ("q", "user"),
+        ("limit", "1"),
+    ];
+    let cursor = world.directory(&first).next_cursor.unwrap();
+    let with = |parameters: &[(&str, &str)]| {
+        let mut parameters = parameters.to_vec();
+        parameters.push(("cursor", cursor.as_str()));
+        World::directory_query(&parameters)
+    };
+    // Its own query, whatever the page size: the next page.
+    let next = world.account.view_directory(
+        &world.owner(),
+        &with(&[
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("limit", "5"),
+        ]),
+        &world.key,
+        world.now,
+    );
+    assert_eq!(next.unwrap().items.len(), 2);
+    // Another query of the same account.
+    for other in [
+        vec![("sort", "email"), ("status", "pending"), ("q", "use")],
+        vec![("sort", "email"), ("status", "active"), ("q", "user")],
+        vec![("sort", "email"), ("q", "user")],
+        vec![
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("order", "desc"),
+        ],
+        vec![("sort", "name"), ("status", "pending"), ("q", "user")],
+        vec![
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("role", "tenant_user"),
+        ],
+    ] {
+        let refusal = world
+            .account
+            .view_directory(&world.owner(), &with(&other), &world.key, world.now)
+            .unwrap_err();
+        assert_eq!(refusal, Refusal::InvalidCursor, "{other:?}");
+        assert_eq!(refusal.code(), "invalid_cursor");
+        assert_eq!(
+            refusal.class(),
+            portcullis_core::account::RefusalClass::Invalid
+        );
+    }
+    // The same query in another account.
+    let refusal = elsewhere
+        .account
+        .view_directory(
+            &elsewhere.owner(),
+            &with(&first),
+            &elsewhere.key,
+            elsewhere.now,
+        )
+        .unwrap_err();
+    assert_eq!(refusal, Refusal::InvalidCursor);
+    // The same account under another hashing key.
+    let other_key = HashingKey::from_bytes(&[4; 32]).unwrap();
+    let refusal = world
+        .account
+        .view_directory(&world.owner(), &with(&first), &other_key, world.now)
+        .unwrap_err();
+    assert_eq!(refusal, Refusal::InvalidCursor);
 }
 
 #[test]
