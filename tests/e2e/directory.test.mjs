@@ -267,7 +267,7 @@ test("bulk lifecycle: each user judged on their own, with a per-user report that
   assert.equal(await status(pending.user_id), "pending");
   assert.equal(await status(admin.id), "active");
   const verified = await call("GET", "/v1/whoami", { token: active.token });
-  assertProblem(verified, 401, "owner_inactive", "a deactivated user's token stops working");
+  assertProblem(verified, 401, "invalid_credentials", "a deactivated user's token stops working");
 
   const activated = ok(await bulk("activate", [inactive.id, pending.user_id, admin.id]));
   assert.deepEqual(lines(activated), [

@@ -165,8 +165,11 @@ pub enum Refusal {
     /// The actor's token is not theirs, not in this tenant, or expired.
     #[error("the credential used cannot act here")]
     CredentialNotUsable,
-    /// The actor is not a member of the tenant.
-    #[error("the acting user is not a member of tenant `{0}`")]
+    /// The actor is not a member of the tenant. Answered exactly like [`Refusal::UnknownTenant`]
+    /// (same code, class and message), so that nobody learns whether a tenant they are not in
+    /// exists; a credential in such a tenant is answered as [`Refusal::UnknownCredential`].
+    /// The variant itself stays distinct for the engine and its tests.
+    #[error("tenant `{0}` not found")]
     ActorNotMember(TenantId),
     /// The actor lacks a permission the operation needs.
     #[error("this needs the `{0}` permission")]
@@ -297,7 +300,7 @@ impl Refusal {
             Refusal::UnknownActor => "unknown_actor",
             Refusal::ActorNotActive(_) => "actor_not_active",
             Refusal::CredentialNotUsable => "credential_not_usable",
-            Refusal::ActorNotMember(_) => "actor_not_member",
+            Refusal::ActorNotMember(_) => "tenant_not_found",
             Refusal::MissingPermission(_) => "missing_permission",
             Refusal::NotCompanyAdmin => "not_company_admin",
             Refusal::Escalation(_) => "privilege_escalation",
@@ -332,6 +335,15 @@ impl Refusal {
         }
     }
 
+    /// This refusal as seen by an actor who addressed the credential `key_id`: not being a
+    /// member of its tenant reads as the credential not existing.
+    fn hiding_tenant_of(self, key_id: &KeyId) -> Self {
+        match self {
+            Refusal::ActorNotMember(_) => Refusal::UnknownCredential(key_id.clone()),
+            other => other,
+        }
+    }
+
     /// The class adapters map to a status code.
     pub const fn class(&self) -> RefusalClass {
         match self {
@@ -341,7 +353,6 @@ impl Refusal {
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
             | Refusal::CredentialNotUsable
-            | Refusal::ActorNotMember(_)
             | Refusal::MissingPermission(_)
             | Refusal::NotCompanyAdmin
             | Refusal::Escalation(_)
@@ -349,6 +360,7 @@ impl Refusal {
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
+            | Refusal::ActorNotMember(_)
             | Refusal::UnknownCredential(_)
             | Refusal::UnknownBulkReport(_)
             | Refusal::NotMember { .. }
@@ -1384,6 +1396,35 @@ impl Account {
         Ok((Outcome::MemberRemoved { user_id }, event))
     }
 
+    /// What `actor` may do with the credential `key_id` of `tenant_id`: as
+    /// [`Account::actor_permissions`], except that an actor who is not a member of the tenant is
+    /// told the credential does not exist, exactly as for an unknown key id (never which tenant
+    /// holds it).
+    pub(crate) fn credential_permissions(
+        &self,
+        actor: &Actor,
+        tenant_id: &TenantId,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<PermissionSet, Refusal> {
+        self.actor_permissions(actor, tenant_id, now)
+            .map_err(|refusal| refusal.hiding_tenant_of(key_id))
+    }
+
+    /// The tenant of the automation key `key_id`, when `actor` may manage the key there
+    /// (`build_applications`); not being a member of it reads as the key not existing.
+    fn manageable_automation_key(
+        &self,
+        actor: &Actor,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<TenantId, Refusal> {
+        let tenant_id = self.tenant_of_automation_key(key_id)?;
+        self.require(actor, &tenant_id, Permission::BuildApplications, now)
+            .map_err(|refusal| refusal.hiding_tenant_of(key_id))?;
+        Ok(tenant_id)
+    }
+
     fn tenant_of_token(&self, key_id: &KeyId) -> Result<TenantId, Refusal> {
         self.tenants
             .values()
@@ -1917,7 +1958,7 @@ impl Account {
             }
             Command::DeleteApiToken { key_id } => {
                 let tenant_id = self.tenant_of_token(&key_id)?;
-                let held = self.actor_permissions(actor, &tenant_id, now)?;
+                let held = self.credential_permissions(actor, &tenant_id, &key_id, now)?;
                 let tenant = self.tenant_mut(&tenant_id)?;
                 let own = tenant
                     .api_tokens
@@ -1967,8 +2008,7 @@ impl Account {
                 ))
             }
             Command::SetAutomationKeyEnabled { key_id, enabled } => {
-                let tenant_id = self.tenant_of_automation_key(&key_id)?;
-                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 let tenant = self.tenant_mut(&tenant_id)?;
                 if enabled && !tenant.plan.includes(Feature::AutomationKeys) {
                     return Err(Refusal::PlanFeature {
@@ -1988,8 +2028,7 @@ impl Account {
                 Ok((Outcome::AutomationKeyToggled { key_id, enabled }, event))
             }
             Command::DeleteAutomationKey { key_id } => {
-                let tenant_id = self.tenant_of_automation_key(&key_id)?;
-                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 self.tenant_mut(&tenant_id)?.automation_keys.remove(&key_id);
                 let event = Event::new(Some(&tenant_id), "automation_key.deleted", &key_id);
                 Ok((Outcome::AutomationKeyDeleted { key_id }, event))

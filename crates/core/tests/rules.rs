@@ -1450,6 +1450,171 @@ fn account_state_round_trips_through_json() {
 
 // ----- reads -------------------------------------------------------------------------------
 
+/// A refusal as the caller sees it (status class, code, message), with `id` written as `{id}`
+/// so that answers about different ids compare.
+impl World {
+    /// A member of the first tenant holding every permission there, and a second tenant
+    /// (launched by the owner) that member is not in.
+    fn outsider_and_second_tenant(&mut self) -> (Actor, TenantId) {
+        let outsider = Actor::user(self.member("outsider@acme.test", PermissionSet::ALL));
+        let owner = self.owner.clone();
+        (outsider, self.create_tenant(&owner, "Second"))
+    }
+}
+
+fn answer_about(
+    refusal: &Refusal,
+    id: &str,
+) -> (portcullis_core::account::RefusalClass, &'static str, String) {
+    (
+        refusal.class(),
+        refusal.code(),
+        refusal.to_string().replace(id, "{id}"),
+    )
+}
+
+#[test]
+fn existence_oracles_a_tenant_the_caller_is_not_in_answers_like_an_unknown_one() {
+    let mut world = World::new(Plan::Team);
+    let (outsider, second) = world.outsider_and_second_tenant();
+    let unknown: TenantId = "ten_00000000000000ff".parse().unwrap();
+    let now = world.now;
+
+    let hidden = world
+        .account
+        .view_members(&outsider, &second, now)
+        .unwrap_err();
+    let missing = world
+        .account
+        .view_members(&outsider, &unknown, now)
+        .unwrap_err();
+    assert_eq!(hidden, Refusal::ActorNotMember(second.clone()));
+    assert_eq!(
+        answer_about(&hidden, second.as_str()),
+        answer_about(&missing, unknown.as_str())
+    );
+    assert_eq!(hidden.code(), "tenant_not_found");
+    for tenant_id in [&second, &unknown] {
+        let invite = Command::InviteMember {
+            tenant_id: tenant_id.clone(),
+            email: email("x@acme.test"),
+            name: None,
+            permissions: PermissionSet::EMPTY,
+        };
+        let refusal = world.refused(&outsider, invite);
+        assert_eq!(
+            answer_about(&refusal, tenant_id.as_str()),
+            answer_about(&missing, unknown.as_str())
+        );
+    }
+}
+
+#[test]
+fn existence_oracles_a_credential_in_a_tenant_the_caller_is_not_in_answers_like_an_unknown_one() {
+    let mut world = World::new(Plan::Team);
+    let (outsider, second) = world.outsider_and_second_tenant();
+    let created = world.apply(
+        &world.owner(),
+        Command::CreateApiToken {
+            tenant_id: second.clone(),
+            name: "there".parse().unwrap(),
+            permissions: PermissionSet::EMPTY,
+            expires_at: None,
+        },
+    );
+    let Ok(Outcome::ApiTokenCreated { key_id: token, .. }) = created else {
+        panic!("{created:?}")
+    };
+    let created = world.apply(
+        &world.owner(),
+        Command::CreateAutomationKey {
+            tenant_id: second.clone(),
+            name: "ci".parse().unwrap(),
+        },
+    );
+    let Ok(Outcome::AutomationKeyCreated {
+        key_id: automation, ..
+    }) = created
+    else {
+        panic!("{created:?}")
+    };
+    let mut random = SeededRandom::new(404);
+    let unknown_token =
+        portcullis_core::credential::issue_api_token(&mut random, &world.key).key_id;
+    let unknown_key =
+        portcullis_core::credential::issue_automation_key(&mut random, &world.key).key_id;
+    let now = world.now;
+
+    let expected = answer_about(
+        &Refusal::UnknownCredential(unknown_token.clone()),
+        unknown_token.as_str(),
+    );
+    for (key_id, unknown) in [(&token, &unknown_token), (&automation, &unknown_key)] {
+        let reads = [key_id, unknown].map(|key_id| {
+            if key_id.kind() == portcullis_core::credential::CredentialKind::ApiToken {
+                world.account.view_api_token(&outsider, key_id, now).err()
+            } else {
+                world
+                    .account
+                    .view_automation_key(&outsider, key_id, now)
+                    .err()
+            }
+        });
+        let [hidden, missing] = reads.map(Option::unwrap);
+        assert_eq!(hidden, Refusal::UnknownCredential(key_id.clone()));
+        assert_eq!(answer_about(&hidden, key_id.as_str()), expected);
+        assert_eq!(answer_about(&missing, unknown.as_str()), expected);
+    }
+    for command in [
+        Command::DeleteApiToken {
+            key_id: token.clone(),
+        },
+        Command::SetAutomationKeyEnabled {
+            key_id: automation.clone(),
+            enabled: false,
+        },
+        Command::DeleteAutomationKey {
+            key_id: automation.clone(),
+        },
+    ] {
+        let refusal = world.refused(&outsider, command);
+        assert_eq!(refusal.code(), "credential_not_found", "{refusal:?}");
+        assert!(!refusal.to_string().contains(second.as_str()), "{refusal}");
+    }
+}
+
+#[test]
+fn existence_oracles_unknown_key_and_wrong_secret_answer_alike() {
+    let mut world = World::new(Plan::Team);
+    let (key_id, _) = world.token(&world.owner(), PermissionSet::EMPTY);
+    let (_, other) = world.token(&world.owner(), PermissionSet::EMPTY);
+    let other_secret = other.split(':').nth(1).unwrap();
+    let wrong_secret = world.verify(&format!("{key_id}:{other_secret}"));
+    let mut random = SeededRandom::new(404);
+    let never_issued = portcullis_core::credential::issue_api_token(&mut random, &world.key);
+    let unknown_key = world.verify(never_issued.secret.expose());
+    // The precise reason stays for the verifier (rate limiting), the answer is one.
+    assert_eq!(
+        (unknown_key.code(), wrong_secret.code()),
+        ("unknown_key", "wrong_secret")
+    );
+    for refused in [
+        &wrong_secret,
+        &Verification::Expired,
+        &Verification::Disabled,
+        &Verification::OwnerInactive,
+        &Verification::OwnerPending,
+    ] {
+        assert_eq!(
+            (refused.public_code(), refused.public_message()),
+            (unknown_key.public_code(), unknown_key.public_message())
+        );
+    }
+    assert_eq!(unknown_key.public_code(), "invalid_credentials");
+    let malformed = world.verify("hello");
+    assert_eq!(malformed.public_code(), "malformed_credential");
+}
+
 #[test]
 fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
     let mut world = World::new(Plan::Team);
@@ -1680,7 +1845,8 @@ fn license_admins_administer_seats_of_their_tenants_only() {
             permissions: PermissionSet::ALL,
         },
     );
-    assert_eq!(refusal.code(), "actor_not_member");
+    assert_eq!(refusal, Refusal::ActorNotMember(other.clone()));
+    assert_eq!(refusal.code(), "tenant_not_found");
     let refusal = world.refused(&admin, Command::DeactivateUser { user_id: seat });
     assert_eq!(refusal.code(), "not_company_admin");
     let refusal = world.refused(
