@@ -86,16 +86,23 @@ describe("company roles and the account permissions matrix", () => {
     const membership = ok(await call("GET", `/v1/tenants/${staging.tenant_id}/members/${seat.id}`, { token: staging.token }));
     assert.deepEqual(membership.permissions, [], "a seat carries no tenant permission");
     assertProblem(await call("PUT", `/v1/tenants/${world.tenant}/seats/${actors.support.id}`, { token: lic, body: {} }), 403, "role_not_permitted");
-    // License admins read the users of their tenants, and nobody else's.
-    const read = ok(await call("GET", `/v1/users/${seat.id}`, { token: lic }), 200, "read a seat holder");
-    assert.ok(read.tenants.includes(staging.tenant_id));
+    // License admins read and rename the users all of whose tenants they administer: not this
+    // seat holder, who is also a member of Production...
+    assertProblem(await call("GET", `/v1/users/${seat.id}`, { token: lic }), 403, "not_company_admin");
+    assertProblem(await call("PATCH", `/v1/users/${seat.id}`, { token: lic, body: { name: "Nope" } }), 403, "user_out_of_reach");
+    // ...but a user with a seat in Staging only.
+    const created = ok(await call("POST", "/v1/users", { token: lic, body: { email: email("staging-only") } }), 201);
+    const admitted = ok(await call("PUT", `/v1/tenants/${staging.tenant_id}/seats/${created.user_id}`, { token: lic, body: {} }), 201);
+    assert.match(admitted.invitation.code, /^pcinv_/, "a pending user's seat re-issues their code to the license admin");
+    const read = ok(await call("GET", `/v1/users/${created.user_id}`, { token: lic }), 200, "read a seat holder");
+    assert.deepEqual(read.tenants, [staging.tenant_id]);
     assertProblem(await call("GET", `/v1/users/${actors.support.id}`, { token: lic }), 403, "not_company_admin");
     for (const role of ["support", "tenant_user"]) {
       assertProblem(await call("DELETE", `/v1/tenants/${staging.tenant_id}/seats/${seat.id}`, { token: actors[role].token }), 403, "role_not_permitted", role);
     }
-    ok(await call("PATCH", `/v1/users/${seat.id}`, { token: lic, body: { name: "Renamed By License" } }));
+    ok(await call("PATCH", `/v1/users/${created.user_id}`, { token: lic, body: { name: "Renamed By License" } }));
     for (const role of ["support", "tenant_user"]) {
-      assertProblem(await call("PATCH", `/v1/users/${seat.id}`, { token: actors[role].token, body: { name: "Nope" } }), 403, "missing_permission", role);
+      assertProblem(await call("PATCH", `/v1/users/${created.user_id}`, { token: actors[role].token, body: { name: "Nope" } }), 403, "user_out_of_reach", role);
     }
     // manage_own_profile: everyone renames themselves.
     ok(await call("PATCH", `/v1/users/${actors.tenant_user.id}`, { token: actors.tenant_user.token, body: { name: "Plain Me" } }));

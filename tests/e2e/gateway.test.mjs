@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ALL, assertProblem, call, member, ok, signUp, token } from "./lib.mjs";
+import { request as httpRequest } from "node:http";
+import { ALL, assertProblem, call, endpoint, member, ok, signUp, token } from "./lib.mjs";
 import { SIGNED_HEADERS, verifyIdentity } from "./origin.mjs";
 
 const gatewayKey = process.env.PORTCULLIS_GATEWAY_KEY;
@@ -108,6 +109,130 @@ test("public routes pass without a credential and unknown routes never reach the
   assertProblem(wrongMethod, 405, "method_not_allowed");
   assert.equal(wrongMethod.headers.get("allow"), "GET, HEAD, PUT, PATCH");
   assert.equal(wrongMethod.echo, undefined);
+});
+
+test("inbound portcullis_* headers (underscore spelling, any case) never reach the origin", async () => {
+  // CGI, WSGI and Rack origins read `portcullis_tenant` as `portcullis-tenant` (HTTP_PORTCULLIS_TENANT).
+  const spoofed = {
+    portcullis_tenant: "ten_0000000000000bad",
+    Portcullis_Permissions: ALL.join(","),
+    PORTCULLIS_PLAN: "enterprise",
+    "portcullis_principal-id": "usr_00000000000000aa",
+    portcullis_signature: "v1=forged",
+    portcullis_anything: "x",
+    "Portcullis-Operation": "read_audit_log",
+    Proxy: "http://attacker.test:3128",
+    x_trace: "t2",
+  };
+  const reserved = (name) => name.toLowerCase().replaceAll("_", "-").startsWith("portcullis-");
+  const gatewaySet = new Set([...SIGNED_HEADERS, "portcullis-signature"]);
+  const world = await signUp("team");
+  const reader = await member(world, [], "reader");
+  const echo = forwarded(await gw("GET", "/api/configuration", { token: reader.token, headers: spoofed }));
+  assert.equal(echo.headers.x_trace, "t2", "underscore headers do reach the origin");
+  assert.equal(echo.headers.proxy, undefined, "no `Proxy` header (httpoxy) reaches the origin");
+  const names = Object.keys(echo.headers).filter(reserved);
+  assert.deepEqual(names.filter((name) => !gatewaySet.has(name)), [], "only the gateway's own portcullis-* headers");
+  assert.equal(echo.headers["portcullis-tenant"], world.tenant);
+  assert.equal(echo.headers["portcullis-principal-id"], reader.id);
+  assert.equal(echo.headers["portcullis-permissions"], "", "a read-only member stays read-only");
+  assert.equal(echo.headers["portcullis-plan"], "team");
+  assert.equal(echo.headers["portcullis-operation"], "read_configuration");
+
+  const status = await gw("GET", "/api/status", { headers: spoofed });
+  assert.ok(status.echo, "public route forwarded");
+  assert.deepEqual(Object.keys(status.echo.headers).filter(reserved), ["portcullis-request-id"]);
+});
+
+test("encoded separators in a path parameter are refused with 400, never forwarded", async () => {
+  const world = await signUp("team");
+  // With the owner's token (every permission) each of these used to reach the origin as read_builds.
+  for (const path of [
+    "/api/builds/x%2F..%2F..%2Fsettings",
+    "/api/builds/x%2fsettings",
+    "/api/builds/x%5C..%5Csettings/logs",
+    "/api/builds/b1;jsessionid=x",
+    "/api/builds/b1%3Bx/logs",
+    "/api/builds/%252e%252e/logs",
+    "/api/builds/x%252F..%252Fsettings",
+    "/api/builds/b1%00.apk",
+    "/api/builds/b1/binaries/app%2F..%2F..%2F..%2Fsettings",
+    "/api/configuration/ios%2F..%2F..%2Fsettings",
+    "/api/configuration/%252E%252E",
+    "/api/configuration/key%00",
+  ]) {
+    const refused = await gw("GET", path, { token: world.token });
+    assertProblem(refused, 400, "unsafe_path_parameter", path);
+    assert.match(refused.json.detail, /^path parameter `(build|binary|key)` /, path);
+    assert.equal(refused.echo, undefined, `${path} reached the origin`);
+    assertProblem(await gw("GET", path), 400, "unsafe_path_parameter", `${path} without a credential`);
+  }
+  // Ordinary values pass, and a route that allows encoded separators for a parameter
+  // (`/api/configuration/{key}`) forwards them still encoded.
+  forwarded(await gw("GET", "/api/builds/b1.2%20rc/logs", { token: world.token }));
+  const opaque = forwarded(await gw("GET", "/api/configuration/ios%2Fbundle_id", { token: world.token }));
+  assert.equal(opaque.target, "/api/configuration/ios%2Fbundle_id");
+  assert.equal(opaque.headers["portcullis-operation"], "read_configuration");
+});
+
+/** One request sent with node:http, for methods fetch refuses to send (TRACE). */
+function rawRequest(method, path, headers = {}) {
+  const url = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      { host: url.hostname, port: url.port, method, path, headers: { "cf-connecting-ip": client(), ...headers } },
+      (incoming) => {
+        const chunks = [];
+        incoming.on("data", (chunk) => chunks.push(chunk));
+        incoming.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers)) responseHeaders.set(name, String(value));
+          const echo = incoming.headers["x-origin"] === "echo" ? json : undefined;
+          resolve({ status: incoming.statusCode, headers: responseHeaders, json, text, echo });
+        });
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
+
+test("unknown HTTP methods are refused with 501, never forwarded as GET; known ones outside the policy get 405", async () => {
+  const world = await signUp("team");
+  for (const method of ["PROPFIND", "MKCOL", "PURGE", "SEARCH"]) {
+    for (const path of ["/api/configuration", "/api/status", "/api/secrets"]) {
+      const refused = await gw(method, path, { token: world.token });
+      assertProblem(refused, 501, "method_not_implemented", `${method} ${path}`);
+      assert.equal(refused.echo, undefined, `${method} ${path} reached the origin`);
+      assert.equal(refused.headers.get("allow"), null);
+    }
+  }
+  const trace = await rawRequest("TRACE", "/api/configuration", { authorization: `Bearer ${world.token}` });
+  assertProblem(trace, 501, "method_not_implemented", "TRACE");
+  assert.equal(trace.echo, undefined);
+  const options = await gw("OPTIONS", "/api/configuration", { token: world.token });
+  assertProblem(options, 405, "method_not_allowed", "OPTIONS");
+  assert.equal(options.headers.get("allow"), "GET, HEAD, PUT, PATCH");
+  assert.equal(options.echo, undefined);
+  const head = await gw("HEAD", "/api/configuration", { token: world.token });
+  assert.equal(head.status, 200, "HEAD still uses the GET route");
+});
+
+test("the Management API serves no unknown method as a read (PROPFIND /v1/users is 405)", async () => {
+  const world = await signUp("team");
+  for (const method of ["PROPFIND", "SEARCH"]) {
+    const refused = await call(method, "/v1/users", { token: world.token });
+    assertProblem(refused, 405, "method_not_allowed", method);
+    assert.equal(refused.headers.get("allow"), "GET, POST");
+    assert.equal(refused.json.items, undefined, "no user list in the answer");
+  }
 });
 
 test("401 without a valid credential, 403 without the permission", async () => {

@@ -44,12 +44,19 @@ resource "portcullis_account_user" "ops" {
     assert.equal(state.state, "pending");
     assert.match(state.invitation_code, /^pcinv_/);
     await ws.assertNoChanges("after create");
-    // A pending user cannot be deleted: destroy says so and changes nothing.
+    // Destroying a user who never accepted revokes the invitation: the user is gone, and the
+    // code kept in the state (or a backup of it) no longer works.
     const early = await ws.run(["destroy", "-auto-approve", "-input=false"]);
-    assert.equal(early.code, 1, early.stdout);
-    assert.match(early.stderr, /Error: Cannot delete the user/, early.stderr);
-    assert.equal(ok(await call("GET", `/v1/users/${state.id}`, { token: world.token })).status, "pending");
-    await ws.assertNoChanges("after the refused destroy");
+    assert.equal(early.code, 0, early.stderr);
+    assert.equal((await call("GET", `/v1/users/${state.id}`, { token: world.token })).status, 404);
+    const stale = await call("POST", "/v1/invitations/accept", {
+      body: { account_id: world.account, email: address, code: state.invitation_code },
+    });
+    assert.equal(stale.status, 403);
+    assert.equal(stale.json.code, "invitation_invalid");
+    await ws.apply();
+    state = (await ws.resources())["portcullis_account_user.ops"];
+    assert.equal(state.state, "pending");
     await accept(world, address, state.invitation_code);
 
     // In place: roles and a license-admin tenant.

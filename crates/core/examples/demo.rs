@@ -88,6 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     account.accept_invitation(
         &"rel@acme.example".parse()?,
         invitation.code.expose(),
+        None,
         &mut context,
     )?;
     println!("{user_id} accepted and is active");

@@ -23,13 +23,17 @@ use crate::random::RandomSource;
 use crate::secret::{HashingKey, Secret};
 use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
-use crate::user::{IllegalTransition, Invitation, User, UserStatus};
+use crate::user::{IllegalTransition, User, UserStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use thiserror::Error;
+
+mod invitation;
+
+pub(crate) use invitation::Reach;
 
 /// Default lifetime of an invitation: 72 hours.
 pub const DEFAULT_INVITATION_TTL_HOURS: u32 = 72;
@@ -285,6 +289,27 @@ pub enum Refusal {
     /// The account has no webhook.
     #[error("no webhook is configured")]
     WebhookNotConfigured,
+    /// The user is the account owner, holds a company role, or belongs to (or holds
+    /// permissions in) a tenant the actor does not administer: only a company admin reaches
+    /// them (see [`Reach`]).
+    #[error(
+        "user `{0}` holds a company role or access you do not administer; a company admin can do this"
+    )]
+    OutOfReach(UserId),
+    /// The account holds as many users as its tenants have seats.
+    #[error(
+        "the account holds {limit} users, as many as its tenants have seats; delete users or add seats first"
+    )]
+    UserLimit {
+        /// The account's user limit.
+        limit: usize,
+    },
+    /// A license admin gives and takes bare seats only: this member holds tenant permissions,
+    /// which a manager of the tenant must take first (or a company admin removes the seat).
+    #[error(
+        "user `{0}` holds permissions in this tenant; only its managers or a company admin can remove them"
+    )]
+    SeatHoldsPermissions(UserId),
     /// A directory cursor this account did not make for this query: malformed, altered, of
     /// another account or of another sort, order, filter or search.
     #[error(
@@ -332,6 +357,9 @@ impl Refusal {
             Refusal::OutboxFull(_) => "notification_outbox_full",
             Refusal::WebhookNotConfigured => "webhook_not_found",
             Refusal::InvalidCursor => "invalid_cursor",
+            Refusal::OutOfReach(_) => "user_out_of_reach",
+            Refusal::UserLimit { .. } => "user_limit",
+            Refusal::SeatHoldsPermissions(_) => "seat_holds_permissions",
         }
     }
 
@@ -357,6 +385,8 @@ impl Refusal {
             | Refusal::NotCompanyAdmin
             | Refusal::Escalation(_)
             | Refusal::RoleNotPermitted(_)
+            | Refusal::OutOfReach(_)
+            | Refusal::SeatHoldsPermissions(_)
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
@@ -381,6 +411,7 @@ impl Refusal {
             | Refusal::TrialAccount
             | Refusal::UserExists(_)
             | Refusal::Quota(_)
+            | Refusal::UserLimit { .. }
             | Refusal::OutboxFull(_) => RefusalClass::Conflict,
         }
     }
@@ -410,7 +441,8 @@ pub enum Outcome {
         user_id: UserId,
         /// The user's status (pending for new users).
         status: UserStatus,
-        /// A new invitation, when the user was created by this command.
+        /// A new invitation, when the user is pending (created by this command, or re-issued
+        /// for this tenant: the previous code stops working).
         invitation: Option<IssuedInvitation>,
     },
     /// A member's permissions were replaced.
@@ -435,6 +467,14 @@ pub enum Outcome {
     /// An invitation was accepted; the user is active.
     InvitationAccepted {
         /// The user.
+        user_id: UserId,
+        /// The tenant the invitation was for, where the user's first token goes (none for a
+        /// user invited at account level, or no longer a member there).
+        tenant_id: Option<TenantId>,
+    },
+    /// A pending user's invitation was revoked: the user is deleted, the code dead.
+    InvitationRevoked {
+        /// The former user.
         user_id: UserId,
     },
     /// A user's status changed.
@@ -799,47 +839,6 @@ impl Account {
         Ok(outcome)
     }
 
-    /// Accepts an invitation: the code authenticates the invitee. pending → active.
-    pub fn accept_invitation(
-        &mut self,
-        email: &Email,
-        code: &str,
-        context: &mut Context<'_>,
-    ) -> Result<Outcome, Refusal> {
-        let mut draft = self.draft();
-        let user = draft
-            .users
-            .values_mut()
-            .find(|user| user.email == *email)
-            .ok_or(Refusal::InvitationInvalid)?;
-        // Checked before the status so an unknown code reveals nothing about the user.
-        let invitation = user.invitation.as_ref().ok_or(Refusal::InvitationInvalid)?;
-        match credential::invitation_matches(context.key, &user.id, code, &invitation.code_hash) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => return Err(Refusal::InvitationInvalid),
-        }
-        if context.now >= invitation.expires_at {
-            return Err(Refusal::InvitationExpired);
-        }
-        user.status = user.status.accept_invitation()?;
-        user.invitation = None;
-        let user_id = user.id.clone();
-        let data = NotificationData::from([("via".to_owned(), "invitation_accepted".into())]);
-        draft.notify(
-            context.random,
-            context.now,
-            NotificationKind::Activated,
-            &user_id,
-            None,
-            data,
-        )?;
-        draft.check_invariants(self)?;
-        let actor = Actor::user(user_id.clone());
-        let event = Event::new(None, "user.invitation_accepted", &user_id);
-        self.commit(draft, Some(&actor), context.now, event);
-        Ok(Outcome::InvitationAccepted { user_id })
-    }
-
     /// Records that a credential authenticated a request at `at` (reported by the edge in
     /// batches). Telemetry, not a mutation of rights: no audit event. Unknown ids are ignored.
     /// Returns whether anything changed (an older or repeated report changes nothing). A
@@ -886,6 +885,38 @@ impl Account {
             })
             .take(limit)
             .collect())
+    }
+
+    /// A page of the account's own audit log for a company admin: the account-level events
+    /// (sign-up, user lifecycle and invitations, company roles, account settings, webhooks),
+    /// which belong to no tenant, with sequence ≥ `from`. Tenant events stay in their tenant's
+    /// log ([`Account::audit_page`]).
+    pub fn account_audit_page(
+        &self,
+        actor: &Actor,
+        from: u64,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Vec<&AuditEvent>, Refusal> {
+        self.authorize_account_audit_read(actor, now)?;
+        Ok(self
+            .audit
+            .events()
+            .iter()
+            .filter(|event| event.body.sequence >= from && event.body.tenant.is_none())
+            .take(limit)
+            .collect())
+    }
+
+    /// Whether `actor` may read the account-level audit log (company admins, on every plan:
+    /// these are the account's security events). Runtimes that keep drained events in their
+    /// own storage check this before reading it.
+    pub fn authorize_account_audit_read(
+        &self,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
+        self.require_company_admin(actor, now)
     }
 
     /// Whether `actor` may read the audit log of `tenant` (enterprise, `user_and_api_management`).
@@ -1288,31 +1319,19 @@ impl Account {
         .collect()
     }
 
-    /// Whether `actor` may run `operation` (on `tenant`, for operations a license admin runs
-    /// only on their own tenants): the matrix of [`company`], applied to the actor's roles.
-    /// Whether `actor` may edit `user`'s basic information: themselves, a company admin, a
-    /// license admin of a tenant the user holds a seat in, or a manager
-    /// (`user_and_api_management`) of such a tenant.
+    /// Whether `actor` may read `user`'s full profile and edit their basic information:
+    /// themselves, or whoever reaches them ([`Reach::Profile`]: a company admin, or, for a user
+    /// with no company role who is not the owner, an actor who administers, as a manager or a
+    /// license admin, every tenant the user belongs to; for a user in no tenant, whoever may
+    /// create users).
     pub(crate) fn may_edit_user(&self, actor: &Actor, user: &UserId, now: Timestamp) -> bool {
         // Editing oneself needs no role, but a usable credential all the same.
         actor.user_id == *user && self.require_usable_credential(actor, now).is_ok()
-            || self.require_company_admin(actor, now).is_ok()
-            || self.tenants.values().any(|tenant| {
-                tenant.members.contains_key(user)
-                    && (self
-                        .require_account_operation(
-                            actor,
-                            AccountOperation::EditUserName,
-                            Some(&tenant.id),
-                            now,
-                        )
-                        .is_ok()
-                        || self
-                            .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
-                            .is_ok())
-            })
+            || self.reaches(actor, user, Reach::Profile, now)
     }
 
+    /// Whether `actor` may run `operation` (on `tenant`, for operations a license admin runs
+    /// only on their own tenants): the matrix of [`company`], applied to the actor's roles.
     pub(crate) fn require_account_operation(
         &self,
         actor: &Actor,
@@ -1367,9 +1386,12 @@ impl Account {
         }
     }
 
-    /// Removes a member (not oneself, not the owner, not the breakglass user) and their tokens.
+    /// Removes a member (not oneself, not the owner, not the breakglass user) and their tokens;
+    /// a pending member's invitation for this tenant dies with the membership (see
+    /// [`invitation`]).
     fn remove_membership(
         &mut self,
+        context: &mut Context<'_>,
         actor: &Actor,
         tenant_id: TenantId,
         user_id: UserId,
@@ -1392,7 +1414,10 @@ impl Account {
             });
         }
         tenant.api_tokens.retain(|_, token| token.owner != user_id);
-        let event = Event::new(Some(&tenant_id), action, &user_id);
+        let mut event = Event::new(Some(&tenant_id), action, &user_id);
+        if self.after_pending_member_left(context, &tenant_id, &user_id)? {
+            event = event.detail("invitation_revoked");
+        }
         Ok((Outcome::MemberRemoved { user_id }, event))
     }
 
@@ -1461,19 +1486,27 @@ impl Account {
         data
     }
 
-    /// Adds a new pending user with a fresh invitation and queues the invitation notice
-    /// (naming `tenant` when the user was invited into one): the user's id and the invitation
-    /// to show once.
+    /// The most users the account may hold (see [`crate::plan::account_user_limit`]).
+    pub fn user_limit(&self) -> usize {
+        crate::plan::account_user_limit(self.tenants.values().map(|tenant| tenant.plan))
+    }
+
+    /// Adds a new pending user with a fresh invitation, whose code goes to `actor`, and queues
+    /// the invitation notice (naming `tenant` when the user was invited into one): the user's
+    /// id and the invitation to show once.
     fn create_pending_user(
         &mut self,
         context: &mut Context<'_>,
+        actor: &Actor,
         email: Email,
         name: Option<DisplayName>,
         tenant: Option<&TenantId>,
     ) -> Result<(UserId, IssuedInvitation), Refusal> {
-        let now = context.now;
+        let limit = self.user_limit();
+        if self.users.len() >= limit {
+            return Err(Refusal::UserLimit { limit });
+        }
         let user_id = UserId::generate(context.random);
-        let (stored, issued) = self.invitation(context, &user_id);
         let name = name.unwrap_or_else(|| default_name(&email));
         self.users.insert(
             user_id.clone(),
@@ -1485,40 +1518,19 @@ impl Account {
                 company_admin: false,
                 support: false,
                 license_tenants: BTreeSet::new(),
-                created_at: now,
+                created_at: context.now,
                 last_active_at: None,
-                invitation: Some(stored),
+                invitation: None,
             },
         );
-        let data = self.invitation_data(tenant, issued.expires_at);
-        self.notify(
-            context.random,
-            now,
-            NotificationKind::Invitation,
+        let issued = self.reissue_invitation(
+            context,
+            actor,
             &user_id,
-            tenant,
-            data,
+            tenant.cloned(),
+            NotificationKind::Invitation,
         )?;
         Ok((user_id, issued))
-    }
-
-    fn invitation(
-        &self,
-        context: &mut Context<'_>,
-        user: &UserId,
-    ) -> (Invitation, IssuedInvitation) {
-        let (code, code_hash) =
-            credential::issue_invitation_code(context.random, context.key, user);
-        let ttl = u64::from(self.settings.invitation_ttl_hours) * 3600;
-        let expires_at = context.now.plus_seconds(ttl);
-        (
-            Invitation {
-                code_hash,
-                issued_at: context.now,
-                expires_at,
-            },
-            IssuedInvitation { code, expires_at },
-        )
     }
 
     fn run(
@@ -1591,40 +1603,13 @@ impl Account {
             }
             Command::RemoveMember { tenant_id, user_id } => {
                 self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
-                self.remove_membership(actor, tenant_id, user_id, "member.removed")
+                self.remove_membership(context, actor, tenant_id, user_id, "member.removed")
             }
             Command::ResendInvitation { user_id } => {
-                let allowed = self.require_company_admin(actor, now).is_ok()
-                    || self.tenants.values().any(|tenant| {
-                        tenant.members.contains_key(&user_id)
-                            && self
-                                .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
-                                .is_ok()
-                    });
-                if !allowed {
-                    self.active_actor(actor)?;
-                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
-                }
-                self.user_ref(&user_id)?.status.resend_invitation()?;
-                let (stored, issued) = self.invitation(context, &user_id);
-                self.user_mut(&user_id)?.invitation = Some(stored);
-                let data = self.invitation_data(None, issued.expires_at);
-                self.notify(
-                    context.random,
-                    now,
-                    NotificationKind::InvitationResent,
-                    &user_id,
-                    None,
-                    data,
-                )?;
-                let event = Event::new(None, "user.invitation_resent", &user_id);
-                Ok((
-                    Outcome::InvitationResent {
-                        user_id,
-                        invitation: issued,
-                    },
-                    event,
-                ))
+                self.resend_invitation(actor, user_id, context)
+            }
+            Command::RevokeInvitation { user_id } => {
+                self.revoke_invitation(actor, user_id, context)
             }
             Command::DeactivateUser { user_id } => {
                 self.require_company_admin(actor, now)?;
@@ -1716,7 +1701,8 @@ impl Account {
                 if self.user_by_email(&email).is_some() {
                     return Err(Refusal::UserExists(email));
                 }
-                let (user_id, issued) = self.create_pending_user(context, email, name, None)?;
+                let (user_id, issued) =
+                    self.create_pending_user(context, actor, email, name, None)?;
                 let event = Event::new(None, "user.created", &user_id);
                 Ok((
                     Outcome::UserCreated {
@@ -1748,7 +1734,9 @@ impl Account {
                 user.status
                     .receive_role("grant the license admin role to")?;
                 user.license_tenants.insert(tenant_id.clone());
-                let event = Event::new(Some(&tenant_id), "user.license_admin_granted", &user_id);
+                // A company role: an account-level event, naming the tenant.
+                let event =
+                    Event::new(None, "user.license_admin_granted", &user_id).detail(&tenant_id);
                 Ok((self.roles_changed(user_id), event))
             }
             Command::RevokeLicenseAdmin { tenant_id, user_id } => {
@@ -1762,7 +1750,8 @@ impl Account {
                     return Err(Refusal::PrimaryContactProtected(user_id));
                 }
                 self.user_mut(&user_id)?.license_tenants.remove(&tenant_id);
-                let event = Event::new(Some(&tenant_id), "user.license_admin_revoked", &user_id);
+                let event =
+                    Event::new(None, "user.license_admin_revoked", &user_id).detail(&tenant_id);
                 Ok((self.roles_changed(user_id), event))
             }
             Command::SetPrimaryContact { tenant_id, user_id } => {
@@ -1826,7 +1815,8 @@ impl Account {
                         limit,
                     });
                 }
-                tenant.members.insert(
+                let invitation = self.admit_existing(context, actor, &tenant_id, &user_id)?;
+                self.tenant_mut(&tenant_id)?.members.insert(
                     user_id.clone(),
                     Membership {
                         permissions: PermissionSet::EMPTY,
@@ -1838,7 +1828,7 @@ impl Account {
                     Outcome::MemberAdded {
                         user_id,
                         status,
-                        invitation: None,
+                        invitation,
                     },
                     event,
                 ))
@@ -1850,7 +1840,16 @@ impl Account {
                     Some(&tenant_id),
                     now,
                 )?;
-                self.remove_membership(actor, tenant_id, user_id, "member.license_revoked")
+                // License admins give and take bare seats; a member holding tenant permissions
+                // is the managers' (or a company admin's) to remove.
+                let holds = self
+                    .tenant_ref(&tenant_id)?
+                    .granted(&user_id)
+                    .is_some_and(|granted| !granted.is_empty());
+                if holds && self.require_company_admin(actor, now).is_err() {
+                    return Err(Refusal::SeatHoldsPermissions(user_id));
+                }
+                self.remove_membership(context, actor, tenant_id, user_id, "member.license_revoked")
             }
             Command::RenameUser { user_id, name } => {
                 let own = actor.user_id == user_id;
@@ -1860,7 +1859,7 @@ impl Account {
                     if own {
                         self.require_usable_credential(actor, now)?;
                     }
-                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+                    return Err(Refusal::OutOfReach(user_id));
                 }
                 let user = self.user_mut(&user_id)?;
                 user.name = name.clone();
@@ -2118,12 +2117,16 @@ impl Account {
             });
         }
         let (user_id, invitation) = match existing {
-            Some(user_id) => (user_id, None),
+            Some(user_id) => {
+                // A pending user joins only through someone who answers for them.
+                let invitation = self.admit_existing(context, actor, &tenant_id, &user_id)?;
+                (user_id, invitation)
+            }
             None => {
                 // Only company admins and license admins create users.
                 self.require_account_operation(actor, AccountOperation::AddUser, None, now)?;
                 let (user_id, issued) =
-                    self.create_pending_user(context, email, name, Some(&tenant_id))?;
+                    self.create_pending_user(context, actor, email, name, Some(&tenant_id))?;
                 (user_id, Some(issued))
             }
         };

@@ -66,6 +66,12 @@ pub enum Command {
         /// The pending user.
         user_id: UserId,
     },
+    /// Revoke a pending user's invitation: the user is deleted and the code stops working
+    /// (company admins, or whoever answers for the user: see `account::invitation`).
+    RevokeInvitation {
+        /// The pending user.
+        user_id: UserId,
+    },
     /// Block a user and all their credentials, in every tenant (company admins).
     DeactivateUser {
         /// The user.
@@ -254,6 +260,7 @@ impl Command {
             Command::ChangePermissions { .. } => "change_permissions",
             Command::RemoveMember { .. } => "remove_member",
             Command::ResendInvitation { .. } => "resend_invitation",
+            Command::RevokeInvitation { .. } => "revoke_invitation",
             Command::DeactivateUser { .. } => "deactivate_user",
             Command::ActivateUser { .. } => "activate_user",
             Command::DeleteUser { .. } => "delete_user",

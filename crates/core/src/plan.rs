@@ -77,6 +77,23 @@ impl Plan {
     }
 }
 
+/// The most users any account may hold: [`MAX_TENANTS_PER_ACCOUNT`](crate::account::MAX_TENANTS_PER_ACCOUNT)
+/// full enterprise tenants.
+pub const MAX_USERS_PER_ACCOUNT: usize = 10_000;
+
+/// The most users (of any status, the owner included) an account whose tenants are on `plans`
+/// may hold: as many as its tenants have seats in all, and at most [`MAX_USERS_PER_ACCOUNT`].
+/// A user in several tenants takes one seat in each, so every user the account may hold can
+/// also be seated; a plan change never removes users, it only stops new ones being created
+/// while the account holds as many as the limit.
+pub fn account_user_limit(plans: impl IntoIterator<Item = Plan>) -> usize {
+    plans
+        .into_iter()
+        .map(Plan::member_limit)
+        .fold(0, usize::saturating_add)
+        .min(MAX_USERS_PER_ACCOUNT)
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())
@@ -108,6 +125,21 @@ mod tests {
         assert_eq!(Plan::Free.member_limit(), 1);
         assert_eq!(Plan::Team.member_limit(), 20);
         assert_eq!(Plan::Enterprise.member_limit(), 100);
+    }
+
+    #[test]
+    fn accounts_hold_as_many_users_as_their_tenants_have_seats() {
+        assert_eq!(account_user_limit([Plan::Free]), 1);
+        assert_eq!(account_user_limit([Plan::Team, Plan::Free]), 21);
+        assert_eq!(
+            account_user_limit([Plan::Enterprise; 100]),
+            MAX_USERS_PER_ACCOUNT
+        );
+        assert_eq!(
+            account_user_limit([Plan::Enterprise; 150]),
+            MAX_USERS_PER_ACCOUNT
+        );
+        assert_eq!(account_user_limit([]), 0);
     }
 
     #[test]

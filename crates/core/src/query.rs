@@ -308,25 +308,19 @@ impl Account {
         Ok(self.users().map(|user| self.user_view(user)).collect())
     }
 
-    /// One user of the account, for whoever may edit them (themselves, company admins, license
-    /// admins and managers of a tenant the user holds a seat in) and, while the user holds no
-    /// seat anywhere, for whoever may add users (so a license admin can find the user they just
-    /// created and give them a seat). Anyone else is refused as not a company admin.
+    /// One user of the account, for whoever may edit them (themselves, and whoever reaches
+    /// them: company admins; for a user with no company role, whoever administers every tenant
+    /// the user belongs to; for a user in no tenant yet, whoever may create users, so a license
+    /// admin can find the user they just created and give them a seat). A tenant manager sees
+    /// other users as members only (`GET /v1/tenants/{t}/members/{u}`). Anyone else is refused
+    /// as not a company admin.
     pub fn view_user(
         &self,
         actor: &Actor,
         user: &UserId,
         now: Timestamp,
     ) -> Result<UserView, Refusal> {
-        let unassigned = !self
-            .tenants()
-            .any(|tenant| tenant.members.contains_key(user));
-        let allowed = self.may_edit_user(actor, user, now)
-            || unassigned
-                && self
-                    .require_account_operation(actor, AccountOperation::AddUser, None, now)
-                    .is_ok();
-        if !allowed {
+        if !self.may_edit_user(actor, user, now) {
             self.require_company_admin(actor, now)?;
         }
         self.user_ref(user).map(|user| self.user_view(user))

@@ -18,6 +18,13 @@ pub fn credential_key(key_id: &KeyId) -> String {
     format!("cred:{LAYOUT_VERSION}:{key_id}")
 }
 
+/// The read-store key that marks an account as existing (written when it is created): the edge
+/// reads it before any unauthenticated request reaches the account's Durable Object, so ids
+/// that were never issued touch (and create) no object.
+pub fn account_key(account: &AccountId) -> String {
+    format!("acct:{LAYOUT_VERSION}:{account}")
+}
+
 /// The name of the consistent store (Durable Object) that owns an account.
 pub fn account_object_name(account: &AccountId) -> String {
     format!("account:{LAYOUT_VERSION}:{account}")

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!   pending ──accept invitation──▶ active ──deactivate──▶ inactive ──delete──▶ (gone)
-//!                                    ▲                        │
-//!                                    └────────activate────────┘
+//!      │                             ▲                        │
+//!      └──revoke invitation──▶ (gone) └────────activate────────┘
 //! ```
 
 use crate::ids::{DisplayName, Email, TenantId, UserId};
@@ -91,6 +91,15 @@ impl UserStatus {
         }
     }
 
+    /// pending → (gone): revoking the invitation of a user who never accepted it deletes the
+    /// user, whose code then stops working.
+    pub const fn revoke_invitation(self) -> Result<(), IllegalTransition> {
+        match self {
+            UserStatus::Pending => Ok(()),
+            other => Err(other.refuse("revoke the invitation of")),
+        }
+    }
+
     /// Re-sending an invitation is possible only while pending.
     pub const fn resend_invitation(self) -> Result<Self, IllegalTransition> {
         match self {
@@ -115,6 +124,13 @@ pub struct Invitation {
     pub issued_at: Timestamp,
     /// When it stops being accepted.
     pub expires_at: Timestamp,
+    /// The tenant the invitation is for: accepting it issues the user's first token there
+    /// (none for a user created at account level).
+    #[serde(default)]
+    pub tenant: Option<TenantId>,
+    /// Who received the code to deliver.
+    #[serde(default)]
+    pub issued_to: Option<UserId>,
 }
 
 /// A user of an account.
@@ -158,6 +174,7 @@ mod tests {
         assert_eq!(Inactive.activate(), Ok(Active));
         assert_eq!(Inactive.delete(), Ok(()));
         assert_eq!(Pending.resend_invitation(), Ok(Pending));
+        assert_eq!(Pending.revoke_invitation(), Ok(()));
     }
 
     #[test]
@@ -180,5 +197,10 @@ mod tests {
         assert!(Inactive.accept_invitation().is_err());
         assert!(Pending.activate().is_err());
         assert!(Active.resend_invitation().is_err());
+        assert_eq!(
+            Active.revoke_invitation().unwrap_err().to_string(),
+            "cannot revoke the invitation of a user who is active"
+        );
+        assert!(Inactive.revoke_invitation().is_err());
     }
 }

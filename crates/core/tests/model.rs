@@ -150,6 +150,8 @@ struct Invitation {
     /// Index of the code among all codes ever issued.
     code: usize,
     expires_at: u64,
+    /// The tenant it is for (none for a user created at account level).
+    tenant: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -294,6 +296,10 @@ enum Request {
         code: Code,
     },
     Resend {
+        actor: Acting,
+        user: usize,
+    },
+    Revoke {
         actor: Acting,
         user: usize,
     },
@@ -582,20 +588,114 @@ impl Model {
         }
     }
 
-    /// A new pending user, invited.
-    fn create_user(&mut self, email: String, name: Option<String>) -> usize {
-        let invitation = self.issue_invitation();
+    /// A new pending user, invited (into `tenant`, if any).
+    fn create_user(&mut self, email: String, name: Option<String>, tenant: Option<usize>) -> usize {
+        let invitation = self.issue_invitation(tenant);
         self.users.push(ModelUser::invited(email, name, invitation));
         self.users.len() - 1
     }
 
-    fn issue_invitation(&mut self) -> Invitation {
+    fn issue_invitation(&mut self, tenant: Option<usize>) -> Invitation {
         let invitation = Invitation {
             code: self.codes_issued,
             expires_at: self.now + u64::from(self.invitation_ttl_hours) * HOUR,
+            tenant,
         };
         self.codes_issued += 1;
         invitation
+    }
+
+    /// Users of any status (the deleted are gone).
+    fn user_count(&self) -> usize {
+        (0..self.users.len())
+            .filter(|&user| self.exists(user))
+            .count()
+    }
+
+    /// As many users as the tenants have seats, at most 10,000.
+    fn user_limit(&self) -> usize {
+        self.tenants
+            .iter()
+            .map(|tenant| tenant.plan.member_limit())
+            .sum::<usize>()
+            .min(10_000)
+    }
+
+    /// The tenants `user` is a member of.
+    fn tenants_of(&self, user: usize) -> Vec<usize> {
+        (0..self.tenants.len())
+            .filter(|&tenant| self.tenants[tenant].members.contains_key(&user))
+            .collect()
+    }
+
+    /// Whether `actor` reaches `user`, restated: company admins reach everyone; nobody else the
+    /// account owner or anyone holding a company role; a user in no tenant is reached by whoever
+    /// may add users; any other by whoever administers every tenant the user is in, as a
+    /// manager or as its license admin. For the user's `identity` (their invitation code), a
+    /// manager must also hold everything the user holds there, and a license admin reaches a
+    /// bare seat only.
+    fn reaches(&self, actor: Acting, user: usize, identity: bool) -> bool {
+        if self.company_admin(actor).is_ok() {
+            return true;
+        }
+        let target = &self.users[user];
+        let role = target.company_admin || target.support || !target.license_tenants.is_empty();
+        if !self.exists(user) || user == OWNER || role {
+            return false;
+        }
+        let tenants = self.tenants_of(user);
+        if tenants.is_empty() {
+            return self.account_operation(actor, AccountOp::AddUser).is_ok();
+        }
+        tenants.into_iter().all(|tenant| {
+            let granted = self.tenants[tenant].members[&user];
+            let manager = self
+                .require(actor, tenant, MANAGE)
+                .is_ok_and(|held| !identity || granted.is_subset(held));
+            let operation = if identity {
+                AccountOp::AssignLicenses(tenant)
+            } else {
+                AccountOp::EditUserName(tenant)
+            };
+            let license_admin = (!identity || granted.is_empty())
+                && self.account_operation(actor, operation).is_ok();
+            manager || license_admin
+        })
+    }
+
+    /// [`Model::reaches`] as a refusal: the actor's own standing first.
+    fn reach(&self, actor: Acting, user: usize, identity: bool) -> Result<(), &'static str> {
+        if self.reaches(actor, user, identity) {
+            return Ok(());
+        }
+        self.credential(actor)?;
+        Err("user_out_of_reach")
+    }
+
+    /// A pending user joining `tenant` through `actor`: only someone who reaches their identity
+    /// admits them, and their code is re-issued for this tenant. Others join as they are.
+    fn admit(
+        &self,
+        next: &mut Model,
+        actor: Acting,
+        tenant: usize,
+        user: usize,
+    ) -> Result<(), Refused> {
+        if self.users[user].status == Status::Pending {
+            self.reach(actor, user, true)?;
+            next.users[user].invitation = Some(next.issue_invitation(Some(tenant)));
+        }
+        Ok(())
+    }
+
+    /// A pending user is gone with their invitation and memberships.
+    fn delete_pending(next: &mut Model, user: usize) {
+        next.users[user].status = Status::Deleted;
+        next.users[user].invitation = None;
+        for tenant in &mut next.tenants {
+            tenant.members.remove(&user);
+        }
+        next.revoke_tokens(|token| token.owner == user);
     }
 
     fn revoke_tokens(&mut self, matches: impl Fn(&ModelToken) -> bool) {
@@ -675,14 +775,25 @@ impl Model {
                         members.len() >= self.tenants[tenant].plan.member_limit(),
                         "plan_limit",
                     ),
-                    // Only company admins and license admins create users.
+                    // Only company admins and license admins create users, and no more than
+                    // the tenants have seats.
                     (
                         existing.is_none()
                             && self.account_operation(actor, AccountOp::AddUser).is_err(),
                         "role_not_permitted",
                     ),
+                    (
+                        existing.is_none() && self.user_count() >= self.user_limit(),
+                        "user_limit",
+                    ),
                 ])?;
-                let user = existing.unwrap_or_else(|| next.create_user(email.clone(), None));
+                let user = match existing {
+                    Some(user) => {
+                        self.admit(next, actor, tenant, user)?;
+                        user
+                    }
+                    None => next.create_user(email.clone(), None, Some(tenant)),
+                };
                 next.tenants[tenant].members.insert(user, permissions);
             }
             Request::Accept { ref email, code } => {
@@ -702,23 +813,30 @@ impl Model {
                 next.users[user].invitation = None;
             }
             Request::Resend { actor, user } => {
-                let allowed = self.company_admin(actor).is_ok()
-                    || (0..self.tenants.len()).any(|tenant| {
-                        self.tenants[tenant].members.contains_key(&user)
-                            && self.require(actor, tenant, MANAGE).is_ok()
-                    });
-                if !allowed {
-                    self.acting_user(actor)?;
-                    return Err("missing_permission".into());
-                }
-                if !self.exists(user) {
-                    return Err("user_not_found".into());
-                }
+                // Only someone who reaches the user's identity receives a code; it stays for
+                // its tenant while the user is a member there.
+                self.acting_user(actor)?;
+                self.found(user)?;
+                self.reach(actor, user, true)?;
                 rules(&[(
                     self.users[user].status != Status::Pending,
                     "illegal_transition",
                 )])?;
-                next.users[user].invitation = Some(next.issue_invitation());
+                let tenant = self.users[user]
+                    .invitation
+                    .and_then(|invitation| invitation.tenant)
+                    .filter(|&tenant| self.tenants[tenant].members.contains_key(&user));
+                next.users[user].invitation = Some(next.issue_invitation(tenant));
+            }
+            Request::Revoke { actor, user } => {
+                self.acting_user(actor)?;
+                self.found(user)?;
+                self.reach(actor, user, true)?;
+                rules(&[(
+                    self.users[user].status != Status::Pending,
+                    "illegal_transition",
+                )])?;
+                Model::delete_pending(next, user);
             }
             Request::ChangePermissions {
                 actor,
@@ -836,7 +954,8 @@ impl Model {
             } => {
                 self.account_operation(actor, AccountOp::AddUser)?;
                 rules(&[(self.user_by_email(email).is_some(), "user_exists")])?;
-                next.create_user(email.clone(), name.clone());
+                rules(&[(self.user_count() >= self.user_limit(), "user_limit")])?;
+                next.create_user(email.clone(), name.clone(), None);
             }
             Request::SetSupport {
                 actor,
@@ -859,24 +978,15 @@ impl Model {
                 user,
                 ref name,
             } => {
-                // The user themself, a company admin, or for a user of a tenant its license
-                // admins and its members holding `user_and_api_management`.
+                // The user themself, or whoever reaches their profile.
                 let own = actor.user == user && self.credential(actor).is_ok();
-                let allowed = own
-                    || self.company_admin(actor).is_ok()
-                    || (0..self.tenants.len()).any(|tenant| {
-                        self.tenants[tenant].members.contains_key(&user)
-                            && (self
-                                .account_operation(actor, AccountOp::EditUserName(tenant))
-                                .is_ok()
-                                || self.require(actor, tenant, MANAGE).is_ok())
-                    });
+                let allowed = own || self.reaches(actor, user, false);
                 if !allowed {
                     self.acting_user(actor)?;
                     if actor.user == user {
                         self.credential(actor)?;
                     }
-                    return Err("missing_permission".into());
+                    return Err("user_out_of_reach".into());
                 }
                 self.found(user)?;
                 next.users[user].name = name.clone();
@@ -1050,6 +1160,19 @@ impl Model {
         ])?;
         next.tenants[tenant].members.remove(&user);
         next.revoke_tokens(|token| token.tenant == tenant && token.owner == user);
+        // A pending user's invitation for this tenant dies with the membership; with no tenant
+        // and no invitation left, the pending user is gone.
+        if self.users[user].status == Status::Pending {
+            let invited_here = self.users[user]
+                .invitation
+                .is_some_and(|invitation| invitation.tenant == Some(tenant));
+            if invited_here {
+                next.users[user].invitation = None;
+            }
+            if next.users[user].invitation.is_none() && next.tenants_of(user).is_empty() {
+                Model::delete_pending(next, user);
+            }
+        }
         Ok(())
     }
 
@@ -1098,12 +1221,19 @@ impl Model {
                         "plan_limit",
                     ),
                 ])?;
+                self.admit(next, actor, tenant, user)?;
                 next.tenants[tenant]
                     .members
                     .insert(user, PermissionSet::EMPTY);
             }
             TenantAdmin::RevokeSeat => {
+                // License admins take bare seats only.
                 self.account_operation(actor, AccountOp::AssignLicenses(tenant))?;
+                let holds = current.members.get(&user).is_some_and(|p| !p.is_empty());
+                rules(&[(
+                    holds && self.company_admin(actor).is_err(),
+                    "seat_holds_permissions",
+                )])?;
                 self.remove_member(next, actor, tenant, user)?;
             }
         }
@@ -1271,9 +1401,20 @@ enum Op {
         user: UserPick,
         code: CodePick,
     },
-    Resend {
-        actor: ActorPick,
+    /// The account owner invites an existing user (often a pending one) into `tenant`, so
+    /// that pending users of several tenants are common.
+    Admit {
+        tenant: TenantPick,
         user: UserPick,
+        permissions: PermissionSet,
+    },
+    /// Re-send (or, when `revoke`, revoke) an invitation; the actor is picked as in `tenant`
+    /// (often one of its managers, who may not answer for the user's other tenants).
+    Invitation {
+        actor: ActorPick,
+        tenant: TenantPick,
+        user: UserPick,
+        revoke: bool,
     },
     ChangePermissions {
         actor: ActorPick,
@@ -1635,7 +1776,17 @@ fn op() -> impl Strategy<Value = Op> {
             },
         ),
         4 => (invitee_pick(), code).prop_map(|(user, code)| Op::Accept { user, code }),
-        1 => (actor(), invitee_pick()).prop_map(|(actor, user)| Op::Resend { actor, user }),
+        2 => (tenant_pick(), invitee_pick(), permissions()).prop_map(|(tenant, user, permissions)| {
+            Op::Admit { tenant, user, permissions }
+        }),
+        3 => (actor(), tenant_pick(), invitee_pick(), prop::bool::weighted(0.3)).prop_map(
+            |(actor, tenant, user, revoke)| Op::Invitation {
+                actor,
+                tenant,
+                user,
+                revoke,
+            }
+        ),
         4 => (actor(), tenant_pick(), user_pick(), permissions()).prop_map(
             |(actor, tenant, user, permissions)| Op::ChangePermissions {
                 actor,
@@ -2001,10 +2152,33 @@ impl World {
                     code,
                 }
             }
-            Op::Resend { actor, user } => Request::Resend {
-                actor: self.actor(actor, None),
-                user: self.user(user, None),
-            },
+            Op::Admit {
+                tenant: n,
+                user,
+                permissions,
+            } => {
+                let tenant = tenant(n);
+                Request::Invite {
+                    actor: self.actor(account_owner(), Some(tenant)),
+                    tenant,
+                    email: model.users[self.user(user, Some(tenant))].email.clone(),
+                    permissions,
+                }
+            }
+            Op::Invitation {
+                actor,
+                tenant: n,
+                user,
+                revoke,
+            } => {
+                let actor = self.actor(actor, Some(tenant(n)));
+                let user = self.user(user, None);
+                if revoke {
+                    Request::Revoke { actor, user }
+                } else {
+                    Request::Resend { actor, user }
+                }
+            }
             Op::ChangePermissions {
                 actor,
                 tenant: n,
@@ -2243,6 +2417,9 @@ impl World {
             Request::Resend { actor: a, user: u } => {
                 (actor(a), Command::ResendInvitation { user_id: user(u) })
             }
+            Request::Revoke { actor: a, user: u } => {
+                (actor(a), Command::RevokeInvitation { user_id: user(u) })
+            }
             Request::ChangePermissions {
                 actor: a,
                 tenant: t,
@@ -2444,7 +2621,8 @@ impl World {
                     Code::Garbage => "pcinv_garbage",
                 };
                 let email: Email = email.parse().unwrap();
-                self.account.accept_invitation(&email, code, &mut context)
+                self.account
+                    .accept_invitation(&email, code, None, &mut context)
             }
             (other, None) => panic!("{other:?} is not run on the engine"),
         }
@@ -2545,19 +2723,36 @@ impl World {
                     self.codes.push(issued.code.expose().to_owned());
                 } else {
                     let existing = self.model.user_by_email(email).ok_or("no such user")?;
-                    if user_id != self.users[existing] || invitation.is_some() {
-                        return Err("an existing user was not added as they are".into());
+                    if user_id != self.users[existing] {
+                        return Err("another existing user was added".into());
                     }
+                    self.record_readmission(existing, next, invitation)?;
                 }
                 let added = next.user_by_email(email).ok_or("invitee missing")?;
                 if status_of(status) != next.users[added].status {
                     return Err(format!("invitee reported as {status}"));
                 }
             }
-            (Request::Accept { email, .. }, Outcome::InvitationAccepted { user_id }) => {
+            (Request::Accept { email, .. }, Outcome::InvitationAccepted { user_id, tenant_id }) => {
                 let user = self.model.user_by_email(email).ok_or("no such user")?;
                 if user_id != self.users[user] {
                     return Err("accepted for another user".into());
+                }
+                // The first token goes to the tenant the invitation was for, and only there.
+                let expected = self.model.users[user]
+                    .invitation
+                    .and_then(|invitation| invitation.tenant)
+                    .filter(|&tenant| next.tenants[tenant].members.contains_key(&user))
+                    .map(|tenant| &self.tenants[tenant]);
+                if tenant_id.as_ref() != expected {
+                    return Err(format!(
+                        "first token tenant {tenant_id:?}, model {expected:?}"
+                    ));
+                }
+            }
+            (Request::Revoke { user, .. }, Outcome::InvitationRevoked { user_id }) => {
+                if user_id != self.users[*user] {
+                    return Err("revoked another user's invitation".into());
                 }
             }
             (
@@ -2668,12 +2863,10 @@ impl World {
                     invitation,
                 },
             ) => {
-                if user_id != self.users[*user]
-                    || status_of(status) != next.users[*user].status
-                    || invitation.is_some()
-                {
+                if user_id != self.users[*user] || status_of(status) != next.users[*user].status {
                     return Err("a seat was given to another user or as another".into());
                 }
+                self.record_readmission(*user, next, invitation)?;
             }
             (Request::Rename { user, name, .. }, Outcome::UserRenamed { user_id, name: to }) => {
                 if user_id != self.users[*user] || to.as_str() != name {
@@ -2727,6 +2920,32 @@ impl World {
         Ok(())
     }
 
+    /// An existing user admitted into a tenant: a pending one gets a new code (for that
+    /// tenant), anyone else none.
+    fn record_readmission(
+        &mut self,
+        user: usize,
+        next: &Model,
+        invitation: Option<portcullis_core::account::IssuedInvitation>,
+    ) -> Result<(), String> {
+        let reissued = self.model.users[user].status == Status::Pending;
+        match invitation {
+            Some(issued) if reissued => {
+                let expected = next.users[user].invitation.map(|i| i.expires_at);
+                if expected != Some(issued.expires_at.unix_seconds()) {
+                    return Err(format!(
+                        "re-issued invitation expiry {:?}",
+                        issued.expires_at
+                    ));
+                }
+                self.codes.push(issued.code.expose().to_owned());
+                Ok(())
+            }
+            None if !reissued => Ok(()),
+            other => Err(format!("admitted with invitation {other:?}")),
+        }
+    }
+
     /// The notifications an accepted request produced: exactly one per invitation or creation
     /// of a new user, re-sent invitation, acceptance, activation, deactivation and deletion
     /// (bulk ones included, per user changed), to the user concerned, and one to the new
@@ -2739,10 +2958,40 @@ impl World {
         next: &Model,
     ) -> Result<(), String> {
         let email_of = |user: usize| self.model.users[user].email.clone();
+        // A pending user who leaves the account (revoked, or removed from the last tenant
+        // with their invitation) is told the invitation no longer stands.
+        let gone: Vec<(&str, String)> = (0..self.model.users.len())
+            .filter(|&user| {
+                self.model.users[user].status == Status::Pending
+                    && next.users[user].status == Status::Deleted
+            })
+            .map(|user| ("deleted", email_of(user)))
+            .collect();
+        // An existing pending user admitted into a tenant gets a new invitation for it.
+        let readmitted = |user: usize| {
+            let code = |model: &Model| model.users[user].invitation.map(|i| i.code);
+            self.model.users[user].status == Status::Pending && code(&self.model) != code(next)
+        };
         let expected: Vec<(&str, String)> = match request {
             Request::Invite { email, .. } if next.users.len() > self.model.users.len() => {
                 vec![("invitation", email.clone())]
             }
+            Request::Invite { email, .. }
+                if self.model.user_by_email(email).is_some_and(readmitted) =>
+            {
+                vec![("invitation", email.clone())]
+            }
+            Request::TenantAdmin {
+                action: TenantAdmin::AssignSeat,
+                user,
+                ..
+            } if readmitted(*user) => vec![("invitation", email_of(*user))],
+            Request::Revoke { .. }
+            | Request::RemoveMember { .. }
+            | Request::TenantAdmin {
+                action: TenantAdmin::RevokeSeat,
+                ..
+            } => gone,
             Request::CreateUser { email, .. } => vec![("invitation", email.clone())],
             Request::TenantAdmin {
                 action: TenantAdmin::SetPrimaryContact,
@@ -2871,6 +3120,28 @@ impl World {
                 .any(|t| account.tenant(t).is_none())
             {
                 return Err(format!("{} is a license admin of no tenant", user.id));
+            }
+            // A pending user's working code was issued no earlier than their latest membership
+            // (joining re-issues it), for a tenant they are in, to someone named.
+            if let Some(invitation) = &user.invitation {
+                let joined_later = account.tenants().any(|tenant| {
+                    tenant
+                        .members
+                        .get(&user.id)
+                        .is_some_and(|m| m.added_at > invitation.issued_at)
+                });
+                let foreign = invitation.tenant.as_ref().is_some_and(|t| {
+                    account
+                        .tenant(t)
+                        .is_none_or(|tenant| !tenant.members.contains_key(&user.id))
+                });
+                if user.status != UserStatus::Pending
+                    || joined_later
+                    || foreign
+                    || invitation.issued_to.is_none()
+                {
+                    return Err(format!("{} holds a stale invitation", user.id));
+                }
             }
         }
         for tenant in account.tenants() {
@@ -3054,6 +3325,56 @@ impl World {
                 }
             }
         }
+        // Every invitation code the step issued went to the step's actor, who could have given
+        // the user everything they hold: a company admin; or, for a user with no company role,
+        // in every tenant the user is in a manager holding all of the user's permissions there,
+        // or its license admin for a bare seat; for a user in no tenant, a license admin.
+        for user in account.users() {
+            let Some(invitation) = &user.invitation else {
+                continue;
+            };
+            let issued_now = before
+                .user(&user.id)
+                .and_then(|previous| previous.invitation.as_ref())
+                .is_none_or(|previous| previous.code_hash != invitation.code_hash);
+            if !issued_now {
+                continue;
+            }
+            let holder = invitation.issued_to.as_ref().and_then(|h| before.user(h));
+            let named = events
+                .iter()
+                .all(|event| event.body.actor.as_ref() == invitation.issued_to.as_ref());
+            let could = holder.is_some_and(|holder| {
+                let memberships: Vec<_> = account
+                    .tenants()
+                    .filter_map(|t| t.members.get(&user.id).map(|m| (t, m.permissions)))
+                    .collect();
+                let no_role =
+                    !user.company_admin && !user.support && user.license_tenants.is_empty();
+                holder.status == UserStatus::Active
+                    && (holder.company_admin
+                        || no_role
+                            && if memberships.is_empty() {
+                                !holder.license_tenants.is_empty()
+                            } else {
+                                memberships.iter().all(|(tenant, granted)| {
+                                    let held = before
+                                        .tenant(&tenant.id)
+                                        .and_then(|t| t.granted(&holder.id))
+                                        .unwrap_or(PermissionSet::EMPTY);
+                                    held.contains(MANAGE) && granted.is_subset(held)
+                                        || granted.is_empty()
+                                            && holder.license_tenants.contains(&tenant.id)
+                                })
+                            })
+            });
+            if !named || !could {
+                return Err(format!(
+                    "{}'s invitation code went to someone who does not answer for them",
+                    user.id
+                ));
+            }
+        }
         for tenant in account.tenants() {
             let swapped = before
                 .tenant(&tenant.id)
@@ -3100,8 +3421,10 @@ impl World {
                         && user
                             .invitation
                             .as_ref()
-                            .map(|i| i.expires_at.unix_seconds())
-                            == expected.invitation.map(|i| i.expires_at)
+                            .map(|i| (i.expires_at.unix_seconds(), i.tenant.as_ref()))
+                            == expected
+                                .invitation
+                                .map(|i| (i.expires_at, i.tenant.map(|t| &self.tenants[t])))
                 }
             };
             if !same {

@@ -108,25 +108,8 @@ impl World {
     }
 
     fn invite(&mut self, address: &str, permissions: PermissionSet) -> (UserId, String) {
-        let command = Command::InviteMember {
-            tenant_id: self.tenant.clone(),
-            email: email(address),
-            name: None,
-            permissions,
-        };
-        match self.apply(&self.owner(), command).unwrap() {
-            Outcome::MemberAdded {
-                user_id,
-                invitation,
-                ..
-            } => {
-                let code = invitation
-                    .map(|i| i.code.expose().to_owned())
-                    .unwrap_or_default();
-                (user_id, code)
-            }
-            other => panic!("unexpected outcome {other:?}"),
-        }
+        let tenant = self.tenant.clone();
+        self.invite_into(&tenant, address, permissions)
     }
 
     fn accept(&mut self, address: &str, code: &str) -> Result<Outcome, Refusal> {
@@ -136,7 +119,7 @@ impl World {
             key: &self.key,
         };
         self.account
-            .accept_invitation(&email(address), code, &mut context)
+            .accept_invitation(&email(address), code, None, &mut context)
     }
 
     /// An active member with `permissions`.
@@ -572,11 +555,8 @@ fn names_are_edited_by_the_user_a_company_admin_or_a_tenant_manager_only() {
         name: name.parse().unwrap(),
     };
     let refusal = world.refused(&Actor::user(reader.clone()), rename(&target, "Nope"));
-    assert_eq!(
-        refusal,
-        Refusal::MissingPermission(Permission::UserAndApiManagement)
-    );
-    assert_eq!(refusal.code(), "missing_permission");
+    assert_eq!(refusal, Refusal::OutOfReach(target.clone()));
+    assert_eq!(refusal.code(), "user_out_of_reach");
     for (actor, name) in [
         (target.clone(), "Tess Self"),
         (manager, "Tess Managed"),
@@ -1920,9 +1900,25 @@ fn license_admins_read_the_users_they_administer_and_unassigned_ones() {
             },
         )
         .unwrap();
-    let refusal = world.account.view_user(&plain, &fresh, now).unwrap_err();
+    // Taking the seat their (re-issued) invitation was for revokes it: the pending user is gone.
+    assert!(world.account.user(&fresh).is_none());
+    let Outcome::UserCreated {
+        user_id: unseated, ..
+    } = world
+        .apply(
+            &admin,
+            Command::CreateUser {
+                email: email("unseated@acme.test"),
+                name: None,
+            },
+        )
+        .unwrap()
+    else {
+        panic!("expected a created user");
+    };
+    let refusal = world.account.view_user(&plain, &unseated, now).unwrap_err();
     assert_eq!(refusal.code(), "not_company_admin");
-    assert!(world.account.view_user(&admin, &fresh, now).is_ok());
+    assert!(world.account.view_user(&admin, &unseated, now).is_ok());
 }
 
 #[test]
@@ -2589,4 +2585,417 @@ fn directory_pages_neither_repeat_nor_skip_users_added_or_removed_between_them()
             );
         }
     }
+}
+
+// ----- security review: invitations and reach over users ------------------------------------
+
+impl World {
+    /// A tenant launched by the owner on `plan`.
+    fn launch_on(&mut self, plan: Plan) -> TenantId {
+        let tenant = self.launch("Elsewhere");
+        if plan != Plan::Team {
+            let change = Command::UpdateTenantSettings {
+                tenant_id: tenant.clone(),
+                name: None,
+                plan: Some(plan),
+                sso: None,
+            };
+            self.apply(&self.owner(), change).unwrap();
+        }
+        tenant
+    }
+
+    /// Invites `address` into `tenant` as the owner: the user and their code (empty when the
+    /// user exists and is not pending, so no code was issued).
+    fn invite_into(
+        &mut self,
+        tenant: &TenantId,
+        address: &str,
+        permissions: PermissionSet,
+    ) -> (UserId, String) {
+        let command = Command::InviteMember {
+            tenant_id: tenant.clone(),
+            email: email(address),
+            name: None,
+            permissions,
+        };
+        match self.apply(&self.owner(), command).unwrap() {
+            Outcome::MemberAdded {
+                user_id,
+                invitation,
+                ..
+            } => {
+                let code = invitation
+                    .map(|i| i.code.expose().to_owned())
+                    .unwrap_or_default();
+                (user_id, code)
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    fn accept_for(
+        &mut self,
+        address: &str,
+        code: &str,
+        tenant: Option<&TenantId>,
+    ) -> Result<Outcome, Refusal> {
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        self.account
+            .accept_invitation(&email(address), code, tenant, &mut context)
+    }
+}
+
+/// The review's high finding: a manager of one tenant became a pending user of another by
+/// adding them to their own tenant and re-sending the invitation to themselves.
+#[test]
+fn cross_tenant_takeover_through_invitation_resend_is_refused() {
+    let mut world = World::new(Plan::Team);
+    let t1 = world.tenant.clone();
+    let t2 = world.launch_on(Plan::Enterprise);
+    let m1 = world.member("m1@acme.test", perms(&["user_and_api_management"]));
+    let m1 = Actor::user(m1);
+    let (victim, victim_code) = world.invite_into(&t2, "victim@acme.test", PermissionSet::ALL);
+    // (1) Adding the pending user of another tenant to one's own is refused: M1 does not answer
+    // for the user's membership of T2.
+    let add = Command::InviteMember {
+        tenant_id: t1.clone(),
+        email: email("victim@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    let refusal = world.refused(&m1, add);
+    assert_eq!(refusal, Refusal::OutOfReach(victim.clone()));
+    assert_eq!(refusal.code(), "user_out_of_reach");
+    // (2) So is re-sending: the code would reach M1.
+    let resend = Command::ResendInvitation {
+        user_id: victim.clone(),
+    };
+    assert_eq!(
+        world.refused(&m1, resend.clone()).code(),
+        "user_out_of_reach"
+    );
+    // Even once the user is in both tenants (a company admin added them), a manager of only
+    // one of them cannot get the code.
+    let add = Command::InviteMember {
+        tenant_id: t1.clone(),
+        email: email("victim@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    let Outcome::MemberAdded {
+        invitation: Some(reissued),
+        ..
+    } = world.apply(&world.owner(), add).unwrap()
+    else {
+        panic!("admitting a pending user re-issues their code to the admitter");
+    };
+    assert_eq!(world.refused(&m1, resend).code(), "user_out_of_reach");
+    // Admitting re-issued the code: the one the first inviter held is dead.
+    assert_eq!(
+        world
+            .accept_for("victim@acme.test", &victim_code, None)
+            .unwrap_err(),
+        Refusal::InvitationInvalid
+    );
+    // (3) The acceptor cannot pick a tenant the invitation is not for (it is for T1 now).
+    let before = world.account.clone();
+    assert_eq!(
+        world
+            .accept_for("victim@acme.test", reissued.code.expose(), Some(&t2))
+            .unwrap_err(),
+        Refusal::InvitationInvalid
+    );
+    assert_eq!(
+        world.account, before,
+        "a refused acceptance changed nothing"
+    );
+    let accepted = world
+        .accept_for("victim@acme.test", reissued.code.expose(), Some(&t1))
+        .unwrap();
+    assert!(matches!(
+        accepted,
+        Outcome::InvitationAccepted { user_id, tenant_id: Some(tenant) }
+            if user_id == victim && tenant == t1
+    ));
+}
+
+#[test]
+fn a_user_created_without_a_tenant_is_not_a_tenant_managers_to_claim() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let manager = Actor::user(manager);
+    let Outcome::UserCreated { user_id, .. } = world
+        .apply(
+            &world.owner(),
+            Command::CreateUser {
+                email: email("new@acme.test"),
+                name: None,
+            },
+        )
+        .unwrap()
+    else {
+        panic!("expected a created user");
+    };
+    let add = Command::InviteMember {
+        tenant_id: world.tenant.clone(),
+        email: email("new@acme.test"),
+        name: None,
+        permissions: PermissionSet::EMPTY,
+    };
+    assert_eq!(world.refused(&manager, add).code(), "user_out_of_reach");
+    let resend = Command::ResendInvitation { user_id };
+    assert_eq!(world.refused(&manager, resend).code(), "user_out_of_reach");
+}
+
+#[test]
+fn a_manager_who_answers_for_every_tenant_of_the_user_may_resend() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let manager = Actor::user(manager);
+    let (user_id, old) = world.invite("p@acme.test", perms(&["user_and_api_management"]));
+    let Outcome::InvitationResent { invitation, .. } = world
+        .apply(
+            &manager,
+            Command::ResendInvitation {
+                user_id: user_id.clone(),
+            },
+        )
+        .unwrap()
+    else {
+        panic!("expected a re-sent invitation");
+    };
+    assert_eq!(
+        world.accept_for("p@acme.test", &old, None).unwrap_err(),
+        Refusal::InvitationInvalid
+    );
+    // A manager who lacks a permission the pending user holds would gain it: refused.
+    let (other, _) = world.invite("q@acme.test", perms(&["modify_configuration"]));
+    let resend = Command::ResendInvitation { user_id: other };
+    assert_eq!(world.refused(&manager, resend).code(), "user_out_of_reach");
+    let accepted = world
+        .accept_for("p@acme.test", invitation.code.expose(), None)
+        .unwrap();
+    let tenant = world.tenant.clone();
+    assert!(matches!(
+        accepted,
+        Outcome::InvitationAccepted { tenant_id: Some(t), .. } if t == tenant
+    ));
+}
+
+#[test]
+fn pending_users_are_revoked_and_removal_revokes_their_invitation() {
+    let mut world = World::new(Plan::Team);
+    let (user_id, code) = world.invite("p@acme.test", PermissionSet::EMPTY);
+    // Deleting is only for inactive users; revoking is the pending user's way out.
+    let delete = Command::DeleteUser {
+        user_id: user_id.clone(),
+    };
+    assert_eq!(
+        world.refused(&world.owner(), delete).code(),
+        "illegal_transition"
+    );
+    world
+        .apply(
+            &world.owner(),
+            Command::RevokeInvitation {
+                user_id: user_id.clone(),
+            },
+        )
+        .unwrap();
+    assert!(world.account.user(&user_id).is_none());
+    assert_eq!(
+        world.accept_for("p@acme.test", &code, None).unwrap_err(),
+        Refusal::InvitationInvalid
+    );
+    let last = world.account.notifications().last().unwrap();
+    assert_eq!(last.kind.name(), "deleted");
+    // Only pending users' invitations are revoked.
+    let active = world.member("a@acme.test", PermissionSet::EMPTY);
+    let revoke = Command::RevokeInvitation { user_id: active };
+    assert_eq!(
+        world.refused(&world.owner(), revoke).code(),
+        "illegal_transition"
+    );
+    // Removing a never-accepted member (what `terraform destroy` does) revokes the code too.
+    let (removed, removed_code) = world.invite("r@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::RemoveMember {
+                tenant_id: world.tenant.clone(),
+                user_id: removed.clone(),
+            },
+        )
+        .unwrap();
+    assert!(
+        world.account.user(&removed).is_none(),
+        "no tenant, no code: gone"
+    );
+    assert_eq!(
+        world
+            .accept_for("r@acme.test", &removed_code, None)
+            .unwrap_err(),
+        Refusal::InvitationInvalid
+    );
+    let event = world.account.audit_log().events().last().unwrap();
+    assert_eq!(event.body.action, "member.removed");
+    assert_eq!(event.body.detail, "invitation_revoked");
+}
+
+#[test]
+fn accounts_hold_no_more_users_than_their_tenants_have_seats() {
+    let mut world = World::new(Plan::Free);
+    assert_eq!(world.account.user_limit(), 1);
+    let create = |address: &str| Command::CreateUser {
+        email: email(address),
+        name: None,
+    };
+    let refusal = world.refused(&world.owner(), create("a@acme.test"));
+    assert_eq!(refusal, Refusal::UserLimit { limit: 1 });
+    assert_eq!(refusal.code(), "user_limit");
+    world.launch_on(Plan::Team);
+    assert_eq!(world.account.user_limit(), 21);
+    for index in 0..20 {
+        world
+            .apply(&world.owner(), create(&format!("u{index}@acme.test")))
+            .unwrap();
+    }
+    assert_eq!(world.account.users().count(), 21);
+    let refusal = world.refused(&world.owner(), create("late@acme.test"));
+    assert_eq!(refusal.code(), "user_limit");
+}
+
+#[test]
+fn account_audit_shows_account_level_events_to_company_admins_only() {
+    let mut world = World::new(Plan::Team);
+    let member = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let (pending, _) = world.invite("p@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::ResendInvitation { user_id: pending },
+        )
+        .unwrap();
+    let owner = world.owner();
+    let page = world
+        .account
+        .account_audit_page(&owner, 0, 100, world.now)
+        .unwrap();
+    let actions: Vec<&str> = page.iter().map(|e| e.body.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "account.signed_up",
+            "user.invitation_accepted",
+            "user.invitation_resent"
+        ]
+    );
+    assert!(page.iter().all(|e| e.body.tenant.is_none()));
+    let from = page[1].body.sequence + 1;
+    let rest = world
+        .account
+        .account_audit_page(&owner, from, 100, world.now)
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    let refusal = world
+        .account
+        .account_audit_page(&Actor::user(member), 0, 100, world.now)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "not_company_admin");
+}
+
+#[test]
+fn tenant_managers_read_and_rename_only_users_they_wholly_administer() {
+    let mut world = World::new(Plan::Team);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let manager = Actor::user(manager);
+    let admin = world.company_admin("ca@acme.test");
+    // A company admin of the account, pulled into the manager's tenant... is already a member
+    // here; the manager sees them as a member, not their profile, and cannot rename them.
+    let now = world.now;
+    assert!(
+        world
+            .account
+            .view_member(&manager, &world.tenant, &admin, now)
+            .is_ok()
+    );
+    assert_eq!(
+        world
+            .account
+            .view_user(&manager, &admin, now)
+            .unwrap_err()
+            .code(),
+        "not_company_admin"
+    );
+    let rename = |user_id: &UserId| Command::RenameUser {
+        user_id: user_id.clone(),
+        name: "Mallory".parse().unwrap(),
+    };
+    assert_eq!(
+        world.refused(&manager, rename(&admin)).code(),
+        "user_out_of_reach"
+    );
+    assert_eq!(
+        world.refused(&manager, rename(&world.owner.clone())).code(),
+        "user_out_of_reach"
+    );
+    // A plain user who is also in a tenant the manager does not administer: out of reach too.
+    let plain = world.member("plain@acme.test", PermissionSet::EMPTY);
+    assert!(world.account.view_user(&manager, &plain, now).is_ok());
+    let other = world.launch_on(Plan::Team);
+    world
+        .apply(
+            &world.owner(),
+            Command::AssignLicense {
+                tenant_id: other,
+                user_id: plain.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        world
+            .account
+            .view_user(&manager, &plain, now)
+            .unwrap_err()
+            .code(),
+        "not_company_admin"
+    );
+    assert_eq!(
+        world.refused(&manager, rename(&plain)).code(),
+        "user_out_of_reach"
+    );
+}
+
+#[test]
+fn license_admins_take_bare_seats_only() {
+    let mut world = World::new(Plan::Team);
+    let tenant = world.tenant.clone();
+    let license_admin = world.member("la@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::GrantLicenseAdmin {
+                tenant_id: tenant.clone(),
+                user_id: license_admin.clone(),
+            },
+        )
+        .unwrap();
+    let license_admin = Actor::user(license_admin);
+    let manager = world.member("m@acme.test", perms(&["user_and_api_management"]));
+    let seat = world.member("s@acme.test", PermissionSet::EMPTY);
+    let revoke = |user_id: &UserId| Command::RevokeLicense {
+        tenant_id: tenant.clone(),
+        user_id: user_id.clone(),
+    };
+    let refusal = world.refused(&license_admin, revoke(&manager));
+    assert_eq!(refusal, Refusal::SeatHoldsPermissions(manager.clone()));
+    assert_eq!(refusal.code(), "seat_holds_permissions");
+    world.apply(&license_admin, revoke(&seat)).unwrap();
+    // A company admin may take any seat (the tenant's rules still hold).
+    world.apply(&world.owner(), revoke(&manager)).unwrap();
 }

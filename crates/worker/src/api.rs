@@ -29,6 +29,21 @@ pub enum Method {
     Other,
 }
 
+impl Method {
+    /// The method named `name` exactly as sent (HTTP methods are case-sensitive); HEAD is
+    /// served as GET, anything else the API does not use is [`Method::Other`].
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" | "HEAD" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
 /// A resolved route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -120,6 +135,13 @@ pub enum Query {
     LicenseUsage,
     /// The account permissions matrix for the caller.
     AccountOperations,
+    /// A page of the account-level audit log (company admins).
+    AccountAudit {
+        /// First sequence number.
+        from: u64,
+        /// Page size.
+        limit: u32,
+    },
     /// A page of a tenant's audit log.
     Audit {
         /// The tenant.
@@ -193,6 +215,13 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
             Get => Ok(Route::Read(Query::Account)),
             Patch => Ok(write("update_account_settings", vec![])),
             _ => allow("GET, PATCH"),
+        },
+        ["account", "audit"] => match method {
+            Get => {
+                let (from, limit) = paging(query, "from", MAX_AUDIT_PAGE);
+                Ok(Route::Read(Query::AccountAudit { from, limit }))
+            }
+            _ => allow("GET"),
         },
         ["account", "operations"] => match method {
             Get => Ok(Route::Read(Query::AccountOperations)),
@@ -308,7 +337,9 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 (["deactivate"], Post) => Ok(write("deactivate_user", u())),
                 (["activate"], Post) => Ok(write("activate_user", u())),
                 (["invitation"], Post) => Ok(write("resend_invitation", u())),
-                (["deactivate" | "activate" | "invitation"], _) => allow("POST"),
+                (["invitation"], Delete) => Ok(write("revoke_invitation", u())),
+                (["invitation"], _) => allow("POST, DELETE"),
+                (["deactivate" | "activate"], _) => allow("POST"),
                 (["company-admin"], Put) => Ok(write("set_company_admin", u())),
                 (["company-admin"], _) => allow("PUT"),
                 (["support"], Put) => Ok(write("set_support", u())),
@@ -522,6 +553,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn unknown_methods_are_never_served_as_reads() {
+        for name in ["PROPFIND", "get", "TRACE", "MKCOL", ""] {
+            assert_eq!(Method::from_name(name), Method::Other, "{name}");
+            assert_eq!(
+                route(Method::from_name(name), "/v1/users", ""),
+                Err(RouteError::MethodNotAllowed("GET, POST")),
+                "{name}"
+            );
+        }
+        assert_eq!(Method::from_name("HEAD"), Method::Get);
     }
 
     #[test]

@@ -10,11 +10,12 @@ use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, ORIGIN_VAR, SIGNUP_KEY_SEC
 use crate::problem::{self, Problem};
 use crate::protocol::{Acceptance, ObjectRequest};
 use portcullis_core::AccountId;
+use portcullis_core::account::Refusal;
 use portcullis_core::account::{Account, Actor, Context, SignUp};
 use portcullis_core::authz::{Operation, Principal, PrincipalKind, authorize};
 use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
 use portcullis_core::random::OsRandom;
-use portcullis_core::store::{account_object_name, credential_key};
+use portcullis_core::store::{account_key, account_object_name, credential_key};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use worker::{Env, Request, RequestInit, Response};
@@ -55,15 +56,10 @@ fn origin(env: &Env) -> Option<String> {
     (!origin.is_empty()).then(|| origin.to_owned())
 }
 
+/// The request's method as sent: workers-rs reads a method it does not know as GET, so the raw
+/// name is matched here (`PROPFIND /v1/users` must not be served as a read).
 fn method(request: &Request) -> Method {
-    match request.method() {
-        worker::Method::Get | worker::Method::Head => Method::Get,
-        worker::Method::Post => Method::Post,
-        worker::Method::Put => Method::Put,
-        worker::Method::Patch => Method::Patch,
-        worker::Method::Delete => Method::Delete,
-        _ => Method::Other,
-    }
+    api::Method::from_name(&request.inner().method())
 }
 
 async fn dispatch(
@@ -83,17 +79,7 @@ async fn dispatch(
         }),
         Route::Health => health(env).await?,
         Route::SignUp => sign_up(request, env).await?,
-        Route::AcceptInvitation => {
-            let body = http::read_body(request).await?;
-            let acceptance: Acceptance = api::typed_body(&body)?;
-            let account_id = acceptance.account_id.clone();
-            forward(
-                env,
-                &account_id,
-                &ObjectRequest::AcceptInvitation(acceptance),
-            )
-            .await?
-        }
+        Route::AcceptInvitation => accept_invitation(request, env).await?,
         Route::Whoami => {
             let principal = authenticate(request, env, context).await?;
             http::json(200, &principal)
@@ -233,6 +219,51 @@ async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Proble
         &key,
         http::now(),
     ))
+}
+
+/// `POST /v1/invitations/accept`, which no credential authenticates: a client that keeps
+/// presenting codes that are not valid is throttled like failed verifications, and an account
+/// id that was never issued (no account marker in KV) is refused with the same answer as a
+/// wrong code before any Durable Object is touched, so such requests create no object.
+async fn accept_invitation(
+    request: &mut Request,
+    env: &Env,
+) -> Result<worker::Result<Response>, Problem> {
+    let client = guard::client(request);
+    if let Some(wait) = guard::blocked(&client, None) {
+        return Err(Problem::too_many_failures(wait));
+    }
+    let body = http::read_body(request).await?;
+    let acceptance: Acceptance = api::typed_body(&body)?;
+    let account_id = acceptance.account_id.clone();
+    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
+    let known = kv
+        .get(&account_key(&account_id))
+        .text()
+        .await
+        .map_err(|_| Problem::unavailable())?
+        .is_some();
+    let invalid = Refusal::InvitationInvalid;
+    let answer = if known {
+        let answer = forward(
+            env,
+            &account_id,
+            &ObjectRequest::AcceptInvitation(acceptance),
+        )
+        .await?
+        .map_err(|_| Problem::unavailable())?;
+        if answer.status_code() != 403 {
+            return Ok(Ok(answer));
+        }
+        Ok(answer)
+    } else {
+        Err(Problem::from(&invalid))
+    };
+    // The account's object answers 403 only for a code that is not valid.
+    if let Some(wait) = guard::charge_acceptance(env, &client, invalid.code()).await {
+        return Err(Problem::too_many_failures(wait));
+    }
+    answer.map(Ok)
 }
 
 /// The Management API is for people's tokens: automation keys only run builds.

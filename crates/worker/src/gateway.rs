@@ -6,45 +6,22 @@
 //! they are; a protected route's credential is verified (one KV read, [`crate::edge`]'s
 //! `authenticate`) and authorized for the route's operation by the core, then the request is
 //! forwarded with the credential removed and the signed identity headers of
-//! `portcullis_core::gateway::identity` added. Inbound `portcullis-*` headers are always
-//! dropped, so a caller can never pass identity headers of its own to the origin.
+//! `portcullis_core::gateway::identity` added. Which inbound headers pass is the core's
+//! `gateway::forward::forwards_header`: `portcullis-*` headers (also spelled with `_`, in any
+//! case) are always dropped, so a caller can never pass identity headers of its own to the
+//! origin. The method is read as sent, never through `worker::Method` (which reads every
+//! method it does not know as `GET`).
 
 use crate::edge::authenticate;
 use crate::http;
 use crate::problem::{self, Problem};
 use crate::route_policy;
 use portcullis_core::authz::authorize;
+use portcullis_core::gateway::forward::forwards_header;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
-use portcullis_core::gateway::{Access, Method, RouteMatch};
+use portcullis_core::gateway::{Access, RouteMatch};
 use portcullis_core::random::OsRandom;
 use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
-
-/// Request headers never forwarded to the origin: the credential, hop-by-hop headers, and
-/// the host (the fetch sets the origin's).
-const DROPPED: [&str; 9] = [
-    "authorization",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
-fn method(request: &Request) -> Option<Method> {
-    match request.method() {
-        worker::Method::Get => Some(Method::Get),
-        worker::Method::Head => Some(Method::Head),
-        worker::Method::Post => Some(Method::Post),
-        worker::Method::Put => Some(Method::Put),
-        worker::Method::Patch => Some(Method::Patch),
-        worker::Method::Delete => Some(Method::Delete),
-        worker::Method::Options => Some(Method::Options),
-        _ => None,
-    }
-}
 
 /// Handles one gateway request.
 pub async fn handle(
@@ -57,10 +34,10 @@ pub async fn handle(
         .url()
         .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
     let policy = route_policy::policy().map_err(|_| Problem::unavailable())?;
-    let Some(method) = method(&request) else {
-        return Err(Problem::from(&RouteMatch::NotFound));
-    };
-    let route = match policy.find(method, url.path()) {
+    // As sent: the core refuses any method outside the policy's catalogue, so only those
+    // (upper-case GET, HEAD, POST...) go on.
+    let method = request.inner().method();
+    let route = match policy.find_request(&method, url.path()) {
         RouteMatch::Matched { route, .. } => route,
         refused => return Err(Problem::from(&refused)),
     };
@@ -92,13 +69,16 @@ pub async fn handle(
                 .map_err(|_| Problem::unavailable())?;
         }
         headers
-            .set(
-                header::SIGNATURE,
-                &identity.sign(&key, request.method().as_ref(), &target),
-            )
+            .set(header::SIGNATURE, &identity.sign(&key, &method, &target))
             .map_err(|_| Problem::unavailable())?;
     }
-    send(&request, &destination, headers).await
+    send(
+        &request,
+        worker::Method::from(method),
+        &destination,
+        headers,
+    )
+    .await
 }
 
 /// Path and `?query`, as a request line carries them.
@@ -109,13 +89,11 @@ fn request_target(url: &Url) -> String {
     }
 }
 
-/// The inbound headers the origin may see: no credential, no hop-by-hop header, no
-/// `portcullis-*` header.
+/// The inbound headers the origin may see (the core's `forwards_header`).
 fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
     let headers = Headers::new();
     for (name, value) in request.headers().entries() {
-        let lower = name.to_ascii_lowercase();
-        if DROPPED.contains(&lower.as_str()) || lower.starts_with(header::PREFIX) {
+        if !forwards_header(&name) {
             continue;
         }
         headers
@@ -125,14 +103,20 @@ fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
     Ok(headers)
 }
 
-/// Forwards the request to `destination`, streaming its body, and answers the origin's
-/// response as it is (redirects included: they are the client's to follow).
-async fn send(request: &Request, destination: &Url, headers: Headers) -> Result<Response, Problem> {
+/// Forwards the request to `destination` with `method`, streaming its body, and answers the
+/// origin's response as it is (redirects included: they are the client's to follow).
+async fn send(
+    request: &Request,
+    method: worker::Method,
+    destination: &Url,
+    headers: Headers,
+) -> Result<Response, Problem> {
+    let body = !matches!(method, worker::Method::Get | worker::Method::Head);
     let mut init = RequestInit::new();
-    init.with_method(request.method())
+    init.with_method(method)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if !matches!(request.method(), worker::Method::Get | worker::Method::Head) {
+    if body {
         init.with_body(request.inner().body().map(Into::into));
     }
     let outbound =

@@ -9,7 +9,9 @@ use crate::http::{self, FAILURES_BY_CLIENT_BINDING, FAILURES_BY_KEY_BINDING};
 use crate::protocol::ObjectRequest;
 use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Verification};
-use portcullis_core::gateway::throttle::{BLOCK_SECONDS, Blocklist, Subject, charged_subjects};
+use portcullis_core::gateway::throttle::{
+    BLOCK_SECONDS, Blocklist, Subject, acceptance_subjects, charged_subjects,
+};
 use portcullis_core::gateway::usage::UsageReports;
 use std::cell::RefCell;
 use worker::{Context, Env, Request};
@@ -58,9 +60,30 @@ pub async fn charge(
     key_id: Option<&KeyId>,
     verification: &Verification,
 ) -> Option<u64> {
+    charge_subjects(
+        env,
+        client,
+        key_id,
+        charged_subjects(client, key_id, verification),
+    )
+    .await
+}
+
+/// Charges a refused invitation acceptance (answered `refusal_code`) to the client; the seconds
+/// to wait when that put it over its limit.
+pub async fn charge_acceptance(env: &Env, client: &Subject, refusal_code: &str) -> Option<u64> {
+    charge_subjects(env, client, None, acceptance_subjects(client, refusal_code)).await
+}
+
+async fn charge_subjects(
+    env: &Env,
+    client: &Subject,
+    key_id: Option<&KeyId>,
+    subjects: Vec<Subject>,
+) -> Option<u64> {
     let now = http::now();
     let mut over = Vec::new();
-    for subject in charged_subjects(client, key_id, verification) {
+    for subject in subjects {
         let binding = match subject {
             Subject::Client(_) => FAILURES_BY_CLIENT_BINDING,
             Subject::Credential(_) => FAILURES_BY_KEY_BINDING,

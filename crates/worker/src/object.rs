@@ -27,7 +27,9 @@ use portcullis_core::notification::{
     Notification, RetryPolicy, SIGNATURE_HEADER,
 };
 use portcullis_core::random::OsRandom;
-use portcullis_core::store::{ACCOUNT_STATE_KEY, RecordChange, credential_key, record_changes};
+use portcullis_core::store::{
+    ACCOUNT_STATE_KEY, RecordChange, account_key, credential_key, record_changes,
+};
 use portcullis_core::{KeyId, PermissionSet};
 use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
@@ -157,6 +159,15 @@ async fn handle(
     message: ObjectRequest,
 ) -> Reply {
     let sql = storage.sql();
+    // Only sign-up creates an account's storage: any other request to an object that holds
+    // none is answered without writing anything.
+    let initialised = matches!(message, ObjectRequest::Init { .. }) || has_schema(&sql);
+    if !initialised {
+        return match message {
+            ObjectRequest::AcceptInvitation(_) => Problem::from(&Refusal::InvitationInvalid).into(),
+            _ => Problem::new(404, "account_not_found", "the account does not exist").into(),
+        };
+    }
     if sql.exec(SCHEMA, None).is_err() {
         return Problem::unavailable().into();
     }
@@ -169,6 +180,18 @@ async fn handle(
     };
     match (message, account) {
         (ObjectRequest::Init { account }, None) => {
+            // The account marker the edge checks before unauthenticated requests reach here,
+            // written to KV with the account's first projections.
+            let marker = sql.exec(
+                "INSERT OR REPLACE INTO kv_outbox (key, value) VALUES (?, ?)",
+                vec![
+                    SqlStorageValue::from(account_key(account.id())),
+                    SqlStorageValue::from("1"),
+                ],
+            );
+            if marker.is_err() {
+                return Problem::unavailable().into();
+            }
             match persist(env, &sql, cache, &BTreeMap::new(), *account).await {
                 Ok(()) => Reply {
                     status: 204,
@@ -181,7 +204,7 @@ async fn handle(
             Problem::new(409, "account_exists", "this account already exists").into()
         }
         (ObjectRequest::AcceptInvitation(_), None) => {
-            Problem::new(403, "invitation_invalid", "invitation code is not valid").into()
+            Problem::from(&Refusal::InvitationInvalid).into()
         }
         (_, None) => Problem::new(404, "account_not_found", "the account does not exist").into(),
         (ObjectRequest::Command { actor, command }, Some(account)) => {
@@ -216,6 +239,20 @@ async fn handle(
             Err(refusal) => Problem::from(&refusal).into(),
         },
     }
+}
+
+/// Whether this object's storage holds the account's tables (sign-up created them).
+fn has_schema(sql: &SqlStorage) -> bool {
+    #[derive(Deserialize)]
+    struct Found {
+        n: i64,
+    }
+    sql.exec(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'state'",
+        None,
+    )
+    .and_then(|cursor| cursor.to_array::<Found>())
+    .is_ok_and(|rows| rows.first().is_some_and(|row| row.n > 0))
 }
 
 #[derive(Deserialize)]
@@ -712,22 +749,22 @@ async fn accept(
         random: &mut random,
         key: &key,
     };
-    let user_id = match account.accept_invitation(&acceptance.email, &acceptance.code, &mut context)
-    {
-        Ok(Outcome::InvitationAccepted { user_id }) => user_id,
+    // The core names the tenant of the first token: the one the invitation is for, never one
+    // the acceptor picks (a named tenant must be that one).
+    let accepted = account.accept_invitation(
+        &acceptance.email,
+        &acceptance.code,
+        acceptance.tenant_id.as_ref(),
+        &mut context,
+    );
+    let (user_id, tenant) = match accepted {
+        Ok(Outcome::InvitationAccepted { user_id, tenant_id }) => (user_id, tenant_id),
         Ok(_) => return Problem::unavailable().into(),
         Err(refusal) => return Problem::from(&refusal).into(),
     };
-    // The user's first personal token, in the chosen tenant (default: their first), carrying
-    // everything they hold there.
-    let tenant = acceptance.tenant_id.or_else(|| {
-        account
-            .tenants()
-            .find(|tenant| tenant.members.contains_key(&user_id))
-            .map(|tenant| tenant.id.clone())
-    });
     let Some(tenant_id) = tenant else {
-        // A user created at account level (no tenant yet) becomes active without a token.
+        // A user invited at account level (or no longer in the invitation's tenant) becomes
+        // active without a token.
         let body = json!({
             "outcome": "invitation_accepted",
             "user_id": user_id,
@@ -840,7 +877,10 @@ fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: 
             limit,
         } => account
             .authorize_audit_read(actor, &tenant_id, now)
-            .map(|()| audit_page(sql, &tenant_id.to_string(), from, limit)),
+            .map(|()| audit_page(sql, Some(&tenant_id.to_string()), from, limit)),
+        Query::AccountAudit { from, limit } => account
+            .authorize_account_audit_read(actor, now)
+            .map(|()| audit_page(sql, None, from, limit)),
         Query::Notifications { after, limit } => account
             .authorize_notifications(actor, now)
             .map(|()| notifications_page(sql, after, limit)),
@@ -876,16 +916,22 @@ fn events(
         .collect()
 }
 
-fn audit_page(sql: &SqlStorage, tenant: &str, from: u64, limit: u32) -> Reply {
-    let page = events(
-        sql,
-        "SELECT event FROM audit WHERE tenant = ? AND seq >= ? ORDER BY seq LIMIT ?",
-        vec![
-            SqlStorageValue::from(tenant),
-            SqlStorageValue::from(i64::try_from(from).unwrap_or(i64::MAX)),
-            SqlStorageValue::from(i64::from(limit)),
-        ],
-    );
+/// A page of `tenant`'s audit events, or of the account-level ones (no tenant) for `None`.
+fn audit_page(sql: &SqlStorage, tenant: Option<&str>, from: u64, limit: u32) -> Reply {
+    let from = SqlStorageValue::from(i64::try_from(from).unwrap_or(i64::MAX));
+    let limit = SqlStorageValue::from(i64::from(limit));
+    let page = match tenant {
+        Some(tenant) => events(
+            sql,
+            "SELECT event FROM audit WHERE tenant = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            vec![SqlStorageValue::from(tenant), from, limit],
+        ),
+        None => events(
+            sql,
+            "SELECT event FROM audit WHERE tenant IS NULL AND seq >= ? ORDER BY seq LIMIT ?",
+            vec![from, limit],
+        ),
+    };
     // The whole account's chain is checked on every read: a page of one tenant's events has
     // gaps (other tenants' and account-level events), so only the full chain can be verified.
     let chain = events(sql, "SELECT event FROM audit ORDER BY seq", vec![]);

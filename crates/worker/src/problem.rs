@@ -111,6 +111,7 @@ fn title(status: u16) -> &'static str {
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         429 => "Too Many Requests",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
@@ -178,6 +179,19 @@ impl From<&RouteMatch<'_, '_>> for Problem {
                     .map(|method| method.name())
                     .collect::<Vec<_>>()
                     .join(", "),
+            ),
+            RouteMatch::UnsafeParameter { parameter, problem } => Problem::new(
+                400,
+                "unsafe_path_parameter",
+                format!(
+                    "path parameter `{parameter}` {problem}, which the origin could read as \
+                     another path; the request was not forwarded"
+                ),
+            ),
+            RouteMatch::MethodNotImplemented => Problem::new(
+                501,
+                "method_not_implemented",
+                "the gateway does not implement this method (methods are case-sensitive)",
             ),
             RouteMatch::NotFound | RouteMatch::Matched { .. } => RouteError::NotFound.into(),
         }
@@ -252,5 +266,30 @@ mod tests {
         assert_eq!(wrong_method.allow.as_deref(), Some("GET, HEAD"));
         let unknown = Problem::from(&RouteMatch::NotFound);
         assert_eq!((unknown.status, unknown.code), (404, "not_found"));
+        let unsafe_parameter = Problem::from(&RouteMatch::UnsafeParameter {
+            parameter: "build".into(),
+            problem: portcullis_core::gateway::ParameterProblem::EncodedSeparator,
+        });
+        assert_eq!(
+            (unsafe_parameter.status, unsafe_parameter.code),
+            (400, "unsafe_path_parameter")
+        );
+        assert!(
+            unsafe_parameter
+                .detail
+                .starts_with("path parameter `build` holds an encoded `/` or `\\`"),
+            "{}",
+            unsafe_parameter.detail
+        );
+        let unknown_method = Problem::from(&RouteMatch::MethodNotImplemented);
+        assert_eq!(
+            (
+                unknown_method.status,
+                unknown_method.title,
+                unknown_method.code
+            ),
+            (501, "Not Implemented", "method_not_implemented")
+        );
+        assert_eq!(unknown_method.allow, None);
     }
 }

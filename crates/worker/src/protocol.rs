@@ -60,7 +60,8 @@ pub struct Acceptance {
     pub email: Email,
     /// The invitation code (`pcinv_…`).
     pub code: String,
-    /// The tenant the first token acts in (default: the user's first tenant).
+    /// The tenant the invitation is for, where the first token acts (optional; any other
+    /// tenant makes the code not valid).
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
 }

@@ -68,6 +68,11 @@ mod tests {
         for (method, path, expected) in [
             (Method::Get, "/api/configuration", Some(ReadConfiguration)),
             (Method::Put, "/api/configuration", Some(WriteConfiguration)),
+            (
+                Method::Get,
+                "/api/configuration/ios%2Fbundle_id",
+                Some(ReadConfiguration),
+            ),
             (Method::Post, "/api/builds", Some(RunBuild)),
             (
                 Method::Get,

@@ -611,18 +611,21 @@ impl Resource for AccountUserResource {
             // Already gone is what destroy wants.
             return Some(());
         };
-        // The core lifecycle: deletion needs an inactive user, which an active one becomes by
-        // deactivation; a pending one reaches neither, so nothing is changed for it.
+        // The core lifecycle: a user who never accepted leaves by having the invitation revoked
+        // (their code dies with them); any other is deleted once inactive, which an active one
+        // becomes by deactivation.
+        if current.status.revoke_invitation().is_ok() {
+            return super::remove(
+                &api,
+                diags,
+                &format!("/v1/users/{user_id}/invitation"),
+                "revoke the user's invitation",
+            )
+            .await;
+        }
         let reachable = current.status.deactivate().unwrap_or(current.status);
         if let Err(refused) = reachable.delete() {
-            diagnostics::error(
-                diags,
-                "Cannot delete the user",
-                format!(
-                    "{refused}: a user who has not accepted their invitation cannot be deleted. Destroy again once they have accepted, or stop managing them with `terraform state rm`."
-                ),
-                None,
-            );
+            diagnostics::error(diags, "Cannot delete the user", refused.to_string(), None);
             return None;
         }
         if current.status == UserStatus::Active {

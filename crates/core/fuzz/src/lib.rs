@@ -120,7 +120,7 @@ fn build() -> Fixture {
         panic!("invite_member answered {invited:?}")
     };
     account
-        .accept_invitation(&active_email, invitation.code.expose(), &mut context)
+        .accept_invitation(&active_email, invitation.code.expose(), None, &mut context)
         .expect("a fresh invitation code is accepted");
     let created = account
         .apply(

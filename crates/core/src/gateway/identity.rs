@@ -62,7 +62,8 @@ pub mod header {
     pub const TIMESTAMP: &str = "portcullis-timestamp";
     /// The MAC.
     pub const SIGNATURE: &str = "portcullis-signature";
-    /// Every identity header prefix: the gateway removes inbound headers starting with it.
+    /// Every identity header prefix: the gateway removes inbound headers starting with it,
+    /// however spelled ([`crate::gateway::forward::forwards_header`]).
     pub const PREFIX: &str = "portcullis-";
 }
 

@@ -4,15 +4,17 @@
 //! route's credential is verified ([`crate::credential::verify_presented`]) and authorized for
 //! the route's operation ([`crate::authz::authorize`]); an allowed request reaches the origin
 //! with [`identity`] headers signed under the gateway key. Failed verifications are throttled
-//! ([`throttle`]) and credential use is reported sparingly ([`usage`]).
+//! ([`throttle`]) and credential use is reported sparingly ([`usage`]). What of the inbound
+//! request reaches the origin is [`forward`]'s.
 
+pub mod forward;
 pub mod identity;
 pub mod policy;
 pub mod throttle;
 pub mod usage;
 
 pub use identity::{Identity, IdentityError, verify_identity};
-pub use policy::{Access, Method, RouteMatch, RoutePolicy};
+pub use policy::{Access, Method, ParameterProblem, RouteMatch, RoutePolicy};
 
 use crate::time::Timestamp;
 use std::collections::BTreeMap;

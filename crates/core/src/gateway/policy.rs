@@ -14,17 +14,30 @@
 //!
 //! A path pattern is `/` or `/`-separated segments, each either a literal (letters, digits and
 //! `-._~`) or a whole-segment parameter `{name}` (lowercase letters, digits, `_`). Every route
-//! names exactly one of `operation` (from [`Operation`]) and `"public": true`.
+//! names exactly one of `operation` (from [`Operation`]) and `"public": true`. A route may list
+//! `"allow_encoded_separators": ["name", ...]`, parameters of its pattern whose value may hold
+//! an encoded `/` or `\` or a `;` (see [`ParameterProblem`]).
 //!
 //! # Matching
-//! A request matches a pattern with the same number of segments whose literals equal the
-//! request's segments; a parameter matches any non-empty segment except `.` and `..`. Among the
-//! routes with the request's method, the most specific match wins: segments are compared left to
-//! right and a literal beats a parameter. Two routes with the same method and the same shape
-//! (literals in the same places with the same text, parameters in the same places) are a
-//! validation error, so a match is never a tie. A `HEAD` request uses a `HEAD` route, else the
-//! `GET` route. No route for the path at all: not found; routes for the path but none for the
-//! method: method not allowed, with the methods that are.
+//! A request's method is matched as sent (HTTP methods are case-sensitive): a method outside
+//! [`Method`] (`PROPFIND`, `TRACE`, `get`...) is not implemented, whatever the path, and is never
+//! treated as another method. A request matches a pattern with the same number of segments
+//! whose literals equal the request's segments; a parameter matches any non-empty segment.
+//! Among the routes with the request's method, the most specific match wins: segments are
+//! compared left to right and a literal beats a parameter. Two routes with the same method and
+//! the same shape (literals in the same places with the same text, parameters in the same
+//! places) are a validation error, so a match is never a tie. A `HEAD` request uses a `HEAD`
+//! route, else the `GET` route. No route for the path at all: not found; routes for the path but
+//! none for the method: method not allowed, with the methods that are.
+//!
+//! # Parameter values
+//! The origin may decode a parameter before it routes, so a value that decodes into another
+//! path is refused, never forwarded with the matched route's operation: a value that holds,
+//! as sent or after any number of percent-decodings (up to [`MAX_DECODINGS`]; a value still
+//! encoded after that is refused too), a NUL, a `.` or `..` segment, an encoded `/` or `\`, or
+//! a `;` (path parameters, which many servers strip). The last two are allowed for the
+//! parameters a route lists in `allow_encoded_separators` (for origins that treat the value as
+//! opaque, e.g. `group%2Fproject`); a `.` or `..` piece between them stays refused.
 
 use crate::authz::Operation;
 use crate::ids::excerpt;
@@ -42,6 +55,9 @@ pub const MAX_ROUTES: usize = 1_000;
 pub const MAX_SEGMENTS: usize = 32;
 const MAX_PATTERN_LEN: usize = 512;
 const MAX_PARAM_NAME_LEN: usize = 32;
+/// How many times over a parameter value is percent-decoded and checked; a value that still
+/// decodes into something else after that is refused.
+pub const MAX_DECODINGS: usize = 3;
 
 /// HTTP methods a route can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,7 +192,7 @@ impl Pattern {
             match segment {
                 Segment::Literal(literal) if literal == value => {}
                 Segment::Literal(_) => return None,
-                Segment::Parameter(name) if parameter_value_allowed(value) => {
+                Segment::Parameter(name) if !value.is_empty() => {
                     params.push((name.clone(), *value));
                 }
                 Segment::Parameter(_) => return None,
@@ -197,6 +213,13 @@ impl Pattern {
         self.segments.len().cmp(&other.segments.len())
     }
 
+    /// Whether `name` is one of the pattern's parameters.
+    fn has_parameter(&self, name: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| matches!(segment, Segment::Parameter(known) if known == name))
+    }
+
     /// Whether both patterns match exactly the same paths.
     fn same_shape(&self, other: &Self) -> bool {
         self.segments.len() == other.segments.len()
@@ -212,11 +235,93 @@ impl Pattern {
     }
 }
 
-/// A parameter never matches an empty, `.` or `..` segment (also percent-encoded), so a path
-/// parameter cannot be used to walk up the origin's tree.
-fn parameter_value_allowed(value: &str) -> bool {
-    let decoded = value.to_ascii_lowercase().replace("%2e", ".");
-    !value.is_empty() && decoded != "." && decoded != ".."
+/// Why a parameter's value was refused: the origin could read it as another path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum ParameterProblem {
+    /// A NUL byte (`%00`): C strings end there.
+    #[error("holds a NUL byte")]
+    Nul,
+    /// `.` or `..` once decoded (`%2e%2e`, `%252e%252e`), or a piece between decoded
+    /// separators that is: a walk up the origin's tree.
+    #[error("holds a `.` or `..` segment once decoded")]
+    DotSegment,
+    /// An encoded `/` or `\` (`%2F`, `%5C`, `%252F`...): another path once decoded.
+    #[error("holds an encoded `/` or `\\`")]
+    EncodedSeparator,
+    /// A `;` (also `%3B`): many servers cut path parameters off there.
+    #[error("holds a `;`")]
+    Semicolon,
+    /// Still percent-encoded after [`MAX_DECODINGS`] decodings.
+    #[error("is percent-encoded more than {MAX_DECODINGS} times over")]
+    TooDeeplyEncoded,
+}
+
+/// Checks a parameter's value as sent and after each percent-decoding (see the module
+/// documentation); `separators_allowed` when the route lists the parameter in
+/// `allow_encoded_separators`.
+pub fn check_parameter(value: &str, separators_allowed: bool) -> Result<(), ParameterProblem> {
+    let mut level = value.as_bytes().to_vec();
+    for _ in 0..MAX_DECODINGS {
+        check_decoded(&level, separators_allowed)?;
+        let next = percent_decoded(&level);
+        if next == level {
+            return Ok(());
+        }
+        level = next;
+    }
+    check_decoded(&level, separators_allowed)?;
+    if percent_decoded(&level) == level {
+        Ok(())
+    } else {
+        Err(ParameterProblem::TooDeeplyEncoded)
+    }
+}
+
+fn check_decoded(value: &[u8], separators_allowed: bool) -> Result<(), ParameterProblem> {
+    let separator = |byte: &u8| *byte == b'/' || *byte == b'\\';
+    if value.contains(&0) {
+        Err(ParameterProblem::Nul)
+    } else if value
+        .split(separator)
+        .any(|piece| piece == b"." || piece == b"..")
+    {
+        Err(ParameterProblem::DotSegment)
+    } else if separators_allowed {
+        Ok(())
+    } else if value.iter().any(separator) {
+        Err(ParameterProblem::EncodedSeparator)
+    } else if value.contains(&b';') {
+        Err(ParameterProblem::Semicolon)
+    } else {
+        Ok(())
+    }
+}
+
+/// One round of percent-decoding; a `%` not followed by two hex digits stays as it is.
+fn percent_decoded(value: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some((&byte, tail)) = rest.split_first() {
+        if let (b'%', [high, low, after @ ..]) = (byte, tail)
+            && let (Some(high), Some(low)) = (hex_digit(*high), hex_digit(*low))
+        {
+            decoded.push((high << 4) | low);
+            rest = after;
+            continue;
+        }
+        decoded.push(byte);
+        rest = tail;
+    }
+    decoded
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
 }
 
 fn literal_allowed(segment: &str) -> bool {
@@ -295,6 +400,20 @@ pub struct Route {
     pub pattern: Pattern,
     /// What it requires.
     pub access: Access,
+    /// The parameters whose value may hold an encoded `/` or `\` or a `;`.
+    pub allow_encoded_separators: Vec<String>,
+}
+
+impl Route {
+    /// Checks every bound parameter's value ([`check_parameter`]); the first refused one.
+    fn refused_parameter(&self, params: &[(String, &str)]) -> Option<(String, ParameterProblem)> {
+        params.iter().find_map(|(name, value)| {
+            let allowed = self.allow_encoded_separators.contains(name);
+            check_parameter(value, allowed)
+                .err()
+                .map(|problem| (name.clone(), problem))
+        })
+    }
 }
 
 /// One problem found in a policy. Routes are numbered from 0, in file order.
@@ -344,6 +463,16 @@ pub enum PolicyProblem {
         /// The route's index.
         route: usize,
     },
+    /// `allow_encoded_separators` names a parameter the route's pattern does not have.
+    #[error(
+        "route {route}: `allow_encoded_separators` names `{parameter}`, which is not a parameter of its path"
+    )]
+    UnknownParameter {
+        /// The route's index.
+        route: usize,
+        /// The name as written.
+        parameter: String,
+    },
     /// Two routes with the same method match exactly the same paths.
     #[error(
         "routes {first} and {second}: `{method} {pattern}` is ambiguous (same method, same path shape)"
@@ -372,6 +501,7 @@ impl PolicyProblem {
             PolicyProblem::BadPattern { .. } => "bad_pattern",
             PolicyProblem::UnknownOperation { .. } => "unknown_operation",
             PolicyProblem::AccessUnclear { .. } => "access_unclear",
+            PolicyProblem::UnknownParameter { .. } => "unknown_parameter",
             PolicyProblem::Ambiguous { .. } => "ambiguous_routes",
         }
     }
@@ -401,6 +531,8 @@ struct RawRoute {
     operation: Option<String>,
     #[serde(default)]
     public: bool,
+    #[serde(default)]
+    allow_encoded_separators: Vec<String>,
     /// Free text for people reading the file.
     #[serde(default)]
     #[expect(dead_code, reason = "documentation for readers of the policy file")]
@@ -414,7 +546,8 @@ pub struct RoutePolicy {
     routes: Vec<Route>,
 }
 
-/// The outcome of matching a request against the policy.
+/// The outcome of matching a request against the policy. Only [`RouteMatch::Matched`] may
+/// reach the origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteMatch<'a, 'p> {
     /// The route that applies, and the path's parameters.
@@ -424,10 +557,20 @@ pub enum RouteMatch<'a, 'p> {
         /// Parameter name → the request's segment, in path order.
         params: Vec<(String, &'p str)>,
     },
+    /// The route that applies binds a parameter to a value the origin could read as another
+    /// path (see [`check_parameter`]): refused.
+    UnsafeParameter {
+        /// The parameter's name in the route's pattern.
+        parameter: String,
+        /// Why its value was refused.
+        problem: ParameterProblem,
+    },
     /// Routes exist for this path, but none for this method; the methods that exist.
     MethodNotAllowed(Vec<Method>),
     /// No route matches the path: denied.
     NotFound,
+    /// A method outside [`Method`]: the gateway does not implement it for any path.
+    MethodNotImplemented,
 }
 
 impl RoutePolicy {
@@ -475,6 +618,15 @@ impl RoutePolicy {
         &self.routes
     }
 
+    /// Finds the route for a request as it arrived: its method name as sent, and its URL
+    /// path. A method outside [`Method`] is [`RouteMatch::MethodNotImplemented`].
+    pub fn find_request<'a, 'p>(&'a self, method: &str, path: &'p str) -> RouteMatch<'a, 'p> {
+        match method.parse::<Method>() {
+            Ok(method) => self.find(method, path),
+            Err(_) => RouteMatch::MethodNotImplemented,
+        }
+    }
+
     /// Finds the route for `method` and `path` (the URL path, without the query).
     /// A trailing `/` is ignored.
     pub fn find<'a, 'p>(&'a self, method: Method, path: &'p str) -> RouteMatch<'a, 'p> {
@@ -495,7 +647,12 @@ impl RoutePolicy {
         for route in &self.routes {
             if let Some(params) = route.pattern.bind(&segments) {
                 if wanted(route.method) {
-                    return RouteMatch::Matched { route, params };
+                    return match route.refused_parameter(&params) {
+                        Some((parameter, problem)) => {
+                            RouteMatch::UnsafeParameter { parameter, problem }
+                        }
+                        None => RouteMatch::Matched { route, params },
+                    };
                 }
                 allowed.push(route.method);
                 if route.method == Method::Get {
@@ -558,10 +715,21 @@ fn validate_route(index: usize, raw: RawRoute, problems: &mut Vec<PolicyProblem>
             None
         }
     };
+    if let Some(pattern) = &pattern {
+        for parameter in &raw.allow_encoded_separators {
+            if !pattern.has_parameter(parameter) {
+                problems.push(PolicyProblem::UnknownParameter {
+                    route: index,
+                    parameter: excerpt(parameter),
+                });
+            }
+        }
+    }
     Some(Route {
         method: method?,
         pattern: pattern?,
         access: access?,
+        allow_encoded_separators: raw.allow_encoded_separators,
     })
 }
 
@@ -663,8 +831,6 @@ mod tests {
             "/api/secrets",
             "/v2/whoami",
             "/api//1",
-            "/api/builds/../log",
-            "/api/builds/%2E%2e/log",
         ] {
             assert_eq!(
                 policy.find(Method::Get, path),
@@ -679,6 +845,167 @@ mod tests {
         assert_eq!(
             policy.find(Method::Put, "/api/builds/9"),
             RouteMatch::MethodNotAllowed(vec![Method::Get, Method::Head])
+        );
+    }
+
+    /// Security review (issue 11): `PROPFIND /api/configuration` was forwarded and signed as
+    /// `GET`. A method outside the policy's catalogue is not implemented, on every path.
+    #[test]
+    fn unknown_methods_are_not_implemented_never_treated_as_get() {
+        let policy = policy(SAMPLE).unwrap();
+        for method in [
+            "PROPFIND", "TRACE", "CONNECT", "REPORT", "MKCOL", "get", "Get", "patch", "", "GET ",
+        ] {
+            for path in ["/api/builds/1", "/", "/nowhere"] {
+                assert_eq!(
+                    policy.find_request(method, path),
+                    RouteMatch::MethodNotImplemented,
+                    "{method:?} {path}"
+                );
+            }
+        }
+        assert_eq!(
+            policy.find_request("GET", "/api/builds/1"),
+            policy.find(Method::Get, "/api/builds/1")
+        );
+        assert!(matches!(
+            policy.find_request("HEAD", "/api/builds/1"),
+            RouteMatch::Matched { .. }
+        ));
+        // A method the gateway knows but the path has no route for stays 405 with the others.
+        assert_eq!(
+            policy.find_request("OPTIONS", "/api/builds/1"),
+            RouteMatch::MethodNotAllowed(vec![Method::Get, Method::Head])
+        );
+        assert_eq!(
+            policy.find_request("OPTIONS", "/nowhere"),
+            RouteMatch::NotFound
+        );
+    }
+
+    fn refused(policy: &RoutePolicy, path: &str) -> Option<(String, ParameterProblem)> {
+        match policy.find(Method::Get, path) {
+            RouteMatch::UnsafeParameter { parameter, problem } => Some((parameter, problem)),
+            _ => None,
+        }
+    }
+
+    /// Security review (issue 11): `/api/builds/x%2F..%2F..%2Fsettings` (also `%5C`, `;`,
+    /// `%252e`, `%00`) was forwarded with the parameter route's operation.
+    #[test]
+    fn encoded_separators_in_a_path_parameter_are_refused() {
+        use ParameterProblem::*;
+        let policy = policy(SAMPLE).unwrap();
+        for (path, problem) in [
+            ("/api/builds/x%2F..%2F..%2Fsettings", DotSegment),
+            ("/api/builds/x%2fsettings", EncodedSeparator),
+            ("/api/builds/x%5Csettings", EncodedSeparator),
+            ("/api/builds/x%5c..%5csettings", DotSegment),
+            ("/api/builds/x%252Fsettings", EncodedSeparator),
+            ("/api/builds/x%25252Fsettings", EncodedSeparator),
+            ("/api/builds/x;jsessionid=1", Semicolon),
+            ("/api/builds/x%3Bjsessionid=1", Semicolon),
+            ("/api/builds/x%253b", Semicolon),
+            ("/api/builds/x%00.apk", Nul),
+            ("/api/builds/x%2500", Nul),
+            ("/api/builds/..", DotSegment),
+            ("/api/builds/.", DotSegment),
+            ("/api/builds/%2E%2e", DotSegment),
+            ("/api/builds/.%2e", DotSegment),
+            ("/api/builds/%252e%252e", DotSegment),
+            ("/api/builds/%252E", DotSegment),
+            ("/api/builds/%25252e%25252e", DotSegment),
+            ("/api/builds/%2525252e", TooDeeplyEncoded),
+        ] {
+            assert_eq!(
+                refused(&policy, path),
+                Some(("build".to_owned(), problem)),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            refused(&policy, "/api/builds/..%2F/log"),
+            Some(("build".to_owned(), DotSegment)),
+            "a longer route is checked too"
+        );
+        // Ordinary values, encoded or not, still match.
+        for path in [
+            "/api/builds/b-42",
+            "/api/builds/...",
+            "/api/builds/.hidden",
+            "/api/builds/a..b",
+            "/api/builds/caf%C3%A9",
+            "/api/builds/100%25",
+            "/api/builds/50%",
+            "/api/builds/%zz",
+            "/api/builds/a%20b",
+        ] {
+            assert_eq!(
+                access(&policy, Method::Get, path),
+                Some(Access::Operation(Operation::ReadBuilds)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_route_can_allow_encoded_separators_in_named_parameters() {
+        use ParameterProblem::*;
+        let policy = policy(
+            r#"{"method":"GET","path":"/projects/{project}/files/{file}","operation":"read_builds",
+                "allow_encoded_separators":["project"]}"#,
+        )
+        .unwrap();
+        for path in [
+            "/projects/group%2Fapp/files/readme",
+            "/projects/group%5Capp/files/readme",
+            "/projects/app;v=2/files/readme",
+            "/projects/a%2F%2Fb/files/readme",
+        ] {
+            assert!(
+                matches!(policy.find(Method::Get, path), RouteMatch::Matched { .. }),
+                "{path}"
+            );
+        }
+        for (path, refusal) in [
+            (
+                "/projects/group%2F..%2Fother/files/x",
+                ("project", DotSegment),
+            ),
+            (
+                "/projects/group%2F%252e%252e/files/x",
+                ("project", DotSegment),
+            ),
+            ("/projects/..%5Cx/files/x", ("project", DotSegment)),
+            ("/projects/group%00/files/x", ("project", Nul)),
+            ("/projects/a%2Fb/files/a%2Fb", ("file", EncodedSeparator)),
+            ("/projects/a/files/a;b", ("file", Semicolon)),
+        ] {
+            assert_eq!(
+                refused(&policy, path),
+                Some((refusal.0.to_owned(), refusal.1)),
+                "{path}"
+            );
+        }
+        let error = self::policy(
+            r#"{"method":"GET","path":"/a/{x}","public":true,"allow_encoded_separators":["x","y"]},
+               {"method":"GET","path":"/b","public":true,"allow_encoded_separators":["b"]},
+               {"method":"GET","path":"/c/{c}","public":true,"allow_encoded_separators":"c"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(codes(&error), ["syntax"], "not a list");
+        let error = self::policy(
+            r#"{"method":"GET","path":"/a/{x}","public":true,"allow_encoded_separators":["x","y"]},
+               {"method":"GET","path":"/b","public":true,"allow_encoded_separators":["b"]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(codes(&error), ["unknown_parameter", "unknown_parameter"]);
+        assert_eq!(
+            error.problems.first(),
+            Some(&PolicyProblem::UnknownParameter {
+                route: 0,
+                parameter: "y".into()
+            })
         );
     }
 
@@ -806,7 +1133,57 @@ mod tests {
         ]
     }
 
+    /// A string of the characters that matter to decoding, and some that do not.
+    fn parameter_value() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("%"),
+                Just("2"),
+                Just("5"),
+                Just("e"),
+                Just("E"),
+                Just("f"),
+                Just("F"),
+                Just("c"),
+                Just("C"),
+                Just("0"),
+                Just("3"),
+                Just("b"),
+                Just("."),
+                Just(";"),
+                Just("a"),
+                Just("\\"),
+                Just("\u{0}"),
+                Just("é"),
+            ],
+            1..24,
+        )
+        .prop_map(|pieces| pieces.concat())
+    }
+
     proptest! {
+        /// A value accepted without the opt-in holds no separator, NUL, `;` or dot-segment
+        /// however many times the origin decodes it; with the opt-in, no NUL or dot piece.
+        #[test]
+        fn an_accepted_parameter_decodes_to_no_other_path(value in parameter_value()) {
+            for separators_allowed in [false, true] {
+                if check_parameter(&value, separators_allowed).is_err() {
+                    continue;
+                }
+                let mut level = value.clone().into_bytes();
+                for _ in 0..=MAX_DECODINGS + 2 {
+                    prop_assert!(!level.contains(&0));
+                    prop_assert!(!level
+                        .split(|b| *b == b'/' || *b == b'\\')
+                        .any(|piece| piece == b"." || piece == b".."));
+                    if !separators_allowed {
+                        prop_assert!(!level.iter().any(|b| b"/\\;".contains(b)), "{:?}", value);
+                    }
+                    level = percent_decoded(&level);
+                }
+            }
+        }
+
         /// Whatever the routes, a request matched is matched by a route whose pattern binds
         /// it, and no other binding route of that method is more specific.
         #[test]
@@ -845,6 +1222,7 @@ mod tests {
                 }
                 RouteMatch::NotFound => prop_assert!(binding.is_empty()),
                 RouteMatch::MethodNotAllowed(_) => prop_assert!(false, "only GET routes"),
+                other => prop_assert!(false, "plain segments and GET: {:?}", other),
             }
         }
     }

@@ -78,6 +78,18 @@ pub fn charged_subjects(
     subjects
 }
 
+/// The subjects a refused invitation acceptance is charged to: the client, for a code that is
+/// not valid (wrong, superseded, for another tenant, or of an account that does not exist); an
+/// expired code was the right one and is not a guess. Acceptance is unauthenticated, so only
+/// the client can be charged.
+pub fn acceptance_subjects(client: &Subject, refusal_code: &str) -> Vec<Subject> {
+    if refusal_code == crate::account::Refusal::InvitationInvalid.code() {
+        vec![client.clone()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The isolate's memory of blocked subjects, each until a time. Bounded: when full, the block
 /// ending soonest is forgotten first (the rate limiter blocks it again on its next failure).
 #[derive(Clone, Debug)]
@@ -136,6 +148,16 @@ mod tests {
     use super::*;
     use crate::credential::Malformed;
     use crate::gateway::test_support::{at, key_id};
+
+    #[test]
+    fn failed_acceptances_are_charged_to_the_client() {
+        let client = Subject::client("203.0.113.9");
+        assert_eq!(
+            acceptance_subjects(&client, "invitation_invalid"),
+            vec![client.clone()]
+        );
+        assert!(acceptance_subjects(&client, "invitation_expired").is_empty());
+    }
 
     #[test]
     fn only_guesses_are_charged() {
