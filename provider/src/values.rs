@@ -75,9 +75,9 @@ pub fn rfc3339(timestamp: Timestamp) -> Value<String> {
 pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
     let time = OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2027-01-31T00:00:00Z`"))?;
-    u64::try_from(time.unix_timestamp())
-        .map(Timestamp::from_unix_seconds)
-        .map_err(|_| format!("`{text}` is before 1970"))
+    let seconds =
+        u64::try_from(time.unix_timestamp()).map_err(|_| format!("`{text}` is before 1970"))?;
+    Timestamp::try_from_unix_seconds(seconds).map_err(|error| format!("`{text}`: {error}"))
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ test("directory: malformed, altered or foreign cursors and bad parameters are 40
     ["altered at the end", { cursor: flip(cursor, cursor.length - 1) }],
     ["another order", { cursor, order: "desc" }],
     ["another sort", { cursor, sort: "name" }],
-    ["huge", { cursor: "dc1_" + "A".repeat(5000) }],
+    ["huge", { cursor: "dc2_" + "A".repeat(5000) }],
   ]) {
     assertProblem(await directory(world, { sort: "email", limit: "2", ...parameters }), 400, "invalid_cursor", what);
   }
@@ -193,6 +193,43 @@ test("directory: malformed, altered or foreign cursors and bad parameters are 40
     assertProblem(await directory(world, parameters), 400, code, JSON.stringify(parameters));
   }
   assertProblem(await call("GET", "/v1/users?sort=name&sort=email", { token: world.token }), 400, "repeated_parameter");
+});
+
+test("directory cursors are MACed and bound to the account and the query: another account's, another query's or a forged one is 400 invalid_cursor", async () => {
+  const world = await signUp("team");
+  const other = await signUp("team");
+  for (let i = 0; i < 3; i += 1) {
+    await invite(world, email(`p${i}`));
+    await invite(other, email(`p${i}`));
+  }
+  const query = { sort: "email", status: "pending", q: "p", limit: "1" };
+  const mine = ok(await directory(world, query)).next_cursor;
+  const theirs = ok(await directory(other, query)).next_cursor;
+  assert.ok(mine && theirs);
+  // Its own query, with another page size: the next page.
+  const next = ok(await directory(world, { ...query, limit: "5", cursor: mine }));
+  assert.equal(next.items.length, 2);
+  for (const [what, parameters, token] of [
+    ["another account's cursor, same query", { ...query, cursor: theirs }, world.token],
+    ["this account's cursor in the other account", { ...query, cursor: mine }, other.token],
+    ["another status filter", { ...query, status: "active", cursor: mine }, world.token],
+    ["no status filter", { sort: "email", q: "p", limit: "1", cursor: mine }, world.token],
+    ["another search", { ...query, q: "p0", cursor: mine }, world.token],
+    ["a role filter", { ...query, role: "tenant_user", cursor: mine }, world.token],
+    ["another order", { ...query, order: "desc", cursor: mine }, world.token],
+  ]) {
+    const refused = await directory(world, parameters, token);
+    assertProblem(refused, 400, "invalid_cursor", what);
+  }
+  // A cursor anyone could make under the old scheme (JSON + CRC-32) is refused.
+  const { crc32 } = await import("node:zlib");
+  const payload = Buffer.from(JSON.stringify({ key: { text: "a" }, user_id: world.owner }));
+  const checksum = Buffer.alloc(4);
+  checksum.writeUInt32BE(crc32(payload));
+  for (const prefix of ["dc1_", "dc2_"]) {
+    const forged = prefix + Buffer.concat([payload, checksum]).toString("base64url");
+    assertProblem(await directory(world, { ...query, cursor: forged }), 400, "invalid_cursor", `forged ${prefix}`);
+  }
 });
 
 test("bulk lifecycle: each user judged on their own, with a per-user report that can be read again", async () => {
@@ -230,7 +267,7 @@ test("bulk lifecycle: each user judged on their own, with a per-user report that
   assert.equal(await status(pending.user_id), "pending");
   assert.equal(await status(admin.id), "active");
   const verified = await call("GET", "/v1/whoami", { token: active.token });
-  assertProblem(verified, 401, "owner_inactive", "a deactivated user's token stops working");
+  assertProblem(verified, 401, "invalid_credentials", "a deactivated user's token stops working");
 
   const activated = ok(await bulk("activate", [inactive.id, pending.user_id, admin.id]));
   assert.deepEqual(lines(activated), [

@@ -78,7 +78,7 @@ test("tokens: created with a secret shown once, listed without it, refused right
   assert.deepEqual(verified.permissions, ["build_applications"]);
 
   ok(await call("DELETE", `/v1/tokens/${created.key_id}`, { token: world.token }));
-  assertProblem(await call("GET", "/v1/whoami", { token: created.token }), 401, "unknown_key", "deleted token");
+  assertProblem(await call("GET", "/v1/whoami", { token: created.token }), 401, "invalid_credentials", "deleted token");
   assertProblem(await call("GET", `/v1/tokens/${created.key_id}`, { token: world.token }), 404, "credential_not_found");
 
   const wrongSecret = `${created.key_id.replace(/.$/, "A")}:${world.token.split(":")[1]}`;
@@ -96,7 +96,7 @@ test("expiring tokens stop working and past expiries are refused", async () => {
   ok(await call("GET", "/v1/whoami", { token: soon.token }));
   const wait = (expiresAt + 1) * 1000 - Date.now();
   await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 0)));
-  assertProblem(await call("GET", "/v1/whoami", { token: soon.token }), 401, "expired");
+  assertProblem(await call("GET", "/v1/whoami", { token: soon.token }), 401, "invalid_credentials");
 });
 
 test("automation keys: build-only, toggled off and on, deleted", async () => {
@@ -122,26 +122,26 @@ test("automation keys: build-only, toggled off and on, deleted", async () => {
   );
 
   ok(await call("PATCH", `/v1/automation-keys/${created.key_id}`, { token: world.token, body: { enabled: false } }));
-  assertProblem(await call("POST", "/v1/authorize", { token: created.key, body: { operation: "run_build" } }), 401, "disabled");
+  assertProblem(await call("POST", "/v1/authorize", { token: created.key, body: { operation: "run_build" } }), 401, "invalid_credentials");
   const listed = ok(await call("GET", `/v1/tenants/${world.tenant}/automation-keys`, { token: world.token }));
   assert.equal(listed.items.find((k) => k.key_id === created.key_id).enabled, false);
   ok(await call("PATCH", `/v1/automation-keys/${created.key_id}`, { token: world.token, body: { enabled: true } }));
   assert.equal((await decide("run_build")).allow, true);
 
   ok(await call("DELETE", `/v1/automation-keys/${created.key_id}`, { token: world.token }));
-  assertProblem(await call("POST", "/v1/authorize", { token: created.key, body: { operation: "run_build" } }), 401, "unknown_key");
+  assertProblem(await call("POST", "/v1/authorize", { token: created.key, body: { operation: "run_build" } }), 401, "invalid_credentials");
 });
 
 test("deactivation blocks every credential at once; activation restores them", async () => {
   const world = await signUp("team");
   const bo = await member(world, ["build_applications"], "bo");
   ok(await call("POST", `/v1/users/${bo.id}/deactivate`, { token: world.token }));
-  assertProblem(await call("GET", "/v1/whoami", { token: bo.token }), 401, "owner_inactive");
+  assertProblem(await call("GET", "/v1/whoami", { token: bo.token }), 401, "invalid_credentials");
   ok(await call("POST", `/v1/users/${bo.id}/activate`, { token: world.token }));
   ok(await call("GET", "/v1/whoami", { token: bo.token }));
   ok(await call("POST", `/v1/users/${bo.id}/deactivate`, { token: world.token }));
   ok(await call("DELETE", `/v1/users/${bo.id}`, { token: world.token }));
-  assertProblem(await call("GET", "/v1/whoami", { token: bo.token }), 401, "unknown_key");
+  assertProblem(await call("GET", "/v1/whoami", { token: bo.token }), 401, "invalid_credentials");
   assertProblem(await call("GET", `/v1/users/${bo.id}`, { token: world.token }), 404, "user_not_found");
 });
 

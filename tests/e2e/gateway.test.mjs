@@ -242,7 +242,7 @@ test("401 without a valid credential, 403 without the permission", async () => {
   const [id, secret] = world.token.split(":");
   const other = await signUp("team");
   const wrongSecret = await gw("GET", "/api/configuration", { token: `${id}:${other.token.split(":")[1]}` });
-  assertProblem(wrongSecret, 401, "wrong_secret");
+  assertProblem(wrongSecret, 401, "invalid_credentials");
   assert.equal(wrongSecret.echo, undefined);
   assert.ok(secret);
 
@@ -292,12 +292,12 @@ test("a revoked token is refused on the next request; a deactivated user's at on
   const created = ok(await token(world, world.token, ["modify_configuration"]), 201);
   forwarded(await gw("PUT", "/api/configuration", { token: created.token, body: {} }));
   ok(await call("DELETE", `/v1/tokens/${created.key_id}`, { token: world.token }));
-  assertProblem(await gw("PUT", "/api/configuration", { token: created.token, body: {} }), 401, "unknown_key");
+  assertProblem(await gw("PUT", "/api/configuration", { token: created.token, body: {} }), 401, "invalid_credentials");
 
   const bo = await member(world, ["modify_configuration"], "bo");
   forwarded(await gw("GET", "/api/configuration", { token: bo.token }));
   ok(await call("POST", `/v1/users/${bo.id}/deactivate`, { token: world.token }));
-  assertProblem(await gw("GET", "/api/configuration", { token: bo.token }), 401, "owner_inactive");
+  assertProblem(await gw("GET", "/api/configuration", { token: bo.token }), 401, "invalid_credentials");
 });
 
 test("last-used times are recorded after the response", async () => {

@@ -169,8 +169,11 @@ pub enum Refusal {
     /// The actor's token is not theirs, not in this tenant, or expired.
     #[error("the credential used cannot act here")]
     CredentialNotUsable,
-    /// The actor is not a member of the tenant.
-    #[error("the acting user is not a member of tenant `{0}`")]
+    /// The actor is not a member of the tenant. Answered exactly like [`Refusal::UnknownTenant`]
+    /// (same code, class and message), so that nobody learns whether a tenant they are not in
+    /// exists; a credential in such a tenant is answered as [`Refusal::UnknownCredential`].
+    /// The variant itself stays distinct for the engine and its tests.
+    #[error("tenant `{0}` not found")]
     ActorNotMember(TenantId),
     /// The actor lacks a permission the operation needs.
     #[error("this needs the `{0}` permission")]
@@ -307,6 +310,12 @@ pub enum Refusal {
         "user `{0}` holds permissions in this tenant; only its managers or a company admin can remove them"
     )]
     SeatHoldsPermissions(UserId),
+    /// A directory cursor this account did not make for this query: malformed, altered, of
+    /// another account or of another sort, order, filter or search.
+    #[error(
+        "the cursor is malformed, was altered, or belongs to another account or query; start again from the first page"
+    )]
+    InvalidCursor,
 }
 
 impl Refusal {
@@ -316,7 +325,7 @@ impl Refusal {
             Refusal::UnknownActor => "unknown_actor",
             Refusal::ActorNotActive(_) => "actor_not_active",
             Refusal::CredentialNotUsable => "credential_not_usable",
-            Refusal::ActorNotMember(_) => "actor_not_member",
+            Refusal::ActorNotMember(_) => "tenant_not_found",
             Refusal::MissingPermission(_) => "missing_permission",
             Refusal::NotCompanyAdmin => "not_company_admin",
             Refusal::Escalation(_) => "privilege_escalation",
@@ -347,20 +356,31 @@ impl Refusal {
             Refusal::UserExists(_) => "user_exists",
             Refusal::OutboxFull(_) => "notification_outbox_full",
             Refusal::WebhookNotConfigured => "webhook_not_found",
+            Refusal::InvalidCursor => "invalid_cursor",
             Refusal::OutOfReach(_) => "user_out_of_reach",
             Refusal::UserLimit { .. } => "user_limit",
             Refusal::SeatHoldsPermissions(_) => "seat_holds_permissions",
         }
     }
 
+    /// This refusal as seen by an actor who addressed the credential `key_id`: not being a
+    /// member of its tenant reads as the credential not existing.
+    fn hiding_tenant_of(self, key_id: &KeyId) -> Self {
+        match self {
+            Refusal::ActorNotMember(_) => Refusal::UnknownCredential(key_id.clone()),
+            other => other,
+        }
+    }
+
     /// The class adapters map to a status code.
     pub const fn class(&self) -> RefusalClass {
         match self {
-            Refusal::ExpiryInPast | Refusal::OutOfRange(_) => RefusalClass::Invalid,
+            Refusal::ExpiryInPast | Refusal::OutOfRange(_) | Refusal::InvalidCursor => {
+                RefusalClass::Invalid
+            }
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
             | Refusal::CredentialNotUsable
-            | Refusal::ActorNotMember(_)
             | Refusal::MissingPermission(_)
             | Refusal::NotCompanyAdmin
             | Refusal::Escalation(_)
@@ -370,6 +390,7 @@ impl Refusal {
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
+            | Refusal::ActorNotMember(_)
             | Refusal::UnknownCredential(_)
             | Refusal::UnknownBulkReport(_)
             | Refusal::NotMember { .. }
@@ -1400,6 +1421,35 @@ impl Account {
         Ok((Outcome::MemberRemoved { user_id }, event))
     }
 
+    /// What `actor` may do with the credential `key_id` of `tenant_id`: as
+    /// [`Account::actor_permissions`], except that an actor who is not a member of the tenant is
+    /// told the credential does not exist, exactly as for an unknown key id (never which tenant
+    /// holds it).
+    pub(crate) fn credential_permissions(
+        &self,
+        actor: &Actor,
+        tenant_id: &TenantId,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<PermissionSet, Refusal> {
+        self.actor_permissions(actor, tenant_id, now)
+            .map_err(|refusal| refusal.hiding_tenant_of(key_id))
+    }
+
+    /// The tenant of the automation key `key_id`, when `actor` may manage the key there
+    /// (`build_applications`); not being a member of it reads as the key not existing.
+    fn manageable_automation_key(
+        &self,
+        actor: &Actor,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<TenantId, Refusal> {
+        let tenant_id = self.tenant_of_automation_key(key_id)?;
+        self.require(actor, &tenant_id, Permission::BuildApplications, now)
+            .map_err(|refusal| refusal.hiding_tenant_of(key_id))?;
+        Ok(tenant_id)
+    }
+
     fn tenant_of_token(&self, key_id: &KeyId) -> Result<TenantId, Refusal> {
         self.tenants
             .values()
@@ -1907,7 +1957,7 @@ impl Account {
             }
             Command::DeleteApiToken { key_id } => {
                 let tenant_id = self.tenant_of_token(&key_id)?;
-                let held = self.actor_permissions(actor, &tenant_id, now)?;
+                let held = self.credential_permissions(actor, &tenant_id, &key_id, now)?;
                 let tenant = self.tenant_mut(&tenant_id)?;
                 let own = tenant
                     .api_tokens
@@ -1957,8 +2007,7 @@ impl Account {
                 ))
             }
             Command::SetAutomationKeyEnabled { key_id, enabled } => {
-                let tenant_id = self.tenant_of_automation_key(&key_id)?;
-                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 let tenant = self.tenant_mut(&tenant_id)?;
                 if enabled && !tenant.plan.includes(Feature::AutomationKeys) {
                     return Err(Refusal::PlanFeature {
@@ -1978,8 +2027,7 @@ impl Account {
                 Ok((Outcome::AutomationKeyToggled { key_id, enabled }, event))
             }
             Command::DeleteAutomationKey { key_id } => {
-                let tenant_id = self.tenant_of_automation_key(&key_id)?;
-                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 self.tenant_mut(&tenant_id)?.automation_keys.remove(&key_id);
                 let event = Event::new(Some(&tenant_id), "automation_key.deleted", &key_id);
                 Ok((Outcome::AutomationKeyDeleted { key_id }, event))
@@ -2009,7 +2057,7 @@ impl Account {
                     event,
                 ))
             }
-            Command::RemoveWebhook => {
+            Command::RemoveWebhook {} => {
                 self.require_company_admin(actor, now)?;
                 if self.webhook.take().is_none() {
                     return Err(Refusal::WebhookNotConfigured);

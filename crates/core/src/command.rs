@@ -223,8 +223,10 @@ pub enum Command {
         /// `https://…` (or `http://` to 127.0.0.1, [::1] or localhost).
         url: WebhookUrl,
     },
-    /// Stop webhook deliveries; notifications wait in the outbox (company admins).
-    RemoveWebhook,
+    /// Stop webhook deliveries; notifications wait in the outbox (company admins). A struct
+    /// variant with no fields, not a unit variant: serde ignores extra fields next to the tag
+    /// of a unit variant, so only this form refuses them like every other command.
+    RemoveWebhook {},
 }
 
 /// The largest command body accepted, in bytes.
@@ -280,7 +282,7 @@ impl Command {
             Command::DeleteAutomationKey { .. } => "delete_automation_key",
             Command::UpdateTenantSettings { .. } => "update_tenant_settings",
             Command::ConfigureWebhook { .. } => "configure_webhook",
-            Command::RemoveWebhook => "remove_webhook",
+            Command::RemoveWebhook {} => "remove_webhook",
         }
     }
 }
@@ -323,6 +325,35 @@ mod tests {
         assert!(Command::from_json(br#"{"command":"format_disk"}"#).is_err());
         let huge = vec![b' '; MAX_COMMAND_BYTES + 1];
         assert_eq!(Command::from_json(&huge), Err(CommandParseError::TooLarge));
+    }
+
+    #[test]
+    fn remove_webhook_refuses_unknown_fields() {
+        assert_eq!(
+            Command::from_json(br#"{"command":"remove_webhook"}"#),
+            Ok(Command::RemoveWebhook {})
+        );
+        let error = Command::from_json(br#"{"command":"remove_webhook","url":"x"}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `url`"), "{error}");
+    }
+
+    #[test]
+    fn every_command_refuses_unknown_fields() {
+        // serde's unknown-variant message lists every command name.
+        let listing = Command::from_json(br#"{"command":"?"}"#)
+            .unwrap_err()
+            .to_string();
+        let names: Vec<&str> = listing.split('`').skip(3).step_by(2).collect();
+        assert!(names.contains(&"remove_webhook"), "{listing}");
+        assert!(names.len() > 20, "{listing}");
+        for name in names {
+            let body = format!(r#"{{"command":"{name}","bogus":1}}"#);
+            let error = Command::from_json(body.as_bytes()).unwrap_err();
+            assert!(
+                error.to_string().contains("unknown field `bogus`"),
+                "{name}: {error}"
+            );
+        }
     }
 
     #[test]

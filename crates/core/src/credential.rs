@@ -548,7 +548,14 @@ pub enum Verification {
 }
 
 impl Verification {
-    /// A stable machine-readable code, e.g. `wrong_secret`.
+    /// The public code of every refusal after the credential parsed: an unknown key id, a
+    /// wrong secret, an expired or disabled credential and an inactive or pending owner all
+    /// answer this, with the same message ([`Verification::public_code`]).
+    pub const INVALID_CREDENTIALS: &'static str = "invalid_credentials";
+
+    /// The precise machine-readable reason, e.g. `wrong_secret`: for the verifier's own use
+    /// (rate limiting, logs, local library calls), never for an answer to the caller, where it
+    /// would say whether a key id exists ([`Verification::public_code`] is that answer).
     pub const fn code(&self) -> &'static str {
         match self {
             Verification::Valid(_) => "valid",
@@ -562,12 +569,46 @@ impl Verification {
         }
     }
 
-    /// A message safe to show to the caller: it leaks nothing about other credentials.
+    /// The code to answer the caller with: `valid`, `malformed_credential` (decided from the
+    /// presented text alone, before any lookup, so it reveals nothing stored) or
+    /// [`Verification::INVALID_CREDENTIALS`] for every other refusal. An unknown key id and a
+    /// wrong secret must read alike, or any key id of any account could be probed; the
+    /// credential's state (expired, disabled, owner inactive or pending) is folded in too, so
+    /// that a refused credential says nothing about itself or its owner.
+    pub const fn public_code(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "valid",
+            Verification::Malformed(_) => "malformed_credential",
+            Verification::UnknownKey
+            | Verification::WrongSecret
+            | Verification::Expired
+            | Verification::Disabled
+            | Verification::OwnerInactive
+            | Verification::OwnerPending => Self::INVALID_CREDENTIALS,
+        }
+    }
+
+    /// The message that goes with [`Verification::public_code`]: one per public code.
     pub const fn public_message(&self) -> &'static str {
         match self {
             Verification::Valid(_) => "credential is valid",
             Verification::Malformed(_) => "credential is malformed",
-            Verification::UnknownKey | Verification::WrongSecret => "credential is not recognised",
+            Verification::UnknownKey
+            | Verification::WrongSecret
+            | Verification::Expired
+            | Verification::Disabled
+            | Verification::OwnerInactive
+            | Verification::OwnerPending => "credential is not valid",
+        }
+    }
+
+    /// The precise message that goes with [`Verification::code`], for the same uses.
+    pub const fn message(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "credential is valid",
+            Verification::Malformed(_) => "credential is malformed",
+            Verification::UnknownKey => "no credential has this key id",
+            Verification::WrongSecret => "the secret does not match the key id",
             Verification::Expired => "credential has expired",
             Verification::Disabled => "credential is disabled",
             Verification::OwnerInactive => "credential owner is deactivated",

@@ -247,10 +247,19 @@ pub enum NameError {
     /// Contains control characters.
     #[error("name must not contain control characters")]
     ControlCharacters,
+    /// Contains an invisible, direction-changing or line-breaking format character (see
+    /// [`DisplayName::is_refused_format_char`]): names are shown to other people, who must
+    /// see what the name says.
+    #[error(
+        "name must not contain U+{:04X}: zero-width, bidirectional-override and line or paragraph separator characters are refused",
+        u32::from(*.0)
+    )]
+    FormatCharacter(char),
 }
 
 /// A human-readable name (of a user, tenant, token or key): trimmed, 1 to 100 characters,
-/// no control characters.
+/// no control characters, and none of the invisible or direction-changing characters that
+/// would make a name read differently from what it is (U+202E, zero-width spaces...).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -262,6 +271,24 @@ impl DisplayName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The format characters a name may not hold: zero-width and directional marks
+    /// (U+200B–U+200F), bidirectional embeddings and overrides (U+202A–U+202E), the line and
+    /// paragraph separators (U+2028, U+2029), invisible operators and the word joiner
+    /// (U+2060–U+2064), bidirectional isolates (U+2066–U+2069) and the byte-order mark /
+    /// zero-width no-break space (U+FEFF).
+    pub const fn is_refused_format_char(c: char) -> bool {
+        matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
     }
 }
 
@@ -276,6 +303,8 @@ impl FromStr for DisplayName {
             Err(NameError::TooLong)
         } else if trimmed.chars().any(char::is_control) {
             Err(NameError::ControlCharacters)
+        } else if let Some(c) = trimmed.chars().find(|c| Self::is_refused_format_char(*c)) {
+            Err(NameError::FormatCharacter(c))
         } else {
             Ok(Self(trimmed.to_owned()))
         }
@@ -373,6 +402,42 @@ mod tests {
         );
         assert_eq!(
             "a\u{0}b".parse::<DisplayName>(),
+            Err(NameError::ControlCharacters)
+        );
+    }
+
+    #[test]
+    fn names_with_bidi_overrides_zero_width_or_line_separators_are_refused() {
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
+            '\u{202C}', '\u{202D}', '\u{202E}', '\u{2028}', '\u{2029}', '\u{2060}', '\u{2061}',
+            '\u{2062}', '\u{2063}', '\u{2064}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{FEFF}',
+        ] {
+            let name = format!("Ana{c}Bell");
+            assert_eq!(
+                name.parse::<DisplayName>(),
+                Err(NameError::FormatCharacter(c)),
+                "{name:?}"
+            );
+            // Also at the edges, where trimming does not remove them (or does, for separators).
+            if !c.is_whitespace() {
+                assert!(format!("{c}Ana").parse::<DisplayName>().is_err());
+            }
+            let json = serde_json::to_string(&name).unwrap();
+            assert!(serde_json::from_str::<DisplayName>(&json).is_err());
+        }
+        let message = "Ana\u{202E}lleB"
+            .parse::<DisplayName>()
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("U+202E"), "{message}");
+        // Ordinary non-ASCII text stays accepted (emoji joined by U+200D do not).
+        for good in ["Zoë Ångström", "李小龙", "José-María", "محمد", "O'Brien"] {
+            assert!(good.parse::<DisplayName>().is_ok(), "{good}");
+        }
+        assert_eq!(
+            "a\u{7}".parse::<DisplayName>(),
             Err(NameError::ControlCharacters)
         );
     }

@@ -357,7 +357,7 @@ impl Account {
             .tenants()
             .find(|tenant| tenant.api_tokens.contains_key(key_id))
             .ok_or_else(not_found)?;
-        let held = self.actor_permissions(actor, &tenant.id, now)?;
+        let held = self.credential_permissions(actor, &tenant.id, key_id, now)?;
         tenant
             .api_tokens
             .get(key_id)
@@ -393,7 +393,7 @@ impl Account {
             .tenants()
             .find(|tenant| tenant.automation_keys.contains_key(key_id))
             .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))?;
-        self.actor_permissions(actor, &tenant.id, now)?;
+        self.credential_permissions(actor, &tenant.id, key_id, now)?;
         tenant
             .automation_keys
             .get(key_id)

@@ -10,7 +10,8 @@
 //!
 //! The rules the model encodes:
 //! - Acting: the actor must exist (`unknown_actor`) and be active (`actor_not_active`); in a
-//!   tenant they must be a member (`actor_not_member`); through a token, the token must exist,
+//!   tenant they must be a member (else `tenant_not_found`, as if it did not exist; for a
+//!   credential of that tenant, `credential_not_found`); through a token, the token must exist,
 //!   be theirs, belong to that tenant and be unexpired (`credential_not_usable`), and then they
 //!   hold only what the token's scope allows. Lacking a needed permission: `missing_permission`.
 //! - Account-level operations (create tenant, user lifecycle, company admin, primary contacts,
@@ -121,6 +122,18 @@ const OWNER: usize = 0;
 const MANAGE: Permission = Permission::UserAndApiManagement;
 const BUILD: Permission = Permission::BuildApplications;
 const QUOTA: usize = 50;
+/// Acting in a tenant one is not a member of reads as the tenant not existing.
+const NOT_A_MEMBER: &str = "tenant_not_found";
+
+/// A refusal about the tenant of a credential, as the actor who addressed the credential sees
+/// it: not being a member reads as the credential not existing.
+fn hiding_tenant(refusal: &'static str) -> &'static str {
+    if refusal == NOT_A_MEMBER {
+        "credential_not_found"
+    } else {
+        refusal
+    }
+}
 
 // ----- the model ---------------------------------------------------------------------------
 
@@ -484,7 +497,7 @@ impl Model {
         let granted = *self.tenants[tenant]
             .members
             .get(&actor.user)
-            .ok_or("actor_not_member")?;
+            .ok_or(NOT_A_MEMBER)?;
         let Some(token) = actor.token else {
             return Ok(granted);
         };
@@ -1020,7 +1033,7 @@ impl Model {
                 if !current.live {
                     return Err("credential_not_found".into());
                 }
-                let held = self.held(actor, current.tenant)?;
+                let held = self.held(actor, current.tenant).map_err(hiding_tenant)?;
                 rules(&[(
                     current.owner != actor.user && !held.contains(MANAGE),
                     "missing_permission",
@@ -1051,7 +1064,8 @@ impl Model {
                 if !current.live {
                     return Err("credential_not_found".into());
                 }
-                self.require(actor, current.tenant, BUILD)?;
+                self.require(actor, current.tenant, BUILD)
+                    .map_err(hiding_tenant)?;
                 let plan = self.tenants[current.tenant].plan;
                 rules(&[(
                     enabled && !plan.includes(Feature::AutomationKeys),
@@ -1064,7 +1078,8 @@ impl Model {
                 if !current.live {
                     return Err("credential_not_found".into());
                 }
-                self.require(actor, current.tenant, BUILD)?;
+                self.require(actor, current.tenant, BUILD)
+                    .map_err(hiding_tenant)?;
                 next.keys[key].live = false;
             }
             Request::UpdateTenant {

@@ -42,8 +42,13 @@ fn email(text: &str) -> Email {
 
 impl World {
     fn new(plan: Plan) -> Self {
+        Self::seeded(plan, 11)
+    }
+
+    /// A world whose ids come from `seed` (another seed, another account).
+    fn seeded(plan: Plan, seed: u64) -> Self {
         let key = HashingKey::from_bytes(&[3; 32]).unwrap();
-        let mut random = SeededRandom::new(11);
+        let mut random = SeededRandom::new(seed);
         let now = Timestamp::from_unix_seconds(1_700_000_000);
         let signed_up = Account::sign_up(
             SignUp {
@@ -449,7 +454,7 @@ fn notifications_and_the_webhook_are_for_company_admins_only() {
         url: "https://hooks.acme.test/portcullis".parse().unwrap(),
     };
     assert_eq!(world.refused(&manager, configure), Refusal::NotCompanyAdmin);
-    let refusal = world.refused(&world.owner(), Command::RemoveWebhook);
+    let refusal = world.refused(&world.owner(), Command::RemoveWebhook {});
     assert_eq!(
         (refusal.code(), refusal),
         ("webhook_not_found", Refusal::WebhookNotConfigured)
@@ -483,7 +488,9 @@ fn the_webhook_signing_secret_is_shown_once_and_never_stored() {
         panic!("not configured");
     };
     assert_ne!(new, signing_secret, "configuring again rotates the secret");
-    world.apply(&world.owner(), Command::RemoveWebhook).unwrap();
+    world
+        .apply(&world.owner(), Command::RemoveWebhook {})
+        .unwrap();
     assert!(world.account.webhook().is_none());
 }
 
@@ -1149,6 +1156,42 @@ fn sso_needs_enterprise_and_a_valid_breakglass_user() {
 // ----- credentials ----------------------------------------------------------------------------
 
 #[test]
+fn timestamps_after_year_9999_are_refused_at_parse() {
+    let mut world = World::new(Plan::Team);
+    let body = |expires_at: u64| {
+        format!(
+            r#"{{"command":"create_api_token","tenant_id":"{}","name":"far","expires_at":{expires_at}}}"#,
+            world.tenant
+        )
+    };
+    for late in [253_402_300_800_u64, 1 << 53, u64::MAX] {
+        let error = Command::from_json(body(late).as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("9999-12-31T23:59:59Z"),
+            "{error}"
+        );
+    }
+    // The latest accepted time works end to end: created, projected, verified.
+    let command = Command::from_json(body(Timestamp::MAX.unix_seconds()).as_bytes()).unwrap();
+    let Outcome::ApiTokenCreated { token, .. } = world.apply(&world.owner(), command).unwrap()
+    else {
+        panic!()
+    };
+    assert!(world.verify(token.expose()).principal().is_some());
+    let record = world
+        .account
+        .credential_records()
+        .into_values()
+        .find(|record| record.expires_at == Some(Timestamp::MAX))
+        .unwrap();
+    let json = serde_json::to_string(&record).unwrap();
+    assert_eq!(
+        serde_json::from_str::<portcullis_core::credential::CredentialRecord>(&json).unwrap(),
+        record
+    );
+}
+
+#[test]
 fn token_effective_permissions_are_scope_intersect_member() {
     let mut world = World::new(Plan::Team);
     let user = world.member(
@@ -1387,6 +1430,171 @@ fn account_state_round_trips_through_json() {
 
 // ----- reads -------------------------------------------------------------------------------
 
+/// A refusal as the caller sees it (status class, code, message), with `id` written as `{id}`
+/// so that answers about different ids compare.
+impl World {
+    /// A member of the first tenant holding every permission there, and a second tenant
+    /// (launched by the owner) that member is not in.
+    fn outsider_and_second_tenant(&mut self) -> (Actor, TenantId) {
+        let outsider = Actor::user(self.member("outsider@acme.test", PermissionSet::ALL));
+        let owner = self.owner.clone();
+        (outsider, self.create_tenant(&owner, "Second"))
+    }
+}
+
+fn answer_about(
+    refusal: &Refusal,
+    id: &str,
+) -> (portcullis_core::account::RefusalClass, &'static str, String) {
+    (
+        refusal.class(),
+        refusal.code(),
+        refusal.to_string().replace(id, "{id}"),
+    )
+}
+
+#[test]
+fn existence_oracles_a_tenant_the_caller_is_not_in_answers_like_an_unknown_one() {
+    let mut world = World::new(Plan::Team);
+    let (outsider, second) = world.outsider_and_second_tenant();
+    let unknown: TenantId = "ten_00000000000000ff".parse().unwrap();
+    let now = world.now;
+
+    let hidden = world
+        .account
+        .view_members(&outsider, &second, now)
+        .unwrap_err();
+    let missing = world
+        .account
+        .view_members(&outsider, &unknown, now)
+        .unwrap_err();
+    assert_eq!(hidden, Refusal::ActorNotMember(second.clone()));
+    assert_eq!(
+        answer_about(&hidden, second.as_str()),
+        answer_about(&missing, unknown.as_str())
+    );
+    assert_eq!(hidden.code(), "tenant_not_found");
+    for tenant_id in [&second, &unknown] {
+        let invite = Command::InviteMember {
+            tenant_id: tenant_id.clone(),
+            email: email("x@acme.test"),
+            name: None,
+            permissions: PermissionSet::EMPTY,
+        };
+        let refusal = world.refused(&outsider, invite);
+        assert_eq!(
+            answer_about(&refusal, tenant_id.as_str()),
+            answer_about(&missing, unknown.as_str())
+        );
+    }
+}
+
+#[test]
+fn existence_oracles_a_credential_in_a_tenant_the_caller_is_not_in_answers_like_an_unknown_one() {
+    let mut world = World::new(Plan::Team);
+    let (outsider, second) = world.outsider_and_second_tenant();
+    let created = world.apply(
+        &world.owner(),
+        Command::CreateApiToken {
+            tenant_id: second.clone(),
+            name: "there".parse().unwrap(),
+            permissions: PermissionSet::EMPTY,
+            expires_at: None,
+        },
+    );
+    let Ok(Outcome::ApiTokenCreated { key_id: token, .. }) = created else {
+        panic!("{created:?}")
+    };
+    let created = world.apply(
+        &world.owner(),
+        Command::CreateAutomationKey {
+            tenant_id: second.clone(),
+            name: "ci".parse().unwrap(),
+        },
+    );
+    let Ok(Outcome::AutomationKeyCreated {
+        key_id: automation, ..
+    }) = created
+    else {
+        panic!("{created:?}")
+    };
+    let mut random = SeededRandom::new(404);
+    let unknown_token =
+        portcullis_core::credential::issue_api_token(&mut random, &world.key).key_id;
+    let unknown_key =
+        portcullis_core::credential::issue_automation_key(&mut random, &world.key).key_id;
+    let now = world.now;
+
+    let expected = answer_about(
+        &Refusal::UnknownCredential(unknown_token.clone()),
+        unknown_token.as_str(),
+    );
+    for (key_id, unknown) in [(&token, &unknown_token), (&automation, &unknown_key)] {
+        let reads = [key_id, unknown].map(|key_id| {
+            if key_id.kind() == portcullis_core::credential::CredentialKind::ApiToken {
+                world.account.view_api_token(&outsider, key_id, now).err()
+            } else {
+                world
+                    .account
+                    .view_automation_key(&outsider, key_id, now)
+                    .err()
+            }
+        });
+        let [hidden, missing] = reads.map(Option::unwrap);
+        assert_eq!(hidden, Refusal::UnknownCredential(key_id.clone()));
+        assert_eq!(answer_about(&hidden, key_id.as_str()), expected);
+        assert_eq!(answer_about(&missing, unknown.as_str()), expected);
+    }
+    for command in [
+        Command::DeleteApiToken {
+            key_id: token.clone(),
+        },
+        Command::SetAutomationKeyEnabled {
+            key_id: automation.clone(),
+            enabled: false,
+        },
+        Command::DeleteAutomationKey {
+            key_id: automation.clone(),
+        },
+    ] {
+        let refusal = world.refused(&outsider, command);
+        assert_eq!(refusal.code(), "credential_not_found", "{refusal:?}");
+        assert!(!refusal.to_string().contains(second.as_str()), "{refusal}");
+    }
+}
+
+#[test]
+fn existence_oracles_unknown_key_and_wrong_secret_answer_alike() {
+    let mut world = World::new(Plan::Team);
+    let (key_id, _) = world.token(&world.owner(), PermissionSet::EMPTY);
+    let (_, other) = world.token(&world.owner(), PermissionSet::EMPTY);
+    let other_secret = other.split(':').nth(1).unwrap();
+    let wrong_secret = world.verify(&format!("{key_id}:{other_secret}"));
+    let mut random = SeededRandom::new(404);
+    let never_issued = portcullis_core::credential::issue_api_token(&mut random, &world.key);
+    let unknown_key = world.verify(never_issued.secret.expose());
+    // The precise reason stays for the verifier (rate limiting), the answer is one.
+    assert_eq!(
+        (unknown_key.code(), wrong_secret.code()),
+        ("unknown_key", "wrong_secret")
+    );
+    for refused in [
+        &wrong_secret,
+        &Verification::Expired,
+        &Verification::Disabled,
+        &Verification::OwnerInactive,
+        &Verification::OwnerPending,
+    ] {
+        assert_eq!(
+            (refused.public_code(), refused.public_message()),
+            (unknown_key.public_code(), unknown_key.public_message())
+        );
+    }
+    assert_eq!(unknown_key.public_code(), "invalid_credentials");
+    let malformed = world.verify("hello");
+    assert_eq!(malformed.public_code(), "malformed_credential");
+}
+
 #[test]
 fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
     let mut world = World::new(Plan::Team);
@@ -1617,7 +1825,8 @@ fn license_admins_administer_seats_of_their_tenants_only() {
             permissions: PermissionSet::ALL,
         },
     );
-    assert_eq!(refusal.code(), "actor_not_member");
+    assert_eq!(refusal, Refusal::ActorNotMember(other.clone()));
+    assert_eq!(refusal.code(), "tenant_not_found");
     let refusal = world.refused(&admin, Command::DeactivateUser { user_id: seat });
     assert_eq!(refusal.code(), "not_company_admin");
     let refusal = world.refused(
@@ -1940,10 +2149,14 @@ impl World {
         }
     }
 
+    fn directory_query(parameters: &[(&str, &str)]) -> DirectoryQuery {
+        DirectoryQuery::from_parameters(parameters.iter().copied()).unwrap()
+    }
+
     fn directory(&self, parameters: &[(&str, &str)]) -> DirectoryPage {
         let query = DirectoryQuery::from_parameters(parameters.iter().copied()).unwrap();
         self.account
-            .view_directory(&self.owner(), &query, self.now)
+            .view_directory(&self.owner(), &query, &self.key, self.now)
             .unwrap()
     }
 }
@@ -2222,9 +2435,93 @@ fn the_directory_sorts_filters_searches_and_is_for_company_admins() {
     let reader = Actor::user(bea);
     let refusal = world
         .account
-        .view_directory(&reader, &DirectoryQuery::default(), world.now)
+        .view_directory(&reader, &DirectoryQuery::default(), &world.key, world.now)
         .unwrap_err();
     assert_eq!(refusal.code(), "not_company_admin");
+}
+
+#[test]
+fn directory_cursors_are_bound_to_the_account_and_the_query() {
+    let mut world = World::new(Plan::Team);
+    let mut elsewhere = World::seeded(Plan::Team, 12);
+    assert_ne!(world.account.id(), elsewhere.account.id());
+    for n in 0..3 {
+        world.invite(&format!("user{n}@acme.test"), PermissionSet::EMPTY);
+        elsewhere.invite(&format!("user{n}@acme.test"), PermissionSet::EMPTY);
+    }
+    let first = [
+        ("sort", "email"),
+        ("status", "pending"),
+        ("q", "user"),
+        ("limit", "1"),
+    ];
+    let cursor = world.directory(&first).next_cursor.unwrap();
+    let with = |parameters: &[(&str, &str)]| {
+        let mut parameters = parameters.to_vec();
+        parameters.push(("cursor", cursor.as_str()));
+        World::directory_query(&parameters)
+    };
+    // Its own query, whatever the page size: the next page.
+    let next = world.account.view_directory(
+        &world.owner(),
+        &with(&[
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("limit", "5"),
+        ]),
+        &world.key,
+        world.now,
+    );
+    assert_eq!(next.unwrap().items.len(), 2);
+    // Another query of the same account.
+    for other in [
+        vec![("sort", "email"), ("status", "pending"), ("q", "use")],
+        vec![("sort", "email"), ("status", "active"), ("q", "user")],
+        vec![("sort", "email"), ("q", "user")],
+        vec![
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("order", "desc"),
+        ],
+        vec![("sort", "name"), ("status", "pending"), ("q", "user")],
+        vec![
+            ("sort", "email"),
+            ("status", "pending"),
+            ("q", "user"),
+            ("role", "tenant_user"),
+        ],
+    ] {
+        let refusal = world
+            .account
+            .view_directory(&world.owner(), &with(&other), &world.key, world.now)
+            .unwrap_err();
+        assert_eq!(refusal, Refusal::InvalidCursor, "{other:?}");
+        assert_eq!(refusal.code(), "invalid_cursor");
+        assert_eq!(
+            refusal.class(),
+            portcullis_core::account::RefusalClass::Invalid
+        );
+    }
+    // The same query in another account.
+    let refusal = elsewhere
+        .account
+        .view_directory(
+            &elsewhere.owner(),
+            &with(&first),
+            &elsewhere.key,
+            elsewhere.now,
+        )
+        .unwrap_err();
+    assert_eq!(refusal, Refusal::InvalidCursor);
+    // The same account under another hashing key.
+    let other_key = HashingKey::from_bytes(&[4; 32]).unwrap();
+    let refusal = world
+        .account
+        .view_directory(&world.owner(), &with(&first), &other_key, world.now)
+        .unwrap_err();
+    assert_eq!(refusal, Refusal::InvalidCursor);
 }
 
 #[test]

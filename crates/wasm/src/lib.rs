@@ -69,8 +69,9 @@ fn encode<T: Serialize>(value: &T) -> JsValue {
 fn timestamp(now: Option<f64>) -> Result<Timestamp, Failure> {
     let seconds = now.unwrap_or_else(|| js_sys::Date::now() / 1000.0);
     if seconds.is_finite() && (0.0..=MAX_SAFE_INTEGER).contains(&seconds) {
-        // In range and finite, so the conversion is exact after flooring.
-        Ok(Timestamp::from_unix_seconds(seconds.floor() as u64))
+        // In range and finite, so the conversion is exact after flooring; the engine bounds
+        // the rest (nothing after 9999-12-31T23:59:59Z).
+        Timestamp::try_from_unix_seconds(seconds.floor() as u64).map_err(|_| Failure::time())
     } else {
         Err(Failure::time())
     }

@@ -1,7 +1,7 @@
 //! The one place where engine refusals and bad inputs become the `{ code, message, path? }`
 //! problems JavaScript sees. Messages are the engine's public text; nothing internal leaks.
 
-use crate::types::{Failure, False, Problem};
+use crate::types::{Failure, False, Problem, PublicAnswer};
 use portcullis_core::authz::UnknownOperation;
 use portcullis_core::company::{UnknownAccountOperation, UnknownCompanyRole};
 use portcullis_core::credential::Verification;
@@ -15,6 +15,7 @@ impl Problem {
             code: code.to_owned(),
             message: message.to_string(),
             path,
+            public: None,
         }
     }
 
@@ -44,9 +45,15 @@ impl Failure {
         Self { ok: False, errors }
     }
 
-    /// A refused verification: the engine's stable code and its public message.
+    /// A refused verification: the engine's precise code and message, for the caller's own
+    /// accounting, and the public answer to give outside.
     pub fn refused(verification: &Verification) -> Self {
-        Self::one(verification.code(), verification.public_message(), None)
+        let mut problem = Problem::new(verification.code(), verification.message(), None);
+        problem.public = Some(PublicAnswer {
+            code: verification.public_code().to_owned(),
+            message: verification.public_message().to_owned(),
+        });
+        Self::from_problems(vec![problem])
     }
 
     /// A hashing key that is not at least 32 bytes of base64.
@@ -68,7 +75,7 @@ impl Failure {
     pub fn time() -> Self {
         Self::one(
             "invalid_time",
-            "`now` must be a non-negative number of seconds since the Unix epoch",
+            "`now` must be a non-negative number of seconds since the Unix epoch, no later than 9999-12-31T23:59:59Z",
             Some("now"),
         )
     }

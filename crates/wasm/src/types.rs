@@ -680,6 +680,25 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub path: Option<String>,
+    /// For a refused credential (`verifyCredential`, `credentialKeyId`): what to answer the
+    /// caller. `code` and `message` above are the precise reason (`wrong_secret`,
+    /// `unknown_key`, ...) for the verifier's own rate limiting and logs; telling them apart
+    /// outside would reveal which key ids exist, so an answer over the network carries
+    /// `public` instead (`invalid_credentials` or `malformed_credential`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub public: Option<PublicAnswer>,
+}
+
+/// The answer to give the caller for a refused credential: the same for an unknown key id, a
+/// wrong secret and every refused state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct PublicAnswer {
+    /// `invalid_credentials` or `malformed_credential`.
+    pub code: String,
+    /// The message that goes with it.
+    pub message: String,
 }
 
 impl From<core_desired::Problem> for Problem {
@@ -688,6 +707,7 @@ impl From<core_desired::Problem> for Problem {
             code: problem.code,
             message: problem.message,
             path: problem.path,
+            public: None,
         }
     }
 }

@@ -641,6 +641,36 @@ fn vectors_file_is_what_the_generator_produces() {
 }
 
 #[test]
+fn refused_credentials_keep_the_precise_code_and_carry_one_public_answer() {
+    // Local callers get the precise reason (for their own rate limiting); what they answer
+    // outside is `public`: an unknown key id and a wrong secret (and every refused state) alike.
+    let vectors = support::vectors();
+    let mut precise = std::collections::BTreeSet::new();
+    let mut answers = std::collections::BTreeSet::new();
+    for case in vectors
+        .verify
+        .iter()
+        .filter(|case| case.result["ok"] == false)
+    {
+        let error = &case.result["errors"][0];
+        let code = error["code"].as_str().unwrap();
+        let public = &error["public"];
+        let expected = if code == "malformed_credential" {
+            "malformed_credential"
+        } else {
+            "invalid_credentials"
+        };
+        assert_eq!(public["code"], expected, "{}", case.name);
+        precise.insert(code.to_owned());
+        if expected == "invalid_credentials" {
+            answers.insert(public.to_string());
+        }
+    }
+    assert!(precise.contains("unknown_key") && precise.contains("wrong_secret"));
+    assert_eq!(answers.len(), 1, "{answers:?}");
+}
+
+#[test]
 fn native_results_match_every_vector() {
     let vectors = support::vectors();
     assert!(vectors.verify.len() >= 10 && vectors.validate.len() >= 3);

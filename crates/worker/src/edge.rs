@@ -201,10 +201,16 @@ pub(crate) async fn authenticate(
 
 async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Problem> {
     let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
-    let record: Option<CredentialRecord> = kv
+    // Read as text and parsed here: KV's `.json()` would parse in JavaScript, where numbers
+    // beyond 2^53 lose precision before the engine sees them.
+    let text = kv
         .get(&credential_key(presented.key_id()))
-        .json()
+        .text()
         .await
+        .map_err(|_| Problem::unavailable())?;
+    let record: Option<CredentialRecord> = text
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
         .map_err(|_| Problem::unavailable())?;
     let key = http::hashing_key(env)?;
     Ok(verify_presented(

@@ -211,7 +211,7 @@ async fn handle(
             run_command(env, &sql, cache, account, &actor, command).await
         }
         (ObjectRequest::Query { actor, query }, Some(account)) => {
-            answer(&sql, &account, &actor, query)
+            answer(env, &sql, &account, &actor, query)
         }
         (ObjectRequest::AcceptInvitation(acceptance), Some(account)) => {
             accept(env, &sql, cache, account, acceptance).await
@@ -826,7 +826,7 @@ struct EventRow {
     event: String,
 }
 
-fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> Reply {
+fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> Reply {
     let now = http::now();
     let reply = match query {
         Query::Account => account
@@ -841,9 +841,12 @@ fn answer(sql: &SqlStorage, account: &Account, actor: &Actor, query: Query) -> R
         Query::Member { tenant_id, user_id } => account
             .view_member(actor, &tenant_id, &user_id, now)
             .map(|v| Reply::json(200, &v)),
-        Query::Users { directory } => account
-            .view_directory(actor, &directory, now)
-            .map(|page| Reply::json(200, &page)),
+        Query::Users { directory } => match http::hashing_key(env) {
+            Ok(key) => account
+                .view_directory(actor, &directory, &key, now)
+                .map(|page| Reply::json(200, &page)),
+            Err(problem) => Ok(problem.into()),
+        },
         Query::BulkReport { report_id } => account
             .bulk_report(actor, &report_id, now)
             .map(|report| Reply::json(200, report)),

@@ -131,8 +131,10 @@ impl From<&Refusal> for Problem {
 }
 
 impl From<&Verification> for Problem {
+    /// The public answer only: an unknown key id, a wrong secret and every refused state read
+    /// alike (the precise reason is for the rate limiters, see `guard::charge`).
     fn from(verification: &Verification) -> Self {
-        Problem::unauthorized(verification.code(), verification.public_message())
+        Problem::unauthorized(verification.public_code(), verification.public_message())
     }
 }
 
@@ -216,10 +218,36 @@ mod tests {
     fn verification_failures_are_401_without_detail() {
         let problem = Problem::from(&Verification::WrongSecret);
         assert_eq!(problem.status, 401);
-        assert_eq!(problem.detail, "credential is not recognised");
+        assert_eq!(problem.detail, "credential is not valid");
         let json: serde_json::Value = serde_json::from_str(&problem.body()).unwrap();
-        assert_eq!(json["code"], "wrong_secret");
-        assert_eq!(json["type"], "https://portcullis.dev/problems/wrong_secret");
+        assert_eq!(json["code"], "invalid_credentials");
+        assert_eq!(
+            json["type"],
+            "https://portcullis.dev/problems/invalid_credentials"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_secret_answer_alike() {
+        let unknown = Problem::from(&Verification::UnknownKey);
+        for refused in [
+            Verification::WrongSecret,
+            Verification::Expired,
+            Verification::Disabled,
+            Verification::OwnerInactive,
+            Verification::OwnerPending,
+        ] {
+            assert_eq!(Problem::from(&refused), unknown, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_tenant_the_caller_is_not_in_answers_like_an_unknown_one() {
+        let tenant: TenantId = "ten_00000000000000aa".parse().unwrap();
+        assert_eq!(
+            Problem::from(&Refusal::ActorNotMember(tenant.clone())),
+            Problem::from(&Refusal::UnknownTenant(tenant))
+        );
     }
 
     #[test]

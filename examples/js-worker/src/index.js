@@ -18,6 +18,14 @@ import wasmModule from "../../../crates/wasm/pkg/portcullis_wasm_bg.wasm";
 
 initSync({ module: wasmModule });
 
+// A refused credential's `code` is the precise reason (`wrong_secret`, `unknown_key`, ...),
+// for this worker's own logs and rate limiting; the caller gets its `public` answer, the same
+// for an unknown key id, a wrong secret and every refused state, so nobody can probe which key
+// ids exist.
+function publicErrors(errors) {
+  return errors.map((error) => error.public ?? error);
+}
+
 function problem(status, title, errors) {
   const headers = { "content-type": "application/problem+json" };
   if (status === 401) headers["www-authenticate"] = 'Bearer realm="portcullis"';
@@ -34,12 +42,12 @@ export default {
     }
     // Parse first: garbage never reaches KV.
     const located = credentialKeyId(header);
-    if (!located.ok) return problem(401, "unauthorized", located.errors);
+    if (!located.ok) return problem(401, "unauthorized", publicErrors(located.errors));
 
     // KV hands back the record as JSON text (null when none is stored); the package reads both.
     const record = await env.CREDENTIALS.get(located.storage_key);
     const verified = verifyCredential(header, record, env.HASHING_KEY);
-    if (!verified.ok) return problem(401, "unauthorized", verified.errors);
+    if (!verified.ok) return problem(401, "unauthorized", publicErrors(verified.errors));
 
     const operation = new URL(request.url).searchParams.get("operation");
     if (operation === null) return Response.json({ principal: verified.principal });

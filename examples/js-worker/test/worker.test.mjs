@@ -72,13 +72,15 @@ test("the Bearer scheme is case-insensitive", async () => {
   assert.equal((await call(`bearer ${token.secret}`)).status, 200);
 });
 
-test("a wrong secret is 401 wrong_secret", async () => {
+test("a wrong secret is 401 invalid_credentials, as an unknown key id", async () => {
   const forged = `${token.record.key_id}:${other.secret.split(":")[1]}`;
   const { status, headers, body } = await call(`Bearer ${forged}`);
   assert.equal(status, 401);
   assert.match(headers.get("www-authenticate"), /^Bearer/);
   assert.equal(headers.get("content-type"), "application/problem+json");
-  assert.deepEqual(codes(body), ["wrong_secret"]);
+  assert.deepEqual(codes(body), ["invalid_credentials"]);
+  const unknown = issueCredential({ ...place, kind: "api_token", name: "never stored", owner: "usr_0123456789abcdef", permissions: [] }, HASHING_KEY);
+  assert.deepEqual((await call(`Bearer ${unknown.secret}`)).body, body);
 });
 
 test("malformed credentials are 401 malformed_credential", async () => {
@@ -97,10 +99,10 @@ test("a missing header is 401 missing_credentials", async () => {
   assert.deepEqual(codes(body), ["missing_credentials"]);
 });
 
-test("a deleted credential is 401 unknown_key and an expired one 401 expired", async () => {
+test("a deleted credential and an expired one are 401 invalid_credentials", async () => {
   const deleted = issueCredential({ ...place, kind: "automation_key", name: "gone" }, HASHING_KEY);
-  assert.deepEqual(codes((await call(`Bearer ${deleted.secret}`)).body), ["unknown_key"]);
-  assert.deepEqual(codes((await call(`Bearer ${expired.secret}`)).body), ["expired"]);
+  assert.deepEqual(codes((await call(`Bearer ${deleted.secret}`)).body), ["invalid_credentials"]);
+  assert.deepEqual(codes((await call(`Bearer ${expired.secret}`)).body), ["invalid_credentials"]);
 });
 
 test("an automation key may run builds and nothing else", async () => {
