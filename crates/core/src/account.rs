@@ -17,10 +17,12 @@ use crate::ids::{AccountId, BulkReportId, DisplayName, Email, NotificationId, Te
 use crate::notification::{
     self, Notification, NotificationData, NotificationKind, NotificationLog, Webhook, WebhookUrl,
 };
+use crate::password::PasswordPolicyError;
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::{Feature, Plan};
 use crate::random::RandomSource;
 use crate::secret::{HashingKey, Secret};
+use crate::session::{SessionId, SessionLifetimes, SignInState};
 use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, User, UserStatus};
@@ -32,6 +34,7 @@ use std::fmt;
 use thiserror::Error;
 
 mod invitation;
+mod sign_in;
 
 pub(crate) use invitation::Reach;
 
@@ -66,21 +69,26 @@ impl fmt::Debug for Context<'_> {
 }
 
 /// Who performs a command: a user, optionally through one of their API tokens (which then
-/// bounds what they may do to the token's scope).
+/// bounds what they may do to the token's scope) and/or one of their sessions (which must be
+/// open: a session that was signed out, expired or dropped no longer acts).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// The acting user.
     pub user_id: UserId,
     /// The token used, if the request came with one.
     pub credential: Option<KeyId>,
+    /// The session used, if the request came with one (see [`crate::session`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
 }
 
 impl Actor {
-    /// A user acting directly (e.g. a signed-in session).
+    /// A user acting directly, already authenticated by the runtime (no credential to check).
     pub fn user(user_id: UserId) -> Self {
         Self {
             user_id,
             credential: None,
+            session: None,
         }
     }
 
@@ -89,6 +97,17 @@ impl Actor {
         Self {
             user_id,
             credential: Some(key_id),
+            session: None,
+        }
+    }
+
+    /// A user acting through a signed-in session: with their current permissions in any tenant
+    /// they belong to, while the session is open.
+    pub fn via_session(user_id: UserId, session_id: SessionId) -> Self {
+        Self {
+            user_id,
+            credential: None,
+            session: Some(session_id),
         }
     }
 }
@@ -153,6 +172,8 @@ pub enum RefusalClass {
     Forbidden,
     /// Something named does not exist (404).
     NotFound,
+    /// The caller could not be authenticated (401).
+    Unauthenticated,
     /// A rule of the domain refuses it in the current state (409).
     Conflict,
 }
@@ -316,6 +337,19 @@ pub enum Refusal {
         "the cursor is malformed, was altered, or belongs to another account or query; start again from the first page"
     )]
     InvalidCursor,
+    /// Email and password do not sign anyone in: the same answer for an unknown email, a wrong
+    /// password, a user with no password, and a pending or inactive user.
+    #[error("email or password is not correct")]
+    SignInFailed,
+    /// A new password breaks the policy.
+    #[error("{0}")]
+    PasswordPolicy(PasswordPolicyError),
+    /// The current password given to change it is not correct (or the user has none).
+    #[error("the current password is not correct")]
+    PasswordIncorrect,
+    /// The actor has no open session with this id.
+    #[error("session `{0}` not found")]
+    UnknownSession(SessionId),
 }
 
 impl Refusal {
@@ -360,6 +394,10 @@ impl Refusal {
             Refusal::OutOfReach(_) => "user_out_of_reach",
             Refusal::UserLimit { .. } => "user_limit",
             Refusal::SeatHoldsPermissions(_) => "seat_holds_permissions",
+            Refusal::SignInFailed => "sign_in_failed",
+            Refusal::PasswordPolicy(_) => "password_policy",
+            Refusal::PasswordIncorrect => "password_incorrect",
+            Refusal::UnknownSession(_) => "session_not_found",
         }
     }
 
@@ -375,9 +413,11 @@ impl Refusal {
     /// The class adapters map to a status code.
     pub const fn class(&self) -> RefusalClass {
         match self {
-            Refusal::ExpiryInPast | Refusal::OutOfRange(_) | Refusal::InvalidCursor => {
-                RefusalClass::Invalid
-            }
+            Refusal::ExpiryInPast
+            | Refusal::OutOfRange(_)
+            | Refusal::InvalidCursor
+            | Refusal::PasswordPolicy(_) => RefusalClass::Invalid,
+            Refusal::SignInFailed => RefusalClass::Unauthenticated,
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
             | Refusal::CredentialNotUsable
@@ -387,12 +427,14 @@ impl Refusal {
             | Refusal::RoleNotPermitted(_)
             | Refusal::OutOfReach(_)
             | Refusal::SeatHoldsPermissions(_)
+            | Refusal::PasswordIncorrect
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
             | Refusal::ActorNotMember(_)
             | Refusal::UnknownCredential(_)
             | Refusal::UnknownBulkReport(_)
+            | Refusal::UnknownSession(_)
             | Refusal::NotMember { .. }
             | Refusal::WebhookNotConfigured => RefusalClass::NotFound,
             Refusal::AlreadyMember(_)
@@ -620,12 +662,16 @@ pub struct SignedUp {
 pub struct AccountSettings {
     /// How long invitations stay valid.
     pub invitation_ttl_hours: u32,
+    /// How long sessions last (defaults for accounts stored before sessions existed).
+    #[serde(default)]
+    pub sessions: SessionLifetimes,
 }
 
 impl Default for AccountSettings {
     fn default() -> Self {
         Self {
             invitation_ttl_hours: DEFAULT_INVITATION_TTL_HOURS,
+            sessions: SessionLifetimes::default(),
         }
     }
 }
@@ -652,6 +698,10 @@ pub struct Account {
     /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS)).
     #[serde(default)]
     bulk_reports: VecDeque<BulkReport>,
+    /// Passwords and sessions, by user (see [`crate::session`]); kept apart from [`User`] so
+    /// that nothing which shows a user can show their password hash.
+    #[serde(default)]
+    sign_in: BTreeMap<UserId, SignInState>,
 }
 
 /// One step's audit record, before it is chained.
@@ -732,6 +782,7 @@ impl Account {
             notifications: NotificationLog::default(),
             webhook: None,
             bulk_reports: VecDeque::new(),
+            sign_in: BTreeMap::new(),
         };
         account.record(
             None,
@@ -1069,6 +1120,7 @@ impl Account {
             notifications: self.notifications.continuing(),
             webhook: self.webhook.clone(),
             bulk_reports: self.bulk_reports.clone(),
+            sign_in: self.sign_in.clone(),
         }
     }
 
@@ -1083,6 +1135,7 @@ impl Account {
         if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id)) {
             user.last_active_at = user.last_active_at.max(Some(now));
         }
+        self.settle_sign_in(actor, now);
         self.record(actor, now, event);
     }
 
@@ -1209,13 +1262,19 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
     }
 
-    pub(crate) fn active_actor(&self, actor: &Actor) -> Result<&User, Refusal> {
+    /// The acting user, who must be active; an actor acting through a session needs it open.
+    pub(crate) fn active_actor(&self, actor: &Actor, now: Timestamp) -> Result<&User, Refusal> {
         let user = self
             .users
             .get(&actor.user_id)
             .ok_or(Refusal::UnknownActor)?;
         if user.status != UserStatus::Active {
             return Err(Refusal::ActorNotActive(user.status));
+        }
+        if let Some(session) = &actor.session
+            && self.open_session(&actor.user_id, session, now).is_none()
+        {
+            return Err(Refusal::CredentialNotUsable);
         }
         Ok(user)
     }
@@ -1227,7 +1286,7 @@ impl Account {
         tenant_id: &TenantId,
         now: Timestamp,
     ) -> Result<PermissionSet, Refusal> {
-        self.active_actor(actor)?;
+        self.active_actor(actor, now)?;
         let tenant = self.tenant_ref(tenant_id)?;
         let granted = tenant
             .granted(&actor.user_id)
@@ -1268,7 +1327,7 @@ impl Account {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<(), Refusal> {
-        let user = self.active_actor(actor)?;
+        let user = self.active_actor(actor, now)?;
         if !user.company_admin {
             return Err(Refusal::NotCompanyAdmin);
         }
@@ -1289,7 +1348,7 @@ impl Account {
     /// An active actor whose token, if they act through one, is usable in its own tenant
     /// (theirs, unexpired, not deleted).
     fn require_usable_credential(&self, actor: &Actor, now: Timestamp) -> Result<(), Refusal> {
-        self.active_actor(actor)?;
+        self.active_actor(actor, now)?;
         if let Some(key_id) = &actor.credential {
             let home = self
                 .tenant_of_token(key_id)
@@ -1339,7 +1398,7 @@ impl Account {
         tenant: Option<&TenantId>,
         now: Timestamp,
     ) -> Result<(), Refusal> {
-        let user = self.active_actor(actor)?;
+        let user = self.active_actor(actor, now)?;
         if user.company_admin {
             return self.require_company_admin(actor, now);
         }
@@ -1359,7 +1418,7 @@ impl Account {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Vec<(AccountOperation, bool)>, Refusal> {
-        self.active_actor(actor)?;
+        self.active_actor(actor, now)?;
         Ok(AccountOperation::ALL
             .into_iter()
             .map(|operation| {
@@ -1855,7 +1914,7 @@ impl Account {
                 let own = actor.user_id == user_id;
                 let allowed = self.may_edit_user(actor, &user_id, now);
                 if !allowed {
-                    self.active_actor(actor)?;
+                    self.active_actor(actor, now)?;
                     if own {
                         self.require_usable_credential(actor, now)?;
                     }

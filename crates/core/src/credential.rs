@@ -46,7 +46,7 @@ pub const INVITATION_PREFIX: &str = "pcinv_";
 
 const CHECKSUM_BYTES: usize = 4;
 const TOKEN_ID_RANDOM_BYTES: usize = 14;
-const SECRET_BYTES: usize = 32;
+pub(crate) const SECRET_BYTES: usize = 32;
 const AUTOMATION_ID_BYTES: usize = 15;
 /// Characters of an automation key that form its id (15 bytes of base64).
 const AUTOMATION_ID_CHARS: usize = 20;
@@ -86,7 +86,7 @@ fn checksum(prefix: &str, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
 }
 
 /// `prefix` + base64url(payload ‖ crc32(prefix ‖ payload)).
-fn encode_checked(prefix: &str, payload: &[u8]) -> String {
+pub(crate) fn encode_checked(prefix: &str, payload: &[u8]) -> String {
     let mut bytes = Zeroizing::new(Vec::with_capacity(payload.len() + CHECKSUM_BYTES));
     bytes.extend_from_slice(payload);
     bytes.extend_from_slice(&checksum(prefix, payload));
@@ -97,7 +97,7 @@ fn encode_checked(prefix: &str, payload: &[u8]) -> String {
 }
 
 /// Checks prefix, encoding, length and checksum; returns the payload without the checksum.
-fn decode_checked<const N: usize>(
+pub(crate) fn decode_checked<const N: usize>(
     prefix: &str,
     text: &str,
 ) -> Result<Zeroizing<[u8; N]>, Malformed> {

@@ -10,6 +10,9 @@
 //! The entry point is [`Account`]: [`Account::sign_up`] creates one, [`Account::apply`] runs a
 //! [`Command`] on behalf of an [`Actor`], and [`credential::verify`] checks a presented credential
 //! against its stored [`CredentialRecord`](credential::CredentialRecord) with one lookup.
+//! People sign in with [`Account::sign_in_password`] and act through a session
+//! ([`Actor::via_session`]); [`session::verify_session`] checks one at the edge over two records
+//! (see [`session`] and [`password`]).
 #![warn(missing_docs)]
 
 pub mod account;
@@ -24,11 +27,13 @@ pub mod directory;
 pub mod gateway;
 pub mod ids;
 pub mod notification;
+pub mod password;
 pub mod permission;
 pub mod plan;
 pub mod query;
 pub mod random;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod tenant;
 pub mod time;
@@ -43,4 +48,5 @@ pub use permission::{Permission, PermissionSet, RolePreset};
 pub use plan::Plan;
 pub use random::RandomSource;
 pub use secret::HashingKey;
+pub use session::{SessionId, SessionVerification, verify_session};
 pub use time::Timestamp;

@@ -4,10 +4,12 @@
 //! The core does no I/O. Adapters keep an [`Account`](crate::Account) (serialised as JSON) in
 //! strongly consistent storage (a Durable Object per account) and each credential's
 //! [`CredentialRecord`] in a fast read store (Workers KV) under [`credential_key`], so that
-//! verification reads exactly one record.
+//! verification reads exactly one record. Sessions add two projections, read together: the
+//! session's record under [`session_key`] and its user's access record under [`access_key`].
 
 use crate::credential::{CredentialRecord, KeyId};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, UserId};
+use crate::session::SessionId;
 use std::collections::BTreeMap;
 
 /// Version of the stored record layout; part of every key so a format change can coexist.
@@ -16,6 +18,20 @@ pub const LAYOUT_VERSION: &str = "v1";
 /// The read-store key of a credential's record.
 pub fn credential_key(key_id: &KeyId) -> String {
     format!("cred:{LAYOUT_VERSION}:{key_id}")
+}
+
+/// The read-store key of a session's record ([`SessionRecord`](crate::session::SessionRecord)),
+/// the first of the two records a session's verification reads.
+pub fn session_key(session_id: &SessionId) -> String {
+    format!("sess:{LAYOUT_VERSION}:{session_id}")
+}
+
+/// The read-store key of a user's access record
+/// ([`AccessRecord`](crate::session::AccessRecord)): status and per-tenant permissions and
+/// plan, the second record a session's verification reads (found from the session record's
+/// account and user).
+pub fn access_key(account: &AccountId, user: &UserId) -> String {
+    format!("access:{LAYOUT_VERSION}:{account}:{user}")
 }
 
 /// The read-store key that marks an account as existing (written when it is created): the edge

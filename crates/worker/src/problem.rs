@@ -124,6 +124,7 @@ impl From<&Refusal> for Problem {
             RefusalClass::Invalid => 400,
             RefusalClass::Forbidden => 403,
             RefusalClass::NotFound => 404,
+            RefusalClass::Unauthenticated => 401,
             RefusalClass::Conflict => 409,
         };
         Problem::new(status, refusal.code(), refusal.to_string())

@@ -20,6 +20,7 @@ use crate::company::AccountOperation;
 use crate::credential;
 use crate::ids::{Email, TenantId, UserId};
 use crate::notification::{NotificationData, NotificationKind};
+use crate::password::{Password, PasswordHash};
 use crate::permission::{Permission, PermissionSet};
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
@@ -193,7 +194,7 @@ impl Account {
         user: &UserId,
         now: Timestamp,
     ) -> Result<UserStatus, Refusal> {
-        self.active_actor(actor)?;
+        self.active_actor(actor, now)?;
         self.user_ref(user)?;
         self.require_reach(actor, user, Reach::Identity, now)?;
         Ok(self.user_ref(user)?.status)
@@ -336,6 +337,34 @@ impl Account {
         tenant: Option<&TenantId>,
         context: &mut Context<'_>,
     ) -> Result<Outcome, Refusal> {
+        self.accept(email, code, tenant, None, context)
+    }
+
+    /// [`Account::accept_invitation`], setting the user's password at the same time (the
+    /// password must meet the policy of [`crate::password`], checked first, on the input
+    /// alone). The user then signs in with [`Account::sign_in_password`].
+    pub fn accept_invitation_with_password(
+        &mut self,
+        email: &Email,
+        code: &str,
+        tenant: Option<&TenantId>,
+        password: &str,
+        context: &mut Context<'_>,
+    ) -> Result<Outcome, Refusal> {
+        let password = Password::new(password).map_err(Refusal::PasswordPolicy)?;
+        let hash = crate::password::hash(&password, context.key, context.random)
+            .map_err(|_| Refusal::OutOfRange("the password could not be hashed"))?;
+        self.accept(email, code, tenant, Some(hash), context)
+    }
+
+    fn accept(
+        &mut self,
+        email: &Email,
+        code: &str,
+        tenant: Option<&TenantId>,
+        password: Option<PasswordHash>,
+        context: &mut Context<'_>,
+    ) -> Result<Outcome, Refusal> {
         let mut draft = self.draft();
         let user = draft
             .users
@@ -364,6 +393,10 @@ impl Account {
                 .get(tenant)
                 .is_some_and(|t| t.members.contains_key(&user_id))
         });
+        let password_set = password.is_some();
+        if let Some(hash) = password {
+            draft.sign_in.entry(user_id.clone()).or_default().password = Some(hash);
+        }
         let data = NotificationData::from([("via".to_owned(), "invitation_accepted".into())]);
         draft.notify(
             context.random,
@@ -375,7 +408,10 @@ impl Account {
         )?;
         draft.check_invariants(self)?;
         let actor = Actor::user(user_id.clone());
-        let event = Event::new(None, "user.invitation_accepted", &user_id);
+        let mut event = Event::new(None, "user.invitation_accepted", &user_id);
+        if password_set {
+            event = event.detail("password_set");
+        }
         self.commit(draft, Some(&actor), context.now, event);
         Ok(Outcome::InvitationAccepted { user_id, tenant_id })
     }

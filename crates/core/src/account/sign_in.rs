@@ -1,0 +1,385 @@
+//! Sign-in: passwords, sessions, and the edge projections that let the edge verify a session.
+//!
+//! - [`Account::sign_in_password`] opens a session for an active user whose password matches.
+//!   Every failure is the one [`Refusal::SignInFailed`] (`sign_in_failed`, 401-class) after
+//!   the same work: an unknown or malformed email and a user with no password (a pending user
+//!   has none yet; the account owner has none until they set one) are verified against the
+//!   dummy hash ([`crate::password::verify`]); a pending or inactive user's password is
+//!   verified like anyone's and then refused. A failed sign-in changes nothing and records
+//!   nothing (throttling failures is the runtime's job); a sign-in appends one account-level
+//!   audit event, `session.signed_in`, naming the session id and never a secret.
+//! - Passwords are set when an invitation is accepted
+//!   ([`Account::accept_invitation_with_password`]) and changed with the current one
+//!   ([`Account::change_password`]), which ends the user's other sessions. Users without a
+//!   password (the owner at sign-up, users who accepted without one) get one through the reset
+//!   flow, which is not part of this slice.
+//! - A session acts as its user ([`Actor::via_session`]) in any tenant they belong to, with
+//!   their permissions there at that moment; [`Account::active_actor`] refuses a session that
+//!   is not open (`credential_not_usable`). Acting refreshes the session's "last seen", and so
+//!   does the edge's batched report of its use ([`Account::record_session_seen`]).
+//! - Every commit settles the sessions ([`Account::settle_sign_in`]): a deleted user's
+//!   sign-in state goes, an inactive user's sessions go (they do not come back on
+//!   reactivation), expired sessions go.
+
+use super::{Account, Actor, Context, Event, Refusal};
+use crate::ids::{Email, UserId};
+use crate::password::{self, Password};
+use crate::secret::HashingKey;
+use crate::session::{
+    self, AccessRecord, IssuedSession, MAX_SESSIONS_PER_USER, Session, SessionId, SessionLifetimes,
+    SessionRecord, SessionVerification, SessionView, SignInMethod, TenantAccess,
+};
+use crate::tenant::Tenant;
+use crate::time::Timestamp;
+use crate::user::UserStatus;
+use std::collections::BTreeMap;
+
+impl Account {
+    /// The session `id` of `user`, if it is open at `now`.
+    pub(crate) fn open_session(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Option<&Session> {
+        self.sign_in
+            .get(user)
+            .and_then(|state| state.sessions.get(id))
+            .filter(|session| session.is_live(self.settings.sessions, now))
+    }
+
+    /// After every accepted change: drops the sign-in state of deleted users, the sessions of
+    /// users who are not active and expired sessions, and marks the acting session seen.
+    pub(super) fn settle_sign_in(&mut self, actor: Option<&Actor>, now: Timestamp) {
+        let lifetimes = self.settings.sessions;
+        let users = &self.users;
+        self.sign_in.retain(|user_id, state| {
+            let Some(user) = users.get(user_id) else {
+                return false;
+            };
+            if user.status == UserStatus::Active {
+                state
+                    .sessions
+                    .retain(|_, session| session.is_live(lifetimes, now));
+            } else {
+                state.sessions.clear();
+            }
+            state.password.is_some() || !state.sessions.is_empty()
+        });
+        if let Some((user, id)) = actor.and_then(|a| Some((&a.user_id, a.session.as_ref()?)))
+            && let Some(session) = self
+                .sign_in
+                .get_mut(user)
+                .and_then(|state| state.sessions.get_mut(id))
+        {
+            session.last_seen_at = session.last_seen_at.max(now);
+        }
+    }
+
+    /// Signs `email` in with `password`: a new session, shown once. See the [module
+    /// documentation](self) for why every failure looks the same.
+    pub fn sign_in_password(
+        &mut self,
+        email: &str,
+        password: &str,
+        user_agent: Option<&str>,
+        context: &mut Context<'_>,
+    ) -> Result<IssuedSession, Refusal> {
+        let user = email
+            .parse::<Email>()
+            .ok()
+            .and_then(|email| self.user_by_email(&email));
+        let stored = user
+            .and_then(|user| self.sign_in.get(&user.id))
+            .and_then(|state| state.password.as_ref());
+        // Always one Argon2id verification, against the dummy hash when there is nothing.
+        let matched = password::verify(password, stored, context.key);
+        let user = user
+            .filter(|user| matched && user.status == UserStatus::Active)
+            .ok_or(Refusal::SignInFailed)?;
+        let user_id = user.id.clone();
+        let now = context.now;
+        let lifetimes = self.settings.sessions;
+        let new = session::generate(context.random, context.key);
+        let opened = Session {
+            id: new.id.clone(),
+            secret_hash: new.hash,
+            method: SignInMethod::Password,
+            created_at: now,
+            last_seen_at: now,
+            user_agent: session::clean_user_agent(user_agent),
+        };
+        let issued = IssuedSession {
+            user_id: user_id.clone(),
+            session_id: new.id.clone(),
+            session: new.secret,
+            idle_expires_at: opened.idle_expires_at(lifetimes),
+            absolute_expires_at: opened.absolute_expires_at(lifetimes),
+        };
+        let mut draft = self.draft();
+        let sessions = &mut draft.sign_in.entry(user_id.clone()).or_default().sessions;
+        sessions.retain(|_, session| session.is_live(lifetimes, now));
+        let mut ended = None;
+        while sessions.len() >= MAX_SESSIONS_PER_USER {
+            let Some(stalest) = sessions
+                .values()
+                .min_by_key(|session| (session.last_seen_at, session.id.clone()))
+                .map(|session| session.id.clone())
+            else {
+                break;
+            };
+            sessions.remove(&stalest);
+            ended = Some(stalest);
+        }
+        sessions.insert(new.id.clone(), opened);
+        draft.check_invariants(self)?;
+        let mut detail = "method=password".to_owned();
+        if let Some(ended) = ended {
+            detail.push_str(&format!(" ended={ended}"));
+        }
+        let event = Event::new(None, "session.signed_in", &new.id).detail(detail);
+        let actor = Actor::via_session(user_id, new.id);
+        self.commit(draft, Some(&actor), now, event);
+        Ok(issued)
+    }
+
+    /// Changes the acting user's own password: the current one is required, the new one must
+    /// meet the policy, and every other session of the user ends (the acting session, if any,
+    /// stays). Appends `user.password_changed`.
+    pub fn change_password(
+        &mut self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        context: &mut Context<'_>,
+    ) -> Result<(), Refusal> {
+        let now = context.now;
+        self.active_actor(actor, now)?;
+        if let Some(key_id) = &actor.credential {
+            // Through a token, only one that is usable in its own tenant.
+            let home = self
+                .tenant_of_token(key_id)
+                .map_err(|_| Refusal::CredentialNotUsable)?;
+            self.actor_permissions(actor, &home, now)?;
+        }
+        let new = Password::new(new).map_err(Refusal::PasswordPolicy)?;
+        let stored = self
+            .sign_in
+            .get(&actor.user_id)
+            .and_then(|state| state.password.as_ref());
+        if !password::verify(current, stored, context.key) {
+            return Err(Refusal::PasswordIncorrect);
+        }
+        let hash = password::hash(&new, context.key, context.random)
+            .map_err(|_| Refusal::OutOfRange("the password could not be hashed"))?;
+        let mut draft = self.draft();
+        let state = draft.sign_in.entry(actor.user_id.clone()).or_default();
+        state.password = Some(hash);
+        let before = state.sessions.len();
+        state
+            .sessions
+            .retain(|id, _| actor.session.as_ref() == Some(id));
+        let ended = before - state.sessions.len();
+        draft.check_invariants(self)?;
+        let event = Event::new(None, "user.password_changed", &actor.user_id)
+            .detail(format!("sessions_ended={ended}"));
+        self.commit(draft, Some(actor), now, event);
+        Ok(())
+    }
+
+    /// Signs out one of the acting user's own open sessions (the one in use or another).
+    /// Appends `session.revoked`.
+    pub fn sign_out(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        context: &mut Context<'_>,
+    ) -> Result<(), Refusal> {
+        let now = context.now;
+        self.active_actor(actor, now)?;
+        if self.open_session(&actor.user_id, session_id, now).is_none() {
+            return Err(Refusal::UnknownSession(session_id.clone()));
+        }
+        let mut draft = self.draft();
+        if let Some(state) = draft.sign_in.get_mut(&actor.user_id) {
+            state.sessions.remove(session_id);
+        }
+        draft.check_invariants(self)?;
+        let event = Event::new(None, "session.revoked", session_id);
+        // The event names the session that acted, which may be the one just ended.
+        self.commit(draft, Some(actor), now, event);
+        Ok(())
+    }
+
+    /// Signs out every session of the acting user, the one in use included: how many ended.
+    /// Appends `session.revoked_all`.
+    pub fn sign_out_everywhere(
+        &mut self,
+        actor: &Actor,
+        context: &mut Context<'_>,
+    ) -> Result<usize, Refusal> {
+        let now = context.now;
+        self.active_actor(actor, now)?;
+        let mut draft = self.draft();
+        let ended = draft
+            .sign_in
+            .get_mut(&actor.user_id)
+            .map_or(0, |state| std::mem::take(&mut state.sessions).len());
+        draft.check_invariants(self)?;
+        let event = Event::new(None, "session.revoked_all", &actor.user_id)
+            .detail(format!("sessions_ended={ended}"));
+        self.commit(draft, Some(actor), now, event);
+        Ok(ended)
+    }
+
+    /// The acting user's open sessions, most recently seen first: never a secret nor a hash.
+    pub fn sessions(&self, actor: &Actor, now: Timestamp) -> Result<Vec<SessionView>, Refusal> {
+        self.active_actor(actor, now)?;
+        let lifetimes = self.settings.sessions;
+        let mut views: Vec<SessionView> = self
+            .sign_in
+            .get(&actor.user_id)
+            .into_iter()
+            .flat_map(|state| state.sessions.values())
+            .filter(|session| session.is_live(lifetimes, now))
+            .map(|session| SessionView {
+                session_id: session.id.clone(),
+                method: session.method,
+                created_at: session.created_at,
+                last_seen_at: session.last_seen_at,
+                user_agent: session.user_agent.clone(),
+                idle_expires_at: session.idle_expires_at(lifetimes),
+                absolute_expires_at: session.absolute_expires_at(lifetimes),
+                current: actor.session.as_ref() == Some(&session.id),
+            })
+            .collect();
+        views.sort_by(|a, b| (b.last_seen_at, &a.session_id).cmp(&(a.last_seen_at, &b.session_id)));
+        Ok(views)
+    }
+
+    /// Records that a session authenticated a request at `at` (reported by the edge, like
+    /// [`Account::record_last_used`]): it moves the idle expiry. Telemetry: no audit event. A
+    /// session that already ended stays ended. Whether anything changed.
+    pub fn record_session_seen(&mut self, session_id: &SessionId, at: Timestamp) -> bool {
+        let lifetimes = self.settings.sessions;
+        for (user_id, state) in &mut self.sign_in {
+            if let Some(session) = state.sessions.get_mut(session_id) {
+                if !session.is_live(lifetimes, at) || session.last_seen_at >= at {
+                    return false;
+                }
+                session.last_seen_at = at;
+                if let Some(user) = self.users.get_mut(user_id) {
+                    user.last_active_at = user.last_active_at.max(Some(at));
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sets how long sessions last (company admins; bounds in [`crate::session`]). Applies to
+    /// open sessions too. Appends `account.settings_changed`.
+    pub fn configure_sessions(
+        &mut self,
+        actor: &Actor,
+        lifetimes: SessionLifetimes,
+        context: &mut Context<'_>,
+    ) -> Result<(), Refusal> {
+        let now = context.now;
+        self.require_company_admin(actor, now)?;
+        let lifetimes = lifetimes.validate().map_err(Refusal::OutOfRange)?;
+        let mut draft = self.draft();
+        draft.settings.sessions = lifetimes;
+        draft.check_invariants(self)?;
+        let event = Event::new(None, "account.settings_changed", &self.id).detail(format!(
+            "session_idle_minutes={} session_absolute_hours={}",
+            lifetimes.idle_minutes, lifetimes.absolute_hours
+        ));
+        self.commit(draft, Some(actor), now, event);
+        Ok(())
+    }
+
+    /// The edge projection of one open session.
+    pub fn session_record(&self, session_id: &SessionId) -> Option<SessionRecord> {
+        let lifetimes = self.settings.sessions;
+        self.sign_in.iter().find_map(|(user_id, state)| {
+            let session = state.sessions.get(session_id)?;
+            Some(SessionRecord {
+                session_id: session.id.clone(),
+                account_id: self.id.clone(),
+                user_id: user_id.clone(),
+                secret_hash: session.secret_hash,
+                idle_expires_at: session.idle_expires_at(lifetimes),
+                absolute_expires_at: session.absolute_expires_at(lifetimes),
+            })
+        })
+    }
+
+    /// Every session's projection, by id: what the edge store should hold.
+    pub fn session_records(&self) -> BTreeMap<SessionId, SessionRecord> {
+        self.sign_in
+            .values()
+            .flat_map(|state| state.sessions.keys())
+            .filter_map(|id| self.session_record(id).map(|record| (id.clone(), record)))
+            .collect()
+    }
+
+    /// The edge projection of a user's standing: status, and permissions and plan in every
+    /// tenant they belong to.
+    pub fn access_record(&self, user_id: &UserId) -> Option<AccessRecord> {
+        let user = self.users.get(user_id)?;
+        let tenants = self
+            .tenants
+            .values()
+            .filter_map(|tenant: &Tenant| {
+                let permissions = tenant.granted(user_id)?;
+                Some((
+                    tenant.id.clone(),
+                    TenantAccess {
+                        permissions,
+                        plan: tenant.plan,
+                    },
+                ))
+            })
+            .collect();
+        Some(AccessRecord {
+            account_id: self.id.clone(),
+            user_id: user_id.clone(),
+            status: user.status,
+            tenants,
+        })
+    }
+
+    /// Every user's access projection, by user id: what the edge store should hold.
+    pub fn access_records(&self) -> BTreeMap<UserId, AccessRecord> {
+        self.users
+            .keys()
+            .filter_map(|id| self.access_record(id).map(|record| (id.clone(), record)))
+            .collect()
+    }
+
+    /// Verifies a presented session for `tenant` against this account's own projections (the
+    /// edge does the same against its store; see [`session::verify_session`]).
+    pub fn verify_session(
+        &self,
+        presented: &str,
+        tenant: &crate::ids::TenantId,
+        key: &HashingKey,
+        now: Timestamp,
+    ) -> SessionVerification {
+        let record = session::lookup_session(presented)
+            .ok()
+            .and_then(|id| self.session_record(&id));
+        let access = record
+            .as_ref()
+            .and_then(|record| self.access_record(&record.user_id));
+        session::verify_session(
+            presented,
+            record.as_ref(),
+            access.as_ref(),
+            tenant,
+            key,
+            now,
+        )
+    }
+}

@@ -1,0 +1,240 @@
+//! Passwords: the policy, Argon2id hashing and constant-work verification.
+//!
+//! # Choices
+//! - **Policy** (NIST SP 800-63B, no composition theatre): 12 to 128 characters (Unicode scalar
+//!   values, counted as given: no normalisation, no trimming, every character allowed, spaces
+//!   included). No rules about digits, cases or symbols, no forced rotation.
+//! - **Hash**: Argon2id (RFC 9106) from the RustCrypto `argon2` crate, version 0x13, with
+//!   OWASP's first recommended parameter set: m = 19 MiB ([`MEMORY_KIB`]), t = 2
+//!   ([`ITERATIONS`]), p = 1 ([`PARALLELISM`]), a 16-byte random salt from the injected
+//!   [`RandomSource`] and a 32-byte output, stored as a PHC string
+//!   (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). p = 1 because a Worker runs one thread;
+//!   19 MiB fits a Worker's 128 MiB isolate comfortably; t = 2 keeps one hash within a paid
+//!   Worker's CPU budget (tens of milliseconds natively, a few times more in wasm; measure with
+//!   `cargo bench -p portcullis-core --bench verify -- password`).
+//! - **Pepper**: the hash is keyed with Argon2's secret input, a value derived from the server's
+//!   [`HashingKey`] (domain `portcullis/password-pepper/v1`), so a copy of the stored state alone
+//!   does not allow offline guessing. Rotating the hashing key therefore invalidates passwords
+//!   (as it does every token).
+//! - **Verification** always does the work of one Argon2id hash: when there is no stored hash
+//!   (unknown email, a pending user, a user without a password), the candidate is checked
+//!   against [`dummy_hash`], which has the same parameters and never matches, so timing does
+//!   not tell whether a user exists or has a password. The comparison of the outputs is in
+//!   constant time (`password-hash`'s `Output` equality).
+//! - Stored hashes made with other parameters still verify (the PHC string carries its own);
+//!   re-hashing on sign-in when the parameters change is left to a later slice.
+
+use crate::random::{self, RandomSource};
+use crate::secret::HashingKey;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Most characters a password may have.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Argon2id memory cost, in KiB (19 MiB).
+pub const MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2id time cost (passes over memory).
+pub const ITERATIONS: u32 = 2;
+/// Argon2id parallelism (lanes).
+pub const PARALLELISM: u32 = 1;
+/// Bytes of Argon2id output.
+const OUTPUT_BYTES: usize = 32;
+/// Bytes of random salt.
+const SALT_BYTES: usize = 16;
+const PEPPER_DOMAIN: &str = "portcullis/password-pepper/v1";
+
+/// A password that breaks the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum PasswordPolicyError {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("a password needs at least 12 characters")]
+    TooShort,
+    /// More than [`MAX_PASSWORD_CHARS`] characters.
+    #[error("a password may have at most 128 characters")]
+    TooLong,
+}
+
+/// A password that meets the policy, as typed by its user. Zeroized on drop; `Debug` prints
+/// `***`.
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    /// Checks `text` against the policy.
+    pub fn new(text: &str) -> Result<Self, PasswordPolicyError> {
+        let chars = text.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(PasswordPolicyError::TooShort);
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(PasswordPolicyError::TooLong);
+        }
+        Ok(Self(Zeroizing::new(text.to_owned())))
+    }
+
+    /// The password's bytes (UTF-8), for hashing.
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// The stored form of a password: an Argon2id PHC string. Not a secret in itself, but an
+/// offline-guessing target: `Debug` prints `PasswordHash(***)`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// The PHC string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+/// Hashing failed: the parameters are constants the crate accepts, so this does not happen in
+/// practice; it is a value all the same, never a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the password could not be hashed")]
+pub struct HashingFailed;
+
+fn params() -> Result<Params, HashingFailed> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_BYTES)).map_err(|_| HashingFailed)
+}
+
+/// Argon2id keyed with the pepper derived from `key`.
+fn with_pepper<T>(
+    key: &HashingKey,
+    run: impl FnOnce(&Argon2<'_>) -> Result<T, HashingFailed>,
+) -> Result<T, HashingFailed> {
+    let pepper = key.derive(PEPPER_DOMAIN, b"");
+    let hasher = Argon2::new_with_secret(
+        pepper.as_slice(),
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params()?,
+    )
+    .map_err(|_| HashingFailed)?;
+    run(&hasher)
+}
+
+/// Hashes `password` with a fresh salt from `random`.
+pub fn hash(
+    password: &Password,
+    key: &HashingKey,
+    random: &mut dyn RandomSource,
+) -> Result<PasswordHash, HashingFailed> {
+    let salt_bytes: [u8; SALT_BYTES] = random::bytes(random);
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| HashingFailed)?;
+    with_pepper(key, |hasher| {
+        hasher
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| PasswordHash(hash.to_string()))
+            .map_err(|_| HashingFailed)
+    })
+}
+
+/// A well-formed hash with the current parameters that no password matches (its output is all
+/// zeros): verified against when there is nothing to verify against, so the work is the same.
+pub fn dummy_hash() -> String {
+    // Salt: base64 of "portcullis-dummy"; output: 32 zero bytes.
+    format!(
+        "$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$cG9ydGN1bGxpcy1kdW1teQ${}",
+        "A".repeat(43)
+    )
+}
+
+/// Whether `candidate` (any text, policy or not) is the password hashed in `stored`. With no
+/// stored hash, the candidate is checked against [`dummy_hash`] and the answer is `false`: the
+/// same work either way.
+pub fn verify(candidate: &str, stored: Option<&PasswordHash>, key: &HashingKey) -> bool {
+    let dummy = dummy_hash();
+    let phc = stored.map_or(dummy.as_str(), PasswordHash::as_str);
+    let Ok(parsed) = argon2::password_hash::PasswordHash::new(phc) else {
+        return false;
+    };
+    let matched = with_pepper(key, |hasher| {
+        Ok(hasher
+            .verify_password(candidate.as_bytes(), &parsed)
+            .is_ok())
+    });
+    matched.unwrap_or(false) && stored.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    fn key() -> HashingKey {
+        HashingKey::from_bytes(&[5; 32]).unwrap()
+    }
+
+    #[test]
+    fn policy_counts_characters_and_nothing_else() {
+        assert_eq!(
+            Password::new("short").unwrap_err(),
+            PasswordPolicyError::TooShort
+        );
+        assert_eq!(
+            Password::new(&"a".repeat(11)).unwrap_err(),
+            PasswordPolicyError::TooShort
+        );
+        assert!(Password::new(&"a".repeat(12)).is_ok());
+        assert!(Password::new(&"é".repeat(128)).is_ok());
+        assert_eq!(
+            Password::new(&"a".repeat(129)).unwrap_err(),
+            PasswordPolicyError::TooLong
+        );
+        // No composition rules: all lower case, spaces, anything.
+        assert!(Password::new("correct horse battery staple").is_ok());
+        assert_eq!(
+            format!("{:?}", Password::new("correct horse battery").unwrap()),
+            "Password(***)"
+        );
+    }
+
+    #[test]
+    fn hashes_verify_only_the_same_password_under_the_same_key() {
+        let password = Password::new("correct horse battery").unwrap();
+        let stored = hash(&password, &key(), &mut SeededRandom::new(1)).unwrap();
+        assert!(
+            stored
+                .as_str()
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+        assert_eq!(format!("{stored:?}"), "PasswordHash(***)");
+        assert!(verify("correct horse battery", Some(&stored), &key()));
+        assert!(!verify("correct horse batterY", Some(&stored), &key()));
+        let other_key = HashingKey::from_bytes(&[6; 32]).unwrap();
+        assert!(!verify("correct horse battery", Some(&stored), &other_key));
+        // A fresh salt each time.
+        let again = hash(&password, &key(), &mut SeededRandom::new(2)).unwrap();
+        assert_ne!(stored, again);
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_current_parameters_and_matches_nothing() {
+        let dummy = dummy_hash();
+        let parsed = argon2::password_hash::PasswordHash::new(&dummy).unwrap();
+        assert_eq!(Params::try_from(&parsed).unwrap(), params().unwrap());
+        assert!(!verify("", None, &key()));
+        assert!(!verify("correct horse battery", None, &key()));
+    }
+}
