@@ -1,0 +1,864 @@
+//! One test per rule of sign-in and sessions: each shows the outcome, the refusal and its code,
+//! and that a refused command changed nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions"
+)]
+
+use portcullis_core::account::{Context, Outcome, Refusal, RefusalClass, SignUp};
+use portcullis_core::command::Command;
+use portcullis_core::random::SeededRandom;
+use portcullis_core::session::{SessionLifetimes, SessionVerification};
+use portcullis_core::user::UserStatus;
+use portcullis_core::{
+    Account, Actor, Email, HashingKey, PermissionSet, Plan, SessionId, TenantId, Timestamp, UserId,
+};
+
+const HOUR: u64 = 3600;
+const PASSWORD: &str = "correct horse battery staple";
+
+struct World {
+    account: Account,
+    key: HashingKey,
+    random: SeededRandom,
+    now: Timestamp,
+    owner: UserId,
+    tenant: TenantId,
+}
+
+/// A signed-in session: its id and the text the user holds.
+struct Signed {
+    user: UserId,
+    id: SessionId,
+    text: String,
+}
+
+impl Signed {
+    fn actor(&self) -> Actor {
+        Actor::via_session(self.user.clone(), self.id.clone())
+    }
+}
+
+fn email(text: &str) -> Email {
+    text.parse().unwrap()
+}
+
+fn perms(names: &[&str]) -> PermissionSet {
+    PermissionSet::parse_names(names).unwrap()
+}
+
+impl World {
+    fn new() -> Self {
+        let key = HashingKey::from_bytes(&[3; 32]).unwrap();
+        let mut random = SeededRandom::new(21);
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let signed_up = Account::sign_up(
+            SignUp {
+                account_name: "Acme".parse().unwrap(),
+                owner_email: email("owner@acme.test"),
+                owner_name: "Olive Owner".parse().unwrap(),
+                tenant_name: "Production".parse().unwrap(),
+                plan: Plan::Enterprise,
+                trial: false,
+            },
+            &mut Context {
+                now,
+                random: &mut random,
+                key: &key,
+            },
+        );
+        World {
+            owner: signed_up.owner_id,
+            tenant: signed_up.tenant_id,
+            account: signed_up.account,
+            key,
+            random,
+            now,
+        }
+    }
+
+    fn owner(&self) -> Actor {
+        Actor::user(self.owner.clone())
+    }
+
+    fn apply(&mut self, actor: &Actor, command: Command) -> Result<Outcome, Refusal> {
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        self.account.apply(actor, command, &mut context)
+    }
+
+    /// Runs `change` on the account, which must refuse it and change nothing.
+    fn refused<T: std::fmt::Debug>(
+        &mut self,
+        change: impl FnOnce(&mut Account, &mut Context<'_>) -> Result<T, Refusal>,
+    ) -> Refusal {
+        let before = self.account.clone();
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        let refusal = change(&mut self.account, &mut context).expect_err("should be refused");
+        assert_eq!(self.account, before, "a refused change changed the account");
+        refusal
+    }
+
+    fn with_context<T>(&mut self, run: impl FnOnce(&mut Account, &mut Context<'_>) -> T) -> T {
+        let mut context = Context {
+            now: self.now,
+            random: &mut self.random,
+            key: &self.key,
+        };
+        run(&mut self.account, &mut context)
+    }
+
+    /// Invites `address` into `tenant` with `permissions`: the user and the code.
+    fn invite_into(
+        &mut self,
+        tenant: &TenantId,
+        address: &str,
+        permissions: PermissionSet,
+    ) -> (UserId, String) {
+        let command = Command::InviteMember {
+            tenant_id: tenant.clone(),
+            email: email(address),
+            name: None,
+            permissions,
+        };
+        match self.apply(&self.owner(), command).unwrap() {
+            Outcome::MemberAdded {
+                user_id,
+                invitation,
+                ..
+            } => (
+                user_id,
+                invitation
+                    .map(|i| i.code.expose().to_owned())
+                    .unwrap_or_default(),
+            ),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    /// An active member of the first tenant who set [`PASSWORD`] on acceptance.
+    fn member(&mut self, address: &str, permissions: PermissionSet) -> UserId {
+        let tenant = self.tenant.clone();
+        let (user_id, code) = self.invite_into(&tenant, address, permissions);
+        self.with_context(|account, context| {
+            account.accept_invitation_with_password(&email(address), &code, None, PASSWORD, context)
+        })
+        .unwrap();
+        user_id
+    }
+
+    fn sign_in(&mut self, address: &str, password: &str) -> Result<Signed, Refusal> {
+        self.with_context(|account, context| {
+            account.sign_in_password(address, password, Some("Firefox/140"), context)
+        })
+        .map(|issued| Signed {
+            user: issued.user_id,
+            id: issued.session_id,
+            text: issued.session.expose().to_owned(),
+        })
+    }
+
+    fn verify(&self, session: &Signed, tenant: &TenantId) -> SessionVerification {
+        self.account
+            .verify_session(&session.text, tenant, &self.key, self.now)
+    }
+
+    fn permissions(&self, session: &Signed, tenant: &TenantId) -> PermissionSet {
+        self.verify(session, tenant)
+            .principal()
+            .map(|principal| principal.permissions)
+            .unwrap_or_else(|| panic!("session refused: {:?}", self.verify(session, tenant)))
+    }
+
+    fn change_permissions(&mut self, user: &UserId, permissions: PermissionSet) {
+        let command = Command::ChangePermissions {
+            tenant_id: self.tenant.clone(),
+            user_id: user.clone(),
+            permissions,
+        };
+        self.apply(&self.owner(), command).unwrap();
+    }
+
+    fn mint(
+        &mut self,
+        actor: &Actor,
+        tenant: &TenantId,
+        permissions: PermissionSet,
+    ) -> Result<Outcome, Refusal> {
+        let command = Command::CreateApiToken {
+            tenant_id: tenant.clone(),
+            name: "laptop".parse().unwrap(),
+            permissions,
+            expires_at: None,
+        };
+        self.apply(actor, command)
+    }
+}
+
+// ----- passwords and sign-in ---------------------------------------------------------------
+
+#[test]
+fn a_password_set_on_acceptance_signs_the_user_in() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", perms(&["build_applications"]));
+    let events = world.account.audit_log().len();
+    let session = world.sign_in("DEV@acme.test", PASSWORD).unwrap();
+    assert_eq!(session.user, user);
+    assert!(session.text.starts_with("pcss_"));
+    assert_eq!(
+        world.permissions(&session, &world.tenant.clone()),
+        perms(&["build_applications"])
+    );
+    // One account-level event, naming the session, never its secret or the password.
+    let log = world.account.audit_log();
+    assert_eq!(log.len(), events + 1);
+    let event = &log.events()[events].body;
+    assert_eq!(event.action, "session.signed_in");
+    assert_eq!(event.tenant, None);
+    assert_eq!(event.target, session.id.as_str());
+    let state = serde_json::to_string(&world.account).unwrap();
+    assert!(
+        !state.contains(&session.text[25..]),
+        "session secret stored"
+    );
+    assert!(!state.contains(PASSWORD), "password stored");
+    assert!(!format!("{:?}", world.account).contains("$argon2id$"));
+}
+
+#[test]
+fn every_failed_sign_in_is_the_same_refusal_and_changes_nothing() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let inactive = world.member("gone@acme.test", PermissionSet::EMPTY);
+    world
+        .apply(
+            &world.owner(),
+            Command::DeactivateUser { user_id: inactive },
+        )
+        .unwrap();
+    let tenant = world.tenant.clone();
+    world.invite_into(&tenant, "pending@acme.test", PermissionSet::EMPTY);
+    let attempts = [
+        ("nobody@acme.test", PASSWORD),       // unknown email
+        ("not an email", PASSWORD),           // malformed email
+        ("dev@acme.test", "wrong password!"), // wrong password
+        ("dev@acme.test", ""),                // empty password
+        ("pending@acme.test", PASSWORD),      // pending user (no password yet)
+        ("gone@acme.test", PASSWORD),         // inactive user, right password
+        ("owner@acme.test", PASSWORD),        // user without a password
+    ];
+    for (address, password) in attempts {
+        let refusal = world
+            .refused(|account, context| account.sign_in_password(address, password, None, context));
+        assert_eq!(refusal, Refusal::SignInFailed, "{address}");
+        assert_eq!(refusal.code(), "sign_in_failed");
+        assert_eq!(refusal.class(), RefusalClass::Unauthenticated);
+        assert_eq!(refusal.to_string(), "email or password is not correct");
+    }
+}
+
+#[test]
+fn acceptance_refuses_a_password_outside_the_policy_and_changes_nothing() {
+    let mut world = World::new();
+    let tenant = world.tenant.clone();
+    let (user, code) = world.invite_into(&tenant, "dev@acme.test", PermissionSet::EMPTY);
+    for bad in ["too short", &"x".repeat(129)] {
+        let refusal = world.refused(|account, context| {
+            account.accept_invitation_with_password(
+                &email("dev@acme.test"),
+                &code,
+                None,
+                bad,
+                context,
+            )
+        });
+        assert_eq!(refusal.code(), "password_policy");
+        assert_eq!(refusal.class(), RefusalClass::Invalid);
+    }
+    assert_eq!(
+        world.account.user(&user).unwrap().status,
+        UserStatus::Pending
+    );
+    // A wrong code is refused as before, with a valid password too.
+    let refusal = world.refused(|account, context| {
+        account.accept_invitation_with_password(
+            &email("dev@acme.test"),
+            "pcinv_wrong",
+            None,
+            PASSWORD,
+            context,
+        )
+    });
+    assert_eq!(refusal.code(), "invitation_invalid");
+    // The code still works, and 12 characters of anything is a password.
+    world
+        .with_context(|account, context| {
+            account.accept_invitation_with_password(
+                &email("dev@acme.test"),
+                &code,
+                None,
+                "aaaaaaaaaaaa",
+                context,
+            )
+        })
+        .unwrap();
+    assert!(world.sign_in("dev@acme.test", "aaaaaaaaaaaa").is_ok());
+}
+
+#[test]
+fn accepting_without_a_password_still_works_and_signs_nobody_in() {
+    let mut world = World::new();
+    let tenant = world.tenant.clone();
+    let (user, code) = world.invite_into(&tenant, "dev@acme.test", PermissionSet::EMPTY);
+    let accepted = world
+        .with_context(|account, context| {
+            account.accept_invitation(&email("dev@acme.test"), &code, None, context)
+        })
+        .unwrap();
+    assert!(matches!(accepted, Outcome::InvitationAccepted { user_id, .. } if user_id == user));
+    assert_eq!(
+        world.sign_in("dev@acme.test", "").err(),
+        Some(Refusal::SignInFailed)
+    );
+}
+
+#[test]
+fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let here = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let elsewhere = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let new = "a much better passphrase";
+    let actor = here.actor();
+    let wrong = world.refused(|account, context| {
+        account.change_password(&actor, "not the password", new, context)
+    });
+    assert_eq!(wrong.code(), "password_incorrect");
+    assert_eq!(wrong.class(), RefusalClass::Forbidden);
+    let short = world
+        .refused(|account, context| account.change_password(&actor, PASSWORD, "short", context));
+    assert_eq!(short.code(), "password_policy");
+    world
+        .with_context(|account, context| account.change_password(&actor, PASSWORD, new, context))
+        .unwrap();
+    let tenant = world.tenant.clone();
+    assert!(world.verify(&here, &tenant).principal().is_some());
+    assert_eq!(
+        world.verify(&elsewhere, &tenant),
+        SessionVerification::UnknownSession
+    );
+    assert_eq!(
+        world.sign_in("dev@acme.test", PASSWORD).err(),
+        Some(Refusal::SignInFailed)
+    );
+    assert!(world.sign_in("dev@acme.test", new).is_ok());
+    assert!(
+        world
+            .account
+            .audit_log()
+            .events()
+            .iter()
+            .any(|event| event.body.action == "user.password_changed"
+                && event.body.detail == "sessions_ended=1")
+    );
+}
+
+// ----- acting with a session -----------------------------------------------------------------
+
+#[test]
+fn a_promotion_reaches_the_session_on_the_next_verification() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    assert_eq!(world.permissions(&session, &tenant), PermissionSet::EMPTY);
+    let certificates = perms(&["update_certificates"]);
+    let refusal = world
+        .mint(&session.actor(), &tenant, certificates)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "privilege_escalation");
+    world.change_permissions(&user, certificates);
+    assert_eq!(world.permissions(&session, &tenant), certificates);
+    let principal = world
+        .verify(&session, &tenant)
+        .principal()
+        .cloned()
+        .unwrap();
+    assert!(
+        principal
+            .decide(portcullis_core::Operation::WriteCertificates)
+            .allow
+    );
+    assert!(world.mint(&session.actor(), &tenant, certificates).is_ok());
+    // And a demotion just as fast.
+    world.change_permissions(&user, PermissionSet::EMPTY);
+    assert_eq!(world.permissions(&session, &tenant), PermissionSet::EMPTY);
+}
+
+#[test]
+fn a_session_acts_in_every_tenant_of_its_user() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", perms(&["build_applications"]));
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let created = world
+        .apply(
+            &world.owner(),
+            Command::CreateTenant {
+                name: "Staging".parse().unwrap(),
+                plan: Plan::Team,
+            },
+        )
+        .unwrap();
+    let Outcome::TenantCreated { tenant_id: staging } = created else {
+        panic!("unexpected outcome");
+    };
+    assert_eq!(
+        world.verify(&session, &staging),
+        SessionVerification::NotMember
+    );
+    let refusal = world
+        .mint(&session.actor(), &staging, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "actor_not_member");
+    let (added, code) =
+        world.invite_into(&staging, "dev@acme.test", perms(&["modify_configuration"]));
+    assert_eq!(
+        (added, code.as_str()),
+        (user, ""),
+        "an active user joins without a code"
+    );
+    assert_eq!(
+        world.permissions(&session, &staging),
+        perms(&["modify_configuration"])
+    );
+    assert_eq!(
+        world.verify(&session, &staging).principal().unwrap().plan,
+        Plan::Team
+    );
+    let minted = world.mint(&session.actor(), &staging, perms(&["modify_configuration"]));
+    assert!(matches!(minted, Ok(Outcome::ApiTokenCreated { .. })));
+    // The first tenant is unaffected.
+    let tenant = world.tenant.clone();
+    assert_eq!(
+        world.permissions(&session, &tenant),
+        perms(&["build_applications"])
+    );
+}
+
+#[test]
+fn tokens_minted_from_a_session_never_exceed_current_permissions() {
+    let mut world = World::new();
+    let user = world.member(
+        "dev@acme.test",
+        perms(&["build_applications", "update_certificates"]),
+    );
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    let refusal = world
+        .mint(
+            &session.actor(),
+            &tenant,
+            perms(&["build_applications", "modify_configuration"]),
+        )
+        .unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::Escalation(perms(&["modify_configuration"]))
+    );
+    let Outcome::ApiTokenCreated { token, key_id, .. } = world
+        .mint(
+            &session.actor(),
+            &tenant,
+            perms(&["build_applications", "update_certificates"]),
+        )
+        .unwrap()
+    else {
+        panic!("unexpected outcome");
+    };
+    world.change_permissions(&user, perms(&["build_applications"]));
+    let verified = world.account.verify(token.expose(), &world.key, world.now);
+    assert_eq!(
+        verified.principal().unwrap().permissions,
+        perms(&["build_applications"])
+    );
+    // The token and the session it came from are apart: signing out leaves the token.
+    let actor = session.actor();
+    world
+        .with_context(|account, context| account.sign_out_everywhere(&actor, context))
+        .unwrap();
+    assert!(world.account.credential_record(&key_id).is_some());
+}
+
+#[test]
+fn sign_out_ends_one_session_and_only_ones_own() {
+    let mut world = World::new();
+    world.member("dev@acme.test", perms(&["build_applications"]));
+    world.member("ops@acme.test", PermissionSet::EMPTY);
+    let first = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let second = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let other = world.sign_in("ops@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    // Someone else's session is not found, and nothing changes.
+    let (actor, target) = (first.actor(), other.id.clone());
+    let refusal = world.refused(|account, context| account.sign_out(&actor, &target, context));
+    assert_eq!(refusal, Refusal::UnknownSession(other.id.clone()));
+    assert_eq!(refusal.class(), RefusalClass::NotFound);
+    let target = second.id.clone();
+    world
+        .with_context(|account, context| account.sign_out(&actor, &target, context))
+        .unwrap();
+    assert_eq!(
+        world.verify(&second, &tenant),
+        SessionVerification::UnknownSession
+    );
+    assert!(world.account.session_record(&second.id).is_none());
+    let refusal = world
+        .mint(&second.actor(), &tenant, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "credential_not_usable");
+    assert!(world.verify(&first, &tenant).principal().is_some());
+    assert!(world.verify(&other, &tenant).principal().is_some());
+    assert_eq!(
+        world
+            .account
+            .audit_log()
+            .events()
+            .last()
+            .unwrap()
+            .body
+            .action,
+        "session.revoked"
+    );
+}
+
+#[test]
+fn sign_out_everywhere_ends_every_session_of_the_user() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    world.member("ops@acme.test", PermissionSet::EMPTY);
+    let sessions: Vec<Signed> = (0..3)
+        .map(|_| world.sign_in("dev@acme.test", PASSWORD).unwrap())
+        .collect();
+    let other = world.sign_in("ops@acme.test", PASSWORD).unwrap();
+    let actor = sessions[0].actor();
+    let ended = world
+        .with_context(|account, context| account.sign_out_everywhere(&actor, context))
+        .unwrap();
+    assert_eq!(ended, 3);
+    let tenant = world.tenant.clone();
+    for session in &sessions {
+        assert_eq!(
+            world.verify(session, &tenant),
+            SessionVerification::UnknownSession
+        );
+    }
+    assert!(world.verify(&other, &tenant).principal().is_some());
+    // The ended session cannot act again, not even to sign out.
+    let refusal = world.refused(|account, context| account.sign_out_everywhere(&actor, context));
+    assert_eq!(refusal.code(), "credential_not_usable");
+}
+
+#[test]
+fn deactivation_ends_sessions_for_good_even_against_a_stale_session_record() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let stale = world.account.session_record(&session.id).unwrap();
+    world
+        .apply(
+            &world.owner(),
+            Command::DeactivateUser {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    let tenant = world.tenant.clone();
+    // The session record is gone, and the access record alone refuses too (an edge that still
+    // holds the old session record).
+    assert!(world.account.session_records().is_empty());
+    let access = world.account.access_record(&user).unwrap();
+    assert_eq!(access.status, UserStatus::Inactive);
+    let verdict = portcullis_core::verify_session(
+        &session.text,
+        Some(&stale),
+        Some(&access),
+        &tenant,
+        &world.key,
+        world.now,
+    );
+    assert_eq!(verdict, SessionVerification::UserNotActive);
+    world
+        .apply(
+            &world.owner(),
+            Command::ActivateUser {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::UnknownSession
+    );
+    assert_eq!(session.actor().session, Some(session.id.clone()));
+    let refusal = world
+        .mint(&session.actor(), &tenant, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "credential_not_usable");
+    // The password survives: the reactivated user signs in again.
+    assert!(world.sign_in("dev@acme.test", PASSWORD).is_ok());
+}
+
+#[test]
+fn deletion_ends_access_and_leaves_nothing_behind() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let stale = world.account.session_record(&session.id).unwrap();
+    for command in [
+        Command::DeactivateUser {
+            user_id: user.clone(),
+        },
+        Command::DeleteUser {
+            user_id: user.clone(),
+        },
+    ] {
+        world.apply(&world.owner(), command).unwrap();
+    }
+    assert!(world.account.access_record(&user).is_none());
+    assert!(!world.account.access_records().contains_key(&user));
+    let tenant = world.tenant.clone();
+    let verdict = portcullis_core::verify_session(
+        &session.text,
+        Some(&stale),
+        None,
+        &tenant,
+        &world.key,
+        world.now,
+    );
+    assert_eq!(verdict, SessionVerification::UserNotActive);
+    let state = serde_json::to_value(&world.account).unwrap();
+    assert!(state["sign_in"].as_object().unwrap().is_empty());
+    assert_eq!(
+        world.sign_in("dev@acme.test", PASSWORD).err(),
+        Some(Refusal::SignInFailed)
+    );
+}
+
+#[test]
+fn removal_from_a_tenant_ends_access_there_only() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", perms(&["build_applications"]));
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let Outcome::TenantCreated { tenant_id: staging } = world
+        .apply(
+            &world.owner(),
+            Command::CreateTenant {
+                name: "Staging".parse().unwrap(),
+                plan: Plan::Team,
+            },
+        )
+        .unwrap()
+    else {
+        panic!("unexpected outcome");
+    };
+    world.invite_into(&staging, "dev@acme.test", PermissionSet::EMPTY);
+    let tenant = world.tenant.clone();
+    world
+        .apply(
+            &world.owner(),
+            Command::RemoveMember {
+                tenant_id: tenant.clone(),
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::NotMember
+    );
+    assert!(
+        !world
+            .account
+            .access_record(&user)
+            .unwrap()
+            .tenants
+            .contains_key(&tenant)
+    );
+    let refusal = world
+        .mint(&session.actor(), &tenant, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "actor_not_member");
+    assert_eq!(world.permissions(&session, &staging), PermissionSet::EMPTY);
+}
+
+// ----- lifetimes ---------------------------------------------------------------------------
+
+#[test]
+fn an_idle_session_expires_and_use_keeps_it_alive() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    let idle = u64::from(SessionLifetimes::default().idle_minutes) * 60;
+    assert_eq!(idle, 12 * HOUR);
+    // Seen by the edge 11 hours in: alive 11 + 12 hours from sign-in.
+    world.now = world.now.plus_seconds(11 * HOUR);
+    assert!(world.account.record_session_seen(&session.id, world.now));
+    assert!(
+        !world.account.record_session_seen(&session.id, world.now),
+        "repeat"
+    );
+    world.now = world.now.plus_seconds(12 * HOUR - 1);
+    assert!(world.verify(&session, &tenant).principal().is_some());
+    world.now = world.now.plus_seconds(1);
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::Expired
+    );
+    let refusal = world
+        .mint(&session.actor(), &tenant, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "credential_not_usable");
+    assert!(
+        !world.account.record_session_seen(&session.id, world.now),
+        "ended stays ended"
+    );
+}
+
+#[test]
+fn a_session_expires_at_its_absolute_lifetime_however_active() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    let absolute = u64::from(SessionLifetimes::default().absolute_hours) * HOUR;
+    assert_eq!(absolute, 7 * 24 * HOUR);
+    let end = world.now.plus_seconds(absolute);
+    while world.now < end {
+        world.now = world.now.plus_seconds(6 * HOUR).min(end);
+        // Acting keeps it seen.
+        let _ = world.mint(&session.actor(), &tenant, PermissionSet::EMPTY);
+    }
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::Expired
+    );
+    let views = world
+        .account
+        .sessions(&Actor::user(session.user.clone()), world.now)
+        .unwrap();
+    assert!(views.is_empty());
+}
+
+#[test]
+fn session_lifetimes_are_configurable_within_bounds_and_apply_to_open_sessions() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let owner = world.owner();
+    for (idle_minutes, absolute_hours) in [(4, 24), (60, 2_161), (120, 1)] {
+        let lifetimes = SessionLifetimes {
+            idle_minutes,
+            absolute_hours,
+        };
+        let refusal = world
+            .refused(|account, context| account.configure_sessions(&owner, lifetimes, context));
+        assert_eq!(refusal.code(), "out_of_range");
+    }
+    let dev = Actor::user(session.user.clone());
+    let lifetimes = SessionLifetimes {
+        idle_minutes: 30,
+        absolute_hours: 1,
+    };
+    let refusal =
+        world.refused(|account, context| account.configure_sessions(&dev, lifetimes, context));
+    assert_eq!(refusal.code(), "not_company_admin");
+    world
+        .with_context(|account, context| account.configure_sessions(&owner, lifetimes, context))
+        .unwrap();
+    assert_eq!(world.account.settings().sessions, lifetimes);
+    world.now = world.now.plus_seconds(30 * 60);
+    let tenant = world.tenant.clone();
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::Expired
+    );
+}
+
+// ----- listing, and stored state -------------------------------------------------------------
+
+#[test]
+fn a_user_lists_their_own_sessions_without_secrets() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let first = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    world.now = world.now.plus_seconds(60);
+    let second = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let views = world.account.sessions(&first.actor(), world.now).unwrap();
+    let ids: Vec<&SessionId> = views.iter().map(|view| &view.session_id).collect();
+    assert_eq!(ids, [&second.id, &first.id], "most recently seen first");
+    assert!(views[1].current && !views[0].current);
+    assert_eq!(views[0].user_agent.as_deref(), Some("Firefox/140"));
+    assert_eq!(views[0].idle_expires_at, world.now.plus_seconds(12 * HOUR));
+    let json = serde_json::to_string(&views).unwrap();
+    for session in [&first, &second] {
+        assert!(!json.contains(&session.text[25..]));
+        let hash = world
+            .account
+            .session_record(&session.id)
+            .unwrap()
+            .secret_hash;
+        let hash = serde_json::to_string(&hash).unwrap();
+        assert!(!json.contains(hash.trim_matches('"')));
+    }
+}
+
+#[test]
+fn an_actor_naming_a_session_that_is_not_theirs_cannot_act() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::ALL);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let tenant = world.tenant.clone();
+    let borrowed = Actor::via_session(world.owner.clone(), session.id.clone());
+    let before = world.account.clone();
+    let refusal = world
+        .mint(&borrowed, &tenant, PermissionSet::EMPTY)
+        .unwrap_err();
+    assert_eq!(refusal.code(), "credential_not_usable");
+    assert_eq!(world.account, before);
+    assert!(world.account.sessions(&borrowed, world.now).is_err());
+}
+
+#[test]
+fn accounts_stored_before_sessions_still_load() {
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let mut json = serde_json::to_value(&world.account).unwrap();
+    json.as_object_mut().unwrap().remove("sign_in");
+    json["settings"].as_object_mut().unwrap().remove("sessions");
+    let loaded: Account = serde_json::from_value(json).unwrap();
+    assert_eq!(loaded.settings().sessions, SessionLifetimes::default());
+    assert!(loaded.session_records().is_empty());
+    // An actor serialised without a session field reads as no session.
+    let actor: Actor = serde_json::from_str(&format!(
+        r#"{{"user_id":"{}","credential":null}}"#,
+        world.owner
+    ))
+    .unwrap();
+    assert_eq!(actor, world.owner());
+    assert!(
+        !serde_json::to_string(&world.owner())
+            .unwrap()
+            .contains("session")
+    );
+}
