@@ -228,5 +228,66 @@ fn bench_verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_verify);
+/// Session verification over its two records, and Argon2id at the shipped parameters (one
+/// password hash, and one verification against the dummy hash: the cost of every sign-in).
+fn bench_sign_in(c: &mut Criterion) {
+    use portcullis_core::session::{self, AccessRecord, SessionRecord, TenantAccess};
+    use portcullis_core::{AccountId, PermissionSet, TenantId, Timestamp, UserId, password};
+    let key = HashingKey::from_bytes(&[9; 32]).expect("32 bytes");
+    let mut random = SeededRandom::new(5);
+    let issued = session::generate(&mut random, &key);
+    let account_id = AccountId::generate(&mut random);
+    let user_id = UserId::generate(&mut random);
+    let tenant = TenantId::generate(&mut random);
+    let record = SessionRecord {
+        session_id: issued.id.clone(),
+        account_id: account_id.clone(),
+        user_id: user_id.clone(),
+        secret_hash: issued.hash,
+        idle_expires_at: Timestamp::from_unix_seconds(u64::MAX),
+        absolute_expires_at: Timestamp::from_unix_seconds(u64::MAX),
+    };
+    let access = AccessRecord {
+        account_id,
+        user_id,
+        status: portcullis_core::user::UserStatus::Active,
+        tenants: [(
+            tenant.clone(),
+            TenantAccess {
+                permissions: PermissionSet::ALL,
+                plan: Plan::Team,
+            },
+        )]
+        .into(),
+    };
+    let now = Timestamp::from_unix_seconds(0);
+    let mut group = c.benchmark_group("session");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("session_valid", |b| {
+        b.iter(|| {
+            session::verify_session(
+                black_box(issued.secret.expose()),
+                Some(black_box(&record)),
+                Some(black_box(&access)),
+                &tenant,
+                &key,
+                now,
+            )
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("password");
+    group.sample_size(10);
+    let typed = password::Password::new("correct horse battery staple").expect("policy");
+    group.bench_function("argon2id_hash_m19456_t2_p1", |b| {
+        b.iter(|| password::hash(black_box(&typed), &key, &mut random));
+    });
+    group.bench_function("argon2id_verify_dummy", |b| {
+        b.iter(|| password::verify(black_box("correct horse battery staple"), None, &key));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_verify, bench_sign_in);
 criterion_main!(benches);
