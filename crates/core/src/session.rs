@@ -34,6 +34,18 @@
 //! plan in every tenant they belong to. [`verify_session`] is a pure function of those, the
 //! tenant the request names, the hashing key and the time. Permission changes, removals,
 //! deactivation and deletion change the access record; sign-outs delete session records.
+//!
+//! # Where the rules are
+//! Signing in and out, password changes and listing are [`Account`](crate::Account) methods:
+//! [`sign_in_password`](crate::Account::sign_in_password),
+//! [`accept_invitation_with_password`](crate::Account::accept_invitation_with_password),
+//! [`change_password`](crate::Account::change_password),
+//! [`sign_out`](crate::Account::sign_out),
+//! [`sign_out_everywhere`](crate::Account::sign_out_everywhere),
+//! [`sessions`](crate::Account::sessions),
+//! [`record_session_seen`](crate::Account::record_session_seen) and
+//! [`configure_sessions`](crate::Account::configure_sessions); a session acts through
+//! [`Actor::via_session`](crate::Actor::via_session), re-checked on every command.
 
 use crate::authz::{self, Decision, Operation};
 use crate::credential::{self, MAX_PRESENTED_LEN, Malformed, SECRET_BYTES};

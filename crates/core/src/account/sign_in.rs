@@ -20,6 +20,18 @@
 //! - Every commit settles the sessions ([`Account::settle_sign_in`]): a deleted user's
 //!   sign-in state goes, an inactive user's sessions go (they do not come back on
 //!   reactivation), expired sessions go.
+//! - [`Actor`] carries the session id (`session`, omitted from JSON when absent, so actors
+//!   stored or sent before sessions read as before): the engine re-checks the session on every
+//!   command, so a session signed out or expired since the edge verified it cannot act.
+//!   `Actor::user` (no credential, no session) keeps its meaning: a user the runtime itself
+//!   vouches for. Audit events of commands run through a session name the user as actor and
+//!   no credential; the session id appears in the sign-in, sign-out and password events.
+//! - At most [`MAX_SESSIONS_PER_USER`] sessions per user: signing in beyond that ends the
+//!   least recently seen one (named in the sign-in event's detail).
+//! - The edge projections are [`SessionRecord`] (per session) and [`AccessRecord`] (per
+//!   user), from [`Account::session_records`] and [`Account::access_records`]; the edge
+//!   verifies with [`session::verify_session`]. A session's record carries its idle expiry, so
+//!   a reported use rewrites it.
 
 use super::{Account, Actor, Context, Event, Refusal};
 use crate::ids::{Email, UserId};
@@ -76,8 +88,10 @@ impl Account {
         }
     }
 
-    /// Signs `email` in with `password`: a new session, shown once. See the [module
-    /// documentation](self) for why every failure looks the same.
+    /// Signs `email` in with `password`: a new session, shown once. Every failure (unknown or
+    /// malformed email, wrong password, no password, pending or inactive user) is the one
+    /// [`Refusal::SignInFailed`] after one Argon2id verification, against the dummy hash when
+    /// there is no stored one, and changes nothing; a sign-in appends `session.signed_in`.
     pub fn sign_in_password(
         &mut self,
         email: &str,
