@@ -9,7 +9,7 @@
 
 use crate::credential::{CredentialRecord, KeyId};
 use crate::ids::{AccountId, UserId};
-use crate::session::SessionId;
+use crate::session::{AccessRecord, SessionId, SessionRecord};
 use std::collections::BTreeMap;
 
 /// Version of the stored record layout; part of every key so a format change can coexist.
@@ -64,15 +64,66 @@ pub fn record_changes(
     before: &BTreeMap<KeyId, CredentialRecord>,
     after: &BTreeMap<KeyId, CredentialRecord>,
 ) -> Vec<RecordChange> {
+    diff(before, after, RecordChange::Put, RecordChange::Delete)
+}
+
+/// Deletes for keys of `before` missing from `after`, then puts for new or changed values.
+fn diff<K: Ord + Clone, V: PartialEq + Clone, C>(
+    before: &BTreeMap<K, V>,
+    after: &BTreeMap<K, V>,
+    put: impl Fn(V) -> C,
+    delete: impl Fn(K) -> C,
+) -> Vec<C> {
     let deletes = before
         .keys()
-        .filter(|key_id| !after.contains_key(*key_id))
-        .map(|key_id| RecordChange::Delete(key_id.clone()));
+        .filter(|key| !after.contains_key(*key))
+        .map(|key| delete(key.clone()));
     let puts = after
         .iter()
-        .filter(|(key_id, record)| before.get(*key_id) != Some(*record))
-        .map(|(_, record)| RecordChange::Put(record.clone()));
+        .filter(|(key, value)| before.get(*key) != Some(*value))
+        .map(|(_, value)| put(value.clone()));
     deletes.chain(puts).collect()
+}
+
+/// Every sign-in projection of an account, as the read store should hold them
+/// ([`Account::sign_in_records`](crate::Account::sign_in_records)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignInRecords {
+    /// Session records by session id (under [`session_key`]).
+    pub sessions: BTreeMap<SessionId, SessionRecord>,
+    /// Access records by user id (under [`access_key`]).
+    pub access: BTreeMap<UserId, AccessRecord>,
+}
+
+/// One write of a sign-in projection to the read store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignInRecordChange {
+    /// Write this session record under [`session_key`].
+    PutSession(SessionRecord),
+    /// Delete the record of this session.
+    DeleteSession(SessionId),
+    /// Write this access record under [`access_key`].
+    PutAccess(AccessRecord),
+    /// Delete the access record of this user (of the account diffed).
+    DeleteAccess(UserId),
+}
+
+/// The writes that turn the read store's sign-in projections `before` into `after` (sessions
+/// first, so a deletion of a session never waits behind an access record).
+pub fn sign_in_changes(before: &SignInRecords, after: &SignInRecords) -> Vec<SignInRecordChange> {
+    let mut changes = diff(
+        &before.sessions,
+        &after.sessions,
+        SignInRecordChange::PutSession,
+        SignInRecordChange::DeleteSession,
+    );
+    changes.extend(diff(
+        &before.access,
+        &after.access,
+        SignInRecordChange::PutAccess,
+        SignInRecordChange::DeleteAccess,
+    ));
+    changes
 }
 
 /// A credential record store, for adapters whose storage is synchronous (tests, the demo).

@@ -862,3 +862,51 @@ fn accounts_stored_before_sessions_still_load() {
             .contains("session")
     );
 }
+
+#[test]
+fn the_read_store_diff_deletes_ended_sessions_and_rewrites_changed_access() {
+    use portcullis_core::store::{self, SignInRecordChange};
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let before = world.account.sign_in_records();
+    assert!(store::sign_in_changes(&before, &before).is_empty());
+    assert_eq!(
+        store::session_key(&session.id),
+        format!("sess:v1:{}", session.id)
+    );
+    assert_eq!(
+        store::access_key(world.account.id(), &user),
+        format!("access:v1:{}:{user}", world.account.id())
+    );
+    world
+        .apply(
+            &world.owner(),
+            Command::DeactivateUser {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    let after = world.account.sign_in_records();
+    let changes = store::sign_in_changes(&before, &after);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(
+        changes[0],
+        SignInRecordChange::DeleteSession(session.id.clone())
+    );
+    assert!(matches!(
+        &changes[1],
+        SignInRecordChange::PutAccess(record) if record.user_id == user
+            && record.status == UserStatus::Inactive
+    ));
+    world
+        .apply(
+            &world.owner(),
+            Command::DeleteUser {
+                user_id: user.clone(),
+            },
+        )
+        .unwrap();
+    let gone = store::sign_in_changes(&after, &world.account.sign_in_records());
+    assert_eq!(gone, [SignInRecordChange::DeleteAccess(user)]);
+}

@@ -372,6 +372,14 @@ impl Account {
             .collect()
     }
 
+    /// Both sign-in projections at once, to diff with [`crate::store::sign_in_changes`].
+    pub fn sign_in_records(&self) -> crate::store::SignInRecords {
+        crate::store::SignInRecords {
+            sessions: self.session_records(),
+            access: self.access_records(),
+        }
+    }
+
     /// Verifies a presented session for `tenant` against this account's own projections (the
     /// edge does the same against its store; see [`session::verify_session`]).
     pub fn verify_session(
