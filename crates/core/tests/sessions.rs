@@ -180,6 +180,23 @@ impl World {
             .unwrap_or_else(|| panic!("session refused: {:?}", self.verify(session, tenant)))
     }
 
+    /// A second tenant, "Staging" on the team plan, launched by the owner.
+    fn staging(&mut self) -> TenantId {
+        let command = Command::CreateTenant {
+            name: "Staging".parse().unwrap(),
+            plan: Plan::Team,
+        };
+        match self.by_owner(command) {
+            Outcome::TenantCreated { tenant_id } => tenant_id,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    /// A command the owner runs, which must be accepted.
+    fn by_owner(&mut self, command: Command) -> Outcome {
+        self.apply(&self.owner(), command).unwrap()
+    }
+
     fn change_permissions(&mut self, user: &UserId, permissions: PermissionSet) {
         let command = Command::ChangePermissions {
             tenant_id: self.tenant.clone(),
@@ -240,12 +257,7 @@ fn every_failed_sign_in_is_the_same_refusal_and_changes_nothing() {
     let mut world = World::new();
     world.member("dev@acme.test", PermissionSet::EMPTY);
     let inactive = world.member("gone@acme.test", PermissionSet::EMPTY);
-    world
-        .apply(
-            &world.owner(),
-            Command::DeactivateUser { user_id: inactive },
-        )
-        .unwrap();
+    world.by_owner(Command::DeactivateUser { user_id: inactive });
     let tenant = world.tenant.clone();
     world.invite_into(&tenant, "pending@acme.test", PermissionSet::EMPTY);
     let attempts = [
@@ -410,18 +422,7 @@ fn a_session_acts_in_every_tenant_of_its_user() {
     let mut world = World::new();
     let user = world.member("dev@acme.test", perms(&["build_applications"]));
     let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
-    let created = world
-        .apply(
-            &world.owner(),
-            Command::CreateTenant {
-                name: "Staging".parse().unwrap(),
-                plan: Plan::Team,
-            },
-        )
-        .unwrap();
-    let Outcome::TenantCreated { tenant_id: staging } = created else {
-        panic!("unexpected outcome");
-    };
+    let staging = world.staging();
     assert_eq!(
         world.verify(&session, &staging),
         SessionVerification::NotMember
@@ -574,14 +575,9 @@ fn deactivation_ends_sessions_for_good_even_against_a_stale_session_record() {
     let user = world.member("dev@acme.test", PermissionSet::EMPTY);
     let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
     let stale = world.account.session_record(&session.id).unwrap();
-    world
-        .apply(
-            &world.owner(),
-            Command::DeactivateUser {
-                user_id: user.clone(),
-            },
-        )
-        .unwrap();
+    world.by_owner(Command::DeactivateUser {
+        user_id: user.clone(),
+    });
     let tenant = world.tenant.clone();
     // The session record is gone, and the access record alone refuses too (an edge that still
     // holds the old session record).
@@ -597,14 +593,9 @@ fn deactivation_ends_sessions_for_good_even_against_a_stale_session_record() {
         world.now,
     );
     assert_eq!(verdict, SessionVerification::UserNotActive);
-    world
-        .apply(
-            &world.owner(),
-            Command::ActivateUser {
-                user_id: user.clone(),
-            },
-        )
-        .unwrap();
+    world.by_owner(Command::ActivateUser {
+        user_id: user.clone(),
+    });
     assert_eq!(
         world.verify(&session, &tenant),
         SessionVerification::UnknownSession
@@ -659,29 +650,13 @@ fn removal_from_a_tenant_ends_access_there_only() {
     let mut world = World::new();
     let user = world.member("dev@acme.test", perms(&["build_applications"]));
     let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
-    let Outcome::TenantCreated { tenant_id: staging } = world
-        .apply(
-            &world.owner(),
-            Command::CreateTenant {
-                name: "Staging".parse().unwrap(),
-                plan: Plan::Team,
-            },
-        )
-        .unwrap()
-    else {
-        panic!("unexpected outcome");
-    };
+    let staging = world.staging();
     world.invite_into(&staging, "dev@acme.test", PermissionSet::EMPTY);
     let tenant = world.tenant.clone();
-    world
-        .apply(
-            &world.owner(),
-            Command::RemoveMember {
-                tenant_id: tenant.clone(),
-                user_id: user.clone(),
-            },
-        )
-        .unwrap();
+    world.by_owner(Command::RemoveMember {
+        tenant_id: tenant.clone(),
+        user_id: user.clone(),
+    });
     assert_eq!(
         world.verify(&session, &tenant),
         SessionVerification::NotMember
@@ -879,14 +854,9 @@ fn the_read_store_diff_deletes_ended_sessions_and_rewrites_changed_access() {
         store::access_key(world.account.id(), &user),
         format!("access:v1:{}:{user}", world.account.id())
     );
-    world
-        .apply(
-            &world.owner(),
-            Command::DeactivateUser {
-                user_id: user.clone(),
-            },
-        )
-        .unwrap();
+    world.by_owner(Command::DeactivateUser {
+        user_id: user.clone(),
+    });
     let after = world.account.sign_in_records();
     let changes = store::sign_in_changes(&before, &after);
     assert_eq!(changes.len(), 2, "{changes:?}");
@@ -899,14 +869,9 @@ fn the_read_store_diff_deletes_ended_sessions_and_rewrites_changed_access() {
         SignInRecordChange::PutAccess(record) if record.user_id == user
             && record.status == UserStatus::Inactive
     ));
-    world
-        .apply(
-            &world.owner(),
-            Command::DeleteUser {
-                user_id: user.clone(),
-            },
-        )
-        .unwrap();
+    world.by_owner(Command::DeleteUser {
+        user_id: user.clone(),
+    });
     let gone = store::sign_in_changes(&after, &world.account.sign_in_records());
     assert_eq!(gone, [SignInRecordChange::DeleteAccess(user)]);
 }
