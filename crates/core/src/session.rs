@@ -487,6 +487,26 @@ impl SessionVerification {
         }
     }
 
+    /// The answer to give outside, as for tokens
+    /// ([`Verification::public_code`](crate::credential::Verification::public_code)): a refused
+    /// session says nothing about itself or its user (`invalid_credentials`), and a tenant the
+    /// user is not in reads as one that does not exist (`tenant_not_found`, the engine's answer
+    /// to a non-member). [`SessionVerification::code`] keeps the precise reason for rate
+    /// limiters and logs.
+    pub const fn public_code(&self) -> &'static str {
+        match self {
+            SessionVerification::Valid(_) => "valid",
+            SessionVerification::Malformed(_) => "malformed_credential",
+            SessionVerification::UnknownSession
+            | SessionVerification::WrongSecret
+            | SessionVerification::Expired
+            | SessionVerification::UserNotActive => {
+                crate::credential::Verification::INVALID_CREDENTIALS
+            }
+            SessionVerification::NotMember => "tenant_not_found",
+        }
+    }
+
     /// The principal, when valid.
     pub fn principal(&self) -> Option<&SessionPrincipal> {
         match self {
@@ -678,6 +698,30 @@ mod tests {
         assert_eq!(
             check(Some(&session), Some(&access), &elsewhere, now),
             "not_member"
+        );
+        // Outside, every refusal but the two that the text or the tenant decide is one answer.
+        let outside = |s: Option<&SessionRecord>, a: Option<&AccessRecord>, t: &TenantId, at| {
+            verify_session(text, s, a, t, &key(), at).public_code()
+        };
+        assert_eq!(
+            outside(None, Some(&access), &tenant, now),
+            "invalid_credentials"
+        );
+        assert_eq!(
+            outside(Some(&wrong), Some(&access), &tenant, now),
+            "invalid_credentials"
+        );
+        assert_eq!(
+            outside(Some(&session), Some(&access), &tenant, idle),
+            "invalid_credentials"
+        );
+        assert_eq!(
+            outside(Some(&session), None, &tenant, now),
+            "invalid_credentials"
+        );
+        assert_eq!(
+            outside(Some(&session), Some(&access), &elsewhere, now),
+            "tenant_not_found"
         );
     }
 

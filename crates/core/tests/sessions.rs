@@ -430,7 +430,8 @@ fn a_session_acts_in_every_tenant_of_its_user() {
     let refusal = world
         .mint(&session.actor(), &staging, PermissionSet::EMPTY)
         .unwrap_err();
-    assert_eq!(refusal.code(), "actor_not_member");
+    assert_eq!(refusal, Refusal::ActorNotMember(staging.clone()));
+    assert_eq!(refusal.code(), "tenant_not_found");
     let (added, code) =
         world.invite_into(&staging, "dev@acme.test", perms(&["modify_configuration"]));
     assert_eq!(
@@ -672,7 +673,8 @@ fn removal_from_a_tenant_ends_access_there_only() {
     let refusal = world
         .mint(&session.actor(), &tenant, PermissionSet::EMPTY)
         .unwrap_err();
-    assert_eq!(refusal.code(), "actor_not_member");
+    assert_eq!(refusal, Refusal::ActorNotMember(tenant.clone()));
+    assert_eq!(refusal.code(), "tenant_not_found");
     assert_eq!(world.permissions(&session, &staging), PermissionSet::EMPTY);
 }
 
