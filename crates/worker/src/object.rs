@@ -161,7 +161,10 @@ async fn handle(
     let sql = storage.sql();
     // Only sign-up creates an account's storage: any other request to an object that holds
     // none is answered without writing anything.
-    let initialised = matches!(message, ObjectRequest::Init { .. }) || has_schema(&sql);
+    // A cached account was loaded from that storage: no query needed.
+    let initialised = matches!(message, ObjectRequest::Init { .. })
+        || cache.borrow().is_some()
+        || has_schema(&sql);
     if !initialised {
         return match message {
             ObjectRequest::AcceptInvitation(_) => Problem::from(&Refusal::InvitationInvalid).into(),
