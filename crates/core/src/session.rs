@@ -303,6 +303,15 @@ pub enum SignInMethod {
     Password,
 }
 
+impl SignInMethod {
+    /// The method's name, as audit details and listings spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+        }
+    }
+}
+
 /// An open session, as the account stores it (only the secret's hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {

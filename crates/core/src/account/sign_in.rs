@@ -112,13 +112,30 @@ impl Account {
             .filter(|user| matched && user.status == UserStatus::Active)
             .ok_or(Refusal::SignInFailed)?;
         let user_id = user.id.clone();
+        self.open_session_for(&user_id, SignInMethod::Password, user_agent, context)
+    }
+
+    /// Opens a new session for `user_id` (who must be active), signed in by `method`: ends
+    /// expired sessions and, beyond [`MAX_SESSIONS_PER_USER`], the least recently seen one, and
+    /// appends `session.signed_in` (detail: the method, and the session it ended if any). The
+    /// one place a session comes into being, whatever signed the user in.
+    pub(crate) fn open_session_for(
+        &mut self,
+        user_id: &UserId,
+        method: SignInMethod,
+        user_agent: Option<&str>,
+        context: &mut Context<'_>,
+    ) -> Result<IssuedSession, Refusal> {
+        if self.users.get(user_id).map(|user| user.status) != Some(UserStatus::Active) {
+            return Err(Refusal::SignInFailed);
+        }
         let now = context.now;
         let lifetimes = self.settings.sessions;
         let new = session::generate(context.random, context.key);
         let opened = Session {
             id: new.id.clone(),
             secret_hash: new.hash,
-            method: SignInMethod::Password,
+            method,
             created_at: now,
             last_seen_at: now,
             user_agent: session::clean_user_agent(user_agent),
@@ -147,12 +164,12 @@ impl Account {
         }
         sessions.insert(new.id.clone(), opened);
         draft.check_invariants(self)?;
-        let mut detail = "method=password".to_owned();
+        let mut detail = format!("method={}", method.name());
         if let Some(ended) = ended {
             detail.push_str(&format!(" ended={ended}"));
         }
         let event = Event::new(None, "session.signed_in", &new.id).detail(detail);
-        let actor = Actor::via_session(user_id, new.id);
+        let actor = Actor::via_session(user_id.clone(), new.id);
         self.commit(draft, Some(&actor), now, event);
         Ok(issued)
     }
