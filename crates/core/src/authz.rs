@@ -138,6 +138,36 @@ pub enum PrincipalKind {
         /// The key used.
         key_id: KeyId,
     },
+    /// A signed-in person acting through a session, in the tenant the request names, with
+    /// their permissions there at the time of the request.
+    Session {
+        /// The user signed in.
+        user_id: UserId,
+        /// The session used.
+        session_id: crate::session::SessionId,
+    },
+}
+
+impl PrincipalKind {
+    /// The public id of the credential used (a key id or a session id).
+    pub fn credential_id(&self) -> &str {
+        match self {
+            PrincipalKind::User { key_id, .. } | PrincipalKind::AutomationKey { key_id } => {
+                key_id.as_str()
+            }
+            PrincipalKind::Session { session_id, .. } => session_id.as_str(),
+        }
+    }
+
+    /// The person behind the credential (none for an automation key).
+    pub fn user_id(&self) -> Option<&UserId> {
+        match self {
+            PrincipalKind::User { user_id, .. } | PrincipalKind::Session { user_id, .. } => {
+                Some(user_id)
+            }
+            PrincipalKind::AutomationKey { .. } => None,
+        }
+    }
 }
 
 /// A verified caller and what it may do right now.

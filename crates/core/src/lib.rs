@@ -17,7 +17,9 @@
 
 pub mod account;
 pub mod audit;
+
 pub mod authz;
+pub mod browser;
 pub mod bulk;
 pub mod command;
 pub mod company;

@@ -47,7 +47,7 @@
 //! [`configure_sessions`](crate::Account::configure_sessions); a session acts through
 //! [`Actor::via_session`](crate::Actor::via_session), re-checked on every command.
 
-use crate::authz::{self, Decision, Operation};
+use crate::authz::{Principal, PrincipalKind};
 use crate::credential::{self, MAX_PRESENTED_LEN, Malformed, SECRET_BYTES};
 use crate::ids::{AccountId, TenantId, UserId};
 use crate::permission::PermissionSet;
@@ -439,27 +439,43 @@ pub struct AccessRecord {
     pub tenants: BTreeMap<TenantId, TenantAccess>,
 }
 
-/// A verified session acting in one tenant, with the user's current permissions there.
+/// A verified session, before any tenant is named: who is signed in and where they belong.
+/// The Management API acts with it ([`Actor::via_session`](crate::Actor::via_session)); the
+/// engine re-checks every rule per command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionPrincipal {
+pub struct SignedIn {
     /// The account.
     pub account_id: AccountId,
-    /// The tenant the request names.
-    pub tenant_id: TenantId,
     /// The user signed in.
     pub user_id: UserId,
     /// The session used.
     pub session_id: SessionId,
-    /// The user's permissions in the tenant right now.
-    pub permissions: PermissionSet,
-    /// The tenant's plan.
-    pub plan: Plan,
+    /// When the session ends unless seen again (as of its record).
+    pub idle_expires_at: Timestamp,
+    /// When it ends regardless.
+    pub absolute_expires_at: Timestamp,
+    /// The tenants the user belongs to, with their permissions and plan there now.
+    pub tenants: BTreeMap<TenantId, TenantAccess>,
 }
 
-impl SessionPrincipal {
-    /// The authorization decision for `operation` in the tenant.
-    pub fn decide(&self, operation: Operation) -> Decision {
-        authz::decide(self.permissions, self.plan, false, operation)
+impl SignedIn {
+    /// The principal acting in `tenant`: the user's permissions there now. A tenant the user
+    /// is not in is [`SessionVerification::NotMember`].
+    pub fn in_tenant(&self, tenant: &TenantId) -> Result<Principal, SessionVerification> {
+        let held = self
+            .tenants
+            .get(tenant)
+            .ok_or(SessionVerification::NotMember)?;
+        Ok(Principal {
+            account_id: self.account_id.clone(),
+            tenant_id: tenant.clone(),
+            kind: PrincipalKind::Session {
+                user_id: self.user_id.clone(),
+                session_id: self.session_id.clone(),
+            },
+            permissions: held.permissions,
+            plan: held.plan,
+        })
     }
 }
 
@@ -467,7 +483,7 @@ impl SessionPrincipal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionVerification {
     /// The session is good in the tenant; here is who is calling.
-    Valid(SessionPrincipal),
+    Valid(Principal),
     /// The text is not a session at all.
     Malformed(Malformed),
     /// No session with this id (never was, signed out, or its user is gone).
@@ -517,7 +533,7 @@ impl SessionVerification {
     }
 
     /// The principal, when valid.
-    pub fn principal(&self) -> Option<&SessionPrincipal> {
+    pub fn principal(&self) -> Option<&Principal> {
         match self {
             SessionVerification::Valid(principal) => Some(principal),
             _ => None,
@@ -536,38 +552,48 @@ pub fn verify_session(
     key: &HashingKey,
     now: Timestamp,
 ) -> SessionVerification {
-    let parsed = match PresentedSession::from_credential_or_header(presented) {
-        Ok(parsed) => parsed,
-        Err(malformed) => return SessionVerification::Malformed(malformed),
-    };
-    let Some(session) = session.filter(|record| record.session_id == parsed.id) else {
-        return SessionVerification::UnknownSession;
-    };
+    match verify_signed_in(presented, session, access, key, now) {
+        Ok(signed_in) => match signed_in.in_tenant(tenant) {
+            Ok(principal) => SessionVerification::Valid(principal),
+            Err(refused) => refused,
+        },
+        Err(refused) => refused,
+    }
+}
+
+/// Verifies `presented` without naming a tenant: the session is open and its user active.
+/// What the Management API needs (the engine checks the rest per command); the refusal is
+/// never [`SessionVerification::Valid`] nor [`SessionVerification::NotMember`].
+pub fn verify_signed_in(
+    presented: &str,
+    session: Option<&SessionRecord>,
+    access: Option<&AccessRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+) -> Result<SignedIn, SessionVerification> {
+    let parsed = PresentedSession::from_credential_or_header(presented)
+        .map_err(SessionVerification::Malformed)?;
+    let session = session
+        .filter(|record| record.session_id == parsed.id)
+        .ok_or(SessionVerification::UnknownSession)?;
     if !parsed.matches(key, &session.secret_hash) {
-        return SessionVerification::WrongSecret;
+        return Err(SessionVerification::WrongSecret);
     }
     if now >= session.idle_expires_at || now >= session.absolute_expires_at {
-        return SessionVerification::Expired;
+        return Err(SessionVerification::Expired);
     }
-    let Some(access) = access
+    let access = access
         .filter(|access| access.account_id == session.account_id)
         .filter(|access| access.user_id == session.user_id)
-    else {
-        return SessionVerification::UserNotActive;
-    };
-    if access.status != UserStatus::Active {
-        return SessionVerification::UserNotActive;
-    }
-    let Some(held) = access.tenants.get(tenant) else {
-        return SessionVerification::NotMember;
-    };
-    SessionVerification::Valid(SessionPrincipal {
+        .filter(|access| access.status == UserStatus::Active)
+        .ok_or(SessionVerification::UserNotActive)?;
+    Ok(SignedIn {
         account_id: session.account_id.clone(),
-        tenant_id: tenant.clone(),
         user_id: session.user_id.clone(),
         session_id: session.session_id.clone(),
-        permissions: held.permissions,
-        plan: held.plan,
+        idle_expires_at: session.idle_expires_at,
+        absolute_expires_at: session.absolute_expires_at,
+        tenants: access.tenants.clone(),
     })
 }
 

@@ -146,12 +146,26 @@ impl World {
         }
     }
 
-    /// An active member of the first tenant who set [`PASSWORD`] on acceptance.
+    /// An active member of the first tenant who set [`PASSWORD`] on acceptance and then
+    /// signed out of the session the acceptance opened (so tests count only their own).
     fn member(&mut self, address: &str, permissions: PermissionSet) -> UserId {
         let tenant = self.tenant.clone();
         let (user_id, code) = self.invite_into(&tenant, address, permissions);
+        let (_, session) = self
+            .with_context(|account, context| {
+                account.accept_invitation_with_password(
+                    &email(address),
+                    &code,
+                    None,
+                    PASSWORD,
+                    Some("Firefox/140"),
+                    context,
+                )
+            })
+            .unwrap();
+        let actor = Actor::via_session(user_id.clone(), session.session_id.clone());
         self.with_context(|account, context| {
-            account.accept_invitation_with_password(&email(address), &code, None, PASSWORD, context)
+            account.sign_out(&actor, &session.session_id, context)
         })
         .unwrap();
         user_id
@@ -291,6 +305,7 @@ fn acceptance_refuses_a_password_outside_the_policy_and_changes_nothing() {
                 &code,
                 None,
                 bad,
+                None,
                 context,
             )
         });
@@ -308,6 +323,7 @@ fn acceptance_refuses_a_password_outside_the_policy_and_changes_nothing() {
             "pcinv_wrong",
             None,
             PASSWORD,
+            None,
             context,
         )
     });
@@ -320,6 +336,7 @@ fn acceptance_refuses_a_password_outside_the_policy_and_changes_nothing() {
                 &code,
                 None,
                 "aaaaaaaaaaaa",
+                None,
                 context,
             )
         })
@@ -407,9 +424,7 @@ fn a_promotion_reaches_the_session_on_the_next_verification() {
         .cloned()
         .unwrap();
     assert!(
-        principal
-            .decide(portcullis_core::Operation::WriteCertificates)
-            .allow
+        portcullis_core::authorize(&principal, portcullis_core::Operation::WriteCertificates).allow
     );
     assert!(world.mint(&session.actor(), &tenant, certificates).is_ok());
     // And a demotion just as fast.
@@ -856,24 +871,84 @@ fn the_read_store_diff_deletes_ended_sessions_and_rewrites_changed_access() {
         store::access_key(world.account.id(), &user),
         format!("access:v1:{}:{user}", world.account.id())
     );
+    // A permission change rewrites the user's access record, nothing else.
+    let certificates = perms(&["update_certificates"]);
+    world.change_permissions(&user, certificates);
+    let promoted = world.account.sign_in_records();
+    let changes = store::sign_in_changes(&before, &promoted);
+    assert!(
+        matches!(changes.as_slice(), [SignInRecordChange::PutAccess(record)]
+            if record.user_id == user && record.tenants.values().any(|held| held.permissions == certificates)),
+        "{changes:?}"
+    );
+    // Deactivation ends the session, and with no session left the access record goes too.
     world.by_owner(Command::DeactivateUser {
         user_id: user.clone(),
     });
     let after = world.account.sign_in_records();
-    let changes = store::sign_in_changes(&before, &after);
-    assert_eq!(changes.len(), 2, "{changes:?}");
+    let changes = store::sign_in_changes(&promoted, &after);
     assert_eq!(
-        changes[0],
-        SignInRecordChange::DeleteSession(session.id.clone())
+        changes,
+        [
+            SignInRecordChange::DeleteSession(session.id.clone()),
+            SignInRecordChange::DeleteAccess(user.clone())
+        ]
     );
-    assert!(matches!(
-        &changes[1],
-        SignInRecordChange::PutAccess(record) if record.user_id == user
-            && record.status == UserStatus::Inactive
-    ));
+    // A user without sessions has no access record to write.
     world.by_owner(Command::DeleteUser {
         user_id: user.clone(),
     });
-    let gone = store::sign_in_changes(&after, &world.account.sign_in_records());
-    assert_eq!(gone, [SignInRecordChange::DeleteAccess(user)]);
+    assert!(store::sign_in_changes(&after, &world.account.sign_in_records()).is_empty());
+    assert!(world.account.access_record(&user).is_none());
+}
+
+#[test]
+fn accepting_with_a_password_signs_the_user_in() {
+    let mut world = World::new();
+    let tenant = world.tenant.clone();
+    let (user_id, code) = world.invite_into(&tenant, "new@acme.test", PermissionSet::EMPTY);
+    let (outcome, issued) = world
+        .with_context(|account, context| {
+            account.accept_invitation_with_password(
+                &email("new@acme.test"),
+                &code,
+                Some(&tenant),
+                PASSWORD,
+                Some("Safari/18"),
+                context,
+            )
+        })
+        .unwrap();
+    assert!(matches!(outcome, Outcome::InvitationAccepted { .. }));
+    assert_eq!(issued.user_id, user_id);
+    let principal =
+        world
+            .account
+            .verify_session(issued.session.expose(), &tenant, &world.key, world.now);
+    assert!(principal.principal().is_some(), "{principal:?}");
+    let views = world
+        .account
+        .sessions(
+            &Actor::via_session(user_id, issued.session_id.clone()),
+            world.now,
+        )
+        .unwrap();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].user_agent.as_deref(), Some("Safari/18"));
+    // A refused acceptance opens nothing and changes nothing.
+    let before = world.account.clone();
+    let refusal = world.refused(|account, context| {
+        account
+            .accept_invitation_with_password(
+                &email("new@acme.test"),
+                &code,
+                None,
+                PASSWORD,
+                None,
+                context,
+            )
+            .map(|(outcome, _)| outcome)
+    });
+    assert_eq!(refusal.code(), "invitation_invalid");
+    assert_eq!(world.account, before);
 }

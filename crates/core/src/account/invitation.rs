@@ -22,6 +22,7 @@ use crate::ids::{Email, TenantId, UserId};
 use crate::notification::{NotificationData, NotificationKind};
 use crate::password::{Password, PasswordHash};
 use crate::permission::{Permission, PermissionSet};
+use crate::session::{IssuedSession, SignInMethod};
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
 use crate::user::{Invitation, UserStatus};
@@ -342,19 +343,30 @@ impl Account {
 
     /// [`Account::accept_invitation`], setting the user's password at the same time (the
     /// password must meet the policy of [`crate::password`], checked first, on the input
-    /// alone). The user then signs in with [`Account::sign_in_password`].
+    /// alone), and signing the user in: the acceptance proved the code and chose the password,
+    /// so the answer carries a new session (`user_agent` kept with it) next to the outcome.
+    /// Later sign-ins use [`Account::sign_in_password`].
     pub fn accept_invitation_with_password(
         &mut self,
         email: &Email,
         code: &str,
         tenant: Option<&TenantId>,
         password: &str,
+        user_agent: Option<&str>,
         context: &mut Context<'_>,
-    ) -> Result<Outcome, Refusal> {
+    ) -> Result<(Outcome, IssuedSession), Refusal> {
         let password = Password::new(password).map_err(Refusal::PasswordPolicy)?;
         let hash = crate::password::hash(&password, context.key, context.random)
             .map_err(|_| Refusal::OutOfRange("the password could not be hashed"))?;
-        self.accept(email, code, tenant, Some(hash), context)
+        let mut draft = self.clone();
+        let outcome = draft.accept(email, code, tenant, Some(hash), context)?;
+        let Outcome::InvitationAccepted { user_id, .. } = &outcome else {
+            return Err(Refusal::InvitationInvalid);
+        };
+        let session =
+            draft.open_session_for(user_id, SignInMethod::Password, user_agent, context)?;
+        *self = draft;
+        Ok((outcome, session))
     }
 
     fn accept(

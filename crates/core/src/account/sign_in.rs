@@ -381,11 +381,14 @@ impl Account {
         })
     }
 
-    /// Every user's access projection, by user id: what the edge store should hold.
+    /// The access projection of every user with an open session, by user id: what the edge
+    /// store should hold. Only sessions read access records, so a user without one has none:
+    /// the first session writes it and the last one to end deletes it.
     pub fn access_records(&self) -> BTreeMap<UserId, AccessRecord> {
-        self.users
-            .keys()
-            .filter_map(|id| self.access_record(id).map(|record| (id.clone(), record)))
+        self.sign_in
+            .iter()
+            .filter(|(_, state)| !state.sessions.is_empty())
+            .filter_map(|(id, _)| self.access_record(id).map(|record| (id.clone(), record)))
             .collect()
     }
 

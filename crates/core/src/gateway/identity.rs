@@ -6,9 +6,9 @@
 //! |---|---|
 //! | `portcullis-account` | account id (`acc_…`) |
 //! | `portcullis-tenant` | tenant id (`ten_…`) |
-//! | `portcullis-principal-kind` | `user` or `automation_key` |
+//! | `portcullis-principal-kind` | `user` (a person, through a token or a session) or `automation_key` |
 //! | `portcullis-principal-id` | the user id (`usr_…`), or the automation key's key id |
-//! | `portcullis-key-id` | the credential's key id (`pctk_…` / `pcak_…`) |
+//! | `portcullis-key-id` | the credential's public id (`pctk_…` / `pcak_…`, or the session id `pcss_…`) |
 //! | `portcullis-permissions` | effective permissions, comma-separated in catalogue order (empty: read-only) |
 //! | `portcullis-plan` | the tenant's plan |
 //! | `portcullis-operation` | the operation the route policy maps the request to |
@@ -106,11 +106,11 @@ impl Identity {
         request_id: &str,
         now: Timestamp,
     ) -> Self {
-        let (kind, id, key_id) = match &principal.kind {
-            PrincipalKind::User { user_id, key_id } => ("user", user_id.to_string(), key_id),
-            PrincipalKind::AutomationKey { key_id } => {
-                ("automation_key", key_id.to_string(), key_id)
+        let (kind, id) = match &principal.kind {
+            PrincipalKind::User { user_id, .. } | PrincipalKind::Session { user_id, .. } => {
+                ("user", user_id.to_string())
             }
+            PrincipalKind::AutomationKey { key_id } => ("automation_key", key_id.to_string()),
         };
         Self {
             values: [
@@ -118,7 +118,7 @@ impl Identity {
                 principal.tenant_id.to_string(),
                 kind.to_owned(),
                 id,
-                key_id.to_string(),
+                principal.kind.credential_id().to_owned(),
                 principal.permissions.names().join(","),
                 principal.plan.name().to_owned(),
                 operation.name().to_owned(),

@@ -8,7 +8,12 @@
 //! ends: a blocked caller cannot keep guessing, even with the right secret.
 
 use crate::credential::{KeyId, Verification};
+use crate::ids::AccountId;
+use crate::session::{SessionId, SessionVerification};
 use crate::time::Timestamp;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 
 /// How long a subject stays blocked once the rate limiter refuses it: the limiter's period (the
@@ -23,6 +28,10 @@ pub enum Subject {
     Client(String),
     /// The key id the caller presented.
     Credential(KeyId),
+    /// The session id the caller presented.
+    Session(SessionId),
+    /// A sign-in attempt's account and email, as a digest (no email reaches the limiter).
+    SignIn(String),
 }
 
 /// The longest client address kept (an IPv6 address is at most 45 characters).
@@ -45,7 +54,21 @@ impl Subject {
         match self {
             Subject::Client(address) => format!("client:{address}"),
             Subject::Credential(key_id) => format!("key:{key_id}"),
+            Subject::Session(session_id) => format!("session:{session_id}"),
+            Subject::SignIn(digest) => format!("signin:{digest}"),
         }
+    }
+
+    /// The subject of sign-in attempts for `email` in `account`: a digest of both, the email
+    /// normalised as the account compares it (trimmed, lower case), so every spelling of one
+    /// address counts together.
+    pub fn sign_in(account: &AccountId, email: &str) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(account.as_str().as_bytes());
+        digest.update([0]);
+        digest.update(email.trim().to_lowercase().as_bytes());
+        let digest = digest.finalize();
+        Subject::SignIn(URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default()))
     }
 }
 
@@ -88,6 +111,33 @@ pub fn acceptance_subjects(client: &Subject, refusal_code: &str) -> Vec<Subject>
     } else {
         Vec::new()
     }
+}
+
+/// The subjects a refused session is charged to, like a refused token
+/// ([`charged_subjects`]): only a malformed session, an unknown id or a wrong secret is a guess;
+/// the client always, the session id too when the session parsed.
+pub fn session_subjects(
+    client: &Subject,
+    presented: Option<&SessionId>,
+    verification: &SessionVerification,
+) -> Vec<Subject> {
+    let mut subjects = Vec::new();
+    match verification {
+        SessionVerification::Malformed(_) => subjects.push(client.clone()),
+        SessionVerification::UnknownSession | SessionVerification::WrongSecret => {
+            subjects.push(client.clone());
+            subjects.extend(presented.cloned().map(Subject::Session));
+        }
+        _ => {}
+    }
+    subjects
+}
+
+/// The subjects a failed password sign-in is charged to: the client and the account's email
+/// ([`Subject::sign_in`]), so neither one client trying many emails nor many clients trying
+/// one email gets far. Every failure counts (they all look alike to the caller).
+pub fn sign_in_subjects(client: &Subject, account: &AccountId, email: &str) -> Vec<Subject> {
+    vec![client.clone(), Subject::sign_in(account, email)]
 }
 
 /// The isolate's memory of blocked subjects, each until a time. Bounded: when full, the block
@@ -157,6 +207,54 @@ mod tests {
             vec![client.clone()]
         );
         assert!(acceptance_subjects(&client, "invitation_expired").is_empty());
+    }
+
+    #[test]
+    fn sign_in_failures_count_per_client_and_per_email() {
+        let client = Subject::client("203.0.113.9");
+        let account = crate::ids::AccountId::generate(&mut crate::random::SeededRandom::new(1));
+        let other = crate::ids::AccountId::generate(&mut crate::random::SeededRandom::new(2));
+        let subjects = sign_in_subjects(&client, &account, "Ana@Example.test ");
+        assert_eq!(subjects.first(), Some(&client));
+        assert_eq!(
+            subjects.get(1),
+            Some(&Subject::sign_in(&account, "ana@example.test"))
+        );
+        assert_ne!(
+            Subject::sign_in(&account, "ana@example.test"),
+            Subject::sign_in(&other, "ana@example.test")
+        );
+        let key = Subject::sign_in(&account, "ana@example.test").limiter_key();
+        assert!(key.starts_with("signin:") && !key.contains("ana"), "{key}");
+    }
+
+    #[test]
+    fn only_session_guesses_are_charged() {
+        let client = Subject::client("203.0.113.9");
+        let id = crate::session::generate(
+            &mut crate::random::SeededRandom::new(3),
+            &crate::secret::HashingKey::from_bytes(&[1; 32]).unwrap(),
+        )
+        .id;
+        assert_eq!(
+            session_subjects(&client, Some(&id), &SessionVerification::WrongSecret),
+            vec![client.clone(), Subject::Session(id.clone())]
+        );
+        assert_eq!(
+            session_subjects(
+                &client,
+                None,
+                &SessionVerification::Malformed(Malformed::Checksum)
+            ),
+            vec![client.clone()]
+        );
+        for proven in [
+            SessionVerification::Expired,
+            SessionVerification::UserNotActive,
+            SessionVerification::NotMember,
+        ] {
+            assert!(session_subjects(&client, Some(&id), &proven).is_empty());
+        }
     }
 
     #[test]

@@ -15,13 +15,16 @@ pub const REPORT_INTERVAL_SECONDS: u64 = 60;
 
 /// The isolate's memory of when it last reported each credential. Bounded: when full, the
 /// credential reported longest ago is forgotten (its next use is reported again).
+/// Keyed by the credential's public id: a [`KeyId`] for tokens and automation keys, a
+/// [`SessionId`](crate::session::SessionId) for sessions (whose reported use moves their idle
+/// expiry, [`Account::record_session_seen`](crate::Account::record_session_seen)).
 #[derive(Clone, Debug)]
-pub struct UsageReports {
-    reported: BTreeMap<KeyId, Timestamp>,
+pub struct UsageReports<K = KeyId> {
+    reported: BTreeMap<K, Timestamp>,
     capacity: usize,
 }
 
-impl UsageReports {
+impl<K: Ord + Clone> UsageReports<K> {
     /// An empty memory of at most `capacity` credentials.
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -32,7 +35,7 @@ impl UsageReports {
 
     /// Records a use of `key_id` at `now`; true when it should be reported (first use seen,
     /// or the last report is at least [`REPORT_INTERVAL_SECONDS`] old).
-    pub fn should_report(&mut self, key_id: &KeyId, now: Timestamp) -> bool {
+    pub fn should_report(&mut self, key_id: &K, now: Timestamp) -> bool {
         if let Some(last) = self.reported.get_mut(key_id) {
             if now.unix_seconds().saturating_sub(last.unix_seconds()) < REPORT_INTERVAL_SECONDS {
                 return false;
