@@ -51,7 +51,9 @@ export async function call(method, path, { token, body, raw, headers = {} } = {}
   } catch {
     json = undefined;
   }
-  for (const field of ["token", "key"]) if (typeof json?.[field] === "string") remember(json[field]);
+  for (const field of ["token", "key", "session"]) if (typeof json?.[field] === "string") remember(json[field]);
+  const cookie = /__Host-portcullis_session=([^;]+)/.exec(response.headers.get("set-cookie") ?? "");
+  if (cookie) remember(cookie[1]);
   if (json?.invitation?.code) remember(json.invitation.code);
   return { status: response.status, headers: response.headers, json, text };
 }

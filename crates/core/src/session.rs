@@ -65,6 +65,12 @@ use std::str::FromStr;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+/// The request header naming the tenant a session acts in, where the path does not (the
+/// gateway and `POST /v1/authorize`): a token acts in its own tenant, a session in the one
+/// named. The gateway never forwards it (it drops every `portcullis-*` header); the origin
+/// reads the tenant from the signed identity headers.
+pub const TENANT_HEADER: &str = "portcullis-tenant";
+
 /// Prefix of a session (and of its id).
 pub const SESSION_PREFIX: &str = "pcss_";
 const SESSION_ID_BYTES: usize = 15;
@@ -532,6 +538,19 @@ impl SessionVerification {
         }
     }
 
+    /// The message that goes with [`SessionVerification::public_code`].
+    pub const fn public_message(&self) -> &'static str {
+        match self {
+            SessionVerification::Valid(_) => "session is valid",
+            SessionVerification::Malformed(_) => "credential is malformed",
+            SessionVerification::UnknownSession
+            | SessionVerification::WrongSecret
+            | SessionVerification::Expired
+            | SessionVerification::UserNotActive => "credential is not valid",
+            SessionVerification::NotMember => "tenant not found",
+        }
+    }
+
     /// The principal, when valid.
     pub fn principal(&self) -> Option<&Principal> {
         match self {
@@ -597,6 +616,17 @@ pub fn verify_signed_in(
     })
 }
 
+/// Whether `presented` (a bare credential or an `Authorization` header value) is a session
+/// rather than a token or key: its credential starts with [`SESSION_PREFIX`].
+pub fn presents_session(presented: &str) -> bool {
+    let text = presented.trim();
+    let credential = match text.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_start(),
+        _ => text,
+    };
+    credential.starts_with(SESSION_PREFIX)
+}
+
 /// The read-store key a presented session's record is found under, from the text alone (a
 /// malformed session needs no lookup).
 pub fn lookup_session(presented: &str) -> Result<SessionId, Malformed> {
@@ -639,6 +669,16 @@ mod tests {
             )]),
         };
         (session, access, tenant)
+    }
+
+    #[test]
+    fn sessions_are_told_from_tokens_by_their_prefix() {
+        assert!(presents_session("Bearer pcss_abc"));
+        assert!(presents_session("bearer   pcss_abc"));
+        assert!(presents_session("pcss_abc"));
+        assert!(!presents_session("Bearer pctk_abc"));
+        assert!(!presents_session("Basic pcss_abc"));
+        assert!(!presents_session(""));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use portcullis_core::ids::DisplayName;
 use portcullis_core::permission::{Permission as CorePermission, PermissionSet};
 use portcullis_core::plan::{Feature as CoreFeature, Plan as CorePlan};
 use portcullis_core::secret::SecretHash;
+use portcullis_core::session::SessionId;
 use portcullis_core::{
     AccountId, KeyId, Operation as CoreOperation, RolePreset as CoreRolePreset, TenantId,
     Timestamp, UserId,
@@ -366,6 +367,25 @@ pub enum Principal {
         /// The tenant's plan.
         plan: Plan,
     },
+    /// A signed-in person acting through a session in the tenant the request names.
+    Session {
+        /// The account.
+        #[tsify(type = "string")]
+        account_id: AccountId,
+        /// The tenant named.
+        #[tsify(type = "string")]
+        tenant_id: TenantId,
+        /// The user signed in.
+        #[tsify(type = "string")]
+        user_id: UserId,
+        /// The session used.
+        #[tsify(type = "string")]
+        session_id: SessionId,
+        /// The user's permissions in the tenant now.
+        permissions: Vec<Permission>,
+        /// The tenant's plan.
+        plan: Plan,
+    },
 }
 
 impl From<core_authz::Principal> for Principal {
@@ -392,6 +412,17 @@ impl From<core_authz::Principal> for Principal {
                 account_id,
                 tenant_id,
                 key_id,
+                permissions,
+                plan,
+            },
+            core_authz::PrincipalKind::Session {
+                user_id,
+                session_id,
+            } => Self::Session {
+                account_id,
+                tenant_id,
+                user_id,
+                session_id,
                 permissions,
                 plan,
             },
@@ -426,6 +457,23 @@ impl From<Principal> for core_authz::Principal {
                 account_id,
                 tenant_id,
                 core_authz::PrincipalKind::AutomationKey { key_id },
+                permissions,
+                plan,
+            ),
+            Principal::Session {
+                account_id,
+                tenant_id,
+                user_id,
+                session_id,
+                permissions,
+                plan,
+            } => (
+                account_id,
+                tenant_id,
+                core_authz::PrincipalKind::Session {
+                    user_id,
+                    session_id,
+                },
                 permissions,
                 plan,
             ),

@@ -8,7 +8,7 @@
 use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
 use portcullis_core::directory::{DirectoryError, DirectoryQuery};
 use portcullis_core::ids::BulkReportId;
-use portcullis_core::{KeyId, TenantId, UserId};
+use portcullis_core::{KeyId, SessionId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -55,6 +55,10 @@ pub enum Route {
     SignUp,
     /// `POST /v1/invitations/accept`, authenticated by the invitation code.
     AcceptInvitation,
+    /// `POST /v1/sessions`: sign in with email and password, authenticated by them.
+    SignIn,
+    /// The caller's own sessions and password.
+    Own(OwnRoute),
     /// `GET /v1/whoami`.
     Whoami,
     /// `POST /v1/authorize`.
@@ -71,6 +75,21 @@ pub enum Route {
         /// Fields the path fixes.
         fields: Vec<(&'static str, String)>,
     },
+}
+
+/// What a signed-in person does with their own sign-in state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnRoute {
+    /// `GET /v1/sessions`.
+    ListSessions,
+    /// `DELETE /v1/sessions/{session_id}`.
+    SignOut(SessionId),
+    /// `DELETE /v1/sessions`: every session of the caller, the one in use included.
+    SignOutEverywhere,
+    /// `PUT /v1/password`.
+    ChangePassword,
+    /// `PUT /v1/account/sessions`: how long the account's sessions last (company admins).
+    ConfigureLifetimes,
 }
 
 /// The reads the Durable Object answers (each authorized by the core).
@@ -202,6 +221,27 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
         ["invitations", "accept"] => match method {
             Post => Ok(Route::AcceptInvitation),
             _ => allow("POST"),
+        },
+        ["sessions"] => match method {
+            Post => Ok(Route::SignIn),
+            Get => Ok(Route::Own(OwnRoute::ListSessions)),
+            Delete => Ok(Route::Own(OwnRoute::SignOutEverywhere)),
+            _ => allow("GET, POST, DELETE"),
+        },
+        ["sessions", session] => {
+            let session_id = id::<SessionId>(session)?;
+            match method {
+                Delete => Ok(Route::Own(OwnRoute::SignOut(session_id))),
+                _ => allow("DELETE"),
+            }
+        }
+        ["password"] => match method {
+            Put => Ok(Route::Own(OwnRoute::ChangePassword)),
+            _ => allow("PUT"),
+        },
+        ["account", "sessions"] => match method {
+            Put => Ok(Route::Own(OwnRoute::ConfigureLifetimes)),
+            _ => allow("PUT"),
         },
         ["whoami"] => match method {
             Get => Ok(Route::Whoami),
@@ -553,6 +593,40 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn session_routes_resolve() {
+        assert_eq!(route(Method::Post, "/v1/sessions", ""), Ok(Route::SignIn));
+        assert_eq!(
+            route(Method::Get, "/v1/sessions", ""),
+            Ok(Route::Own(OwnRoute::ListSessions))
+        );
+        assert_eq!(
+            route(Method::Delete, "/v1/sessions", ""),
+            Ok(Route::Own(OwnRoute::SignOutEverywhere))
+        );
+        let id = "pcss_AAAAAAAAAAAAAAAAAAAA";
+        assert_eq!(
+            route(Method::Delete, &format!("/v1/sessions/{id}"), ""),
+            Ok(Route::Own(OwnRoute::SignOut(id.parse().unwrap())))
+        );
+        assert_eq!(
+            route(Method::Delete, "/v1/sessions/pctk_nope", ""),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(
+            route(Method::Get, &format!("/v1/sessions/{id}"), ""),
+            Err(RouteError::MethodNotAllowed("DELETE"))
+        );
+        assert_eq!(
+            route(Method::Put, "/v1/password", ""),
+            Ok(Route::Own(OwnRoute::ChangePassword))
+        );
+        assert_eq!(
+            route(Method::Put, "/v1/account/sessions", ""),
+            Ok(Route::Own(OwnRoute::ConfigureLifetimes))
+        );
     }
 
     #[test]

@@ -4,18 +4,23 @@
 //! Every other path belongs to the gateway in front of the protected origin ([`crate::gateway`])
 //! when one is configured.
 
-use crate::api::{self, Method, Route};
+use crate::api::{self, Method, OwnRoute, Route};
 use crate::guard;
 use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, ORIGIN_VAR, SIGNUP_KEY_SECRET};
 use crate::problem::{self, Problem};
-use crate::protocol::{Acceptance, ObjectRequest};
+use crate::protocol::{Acceptance, ObjectRequest, SessionAction, SignInRequest};
 use portcullis_core::AccountId;
+use portcullis_core::TenantId;
 use portcullis_core::account::Refusal;
 use portcullis_core::account::{Account, Actor, Context, SignUp};
 use portcullis_core::authz::{Operation, Principal, PrincipalKind, authorize};
+use portcullis_core::browser::{self, Presentation};
 use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
 use portcullis_core::random::OsRandom;
-use portcullis_core::store::{account_key, account_object_name, credential_key};
+use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENANT_HEADER};
+use portcullis_core::store::{
+    access_key, account_key, account_object_name, credential_key, session_key,
+};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use worker::{Env, Request, RequestInit, Response};
@@ -80,10 +85,15 @@ async fn dispatch(
         Route::Health => health(env).await?,
         Route::SignUp => sign_up(request, env).await?,
         Route::AcceptInvitation => accept_invitation(request, env).await?,
-        Route::Whoami => {
-            let principal = authenticate(request, env, context).await?;
-            http::json(200, &principal)
-        }
+        Route::SignIn => sign_in(request, env).await?,
+        Route::Own(own) => own_route(request, env, context, own).await?,
+        Route::Whoami => match authenticate_caller(request, env, context).await? {
+            Caller::Credential(principal) => http::json(200, &principal),
+            Caller::Session(signed_in) => {
+                let key = http::hashing_key(env)?;
+                http::json(200, &SessionWhoami::new(&signed_in, &key))
+            }
+        },
         Route::Authorize => {
             let principal = authenticate(request, env, context).await?;
             let body = http::read_body(request).await?;
@@ -106,21 +116,16 @@ async fn dispatch(
             )
         }
         Route::Read(query) => {
-            let (principal, actor) = management_actor(request, env, context).await?;
-            forward(
-                env,
-                &principal.account_id,
-                &ObjectRequest::Query { actor, query },
-            )
-            .await?
+            let (account_id, actor) = management_actor(request, env, context).await?;
+            forward(env, &account_id, &ObjectRequest::Query { actor, query }).await?
         }
         Route::AcknowledgeNotifications => {
-            let (principal, actor) = management_actor(request, env, context).await?;
+            let (account_id, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;
             let acknowledgement = api::typed_body(&body)?;
             forward(
                 env,
-                &principal.account_id,
+                &account_id,
                 &ObjectRequest::AcknowledgeNotifications {
                     actor,
                     acknowledgement,
@@ -129,15 +134,10 @@ async fn dispatch(
             .await?
         }
         Route::Write { command, fields } => {
-            let (principal, actor) = management_actor(request, env, context).await?;
+            let (account_id, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;
             let command = api::command(command, &fields, &body)?;
-            forward(
-                env,
-                &principal.account_id,
-                &ObjectRequest::Command { actor, command },
-            )
-            .await?
+            forward(env, &account_id, &ObjectRequest::Command { actor, command }).await?
         }
     };
     reply.map_err(|_| Problem::unavailable())
@@ -158,27 +158,85 @@ struct AuthorizeResponse {
     principal: Principal,
 }
 
-/// Verifies the `Authorization: Bearer` credential with one KV read. A client or key id blocked
-/// for failing too often is refused (429) before anything is verified; a failure is charged to
-/// the rate limiters; a success is reported for last-used times after the response.
+/// A verified caller.
+pub(crate) enum Caller {
+    /// A token or an automation key, acting in its own tenant.
+    Credential(Principal),
+    /// A signed-in person, acting in any tenant they belong to.
+    Session(SignedIn),
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request.headers().get(name).ok().flatten()
+}
+
+/// Verifies the request's credential: `Authorization` (a token, an automation key or a
+/// session) or else the session cookie (see `portcullis_core::browser`). Tokens need one KV
+/// read, sessions two; neither calls a Durable Object.
+pub(crate) async fn authenticate_caller(
+    request: &Request,
+    env: &Env,
+    context: &worker::Context,
+) -> Result<Caller, Problem> {
+    let authorization = header(request, "authorization");
+    let cookie = header(request, "cookie");
+    match browser::presentation(authorization.as_deref(), cookie.as_deref()) {
+        Presentation::Nothing => Err(Problem::unauthorized(
+            "missing_credentials",
+            "send `Authorization: Bearer <credential>` (or sign in for a session cookie)",
+        )),
+        Presentation::Header(value) if session::presents_session(value) => {
+            verify_session_caller(request, env, context, value, false)
+                .await
+                .map(Caller::Session)
+        }
+        Presentation::Header(value) => authenticate_token(request, env, context, value)
+            .await
+            .map(Caller::Credential),
+        Presentation::Cookie(value) => verify_session_caller(request, env, context, value, true)
+            .await
+            .map(Caller::Session),
+    }
+}
+
+/// The caller acting in one tenant: a token's own, or a session's in the tenant the
+/// `Portcullis-Tenant` header names (the gateway and `POST /v1/authorize`).
 pub(crate) async fn authenticate(
     request: &Request,
     env: &Env,
     context: &worker::Context,
 ) -> Result<Principal, Problem> {
-    let header = request
-        .headers()
-        .get("authorization")
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Problem::unauthorized(
-                "missing_credentials",
-                "send `Authorization: Bearer <credential>`",
-            )
-        })?;
+    match authenticate_caller(request, env, context).await? {
+        Caller::Credential(principal) => Ok(principal),
+        Caller::Session(signed_in) => {
+            let tenant = header(request, TENANT_HEADER).ok_or_else(|| {
+                Problem::new(
+                    400,
+                    "tenant_required",
+                    "a session acts in one tenant at a time: name it in the `Portcullis-Tenant` header",
+                )
+            })?;
+            let tenant: TenantId = tenant.trim().parse().map_err(|_| {
+                Problem::from(&portcullis_core::session::SessionVerification::NotMember)
+            })?;
+            signed_in
+                .in_tenant(&tenant)
+                .map_err(|refused| Problem::from(&refused))
+        }
+    }
+}
+
+/// A token or automation key, with one KV read. A client or key id blocked for failing too
+/// often is refused (429) before anything is verified; a failure is charged to the rate
+/// limiters; a success is reported for last-used times after the response.
+async fn authenticate_token(
+    request: &Request,
+    env: &Env,
+    context: &worker::Context,
+    header: &str,
+) -> Result<Principal, Problem> {
     let client = guard::client(request);
-    let presented = Presented::from_authorization_header(&header);
+    let presented = Presented::from_authorization_header(header);
     let key_id = presented.as_ref().ok().map(Presented::key_id);
     if let Some(wait) = guard::blocked(&client, key_id) {
         return Err(Problem::too_many_failures(wait));
@@ -199,19 +257,26 @@ pub(crate) async fn authenticate(
     }
 }
 
-async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Problem> {
+/// A record from KV, read as text and parsed here: KV's `.json()` would parse in JavaScript,
+/// where numbers beyond 2^53 lose precision before the engine sees them.
+async fn read_record<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    key: &str,
+) -> Result<Option<T>, Problem> {
     let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
-    // Read as text and parsed here: KV's `.json()` would parse in JavaScript, where numbers
-    // beyond 2^53 lose precision before the engine sees them.
     let text = kv
-        .get(&credential_key(presented.key_id()))
+        .get(key)
         .text()
         .await
         .map_err(|_| Problem::unavailable())?;
-    let record: Option<CredentialRecord> = text
-        .map(|text| serde_json::from_str(&text))
+    text.map(|text| serde_json::from_str(&text))
         .transpose()
-        .map_err(|_| Problem::unavailable())?;
+        .map_err(|_| Problem::unavailable())
+}
+
+async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Problem> {
+    let record: Option<CredentialRecord> =
+        read_record(env, &credential_key(presented.key_id())).await?;
     let key = http::hashing_key(env)?;
     Ok(verify_presented(
         presented,
@@ -219,6 +284,233 @@ async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Proble
         &key,
         http::now(),
     ))
+}
+
+/// A session, with two KV reads (its record, then its user's access record), throttled like
+/// tokens. Through the cookie, a request that changes state must also carry the session's CSRF
+/// token (403 `csrf_token_invalid` otherwise); a bearer session needs none.
+async fn verify_session_caller(
+    request: &Request,
+    env: &Env,
+    context: &worker::Context,
+    presented: &str,
+    via_cookie: bool,
+) -> Result<SignedIn, Problem> {
+    let client = guard::client(request);
+    let session_id = session::lookup_session(presented).ok();
+    if let Some(wait) = guard::session_blocked(&client, session_id.as_ref()) {
+        return Err(Problem::too_many_failures(wait));
+    }
+    let key = http::hashing_key(env)?;
+    let (record, access) = match &session_id {
+        Some(id) => {
+            let record: Option<SessionRecord> = read_record(env, &session_key(id)).await?;
+            let access: Option<AccessRecord> = match &record {
+                Some(record) => {
+                    read_record(env, &access_key(&record.account_id, &record.user_id)).await?
+                }
+                None => None,
+            };
+            (record, access)
+        }
+        None => (None, None),
+    };
+    let verified = session::verify_signed_in(
+        presented,
+        record.as_ref(),
+        access.as_ref(),
+        &key,
+        http::now(),
+    );
+    match verified {
+        Ok(signed_in) => {
+            if via_cookie && browser::changes_state(&request.inner().method()) {
+                let token = header(request, browser::CSRF_HEADER).unwrap_or_default();
+                if !browser::csrf_matches(&key, &signed_in.session_id, &token) {
+                    return Err(Problem::new(
+                        403,
+                        "csrf_token_invalid",
+                        "a request that changes state with the session cookie must carry the \
+                         session's CSRF token in the `Portcullis-CSRF` header",
+                    ));
+                }
+            }
+            guard::report_session_seen(env, context, &signed_in.account_id, &signed_in.session_id);
+            Ok(signed_in)
+        }
+        Err(refused) => {
+            match guard::charge_session(env, &client, session_id.as_ref(), &refused).await {
+                Some(wait) => Err(Problem::too_many_failures(wait)),
+                None => Err(Problem::from(&refused)),
+            }
+        }
+    }
+}
+
+/// `GET /v1/whoami` with a session: the user, the session, their tenants with what they hold
+/// in each right now, and the session's CSRF token (for a browser holding the cookie).
+#[derive(Serialize)]
+struct SessionWhoami<'a> {
+    kind: &'static str,
+    account_id: &'a AccountId,
+    user_id: &'a portcullis_core::UserId,
+    session_id: &'a portcullis_core::SessionId,
+    idle_expires_at: portcullis_core::Timestamp,
+    absolute_expires_at: portcullis_core::Timestamp,
+    tenants: Vec<TenantHeld<'a>>,
+    csrf_token: String,
+}
+
+#[derive(Serialize)]
+struct TenantHeld<'a> {
+    tenant_id: &'a TenantId,
+    permissions: portcullis_core::PermissionSet,
+    plan: portcullis_core::Plan,
+}
+
+impl<'a> SessionWhoami<'a> {
+    fn new(signed_in: &'a SignedIn, key: &portcullis_core::HashingKey) -> Self {
+        Self {
+            kind: "session",
+            account_id: &signed_in.account_id,
+            user_id: &signed_in.user_id,
+            session_id: &signed_in.session_id,
+            idle_expires_at: signed_in.idle_expires_at,
+            absolute_expires_at: signed_in.absolute_expires_at,
+            tenants: signed_in
+                .tenants
+                .iter()
+                .map(|(tenant_id, held)| TenantHeld {
+                    tenant_id,
+                    permissions: held.permissions,
+                    plan: held.plan,
+                })
+                .collect(),
+            csrf_token: browser::csrf_token(key, &signed_in.session_id),
+        }
+    }
+}
+
+/// Whether the account exists: its marker in KV, written when it was created. Requests that no
+/// credential authenticates check it first, so ids that were never issued create no object.
+async fn account_known(env: &Env, account_id: &AccountId) -> Result<bool, Problem> {
+    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
+    Ok(kv
+        .get(&account_key(account_id))
+        .text()
+        .await
+        .map_err(|_| Problem::unavailable())?
+        .is_some())
+}
+
+/// `POST /v1/sessions`: email and password to a session. Every failure is the one 401
+/// `sign_in_failed` after the same work (an unknown account is checked against the dummy
+/// hash here, as the engine does for an unknown email), charged to the client and to the
+/// account's email; either blocked answers 429 before anything is checked.
+async fn sign_in(request: &mut Request, env: &Env) -> Result<worker::Result<Response>, Problem> {
+    let client = guard::client(request);
+    let body = http::read_body(request).await?;
+    let sign_in: SignInRequest = api::typed_body(&body)?;
+    let account_id = sign_in.account_id.clone();
+    let email = sign_in.email.clone();
+    if let Some(wait) = guard::sign_in_blocked(&client, &account_id, &email) {
+        return Err(Problem::too_many_failures(wait));
+    }
+    let cookie = sign_in.cookie;
+    if account_known(env, &account_id).await? {
+        let message = ObjectRequest::SignIn {
+            request: sign_in,
+            user_agent: header(request, "user-agent"),
+        };
+        let answer = forward(env, &account_id, &message)
+            .await?
+            .map_err(|_| Problem::unavailable())?;
+        match answer.status_code() {
+            201 => return session_answer(answer, cookie).await,
+            401 => {}
+            _ => return Ok(Ok(answer)),
+        }
+    } else {
+        let key = http::hashing_key(env)?;
+        let _ = portcullis_core::password::verify(&sign_in.password.0, None, &key);
+    }
+    if let Some(wait) = guard::charge_sign_in(env, &client, &account_id, &email).await {
+        return Err(Problem::too_many_failures(wait));
+    }
+    Err(Problem::from(&Refusal::SignInFailed))
+}
+
+/// A signed-in answer as the caller asked for it: as it is, or with the session moved out of
+/// the body into the `HttpOnly` session cookie (`portcullis_core::browser`).
+async fn session_answer(
+    mut answer: Response,
+    cookie: bool,
+) -> Result<worker::Result<Response>, Problem> {
+    if !cookie {
+        return Ok(Ok(answer));
+    }
+    let status = answer.status_code();
+    let text = answer.text().await.map_err(|_| Problem::unavailable())?;
+    let mut body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| Problem::unavailable())?;
+    let map = body.as_object_mut().ok_or_else(Problem::unavailable)?;
+    let session = map
+        .remove("session")
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .ok_or_else(Problem::unavailable)?;
+    let ends: portcullis_core::Timestamp = map
+        .get("absolute_expires_at")
+        .cloned()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .ok_or_else(Problem::unavailable)?;
+    map.insert("cookie".into(), serde_json::Value::Bool(true));
+    let max_age = ends
+        .unix_seconds()
+        .saturating_sub(http::now().unix_seconds());
+    let response = http::json(status, &body).map_err(|_| Problem::unavailable())?;
+    let headers = response.headers().clone();
+    headers
+        .set("set-cookie", &browser::set_cookie(&session, max_age))
+        .map_err(|_| Problem::unavailable())?;
+    Ok(Ok(response.with_headers(headers)))
+}
+
+/// The caller's own sessions and password.
+async fn own_route(
+    request: &mut Request,
+    env: &Env,
+    context: &worker::Context,
+    own: OwnRoute,
+) -> Result<worker::Result<Response>, Problem> {
+    let (account_id, actor) = management_actor(request, env, context).await?;
+    let ends_current = match &own {
+        OwnRoute::SignOutEverywhere => true,
+        OwnRoute::SignOut(id) => actor.session.as_ref() == Some(id),
+        _ => false,
+    };
+    let action = match own {
+        OwnRoute::ListSessions => SessionAction::List,
+        OwnRoute::SignOut(session_id) => SessionAction::SignOut { session_id },
+        OwnRoute::SignOutEverywhere => SessionAction::SignOutEverywhere,
+        OwnRoute::ChangePassword => {
+            SessionAction::ChangePassword(api::typed_body(&http::read_body(request).await?)?)
+        }
+        OwnRoute::ConfigureLifetimes => {
+            SessionAction::ConfigureLifetimes(api::typed_body(&http::read_body(request).await?)?)
+        }
+    };
+    let answer = forward(env, &account_id, &ObjectRequest::Sessions { actor, action })
+        .await?
+        .map_err(|_| Problem::unavailable())?;
+    if ends_current && answer.status_code() == 200 {
+        // The session in use ended: a browser forgets its cookie.
+        let headers = answer.headers().clone();
+        headers
+            .set("set-cookie", &browser::clear_cookie())
+            .map_err(|_| Problem::unavailable())?;
+        return Ok(Ok(answer.with_headers(headers)));
+    }
+    Ok(Ok(answer))
 }
 
 /// `POST /v1/invitations/accept`, which no credential authenticates: a client that keeps
@@ -236,22 +528,20 @@ async fn accept_invitation(
     let body = http::read_body(request).await?;
     let acceptance: Acceptance = api::typed_body(&body)?;
     let account_id = acceptance.account_id.clone();
-    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
-    let known = kv
-        .get(&account_key(&account_id))
-        .text()
-        .await
-        .map_err(|_| Problem::unavailable())?
-        .is_some();
+    let known = account_known(env, &account_id).await?;
     let invalid = Refusal::InvitationInvalid;
     let answer = if known {
-        let answer = forward(
-            env,
-            &account_id,
-            &ObjectRequest::AcceptInvitation(acceptance),
-        )
-        .await?
-        .map_err(|_| Problem::unavailable())?;
+        let cookie = acceptance.cookie && acceptance.password.is_some();
+        let message = ObjectRequest::AcceptInvitation {
+            acceptance,
+            user_agent: header(request, "user-agent"),
+        };
+        let answer = forward(env, &account_id, &message)
+            .await?
+            .map_err(|_| Problem::unavailable())?;
+        if answer.status_code() == 200 {
+            return session_answer(answer, cookie).await;
+        }
         if answer.status_code() != 403 {
             return Ok(Ok(answer));
         }
@@ -266,20 +556,32 @@ async fn accept_invitation(
     answer.map(Ok)
 }
 
-/// The Management API is for people's tokens: automation keys only run builds.
+/// The Management API is for people (their tokens and sessions): automation keys only run
+/// builds. The account the caller belongs to, and the actor to run as.
 async fn management_actor(
     request: &Request,
     env: &Env,
     context: &worker::Context,
-) -> Result<(Principal, Actor), Problem> {
-    let principal = authenticate(request, env, context).await?;
-    match &principal.kind {
-        PrincipalKind::User { user_id, key_id } => {
-            let actor = Actor::via_token(user_id.clone(), key_id.clone());
-            Ok((principal, actor))
-        }
-        PrincipalKind::AutomationKey { .. } => Err(problem::denied(
-            portcullis_core::authz::Reason::AutomationKeyScope,
+) -> Result<(AccountId, Actor), Problem> {
+    match authenticate_caller(request, env, context).await? {
+        Caller::Credential(principal) => match principal.kind {
+            PrincipalKind::User { user_id, key_id } => {
+                Ok((principal.account_id, Actor::via_token(user_id, key_id)))
+            }
+            PrincipalKind::Session {
+                user_id,
+                session_id,
+            } => Ok((
+                principal.account_id,
+                Actor::via_session(user_id, session_id),
+            )),
+            PrincipalKind::AutomationKey { .. } => Err(problem::denied(
+                portcullis_core::authz::Reason::AutomationKeyScope,
+            )),
+        },
+        Caller::Session(signed_in) => Ok((
+            signed_in.account_id,
+            Actor::via_session(signed_in.user_id, signed_in.session_id),
         )),
     }
 }

@@ -7,12 +7,15 @@
 
 use crate::http::{self, FAILURES_BY_CLIENT_BINDING, FAILURES_BY_KEY_BINDING};
 use crate::protocol::ObjectRequest;
+use portcullis_core::AccountId;
 use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Verification};
 use portcullis_core::gateway::throttle::{
-    BLOCK_SECONDS, Blocklist, Subject, acceptance_subjects, charged_subjects,
+    BLOCK_SECONDS, Blocklist, Subject, acceptance_subjects, charged_subjects, session_subjects,
+    sign_in_subjects,
 };
 use portcullis_core::gateway::usage::UsageReports;
+use portcullis_core::session::{SessionId, SessionVerification};
 use std::cell::RefCell;
 use worker::{Context, Env, Request};
 
@@ -22,6 +25,7 @@ const MEMORY: usize = 10_000;
 thread_local! {
     static BLOCKED: RefCell<Blocklist> = RefCell::new(Blocklist::new(MEMORY));
     static REPORTED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
+    static SEEN: RefCell<UsageReports<SessionId>> = RefCell::new(UsageReports::new(MEMORY));
 }
 
 /// The calling client as the platform reports it (`CF-Connecting-IP`, set by Cloudflare and
@@ -43,12 +47,52 @@ pub fn client(request: &Request) -> Subject {
 /// Seconds the caller must wait when the client or the presented key id is blocked.
 pub fn blocked(client: &Subject, key_id: Option<&KeyId>) -> Option<u64> {
     let credential = key_id.map(|key_id| Subject::Credential(key_id.clone()));
-    BLOCKED.with_borrow(|blocked| {
-        blocked.retry_after(
-            std::iter::once(client).chain(credential.as_ref()),
-            http::now(),
-        )
-    })
+    blocked_any(std::iter::once(client).chain(credential.as_ref()))
+}
+
+/// Seconds the caller must wait when any of `subjects` is blocked.
+pub fn blocked_any<'s>(subjects: impl IntoIterator<Item = &'s Subject>) -> Option<u64> {
+    BLOCKED.with_borrow(|blocked| blocked.retry_after(subjects, http::now()))
+}
+
+/// Seconds the caller must wait when the client or the presented session id is blocked.
+pub fn session_blocked(client: &Subject, session_id: Option<&SessionId>) -> Option<u64> {
+    let session = session_id.map(|id| Subject::Session(id.clone()));
+    blocked_any(std::iter::once(client).chain(session.as_ref()))
+}
+
+/// Seconds a sign-in for `email` in `account` must wait (the client or the email is blocked).
+pub fn sign_in_blocked(client: &Subject, account: &AccountId, email: &str) -> Option<u64> {
+    blocked_any(&sign_in_subjects(client, account, email))
+}
+
+/// Charges a refused session to its subjects' rate limiters, like [`charge`].
+pub async fn charge_session(
+    env: &Env,
+    client: &Subject,
+    session_id: Option<&SessionId>,
+    verification: &SessionVerification,
+) -> Option<u64> {
+    let subjects = session_subjects(client, session_id, verification);
+    let session = session_id.map(|id| Subject::Session(id.clone()));
+    charge_all(
+        env,
+        subjects,
+        std::iter::once(client.clone()).chain(session),
+    )
+    .await
+}
+
+/// Charges a failed sign-in to the client and the account's email; the seconds to wait when
+/// that put either over its limit.
+pub async fn charge_sign_in(
+    env: &Env,
+    client: &Subject,
+    account: &AccountId,
+    email: &str,
+) -> Option<u64> {
+    let subjects = sign_in_subjects(client, account, email);
+    charge_all(env, subjects.clone(), subjects).await
 }
 
 /// Charges a failed verification to its subjects' rate limiters; the seconds to wait when
@@ -81,12 +125,30 @@ async fn charge_subjects(
     key_id: Option<&KeyId>,
     subjects: Vec<Subject>,
 ) -> Option<u64> {
+    let credential = key_id.map(|key_id| Subject::Credential(key_id.clone()));
+    charge_all(
+        env,
+        subjects,
+        std::iter::once(client.clone()).chain(credential),
+    )
+    .await
+}
+
+/// Charges `subjects`; when any went over its limit, blocks them and answers how long the
+/// `answered` subjects (the request's own) must wait.
+async fn charge_all(
+    env: &Env,
+    subjects: Vec<Subject>,
+    answered: impl IntoIterator<Item = Subject>,
+) -> Option<u64> {
     let now = http::now();
     let mut over = Vec::new();
     for subject in subjects {
         let binding = match subject {
             Subject::Client(_) => FAILURES_BY_CLIENT_BINDING,
-            Subject::Credential(_) => FAILURES_BY_KEY_BINDING,
+            Subject::Credential(_) | Subject::Session(_) | Subject::SignIn(_) => {
+                FAILURES_BY_KEY_BINDING
+            }
         };
         let Ok(limiter) = env.rate_limiter(binding) else {
             worker::console_warn!(
@@ -108,7 +170,8 @@ async fn charge_subjects(
             blocked.block(subject, now.plus_seconds(BLOCK_SECONDS), now);
         }
     });
-    blocked(client, key_id)
+    let answered: Vec<Subject> = answered.into_iter().collect();
+    blocked_any(&answered)
 }
 
 /// Reports that `principal`'s credential was used now, after the response and only when this
@@ -116,6 +179,9 @@ async fn charge_subjects(
 pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
     let key_id = match &principal.kind {
         PrincipalKind::User { key_id, .. } | PrincipalKind::AutomationKey { key_id } => key_id,
+        PrincipalKind::Session { session_id, .. } => {
+            return report_session_seen(env, context, &principal.account_id, session_id);
+        }
     };
     let now = http::now();
     if !REPORTED.with_borrow_mut(|reported| reported.should_report(key_id, now)) {
@@ -125,7 +191,30 @@ pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
         key_id: key_id.clone(),
         at: now,
     };
-    let account = principal.account_id.clone();
+    send_report(env, context, &principal.account_id, message);
+}
+
+/// Reports that a session authenticated a request now (it moves the session's idle expiry),
+/// after the response and at most once per interval per isolate.
+pub fn report_session_seen(
+    env: &Env,
+    context: &Context,
+    account: &AccountId,
+    session_id: &SessionId,
+) {
+    let now = http::now();
+    if !SEEN.with_borrow_mut(|seen| seen.should_report(session_id, now)) {
+        return;
+    }
+    let message = ObjectRequest::RecordSessionSeen {
+        session_id: session_id.clone(),
+        at: now,
+    };
+    send_report(env, context, account, message);
+}
+
+fn send_report(env: &Env, context: &Context, account: &AccountId, message: ObjectRequest) {
+    let account = account.clone();
     let env = env.clone();
     context.wait_until(async move {
         match crate::edge::forward(&env, &account, &message).await {

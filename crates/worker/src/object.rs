@@ -15,10 +15,11 @@
 use crate::api::Query;
 use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
-use crate::protocol::{Acceptance, ObjectRequest};
+use crate::protocol::{Acceptance, ObjectRequest, SessionAction, SignInRequest};
 use futures_util::future::{Either, select};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
 use portcullis_core::audit::{AuditEvent, verify_chain};
+use portcullis_core::browser;
 use portcullis_core::command::Command;
 use portcullis_core::credential::CredentialRecord;
 use portcullis_core::ids::DisplayName;
@@ -27,10 +28,12 @@ use portcullis_core::notification::{
     Notification, RetryPolicy, SIGNATURE_HEADER,
 };
 use portcullis_core::random::OsRandom;
+use portcullis_core::session::IssuedSession;
 use portcullis_core::store::{
-    ACCOUNT_STATE_KEY, RecordChange, account_key, credential_key, record_changes,
+    ACCOUNT_STATE_KEY, RecordChange, SignInRecordChange, SignInRecords, access_key, account_key,
+    credential_key, record_changes, session_key, sign_in_changes,
 };
-use portcullis_core::{KeyId, PermissionSet};
+use portcullis_core::{HashingKey, KeyId, PermissionSet};
 use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -167,7 +170,10 @@ async fn handle(
         || has_schema(&sql);
     if !initialised {
         return match message {
-            ObjectRequest::AcceptInvitation(_) => Problem::from(&Refusal::InvitationInvalid).into(),
+            ObjectRequest::AcceptInvitation { .. } => {
+                Problem::from(&Refusal::InvitationInvalid).into()
+            }
+            ObjectRequest::SignIn { .. } => Problem::from(&Refusal::SignInFailed).into(),
             _ => Problem::new(404, "account_not_found", "the account does not exist").into(),
         };
     }
@@ -195,7 +201,7 @@ async fn handle(
             if marker.is_err() {
                 return Problem::unavailable().into();
             }
-            match persist(env, &sql, cache, &BTreeMap::new(), *account).await {
+            match persist(env, &sql, cache, &Snapshot::empty(), *account).await {
                 Ok(()) => Reply {
                     status: 204,
                     body: Ok(String::new()),
@@ -206,9 +212,10 @@ async fn handle(
         (ObjectRequest::Init { .. }, Some(_)) => {
             Problem::new(409, "account_exists", "this account already exists").into()
         }
-        (ObjectRequest::AcceptInvitation(_), None) => {
+        (ObjectRequest::AcceptInvitation { .. }, None) => {
             Problem::from(&Refusal::InvitationInvalid).into()
         }
+        (ObjectRequest::SignIn { .. }, None) => Problem::from(&Refusal::SignInFailed).into(),
         (_, None) => Problem::new(404, "account_not_found", "the account does not exist").into(),
         (ObjectRequest::Command { actor, command }, Some(account)) => {
             run_command(env, &sql, cache, account, &actor, command).await
@@ -216,11 +223,37 @@ async fn handle(
         (ObjectRequest::Query { actor, query }, Some(account)) => {
             answer(env, &sql, &account, &actor, query)
         }
-        (ObjectRequest::AcceptInvitation(acceptance), Some(account)) => {
-            accept(env, &sql, cache, account, acceptance).await
+        (
+            ObjectRequest::AcceptInvitation {
+                acceptance,
+                user_agent,
+            },
+            Some(account),
+        ) => accept(env, &sql, cache, account, acceptance, user_agent).await,
+        (
+            ObjectRequest::SignIn {
+                request,
+                user_agent,
+            },
+            Some(account),
+        ) => sign_in(env, &sql, cache, account, &request, user_agent.as_deref()).await,
+        (ObjectRequest::Sessions { actor, action }, Some(account)) => {
+            sessions(env, &sql, cache, account, &actor, action).await
+        }
+        (ObjectRequest::RecordSessionSeen { session_id, at }, Some(mut account)) => {
+            let before = Snapshot::of(&account);
+            if account.record_session_seen(&session_id, at)
+                && let Err(problem) = persist(env, &sql, cache, &before, account).await
+            {
+                return problem.into();
+            }
+            Reply {
+                status: 204,
+                body: Ok(String::new()),
+            }
         }
         (ObjectRequest::RecordLastUsed { key_id, at }, Some(mut account)) => {
-            let before = account.credential_records();
+            let before = Snapshot::of(&account);
             if account.record_last_used(&key_id, at)
                 && let Err(problem) = persist(env, &sql, cache, &before, account).await
             {
@@ -263,6 +296,67 @@ struct ValueRow {
     value: String,
 }
 
+/// The edge projections of an account before a change, to write only what the change alters.
+struct Snapshot {
+    credentials: BTreeMap<KeyId, CredentialRecord>,
+    sign_in: SignInRecords,
+}
+
+impl Snapshot {
+    fn of(account: &Account) -> Self {
+        Self {
+            credentials: account.credential_records(),
+            sign_in: account.sign_in_records(),
+        }
+    }
+
+    /// Nothing projected yet (a new account).
+    fn empty() -> Self {
+        Self {
+            credentials: BTreeMap::new(),
+            sign_in: SignInRecords::default(),
+        }
+    }
+}
+
+/// What every change starts from: the hashing key and the projections before it.
+fn begin(env: &Env, account: &Account) -> Result<(HashingKey, Snapshot), Problem> {
+    Ok((http::hashing_key(env)?, Snapshot::of(account)))
+}
+
+/// The KV writes of a projection change: key and value (none: delete).
+fn outbox_entries(
+    account: &Account,
+    before: &Snapshot,
+) -> Result<Vec<(String, Option<String>)>, worker::Error> {
+    let mut entries = Vec::new();
+    for change in record_changes(&before.credentials, &account.credential_records()) {
+        entries.push(match change {
+            RecordChange::Put(record) => (credential_key(&record.key_id), Some(to_json(&record)?)),
+            RecordChange::Delete(key_id) => (credential_key(&key_id), None),
+        });
+    }
+    for change in sign_in_changes(&before.sign_in, &account.sign_in_records()) {
+        entries.push(match change {
+            SignInRecordChange::PutSession(record) => {
+                (session_key(&record.session_id), Some(to_json(&record)?))
+            }
+            SignInRecordChange::DeleteSession(session_id) => (session_key(&session_id), None),
+            SignInRecordChange::PutAccess(record) => (
+                access_key(&record.account_id, &record.user_id),
+                Some(to_json(&record)?),
+            ),
+            SignInRecordChange::DeleteAccess(user_id) => (access_key(account.id(), &user_id), None),
+        });
+    }
+    Ok(entries)
+}
+
+/// A projection record as the outbox stores it.
+fn to_json<T: Serialize>(value: &T) -> Result<String, worker::Error> {
+    serde_json::to_string(value).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
 fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Account>, Problem> {
     if let Some(account) = cache.borrow().as_ref() {
         return Ok(Some(account.clone()));
@@ -289,11 +383,10 @@ async fn persist(
     env: &Env,
     sql: &SqlStorage,
     cache: &RefCell<Option<Account>>,
-    before: &BTreeMap<KeyId, CredentialRecord>,
+    before: &Snapshot,
     mut account: Account,
 ) -> Result<(), Problem> {
-    let after = account.credential_records();
-    let changes = record_changes(before, &after);
+    let changes = outbox_entries(&account, before).map_err(|_| Problem::unavailable())?;
     if !account.notifications().is_empty() {
         notification::admit(pending_count(sql)?, account.notifications())
             .map_err(|refusal| Problem::from(&refusal))?;
@@ -325,17 +418,7 @@ async fn persist(
                 ],
             )?;
         }
-        for change in &changes {
-            let (key, value) = match change {
-                RecordChange::Put(record) => (
-                    credential_key(&record.key_id),
-                    Some(
-                        serde_json::to_string(record)
-                            .map_err(|e| worker::Error::RustError(e.to_string()))?,
-                    ),
-                ),
-                RecordChange::Delete(key_id) => (credential_key(key_id), None),
-            };
+        for (key, value) in changes {
             sql.exec(
                 "INSERT OR REPLACE INTO kv_outbox (key, value) VALUES (?, ?)",
                 vec![SqlStorageValue::from(key), SqlStorageValue::from(value)],
@@ -686,11 +769,10 @@ async fn run_command(
     actor: &Actor,
     command: Command,
 ) -> Reply {
-    let key = match http::hashing_key(env) {
-        Ok(key) => key,
+    let (key, before) = match begin(env, &account) {
+        Ok(started) => started,
         Err(problem) => return problem.into(),
     };
-    let before = account.credential_records();
     let mut context = Context {
         now: http::now(),
         random: &mut OsRandom,
@@ -734,24 +816,150 @@ async fn run_command(
     }
 }
 
+/// What a sign-in answers: the new session (shown once; the edge moves it into a cookie when
+/// the caller asked for one) and its CSRF token.
+fn signed_in(account: &Account, key: &HashingKey, session: &IssuedSession) -> Value {
+    json!({
+        "account_id": account.id(),
+        "user_id": session.user_id,
+        "session_id": session.session_id,
+        "session": session.session.expose(),
+        "idle_expires_at": session.idle_expires_at,
+        "absolute_expires_at": session.absolute_expires_at,
+        "csrf_token": browser::csrf_token(key, &session.session_id),
+    })
+}
+
+async fn sign_in(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    request: &SignInRequest,
+    user_agent: Option<&str>,
+) -> Reply {
+    let (key, before) = match begin(env, &account) {
+        Ok(started) => started,
+        Err(problem) => return problem.into(),
+    };
+    let mut context = Context {
+        now: http::now(),
+        random: &mut OsRandom,
+        key: &key,
+    };
+    let session = match account.sign_in_password(
+        &request.email,
+        &request.password.0,
+        user_agent,
+        &mut context,
+    ) {
+        Ok(session) => session,
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    let body = signed_in(&account, &key, &session);
+    match persist(env, sql, cache, &before, account).await {
+        Ok(()) => Reply::json(201, &body),
+        Err(problem) => problem.into(),
+    }
+}
+
+/// A user's own sessions and password.
+async fn sessions(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    actor: &Actor,
+    action: SessionAction,
+) -> Reply {
+    let (key, before) = match begin(env, &account) {
+        Ok(started) => started,
+        Err(problem) => return problem.into(),
+    };
+    let mut context = Context {
+        now: http::now(),
+        random: &mut OsRandom,
+        key: &key,
+    };
+    let body = match action {
+        SessionAction::List => {
+            return match account.sessions(actor, context.now) {
+                Ok(items) => Reply::json(200, &Items { items }),
+                Err(refusal) => Problem::from(&refusal).into(),
+            };
+        }
+        SessionAction::SignOut { session_id } => account
+            .sign_out(actor, &session_id, &mut context)
+            .map(|()| json!({ "session_id": session_id, "signed_out": true })),
+        SessionAction::SignOutEverywhere => account
+            .sign_out_everywhere(actor, &mut context)
+            .map(|ended| json!({ "sessions_ended": ended })),
+        SessionAction::ChangePassword(change) => account
+            .change_password(
+                actor,
+                &change.current_password.0,
+                &change.new_password.0,
+                &mut context,
+            )
+            .map(|()| json!({ "password_changed": true })),
+        SessionAction::ConfigureLifetimes(lifetimes) => account
+            .configure_sessions(actor, lifetimes, &mut context)
+            .map(|()| json!(account.settings().sessions)),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    match persist(env, sql, cache, &before, account).await {
+        Ok(()) => Reply::json(200, &body),
+        Err(problem) => problem.into(),
+    }
+}
+
 async fn accept(
     env: &Env,
     sql: &SqlStorage,
     cache: &RefCell<Option<Account>>,
     mut account: Account,
     acceptance: Acceptance,
+    user_agent: Option<String>,
 ) -> Reply {
-    let key = match http::hashing_key(env) {
-        Ok(key) => key,
+    let (key, before) = match begin(env, &account) {
+        Ok(started) => started,
         Err(problem) => return problem.into(),
     };
-    let before = account.credential_records();
     let mut random = OsRandom;
     let mut context = Context {
         now: http::now(),
         random: &mut random,
         key: &key,
     };
+    // With a password the user is signed in: the answer is a session, and no token is minted
+    // (the person mints tokens from the session when they need one).
+    if let Some(password) = &acceptance.password {
+        let accepted = account.accept_invitation_with_password(
+            &acceptance.email,
+            &acceptance.code,
+            acceptance.tenant_id.as_ref(),
+            &password.0,
+            user_agent.as_deref(),
+            &mut context,
+        );
+        let (tenant_id, session) = match accepted {
+            Ok((Outcome::InvitationAccepted { tenant_id, .. }, session)) => (tenant_id, session),
+            Ok(_) => return Problem::unavailable().into(),
+            Err(refusal) => return Problem::from(&refusal).into(),
+        };
+        let mut body = signed_in(&account, &key, &session);
+        if let Value::Object(map) = &mut body {
+            map.insert("outcome".into(), json!("invitation_accepted"));
+            map.insert("tenant_id".into(), json!(tenant_id));
+        }
+        return match persist(env, sql, cache, &before, account).await {
+            Ok(()) => Reply::json(200, &body),
+            Err(problem) => problem.into(),
+        };
+    }
     // The core names the tenant of the first token: the one the invitation is for, never one
     // the acceptor picks (a named tenant must be that one).
     let accepted = account.accept_invitation(

@@ -21,6 +21,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/signup"),
     ("post", "/v1/invitations/accept"),
     ("get", "/v1/whoami"),
+    ("post", "/v1/sessions"),
+    ("get", "/v1/sessions"),
+    ("delete", "/v1/sessions"),
+    ("delete", "/v1/sessions/{session_id}"),
+    ("put", "/v1/password"),
+    ("put", "/v1/account/sessions"),
     ("post", "/v1/authorize"),
     ("get", "/v1/account"),
     ("patch", "/v1/account"),
@@ -111,6 +117,11 @@ fn sample(schema: &str) -> String {
         "#/components/schemas/TenantId" => "ten_00000000000000aa".to_owned(),
         "#/components/schemas/UserId" => "usr_00000000000000bb".to_owned(),
         "#/components/schemas/BulkReportId" => "blk_00000000000000cc".to_owned(),
+        "#/components/schemas/SessionId" => {
+            portcullis_core::session::generate(&mut SeededRandom::new(3), &key)
+                .id
+                .to_string()
+        }
         "#/components/schemas/ApiTokenKeyId" => issue_api_token(&mut SeededRandom::new(1), &key)
             .key_id
             .to_string(),

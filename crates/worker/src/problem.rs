@@ -7,6 +7,7 @@ use portcullis_core::account::{Refusal, RefusalClass};
 use portcullis_core::authz::Reason;
 use portcullis_core::credential::Verification;
 use portcullis_core::gateway::RouteMatch;
+use portcullis_core::session::SessionVerification;
 use serde::Serialize;
 
 /// An `application/problem+json` body plus its status.
@@ -136,6 +137,21 @@ impl From<&Verification> for Problem {
     /// alike (the precise reason is for the rate limiters, see `guard::charge`).
     fn from(verification: &Verification) -> Self {
         Problem::unauthorized(verification.public_code(), verification.public_message())
+    }
+}
+
+impl From<&SessionVerification> for Problem {
+    /// As for tokens: every refused session reads alike (401 `invalid_credentials`), and a
+    /// tenant the user is not in reads as one that does not exist (404 `tenant_not_found`).
+    fn from(verification: &SessionVerification) -> Self {
+        match verification {
+            SessionVerification::NotMember => Problem::new(
+                404,
+                verification.public_code(),
+                verification.public_message(),
+            ),
+            refused => Problem::unauthorized(refused.public_code(), refused.public_message()),
+        }
     }
 }
 

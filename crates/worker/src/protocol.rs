@@ -5,7 +5,8 @@ use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
 use portcullis_core::notification::Acknowledgement;
-use portcullis_core::{Email, KeyId, TenantId, Timestamp};
+use portcullis_core::session::SessionLifetimes;
+use portcullis_core::{Email, KeyId, SessionId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// One request to an account's Durable Object.
@@ -31,8 +32,14 @@ pub enum ObjectRequest {
         /// What.
         query: Query,
     },
-    /// Accept an invitation and issue the user's first personal token.
-    AcceptInvitation(Acceptance),
+    /// Accept an invitation and issue the user's first personal token (and, with a password,
+    /// a session).
+    AcceptInvitation {
+        /// The public request.
+        acceptance: Acceptance,
+        /// The caller's `User-Agent`, kept with a session.
+        user_agent: Option<String>,
+    },
     /// The edge saw this credential authenticate a request at `at` (sent after the response,
     /// at most once per credential per interval per isolate).
     RecordLastUsed {
@@ -48,6 +55,84 @@ pub enum ObjectRequest {
         /// Which.
         acknowledgement: Acknowledgement,
     },
+    /// Sign in with email and password: a new session.
+    SignIn {
+        /// The public request.
+        request: SignInRequest,
+        /// The caller's `User-Agent`, kept with the session.
+        user_agent: Option<String>,
+    },
+    /// A signed-in user's own sessions, or a change to them.
+    Sessions {
+        /// Who (acting through a session or a token).
+        actor: Actor,
+        /// What.
+        action: SessionAction,
+    },
+    /// The edge saw this session authenticate a request at `at` (sent after the response, at
+    /// most once per session per interval per isolate): it moves the idle expiry.
+    RecordSessionSeen {
+        /// The session.
+        session_id: SessionId,
+        /// When it was used.
+        at: Timestamp,
+    },
+}
+
+/// What a user does with their own sessions and password.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SessionAction {
+    /// List the open sessions.
+    List,
+    /// Sign out one session.
+    SignOut {
+        /// Which.
+        session_id: SessionId,
+    },
+    /// Sign out every session.
+    SignOutEverywhere,
+    /// Change the password (ends every other session).
+    ChangePassword(PasswordChange),
+    /// Set how long the account's sessions last (company admins).
+    ConfigureLifetimes(SessionLifetimes),
+}
+
+/// A text that must never be printed (a password), kept out of `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Concealed(pub String);
+
+impl std::fmt::Debug for Concealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The body of `POST /v1/sessions`: sign in with a password.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    /// The account signed in to.
+    pub account_id: portcullis_core::AccountId,
+    /// The user's email (any text: a malformed one fails like a wrong password).
+    pub email: String,
+    /// The password.
+    pub password: Concealed,
+    /// Whether to set the session as an `HttpOnly` cookie (browsers) instead of returning it
+    /// in the body (API clients).
+    #[serde(default)]
+    pub cookie: bool,
+}
+
+/// The body of `PUT /v1/password`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: Concealed,
+    /// The new password.
+    pub new_password: Concealed,
 }
 
 /// The body of `POST /v1/invitations/accept`.
@@ -64,6 +149,12 @@ pub struct Acceptance {
     /// tenant makes the code not valid).
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
+    /// The password to set; when given, the answer also signs the user in (a session).
+    #[serde(default)]
+    pub password: Option<Concealed>,
+    /// With a password: set the session as a cookie instead of returning it.
+    #[serde(default)]
+    pub cookie: bool,
 }
 
 impl std::fmt::Debug for Acceptance {
@@ -73,6 +164,8 @@ impl std::fmt::Debug for Acceptance {
             .field("email", &self.email)
             .field("code", &"***")
             .field("tenant_id", &self.tenant_id)
+            .field("password", &self.password)
+            .field("cookie", &self.cookie)
             .finish()
     }
 }
