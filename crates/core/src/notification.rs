@@ -66,17 +66,24 @@ pub enum NotificationKind {
     /// A tenant's primary contact changed: sent to the new contact (`contact: new`) and to the
     /// one replaced (`contact: previous`).
     PrimaryContactChanged,
+    /// The user's password was changed (`via: changed`) or reset (`via: reset`): "if this was
+    /// not you, tell your administrator".
+    PasswordChanged,
+    /// A sign-in from a device (user agent) the user had not signed in from recently.
+    NewSignIn,
 }
 
 impl NotificationKind {
     /// Every kind, in documentation order.
-    pub const ALL: [NotificationKind; 6] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::Invitation,
         NotificationKind::InvitationResent,
         NotificationKind::Activated,
         NotificationKind::Deactivated,
         NotificationKind::Deleted,
         NotificationKind::PrimaryContactChanged,
+        NotificationKind::PasswordChanged,
+        NotificationKind::NewSignIn,
     ];
 
     /// The stable wire name.
@@ -88,6 +95,8 @@ impl NotificationKind {
             NotificationKind::Deactivated => "deactivated",
             NotificationKind::Deleted => "deleted",
             NotificationKind::PrimaryContactChanged => "primary_contact_changed",
+            NotificationKind::PasswordChanged => "password_changed",
+            NotificationKind::NewSignIn => "new_sign_in",
         }
     }
 
@@ -100,6 +109,8 @@ impl NotificationKind {
                 | NotificationKind::Deactivated
                 | NotificationKind::Deleted
                 | NotificationKind::PrimaryContactChanged
+                | NotificationKind::PasswordChanged
+                | NotificationKind::NewSignIn
         )
     }
 }

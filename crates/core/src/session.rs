@@ -364,6 +364,26 @@ pub struct SignInState {
     /// Open sessions by id.
     #[serde(default)]
     pub sessions: BTreeMap<SessionId, Session>,
+    /// Digests of the devices (user agents) the user signed in from most recently, newest
+    /// last, at most [`MAX_KNOWN_DEVICES`]: a sign-in from any other is notified.
+    #[serde(default)]
+    pub known_devices: Vec<String>,
+}
+
+/// How many recent devices a user's sign-in state remembers.
+pub const MAX_KNOWN_DEVICES: usize = 20;
+
+/// A device's digest: the first 16 bytes of SHA-256 of its user agent (`-` for none), hex. A
+/// digest, so the state keeps no more of the user agent than the sessions already show.
+pub fn device_digest(user_agent: Option<&str>) -> String {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(user_agent.unwrap_or("-").as_bytes());
+    digest
+        .get(..16)
+        .unwrap_or_default()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// A session, as its owner lists it: never the secret nor its hash.

@@ -952,3 +952,58 @@ fn accepting_with_a_password_signs_the_user_in() {
     assert_eq!(refusal.code(), "invitation_invalid");
     assert_eq!(world.account, before);
 }
+
+#[test]
+fn a_new_device_and_a_password_change_are_notified_without_secrets() {
+    use portcullis_core::notification::NotificationKind;
+    let mut world = World::new();
+    // The member accepted from Firefox/140 (the helper's user agent): a known device.
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let kinds = |world: &World| -> Vec<NotificationKind> {
+        world
+            .account
+            .notifications()
+            .iter()
+            .filter(|n| n.user_id == user)
+            .map(|n| n.kind)
+            .collect()
+    };
+    let before = kinds(&world).len();
+    let known = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    assert_eq!(kinds(&world).len(), before, "a known device is not news");
+    let issued = world
+        .with_context(|account, context| {
+            account.sign_in_password("dev@acme.test", PASSWORD, Some("curl/8.9"), context)
+        })
+        .unwrap();
+    let fresh = world.account.notifications().last().unwrap().clone();
+    assert_eq!(fresh.kind, NotificationKind::NewSignIn);
+    assert_eq!(fresh.user_id, user);
+    assert_eq!(fresh.data["user_agent"], "curl/8.9");
+    assert_eq!(fresh.data["method"], "password");
+    let text = serde_json::to_string(&fresh).unwrap();
+    assert!(!text.contains(issued.session.expose()));
+    // Once seen, the device is known.
+    let count = kinds(&world).len();
+    world
+        .with_context(|account, context| {
+            account.sign_in_password("dev@acme.test", PASSWORD, Some("curl/8.9"), context)
+        })
+        .unwrap();
+    assert_eq!(kinds(&world).len(), count);
+    // A failed sign-in notifies nothing.
+    assert!(world.sign_in("dev@acme.test", "wrong-wrong-wrong").is_err());
+    assert_eq!(kinds(&world).len(), count);
+    // A password change is notified, and never carries either password.
+    let actor = known.actor();
+    world
+        .with_context(|account, context| {
+            account.change_password(&actor, PASSWORD, "another-long-password", context)
+        })
+        .unwrap();
+    let changed = world.account.notifications().last().unwrap().clone();
+    assert_eq!(changed.kind, NotificationKind::PasswordChanged);
+    assert_eq!(changed.data["via"], "changed");
+    let text = serde_json::to_string(&changed).unwrap();
+    assert!(!text.contains(PASSWORD) && !text.contains("another-long-password"));
+}

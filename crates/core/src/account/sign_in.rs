@@ -37,13 +37,16 @@ use super::{Account, Actor, Context, Event, Refusal};
 use crate::ids::{Email, UserId};
 use crate::password::{self, Password};
 use crate::secret::HashingKey;
+use crate::notification::{NotificationData, NotificationKind};
 use crate::session::{
-    self, AccessRecord, IssuedSession, MAX_SESSIONS_PER_USER, Session, SessionId, SessionLifetimes,
+    self, AccessRecord, IssuedSession, MAX_KNOWN_DEVICES, MAX_SESSIONS_PER_USER, Session,
+    SessionId, SessionLifetimes,
     SessionRecord, SessionVerification, SessionView, SignInMethod, TenantAccess,
 };
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
 use crate::user::UserStatus;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 impl Account {
@@ -76,7 +79,9 @@ impl Account {
             } else {
                 state.sessions.clear();
             }
-            state.password.is_some() || !state.sessions.is_empty()
+            state.password.is_some()
+                || !state.sessions.is_empty()
+                || !state.known_devices.is_empty()
         });
         if let Some((user, id)) = actor.and_then(|a| Some((&a.user_id, a.session.as_ref()?)))
             && let Some(session) = self
@@ -132,13 +137,14 @@ impl Account {
         let now = context.now;
         let lifetimes = self.settings.sessions;
         let new = session::generate(context.random, context.key);
+        let issued_user_agent = session::clean_user_agent(user_agent);
         let opened = Session {
             id: new.id.clone(),
             secret_hash: new.hash,
             method,
             created_at: now,
             last_seen_at: now,
-            user_agent: session::clean_user_agent(user_agent),
+            user_agent: issued_user_agent.clone(),
         };
         let issued = IssuedSession {
             user_id: user_id.clone(),
@@ -163,6 +169,32 @@ impl Account {
             ended = Some(stalest);
         }
         sessions.insert(new.id.clone(), opened);
+        let state = draft.sign_in.entry(user_id.clone()).or_default();
+        let device = session::device_digest(issued_user_agent.as_deref());
+        // The first device ever is where the user signed up; any later unknown one is news.
+        let unknown = !state.known_devices.is_empty() && !state.known_devices.contains(&device);
+        state.known_devices.retain(|known| *known != device);
+        state.known_devices.push(device);
+        if state.known_devices.len() > MAX_KNOWN_DEVICES {
+            state.known_devices.remove(0);
+        }
+        if unknown {
+            let data = NotificationData::from([
+                ("method".to_owned(), method.name().into()),
+                (
+                    "user_agent".to_owned(),
+                    issued_user_agent.clone().map_or(Value::Null, Value::from),
+                ),
+            ]);
+            draft.notify(
+                context.random,
+                now,
+                NotificationKind::NewSignIn,
+                user_id,
+                None,
+                data,
+            )?;
+        }
         draft.check_invariants(self)?;
         let mut detail = format!("method={}", method.name());
         if let Some(ended) = ended {
@@ -211,6 +243,14 @@ impl Account {
             .sessions
             .retain(|id, _| actor.session.as_ref() == Some(id));
         let ended = before - state.sessions.len();
+        draft.notify(
+            context.random,
+            now,
+            NotificationKind::PasswordChanged,
+            &actor.user_id,
+            None,
+            NotificationData::from([("via".to_owned(), "changed".into())]),
+        )?;
         draft.check_invariants(self)?;
         let event = Event::new(None, "user.password_changed", &actor.user_id)
             .detail(format!("sessions_ended={ended}"));
