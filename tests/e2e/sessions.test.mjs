@@ -146,7 +146,7 @@ describe("sessions", () => {
     // The session list shows both sessions with their user agents, never a secret.
     const list = ok(await call("GET", "/v1/sessions", { token: signedIn.session }));
     assert.equal(list.items.length, 2);
-    assert.deepEqual(list.items.map((s) => s.current), [true, false]);
+    assert.deepEqual(list.items.filter((s) => s.current).map((s) => s.session_id), [signedIn.session_id]);
     assert.ok(list.items.some((s) => s.user_agent === "Safari/18 e2e"));
     assert.ok(!JSON.stringify(list).includes(signedIn.session.slice(25)));
   });
@@ -284,5 +284,54 @@ describe("sessions", () => {
     assert.equal(answer.json.identity.valid, true, answer.json.identity.error);
     assert.equal(seen.authorization, undefined, "the session never reaches the origin");
     assertProblem(await through({}), 400, "tenant_required");
+  });
+
+  test("password reset: the owner sets a first password; an admin's code resets a member and ends their sessions", async () => {
+    const world = await signUp("team");
+    const me = ok(await call("GET", `/v1/users/${world.owner}`, { token: world.token }));
+    assertProblem(await signIn(world, me.email), 401, "sign_in_failed");
+    const issued = ok(await call("POST", `/v1/users/${world.owner}/password-reset`, { token: world.token }));
+    assert.equal(issued.outcome, "password_reset_issued");
+    assert.match(issued.reset.code, /^pcrst_/);
+    remember(issued.reset.code);
+    const redeem = (address, code, password, extra = {}) =>
+      call("POST", "/v1/password-reset", {
+        body: { account_id: world.account, email: address, code, new_password: password, ...extra },
+      });
+    const owner = ok(await redeem(me.email, issued.reset.code, PASSWORD), 200, "first password");
+    assert.match(owner.session, /^pcss_/);
+    ok(await signIn(world, me.email), 201);
+    assertProblem(await redeem(me.email, issued.reset.code, "another-long-password"), 403, "password_reset_invalid");
+    assertProblem(await call("POST", `/v1/users/${world.owner}/password-reset`, { token: world.token }), 409, "password_reset_self");
+    // An admin resets a member: every session of the member ends.
+    const dev = await signedUpMember(world, [], "reset");
+    const code = ok(await call("POST", `/v1/users/${dev.id}/password-reset`, { token: owner.session })).reset.code;
+    remember(code);
+    const wrong = [
+      await redeem(dev.email, code.slice(0, -2) + (code.endsWith("AA") ? "BB" : "AA"), "a-new-password-1"),
+      await redeem(email("nobody"), code, "a-new-password-1"),
+      await call("POST", "/v1/password-reset", {
+        body: { account_id: "acc_00000000000000ff", email: dev.email, code, new_password: "a-new-password-1" },
+      }),
+    ];
+    for (const answer of wrong) {
+      assertProblem(answer, 403, "password_reset_invalid");
+      assert.equal(answer.text, wrong[0].text);
+    }
+    assertProblem(await redeem(dev.email, code, "short"), 400, "password_policy");
+    ok(await call("GET", "/v1/whoami", { token: dev.session }), 200, "still signed in before the reset");
+    const next = "a-new-password-1";
+    remember(next);
+    const reset = await redeem(dev.email, code, next, { cookie: true });
+    assert.equal(ok(reset).session, undefined);
+    assert.match(reset.headers.get("set-cookie") ?? "", /^__Host-portcullis_session=pcss_/);
+    assertProblem(await call("GET", "/v1/whoami", { token: dev.session }), 401, "invalid_credentials");
+    ok(await signIn(world, dev.email, next), 201);
+    const notices = ok(await call("GET", "/v1/notifications", { token: world.token }));
+    assert.ok(
+      notices.items.some((n) => n.kind === "password_changed" && n.user_id === dev.id && n.data.via === "reset"),
+      "password_changed is notified",
+    );
+    assert.ok(!JSON.stringify(notices).includes(code), "no notification carries the code");
   });
 });

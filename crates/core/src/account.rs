@@ -34,6 +34,7 @@ use std::fmt;
 use thiserror::Error;
 
 mod invitation;
+mod password_reset;
 mod sign_in;
 
 pub(crate) use invitation::Reach;
@@ -350,6 +351,17 @@ pub enum Refusal {
     /// The actor has no open session with this id.
     #[error("session `{0}` not found")]
     UnknownSession(SessionId),
+    /// A password reset code does not reset anything: the same answer for an unknown email, a
+    /// wrong, used, superseded or expired code, and a user who is not active.
+    #[error("the password reset code is not valid")]
+    PasswordResetInvalid,
+    /// Only an active user's password can be reset.
+    #[error("user `{0}` is not active: only an active user's password can be reset")]
+    PasswordResetUnavailable(UserId),
+    /// A user who has a password changes it with the current one, not with a reset code they
+    /// issue themselves.
+    #[error("you have a password: change it with `PUT /v1/password`")]
+    PasswordResetSelf,
 }
 
 impl Refusal {
@@ -398,6 +410,9 @@ impl Refusal {
             Refusal::PasswordPolicy(_) => "password_policy",
             Refusal::PasswordIncorrect => "password_incorrect",
             Refusal::UnknownSession(_) => "session_not_found",
+            Refusal::PasswordResetInvalid => "password_reset_invalid",
+            Refusal::PasswordResetUnavailable(_) => "password_reset_unavailable",
+            Refusal::PasswordResetSelf => "password_reset_self",
         }
     }
 
@@ -428,6 +443,7 @@ impl Refusal {
             | Refusal::OutOfReach(_)
             | Refusal::SeatHoldsPermissions(_)
             | Refusal::PasswordIncorrect
+            | Refusal::PasswordResetInvalid
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
@@ -454,12 +470,14 @@ impl Refusal {
             | Refusal::UserExists(_)
             | Refusal::Quota(_)
             | Refusal::UserLimit { .. }
+            | Refusal::PasswordResetUnavailable(_)
+            | Refusal::PasswordResetSelf
             | Refusal::OutboxFull(_) => RefusalClass::Conflict,
         }
     }
 }
 
-/// A new invitation code, shown once to whoever delivers it to the invitee.
+/// A new invitation (or password reset) code, shown once to whoever delivers it to the user.
 #[derive(Debug, Serialize)]
 pub struct IssuedInvitation {
     /// The code (`pcinv_…`).
@@ -518,6 +536,13 @@ pub enum Outcome {
     InvitationRevoked {
         /// The former user.
         user_id: UserId,
+    },
+    /// A password reset code was issued (shown once, to the caller, who delivers it).
+    PasswordResetIssued {
+        /// The user.
+        user_id: UserId,
+        /// The code.
+        reset: IssuedInvitation,
     },
     /// A user's status changed.
     StatusChanged {
@@ -1669,6 +1694,9 @@ impl Account {
             }
             Command::RevokeInvitation { user_id } => {
                 self.revoke_invitation(actor, user_id, context)
+            }
+            Command::IssuePasswordReset { user_id } => {
+                self.issue_password_reset(actor, user_id, context)
             }
             Command::DeactivateUser { user_id } => {
                 self.require_company_admin(actor, now)?;

@@ -72,6 +72,13 @@ pub enum Command {
         /// The pending user.
         user_id: UserId,
     },
+    /// Issue a password reset code for an active user, shown once to the caller (who delivers
+    /// it): by someone who answers for the user's identity, or by the user themselves while
+    /// they have no password yet (see `account::password_reset`).
+    IssuePasswordReset {
+        /// The user.
+        user_id: UserId,
+    },
     /// Block a user and all their credentials, in every tenant (company admins).
     DeactivateUser {
         /// The user.
@@ -261,6 +268,7 @@ impl Command {
             Command::RemoveMember { .. } => "remove_member",
             Command::ResendInvitation { .. } => "resend_invitation",
             Command::RevokeInvitation { .. } => "revoke_invitation",
+            Command::IssuePasswordReset { .. } => "issue_password_reset",
             Command::DeactivateUser { .. } => "deactivate_user",
             Command::ActivateUser { .. } => "activate_user",
             Command::DeleteUser { .. } => "delete_user",

@@ -56,6 +56,7 @@ pub const MAX_PRESENTED_LEN: usize = 256;
 const API_TOKEN_DOMAIN: &str = "portcullis/api-token/v1";
 const AUTOMATION_KEY_DOMAIN: &str = "portcullis/automation-key/v1";
 const INVITATION_DOMAIN: &str = "portcullis/invitation/v1";
+const RESET_DOMAIN: &str = "portcullis/password-reset/v1";
 
 /// Why a presented credential could not even be parsed. Detail for logs and tests; the public
 /// answer is always the same [`Verification::Malformed`] message.
@@ -373,22 +374,78 @@ pub fn issue_automation_key(random: &mut dyn RandomSource, key: &HashingKey) -> 
     }
 }
 
+/// Prefix of a password reset code.
+pub const RESET_PREFIX: &str = "pcrst_";
+
+/// A one-time code bound to one user: an invitation code or a password reset code. Each kind
+/// has its own prefix and hashing domain, so no code of one kind ever verifies as the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserCode {
+    /// `pcinv_…`: accepting an invitation.
+    Invitation,
+    /// `pcrst_…`: resetting a password.
+    PasswordReset,
+}
+
+impl UserCode {
+    const fn prefix(self) -> &'static str {
+        match self {
+            UserCode::Invitation => INVITATION_PREFIX,
+            UserCode::PasswordReset => RESET_PREFIX,
+        }
+    }
+
+    const fn domain(self) -> &'static str {
+        match self {
+            UserCode::Invitation => INVITATION_DOMAIN,
+            UserCode::PasswordReset => RESET_DOMAIN,
+        }
+    }
+
+    /// Generates a code of this kind for `user`: the code to hand out once and the hash to
+    /// store.
+    pub fn issue(
+        self,
+        random: &mut dyn RandomSource,
+        key: &HashingKey,
+        user: &UserId,
+    ) -> (Secret, SecretHash) {
+        let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
+        let text = encode_checked(self.prefix(), secret.as_slice());
+        let hash = key.hash(self.domain(), &code_input(user, secret.as_slice()));
+        (Secret::new(text), hash)
+    }
+
+    /// Whether `code` is this kind's code whose hash is `expected` for `user` (constant time).
+    pub fn matches(
+        self,
+        key: &HashingKey,
+        user: &UserId,
+        code: &str,
+        expected: &SecretHash,
+    ) -> Result<bool, Malformed> {
+        if code.len() > MAX_PRESENTED_LEN {
+            return Err(Malformed::TooLong);
+        }
+        let secret = decode_checked::<SECRET_BYTES>(self.prefix(), code.trim())?;
+        Ok(key.verify(
+            self.domain(),
+            &code_input(user, secret.as_slice()),
+            expected,
+        ))
+    }
+}
+
 /// Generates a new invitation code for `user`; returns the code to send and the hash to store.
 pub fn issue_invitation_code(
     random: &mut dyn RandomSource,
     key: &HashingKey,
     user: &UserId,
 ) -> (Secret, SecretHash) {
-    let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
-    let text = encode_checked(INVITATION_PREFIX, secret.as_slice());
-    let hash = key.hash(
-        INVITATION_DOMAIN,
-        &invitation_input(user, secret.as_slice()),
-    );
-    (Secret::new(text), hash)
+    UserCode::Invitation.issue(random, key, user)
 }
 
-fn invitation_input(user: &UserId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
+fn code_input(user: &UserId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut input = Zeroizing::new(Vec::with_capacity(32 + secret.len()));
     input.extend_from_slice(user.as_str().as_bytes());
     input.push(0);
@@ -403,15 +460,7 @@ pub fn invitation_matches(
     code: &str,
     expected: &SecretHash,
 ) -> Result<bool, Malformed> {
-    if code.len() > MAX_PRESENTED_LEN {
-        return Err(Malformed::TooLong);
-    }
-    let secret = decode_checked::<SECRET_BYTES>(INVITATION_PREFIX, code.trim())?;
-    Ok(key.verify(
-        INVITATION_DOMAIN,
-        &invitation_input(user, secret.as_slice()),
-        expected,
-    ))
+    UserCode::Invitation.matches(key, user, code, expected)
 }
 
 /// Whether a stored credential may be used, as projected by the engine.

@@ -368,7 +368,22 @@ pub struct SignInState {
     /// last, at most [`MAX_KNOWN_DEVICES`]: a sign-in from any other is notified.
     #[serde(default)]
     pub known_devices: Vec<String>,
+    /// The outstanding password reset code, if one was issued and not used.
+    #[serde(default)]
+    pub reset: Option<PasswordReset>,
 }
+
+/// An outstanding password reset code: only its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    /// HMAC of the code.
+    pub code_hash: SecretHash,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// How long a password reset code works: 1 hour.
+pub const RESET_LIFETIME_SECONDS: u64 = 3600;
 
 /// How many recent devices a user's sign-in state remembers.
 pub const MAX_KNOWN_DEVICES: usize = 20;

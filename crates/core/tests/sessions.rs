@@ -1007,3 +1007,148 @@ fn a_new_device_and_a_password_change_are_notified_without_secrets() {
     let text = serde_json::to_string(&changed).unwrap();
     assert!(!text.contains(PASSWORD) && !text.contains("another-long-password"));
 }
+
+// ----- password reset ----------------------------------------------------------------------
+
+fn reset_code(world: &mut World, actor: &Actor, user: &UserId) -> Result<String, Refusal> {
+    world
+        .with_context(|account, context| {
+            account.apply(
+                actor,
+                Command::IssuePasswordReset {
+                    user_id: user.clone(),
+                },
+                context,
+            )
+        })
+        .map(|outcome| match outcome {
+            Outcome::PasswordResetIssued { reset, .. } => reset.code.expose().to_owned(),
+            other => panic!("unexpected {other:?}"),
+        })
+}
+
+#[test]
+fn the_owner_sets_a_first_password_with_a_reset_code_of_their_own() {
+    let mut world = World::new();
+    let owner = world.owner();
+    let owner_email = world
+        .account
+        .user(&owner.user_id)
+        .unwrap()
+        .email
+        .to_string();
+    // No password yet: signing in fails like any failure.
+    assert_eq!(
+        world.sign_in(&owner_email, PASSWORD).err(),
+        Some(Refusal::SignInFailed)
+    );
+    let code = reset_code(&mut world, &owner, &owner.user_id.clone()).unwrap();
+    assert!(code.starts_with("pcrst_"));
+    let issued = world
+        .with_context(|account, context| {
+            account.reset_password(&owner_email, &code, PASSWORD, Some("Firefox/140"), context)
+        })
+        .unwrap();
+    assert_eq!(issued.user_id, owner.user_id);
+    assert!(world.sign_in(&owner_email, PASSWORD).is_ok());
+    // Used once; and with a password, no more self-issued codes.
+    let again = world.refused(|account, context| {
+        account
+            .reset_password(&owner_email, &code, "yet-another-password", None, context)
+            .map(|_| Outcome::InvitationRevoked {
+                user_id: owner.user_id.clone(),
+            })
+    });
+    assert_eq!(again.code(), "password_reset_invalid");
+    let user_id = owner.user_id.clone();
+    assert_eq!(
+        reset_code(&mut world, &owner, &user_id).unwrap_err().code(),
+        "password_reset_self"
+    );
+    let stored = serde_json::to_string(&world.account).unwrap();
+    assert!(!stored.contains(&code) && !stored.contains(PASSWORD));
+}
+
+#[test]
+fn a_reset_ends_every_session_and_fails_alike_for_every_wrong_input() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let session = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let owner = world.owner();
+    let code = reset_code(&mut world, &owner, &user).unwrap();
+    // A member without reach over the user cannot have a code issued.
+    world.member("peer@acme.test", PermissionSet::EMPTY);
+    let peer = world.sign_in("peer@acme.test", PASSWORD).unwrap();
+    assert_eq!(
+        reset_code(&mut world, &peer.actor(), &user)
+            .unwrap_err()
+            .code(),
+        "user_out_of_reach"
+    );
+    let before = world.account.clone();
+    let redeem = |world: &mut World, email: &str, code: &str, password: &str| {
+        world.refused(|account, context| {
+            account
+                .reset_password(email, code, password, None, context)
+                .map(|_| Outcome::InvitationRevoked {
+                    user_id: UserId::generate(&mut SeededRandom::new(0)),
+                })
+        })
+    };
+    let wrong = format!("pcrst_{}", &code[6..].chars().rev().collect::<String>());
+    for (email, code, why) in [
+        ("dev@acme.test", wrong.as_str(), "wrong code"),
+        ("nobody@acme.test", code.as_str(), "unknown email"),
+        ("not an email", code.as_str(), "malformed email"),
+        ("peer@acme.test", code.as_str(), "another user's code"),
+        ("dev@acme.test", "pcinv_x", "another kind of code"),
+    ] {
+        assert_eq!(
+            redeem(&mut world, email, code, "a-new-password-here").code(),
+            "password_reset_invalid",
+            "{why}"
+        );
+    }
+    assert_eq!(
+        redeem(&mut world, "dev@acme.test", &code, "short").code(),
+        "password_policy"
+    );
+    assert_eq!(world.account, before, "refusals change nothing");
+    // Expired after an hour.
+    let later = world.now;
+    world.now = world.now.plus_seconds(3600);
+    assert_eq!(
+        redeem(&mut world, "dev@acme.test", &code, "a-new-password-here").code(),
+        "password_reset_invalid"
+    );
+    world.now = later;
+    world
+        .with_context(|account, context| {
+            account.reset_password("dev@acme.test", &code, "a-new-password-here", None, context)
+        })
+        .unwrap();
+    let tenant = world.tenant.clone();
+    assert_eq!(
+        world.verify(&session, &tenant),
+        SessionVerification::UnknownSession,
+        "the old sessions ended"
+    );
+    let notified = world
+        .account
+        .notifications()
+        .iter()
+        .rfind(|n| n.kind == portcullis_core::notification::NotificationKind::PasswordChanged)
+        .unwrap()
+        .clone();
+    assert_eq!(notified.user_id, user);
+    assert_eq!(notified.data["via"], "reset");
+    assert_eq!(
+        world.sign_in("dev@acme.test", PASSWORD).err(),
+        Some(Refusal::SignInFailed)
+    );
+    assert!(
+        world
+            .sign_in("dev@acme.test", "a-new-password-here")
+            .is_ok()
+    );
+}

@@ -57,6 +57,8 @@ pub enum Route {
     AcceptInvitation,
     /// `POST /v1/sessions`: sign in with email and password, authenticated by them.
     SignIn,
+    /// `POST /v1/password-reset`: redeem a reset code, authenticated by it.
+    ResetPassword,
     /// The caller's own sessions and password.
     Own(OwnRoute),
     /// `GET /v1/whoami`.
@@ -235,6 +237,10 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 _ => allow("DELETE"),
             }
         }
+        ["password-reset"] => match method {
+            Post => Ok(Route::ResetPassword),
+            _ => allow("POST"),
+        },
         ["password"] => match method {
             Put => Ok(Route::Own(OwnRoute::ChangePassword)),
             _ => allow("PUT"),
@@ -379,6 +385,8 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 (["invitation"], Post) => Ok(write("resend_invitation", u())),
                 (["invitation"], Delete) => Ok(write("revoke_invitation", u())),
                 (["invitation"], _) => allow("POST, DELETE"),
+                (["password-reset"], Post) => Ok(write("issue_password_reset", u())),
+                (["password-reset"], _) => allow("POST"),
                 (["deactivate" | "activate"], _) => allow("POST"),
                 (["company-admin"], Put) => Ok(write("set_company_admin", u())),
                 (["company-admin"], _) => allow("PUT"),

@@ -8,7 +8,9 @@ use crate::api::{self, Method, OwnRoute, Route};
 use crate::guard;
 use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, ORIGIN_VAR, SIGNUP_KEY_SECRET};
 use crate::problem::{self, Problem};
-use crate::protocol::{Acceptance, ObjectRequest, SessionAction, SignInRequest};
+use crate::protocol::{
+    Acceptance, ObjectRequest, PasswordResetRequest, SessionAction, SignInRequest,
+};
 use portcullis_core::AccountId;
 use portcullis_core::TenantId;
 use portcullis_core::account::Refusal;
@@ -86,6 +88,7 @@ async fn dispatch(
         Route::SignUp => sign_up(request, env).await?,
         Route::AcceptInvitation => accept_invitation(request, env).await?,
         Route::SignIn => sign_in(request, env).await?,
+        Route::ResetPassword => reset_password(request, env).await?,
         Route::Own(own) => own_route(request, env, context, own).await?,
         Route::Whoami => match authenticate_caller(request, env, context).await? {
             Caller::Credential(principal) => http::json(200, &principal),
@@ -521,27 +524,77 @@ async fn accept_invitation(
     request: &mut Request,
     env: &Env,
 ) -> Result<worker::Result<Response>, Problem> {
+    redeem(
+        request,
+        env,
+        Refusal::InvitationInvalid,
+        |body, user_agent| {
+            let acceptance: Acceptance = api::typed_body(body)?;
+            let cookie = acceptance.cookie && acceptance.password.is_some();
+            Ok((
+                acceptance.account_id.clone(),
+                cookie,
+                ObjectRequest::AcceptInvitation {
+                    acceptance,
+                    user_agent,
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// `POST /v1/password-reset`: a reset code and a new password, treated like an invitation
+/// acceptance (throttled per client, unknown accounts refused before any object).
+async fn reset_password(
+    request: &mut Request,
+    env: &Env,
+) -> Result<worker::Result<Response>, Problem> {
+    redeem(
+        request,
+        env,
+        Refusal::PasswordResetInvalid,
+        |body, user_agent| {
+            let reset: PasswordResetRequest = api::typed_body(body)?;
+            Ok((
+                reset.account_id.clone(),
+                reset.cookie,
+                ObjectRequest::ResetPassword {
+                    request: reset,
+                    user_agent,
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// Redeems a one-time code (an invitation or a password reset) that no credential
+/// authenticates: a client that keeps presenting codes that are not valid is throttled like
+/// failed verifications, and an account id that was never issued (no account marker in KV) is
+/// refused with the same answer as a wrong code (`invalid`) before any Durable Object is
+/// touched, so such requests create no object. `parse` turns the body into the account, whether
+/// a resulting session goes into the cookie, and the message for the account's object.
+async fn redeem(
+    request: &mut Request,
+    env: &Env,
+    invalid: Refusal,
+    parse: impl FnOnce(&[u8], Option<String>) -> Result<(AccountId, bool, ObjectRequest), Problem>,
+) -> Result<worker::Result<Response>, Problem> {
     let client = guard::client(request);
     if let Some(wait) = guard::blocked(&client, None) {
         return Err(Problem::too_many_failures(wait));
     }
     let body = http::read_body(request).await?;
-    let acceptance: Acceptance = api::typed_body(&body)?;
-    let account_id = acceptance.account_id.clone();
-    let known = account_known(env, &account_id).await?;
-    let invalid = Refusal::InvitationInvalid;
-    let answer = if known {
-        let cookie = acceptance.cookie && acceptance.password.is_some();
-        let message = ObjectRequest::AcceptInvitation {
-            acceptance,
-            user_agent: header(request, "user-agent"),
-        };
+    let (account_id, cookie, message) = parse(&body, header(request, "user-agent"))?;
+    let answer = if account_known(env, &account_id).await? {
         let answer = forward(env, &account_id, &message)
             .await?
             .map_err(|_| Problem::unavailable())?;
         if answer.status_code() == 200 {
             return session_answer(answer, cookie).await;
         }
+        // The account's object answers 403 only for a code that is not valid.
         if answer.status_code() != 403 {
             return Ok(Ok(answer));
         }
@@ -549,7 +602,6 @@ async fn accept_invitation(
     } else {
         Err(Problem::from(&invalid))
     };
-    // The account's object answers 403 only for a code that is not valid.
     if let Some(wait) = guard::charge_acceptance(env, &client, invalid.code()).await {
         return Err(Problem::too_many_failures(wait));
     }

@@ -15,7 +15,7 @@
 use crate::api::Query;
 use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
-use crate::protocol::{Acceptance, ObjectRequest, SessionAction, SignInRequest};
+use crate::protocol::{Acceptance, ObjectRequest, SessionAction};
 use futures_util::future::{Either, select};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
 use portcullis_core::audit::{AuditEvent, verify_chain};
@@ -174,6 +174,9 @@ async fn handle(
                 Problem::from(&Refusal::InvitationInvalid).into()
             }
             ObjectRequest::SignIn { .. } => Problem::from(&Refusal::SignInFailed).into(),
+            ObjectRequest::ResetPassword { .. } => {
+                Problem::from(&Refusal::PasswordResetInvalid).into()
+            }
             _ => Problem::new(404, "account_not_found", "the account does not exist").into(),
         };
     }
@@ -216,6 +219,28 @@ async fn handle(
             Problem::from(&Refusal::InvitationInvalid).into()
         }
         (ObjectRequest::SignIn { .. }, None) => Problem::from(&Refusal::SignInFailed).into(),
+        (ObjectRequest::ResetPassword { .. }, None) => {
+            Problem::from(&Refusal::PasswordResetInvalid).into()
+        }
+        (
+            ObjectRequest::ResetPassword {
+                request,
+                user_agent,
+            },
+            Some(account),
+        ) => {
+            open_session(env, &sql, cache, account, 200, |account, context| {
+                let (code, password) = (&request.code.0, &request.new_password.0);
+                account.reset_password(
+                    &request.email,
+                    code,
+                    password,
+                    user_agent.as_deref(),
+                    context,
+                )
+            })
+            .await
+        }
         (_, None) => Problem::new(404, "account_not_found", "the account does not exist").into(),
         (ObjectRequest::Command { actor, command }, Some(account)) => {
             run_command(env, &sql, cache, account, &actor, command).await
@@ -236,7 +261,13 @@ async fn handle(
                 user_agent,
             },
             Some(account),
-        ) => sign_in(env, &sql, cache, account, &request, user_agent.as_deref()).await,
+        ) => {
+            open_session(env, &sql, cache, account, 201, |account, context| {
+                let password = &request.password.0;
+                account.sign_in_password(&request.email, password, user_agent.as_deref(), context)
+            })
+            .await
+        }
         (ObjectRequest::Sessions { actor, action }, Some(account)) => {
             sessions(env, &sql, cache, account, &actor, action).await
         }
@@ -830,13 +861,15 @@ fn signed_in(account: &Account, key: &HashingKey, session: &IssuedSession) -> Va
     })
 }
 
-async fn sign_in(
+/// Runs a sign-in of some kind (`open`: password, reset code...) and answers the new session
+/// with `status`, its changes stored.
+async fn open_session(
     env: &Env,
     sql: &SqlStorage,
     cache: &RefCell<Option<Account>>,
     mut account: Account,
-    request: &SignInRequest,
-    user_agent: Option<&str>,
+    status: u16,
+    open: impl FnOnce(&mut Account, &mut Context<'_>) -> Result<IssuedSession, Refusal>,
 ) -> Reply {
     let (key, before) = match begin(env, &account) {
         Ok(started) => started,
@@ -847,18 +880,13 @@ async fn sign_in(
         random: &mut OsRandom,
         key: &key,
     };
-    let session = match account.sign_in_password(
-        &request.email,
-        &request.password.0,
-        user_agent,
-        &mut context,
-    ) {
+    let session = match open(&mut account, &mut context) {
         Ok(session) => session,
         Err(refusal) => return Problem::from(&refusal).into(),
     };
     let body = signed_in(&account, &key, &session);
     match persist(env, sql, cache, &before, account).await {
-        Ok(()) => Reply::json(201, &body),
+        Ok(()) => Reply::json(status, &body),
         Err(problem) => problem.into(),
     }
 }

@@ -26,6 +26,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/sessions"),
     ("delete", "/v1/sessions/{session_id}"),
     ("put", "/v1/password"),
+    ("post", "/v1/password-reset"),
+    ("post", "/v1/users/{user_id}/password-reset"),
     ("put", "/v1/account/sessions"),
     ("post", "/v1/authorize"),
     ("get", "/v1/account"),

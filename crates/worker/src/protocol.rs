@@ -69,6 +69,13 @@ pub enum ObjectRequest {
         /// What.
         action: SessionAction,
     },
+    /// Redeem a password reset code: a new password and a new session.
+    ResetPassword {
+        /// The public request.
+        request: PasswordResetRequest,
+        /// The caller's `User-Agent`, kept with the session.
+        user_agent: Option<String>,
+    },
     /// The edge saw this session authenticate a request at `at` (sent after the response, at
     /// most once per session per interval per isolate): it moves the idle expiry.
     RecordSessionSeen {
@@ -121,6 +128,23 @@ pub struct SignInRequest {
     pub password: Concealed,
     /// Whether to set the session as an `HttpOnly` cookie (browsers) instead of returning it
     /// in the body (API clients).
+    #[serde(default)]
+    pub cookie: bool,
+}
+
+/// The body of `POST /v1/password-reset`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The account.
+    pub account_id: portcullis_core::AccountId,
+    /// The user's email.
+    pub email: String,
+    /// The reset code (`pcrst_…`).
+    pub code: Concealed,
+    /// The new password.
+    pub new_password: Concealed,
+    /// Set the new session as a cookie instead of returning it.
     #[serde(default)]
     pub cookie: bool,
 }

@@ -35,13 +35,13 @@
 
 use super::{Account, Actor, Context, Event, Refusal};
 use crate::ids::{Email, UserId};
+use crate::notification::{NotificationData, NotificationKind};
 use crate::password::{self, Password};
 use crate::secret::HashingKey;
-use crate::notification::{NotificationData, NotificationKind};
 use crate::session::{
     self, AccessRecord, IssuedSession, MAX_KNOWN_DEVICES, MAX_SESSIONS_PER_USER, Session,
-    SessionId, SessionLifetimes,
-    SessionRecord, SessionVerification, SessionView, SignInMethod, TenantAccess,
+    SessionId, SessionLifetimes, SessionRecord, SessionVerification, SessionView, SignInMethod,
+    TenantAccess,
 };
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
@@ -82,6 +82,7 @@ impl Account {
             state.password.is_some()
                 || !state.sessions.is_empty()
                 || !state.known_devices.is_empty()
+                || state.reset.is_some()
         });
         if let Some((user, id)) = actor.and_then(|a| Some((&a.user_id, a.session.as_ref()?)))
             && let Some(session) = self

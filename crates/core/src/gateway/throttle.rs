@@ -101,12 +101,16 @@ pub fn charged_subjects(
     subjects
 }
 
-/// The subjects a refused invitation acceptance is charged to: the client, for a code that is
+/// The subjects a refused invitation acceptance (or password reset redemption, its twin) is
+/// charged to: the client, for a code that is
 /// not valid (wrong, superseded, for another tenant, or of an account that does not exist); an
 /// expired code was the right one and is not a guess. Acceptance is unauthenticated, so only
 /// the client can be charged.
 pub fn acceptance_subjects(client: &Subject, refusal_code: &str) -> Vec<Subject> {
-    if refusal_code == crate::account::Refusal::InvitationInvalid.code() {
+    use crate::account::Refusal;
+    if refusal_code == Refusal::InvitationInvalid.code()
+        || refusal_code == Refusal::PasswordResetInvalid.code()
+    {
         vec![client.clone()]
     } else {
         Vec::new()
@@ -207,6 +211,11 @@ mod tests {
             vec![client.clone()]
         );
         assert!(acceptance_subjects(&client, "invitation_expired").is_empty());
+        assert_eq!(
+            acceptance_subjects(&client, "password_reset_invalid"),
+            vec![client.clone()]
+        );
+        assert!(acceptance_subjects(&client, "password_policy").is_empty());
     }
 
     #[test]
