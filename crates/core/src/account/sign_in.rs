@@ -132,6 +132,10 @@ impl Account {
         let now = context.now;
         let lifetimes = self.settings.sessions;
         let new = session::generate(context.random, context.key);
+        let mut detail = format!("method={}", method.name());
+        if let SignInMethod::Sso { connection } = &method {
+            detail.push_str(&format!(" connection={connection}"));
+        }
         let opened = Session {
             id: new.id.clone(),
             secret_hash: new.hash,
@@ -164,7 +168,6 @@ impl Account {
         }
         sessions.insert(new.id.clone(), opened);
         draft.check_invariants(self)?;
-        let mut detail = format!("method={}", method.name());
         if let Some(ended) = ended {
             detail.push_str(&format!(" ended={ended}"));
         }
@@ -275,7 +278,7 @@ impl Account {
             .filter(|session| session.is_live(lifetimes, now))
             .map(|session| SessionView {
                 session_id: session.id.clone(),
-                method: session.method,
+                method: session.method.clone(),
                 created_at: session.created_at,
                 last_seen_at: session.last_seen_at,
                 user_agent: session.user_agent.clone(),
