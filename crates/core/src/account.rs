@@ -23,6 +23,7 @@ use crate::plan::{Feature, Plan};
 use crate::random::RandomSource;
 use crate::secret::{HashingKey, Secret};
 use crate::session::{SessionId, SessionLifetimes, SignInState};
+use crate::sso::{SsoConnectionId, SsoConnectionView, SsoState, TokenProblem};
 use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, User, UserStatus};
@@ -36,6 +37,7 @@ use thiserror::Error;
 mod invitation;
 mod password_reset;
 mod sign_in;
+mod sso;
 
 pub(crate) use invitation::Reach;
 
@@ -362,6 +364,42 @@ pub enum Refusal {
     /// issue themselves.
     #[error("you have a password: change it with `PUT /v1/password`")]
     PasswordResetSelf,
+    /// No identity-provider connection with this id.
+    #[error("SSO connection `{0}` not found")]
+    UnknownSsoConnection(SsoConnectionId),
+    /// A tenant names the connection in its SSO settings.
+    #[error(
+        "SSO connection `{connection}` is used by tenant `{tenant}`; change the tenant's SSO settings first"
+    )]
+    SsoConnectionInUse {
+        /// The connection.
+        connection: SsoConnectionId,
+        /// A tenant that names it.
+        tenant: TenantId,
+    },
+    /// Enforcing SSO needs the connection members sign in with.
+    #[error("enforcing SSO needs an SSO connection")]
+    SsoConnectionRequired,
+    /// The identity provider's metadata does not fit the connection (another issuer, an
+    /// endpoint that is not https, no PKCE S256, no client authentication the engine has).
+    #[error("the identity provider cannot be used: {0}")]
+    SsoProviderInvalid(&'static str),
+    /// The connection's sealed client secret does not open (the hashing key changed).
+    #[error("the SSO connection's client secret cannot be read; set it again")]
+    SsoClientSecretUnreadable,
+    /// No sign-in is pending under this state: never started, completed already, superseded
+    /// or expired.
+    #[error("this sign-in is not pending any more; start again")]
+    SsoStateInvalid,
+    /// The identity provider's answer does not verify. The reason is kept for logs; the
+    /// message says nothing about it.
+    #[error("the identity provider's answer could not be verified; start again")]
+    SsoTokenInvalid(TokenProblem),
+    /// The identity the provider vouched for cannot sign in: no user has the email (and the
+    /// connection does not provision), or the user is pending or inactive. One answer for all
+    /// three, so nobody learns which emails exist.
+    #[error("this identity cannot sign in to this account; ask a company admin")]
+    SsoUserUnknown,
 }
 
 impl Refusal {
@@ -413,6 +451,14 @@ impl Refusal {
             Refusal::PasswordResetInvalid => "password_reset_invalid",
             Refusal::PasswordResetUnavailable(_) => "password_reset_unavailable",
             Refusal::PasswordResetSelf => "password_reset_self",
+            Refusal::UnknownSsoConnection(_) => "sso_connection_not_found",
+            Refusal::SsoConnectionInUse { .. } => "sso_connection_in_use",
+            Refusal::SsoConnectionRequired => "sso_connection_required",
+            Refusal::SsoProviderInvalid(_) => "sso_provider_invalid",
+            Refusal::SsoClientSecretUnreadable => "sso_client_secret_unreadable",
+            Refusal::SsoStateInvalid => "sso_state_invalid",
+            Refusal::SsoTokenInvalid(_) => "sso_token_invalid",
+            Refusal::SsoUserUnknown => "sso_user_unknown",
         }
     }
 
@@ -432,7 +478,10 @@ impl Refusal {
             | Refusal::OutOfRange(_)
             | Refusal::InvalidCursor
             | Refusal::PasswordPolicy(_) => RefusalClass::Invalid,
-            Refusal::SignInFailed => RefusalClass::Unauthenticated,
+            Refusal::SignInFailed
+            | Refusal::SsoStateInvalid
+            | Refusal::SsoTokenInvalid(_)
+            | Refusal::SsoUserUnknown => RefusalClass::Unauthenticated,
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
             | Refusal::CredentialNotUsable
@@ -451,6 +500,7 @@ impl Refusal {
             | Refusal::UnknownCredential(_)
             | Refusal::UnknownBulkReport(_)
             | Refusal::UnknownSession(_)
+            | Refusal::UnknownSsoConnection(_)
             | Refusal::NotMember { .. }
             | Refusal::WebhookNotConfigured => RefusalClass::NotFound,
             Refusal::AlreadyMember(_)
@@ -472,7 +522,11 @@ impl Refusal {
             | Refusal::UserLimit { .. }
             | Refusal::PasswordResetUnavailable(_)
             | Refusal::PasswordResetSelf
-            | Refusal::OutboxFull(_) => RefusalClass::Conflict,
+            | Refusal::OutboxFull(_)
+            | Refusal::SsoConnectionInUse { .. }
+            | Refusal::SsoConnectionRequired
+            | Refusal::SsoProviderInvalid(_)
+            | Refusal::SsoClientSecretUnreadable => RefusalClass::Conflict,
         }
     }
 }
@@ -648,6 +702,21 @@ pub enum Outcome {
     WebhookRemoved,
     /// A bulk lifecycle command ran: what happened to each user.
     BulkReported(BulkReport),
+    /// An identity-provider connection was created.
+    SsoConnectionCreated {
+        /// The connection (never its secret).
+        connection: SsoConnectionView,
+    },
+    /// An identity-provider connection changed.
+    SsoConnectionUpdated {
+        /// The connection as it is now (never its secret).
+        connection: SsoConnectionView,
+    },
+    /// An identity-provider connection was deleted.
+    SsoConnectionDeleted {
+        /// Its id.
+        connection_id: SsoConnectionId,
+    },
 }
 
 /// What sign-up needs.
@@ -727,6 +796,9 @@ pub struct Account {
     /// that nothing which shows a user can show their password hash.
     #[serde(default)]
     sign_in: BTreeMap<UserId, SignInState>,
+    /// Identity-provider connections and pending SSO sign-ins (see [`crate::sso`]).
+    #[serde(default)]
+    sso: SsoState,
 }
 
 /// One step's audit record, before it is chained.
@@ -808,6 +880,7 @@ impl Account {
             webhook: None,
             bulk_reports: VecDeque::new(),
             sign_in: BTreeMap::new(),
+            sso: SsoState::default(),
         };
         account.record(
             None,
@@ -1146,6 +1219,7 @@ impl Account {
             webhook: self.webhook.clone(),
             bulk_reports: self.bulk_reports.clone(),
             sign_in: self.sign_in.clone(),
+            sso: self.sso.clone(),
         }
     }
 
@@ -1220,6 +1294,11 @@ impl Account {
             }
             if tenant.sso.enforced && tenant.sso.breakglass.is_none() {
                 return Err(Refusal::BreakglassRequired);
+            }
+            if let Some(connection) = &tenant.sso.connection
+                && !self.sso.connections.contains_key(connection)
+            {
+                return Err(Refusal::UnknownSsoConnection(connection.clone()));
             }
             if let Some(contact) = &tenant.primary_contact
                 && !self
@@ -1586,6 +1665,27 @@ impl Account {
         name: Option<DisplayName>,
         tenant: Option<&TenantId>,
     ) -> Result<(UserId, IssuedInvitation), Refusal> {
+        let user_id = self.insert_user(context, email, name, UserStatus::Pending)?;
+        let issued = self.reissue_invitation(
+            context,
+            actor,
+            &user_id,
+            tenant.cloned(),
+            NotificationKind::Invitation,
+        )?;
+        Ok((user_id, issued))
+    }
+
+    /// Adds a user with `status`, no company role, no membership and no invitation, within
+    /// the account's user limit: how every user after the owner comes into being (invited
+    /// users, then given their invitation; users provisioned by an identity provider).
+    fn insert_user(
+        &mut self,
+        context: &mut Context<'_>,
+        email: Email,
+        name: Option<DisplayName>,
+        status: UserStatus,
+    ) -> Result<UserId, Refusal> {
         let limit = self.user_limit();
         if self.users.len() >= limit {
             return Err(Refusal::UserLimit { limit });
@@ -1598,7 +1698,7 @@ impl Account {
                 id: user_id.clone(),
                 email,
                 name,
-                status: UserStatus::Pending,
+                status,
                 company_admin: false,
                 support: false,
                 license_tenants: BTreeSet::new(),
@@ -1607,14 +1707,7 @@ impl Account {
                 invitation: None,
             },
         );
-        let issued = self.reissue_invitation(
-            context,
-            actor,
-            &user_id,
-            tenant.cloned(),
-            NotificationKind::Invitation,
-        )?;
-        Ok((user_id, issued))
+        Ok(user_id)
     }
 
     fn run(
@@ -2152,6 +2245,27 @@ impl Account {
                 let event = Event::new(None, "account.webhook_removed", &self.id);
                 Ok((Outcome::WebhookRemoved, event))
             }
+            Command::CreateSsoConnection {
+                name,
+                protocol,
+                allow_jit_provisioning,
+            } => self.create_sso_connection(actor, name, protocol, allow_jit_provisioning, context),
+            Command::UpdateSsoConnection {
+                connection_id,
+                name,
+                oidc,
+                allow_jit_provisioning,
+            } => self.update_sso_connection(
+                actor,
+                connection_id,
+                name,
+                oidc,
+                allow_jit_provisioning,
+                context,
+            ),
+            Command::DeleteSsoConnection { connection_id } => {
+                self.delete_sso_connection(actor, connection_id, now)
+            }
             // Applied by `apply` one user at a time, never as one step.
             Command::BulkUserLifecycle { .. } => Err(Refusal::OutOfRange(
                 "a bulk command runs only as a whole request",
@@ -2264,14 +2378,26 @@ impl Account {
             {
                 return Err(Refusal::InvalidBreakglass(breakglass.clone()));
             }
+            if let Some(connection) = &sso.connection
+                && !self.sso.connections.contains_key(connection)
+            {
+                return Err(Refusal::UnknownSsoConnection(connection.clone()));
+            }
+            if sso.enforced && sso.connection.is_none() {
+                return Err(Refusal::SsoConnectionRequired);
+            }
             changes.push(format!(
-                "sso_enforced={} breakglass={}",
+                "sso_enforced={} breakglass={} sso_connection={}",
                 sso.enforced,
-                sso.breakglass.as_ref().map_or("none", UserId::as_str)
+                sso.breakglass.as_ref().map_or("none", UserId::as_str),
+                sso.connection
+                    .as_ref()
+                    .map_or("none", SsoConnectionId::as_str)
             ));
             self.tenant_mut(&tenant_id)?.sso = Sso {
                 enforced: sso.enforced,
                 breakglass: sso.breakglass,
+                connection: sso.connection,
             };
         }
         if let Some(plan) = plan {

@@ -3,15 +3,16 @@
 
 use crate::bulk::BulkAction;
 use crate::credential::KeyId;
-use crate::ids::{DisplayName, Email, TenantId, UserId};
+use crate::ids::{DisplayName, Email, SsoConnectionId, TenantId, UserId};
 use crate::notification::WebhookUrl;
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
+use crate::sso::{OidcChange, SsoProtocolSettings};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// SAML SSO settings to apply.
+/// SSO settings to apply (they replace the tenant's).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsoChange {
@@ -19,6 +20,10 @@ pub struct SsoChange {
     pub enforced: bool,
     /// The breakglass member (required when enforced).
     pub breakglass: Option<UserId>,
+    /// The account's identity-provider connection members sign in with (required when
+    /// enforced; it must exist).
+    #[serde(default)]
+    pub connection: Option<SsoConnectionId>,
 }
 
 /// A mutation of an account, performed by an [`Actor`](crate::Actor).
@@ -234,6 +239,38 @@ pub enum Command {
     /// variant with no fields, not a unit variant: serde ignores extra fields next to the tag
     /// of a unit variant, so only this form refuses them like every other command.
     RemoveWebhook {},
+    /// Connect an identity provider to the account (company admins; see [`crate::sso`]).
+    CreateSsoConnection {
+        /// Name.
+        name: DisplayName,
+        /// The protocol and its settings: `{"type": "oidc", "issuer": …, "client_id": …,
+        /// "client_secret": …}`.
+        protocol: SsoProtocolSettings,
+        /// Whether an unknown verified email creates a user (active, no company role, no
+        /// tenant permission). Off unless given.
+        #[serde(default)]
+        allow_jit_provisioning: bool,
+    },
+    /// Change an identity-provider connection; omitted fields stay as they are (company
+    /// admins). Changing the provider settings ends the sign-ins under way with it.
+    UpdateSsoConnection {
+        /// The connection.
+        connection_id: SsoConnectionId,
+        /// New name.
+        #[serde(default)]
+        name: Option<DisplayName>,
+        /// New OpenID Connect settings (issuer, client id, client secret).
+        #[serde(default)]
+        oidc: Option<OidcChange>,
+        /// Turn just-in-time provisioning on or off.
+        #[serde(default)]
+        allow_jit_provisioning: Option<bool>,
+    },
+    /// Delete an identity-provider connection no tenant names (company admins).
+    DeleteSsoConnection {
+        /// The connection.
+        connection_id: SsoConnectionId,
+    },
 }
 
 /// The largest command body accepted, in bytes.
@@ -291,6 +328,9 @@ impl Command {
             Command::UpdateTenantSettings { .. } => "update_tenant_settings",
             Command::ConfigureWebhook { .. } => "configure_webhook",
             Command::RemoveWebhook {} => "remove_webhook",
+            Command::CreateSsoConnection { .. } => "create_sso_connection",
+            Command::UpdateSsoConnection { .. } => "update_sso_connection",
+            Command::DeleteSsoConnection { .. } => "delete_sso_connection",
         }
     }
 }
@@ -373,6 +413,7 @@ mod tests {
             sso: Some(SsoChange {
                 enforced: true,
                 breakglass: None,
+                connection: Some("sso_0123456789abcdef".parse().unwrap()),
             }),
         };
         let json = serde_json::to_vec(&command).unwrap();

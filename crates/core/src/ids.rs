@@ -128,6 +128,10 @@ prefixed_id!(
     /// The id of a bulk lifecycle report, kept in the account so it can be read again.
     BulkReportId, "blk_", "bulk report"
 );
+prefixed_id!(
+    /// The id of an identity-provider connection of an account (see [`crate::sso`]).
+    SsoConnectionId, "sso_", "SSO connection"
+);
 
 pub use crate::credential::KeyId;
 

@@ -12,7 +12,8 @@
 //! against its stored [`CredentialRecord`](credential::CredentialRecord) with one lookup.
 //! People sign in with [`Account::sign_in_password`] and act through a session
 //! ([`Actor::via_session`]); [`session::verify_session`] checks one at the edge over two records
-//! (see [`session`] and [`password`]).
+//! (see [`session`] and [`password`]). Accounts connect identity providers and people sign in
+//! through them with OpenID Connect (see [`sso`]).
 #![warn(missing_docs)]
 
 pub mod account;
@@ -36,6 +37,7 @@ pub mod query;
 pub mod random;
 pub mod secret;
 pub mod session;
+pub mod sso;
 pub mod store;
 pub mod tenant;
 pub mod time;

@@ -335,28 +335,36 @@ impl FromStr for WebhookUrl {
     type Err = WebhookUrlError;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        if value.len() > Self::MAX_LEN {
-            return Err(WebhookUrlError::TooLong);
-        }
-        if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(WebhookUrlError::Malformed);
-        }
-        let (secure, rest) = if let Some(rest) = strip_prefix_ignore_case(value, "https://") {
-            (true, rest)
-        } else if let Some(rest) = strip_prefix_ignore_case(value, "http://") {
-            (false, rest)
-        } else {
-            return Err(WebhookUrlError::Scheme);
-        };
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if host.is_empty() || host.contains('@') || host.starts_with(':') {
-            return Err(WebhookUrlError::Malformed);
-        }
-        if !secure && !is_loopback(host) {
-            return Err(WebhookUrlError::Scheme);
-        }
+        check_https_or_loopback(value, Self::MAX_LEN)?;
         Ok(Self(value.to_owned()))
     }
+}
+
+/// The rule every outbound URL the engine accepts follows (webhooks, identity providers):
+/// `https://`, or `http://` to 127.0.0.1, [::1] or localhost; a host, no credentials, no white
+/// space or control characters, at most `max_len` bytes.
+pub(crate) fn check_https_or_loopback(value: &str, max_len: usize) -> Result<(), WebhookUrlError> {
+    if value.len() > max_len {
+        return Err(WebhookUrlError::TooLong);
+    }
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(WebhookUrlError::Malformed);
+    }
+    let (secure, rest) = if let Some(rest) = strip_prefix_ignore_case(value, "https://") {
+        (true, rest)
+    } else if let Some(rest) = strip_prefix_ignore_case(value, "http://") {
+        (false, rest)
+    } else {
+        return Err(WebhookUrlError::Scheme);
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') || host.starts_with(':') {
+        return Err(WebhookUrlError::Malformed);
+    }
+    if !secure && !is_loopback(host) {
+        return Err(WebhookUrlError::Scheme);
+    }
+    Ok(())
 }
 
 fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {

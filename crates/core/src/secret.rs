@@ -2,9 +2,18 @@
 //!
 //! Secrets are zeroized on drop and print as `***`. They are stored only as HMAC-SHA256 under
 //! the server-side [`HashingKey`], and checked with `hmac`'s constant-time comparison.
+//!
+//! The one exception is a secret the engine must hand back to someone else later, such as an
+//! identity provider's client secret (see [`crate::sso`]): a hash cannot be sent, so it is
+//! kept as a [`SealedSecret`], encrypted with XChaCha20-Poly1305 under a key derived from the
+//! [`HashingKey`] for its own domain and for the one object it belongs to (bound again as
+//! associated data), with a random 192-bit nonce per sealing. Without the hashing key the
+//! stored form reveals nothing but its length; moved to another object it does not open.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::Aead as _;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Sha256;
@@ -195,6 +204,96 @@ impl Serialize for Secret {
     }
 }
 
+impl<'de> Deserialize<'de> for Secret {
+    /// A secret given to the engine (an identity provider's client secret, to be sealed).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Bytes of a sealed secret's nonce (XChaCha20-Poly1305).
+const SEAL_NONCE_BYTES: usize = 24;
+
+/// A secret kept encrypted at rest, to be handed back later (see the module docs). `Debug`
+/// shows neither the ciphertext nor the nonce; it serialises as base64url
+/// `nonce‖ciphertext‖tag`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret(Vec<u8>);
+
+impl SealedSecret {
+    fn cipher(key: &HashingKey, domain: &str, binding: &[u8]) -> XChaCha20Poly1305 {
+        let derived = key.derive(domain, binding);
+        XChaCha20Poly1305::new(&(*derived).into())
+    }
+
+    /// Seals `secret` under `key` for `domain` (what kind of secret) and `binding` (the one
+    /// object it belongs to, e.g. account and connection ids).
+    pub fn seal(
+        key: &HashingKey,
+        domain: &str,
+        binding: &[u8],
+        secret: &Secret,
+        random: &mut dyn crate::RandomSource,
+    ) -> Self {
+        let nonce: [u8; SEAL_NONCE_BYTES] = crate::random::bytes(random);
+        let payload = chacha20poly1305::aead::Payload {
+            msg: secret.expose().as_bytes(),
+            aad: binding,
+        };
+        // Encryption fails only for messages of more than 256 GiB; secrets are bounded far
+        // below that by their callers, so the empty ciphertext (which never opens) is unreachable.
+        let sealed = Self::cipher(key, domain, binding)
+            .encrypt(&XNonce::from(nonce), payload)
+            .unwrap_or_default();
+        let mut bytes = Vec::with_capacity(SEAL_NONCE_BYTES + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Self(bytes)
+    }
+
+    /// The secret, when this was sealed under `key` for `domain` and `binding` and not altered
+    /// since; `None` otherwise (another key, another object, tampered bytes).
+    pub fn open(&self, key: &HashingKey, domain: &str, binding: &[u8]) -> Option<Secret> {
+        let (nonce, sealed) = self.0.split_at_checked(SEAL_NONCE_BYTES)?;
+        let nonce: [u8; SEAL_NONCE_BYTES] = nonce.try_into().ok()?;
+        let payload = chacha20poly1305::aead::Payload {
+            msg: sealed,
+            aad: binding,
+        };
+        let plain = Zeroizing::new(
+            Self::cipher(key, domain, binding)
+                .decrypt(&XNonce::from(nonce), payload)
+                .ok()?,
+        );
+        String::from_utf8(plain.to_vec()).ok().map(Secret::new)
+    }
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealedSecret(***)")
+    }
+}
+
+impl Serialize for SealedSecret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&URL_SAFE_NO_PAD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("sealed secret is not base64url"))?;
+        if bytes.len() < SEAL_NONCE_BYTES + 16 {
+            return Err(serde::de::Error::custom("sealed secret is too short"));
+        }
+        Ok(Self(bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +337,36 @@ mod tests {
         let secret = Secret::new("pcts_hunter2".into());
         assert_eq!(format!("{secret:?} {secret}"), "*** ***");
         assert_eq!(format!("{:?}", key()), "HashingKey(***)");
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_domain_and_binding() {
+        let mut random = crate::random::SeededRandom::new(5);
+        let secret = Secret::new("client-secret-value".into());
+        let sealed = SealedSecret::seal(&key(), "sso", b"acc\0sso", &secret, &mut random);
+        assert_eq!(
+            sealed.open(&key(), "sso", b"acc\0sso").unwrap().expose(),
+            "client-secret-value"
+        );
+        assert!(sealed.open(&key(), "sso", b"acc\0other").is_none());
+        assert!(sealed.open(&key(), "webhook", b"acc\0sso").is_none());
+        let other = HashingKey::from_bytes(&[8; 32]).unwrap();
+        assert!(sealed.open(&other, "sso", b"acc\0sso").is_none());
+        // Sealing twice gives two ciphertexts (fresh nonces), and neither prints.
+        let again = SealedSecret::seal(&key(), "sso", b"acc\0sso", &secret, &mut random);
+        assert_ne!(sealed, again);
+        assert_eq!(format!("{sealed:?}"), "SealedSecret(***)");
+        let json = serde_json::to_string(&sealed).unwrap();
+        assert!(!json.contains("client-secret-value"), "{json}");
+        let back: SealedSecret = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.open(&key(), "sso", b"acc\0sso").unwrap(), secret);
+        // Any altered byte is refused.
+        let mut bytes = URL_SAFE_NO_PAD.decode(json.trim_matches('"')).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let tampered = SealedSecret(bytes);
+        assert!(tampered.open(&key(), "sso", b"acc\0sso").is_none());
+        assert!(serde_json::from_str::<SealedSecret>("\"AAAA\"").is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@
 
 use crate::authz::{Principal, PrincipalKind};
 use crate::credential::{self, MAX_PRESENTED_LEN, Malformed, SECRET_BYTES};
-use crate::ids::{AccountId, TenantId, UserId};
+use crate::ids::{AccountId, SsoConnectionId, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::random::{self, RandomSource};
@@ -301,19 +301,26 @@ pub fn clean_user_agent(user_agent: Option<&str>) -> Option<String> {
     (!cleaned.is_empty()).then(|| cleaned.to_owned())
 }
 
-/// How a session was signed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a session was signed in. Serialised as `"password"` (as every session stored before
+/// SSO) or `{"sso": {"connection": "sso_…"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignInMethod {
     /// Email and password.
     Password,
+    /// Through an identity provider (see [`crate::sso`]).
+    Sso {
+        /// The account's connection to the provider.
+        connection: SsoConnectionId,
+    },
 }
 
 impl SignInMethod {
     /// The method's name, as audit details and listings spell it.
-    pub const fn name(self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
+            SignInMethod::Sso { .. } => "sso",
         }
     }
 }

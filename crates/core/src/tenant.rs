@@ -1,7 +1,7 @@
-//! Tenants: a plan, members with permissions, and SAML SSO settings.
+//! Tenants: a plan, members with permissions, and SSO settings.
 
 use crate::credential::KeyId;
-use crate::ids::{DisplayName, TenantId, UserId};
+use crate::ids::{DisplayName, SsoConnectionId, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::secret::SecretHash;
@@ -18,13 +18,18 @@ pub struct Membership {
     pub added_at: Timestamp,
 }
 
-/// SAML single sign-on settings.
+/// Single sign-on settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sso {
-    /// Whether members must sign in through SAML.
+    /// Whether members must sign in through SSO.
     pub enforced: bool,
     /// The member who may still sign in without SSO when it is enforced.
     pub breakglass: Option<UserId>,
+    /// The account's identity-provider connection members sign in with (see
+    /// [`crate::sso`]): required while SSO is enforced (none in tenants stored before
+    /// connections existed).
+    #[serde(default)]
+    pub connection: Option<SsoConnectionId>,
 }
 
 /// A personal API token of a member.

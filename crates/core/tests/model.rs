@@ -103,6 +103,8 @@ use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialKind, Verification};
 use portcullis_core::plan::Feature;
 use portcullis_core::random::SeededRandom;
+use portcullis_core::secret::Secret;
+use portcullis_core::sso::{OidcSettings, SsoConnectionId, SsoProtocolSettings};
 use portcullis_core::user::{User, UserStatus};
 use portcullis_core::{
     Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
@@ -1940,6 +1942,9 @@ struct World {
     tokens: Vec<(KeyId, String)>,
     keys: Vec<(KeyId, String)>,
     codes: Vec<String>,
+    /// The account's identity-provider connection, which every SSO change names (the model
+    /// leaves connections to `tests/sso.rs`).
+    sso_connection: SsoConnectionId,
     trace: String,
 }
 
@@ -1962,8 +1967,31 @@ impl World {
                 key: &key,
             },
         );
+        let mut account = signed_up.account;
+        let create = Command::CreateSsoConnection {
+            name: name("Identity provider"),
+            protocol: SsoProtocolSettings::Oidc(OidcSettings {
+                issuer: "https://idp.acme.test".parse().unwrap(),
+                client_id: "portcullis".parse().unwrap(),
+                client_secret: Secret::new("client-secret".into()),
+            }),
+            allow_jit_provisioning: false,
+        };
+        let created = account.apply(
+            &Actor::user(signed_up.owner_id.clone()),
+            create,
+            &mut Context {
+                now: Timestamp::from_unix_seconds(START),
+                random: &mut random,
+                key: &key,
+            },
+        );
+        let Ok(Outcome::SsoConnectionCreated { connection }) = created else {
+            panic!("no SSO connection: {created:?}")
+        };
         World {
             model: Model::new(plan, trial),
+            sso_connection: connection.connection_id,
             users: vec![signed_up.owner_id],
             tenants: vec![signed_up.tenant_id],
             tokens: vec![(
@@ -1972,7 +2000,7 @@ impl World {
             )],
             keys: Vec::new(),
             codes: Vec::new(),
-            account: signed_up.account,
+            account,
             key,
             random,
             trace: format!("sign up on the {plan} plan, trial: {trial}\n"),
@@ -2591,6 +2619,7 @@ impl World {
                     sso: sso.map(|(enforced, breakglass)| SsoChange {
                         enforced,
                         breakglass: breakglass.map(user),
+                        connection: Some(self.sso_connection.clone()),
                     }),
                 },
             ),

@@ -14,6 +14,8 @@ use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialState, Verification};
 use portcullis_core::directory::{DirectoryPage, DirectoryQuery};
 use portcullis_core::random::SeededRandom;
+use portcullis_core::secret::Secret;
+use portcullis_core::sso::{OidcSettings, SsoConnectionId, SsoProtocolSettings};
 use portcullis_core::user::UserStatus;
 use portcullis_core::{
     Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
@@ -127,6 +129,25 @@ impl World {
         let (user_id, code) = self.invite(address, permissions);
         self.accept(address, &code).unwrap();
         user_id
+    }
+
+    /// A new OpenID Connect connection of the account, created by the owner.
+    fn sso_connection(&mut self) -> SsoConnectionId {
+        let create = Command::CreateSsoConnection {
+            name: "Okta".parse().unwrap(),
+            protocol: SsoProtocolSettings::Oidc(OidcSettings {
+                issuer: "https://idp.acme.test".parse().unwrap(),
+                client_id: "portcullis".parse().unwrap(),
+                client_secret: Secret::new("client-secret".into()),
+            }),
+            allow_jit_provisioning: false,
+        };
+        let Outcome::SsoConnectionCreated { connection } =
+            self.apply(&self.owner(), create).unwrap()
+        else {
+            panic!("no connection")
+        };
+        connection.connection_id
     }
 
     /// An active member holding every permission, made a company admin by the owner.
@@ -770,6 +791,7 @@ fn plan_change_is_refused_with_every_blocker() {
             },
         )
         .unwrap();
+    let connection = world.sso_connection();
     world
         .apply(
             &world.owner(),
@@ -780,6 +802,7 @@ fn plan_change_is_refused_with_every_blocker() {
                 sso: Some(SsoChange {
                     enforced: true,
                     breakglass: Some(manager),
+                    connection: Some(connection),
                 }),
             },
         )
@@ -1086,6 +1109,7 @@ fn sso_needs_enterprise_and_a_valid_breakglass_user() {
     let manager = world.member("bg@acme.test", perms(&["user_and_api_management"]));
     let reader = world.member("ro@acme.test", PermissionSet::EMPTY);
     let tenant_id = world.tenant.clone();
+    let connection = world.sso_connection();
     let sso = |breakglass: Option<UserId>| Command::UpdateTenantSettings {
         tenant_id: tenant_id.clone(),
         name: None,
@@ -1093,6 +1117,7 @@ fn sso_needs_enterprise_and_a_valid_breakglass_user() {
         sso: Some(SsoChange {
             enforced: true,
             breakglass,
+            connection: Some(connection.clone()),
         }),
     };
     let on_team = sso(Some(manager.clone()));
@@ -1150,6 +1175,75 @@ fn sso_needs_enterprise_and_a_valid_breakglass_user() {
     assert_eq!(
         world.refused(&world.owner(), upgrade(Plan::Team)).code(),
         "plan_change_blocked"
+    );
+}
+
+#[test]
+fn enforcing_sso_names_an_existing_connection_which_then_cannot_be_deleted() {
+    let mut world = World::new(Plan::Enterprise);
+    let manager = world.member("bg@acme.test", perms(&["user_and_api_management"]));
+    let tenant_id = world.tenant.clone();
+    let sso = |enforced: bool, connection: Option<SsoConnectionId>| Command::UpdateTenantSettings {
+        tenant_id: tenant_id.clone(),
+        name: None,
+        plan: None,
+        sso: Some(SsoChange {
+            enforced,
+            breakglass: Some(manager.clone()),
+            connection,
+        }),
+    };
+    assert_eq!(
+        world.refused(&world.owner(), sso(true, None)),
+        Refusal::SsoConnectionRequired
+    );
+    let missing: SsoConnectionId = "sso_00000000000000ff".parse().unwrap();
+    assert_eq!(
+        world
+            .refused(&world.owner(), sso(true, Some(missing.clone())))
+            .code(),
+        "sso_connection_not_found"
+    );
+    assert_eq!(
+        world
+            .refused(&world.owner(), sso(false, Some(missing)))
+            .code(),
+        "sso_connection_not_found"
+    );
+    let connection = world.sso_connection();
+    world
+        .apply(&world.owner(), sso(true, Some(connection.clone())))
+        .unwrap();
+    let settings = &world.account.tenant(&world.tenant).unwrap().sso;
+    assert_eq!(settings.connection.as_ref(), Some(&connection));
+    let event = world.account.audit_log().events().last().unwrap();
+    assert!(
+        event
+            .body
+            .detail
+            .contains(&format!("sso_connection={connection}")),
+        "{:?}",
+        event.body.detail
+    );
+    // Named by a tenant, the connection stays.
+    let delete = Command::DeleteSsoConnection {
+        connection_id: connection.clone(),
+    };
+    let refusal = world.refused(&world.owner(), delete.clone());
+    assert_eq!(
+        refusal,
+        Refusal::SsoConnectionInUse {
+            connection: connection.clone(),
+            tenant: world.tenant.clone(),
+        }
+    );
+    assert_eq!(refusal.code(), "sso_connection_in_use");
+    // Once the tenant stops naming it, it goes.
+    world.apply(&world.owner(), sso(false, None)).unwrap();
+    world.apply(&world.owner(), delete.clone()).unwrap();
+    assert_eq!(
+        world.refused(&world.owner(), delete).code(),
+        "sso_connection_not_found"
     );
 }
 

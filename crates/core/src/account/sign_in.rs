@@ -139,6 +139,11 @@ impl Account {
         let lifetimes = self.settings.sessions;
         let new = session::generate(context.random, context.key);
         let issued_user_agent = session::clean_user_agent(user_agent);
+        let mut detail = format!("method={}", method.name());
+        if let SignInMethod::Sso { connection } = &method {
+            detail.push_str(&format!(" connection={connection}"));
+        }
+        let method_name = method.name();
         let opened = Session {
             id: new.id.clone(),
             secret_hash: new.hash,
@@ -181,7 +186,7 @@ impl Account {
         }
         if unknown {
             let data = NotificationData::from([
-                ("method".to_owned(), method.name().into()),
+                ("method".to_owned(), method_name.into()),
                 (
                     "user_agent".to_owned(),
                     issued_user_agent.clone().map_or(Value::Null, Value::from),
@@ -197,7 +202,6 @@ impl Account {
             )?;
         }
         draft.check_invariants(self)?;
-        let mut detail = format!("method={}", method.name());
         if let Some(ended) = ended {
             detail.push_str(&format!(" ended={ended}"));
         }
@@ -316,7 +320,7 @@ impl Account {
             .filter(|session| session.is_live(lifetimes, now))
             .map(|session| SessionView {
                 session_id: session.id.clone(),
-                method: session.method,
+                method: session.method.clone(),
                 created_at: session.created_at,
                 last_seen_at: session.last_seen_at,
                 user_agent: session.user_agent.clone(),
