@@ -64,6 +64,36 @@ start_origin() {
   fi
 }
 
+# start_idp PORT WORKER_PORT LOG: starts the OpenID Connect identity provider of the tests
+# (tests/idp/oidc-provider.mjs, the `oidc-provider` package) on 127.0.0.1:PORT, with one client
+# whose redirect URI is the worker's callback, any address @sso.test a verified account and any
+# @unverified.test an unverified one; sets IDP_PGID and exports PORTCULLIS_OIDC_ISSUER,
+# PORTCULLIS_OIDC_CLIENT_ID and PORTCULLIS_OIDC_CLIENT_SECRET for the suite.
+start_idp() {
+  local port="$1" worker_port="$2" log="$3"
+  export PORTCULLIS_OIDC_ISSUER="http://127.0.0.1:${port}"
+  export PORTCULLIS_OIDC_CLIENT_ID="portcullis-e2e"
+  PORTCULLIS_OIDC_CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+  export PORTCULLIS_OIDC_CLIENT_SECRET
+  OIDC_CLIENT_ID="$PORTCULLIS_OIDC_CLIENT_ID" OIDC_CLIENT_SECRET="$PORTCULLIS_OIDC_CLIENT_SECRET" \
+    OIDC_REDIRECT_URI="http://127.0.0.1:${worker_port}/v1/sso/callback" \
+    OIDC_ACCOUNTS='{"*@sso.test": true, "*@unverified.test": false}' \
+    setsid node tests/idp/oidc-provider.mjs "$port" >"$log" 2>&1 < /dev/null &
+  IDP_PGID=$!
+  if ! wait_http "${PORTCULLIS_OIDC_ISSUER}/.well-known/openid-configuration" "$IDP_PGID" 20 "the OIDC provider"; then
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# stop_idp: stops the identity provider.
+stop_idp() {
+  if [[ -n "${IDP_PGID:-}" ]]; then
+    stop_group "$IDP_PGID"
+    IDP_PGID=
+  fi
+}
+
 # stop_origin: stops the echo origin.
 stop_origin() {
   if [[ -n "${ORIGIN_PGID:-}" ]]; then

@@ -2,7 +2,7 @@
 // permissions, tokens, automation keys and the audit log.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ALL, assertProblem, call, email, invite, member, ok, signUp, token } from "./lib.mjs";
+import { ALL, assertProblem, call, email, invite, member, ok, signUp, ssoConnection, token } from "./lib.mjs";
 
 test("sign-up returns a working owner token with every permission", async () => {
   const world = await signUp("team");
@@ -158,7 +158,7 @@ test("plan changes rewrite credentials and the audit log records a valid chain",
   ok(
     await call("PATCH", `/v1/tenants/${world.tenant}`, {
       token: world.token,
-      body: { sso: { enforced: true, breakglass: world.owner } },
+      body: { sso: { enforced: true, breakglass: world.owner, connection: await ssoConnection(world) } },
     }),
   );
   const audit = ok(await call("GET", `/v1/tenants/${world.tenant}/audit?limit=200`, { token: world.token }));

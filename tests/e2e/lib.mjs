@@ -136,3 +136,23 @@ export async function token(world, callerToken, permissions, extra = {}) {
     body: { name: "ci", permissions, ...extra },
   });
 }
+
+/**
+ * Creates an OpenID Connect connection in the account (nothing is fetched until someone signs
+ * in with it); returns its id. `issuer` defaults to a provider that is never contacted.
+ */
+export async function ssoConnection(world, issuer = "https://idp.example.test", extra = {}) {
+  const created = ok(
+    await call("POST", "/v1/account/sso-connections", {
+      token: world.token,
+      body: {
+        name: "Company IdP",
+        protocol: { type: "oidc", issuer, client_id: "portcullis", client_secret: "a-client-secret-of-some-length" },
+        ...extra,
+      },
+    }),
+    201,
+    "create the SSO connection",
+  );
+  return created.connection.connection_id ?? created.connection.id;
+}

@@ -1,7 +1,7 @@
 // Each domain rule, refused by the real worker with its status and code, changing nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ALL, assertProblem, call, email, invite, member, ok, signUp, stateJson, token } from "./lib.mjs";
+import { ALL, assertProblem, call, email, invite, member, ok, signUp, stateJson, ssoConnection, token } from "./lib.mjs";
 
 /** Everything an account's owner can read: compared before and after a refused request. */
 async function snapshot(world) {
@@ -101,17 +101,22 @@ test("SSO: enterprise only, with an active managing breakglass user who stays on
   });
   const world = await signUp("enterprise");
   const path = `/v1/tenants/${world.tenant}`;
+  const connection = await ssoConnection(world);
   await refused(world, 409, "breakglass_required", "PATCH", path, {
     token: world.token,
-    body: { sso: { enforced: true, breakglass: null } },
+    body: { sso: { enforced: true, breakglass: null, connection } },
   });
   const reader = await member(world, [], "reader");
   await refused(world, 409, "invalid_breakglass", "PATCH", path, {
     token: world.token,
-    body: { sso: { enforced: true, breakglass: reader.id } },
+    body: { sso: { enforced: true, breakglass: reader.id, connection } },
   });
   const guard = await member(world, ["user_and_api_management"], "guard");
-  ok(await call("PATCH", path, { token: world.token, body: { sso: { enforced: true, breakglass: guard.id } } }));
+  await refused(world, 409, "sso_connection_required", "PATCH", path, {
+    token: world.token,
+    body: { sso: { enforced: true, breakglass: guard.id } },
+  });
+  ok(await call("PATCH", path, { token: world.token, body: { sso: { enforced: true, breakglass: guard.id, connection } } }));
   await refused(world, 409, "breakglass_protected", "PATCH", `${path}/members/${guard.id}`, {
     token: world.token,
     body: { permissions: [] },

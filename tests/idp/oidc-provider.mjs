@@ -45,6 +45,16 @@ const accounts = new Map(
   }),
 );
 
+// An account by email: an exact entry, else a `*@domain` entry (any address at that domain),
+// so a test suite can sign in users it creates on the fly.
+function account(email) {
+  const address = String(email ?? "").toLowerCase();
+  const exact = accounts.get(address);
+  if (exact) return exact;
+  const wildcard = accounts.get(`*@${address.split("@")[1] ?? ""}`);
+  return wildcard && address.includes("@") ? { ...wildcard, name: address.split("@")[0] } : undefined;
+}
+
 function signingKey(type, options, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
   return { ...privateKey.export({ format: "jwk" }), kid: `${alg.toLowerCase()}-${randomBytes(4).toString("hex")}`, alg, use: "sig" };
@@ -78,12 +88,12 @@ const configuration = {
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: [randomBytes(32).toString("base64url")] },
   async findAccount(_ctx, sub) {
-    const account = accounts.get(sub);
-    if (!account) return undefined;
+    const known = account(sub);
+    if (!known) return undefined;
     return {
       accountId: sub,
       async claims() {
-        return { sub, email: sub, email_verified: account.verified, name: account.name };
+        return { sub, email: sub, email_verified: known.verified, name: known.name };
       },
     };
   },
@@ -103,7 +113,7 @@ server.listen(port, "127.0.0.1", () => {
     let result;
     if (prompt.name === "login") {
       const hint = String(params.login_hint ?? "").toLowerCase();
-      result = accounts.has(hint)
+      result = account(hint)
         ? { login: { accountId: hint } }
         : { error: "access_denied", error_description: "the login_hint is not an account" };
     } else if (prompt.name === "consent") {

@@ -86,13 +86,44 @@ pub fn presentation<'a>(
 
 /// The session cookie's value in a `Cookie` header, if present (the first one wins).
 pub fn session_cookie(header: &str) -> Option<&str> {
+    cookie(header, SESSION_COOKIE)
+}
+
+/// The value of cookie `wanted` in a `Cookie` header, if present (the first one wins).
+fn cookie<'h>(header: &'h str, wanted: &str) -> Option<&'h str> {
     if header.len() > MAX_COOKIE_HEADER {
         return None;
     }
     header.split(';').find_map(|pair| {
         let (name, value) = pair.trim().split_once('=')?;
-        (name == SESSION_COOKIE).then(|| value.trim().trim_matches('"'))
+        (name == wanted).then(|| value.trim().trim_matches('"'))
     })
+}
+
+/// The cookie binding an SSO sign-in under way to the browser that started it: the sign-in's
+/// `state`, set when the browser is sent to the identity provider and required, equal, when the
+/// provider sends it back (so a callback URL forged into another browser completes nothing).
+pub const SSO_STATE_COOKIE: &str = "__Host-portcullis_sso_state";
+
+/// The `Set-Cookie` value holding an SSO sign-in's `state` for `max_age_seconds`.
+pub fn set_sso_state_cookie(state: &str, max_age_seconds: u64) -> String {
+    format!(
+        "{SSO_STATE_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
+    )
+}
+
+/// The `Set-Cookie` value that removes the SSO state cookie (the sign-in is over).
+pub fn clear_sso_state_cookie() -> String {
+    format!("{SSO_STATE_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// Whether the request's `Cookie` header carries the SSO state cookie equal to `state`
+/// (constant time).
+pub fn sso_state_matches(cookie_header: Option<&str>, state: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    cookie_header
+        .and_then(|header| cookie(header, SSO_STATE_COOKIE))
+        .is_some_and(|held| bool::from(held.as_bytes().ct_eq(state.as_bytes())))
 }
 
 /// The `Set-Cookie` value holding `session` for `max_age_seconds`.
@@ -156,6 +187,17 @@ mod tests {
             session_cookie(&format!("{SESSION_COOKIE}=\"pcss_q\"")),
             Some("pcss_q")
         );
+    }
+
+    #[test]
+    fn the_sso_state_must_come_back_in_its_cookie() {
+        let header = format!("a=1; {SSO_STATE_COOKIE}=acc_1.xyz");
+        assert!(sso_state_matches(Some(&header), "acc_1.xyz"));
+        assert!(!sso_state_matches(Some(&header), "acc_1.xy"));
+        assert!(!sso_state_matches(Some("a=1"), "acc_1.xyz"));
+        assert!(!sso_state_matches(None, "acc_1.xyz"));
+        assert!(set_sso_state_cookie("s", 600).contains("HttpOnly"));
+        assert!(clear_sso_state_cookie().contains("Max-Age=0"));
     }
 
     #[test]

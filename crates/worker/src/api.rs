@@ -8,6 +8,7 @@
 use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
 use portcullis_core::directory::{DirectoryError, DirectoryQuery};
 use portcullis_core::ids::BulkReportId;
+use portcullis_core::sso::SsoConnectionId;
 use portcullis_core::{KeyId, SessionId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,6 +60,11 @@ pub enum Route {
     SignIn,
     /// `POST /v1/password-reset`: redeem a reset code, authenticated by it.
     ResetPassword,
+    /// `GET /v1/sso/start`: begin signing in through an identity provider (a browser
+    /// navigation, answered with a redirect to the provider).
+    SsoStart,
+    /// `GET /v1/sso/callback`: the provider's redirect back, completing the sign-in.
+    SsoCallback,
     /// The caller's own sessions and password.
     Own(OwnRoute),
     /// `GET /v1/whoami`.
@@ -152,6 +158,13 @@ pub enum Query {
         /// The key.
         key_id: KeyId,
     },
+    /// The account's identity-provider connections (company admins).
+    SsoConnections,
+    /// One identity-provider connection (company admins).
+    SsoConnection {
+        /// The connection.
+        connection_id: SsoConnectionId,
+    },
     /// Every tenant's seats and plan usage (company admins and license admins).
     LicenseUsage,
     /// The account permissions matrix for the caller.
@@ -244,6 +257,29 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
         ["password"] => match method {
             Put => Ok(Route::Own(OwnRoute::ChangePassword)),
             _ => allow("PUT"),
+        },
+        ["account", "sso-connections"] => match method {
+            Get => Ok(Route::Read(Query::SsoConnections)),
+            Post => Ok(write("create_sso_connection", vec![])),
+            _ => allow("GET, POST"),
+        },
+        ["account", "sso-connections", connection] => {
+            let connection_id = id::<SsoConnectionId>(connection)?;
+            let c = || vec![("connection_id", connection_id.to_string())];
+            match method {
+                Get => Ok(Route::Read(Query::SsoConnection { connection_id })),
+                Patch => Ok(write("update_sso_connection", c())),
+                Delete => Ok(write("delete_sso_connection", c())),
+                _ => allow("GET, PATCH, DELETE"),
+            }
+        }
+        ["sso", "start"] => match method {
+            Get => Ok(Route::SsoStart),
+            _ => allow("GET"),
+        },
+        ["sso", "callback"] => match method {
+            Get => Ok(Route::SsoCallback),
+            _ => allow("GET"),
         },
         ["account", "sessions"] => match method {
             Put => Ok(Route::Own(OwnRoute::ConfigureLifetimes)),
@@ -453,7 +489,7 @@ fn query_has(query: &str, name: &str) -> bool {
 
 /// The `name=value` pairs of a query string, decoded as HTML forms encode them (`+` is a
 /// space, `%XX` a byte; a malformed escape stays as it is). Empty pairs are skipped.
-fn parameters(query: &str) -> Vec<(String, String)> {
+pub fn parameters(query: &str) -> Vec<(String, String)> {
     query
         .trim_start_matches('?')
         .split('&')

@@ -89,6 +89,8 @@ async fn dispatch(
         Route::AcceptInvitation => accept_invitation(request, env).await?,
         Route::SignIn => sign_in(request, env).await?,
         Route::ResetPassword => reset_password(request, env).await?,
+        Route::SsoStart => crate::sso::start(request, env).await?,
+        Route::SsoCallback => crate::sso::callback(request, env).await?,
         Route::Own(own) => own_route(request, env, context, own).await?,
         Route::Whoami => match authenticate_caller(request, env, context).await? {
             Caller::Credential(principal) => http::json(200, &principal),
@@ -169,7 +171,7 @@ pub(crate) enum Caller {
     Session(SignedIn),
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
+pub(crate) fn header(request: &Request, name: &str) -> Option<String> {
     request.headers().get(name).ok().flatten()
 }
 
@@ -396,7 +398,7 @@ impl<'a> SessionWhoami<'a> {
 
 /// Whether the account exists: its marker in KV, written when it was created. Requests that no
 /// credential authenticates check it first, so ids that were never issued create no object.
-async fn account_known(env: &Env, account_id: &AccountId) -> Result<bool, Problem> {
+pub(crate) async fn account_known(env: &Env, account_id: &AccountId) -> Result<bool, Problem> {
     let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
     Ok(kv
         .get(&account_key(account_id))
@@ -445,7 +447,7 @@ async fn sign_in(request: &mut Request, env: &Env) -> Result<worker::Result<Resp
 
 /// A signed-in answer as the caller asked for it: as it is, or with the session moved out of
 /// the body into the `HttpOnly` session cookie (`portcullis_core::browser`).
-async fn session_answer(
+pub(crate) async fn session_answer(
     mut answer: Response,
     cookie: bool,
 ) -> Result<worker::Result<Response>, Problem> {

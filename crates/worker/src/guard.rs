@@ -83,6 +83,16 @@ pub async fn charge_session(
     .await
 }
 
+/// Charges an SSO sign-in start to the client (each one stores a pending sign-in, so starts
+/// are limited like failures); the seconds to wait when that put it over its limit, or while
+/// it is blocked.
+pub async fn charge_start(env: &Env, client: &Subject) -> Option<u64> {
+    if let Some(wait) = blocked(client, None) {
+        return Some(wait);
+    }
+    charge_all(env, vec![client.clone()], std::iter::once(client.clone())).await
+}
+
 /// Charges a failed sign-in to the client and the account's email; the seconds to wait when
 /// that put either over its limit.
 pub async fn charge_sign_in(

@@ -26,6 +26,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 #[allow(missing_docs, reason = "#[durable_object] generates undocumented glue")]
 mod object;
+#[cfg(target_arch = "wasm32")]
+mod sso;
 
 #[cfg(target_arch = "wasm32")]
 pub use object::AccountObject;

@@ -29,6 +29,7 @@ use portcullis_core::notification::{
 };
 use portcullis_core::random::OsRandom;
 use portcullis_core::session::IssuedSession;
+use portcullis_core::sso::{self, Jwks, OidcProviderMetadata, SsoConnectionId};
 use portcullis_core::store::{
     ACCOUNT_STATE_KEY, RecordChange, SignInRecordChange, SignInRecords, access_key, account_key,
     credential_key, record_changes, session_key, sign_in_changes,
@@ -177,6 +178,9 @@ async fn handle(
             ObjectRequest::ResetPassword { .. } => {
                 Problem::from(&Refusal::PasswordResetInvalid).into()
             }
+            ObjectRequest::OidcToken { .. } | ObjectRequest::CompleteOidc { .. } => {
+                Problem::from(&Refusal::SsoStateInvalid).into()
+            }
             _ => Problem::new(404, "account_not_found", "the account does not exist").into(),
         };
     }
@@ -270,6 +274,76 @@ async fn handle(
         }
         (ObjectRequest::Sessions { actor, action }, Some(account)) => {
             sessions(env, &sql, cache, account, &actor, action).await
+        }
+        (ObjectRequest::OidcDiscovery { connection_id }, Some(account)) => {
+            match account.oidc_discovery_url(&connection_id) {
+                Ok(url) => Reply::json(200, &json!({ "discovery_url": url })),
+                Err(refusal) => Problem::from(&refusal).into(),
+            }
+        }
+        (
+            ObjectRequest::BeginOidc {
+                connection_id,
+                metadata,
+                redirect_uri,
+                login_hint,
+            },
+            Some(account),
+        ) => {
+            begin_oidc(
+                env,
+                &sql,
+                cache,
+                account,
+                &connection_id,
+                &metadata,
+                &redirect_uri,
+                login_hint.as_ref(),
+            )
+            .await
+        }
+        (ObjectRequest::OidcToken { state, code }, Some(account)) => {
+            let key = match http::hashing_key(env) {
+                Ok(key) => key,
+                Err(problem) => return problem.into(),
+            };
+            match account.oidc_token_request(&state, &code.0, &key, http::now()) {
+                Ok(request) => Reply::json(
+                    200,
+                    &json!({
+                        "token_endpoint": request.token_endpoint,
+                        "jwks_uri": request.jwks_uri,
+                        "body": request.body().expose(),
+                        "authorization": request.authorization().map(|value| value.expose().to_owned()),
+                    }),
+                ),
+                Err(refusal) => Problem::from(&refusal).into(),
+            }
+        }
+        (
+            ObjectRequest::CompleteOidc {
+                state,
+                token_response,
+                jwks,
+                user_agent,
+            },
+            Some(account),
+        ) => {
+            open_session(env, &sql, cache, account, 200, |account, context| {
+                let id_token = sso::id_token_from_token_response(token_response.0.as_bytes())
+                    .map_err(Refusal::SsoTokenInvalid)?;
+                let jwks = Jwks::from_json(jwks.as_bytes()).map_err(|_| {
+                    Refusal::SsoProviderInvalid("the provider's key set is not valid")
+                })?;
+                account.complete_oidc_sign_in(
+                    &state,
+                    &id_token,
+                    &jwks,
+                    user_agent.as_deref(),
+                    context,
+                )
+            })
+            .await
         }
         (ObjectRequest::RecordSessionSeen { session_id, at }, Some(mut account)) => {
             let before = Snapshot::of(&account);
@@ -789,6 +863,7 @@ fn created(outcome: &Outcome) -> bool {
             | Outcome::UserCreated { .. }
             | Outcome::ApiTokenCreated { .. }
             | Outcome::AutomationKeyCreated { .. }
+            | Outcome::SsoConnectionCreated { .. }
     )
 }
 
@@ -859,6 +934,52 @@ fn signed_in(account: &Account, key: &HashingKey, session: &IssuedSession) -> Va
         "absolute_expires_at": session.absolute_expires_at,
         "csrf_token": browser::csrf_token(key, &session.session_id),
     })
+}
+
+/// Starts an OpenID Connect sign-in: the pending sign-in is stored, the provider URL answered.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the storage handles and the request's parts"
+)]
+async fn begin_oidc(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    connection_id: &SsoConnectionId,
+    metadata: &str,
+    redirect_uri: &str,
+    login_hint: Option<&portcullis_core::Email>,
+) -> Reply {
+    let Ok(metadata) = OidcProviderMetadata::from_json(metadata.as_bytes()) else {
+        return Problem::from(&Refusal::SsoProviderInvalid(
+            "the provider's discovery document is not valid",
+        ))
+        .into();
+    };
+    let (key, before) = match begin(env, &account) {
+        Ok(started) => started,
+        Err(problem) => return problem.into(),
+    };
+    let mut context = Context {
+        now: http::now(),
+        random: &mut OsRandom,
+        key: &key,
+    };
+    let start = match account.begin_oidc_sign_in(
+        connection_id,
+        &metadata,
+        redirect_uri,
+        login_hint,
+        &mut context,
+    ) {
+        Ok(start) => start,
+        Err(refusal) => return Problem::from(&refusal).into(),
+    };
+    match persist(env, sql, cache, &before, account).await {
+        Ok(()) => Reply::json(200, &start),
+        Err(problem) => problem.into(),
+    }
 }
 
 /// Runs a sign-in of some kind (`open`: password, reset code...) and answers the new session
@@ -1103,6 +1224,12 @@ fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: 
             .map(|items| Reply::json(200, &Items { items })),
         Query::AutomationKey { key_id } => account
             .view_automation_key(actor, &key_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::SsoConnections => account
+            .view_sso_connections(actor, now)
+            .map(|items| Reply::json(200, &Items { items })),
+        Query::SsoConnection { connection_id } => account
+            .view_sso_connection(actor, &connection_id, now)
             .map(|v| Reply::json(200, &v)),
         Query::LicenseUsage => account
             .view_license_usage(actor, now)

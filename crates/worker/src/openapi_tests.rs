@@ -26,6 +26,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/sessions"),
     ("delete", "/v1/sessions/{session_id}"),
     ("put", "/v1/password"),
+    ("get", "/v1/account/sso-connections"),
+    ("post", "/v1/account/sso-connections"),
+    ("get", "/v1/account/sso-connections/{connection_id}"),
+    ("patch", "/v1/account/sso-connections/{connection_id}"),
+    ("delete", "/v1/account/sso-connections/{connection_id}"),
+    ("get", "/v1/sso/start"),
+    ("get", "/v1/sso/callback"),
     ("post", "/v1/password-reset"),
     ("post", "/v1/users/{user_id}/password-reset"),
     ("put", "/v1/account/sessions"),
@@ -119,6 +126,7 @@ fn sample(schema: &str) -> String {
         "#/components/schemas/TenantId" => "ten_00000000000000aa".to_owned(),
         "#/components/schemas/UserId" => "usr_00000000000000bb".to_owned(),
         "#/components/schemas/BulkReportId" => "blk_00000000000000cc".to_owned(),
+        "#/components/schemas/SsoConnectionId" => "sso_00000000000000dd".to_owned(),
         "#/components/schemas/SessionId" => {
             portcullis_core::session::generate(&mut SeededRandom::new(3), &key)
                 .id

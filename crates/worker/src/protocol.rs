@@ -6,6 +6,7 @@ use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
 use portcullis_core::notification::Acknowledgement;
 use portcullis_core::session::SessionLifetimes;
+use portcullis_core::sso::SsoConnectionId;
 use portcullis_core::{Email, KeyId, SessionId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,41 @@ pub enum ObjectRequest {
     ResetPassword {
         /// The public request.
         request: PasswordResetRequest,
+        /// The caller's `User-Agent`, kept with the session.
+        user_agent: Option<String>,
+    },
+    /// Where the connection's provider metadata is (its discovery URL).
+    OidcDiscovery {
+        /// The connection.
+        connection_id: SsoConnectionId,
+    },
+    /// Begin an OpenID Connect sign-in with the provider metadata the edge fetched.
+    BeginOidc {
+        /// The connection.
+        connection_id: SsoConnectionId,
+        /// The provider's discovery document, as fetched.
+        metadata: String,
+        /// Where the provider sends the browser back.
+        redirect_uri: String,
+        /// The email to suggest to the provider, if the caller named one.
+        login_hint: Option<Email>,
+    },
+    /// The token request that redeems the provider's authorization code (internal: it carries
+    /// the connection's client secret to the edge, which sends it to the provider only).
+    OidcToken {
+        /// The sign-in's state.
+        state: String,
+        /// The provider's authorization code.
+        code: Concealed,
+    },
+    /// Complete an OpenID Connect sign-in with the provider's token answer and key set.
+    CompleteOidc {
+        /// The sign-in's state.
+        state: String,
+        /// The token endpoint's answer, as received.
+        token_response: Concealed,
+        /// The provider's key set, as fetched.
+        jwks: String,
         /// The caller's `User-Agent`, kept with the session.
         user_agent: Option<String>,
     },
