@@ -144,4 +144,65 @@ describe("SSO sign-in with a real OpenID Connect provider", () => {
     const later = await signInWithProvider(world, id, ssoEmail("latecomer"));
     assertProblem(later.answer, 401, "sso_user_unknown");
   });
+
+  test("enforcement: only sessions of the tenant's connection act there, except the breakglass user's; older tokens are suspended", async () => {
+    const world = await signUp("enterprise");
+    const id = await connection(world);
+    const PASSWORD = "enforcement-password-1";
+    remember(PASSWORD);
+    const join = async (name, permissions) => {
+      const address = ssoEmail(name);
+      const invited = ok(await invite(world, address, permissions), 201);
+      const accepted = ok(
+        await call("POST", "/v1/invitations/accept", {
+          body: { account_id: world.account, email: address, code: invited.invitation.code, password: PASSWORD },
+        }),
+      );
+      return { id: invited.user_id, email: address, session: accepted.session };
+    };
+    const guard = await join("guard", [
+      "modify_configuration",
+      "update_certificates",
+      "build_applications",
+      "manage_custom_messages",
+      "user_and_api_management",
+      "modify_tenant_settings",
+    ]);
+    const dev = await join("dev", ["build_applications"]);
+    // A token minted from dev's password session, before enforcement.
+    const old = ok(
+      await call("POST", `/v1/tenants/${world.tenant}/tokens`, { token: dev.session, body: { name: "old", permissions: ["build_applications"] } }),
+      201,
+    );
+    const build = (credential, headers = { "portcullis-tenant": world.tenant }) =>
+      call("POST", "/v1/authorize", { token: credential, headers, body: { operation: "run_build" } });
+    assert.equal(ok(await build(old.token, {})).allow, true);
+    ok(
+      await call("PATCH", `/v1/tenants/${world.tenant}`, {
+        token: world.token,
+        body: { sso: { enforced: true, breakglass: guard.id, connection: id } },
+      }),
+    );
+    // Password sessions and the tokens they minted stop acting there...
+    assertProblem(await build(dev.session), 403, "sso_required");
+    assertProblem(await call("GET", `/v1/tenants/${world.tenant}/members`, { token: dev.session }), 403, "sso_required");
+    assertProblem(await build(old.token, {}), 403, "sso_required");
+    // ...the breakglass user's password session still does...
+    assert.equal(ok(await build(guard.session)).allow, true);
+    // ...and an SSO session of the connection does, and so do the tokens it mints.
+    const { answer, session } = await signInWithProvider(world, id, dev.email);
+    ok(answer);
+    assert.equal(ok(await build(session)).allow, true);
+    const fresh = ok(
+      await call("POST", `/v1/tenants/${world.tenant}/tokens`, { token: session, body: { name: "sso", permissions: ["build_applications"] } }),
+      201,
+    );
+    assert.equal(ok(await build(fresh.token, {})).allow, true);
+    // The owner's sign-up token was not minted through SSO either: it is suspended there too,
+    // and the breakglass user is who turns enforcement off, which lets the old token act again.
+    assertProblem(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token }), 403, "sso_required");
+    ok(await call("PATCH", `/v1/tenants/${world.tenant}`, { token: guard.session, body: { sso: { enforced: false, breakglass: null } } }));
+    assert.equal(ok(await build(old.token, {})).allow, true);
+    assert.equal(ok(await build(dev.session)).allow, true);
+  });
 });

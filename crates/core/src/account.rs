@@ -24,7 +24,7 @@ use crate::random::RandomSource;
 use crate::secret::{HashingKey, Secret};
 use crate::session::{SessionId, SessionLifetimes, SignInState};
 use crate::sso::{SsoConnectionId, SsoConnectionView, SsoState, TokenProblem};
-use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
+use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, SsoRequirement, Tenant};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, User, UserStatus};
 use base64::Engine as _;
@@ -353,6 +353,10 @@ pub enum Refusal {
     /// The actor has no open session with this id.
     #[error("session `{0}` not found")]
     UnknownSession(SessionId),
+    /// The tenant enforces SSO: only a session signed in with its connection (or a token such
+    /// a session minted) acts there, except the breakglass user's.
+    #[error("tenant `{0}` requires signing in through its identity provider")]
+    SsoRequired(TenantId),
     /// A password reset code does not reset anything: the same answer for an unknown email, a
     /// wrong, used, superseded or expired code, and a user who is not active.
     #[error("the password reset code is not valid")]
@@ -448,6 +452,7 @@ impl Refusal {
             Refusal::PasswordPolicy(_) => "password_policy",
             Refusal::PasswordIncorrect => "password_incorrect",
             Refusal::UnknownSession(_) => "session_not_found",
+            Refusal::SsoRequired(_) => "sso_required",
             Refusal::PasswordResetInvalid => "password_reset_invalid",
             Refusal::PasswordResetUnavailable(_) => "password_reset_unavailable",
             Refusal::PasswordResetSelf => "password_reset_self",
@@ -493,6 +498,7 @@ impl Refusal {
             | Refusal::SeatHoldsPermissions(_)
             | Refusal::PasswordIncorrect
             | Refusal::PasswordResetInvalid
+            | Refusal::SsoRequired(_)
             | Refusal::InvitationInvalid => RefusalClass::Forbidden,
             Refusal::UnknownUser(_)
             | Refusal::UnknownTenant(_)
@@ -864,6 +870,7 @@ impl Account {
                 created_at: now,
                 expires_at: None,
                 last_used_at: None,
+                sso_connection: None,
             },
         );
         let mut account = Account {
@@ -1168,7 +1175,16 @@ impl Account {
 
     fn project(&self, tenant: &Tenant, key_id: &KeyId) -> Option<CredentialRecord> {
         if let Some(token) = tenant.api_tokens.get(key_id) {
+            let requirement = tenant.sso.requirement(&token.owner);
             let state = match self.users.get(&token.owner).map(|user| user.status) {
+                Some(UserStatus::Active)
+                    if !SsoRequirement::allows(
+                        requirement.as_ref(),
+                        token.sso_connection.as_ref(),
+                    ) =>
+                {
+                    CredentialState::SsoRequired
+                }
                 Some(UserStatus::Active) => CredentialState::Active,
                 Some(UserStatus::Pending) => CredentialState::OwnerPending,
                 Some(UserStatus::Inactive) | None => CredentialState::OwnerInactive,
@@ -1395,8 +1411,8 @@ impl Account {
         let granted = tenant
             .granted(&actor.user_id)
             .ok_or_else(|| Refusal::ActorNotMember(tenant_id.clone()))?;
-        match &actor.credential {
-            None => Ok(granted),
+        let held = match &actor.credential {
+            None => granted,
             Some(key_id) => {
                 let token = tenant
                     .api_tokens
@@ -1404,9 +1420,43 @@ impl Account {
                     .filter(|token| token.owner == actor.user_id)
                     .filter(|token| token.expires_at.is_none_or(|expiry| now < expiry))
                     .ok_or(Refusal::CredentialNotUsable)?;
-                Ok(granted.intersection(token.scope))
+                granted.intersection(token.scope)
             }
+        };
+        // A person's credential (a session, or a token) meets the tenant's SSO enforcement;
+        // the runtime acting for a user (no credential) is not a sign-in.
+        if (actor.session.is_some() || actor.credential.is_some())
+            && !SsoRequirement::allows(
+                tenant.sso.requirement(&actor.user_id).as_ref(),
+                self.signed_in_with(actor, tenant_id, now).as_ref(),
+            )
+        {
+            return Err(Refusal::SsoRequired(tenant_id.clone()));
         }
+        Ok(held)
+    }
+
+    /// The SSO connection behind the actor's credential: the one its session was signed in
+    /// with, or the one whose session minted its token (in `tenant`). None for a password
+    /// session, a token minted otherwise, or the runtime acting for the user.
+    fn signed_in_with(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Option<SsoConnectionId> {
+        if let Some(session) = &actor.session {
+            return self
+                .open_session(&actor.user_id, session, now)
+                .and_then(|session| session.method.connection().cloned());
+        }
+        let key_id = actor.credential.as_ref()?;
+        self.tenants
+            .get(tenant)?
+            .api_tokens
+            .get(key_id)?
+            .sso_connection
+            .clone()
     }
 
     fn require(
@@ -2097,6 +2147,7 @@ impl Account {
                 if !permissions.is_subset(held) {
                     return Err(Refusal::Escalation(permissions.difference(held)));
                 }
+                let signed_in_with = self.signed_in_with(actor, &tenant_id, now);
                 if expires_at.is_some_and(|expiry| expiry <= now) {
                     return Err(Refusal::ExpiryInPast);
                 }
@@ -2112,6 +2163,8 @@ impl Account {
                     ));
                 }
                 let issued = credential::issue_api_token(context.random, context.key);
+                let sso_connection = signed_in_with;
+                let tenant = self.tenant_mut(&tenant_id)?;
                 tenant.api_tokens.insert(
                     issued.key_id.clone(),
                     ApiToken {
@@ -2123,6 +2176,7 @@ impl Account {
                         created_at: now,
                         expires_at,
                         last_used_at: None,
+                        sso_connection,
                     },
                 );
                 let event = Event::new(Some(&tenant_id), "api_token.created", &issued.key_id)

@@ -475,6 +475,9 @@ pub enum CredentialState {
     OwnerInactive,
     /// The owning user has not accepted the invitation yet.
     OwnerPending,
+    /// The tenant enforces SSO and the token was not minted from a session of its connection
+    /// (nor is its owner the breakglass user): suspended while enforcement lasts.
+    SsoRequired,
 }
 
 /// The stored projection of one credential: everything verification needs, in one record.
@@ -594,6 +597,8 @@ pub enum Verification {
     OwnerInactive,
     /// The owning user has not accepted the invitation.
     OwnerPending,
+    /// The tenant enforces SSO and the token was not minted through it.
+    SsoRequired,
 }
 
 impl Verification {
@@ -615,6 +620,7 @@ impl Verification {
             Verification::Disabled => "disabled",
             Verification::OwnerInactive => "owner_inactive",
             Verification::OwnerPending => "owner_pending",
+            Verification::SsoRequired => "sso_required",
         }
     }
 
@@ -634,6 +640,9 @@ impl Verification {
             | Verification::Disabled
             | Verification::OwnerInactive
             | Verification::OwnerPending => Self::INVALID_CREDENTIALS,
+            // The right secret was presented: the holder may learn why it does not act, as
+            // GitHub answers a token not authorized for an SSO-enforcing organization.
+            Verification::SsoRequired => "sso_required",
         }
     }
 
@@ -648,6 +657,9 @@ impl Verification {
             | Verification::Disabled
             | Verification::OwnerInactive
             | Verification::OwnerPending => "credential is not valid",
+            Verification::SsoRequired => {
+                "this tenant requires SSO: use a token created from an SSO session"
+            }
         }
     }
 
@@ -662,6 +674,9 @@ impl Verification {
             Verification::Disabled => "credential is disabled",
             Verification::OwnerInactive => "credential owner is deactivated",
             Verification::OwnerPending => "credential owner has not accepted the invitation",
+            Verification::SsoRequired => {
+                "the tenant requires SSO and the token was not created through it"
+            }
         }
     }
 
@@ -712,6 +727,7 @@ pub fn verify_presented(
         CredentialState::Disabled => return Verification::Disabled,
         CredentialState::OwnerInactive => return Verification::OwnerInactive,
         CredentialState::OwnerPending => return Verification::OwnerPending,
+        CredentialState::SsoRequired => return Verification::SsoRequired,
     }
     if record.expires_at.is_some_and(|expiry| now >= expiry) {
         return Verification::Expired;

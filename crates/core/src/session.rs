@@ -54,6 +54,7 @@ use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::random::{self, RandomSource};
 use crate::secret::{HashingKey, Secret, SecretHash};
+use crate::tenant::SsoRequirement;
 use crate::time::Timestamp;
 use crate::user::UserStatus;
 use base64::Engine as _;
@@ -303,10 +304,11 @@ pub fn clean_user_agent(user_agent: Option<&str>) -> Option<String> {
 
 /// How a session was signed in. Serialised as `"password"` (as every session stored before
 /// SSO) or `{"sso": {"connection": "sso_…"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignInMethod {
     /// Email and password.
+    #[default]
     Password,
     /// Through an identity provider (see [`crate::sso`]).
     Sso {
@@ -316,6 +318,14 @@ pub enum SignInMethod {
 }
 
 impl SignInMethod {
+    /// The connection signed in with, for an SSO sign-in.
+    pub fn connection(&self) -> Option<&SsoConnectionId> {
+        match self {
+            SignInMethod::Password => None,
+            SignInMethod::Sso { connection } => Some(connection),
+        }
+    }
+
     /// The method's name, as audit details and listings spell it.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -460,16 +470,22 @@ pub struct SessionRecord {
     pub idle_expires_at: Timestamp,
     /// When it ends regardless.
     pub absolute_expires_at: Timestamp,
+    /// How it was signed in (records written before SSO: password).
+    #[serde(default)]
+    pub method: SignInMethod,
 }
 
 /// What a user holds in one tenant, in an [`AccessRecord`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantAccess {
     /// The permissions granted there now.
     pub permissions: PermissionSet,
     /// The tenant's plan now.
     pub plan: Plan,
+    /// What the tenant's SSO enforcement asks of the user, when it enforces SSO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<SsoRequirement>,
 }
 
 /// The edge projection of a user's standing, stored under [`crate::store::access_key`]:
@@ -502,6 +518,8 @@ pub struct SignedIn {
     pub idle_expires_at: Timestamp,
     /// When it ends regardless.
     pub absolute_expires_at: Timestamp,
+    /// How the session was signed in.
+    pub method: SignInMethod,
     /// The tenants the user belongs to, with their permissions and plan there now.
     pub tenants: BTreeMap<TenantId, TenantAccess>,
 }
@@ -514,6 +532,9 @@ impl SignedIn {
             .tenants
             .get(tenant)
             .ok_or(SessionVerification::NotMember)?;
+        if !SsoRequirement::allows(held.sso.as_ref(), self.method.connection()) {
+            return Err(SessionVerification::SsoRequired);
+        }
         Ok(Principal {
             account_id: self.account_id.clone(),
             tenant_id: tenant.clone(),
@@ -544,6 +565,9 @@ pub enum SessionVerification {
     UserNotActive,
     /// The user is not a member of the tenant named.
     NotMember,
+    /// The tenant enforces SSO and the session was not signed in with its connection (and
+    /// the user is not its breakglass user).
+    SsoRequired,
 }
 
 impl SessionVerification {
@@ -557,6 +581,7 @@ impl SessionVerification {
             SessionVerification::Expired => "session_expired",
             SessionVerification::UserNotActive => "user_not_active",
             SessionVerification::NotMember => "not_member",
+            SessionVerification::SsoRequired => "sso_required",
         }
     }
 
@@ -577,6 +602,7 @@ impl SessionVerification {
                 crate::credential::Verification::INVALID_CREDENTIALS
             }
             SessionVerification::NotMember => "tenant_not_found",
+            SessionVerification::SsoRequired => "sso_required",
         }
     }
 
@@ -590,6 +616,9 @@ impl SessionVerification {
             | SessionVerification::Expired
             | SessionVerification::UserNotActive => "credential is not valid",
             SessionVerification::NotMember => "tenant not found",
+            SessionVerification::SsoRequired => {
+                "this tenant requires signing in through its identity provider"
+            }
         }
     }
 
@@ -654,6 +683,7 @@ pub fn verify_signed_in(
         session_id: session.session_id.clone(),
         idle_expires_at: session.idle_expires_at,
         absolute_expires_at: session.absolute_expires_at,
+        method: session.method.clone(),
         tenants: access.tenants.clone(),
     })
 }
@@ -697,6 +727,7 @@ mod tests {
             secret_hash: issued.hash,
             idle_expires_at: Timestamp::from_unix_seconds(1_000),
             absolute_expires_at: Timestamp::from_unix_seconds(2_000),
+            method: SignInMethod::Password,
         };
         let access = AccessRecord {
             account_id,
@@ -707,6 +738,7 @@ mod tests {
                 TenantAccess {
                     permissions: PermissionSet::ALL,
                     plan: Plan::Team,
+                    sso: None,
                 },
             )]),
         };

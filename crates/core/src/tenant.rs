@@ -32,6 +32,43 @@ pub struct Sso {
     pub connection: Option<SsoConnectionId>,
 }
 
+impl Sso {
+    /// What SSO enforcement asks of `user` here: nothing when SSO is not enforced (or names no
+    /// connection), else the connection, and whether `user` is the breakglass user (who may
+    /// still act without it).
+    pub fn requirement(&self, user: &UserId) -> Option<SsoRequirement> {
+        let connection = self.connection.as_ref().filter(|_| self.enforced)?;
+        Some(SsoRequirement {
+            connection: connection.clone(),
+            breakglass: self.breakglass.as_ref() == Some(user),
+        })
+    }
+}
+
+/// A tenant's SSO enforcement as it applies to one user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoRequirement {
+    /// The connection the user must have signed in with.
+    pub connection: SsoConnectionId,
+    /// Whether the user is the tenant's breakglass user.
+    pub breakglass: bool,
+}
+
+impl SsoRequirement {
+    /// The one rule of SSO enforcement: a person acts in an enforcing tenant only through a
+    /// sign-in with its connection (`signed_in_with`: the connection a session was signed in
+    /// with, or the one whose session minted a token), unless they are its breakglass user.
+    pub fn allows(
+        requirement: Option<&SsoRequirement>,
+        signed_in_with: Option<&SsoConnectionId>,
+    ) -> bool {
+        requirement.is_none_or(|required| {
+            required.breakglass || signed_in_with == Some(&required.connection)
+        })
+    }
+}
+
 /// A personal API token of a member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
@@ -51,6 +88,11 @@ pub struct ApiToken {
     pub expires_at: Option<Timestamp>,
     /// When it last authenticated a request, as reported by the edge.
     pub last_used_at: Option<Timestamp>,
+    /// The SSO connection of the session that minted it, if one did: in a tenant that
+    /// enforces SSO, only tokens minted from a session of its connection act (see
+    /// [`SsoRequirement::allows`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_connection: Option<SsoConnectionId>,
 }
 
 /// A tenant's build-only automation key.

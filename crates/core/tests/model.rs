@@ -508,11 +508,21 @@ impl Model {
             && token.tenant == tenant
             && token.owner == actor.user
             && token.expires_at.is_none_or(|expiry| self.now < expiry);
-        if usable {
-            Ok(granted.intersection(token.scope))
-        } else {
-            Err("credential_not_usable")
+        if !usable {
+            return Err("credential_not_usable");
         }
+        // SSO enforcement: the model's tokens never come from an SSO session, so in an
+        // enforcing tenant only the breakglass user's act.
+        if self.sso_blocks(tenant, actor.user) {
+            return Err("sso_required");
+        }
+        Ok(granted.intersection(token.scope))
+    }
+
+    /// Whether `tenant` enforces SSO against `user`'s tokens (they are not its breakglass).
+    fn sso_blocks(&self, tenant: usize, user: usize) -> bool {
+        let tenant = &self.tenants[tenant];
+        tenant.sso_enforced && tenant.breakglass != Some(user)
     }
 
     fn require(
@@ -1273,6 +1283,7 @@ impl Model {
         match self.users[token.owner].status {
             Status::Pending => refused("owner_pending"),
             Status::Inactive | Status::Deleted => refused("owner_inactive"),
+            Status::Active if self.sso_blocks(token.tenant, token.owner) => refused("sso_required"),
             Status::Active if token.expires_at.is_some_and(|expiry| self.now >= expiry) => {
                 refused("expired")
             }

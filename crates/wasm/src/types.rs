@@ -191,6 +191,8 @@ mirror_enum! {
         OwnerInactive,
         /// The owning user has not accepted the invitation yet.
         OwnerPending,
+        /// The tenant enforces SSO and the token was not minted through it.
+        SsoRequired,
     }
 }
 

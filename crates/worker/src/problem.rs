@@ -136,7 +136,15 @@ impl From<&Verification> for Problem {
     /// The public answer only: an unknown key id, a wrong secret and every refused state read
     /// alike (the precise reason is for the rate limiters, see `guard::charge`).
     fn from(verification: &Verification) -> Self {
-        Problem::unauthorized(verification.public_code(), verification.public_message())
+        match verification {
+            // The right secret, in a tenant that now requires SSO: forbidden, not unknown.
+            Verification::SsoRequired => Problem::new(
+                403,
+                verification.public_code(),
+                verification.public_message(),
+            ),
+            refused => Problem::unauthorized(refused.public_code(), refused.public_message()),
+        }
     }
 }
 
@@ -145,6 +153,11 @@ impl From<&SessionVerification> for Problem {
     /// tenant the user is not in reads as one that does not exist (404 `tenant_not_found`).
     fn from(verification: &SessionVerification) -> Self {
         match verification {
+            SessionVerification::SsoRequired => Problem::new(
+                403,
+                verification.public_code(),
+                verification.public_message(),
+            ),
             SessionVerification::NotMember => Problem::new(
                 404,
                 verification.public_code(),

@@ -387,6 +387,7 @@ impl Account {
                 secret_hash: session.secret_hash,
                 idle_expires_at: session.idle_expires_at(lifetimes),
                 absolute_expires_at: session.absolute_expires_at(lifetimes),
+                method: session.method.clone(),
             })
         })
     }
@@ -414,6 +415,7 @@ impl Account {
                     TenantAccess {
                         permissions,
                         plan: tenant.plan,
+                        sso: tenant.sso.requirement(user_id),
                     },
                 ))
             })
