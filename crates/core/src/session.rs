@@ -622,6 +622,19 @@ impl SessionVerification {
         }
     }
 
+    /// The precise message that goes with [`SessionVerification::code`], for the same uses.
+    pub const fn message(&self) -> &'static str {
+        match self {
+            SessionVerification::Valid(_) => "session is valid",
+            SessionVerification::Malformed(_) => "credential is malformed",
+            SessionVerification::UnknownSession => "no session has this id",
+            SessionVerification::WrongSecret => "the secret does not match the session id",
+            SessionVerification::Expired => "session has expired",
+            SessionVerification::UserNotActive => "the session's user is not active",
+            SessionVerification::NotMember => "the session's user is not a member of the tenant",
+        }
+    }
+
     /// The principal, when valid.
     pub fn principal(&self) -> Option<&Principal> {
         match self {
@@ -872,6 +885,21 @@ mod tests {
             outside(Some(&session), Some(&access), &elsewhere, now),
             "tenant_not_found"
         );
+    }
+
+    #[test]
+    fn each_refusal_has_its_own_precise_message() {
+        let refusals = [
+            SessionVerification::Malformed(Malformed::Encoding),
+            SessionVerification::UnknownSession,
+            SessionVerification::WrongSecret,
+            SessionVerification::Expired,
+            SessionVerification::UserNotActive,
+            SessionVerification::NotMember,
+        ];
+        let messages: std::collections::BTreeSet<&str> =
+            refusals.iter().map(SessionVerification::message).collect();
+        assert_eq!(messages.len(), refusals.len(), "{messages:?}");
     }
 
     #[test]

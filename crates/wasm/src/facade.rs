@@ -3,16 +3,20 @@
 //! run exactly what the exported functions run.
 
 use crate::types::{
-    AccountOperationDecided, AccountOperationInfo, AccountOperationQuery, AccountOperationResult,
-    AccountPermissionsMatrix, AccountPermissionsRow, AuthorizeResult, CompanyRoleInfo,
-    CredentialRecord, Decided, DesiredConfig, Failure, IssueRequest, IssueResult, Issued,
-    LocateResult, Located, OperationInfo, Permission, Principal, Problem, RolePresetInfo, True,
-    Valid, ValidateResult, Verified, VerifyResult,
+    AccessLocateResult, AccessLocated, AccessRecord, AccountOperationDecided, AccountOperationInfo,
+    AccountOperationQuery, AccountOperationResult, AccountPermissionsMatrix, AccountPermissionsRow,
+    AuthorizeResult, CompanyRoleInfo, CredentialRecord, Decided, DesiredConfig, Failure,
+    IssueRequest, IssueResult, Issued, LocateResult, Located, OperationInfo, Permission, Principal,
+    Problem, RolePresetInfo, SessionLocateResult, SessionLocated, SessionRecord, SignedInResult,
+    True, Valid, ValidateResult, Verified, VerifyResult,
 };
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::credential::{self, CredentialRecord as CoreRecord, Placement, Presented};
 use portcullis_core::random::RandomSource;
-use portcullis_core::{HashingKey, Operation, RolePreset, Timestamp, authorize, desired, store};
+use portcullis_core::session::{self, SessionVerification, SignedIn};
+use portcullis_core::{
+    HashingKey, Operation, RolePreset, TenantId, Timestamp, authorize, desired, store,
+};
 
 fn hashing_key(base64: &str) -> Result<HashingKey, Failure> {
     HashingKey::from_base64(base64).map_err(|error| Failure::hashing_key(&error))
@@ -56,6 +60,112 @@ pub fn verify(
             principal: principal.into(),
         }),
         refused => Failure::refused(&refused).into(),
+    }
+}
+
+/// Where the record of a session (bare or `Bearer` header) is stored.
+pub fn locate_session(presented: &str) -> SessionLocateResult {
+    match session::lookup_session(presented) {
+        Ok(session_id) => SessionLocateResult::Success(SessionLocated {
+            ok: True,
+            storage_key: store::session_key(&session_id),
+            session_id,
+        }),
+        Err(malformed) => {
+            Failure::refused_session(&SessionVerification::Malformed(malformed)).into()
+        }
+    }
+}
+
+/// Where the access record of the user a session record names is stored: the second record a
+/// session's verification reads.
+pub fn access_record_key(record: SessionRecord) -> AccessLocateResult {
+    AccessLocateResult::Success(AccessLocated {
+        ok: True,
+        storage_key: store::access_key(&record.account_id, &record.user_id),
+        account_id: record.account_id,
+        user_id: record.user_id,
+    })
+}
+
+/// Verifies a session (bare or `Bearer` header) against its record and its user's access
+/// record (`None`: nothing stored) without naming a tenant: what [`verify_session`] and
+/// [`verify_signed_in`] share.
+fn signed_in(
+    presented: &str,
+    session_record: Option<SessionRecord>,
+    access_record: Option<AccessRecord>,
+    hashing_key_base64: &str,
+    now: Timestamp,
+) -> Result<SignedIn, Failure> {
+    let key = hashing_key(hashing_key_base64)?;
+    let session_record = session_record.map(session::SessionRecord::from);
+    let access_record = access_record.map(session::AccessRecord::from);
+    session::verify_signed_in(
+        presented,
+        session_record.as_ref(),
+        access_record.as_ref(),
+        &key,
+        now,
+    )
+    .map_err(|refused| Failure::refused_session(&refused))
+}
+
+/// Verifies a session (bare or `Bearer` header) for acting in the tenant named `tenant_id`,
+/// against the record stored under its id and the access record of that record's user
+/// (`None`: nothing is stored there). No tenant, or text that is not a tenant id, names no
+/// tenant the user is in: once the session itself verified, that is `not_member` (publicly
+/// `tenant_not_found`), as the edge worker answers.
+pub fn verify_session(
+    presented: &str,
+    session_record: Option<SessionRecord>,
+    access_record: Option<AccessRecord>,
+    tenant_id: Option<&str>,
+    hashing_key_base64: &str,
+    now: Timestamp,
+) -> VerifyResult {
+    let principal = signed_in(
+        presented,
+        session_record,
+        access_record,
+        hashing_key_base64,
+        now,
+    )
+    .and_then(|signed_in| {
+        tenant_id
+            .and_then(|text| text.trim().parse::<TenantId>().ok())
+            .ok_or(SessionVerification::NotMember)
+            .and_then(|tenant| signed_in.in_tenant(&tenant))
+            .map_err(|refused| Failure::refused_session(&refused))
+    });
+    match principal {
+        Ok(principal) => VerifyResult::Success(Verified {
+            ok: True,
+            principal: principal.into(),
+        }),
+        Err(failure) => failure.into(),
+    }
+}
+
+/// Verifies a session (bare or `Bearer` header) without naming a tenant, against the same two
+/// records as [`verify_session`]: who is signed in and every tenant they belong to, with their
+/// permissions and plan there now.
+pub fn verify_signed_in(
+    presented: &str,
+    session_record: Option<SessionRecord>,
+    access_record: Option<AccessRecord>,
+    hashing_key_base64: &str,
+    now: Timestamp,
+) -> SignedInResult {
+    match signed_in(
+        presented,
+        session_record,
+        access_record,
+        hashing_key_base64,
+        now,
+    ) {
+        Ok(signed_in) => SignedInResult::Success(signed_in.into()),
+        Err(failure) => failure.into(),
     }
 }
 

@@ -7,6 +7,10 @@
 //! outcomes (a wrong secret, a denied operation, a broken configuration) never throw. The
 //! TypeScript declarations of every shape come from [`types`] through tsify.
 //!
+//! Sessions are verified like tokens, over two records instead of one: [`locate_session`]
+//! names the session's record, [`access_record_key`] the access record of its user, and
+//! [`verify_session`] (in a tenant) or [`verify_signed_in`] (account-level) decide.
+//!
 //! Randomness comes from the platform's Web Crypto (`crypto.getRandomValues`, through
 //! getrandom's `wasm_js` backend); time is the caller's `now` (seconds since the Unix epoch) or
 //! else `Date.now()`.
@@ -20,7 +24,9 @@ use portcullis_core::Timestamp;
 use portcullis_core::random::OsRandom;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use types::{AccountOperationResult, Failure, IssueResult, ValidateResult, VerifyResult};
+use types::{
+    AccessLocateResult, AccountOperationResult, Failure, IssueResult, ValidateResult, VerifyResult,
+};
 use wasm_bindgen::prelude::*;
 
 /// The largest integer a JavaScript number holds exactly (2^53 - 1).
@@ -108,6 +114,111 @@ pub fn verify_credential(
         ))
     });
     encode(&result.unwrap_or_else(VerifyResult::from))
+}
+
+/// Parses a presented session (bare `pcss_…`, or an `Authorization: Bearer` header value)
+/// without any secret check, and says where its record is stored: read that record, then the
+/// access record `accessRecordKey` names, then call `verifySession` or `verifySignedIn`.
+#[wasm_bindgen(js_name = locateSession, unchecked_return_type = "SessionLocateResult")]
+pub fn locate_session(
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] session: Option<String>,
+) -> JsValue {
+    encode(&facade::locate_session(
+        session.as_deref().unwrap_or_default(),
+    ))
+}
+
+/// Where the access record of the user a session record names is stored (the record as read
+/// from the session's `storage_key`, an object or its JSON text).
+#[wasm_bindgen(js_name = accessRecordKey, unchecked_return_type = "AccessLocateResult")]
+pub fn access_record_key(
+    #[wasm_bindgen(js_name = sessionRecord, unchecked_param_type = "SessionRecord | string")]
+    session_record: JsValue,
+) -> JsValue {
+    let result = decode(session_record, "sessionRecord")
+        .map(facade::access_record_key)
+        .unwrap_or_else(AccessLocateResult::from);
+    encode(&result)
+}
+
+/// Verifies a presented session (bare, or an `Authorization: Bearer` header value) for acting
+/// in the tenant `tenantId` names, against the session's record and its user's access record
+/// (each `null` when none is stored), with the server-side hashing key (base64) at `now`
+/// (seconds since the Unix epoch; default: the platform clock).
+#[wasm_bindgen(js_name = verifySession, unchecked_return_type = "VerifyResult")]
+pub fn verify_session(
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] session: Option<String>,
+    #[wasm_bindgen(
+        js_name = sessionRecord,
+        unchecked_param_type = "SessionRecord | string | null | undefined"
+    )]
+    session_record: JsValue,
+    #[wasm_bindgen(
+        js_name = accessRecord,
+        unchecked_param_type = "AccessRecord | string | null | undefined"
+    )]
+    access_record: JsValue,
+    #[wasm_bindgen(js_name = tenantId, unchecked_param_type = "string | null | undefined")]
+    tenant_id: Option<String>,
+    #[wasm_bindgen(js_name = hashingKey)] hashing_key: &str,
+    now: Option<f64>,
+) -> JsValue {
+    with_session_records(session_record, access_record, now, |record, access, now| {
+        facade::verify_session(
+            session.as_deref().unwrap_or_default(),
+            record,
+            access,
+            tenant_id.as_deref(),
+            hashing_key,
+            now,
+        )
+    })
+}
+
+/// Verifies a presented session like `verifySession` without naming a tenant: the user signed
+/// in, the session, and every tenant the user belongs to with their permissions and plan there
+/// now (for account-level use).
+#[wasm_bindgen(js_name = verifySignedIn, unchecked_return_type = "SignedInResult")]
+pub fn verify_signed_in(
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] session: Option<String>,
+    #[wasm_bindgen(
+        js_name = sessionRecord,
+        unchecked_param_type = "SessionRecord | string | null | undefined"
+    )]
+    session_record: JsValue,
+    #[wasm_bindgen(
+        js_name = accessRecord,
+        unchecked_param_type = "AccessRecord | string | null | undefined"
+    )]
+    access_record: JsValue,
+    #[wasm_bindgen(js_name = hashingKey)] hashing_key: &str,
+    now: Option<f64>,
+) -> JsValue {
+    with_session_records(session_record, access_record, now, |record, access, now| {
+        facade::verify_signed_in(
+            session.as_deref().unwrap_or_default(),
+            record,
+            access,
+            hashing_key,
+            now,
+        )
+    })
+}
+
+/// Reads the two records a session's verification reads (each optional) and the time, then
+/// verifies with them; a bad argument is the failure instead.
+fn with_session_records<R: Serialize + From<Failure>>(
+    session_record: JsValue,
+    access_record: JsValue,
+    now: Option<f64>,
+    verify: impl FnOnce(Option<types::SessionRecord>, Option<types::AccessRecord>, Timestamp) -> R,
+) -> JsValue {
+    let result = (|| {
+        let record = decode_optional(session_record, "sessionRecord")?;
+        let access = decode_optional(access_record, "accessRecord")?;
+        Ok(verify(record, access, timestamp(now)?))
+    })();
+    encode(&result.unwrap_or_else(R::from))
 }
 
 /// The decision for a verified `principal` performing `operation` (a catalogue name).

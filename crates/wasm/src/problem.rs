@@ -6,6 +6,7 @@ use portcullis_core::authz::UnknownOperation;
 use portcullis_core::company::{UnknownAccountOperation, UnknownCompanyRole};
 use portcullis_core::credential::Verification;
 use portcullis_core::secret::HashingKeyError;
+use portcullis_core::session::SessionVerification;
 use std::fmt::Display;
 
 impl Problem {
@@ -48,10 +49,27 @@ impl Failure {
     /// A refused verification: the engine's precise code and message, for the caller's own
     /// accounting, and the public answer to give outside.
     pub fn refused(verification: &Verification) -> Self {
-        let mut problem = Problem::new(verification.code(), verification.message(), None);
+        Self::refusal(
+            (verification.code(), verification.message()),
+            (verification.public_code(), verification.public_message()),
+        )
+    }
+
+    /// A refused session, as [`Failure::refused`] for credentials: the precise reason and the
+    /// public answer (`invalid_credentials`, `malformed_credential` or `tenant_not_found`).
+    pub fn refused_session(verification: &SessionVerification) -> Self {
+        Self::refusal(
+            (verification.code(), verification.message()),
+            (verification.public_code(), verification.public_message()),
+        )
+    }
+
+    /// One problem with its precise `(code, message)` and the `public` answer.
+    fn refusal(precise: (&str, &str), public: (&str, &str)) -> Self {
+        let mut problem = Problem::new(precise.0, precise.1, None);
         problem.public = Some(PublicAnswer {
-            code: verification.public_code().to_owned(),
-            message: verification.public_message().to_owned(),
+            code: public.0.to_owned(),
+            message: public.1.to_owned(),
         });
         Self::from_problems(vec![problem])
     }

@@ -20,12 +20,17 @@ use portcullis_core::ids::DisplayName;
 use portcullis_core::permission::{Permission as CorePermission, PermissionSet};
 use portcullis_core::plan::{Feature as CoreFeature, Plan as CorePlan};
 use portcullis_core::secret::SecretHash;
-use portcullis_core::session::SessionId;
+use portcullis_core::session::{
+    AccessRecord as CoreAccessRecord, SessionId, SessionRecord as CoreSessionRecord,
+    SignedIn as CoreSignedIn, TenantAccess as CoreTenantAccess,
+};
+use portcullis_core::user::UserStatus as CoreUserStatus;
 use portcullis_core::{
     AccountId, KeyId, Operation as CoreOperation, RolePreset as CoreRolePreset, TenantId,
     Timestamp, UserId,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use tsify::Tsify;
 
 /// An enum with the same variants (and wire names) as an engine enum, convertible both ways.
@@ -246,6 +251,18 @@ mirror_enum! {
     }
 }
 
+mirror_enum! {
+    /// Where a user is in the lifecycle.
+    UserStatus mirrors CoreUserStatus {
+        /// Invited; the invitation is not accepted yet. Cannot authenticate.
+        Pending,
+        /// Can sign in and use credentials.
+        Active,
+        /// Blocked, with every credential, in every tenant.
+        Inactive,
+    }
+}
+
 fn permission_names(set: PermissionSet) -> Vec<Permission> {
     set.iter().map(Permission::from).collect()
 }
@@ -321,6 +338,134 @@ impl From<CredentialRecord> for CoreCredentialRecord {
             plan: record.plan.into(),
             state: record.state.into(),
             expires_at: record.expires_at,
+        }
+    }
+}
+
+/// A session's record, as the engine projects it and the edge worker keeps it in KV under the
+/// session's `storage_key` (`sess:v1:<session id>`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields, expecting = "a session record")]
+pub struct SessionRecord {
+    /// The session's public id (`pcss_…`).
+    #[tsify(type = "string")]
+    pub session_id: SessionId,
+    /// The account (`acc_…`).
+    #[tsify(type = "string")]
+    pub account_id: AccountId,
+    /// The user signed in (`usr_…`).
+    #[tsify(type = "string")]
+    pub user_id: UserId,
+    /// HMAC-SHA256 of the session's secret under the hashing key, base64url.
+    #[tsify(type = "string")]
+    pub secret_hash: SecretHash,
+    /// When the session ends unless seen again (seconds since the Unix epoch, as of the
+    /// record's last projection).
+    #[tsify(type = "number")]
+    pub idle_expires_at: Timestamp,
+    /// When the session ends regardless (seconds since the Unix epoch).
+    #[tsify(type = "number")]
+    pub absolute_expires_at: Timestamp,
+}
+
+impl From<CoreSessionRecord> for SessionRecord {
+    fn from(record: CoreSessionRecord) -> Self {
+        Self {
+            session_id: record.session_id,
+            account_id: record.account_id,
+            user_id: record.user_id,
+            secret_hash: record.secret_hash,
+            idle_expires_at: record.idle_expires_at,
+            absolute_expires_at: record.absolute_expires_at,
+        }
+    }
+}
+
+impl From<SessionRecord> for CoreSessionRecord {
+    fn from(record: SessionRecord) -> Self {
+        Self {
+            session_id: record.session_id,
+            account_id: record.account_id,
+            user_id: record.user_id,
+            secret_hash: record.secret_hash,
+            idle_expires_at: record.idle_expires_at,
+            absolute_expires_at: record.absolute_expires_at,
+        }
+    }
+}
+
+/// What a user holds in one tenant, in an [`AccessRecord`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields, expecting = "a tenant's access")]
+pub struct TenantAccess {
+    /// The permissions granted there now.
+    pub permissions: Vec<Permission>,
+    /// The tenant's plan now.
+    pub plan: Plan,
+}
+
+impl From<CoreTenantAccess> for TenantAccess {
+    fn from(access: CoreTenantAccess) -> Self {
+        Self {
+            permissions: permission_names(access.permissions),
+            plan: access.plan.into(),
+        }
+    }
+}
+
+impl From<TenantAccess> for CoreTenantAccess {
+    fn from(access: TenantAccess) -> Self {
+        Self {
+            permissions: permission_set(access.permissions),
+            plan: access.plan.into(),
+        }
+    }
+}
+
+fn tenants_from<A, B: From<A>>(tenants: BTreeMap<TenantId, A>) -> BTreeMap<TenantId, B> {
+    tenants
+        .into_iter()
+        .map(|(tenant, access)| (tenant, access.into()))
+        .collect()
+}
+
+/// A user's access record, as the engine projects it and the edge worker keeps it in KV under
+/// `access:v1:<account id>:<user id>`: their status and, for every tenant they belong to, their
+/// permissions and the tenant's plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields, expecting = "an access record")]
+pub struct AccessRecord {
+    /// The account (`acc_…`).
+    #[tsify(type = "string")]
+    pub account_id: AccountId,
+    /// The user (`usr_…`).
+    #[tsify(type = "string")]
+    pub user_id: UserId,
+    /// The user's status.
+    pub status: UserStatus,
+    /// The tenants the user belongs to, by tenant id (`ten_…`).
+    #[tsify(type = "Record<string, TenantAccess>")]
+    pub tenants: BTreeMap<TenantId, TenantAccess>,
+}
+
+impl From<CoreAccessRecord> for AccessRecord {
+    fn from(record: CoreAccessRecord) -> Self {
+        Self {
+            account_id: record.account_id,
+            user_id: record.user_id,
+            status: record.status.into(),
+            tenants: tenants_from(record.tenants),
+        }
+    }
+}
+
+impl From<AccessRecord> for CoreAccessRecord {
+    fn from(record: AccessRecord) -> Self {
+        Self {
+            account_id: record.account_id,
+            user_id: record.user_id,
+            status: record.status.into(),
+            tenants: tenants_from(record.tenants),
         }
     }
 }
@@ -730,22 +875,25 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub path: Option<String>,
-    /// For a refused credential (`verifyCredential`, `credentialKeyId`): what to answer the
-    /// caller. `code` and `message` above are the precise reason (`wrong_secret`,
-    /// `unknown_key`, ...) for the verifier's own rate limiting and logs; telling them apart
-    /// outside would reveal which key ids exist, so an answer over the network carries
-    /// `public` instead (`invalid_credentials` or `malformed_credential`).
+    /// For a refused credential or session (`verifyCredential`, `credentialKeyId`,
+    /// `verifySession`, `verifySignedIn`, `locateSession`): what to answer the caller. `code`
+    /// and `message` above are the precise reason (`wrong_secret`, `unknown_key`,
+    /// `unknown_session`, ...) for the verifier's own rate limiting and logs; telling them
+    /// apart outside would reveal which key ids and sessions exist, so an answer over the
+    /// network carries `public` instead (`invalid_credentials`, `malformed_credential`, or
+    /// `tenant_not_found` for a session in a tenant its user is not in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub public: Option<PublicAnswer>,
 }
 
-/// The answer to give the caller for a refused credential: the same for an unknown key id, a
-/// wrong secret and every refused state.
+/// The answer to give the caller for a refused credential or session: the same for an unknown
+/// key id or session, a wrong secret and every refused state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
 pub struct PublicAnswer {
-    /// `invalid_credentials` or `malformed_credential`.
+    /// `invalid_credentials`, `malformed_credential` or (a session's user is not in the
+    /// tenant named) `tenant_not_found`.
     pub code: String,
     /// The message that goes with it.
     pub message: String,
@@ -969,7 +1117,81 @@ pub struct Located {
     pub storage_key: String,
 }
 
-/// A credential that verified.
+/// A session that parsed: its id and where its record is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLocated {
+    /// Always `true`.
+    #[tsify(type = "true")]
+    pub ok: True,
+    /// The session's public id (`pcss_…`).
+    #[tsify(type = "string")]
+    pub session_id: SessionId,
+    /// The key of its record in the edge store (Workers KV), e.g. `sess:v1:pcss_…`.
+    pub storage_key: String,
+}
+
+/// Where the access record of a session's user is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLocated {
+    /// Always `true`.
+    #[tsify(type = "true")]
+    pub ok: True,
+    /// The account.
+    #[tsify(type = "string")]
+    pub account_id: AccountId,
+    /// The user signed in.
+    #[tsify(type = "string")]
+    pub user_id: UserId,
+    /// The key of the user's access record in the edge store (Workers KV), e.g.
+    /// `access:v1:acc_…:usr_…`.
+    pub storage_key: String,
+}
+
+/// A session that verified without naming a tenant: who is signed in and where they belong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct SignedIn {
+    /// Always `true`.
+    #[tsify(type = "true")]
+    pub ok: True,
+    /// The account.
+    #[tsify(type = "string")]
+    pub account_id: AccountId,
+    /// The user signed in.
+    #[tsify(type = "string")]
+    pub user_id: UserId,
+    /// The session used.
+    #[tsify(type = "string")]
+    pub session_id: SessionId,
+    /// When the session ends unless seen again (as of its record).
+    #[tsify(type = "number")]
+    pub idle_expires_at: Timestamp,
+    /// When it ends regardless.
+    #[tsify(type = "number")]
+    pub absolute_expires_at: Timestamp,
+    /// The tenants the user belongs to, by tenant id, with their permissions and plan there
+    /// now.
+    #[tsify(type = "Record<string, TenantAccess>")]
+    pub tenants: BTreeMap<TenantId, TenantAccess>,
+}
+
+impl From<CoreSignedIn> for SignedIn {
+    fn from(signed_in: CoreSignedIn) -> Self {
+        Self {
+            ok: True,
+            account_id: signed_in.account_id,
+            user_id: signed_in.user_id,
+            session_id: signed_in.session_id,
+            idle_expires_at: signed_in.idle_expires_at,
+            absolute_expires_at: signed_in.absolute_expires_at,
+            tenants: tenants_from(signed_in.tenants),
+        }
+    }
+}
+
+/// A credential or session that verified.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
 pub struct Verified {
@@ -1065,8 +1287,20 @@ outcome! {
     LocateResult => Located
 }
 outcome! {
-    /// What `verifyCredential` returns.
+    /// What `verifyCredential` and `verifySession` return.
     VerifyResult => Verified
+}
+outcome! {
+    /// What `locateSession` returns.
+    SessionLocateResult => SessionLocated
+}
+outcome! {
+    /// What `accessRecordKey` returns.
+    AccessLocateResult => AccessLocated
+}
+outcome! {
+    /// What `verifySignedIn` returns.
+    SignedInResult => SignedIn
 }
 outcome! {
     /// What `authorize` returns.
@@ -1108,6 +1342,13 @@ mod tests {
         }
         for role in CoreCompanyRole::ALL {
             same_json(role, CompanyRole::from(role));
+        }
+        for status in [
+            CoreUserStatus::Pending,
+            CoreUserStatus::Active,
+            CoreUserStatus::Inactive,
+        ] {
+            same_json(status, UserStatus::from(status));
         }
         for operation in CoreAccountOperation::ALL {
             same_json(operation, AccountOperation::from(operation));
@@ -1159,5 +1400,31 @@ mod tests {
             AccountOperationDecided::DECL
         );
         assert!(CompanyRole::DECL.contains("\"license_admin\""));
+        assert!(
+            SignedInResult::DECL.contains("SignedIn | Failure"),
+            "{}",
+            SignedInResult::DECL
+        );
+        for decl in [AccessRecord::DECL, SignedIn::DECL] {
+            assert!(
+                decl.contains("tenants: Record<string, TenantAccess>"),
+                "{decl}"
+            );
+        }
+        assert!(
+            AccessRecord::DECL.contains("status: UserStatus"),
+            "{}",
+            AccessRecord::DECL
+        );
+        assert!(
+            SessionRecord::DECL.contains("idle_expires_at: number"),
+            "{}",
+            SessionRecord::DECL
+        );
+        assert!(
+            TenantAccess::DECL.contains("permissions: Permission[]"),
+            "{}",
+            TenantAccess::DECL
+        );
     }
 }

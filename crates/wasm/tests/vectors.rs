@@ -26,13 +26,22 @@ use portcullis_core::credential::{
     self, CredentialRecord as CoreRecord, CredentialState, Issued, Placement,
 };
 use portcullis_core::random::SeededRandom;
+use portcullis_core::session::{
+    self, AccessRecord as CoreAccessRecord, SessionRecord as CoreSessionRecord, TenantAccess,
+};
+use portcullis_core::user::UserStatus;
 use portcullis_core::{
     AccountId, HashingKey, Operation, Permission, PermissionSet, Plan, TenantId, Timestamp, UserId,
 };
 use portcullis_wasm::facade;
-use portcullis_wasm::types::{AccountOperationQuery, CredentialRecord, DesiredConfig, Principal};
+use portcullis_wasm::types::{
+    AccessRecord, AccountOperationQuery, CredentialRecord, DesiredConfig, Principal, SessionRecord,
+};
 use serde_json::{Value, json};
-use support::{AccountOperationCase, AuthorizeCase, Decision, ValidateCase, Vectors, VerifyCase};
+use std::collections::BTreeMap;
+use support::{
+    AccountOperationCase, AuthorizeCase, Decision, SessionCase, ValidateCase, Vectors, VerifyCase,
+};
 
 const NOW: u64 = 1_750_000_000;
 const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors.json");
@@ -46,6 +55,47 @@ fn verify(vectors_key: &str, now: u64, credential: &str, record: &Value) -> Valu
         Timestamp::from_unix_seconds(now),
     );
     serde_json::to_value(result).unwrap()
+}
+
+/// A session case: its inputs and what each session function of the package returns for them.
+fn session_case(
+    hashing_key: &str,
+    now: u64,
+    name: &str,
+    session: String,
+    session_record: Value,
+    access_record: Value,
+    tenant_id: Option<String>,
+) -> SessionCase {
+    let record: Option<SessionRecord> = serde_json::from_value(session_record.clone()).unwrap();
+    let access: Option<AccessRecord> = serde_json::from_value(access_record.clone()).unwrap();
+    let now = Timestamp::from_unix_seconds(now);
+    SessionCase {
+        located: json_of(facade::locate_session(&session)),
+        access_record_key: record.clone().map_or(Value::Null, |record| {
+            json_of(facade::access_record_key(record))
+        }),
+        result: json_of(facade::verify_session(
+            &session,
+            record.clone(),
+            access.clone(),
+            tenant_id.as_deref(),
+            hashing_key,
+            now,
+        )),
+        signed_in: json_of(facade::verify_signed_in(
+            &session,
+            record,
+            access,
+            hashing_key,
+            now,
+        )),
+        name: name.to_owned(),
+        session,
+        session_record,
+        access_record,
+        tenant_id,
+    }
 }
 
 fn decide(principal: &Value, operation: &str) -> Value {
@@ -448,11 +498,13 @@ fn generate() -> Vectors {
     .collect();
 
     let account_operation_allowed_cases = account_operation_cases();
+    let session_cases = session_cases(&mut fixture, &hashing_key);
 
     Vectors {
         about: "Shared test vectors of portcullis-wasm: inputs and the exact result of \
-                verifyCredential, authorize, validateConfig, accountOperationAllowed and the \
-                account catalogues, checked natively \
+                verifyCredential, authorize, validateConfig, accountOperationAllowed, the \
+                account catalogues, and locateSession, accessRecordKey, verifySession and \
+                verifySignedIn, checked natively \
                 (crates/wasm/tests/vectors.rs) and in wasm under Node and Chromium \
                 (crates/wasm/tests/web.rs). Generated, do not edit: \
                 PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors"
@@ -466,7 +518,345 @@ fn generate() -> Vectors {
         account_operations: json_of(facade::account_operations()),
         account_permissions_matrix: json_of(facade::account_permissions_matrix()),
         account_operation_allowed: account_operation_allowed_cases,
+        sessions: session_cases,
     }
+}
+
+/// A session case to generate: name, presented text, session record, access record, tenant
+/// named, and the codes `verifySession` and `verifySignedIn` must answer.
+type SessionRow<'a> = (
+    &'a str,
+    String,
+    Value,
+    Value,
+    Option<String>,
+    &'a str,
+    &'a str,
+);
+
+/// Sessions of the fixture's user, who holds `update_certificates` and `build_applications` in
+/// the fixture's tenant (team) and everything in a second tenant (enterprise): the records are
+/// the engine's own types, serialised as the edge worker writes them to KV.
+fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
+    let issued = session::generate(&mut fixture.random, &fixture.key);
+    let other = session::generate(&mut fixture.random, &fixture.key);
+    let token = credential::issue_api_token(&mut fixture.random, &fixture.key);
+    let second_tenant = TenantId::generate(&mut fixture.random);
+    let stranger_tenant = TenantId::generate(&mut fixture.random);
+    let someone_else = UserId::generate(&mut fixture.random);
+    let scope =
+        PermissionSet::only(Permission::BuildApplications).with(Permission::UpdateCertificates);
+
+    let record = CoreSessionRecord {
+        session_id: issued.id.clone(),
+        account_id: fixture.account.clone(),
+        user_id: fixture.owner.clone(),
+        secret_hash: issued.hash,
+        idle_expires_at: Timestamp::from_unix_seconds(NOW + 3600),
+        absolute_expires_at: Timestamp::from_unix_seconds(NOW + 86_400),
+    };
+    let access = CoreAccessRecord {
+        account_id: fixture.account.clone(),
+        user_id: fixture.owner.clone(),
+        status: UserStatus::Active,
+        tenants: BTreeMap::from([
+            (
+                fixture.tenant.clone(),
+                TenantAccess {
+                    permissions: scope,
+                    plan: Plan::Team,
+                },
+            ),
+            (
+                second_tenant.clone(),
+                TenantAccess {
+                    permissions: PermissionSet::ALL,
+                    plan: Plan::Enterprise,
+                },
+            ),
+        ]),
+    };
+    let text = issued.secret.expose().to_owned();
+    let tenant = Some(fixture.tenant.to_string());
+    let with_status = |status| {
+        json_of(&CoreAccessRecord {
+            status,
+            ..access.clone()
+        })
+    };
+    let expiring = |idle: u64, absolute: u64| {
+        json_of(&CoreSessionRecord {
+            idle_expires_at: Timestamp::from_unix_seconds(idle),
+            absolute_expires_at: Timestamp::from_unix_seconds(absolute),
+            ..record.clone()
+        })
+    };
+    let (session, access_json) = (json_of(&record), json_of(&access));
+    let cases: Vec<SessionRow> = vec![
+        (
+            "session, bare",
+            text.clone(),
+            session.clone(),
+            access_json.clone(),
+            tenant.clone(),
+            "valid",
+            "valid",
+        ),
+        (
+            "session in a Bearer header",
+            format!("Bearer {text}"),
+            session.clone(),
+            access_json.clone(),
+            tenant.clone(),
+            "valid",
+            "valid",
+        ),
+        (
+            "session in the user's other tenant (enterprise, every permission)",
+            text.clone(),
+            session.clone(),
+            access_json.clone(),
+            Some(second_tenant.to_string()),
+            "valid",
+            "valid",
+        ),
+        (
+            "wrong secret: the record holds another session's hash",
+            text.clone(),
+            json_of(&CoreSessionRecord {
+                secret_hash: other.hash,
+                ..record.clone()
+            }),
+            access_json.clone(),
+            tenant.clone(),
+            "wrong_secret",
+            "wrong_secret",
+        ),
+        (
+            "wrong secret in a tenant the user is not in: the secret is checked first",
+            text.clone(),
+            json_of(&CoreSessionRecord {
+                secret_hash: other.hash,
+                ..record.clone()
+            }),
+            access_json.clone(),
+            Some(stranger_tenant.to_string()),
+            "wrong_secret",
+            "wrong_secret",
+        ),
+        (
+            "unknown session: no record stored (signed out)",
+            text.clone(),
+            Value::Null,
+            Value::Null,
+            tenant.clone(),
+            "unknown_session",
+            "unknown_session",
+        ),
+        (
+            "a record stored under another session id",
+            text.clone(),
+            json_of(&CoreSessionRecord {
+                session_id: other.id.clone(),
+                secret_hash: other.hash,
+                ..record.clone()
+            }),
+            access_json.clone(),
+            tenant.clone(),
+            "unknown_session",
+            "unknown_session",
+        ),
+        (
+            "expired: the idle lifetime ends at `now`",
+            text.clone(),
+            expiring(NOW, NOW + 86_400),
+            access_json.clone(),
+            tenant.clone(),
+            "session_expired",
+            "session_expired",
+        ),
+        (
+            "expired: the absolute lifetime ends at `now`, whatever the idle one says",
+            text.clone(),
+            expiring(NOW + 3600, NOW),
+            access_json.clone(),
+            tenant.clone(),
+            "session_expired",
+            "session_expired",
+        ),
+        (
+            "user deactivated",
+            text.clone(),
+            session.clone(),
+            with_status(UserStatus::Inactive),
+            tenant.clone(),
+            "user_not_active",
+            "user_not_active",
+        ),
+        (
+            "user not active: no access record stored",
+            text.clone(),
+            session.clone(),
+            Value::Null,
+            tenant.clone(),
+            "user_not_active",
+            "user_not_active",
+        ),
+        (
+            "user not active: the access record of another user",
+            text.clone(),
+            session.clone(),
+            json_of(&CoreAccessRecord {
+                user_id: someone_else,
+                ..access.clone()
+            }),
+            tenant.clone(),
+            "user_not_active",
+            "user_not_active",
+        ),
+        (
+            "not a member of the tenant named",
+            text.clone(),
+            session.clone(),
+            access_json.clone(),
+            Some(stranger_tenant.to_string()),
+            "not_member",
+            "valid",
+        ),
+        (
+            "no tenant named",
+            text.clone(),
+            session.clone(),
+            access_json.clone(),
+            None,
+            "not_member",
+            "valid",
+        ),
+        (
+            "a tenant named by text that is not a tenant id",
+            text.clone(),
+            session.clone(),
+            access_json.clone(),
+            Some("acme".to_owned()),
+            "not_member",
+            "valid",
+        ),
+        (
+            "malformed: an API token instead of a session",
+            token.secret.expose().to_owned(),
+            session.clone(),
+            access_json.clone(),
+            tenant.clone(),
+            "malformed_credential",
+            "malformed_credential",
+        ),
+        (
+            "malformed: one character of the session changed",
+            mistype(&text),
+            session.clone(),
+            access_json.clone(),
+            tenant.clone(),
+            "malformed_credential",
+            "malformed_credential",
+        ),
+        (
+            "malformed: Basic instead of Bearer",
+            format!("Basic {text}"),
+            session.clone(),
+            access_json.clone(),
+            tenant.clone(),
+            "malformed_credential",
+            "malformed_credential",
+        ),
+        (
+            "malformed: nothing presented",
+            String::new(),
+            Value::Null,
+            Value::Null,
+            tenant.clone(),
+            "malformed_credential",
+            "malformed_credential",
+        ),
+    ];
+    let cases: Vec<SessionCase> = cases
+        .into_iter()
+        .map(
+            |(name, presented, session_record, access_record, tenant_id, verified, signed_in)| {
+                let case = session_case(
+                    hashing_key,
+                    NOW,
+                    name,
+                    presented,
+                    session_record,
+                    access_record,
+                    tenant_id,
+                );
+                assert_eq!(code(&case.result), verified, "{name}: {}", case.result);
+                assert_eq!(
+                    code(&case.signed_in),
+                    signed_in,
+                    "{name}: {}",
+                    case.signed_in
+                );
+                if verified == "malformed_credential" {
+                    assert_eq!(code(&case.located), verified, "{name}");
+                } else {
+                    assert_eq!(
+                        case.located,
+                        json!({
+                            "ok": true,
+                            "session_id": issued.id,
+                            "storage_key": format!("sess:v1:{}", issued.id),
+                        }),
+                        "{name}"
+                    );
+                }
+                case
+            },
+        )
+        .collect();
+
+    // The principal is the user's in the tenant named, with what they hold there; signed in,
+    // the user is seen with every tenant.
+    let principal = |index: usize| cases[index].result["principal"].clone();
+    assert_eq!(
+        principal(0),
+        json!({
+            "kind": "session",
+            "account_id": fixture.account,
+            "tenant_id": fixture.tenant,
+            "user_id": fixture.owner,
+            "session_id": issued.id,
+            "permissions": ["update_certificates", "build_applications"],
+            "plan": "team",
+        })
+    );
+    assert_eq!(principal(1), principal(0));
+    assert_eq!(principal(2)["tenant_id"], json!(second_tenant));
+    assert_eq!(principal(2)["permissions"], json!(PermissionSet::ALL));
+    assert_eq!(principal(2)["plan"], "enterprise");
+    assert_eq!(
+        cases[0].signed_in,
+        json!({
+            "ok": true,
+            "account_id": fixture.account,
+            "user_id": fixture.owner,
+            "session_id": issued.id,
+            "idle_expires_at": NOW + 3600,
+            "absolute_expires_at": NOW + 86_400,
+            "tenants": access.tenants,
+        })
+    );
+    assert_eq!(
+        cases[0].access_record_key,
+        json!({
+            "ok": true,
+            "account_id": fixture.account,
+            "user_id": fixture.owner,
+            "storage_key": format!("access:v1:{}:{}", fixture.account, fixture.owner),
+        })
+    );
+    cases
 }
 
 /// `accountOperationAllowed` for each role alone, no role, two combinations and unknown names,
@@ -671,6 +1061,54 @@ fn refused_credentials_keep_the_precise_code_and_carry_one_public_answer() {
 }
 
 #[test]
+fn refused_sessions_keep_the_precise_code_and_answer_as_tokens_do() {
+    // As for tokens: the precise reason stays for the verifier, and outside every refused
+    // session reads as a refused token does; a tenant the user is not in reads as none.
+    let vectors = support::vectors();
+    let token_answer = vectors
+        .verify
+        .iter()
+        .find(|case| case.result["errors"][0]["code"] == "wrong_secret")
+        .map(|case| case.result["errors"][0]["public"].clone())
+        .unwrap();
+    let mut precise = std::collections::BTreeSet::new();
+    let mut answers = std::collections::BTreeSet::new();
+    for case in &vectors.sessions {
+        for result in [&case.result, &case.signed_in, &case.located] {
+            if result["ok"] == true {
+                continue;
+            }
+            let error = &result["errors"][0];
+            let code = error["code"].as_str().unwrap();
+            let public = &error["public"];
+            let expected = match code {
+                "malformed_credential" => "malformed_credential",
+                "not_member" => "tenant_not_found",
+                _ => "invalid_credentials",
+            };
+            assert_eq!(public["code"], expected, "{}", case.name);
+            assert_ne!(error["message"], "", "{}", case.name);
+            precise.insert(code.to_owned());
+            if expected == "invalid_credentials" {
+                answers.insert(public.to_string());
+                assert_eq!(public, &token_answer, "{}", case.name);
+            }
+        }
+    }
+    for code in [
+        "unknown_session",
+        "wrong_secret",
+        "session_expired",
+        "user_not_active",
+        "not_member",
+        "malformed_credential",
+    ] {
+        assert!(precise.contains(code), "{code} missing from {precise:?}");
+    }
+    assert_eq!(answers.len(), 1, "{answers:?}");
+}
+
+#[test]
 fn native_results_match_every_vector() {
     let vectors = support::vectors();
     assert!(vectors.verify.len() >= 10 && vectors.validate.len() >= 3);
@@ -705,6 +1143,19 @@ fn native_results_match_every_vector() {
         json_of(facade::account_permissions_matrix()),
         vectors.account_permissions_matrix
     );
+    assert!(vectors.sessions.len() >= 15);
+    for case in &vectors.sessions {
+        let again = session_case(
+            &vectors.hashing_key,
+            vectors.now,
+            &case.name,
+            case.session.clone(),
+            case.session_record.clone(),
+            case.access_record.clone(),
+            case.tenant_id.clone(),
+        );
+        assert_eq!(json_of(again), json_of(case), "{}", case.name);
+    }
     assert!(vectors.account_operation_allowed.len() >= 8);
     for case in &vectors.account_operation_allowed {
         for decision in &case.decisions {
@@ -777,6 +1228,48 @@ fn records_and_principals_keep_the_engine_json() {
         let mirrored: CredentialRecord = serde_json::from_value(case.record.clone()).unwrap();
         assert_eq!(serde_json::to_value(&mirrored).unwrap(), case.record);
         assert_eq!(CoreRecord::from(mirrored), core);
+    }
+    // Session and access records: the engine's JSON text parses as the package's type and
+    // comes back as the same text, and converts to the same engine record.
+    fn same_record<Core, Mirror>(value: &Value, name: &str)
+    where
+        Core: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+        Mirror: serde::Serialize + serde::de::DeserializeOwned + Into<Core> + From<Core>,
+    {
+        let text = value.to_string();
+        let core: Core = serde_json::from_str(&text).unwrap();
+        let core_text = serde_json::to_string(&core).unwrap();
+        let mirrored: Mirror = serde_json::from_str(&core_text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&mirrored).unwrap(),
+            core_text,
+            "{name}"
+        );
+        assert_eq!(mirrored.into(), core, "{name}");
+        let back = Mirror::from(serde_json::from_str::<Core>(&core_text).unwrap());
+        assert_eq!(serde_json::to_string(&back).unwrap(), core_text, "{name}");
+    }
+    let mut records = 0;
+    for case in &vectors.sessions {
+        if !case.session_record.is_null() {
+            same_record::<CoreSessionRecord, SessionRecord>(&case.session_record, &case.name);
+            records += 1;
+        }
+        if !case.access_record.is_null() {
+            same_record::<CoreAccessRecord, AccessRecord>(&case.access_record, &case.name);
+            records += 1;
+        }
+    }
+    assert!(records >= 20, "{records}");
+    // Both refuse what the engine refuses: an unknown field, an unknown status.
+    let access = &vectors.sessions[0].access_record;
+    let mut extra = access.clone();
+    extra["role"] = json!("admin");
+    let mut status = access.clone();
+    status["status"] = json!("asleep");
+    for bad in [extra, status] {
+        assert!(serde_json::from_value::<CoreAccessRecord>(bad.clone()).is_err());
+        assert!(serde_json::from_value::<AccessRecord>(bad).is_err());
     }
     for case in &vectors.authorize {
         let core: portcullis_core::Principal =

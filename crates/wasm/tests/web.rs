@@ -21,11 +21,12 @@
 
 mod support;
 
-use portcullis_wasm::types::{AuthorizeResult, VerifyResult};
+use portcullis_wasm::types::{AuthorizeResult, SignedInResult, VerifyResult};
 use portcullis_wasm::{
-    account_operation_allowed, account_permissions_matrix, authorize_operation, credential_key_id,
-    generate_hashing_key, issue_credential, list_account_operations, list_company_roles,
-    list_operations, list_permissions, list_role_presets, validate_config, verify_credential,
+    access_record_key, account_operation_allowed, account_permissions_matrix, authorize_operation,
+    credential_key_id, generate_hashing_key, issue_credential, list_account_operations,
+    list_company_roles, list_operations, list_permissions, list_role_presets, locate_session,
+    validate_config, verify_credential, verify_session, verify_signed_in,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::JsValue;
@@ -47,13 +48,17 @@ fn first_code(result: &Value) -> &str {
     result["errors"][0]["code"].as_str().unwrap()
 }
 
+/// The index of the first case whose name starts with `name`.
+fn position<T>(cases: &[T], name_of: fn(&T) -> &str, name: &str) -> usize {
+    cases
+        .iter()
+        .position(|case| name_of(case).starts_with(name))
+        .unwrap_or_else(|| panic!("no vector named {name}"))
+}
+
 fn verify_case(name: &str) -> (support::Vectors, usize) {
     let vectors = support::vectors();
-    let index = vectors
-        .verify
-        .iter()
-        .position(|case| case.name.starts_with(name))
-        .unwrap_or_else(|| panic!("no vector named {name}"));
+    let index = position(&vectors.verify, |case| &case.name, name);
     (vectors, index)
 }
 
@@ -535,4 +540,282 @@ fn the_matrix_has_a_cell_for_every_role_and_operation() {
         .unwrap();
     assert_eq!(seats["scoped_to_assigned_tenants"], true);
     assert_eq!(seats["description"], "Assign licenses (tenant seats)");
+}
+
+fn session_case(name: &str) -> (support::Vectors, usize) {
+    let vectors = support::vectors();
+    let index = position(&vectors.sessions, |case| &case.name, name);
+    (vectors, index)
+}
+
+/// A record as a JavaScript object, or as the JSON text KV hands back (`null` stays `null`).
+fn record_of(record: &Value, as_text: bool) -> JsValue {
+    if as_text && !record.is_null() {
+        JsValue::from_str(&record.to_string())
+    } else {
+        js_of(record)
+    }
+}
+
+/// `verifySession` and `verifySignedIn` for a case, its records as objects or as JSON text.
+fn run_session(
+    vectors: &support::Vectors,
+    case: &support::SessionCase,
+    as_text: bool,
+) -> (Value, Value) {
+    let now = Some(vectors.now as f64);
+    let verified = verify_session(
+        Some(case.session.clone()),
+        record_of(&case.session_record, as_text),
+        record_of(&case.access_record, as_text),
+        case.tenant_id.clone(),
+        &vectors.hashing_key,
+        now,
+    );
+    let signed_in = verify_signed_in(
+        Some(case.session.clone()),
+        record_of(&case.session_record, as_text),
+        record_of(&case.access_record, as_text),
+        &vectors.hashing_key,
+        now,
+    );
+    (json_of(&verified), json_of(&signed_in))
+}
+
+#[wasm_bindgen_test]
+fn every_session_vector_decides_as_natively() {
+    let vectors = support::vectors();
+    assert!(vectors.sessions.len() >= 15);
+    for case in &vectors.sessions {
+        assert_eq!(
+            json_of(&locate_session(Some(case.session.clone()))),
+            case.located,
+            "{}",
+            case.name
+        );
+        for as_text in [false, true] {
+            let (verified, signed_in) = run_session(&vectors, case, as_text);
+            assert_eq!(verified, case.result, "{} (text: {as_text})", case.name);
+            assert_eq!(signed_in, case.signed_in, "{} (text: {as_text})", case.name);
+            if !case.session_record.is_null() {
+                let key = access_record_key(record_of(&case.session_record, as_text));
+                assert_eq!(json_of(&key), case.access_record_key, "{}", case.name);
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_valid_session_acts_with_what_its_user_holds_in_the_tenant_named() {
+    let (vectors, index) = session_case("session in a Bearer header");
+    let case = &vectors.sessions[index];
+    assert!(case.session.starts_with("Bearer pcss_"));
+    let located = json_of(&locate_session(Some(case.session.clone())));
+    let storage_key = located["storage_key"].as_str().unwrap();
+    assert_eq!(
+        storage_key,
+        format!("sess:v1:{}", located["session_id"].as_str().unwrap())
+    );
+    let access = json_of(&access_record_key(js_of(&case.session_record)));
+    assert_eq!(
+        access["storage_key"],
+        format!(
+            "access:v1:{}:{}",
+            case.session_record["account_id"].as_str().unwrap(),
+            case.session_record["user_id"].as_str().unwrap()
+        )
+    );
+    let (verified, signed_in) = run_session(&vectors, case, true);
+    assert_eq!(verified["ok"], true, "{verified}");
+    let principal = &verified["principal"];
+    assert_eq!(principal["kind"], "session");
+    assert_eq!(principal["session_id"], located["session_id"]);
+    assert_eq!(principal["tenant_id"], json!(case.tenant_id));
+    assert_eq!(principal["plan"], "team");
+    assert_eq!(
+        principal["permissions"],
+        json!(["update_certificates", "build_applications"])
+    );
+    // The principal authorizes like any other: certificates yes, configuration no.
+    let decide =
+        |principal: &Value, operation| json_of(&authorize_operation(js_of(principal), operation));
+    assert_eq!(decide(principal, "write_certificates")["allow"], true);
+    assert_eq!(decide(principal, "write_configuration")["allow"], false);
+    // In the user's other tenant, the same session holds everything.
+    let (vectors, index) = session_case("session in the user's other tenant");
+    let elsewhere = run_session(&vectors, &vectors.sessions[index], false).0;
+    assert_eq!(elsewhere["principal"]["plan"], "enterprise");
+    assert_eq!(
+        decide(&elsewhere["principal"], "write_configuration")["allow"],
+        true
+    );
+    // Signed in, with no tenant named: the user, the session and both tenants.
+    assert_eq!(signed_in["ok"], true, "{signed_in}");
+    assert_eq!(signed_in["session_id"], located["session_id"]);
+    let tenants = signed_in["tenants"].as_object().unwrap();
+    assert_eq!(tenants.len(), 2);
+    assert_eq!(
+        tenants[case.tenant_id.as_deref().unwrap()],
+        json!({ "permissions": ["update_certificates", "build_applications"], "plan": "team" })
+    );
+    // Typed, straight from JavaScript or through JSON text, the answer is the same.
+    let result = verify_signed_in(
+        Some(case.session.clone()),
+        js_of(&case.session_record),
+        js_of(&case.access_record),
+        &vectors.hashing_key,
+        Some(vectors.now as f64),
+    );
+    let direct: SignedInResult = serde_wasm_bindgen::from_value(result).unwrap();
+    let through_json: SignedInResult = serde_json::from_value(signed_in).unwrap();
+    assert_eq!(direct, through_json);
+    assert!(matches!(direct, SignedInResult::Success(_)));
+}
+
+#[wasm_bindgen_test]
+fn refused_sessions_carry_the_precise_code_and_the_public_answer() {
+    for (name, code, public) in [
+        (
+            "wrong secret: the record",
+            "wrong_secret",
+            "invalid_credentials",
+        ),
+        (
+            "wrong secret in a tenant",
+            "wrong_secret",
+            "invalid_credentials",
+        ),
+        ("unknown session", "unknown_session", "invalid_credentials"),
+        (
+            "expired: the idle",
+            "session_expired",
+            "invalid_credentials",
+        ),
+        (
+            "expired: the absolute",
+            "session_expired",
+            "invalid_credentials",
+        ),
+        ("user deactivated", "user_not_active", "invalid_credentials"),
+        ("not a member", "not_member", "tenant_not_found"),
+        ("no tenant named", "not_member", "tenant_not_found"),
+        (
+            "malformed: an API token",
+            "malformed_credential",
+            "malformed_credential",
+        ),
+        (
+            "malformed: Basic",
+            "malformed_credential",
+            "malformed_credential",
+        ),
+    ] {
+        let (vectors, index) = session_case(name);
+        let (verified, _) = run_session(&vectors, &vectors.sessions[index], false);
+        assert_eq!(first_code(&verified), code, "{name}");
+        assert_eq!(verified["errors"][0]["public"]["code"], public, "{name}");
+        assert!(verified.get("principal").is_none(), "{name}");
+    }
+    // Nothing at all from JavaScript (`undefined`) is a malformed session, not an exception;
+    // a well-formed session with no records is unknown.
+    let vectors = support::vectors();
+    let nothing = json_of(&verify_session(
+        None,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+        None,
+        &vectors.hashing_key,
+        None,
+    ));
+    assert_eq!(first_code(&nothing), "malformed_credential");
+    assert_eq!(
+        first_code(&json_of(&locate_session(None))),
+        "malformed_credential"
+    );
+    let (vectors, index) = session_case("session, bare");
+    let unread = json_of(&verify_signed_in(
+        Some(vectors.sessions[index].session.clone()),
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        &vectors.hashing_key,
+        Some(vectors.now as f64),
+    ));
+    assert_eq!(first_code(&unread), "unknown_session");
+}
+
+#[wasm_bindgen_test]
+fn bad_session_inputs_are_failures_not_exceptions() {
+    let (vectors, index) = session_case("session, bare");
+    let case = &vectors.sessions[index];
+    let key = &vectors.hashing_key;
+    let now = Some(vectors.now as f64);
+    let session = || Some(case.session.clone());
+    let tenant = || case.tenant_id.clone();
+    let record = || js_of(&case.session_record);
+    let access = || js_of(&case.access_record);
+    let problem = |value: JsValue| {
+        let result = json_of(&value);
+        (
+            first_code(&result).to_owned(),
+            result["errors"][0]["path"].clone(),
+        )
+    };
+    let input = |path: &str| ("invalid_input".to_owned(), json!(path));
+
+    let mut extra = case.session_record.clone();
+    extra["tenant_id"] = json!("ten_0000000000000001");
+    assert_eq!(
+        problem(verify_session(
+            session(),
+            js_of(&extra),
+            access(),
+            tenant(),
+            key,
+            now
+        )),
+        input("sessionRecord")
+    );
+    assert_eq!(
+        problem(verify_session(
+            session(),
+            JsValue::from_str("{not json"),
+            access(),
+            tenant(),
+            key,
+            now
+        )),
+        input("sessionRecord")
+    );
+    let mut asleep = case.access_record.clone();
+    asleep["status"] = json!("asleep");
+    assert_eq!(
+        problem(verify_signed_in(
+            session(),
+            record(),
+            js_of(&asleep),
+            key,
+            now
+        )),
+        input("accessRecord")
+    );
+    assert_eq!(
+        problem(access_record_key(JsValue::NULL)),
+        input("sessionRecord")
+    );
+    assert_eq!(problem(access_record_key(access())), input("sessionRecord"));
+    for (expected, verified, signed_in) in [
+        (
+            "invalid_hashing_key",
+            verify_session(session(), record(), access(), tenant(), "short", now),
+            verify_signed_in(session(), record(), access(), "short", now),
+        ),
+        (
+            "invalid_time",
+            verify_session(session(), record(), access(), tenant(), key, Some(-1.0)),
+            verify_signed_in(session(), record(), access(), key, Some(f64::NAN)),
+        ),
+    ] {
+        assert_eq!(problem(verified).0, expected);
+        assert_eq!(problem(signed_in).0, expected);
+    }
 }

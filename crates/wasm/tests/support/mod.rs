@@ -31,6 +31,8 @@ pub struct Vectors {
     pub account_permissions_matrix: Value,
     /// `accountOperationAllowed` cases.
     pub account_operation_allowed: Vec<AccountOperationCase>,
+    /// `locateSession`, `accessRecordKey`, `verifySession` and `verifySignedIn` cases.
+    pub sessions: Vec<SessionCase>,
 }
 
 /// One verification: a presented credential and the record stored under its key id.
@@ -45,6 +47,31 @@ pub struct VerifyCase {
     pub record: Value,
     /// The exact result.
     pub result: Value,
+}
+
+/// One presented session, the two records its verification reads and the tenant the request
+/// names, with what each session function returns for them.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCase {
+    /// What the case shows.
+    pub name: String,
+    /// The session or `Authorization` header as presented.
+    pub session: String,
+    /// The record stored under the session's id (null: none stored).
+    pub session_record: Value,
+    /// The access record stored under the session record's user (null: none stored).
+    pub access_record: Value,
+    /// The tenant the request names (null: none).
+    pub tenant_id: Option<String>,
+    /// The exact result of `locateSession(session)`.
+    pub located: Value,
+    /// The exact result of `accessRecordKey(session_record)` (null when no record is stored).
+    pub access_record_key: Value,
+    /// The exact result of `verifySession`.
+    pub result: Value,
+    /// The exact result of `verifySignedIn`.
+    pub signed_in: Value,
 }
 
 /// One principal, and the decision for every operation of the catalogue (and a few names
