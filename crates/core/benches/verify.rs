@@ -246,6 +246,7 @@ fn bench_sign_in(c: &mut Criterion) {
         secret_hash: issued.hash,
         idle_expires_at: Timestamp::from_unix_seconds(u64::MAX),
         absolute_expires_at: Timestamp::from_unix_seconds(u64::MAX),
+        method: session::SignInMethod::Password,
     };
     let access = AccessRecord {
         account_id,
@@ -256,6 +257,7 @@ fn bench_sign_in(c: &mut Criterion) {
             TenantAccess {
                 permissions: PermissionSet::ALL,
                 plan: Plan::Team,
+                sso: None,
             },
         )]
         .into(),

@@ -632,6 +632,9 @@ impl SessionVerification {
             SessionVerification::Expired => "session has expired",
             SessionVerification::UserNotActive => "the session's user is not active",
             SessionVerification::NotMember => "the session's user is not a member of the tenant",
+            SessionVerification::SsoRequired => {
+                "the tenant enforces SSO and the session was not signed in with its connection"
+            }
         }
     }
 

@@ -366,6 +366,10 @@ pub struct SessionRecord {
     /// When the session ends regardless (seconds since the Unix epoch).
     #[tsify(type = "number")]
     pub absolute_expires_at: Timestamp,
+    /// How it was signed in (absent in records written before SSO: password).
+    #[serde(default)]
+    #[tsify(type = "\"password\" | { sso: { connection: string } }", optional)]
+    pub method: portcullis_core::session::SignInMethod,
 }
 
 impl From<CoreSessionRecord> for SessionRecord {
@@ -377,6 +381,7 @@ impl From<CoreSessionRecord> for SessionRecord {
             secret_hash: record.secret_hash,
             idle_expires_at: record.idle_expires_at,
             absolute_expires_at: record.absolute_expires_at,
+            method: record.method,
         }
     }
 }
@@ -390,6 +395,7 @@ impl From<SessionRecord> for CoreSessionRecord {
             secret_hash: record.secret_hash,
             idle_expires_at: record.idle_expires_at,
             absolute_expires_at: record.absolute_expires_at,
+            method: record.method,
         }
     }
 }
@@ -402,6 +408,10 @@ pub struct TenantAccess {
     pub permissions: Vec<Permission>,
     /// The tenant's plan now.
     pub plan: Plan,
+    /// What the tenant's SSO enforcement asks of the user, when it enforces SSO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(type = "{ connection: string; breakglass: boolean }", optional)]
+    pub sso: Option<portcullis_core::tenant::SsoRequirement>,
 }
 
 impl From<CoreTenantAccess> for TenantAccess {
@@ -409,6 +419,7 @@ impl From<CoreTenantAccess> for TenantAccess {
         Self {
             permissions: permission_names(access.permissions),
             plan: access.plan.into(),
+            sso: access.sso,
         }
     }
 }
@@ -418,6 +429,7 @@ impl From<TenantAccess> for CoreTenantAccess {
         Self {
             permissions: permission_set(access.permissions),
             plan: access.plan.into(),
+            sso: access.sso,
         }
     }
 }

@@ -554,6 +554,7 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
         secret_hash: issued.hash,
         idle_expires_at: Timestamp::from_unix_seconds(NOW + 3600),
         absolute_expires_at: Timestamp::from_unix_seconds(NOW + 86_400),
+        method: portcullis_core::session::SignInMethod::Password,
     };
     let access = CoreAccessRecord {
         account_id: fixture.account.clone(),
@@ -565,6 +566,7 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
                 TenantAccess {
                     permissions: scope,
                     plan: Plan::Team,
+                    sso: None,
                 },
             ),
             (
@@ -572,6 +574,7 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
                 TenantAccess {
                     permissions: PermissionSet::ALL,
                     plan: Plan::Enterprise,
+                    sso: None,
                 },
             ),
         ]),
