@@ -13,7 +13,12 @@
 //!   tenant they must be a member (else `tenant_not_found`, as if it did not exist; for a
 //!   credential of that tenant, `credential_not_found`); through a token, the token must exist,
 //!   be theirs, belong to that tenant and be unexpired (`credential_not_usable`), and then they
-//!   hold only what the token's scope allows. Lacking a needed permission: `missing_permission`.
+//!   hold only what the token's scope allows; through a session, it must be one of theirs and
+//!   open (`credential_not_usable`, judged right after their status), and then they hold all
+//!   their current permissions in any tenant they are a member of. In a tenant enforcing SSO, a
+//!   token or a password session (the model's all are) acts only for its breakglass user
+//!   (`sso_required`, judged after membership); acting with neither is no sign-in and is not
+//!   held to it. Lacking a needed permission: `missing_permission`.
 //! - Account-level operations (create tenant, user lifecycle, company admin, primary contacts,
 //!   account settings) need an active company admin (`not_company_admin`); through a token, one
 //!   that carries `user_and_api_management` in its tenant. Re-sending an invitation also works
@@ -65,12 +70,24 @@
 //! - After any accepted change: every tenant keeps an active member holding
 //!   `user_and_api_management` (`lockout`), and the account owner stays an active company admin.
 //! - Quotas (50 tokens per member per tenant, 50 keys per tenant): `quota_exceeded`.
+//! - Sessions: accepting an invitation with a password sets it and signs the user in; signing
+//!   in opens a session for an active user with their password (the account owner's is set by a
+//!   reset at sign-up, which signs them in), and anything else, whoever the email names or
+//!   nobody, is `sign_in_failed`. A session ends when signed out (one of the actor's own open
+//!   sessions, else `session_not_found`) or signed out everywhere (the outcome counts the
+//!   sessions it ended), when its user changes their password (the current one must be right,
+//!   else `password_incorrect`; the acting session stays, every other goes), is deactivated
+//!   (reactivating does not bring it back) or deleted, and 12 hours after it was last seen
+//!   (signed in, or an accepted request through it) or 7 days after sign-in, whichever comes
+//!   first; an ended session is gone from the account at the next accepted change (a bulk
+//!   request changes once per user it changes). The model never reaches the 50-session cap.
 //! - Notifications: every accepted invitation or creation of a new user, re-sent invitation,
-//!   acceptance, activation, deactivation and deletion produces exactly one notification of
-//!   its kind to that user's email, and a primary contact swap one to the new contact's and
-//!   one to the replaced contact's (when they differ), all in the same step; nothing else
-//!   produces any; sequence numbers are contiguous and no
-//!   invitation code or token secret ever appears in one.
+//!   acceptance, activation, deactivation, deletion and password change produces exactly one
+//!   notification of its kind to that user's email, and a primary contact swap one to the new
+//!   contact's and one to the replaced contact's (when they differ), all in the same step;
+//!   nothing else produces any (signing in, always from the one device here, included);
+//!   sequence numbers are contiguous and no invitation code, token secret or session ever
+//!   appears in one.
 //! - Bulk lifecycle: a company admin (else the whole request is refused as above) names 1 to
 //!   100 distinct users (else `out_of_range`); each is then judged in order exactly as the
 //!   single-user activate / deactivate / delete would be on the account as the users before
@@ -79,15 +96,20 @@
 //! - Verification: a token verifies while it exists, is unexpired and its owner is active (else
 //!   `unknown_key`, `expired`, `owner_pending`, `owner_inactive`), with its scope ∩ the owner's
 //!   permissions; an automation key while it exists, is enabled and the plan includes keys
-//!   (else `disabled`), with `build_applications` only.
+//!   (else `disabled`), with `build_applications` only; a session, in each tenant, while the
+//!   account holds it (else `unknown_session`), it is unexpired (`session_expired`), its user
+//!   is active (`user_not_active`) and a member there (`not_member`) and enforcement lets it
+//!   act there (`sso_required`), with the user's permissions there: so no session of an
+//!   inactive or deleted user verifies, nor one in a tenant its user left.
 //!
 //! Checked on the engine alone after every step, besides the rules above that it can judge by
 //! itself: every tenant has exactly one primary contact, an existing license admin of it; the
 //! account owner is an active company admin; a trial account has no other company admin;
-//! pending users hold no company role; and every user and company role the step added was
-//! given by someone who could, judging by the state before the step: users created by company
-//! and license admins, the company admin and support roles given and primary contacts named
-//! by company admins, a tenant's license admin role by company admins or its license admins.
+//! pending users hold no company role; only active users hold sessions; and every user and
+//! company role the step added was given by someone who could, judging by the state before the
+//! step: users created by company and license admins, the company admin and support roles given
+//! and primary contacts named by company admins, a tenant's license admin role by company
+//! admins or its license admins.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -104,6 +126,7 @@ use portcullis_core::credential::{CredentialKind, Verification};
 use portcullis_core::plan::Feature;
 use portcullis_core::random::SeededRandom;
 use portcullis_core::secret::Secret;
+use portcullis_core::session::{IssuedSession, SessionId};
 use portcullis_core::sso::{OidcSettings, SsoConnectionId, SsoProtocolSettings};
 use portcullis_core::user::{User, UserStatus};
 use portcullis_core::{
@@ -124,6 +147,17 @@ const OWNER: usize = 0;
 const MANAGE: Permission = Permission::UserAndApiManagement;
 const BUILD: Permission = Permission::BuildApplications;
 const QUOTA: usize = 50;
+/// Session lifetimes: the account's defaults, which the model never changes.
+const SESSION_IDLE: u64 = 12 * HOUR;
+const SESSION_ABSOLUTE: u64 = 7 * 24 * HOUR;
+/// The passwords users choose, by index (all within the policy).
+const PASSWORDS: [&str; 3] = [
+    "correct horse battery",
+    "staple gun tr0ub4dor",
+    "hunter2 hunter2 hunter2",
+];
+/// A password nobody has.
+const WRONG_PASSWORD: &str = "not the password at all";
 /// Acting in a tenant one is not a member of reads as the tenant not existing.
 const NOT_A_MEMBER: &str = "tenant_not_found";
 
@@ -166,6 +200,8 @@ struct ModelUser {
     /// The tenants this user is a license admin of (launchers of a tenant become one).
     license_tenants: BTreeSet<usize>,
     invitation: Option<Invitation>,
+    /// The index in [`PASSWORDS`] of the user's password, once set.
+    password: Option<usize>,
 }
 
 impl ModelUser {
@@ -181,6 +217,7 @@ impl ModelUser {
             support: false,
             license_tenants: BTreeSet::new(),
             invitation: Some(invitation),
+            password: None,
         }
     }
 }
@@ -218,6 +255,17 @@ struct ModelToken {
     live: bool,
 }
 
+/// A password session: it acts while stored and unexpired.
+#[derive(Clone, Debug)]
+struct ModelSession {
+    user: usize,
+    created_at: u64,
+    last_seen: u64,
+    /// Still held by the account: not signed out, ended by a password change or dropped with
+    /// its user's deactivation or deletion (or, once expired, by the next change).
+    stored: bool,
+}
+
 #[derive(Clone, Debug)]
 struct ModelKey {
     tenant: usize,
@@ -236,17 +284,19 @@ struct Model {
     tenants: Vec<ModelTenant>,
     tokens: Vec<ModelToken>,
     keys: Vec<ModelKey>,
+    sessions: Vec<ModelSession>,
     codes_issued: usize,
     /// Per user of the last bulk request: `None` if changed, else the codes of the rules
     /// refusing it.
     bulk_expected: Vec<Option<Vec<&'static str>>>,
 }
 
-/// Who acts: a user, maybe through one of the tokens ever issued.
+/// Who acts: a user, maybe through one of the tokens or sessions ever issued (never both).
 #[derive(Clone, Copy, Debug)]
 struct Acting {
     user: usize,
     token: Option<usize>,
+    session: Option<usize>,
 }
 
 /// An invitation code to present.
@@ -293,9 +343,28 @@ enum Request {
         email: String,
         permissions: PermissionSet,
     },
+    /// Accepting an invitation, with a password (index in [`PASSWORDS`]) signing in at once.
     Accept {
         email: String,
         code: Code,
+        password: Option<usize>,
+    },
+    /// A password sign-in (`None`: a password nobody has).
+    SignIn {
+        email: String,
+        password: Option<usize>,
+    },
+    SignOut {
+        actor: Acting,
+        session: usize,
+    },
+    SignOutEverywhere {
+        actor: Acting,
+    },
+    ChangePassword {
+        actor: Acting,
+        current: Option<usize>,
+        new: usize,
     },
     Resend {
         actor: Acting,
@@ -398,6 +467,40 @@ enum Request {
     },
 }
 
+impl Request {
+    /// Who acts, for those requests someone acts in.
+    fn actor(&self) -> Option<Acting> {
+        match *self {
+            Request::CreateTenant { actor, .. }
+            | Request::Invite { actor, .. }
+            | Request::Resend { actor, .. }
+            | Request::Revoke { actor, .. }
+            | Request::ChangePermissions { actor, .. }
+            | Request::RemoveMember { actor, .. }
+            | Request::Deactivate { actor, .. }
+            | Request::Activate { actor, .. }
+            | Request::Delete { actor, .. }
+            | Request::SetCompanyAdmin { actor, .. }
+            | Request::CreateUser { actor, .. }
+            | Request::SetSupport { actor, .. }
+            | Request::TenantAdmin { actor, .. }
+            | Request::Rename { actor, .. }
+            | Request::SetInvitationTtl { actor, .. }
+            | Request::CreateToken { actor, .. }
+            | Request::DeleteToken { actor, .. }
+            | Request::CreateKey { actor, .. }
+            | Request::SetKeyEnabled { actor, .. }
+            | Request::DeleteKey { actor, .. }
+            | Request::UpdateTenant { actor, .. }
+            | Request::Bulk { actor, .. }
+            | Request::SignOut { actor, .. }
+            | Request::SignOutEverywhere { actor }
+            | Request::ChangePassword { actor, .. } => Some(actor),
+            Request::Accept { .. } | Request::SignIn { .. } | Request::Advance { .. } => None,
+        }
+    }
+}
+
 /// The codes of every rule a refused request breaks.
 #[derive(Debug)]
 struct Refused(Vec<&'static str>);
@@ -443,6 +546,8 @@ impl Model {
                 support: false,
                 license_tenants: BTreeSet::from([0]),
                 invitation: None,
+                // Set through a password reset right after sign-up, which signs them in.
+                password: Some(0),
             }],
             tenants: vec![ModelTenant::launched(plan, OWNER)],
             tokens: vec![ModelToken {
@@ -453,6 +558,12 @@ impl Model {
                 live: true,
             }],
             keys: Vec::new(),
+            sessions: vec![ModelSession {
+                user: OWNER,
+                created_at: START,
+                last_seen: START,
+                stored: true,
+            }],
             codes_issued: 0,
             bulk_expected: Vec::new(),
         }
@@ -488,9 +599,67 @@ impl Model {
     fn acting_user(&self, actor: Acting) -> Result<(), &'static str> {
         match self.users[actor.user].status {
             Status::Deleted => Err("unknown_actor"),
-            Status::Active => Ok(()),
             Status::Pending | Status::Inactive => Err("actor_not_active"),
+            // Through a session, it must be one of theirs and open.
+            Status::Active
+                if actor
+                    .session
+                    .is_some_and(|s| !self.session_of(s, actor.user)) =>
+            {
+                Err("credential_not_usable")
+            }
+            Status::Active => Ok(()),
         }
+    }
+
+    /// When session `s` ends unless seen again (never after its absolute expiry).
+    fn session_expiry(&self, s: usize) -> u64 {
+        let session = &self.sessions[s];
+        (session.last_seen + SESSION_IDLE).min(session.created_at + SESSION_ABSOLUTE)
+    }
+
+    /// Whether session `s` is open: stored and unexpired.
+    fn session_open(&self, s: usize) -> bool {
+        self.sessions[s].stored && self.now < self.session_expiry(s)
+    }
+
+    /// Whether session `s` is an open session of `user`.
+    fn session_of(&self, s: usize, user: usize) -> bool {
+        self.sessions[s].user == user && self.session_open(s)
+    }
+
+    /// A new password session of `user` (who is active), seen now.
+    fn open_session(&mut self, user: usize) {
+        self.sessions.push(ModelSession {
+            user,
+            created_at: self.now,
+            last_seen: self.now,
+            stored: true,
+        });
+    }
+
+    /// After every accepted change, as the engine settles sign-in state: sessions of users who
+    /// are not active and expired ones go; the acting session is seen now.
+    fn settle(&mut self, actor: Option<Acting>) {
+        for s in 0..self.sessions.len() {
+            if !self.session_open(s) || !self.is_active(self.sessions[s].user) {
+                self.sessions[s].stored = false;
+            }
+        }
+        if let Some(actor) = actor
+            && let Some(s) = actor.session
+            && self.sessions[s].stored
+            && self.sessions[s].user == actor.user
+        {
+            self.sessions[s].last_seen = self.now;
+        }
+    }
+
+    /// The stored sessions of `user`.
+    fn sessions_of(&self, user: usize) -> Vec<usize> {
+        (0..self.sessions.len())
+            .filter(|&s| self.sessions[s].stored && self.sessions[s].user == user)
+            .collect()
     }
 
     /// What `actor` may do in `tenant`.
@@ -500,23 +669,28 @@ impl Model {
             .members
             .get(&actor.user)
             .ok_or(NOT_A_MEMBER)?;
-        let Some(token) = actor.token else {
-            return Ok(granted);
+        let held = match actor.token {
+            None => granted,
+            Some(token) => {
+                let token = &self.tokens[token];
+                let usable = token.live
+                    && token.tenant == tenant
+                    && token.owner == actor.user
+                    && token.expires_at.is_none_or(|expiry| self.now < expiry);
+                if !usable {
+                    return Err("credential_not_usable");
+                }
+                granted.intersection(token.scope)
+            }
         };
-        let token = &self.tokens[token];
-        let usable = token.live
-            && token.tenant == tenant
-            && token.owner == actor.user
-            && token.expires_at.is_none_or(|expiry| self.now < expiry);
-        if !usable {
-            return Err("credential_not_usable");
-        }
-        // SSO enforcement: the model's tokens never come from an SSO session, so in an
-        // enforcing tenant only the breakglass user's act.
-        if self.sso_blocks(tenant, actor.user) {
+        // SSO enforcement: the model's tokens and sessions never come from an SSO sign-in, so
+        // in an enforcing tenant only the breakglass user's act (the runtime acting for a
+        // user, with neither, is no sign-in).
+        let credential = actor.token.is_some() || actor.session.is_some();
+        if credential && self.sso_blocks(tenant, actor.user) {
             return Err("sso_required");
         }
-        Ok(granted.intersection(token.scope))
+        Ok(held)
     }
 
     /// Whether `tenant` enforces SSO against `user`'s tokens (they are not its breakglass).
@@ -727,6 +901,11 @@ impl Model {
         let mut next = self.clone();
         self.run(request, &mut next)?;
         rules(&next.invariants())?;
+        // Every accepted request commits, settling the sessions, but the passing of time and a
+        // bulk request (each change in it commits, as the single request it is judged as).
+        if !matches!(request, Request::Advance { .. } | Request::Bulk { .. }) {
+            next.settle(request.actor());
+        }
         Ok(next)
     }
 
@@ -812,7 +991,11 @@ impl Model {
                 };
                 next.tenants[tenant].members.insert(user, permissions);
             }
-            Request::Accept { ref email, code } => {
+            Request::Accept {
+                ref email,
+                code,
+                password,
+            } => {
                 let user = self.user_by_email(email).ok_or("invitation_invalid")?;
                 let invitation = self.users[user].invitation.ok_or("invitation_invalid")?;
                 if !matches!(code, Code::Issued(presented) if presented == invitation.code) {
@@ -827,6 +1010,50 @@ impl Model {
                 )])?;
                 next.users[user].status = Status::Active;
                 next.users[user].invitation = None;
+                if password.is_some() {
+                    next.users[user].password = password;
+                    next.open_session(user);
+                }
+            }
+            Request::SignIn {
+                ref email,
+                password,
+            } => {
+                // Only an active user, with their own password.
+                let user = self
+                    .user_by_email(email)
+                    .filter(|&user| self.is_active(user))
+                    .filter(|&user| password.is_some() && self.users[user].password == password)
+                    .ok_or("sign_in_failed")?;
+                next.open_session(user);
+            }
+            Request::SignOut { actor, session } => {
+                self.acting_user(actor)?;
+                rules(&[(!self.session_of(session, actor.user), "session_not_found")])?;
+                next.sessions[session].stored = false;
+            }
+            Request::SignOutEverywhere { actor } => {
+                self.acting_user(actor)?;
+                for s in self.sessions_of(actor.user) {
+                    next.sessions[s].stored = false;
+                }
+            }
+            Request::ChangePassword {
+                actor,
+                current,
+                new,
+            } => {
+                // Through a token, only one usable in its own tenant; the current password
+                // must be right; every other session of the user ends.
+                self.credential(actor)?;
+                let right = current.is_some() && self.users[actor.user].password == current;
+                rules(&[(!right, "password_incorrect")])?;
+                next.users[actor.user].password = Some(new);
+                for s in self.sessions_of(actor.user) {
+                    if actor.session != Some(s) {
+                        next.sessions[s].stored = false;
+                    }
+                }
             }
             Request::Resend { actor, user } => {
                 // Only someone who reaches the user's identity receives a code; it stays for
@@ -1296,6 +1523,34 @@ impl Model {
         }
     }
 
+    /// How session `s` verifies for acting in `tenant`.
+    fn expected_session(&self, s: usize, tenant: usize) -> Expected {
+        let session = &self.sessions[s];
+        let refused = |code| Expected {
+            code,
+            permissions: PermissionSet::EMPTY,
+        };
+        let granted = self.tenants[tenant].members.get(&session.user);
+        if !session.stored {
+            refused("unknown_session")
+        } else if self.now >= self.session_expiry(s) {
+            refused("session_expired")
+        } else if !self.is_active(session.user) {
+            refused("user_not_active")
+        } else if let Some(&permissions) = granted {
+            if self.sso_blocks(tenant, session.user) {
+                refused("sso_required")
+            } else {
+                Expected {
+                    code: "valid",
+                    permissions,
+                }
+            }
+        } else {
+            refused("not_member")
+        }
+    }
+
     fn expected_key(&self, index: usize) -> Expected {
         let key = &self.keys[index];
         let usable = key.enabled
@@ -1357,6 +1612,10 @@ enum UserPick {
     /// A user who is not a member of the operation's tenant, or with no tenant of any
     /// (anyone when there is none).
     Outsider(u8),
+    /// A user with a stored session (anyone when there is none).
+    SignedIn(u8),
+    /// A user with a password (anyone when there is none).
+    WithPassword(u8),
 }
 
 /// A tenant, chosen when the operation runs.
@@ -1371,7 +1630,11 @@ enum TenantPick {
 
 #[derive(Clone, Copy, Debug)]
 enum Via {
+    /// Acting as the user, with no credential (the runtime vouching for them).
     Session,
+    /// One of the actor's own password sessions, preferably an open one (as the user when they
+    /// never had one).
+    SignedIn(u8),
     /// One of the actor's own tokens, preferably a live one in the operation's tenant.
     OwnToken(u8),
     /// Any token ever issued.
@@ -1414,9 +1677,32 @@ enum Op {
         permissions: PermissionSet,
         accept: bool,
     },
+    /// Accept, with a password (which signs in) when `password` names one.
     Accept {
         user: UserPick,
         code: CodePick,
+        password: Option<u8>,
+    },
+    /// Sign in with the user's password when `right` (else a wrong one); `None`: an address
+    /// that belongs to nobody.
+    SignIn {
+        user: Option<UserPick>,
+        right: bool,
+    },
+    /// Sign out one of the actor's sessions (when `foreign`, anyone's).
+    SignOut {
+        actor: ActorPick,
+        session: u8,
+        foreign: bool,
+    },
+    SignOutEverywhere {
+        actor: ActorPick,
+    },
+    /// Change the actor's password, giving the right current one when `right`.
+    ChangePassword {
+        actor: ActorPick,
+        right: bool,
+        new: u8,
     },
     /// The account owner invites an existing user (often a pending one) into `tenant`, so
     /// that pending users of several tenants are common.
@@ -1598,7 +1884,8 @@ fn invitee_pick() -> impl Strategy<Value = UserPick> {
 /// `who`, in a session or through a token.
 fn acting(who: impl Strategy<Value = UserPick>) -> impl Strategy<Value = ActorPick> {
     let via = prop_oneof![
-        6 => Just(Via::Session),
+        4 => Just(Via::Session),
+        4 => any::<u8>().prop_map(Via::SignedIn),
         3 => any::<u8>().prop_map(Via::OwnToken),
         1 => any::<u8>().prop_map(Via::AnyToken),
     ];
@@ -1745,6 +2032,38 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         })
 }
 
+/// The account owner moving a tenant to the enterprise plan and enforcing SSO there, with a
+/// breakglass user who is often not the owner (so that sessions and tokens of other members
+/// meet the enforcement).
+fn enforce_sso() -> impl Strategy<Value = Op> {
+    let breakglass = prop_oneof![
+        1 => Just(UserPick::AccountOwner),
+        2 => any::<u8>().prop_map(UserPick::Member),
+        2 => any::<u8>().prop_map(UserPick::SignedIn),
+    ];
+    (tenant_pick(), breakglass).prop_map(|(tenant, breakglass)| Op::UpdateTenant {
+        actor: account_owner(),
+        tenant,
+        rename: false,
+        plan: Some(Plan::Enterprise),
+        sso: Some((true, Some(breakglass))),
+    })
+}
+
+/// Someone acting on their own sessions: usually a user signed in, through one of them.
+fn signed_in() -> impl Strategy<Value = ActorPick> {
+    let who = prop_oneof![
+        4 => any::<u8>().prop_map(UserPick::SignedIn),
+        1 => any::<u8>().prop_map(UserPick::Anyone),
+    ];
+    let via = prop_oneof![
+        4 => any::<u8>().prop_map(Via::SignedIn),
+        1 => Just(Via::Session),
+        1 => any::<u8>().prop_map(Via::OwnToken),
+    ];
+    (who, via).prop_map(|(who, via)| ActorPick { who, via })
+}
+
 /// Who runs an account-level operation: usually a company admin, sometimes anyone.
 fn admin() -> impl Strategy<Value = ActorPick> {
     let session = |who| ActorPick {
@@ -1792,7 +2111,27 @@ fn op() -> impl Strategy<Value = Op> {
                 accept,
             },
         ),
-        4 => (invitee_pick(), code).prop_map(|(user, code)| Op::Accept { user, code }),
+        4 => (invitee_pick(), code, prop::option::weighted(0.5, any::<u8>()))
+            .prop_map(|(user, code, password)| Op::Accept { user, code, password }),
+        2 => (
+            prop::option::weighted(
+                0.9,
+                prop_oneof![
+                    3 => any::<u8>().prop_map(UserPick::WithPassword),
+                    1 => user_pick(),
+                    1 => any::<u8>().prop_map(UserPick::Inactive),
+                    1 => any::<u8>().prop_map(UserPick::Pending),
+                ]
+            ),
+            prop::bool::weighted(0.7),
+        )
+            .prop_map(|(user, right)| Op::SignIn { user, right }),
+        2 => (signed_in(), any::<u8>(), prop::bool::weighted(0.2)).prop_map(
+            |(actor, session, foreign)| Op::SignOut { actor, session, foreign }
+        ),
+        1 => signed_in().prop_map(|actor| Op::SignOutEverywhere { actor }),
+        1 => (signed_in(), prop::bool::weighted(0.7), any::<u8>())
+            .prop_map(|(actor, right, new)| Op::ChangePassword { actor, right, new }),
         2 => (tenant_pick(), invitee_pick(), permissions()).prop_map(|(tenant, user, permissions)| {
             Op::Admit { tenant, user, permissions }
         }),
@@ -1899,6 +2238,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::sample::select(vec![1_u64, HOUR, 24 * HOUR, 73 * HOUR, 31 * 24 * HOUR])
             .prop_map(|seconds| Op::Advance { seconds }),
         2 => any::<u8>().prop_map(Op::AdvanceToExpiry),
+        2 => enforce_sso(),
         4 => (
             admin(),
             prop::sample::select(vec![
@@ -1941,6 +2281,18 @@ fn status_of(status: UserStatus) -> Status {
     }
 }
 
+/// What the engine answered an accepted request with.
+#[derive(Debug)]
+enum Answer {
+    Outcome(Outcome),
+    /// An invitation accepted with a password, and the session it opened.
+    Accepted(Outcome, IssuedSession),
+    SignedIn(IssuedSession),
+    /// How many sessions signing out everywhere ended.
+    Ended(usize),
+    Done,
+}
+
 struct World {
     account: Account,
     model: Model,
@@ -1953,6 +2305,8 @@ struct World {
     tokens: Vec<(KeyId, String)>,
     keys: Vec<(KeyId, String)>,
     codes: Vec<String>,
+    /// Id and secret of every session ever issued.
+    sessions: Vec<(SessionId, String)>,
     /// The account's identity-provider connection, which every SSO change names (the model
     /// leaves connections to `tests/sso.rs`).
     sso_connection: SsoConnectionId,
@@ -2000,6 +2354,31 @@ impl World {
         let Ok(Outcome::SsoConnectionCreated { connection }) = created else {
             panic!("no SSO connection: {created:?}")
         };
+        // The account owner sets a password through a reset, which signs them in.
+        let mut context = Context {
+            now: Timestamp::from_unix_seconds(START),
+            random: &mut random,
+            key: &key,
+        };
+        let issued = account.apply(
+            &Actor::user(signed_up.owner_id.clone()),
+            Command::IssuePasswordReset {
+                user_id: signed_up.owner_id.clone(),
+            },
+            &mut context,
+        );
+        let Ok(Outcome::PasswordResetIssued { reset, .. }) = issued else {
+            panic!("no password reset: {issued:?}")
+        };
+        let session = account
+            .reset_password(
+                OWNER_EMAIL,
+                reset.code.expose(),
+                PASSWORDS[0],
+                None,
+                &mut context,
+            )
+            .unwrap();
         World {
             model: Model::new(plan, trial),
             sso_connection: connection.connection_id,
@@ -2011,6 +2390,7 @@ impl World {
             )],
             keys: Vec::new(),
             codes: Vec::new(),
+            sessions: vec![(session.session_id, session.session.expose().to_owned())],
             account,
             key,
             random,
@@ -2126,14 +2506,42 @@ impl World {
                     .collect(),
                 n,
             ),
+            UserPick::SignedIn(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| !model.sessions_of(user).is_empty())
+                    .collect(),
+                n,
+            ),
+            UserPick::WithPassword(n) => one_of(
+                (0..model.users.len())
+                    .filter(|&user| model.users[user].password.is_some())
+                    .collect(),
+                n,
+            ),
         }
     }
 
     fn actor(&self, pick: ActorPick, tenant: Option<usize>) -> Acting {
         let user = self.user(pick.who, tenant);
         let tokens = &self.model.tokens;
+        let sessions = &self.model.sessions;
+        let session = match pick.via {
+            Via::SignedIn(n) => {
+                let own: Vec<usize> = (0..sessions.len())
+                    .filter(|&s| sessions[s].user == user)
+                    .collect();
+                let open: Vec<usize> = own
+                    .iter()
+                    .copied()
+                    .filter(|&s| self.model.session_open(s))
+                    .collect();
+                let choices = if open.is_empty() { own } else { open };
+                (!choices.is_empty()).then(|| choices[nth(choices.len(), n)])
+            }
+            _ => None,
+        };
         let token = match pick.via {
-            Via::Session => None,
+            Via::Session | Via::SignedIn(_) => None,
             Via::OwnToken(n) => {
                 let own: Vec<usize> = (0..tokens.len())
                     .filter(|&t| tokens[t].owner == user)
@@ -2148,7 +2556,11 @@ impl World {
             }
             Via::AnyToken(n) => Some(nth(tokens.len(), n)),
         };
-        Acting { user, token }
+        Acting {
+            user,
+            token,
+            session,
+        }
     }
 
     /// Resolves an operation against the current state; `None` when it has nothing to act on.
@@ -2179,7 +2591,11 @@ impl World {
                     permissions,
                 }
             }
-            Op::Accept { user, code } => {
+            Op::Accept {
+                user,
+                code,
+                password,
+            } => {
                 let user = self.user(user, None);
                 let code = match code {
                     CodePick::Current => model.users[user]
@@ -2193,6 +2609,57 @@ impl World {
                 Request::Accept {
                     email: model.users[user].email.clone(),
                     code,
+                    password: password.map(|n| usize::from(n) % PASSWORDS.len()),
+                }
+            }
+            Op::SignIn { user, right } => {
+                let (email, password) = match user {
+                    None => ("nobody@acme.test".to_owned(), Some(0)),
+                    Some(pick) => {
+                        let user = &model.users[self.user(pick, None)];
+                        (user.email.clone(), user.password)
+                    }
+                };
+                // A wrong password: nobody's, or another of the chosen ones.
+                let password = match (right, password) {
+                    (true, password) => password,
+                    (false, Some(p)) if p % 2 == 0 => Some((p + 1) % PASSWORDS.len()),
+                    (false, _) => None,
+                };
+                Request::SignIn { email, password }
+            }
+            Op::SignOut {
+                actor,
+                session,
+                foreign,
+            } => {
+                let actor = self.actor(actor, None);
+                let own: Vec<usize> = (0..model.sessions.len())
+                    .filter(|&s| model.sessions[s].user == actor.user)
+                    .collect();
+                let session = if foreign || own.is_empty() {
+                    (!model.sessions.is_empty()).then(|| nth(model.sessions.len(), session))?
+                } else {
+                    own[nth(own.len(), session)]
+                };
+                Request::SignOut { actor, session }
+            }
+            Op::SignOutEverywhere { actor } => Request::SignOutEverywhere {
+                actor: self.actor(actor, None),
+            },
+            Op::ChangePassword { actor, right, new } => {
+                let actor = self.actor(actor, None);
+                let current = model.users[actor.user].password;
+                Request::ChangePassword {
+                    actor,
+                    current: if right {
+                        current
+                    } else {
+                        current
+                            .map(|p| (p + 1) % PASSWORDS.len())
+                            .filter(|_| new % 2 == 0)
+                    },
+                    new: usize::from(new) % PASSWORDS.len(),
                 }
             }
             Op::Admit {
@@ -2409,8 +2876,12 @@ impl World {
                     .users
                     .iter()
                     .map(|u| u.invitation.map(|i| i.expires_at));
+                let sessions = (0..model.sessions.len())
+                    .filter(|&s| model.sessions[s].stored)
+                    .map(|s| Some(model.session_expiry(s)));
                 let future: Vec<u64> = tokens
                     .chain(invitations)
+                    .chain(sessions)
                     .flatten()
                     .filter(|&expiry| expiry > model.now)
                     .collect();
@@ -2424,9 +2895,10 @@ impl World {
 
     fn engine_actor(&self, acting: Acting) -> Actor {
         let user = self.users[acting.user].clone();
-        match acting.token {
-            None => Actor::user(user),
-            Some(token) => Actor::via_token(user, self.tokens[token].0.clone()),
+        match (acting.token, acting.session) {
+            (None, None) => Actor::user(user),
+            (Some(token), _) => Actor::via_token(user, self.tokens[token].0.clone()),
+            (None, Some(session)) => Actor::via_session(user, self.sessions[session].0.clone()),
         }
     }
 
@@ -2645,30 +3117,81 @@ impl World {
                     user_ids: users.iter().map(|&u| user(u)).collect(),
                 },
             ),
-            Request::Accept { .. } | Request::Advance { .. } => return None,
+            Request::Accept { .. }
+            | Request::SignIn { .. }
+            | Request::SignOut { .. }
+            | Request::SignOutEverywhere { .. }
+            | Request::ChangePassword { .. }
+            | Request::Advance { .. } => return None,
         })
     }
 
     /// Runs `request` on the engine.
-    fn execute(&mut self, request: &Request) -> Result<Outcome, Refusal> {
+    fn execute(&mut self, request: &Request) -> Result<Answer, Refusal> {
         let command = self.command(request);
+        let actor = request.actor().map(|acting| self.engine_actor(acting));
         let mut context = Context {
             now: Timestamp::from_unix_seconds(self.model.now),
             random: &mut self.random,
             key: &self.key,
         };
-        match (request, command) {
-            (_, Some((actor, command))) => self.account.apply(&actor, command, &mut context),
-            (Request::Accept { email, code }, None) => {
+        let password = |index: Option<usize>| index.map_or(WRONG_PASSWORD, |p| PASSWORDS[p]);
+        match (request, command, actor) {
+            (_, Some((actor, command)), _) => self
+                .account
+                .apply(&actor, command, &mut context)
+                .map(Answer::Outcome),
+            (
+                Request::Accept {
+                    email,
+                    code,
+                    password: chosen,
+                },
+                None,
+                _,
+            ) => {
                 let code = match *code {
                     Code::Issued(index) => self.codes[index].as_str(),
                     Code::Garbage => "pcinv_garbage",
                 };
                 let email: Email = email.parse().unwrap();
-                self.account
-                    .accept_invitation(&email, code, None, &mut context)
+                match chosen {
+                    None => self
+                        .account
+                        .accept_invitation(&email, code, None, &mut context)
+                        .map(Answer::Outcome),
+                    Some(_) => self
+                        .account
+                        .accept_invitation_with_password(
+                            &email,
+                            code,
+                            None,
+                            password(*chosen),
+                            None,
+                            &mut context,
+                        )
+                        .map(|(outcome, session)| Answer::Accepted(outcome, session)),
+                }
             }
-            (other, None) => panic!("{other:?} is not run on the engine"),
+            (Request::SignIn { email, password: p }, None, _) => self
+                .account
+                .sign_in_password(email, password(*p), None, &mut context)
+                .map(Answer::SignedIn),
+            (Request::SignOut { session, .. }, None, Some(actor)) => {
+                let id = self.sessions[*session].0.clone();
+                self.account
+                    .sign_out(&actor, &id, &mut context)
+                    .map(|()| Answer::Done)
+            }
+            (Request::SignOutEverywhere { .. }, None, Some(actor)) => self
+                .account
+                .sign_out_everywhere(&actor, &mut context)
+                .map(Answer::Ended),
+            (Request::ChangePassword { current, new, .. }, None, Some(actor)) => self
+                .account
+                .change_password(&actor, password(*current), PASSWORDS[*new], &mut context)
+                .map(|()| Answer::Done),
+            (other, _, _) => panic!("{other:?} is not run on the engine"),
         }
     }
 
@@ -2707,6 +3230,10 @@ impl World {
                     Request::Bulk { .. } => {
                         next.bulk_expected.iter().filter(|e| e.is_none()).count()
                     }
+                    // The acceptance, then the sign-in.
+                    Request::Accept {
+                        password: Some(_), ..
+                    } => 2,
                     _ => 1,
                 };
                 self.model = next;
@@ -2742,8 +3269,79 @@ impl World {
         self.check()
     }
 
-    /// Learns the ids an accepted command created, checking its outcome against the model.
-    fn record(&mut self, request: &Request, next: &Model, outcome: Outcome) -> Result<(), String> {
+    /// Learns the ids and secrets an accepted request created, checking its answer against the
+    /// model.
+    fn record(&mut self, request: &Request, next: &Model, answer: Answer) -> Result<(), String> {
+        match answer {
+            Answer::Outcome(outcome) => self.record_outcome(request, next, outcome)?,
+            Answer::Accepted(outcome, session) => {
+                self.record_outcome(request, next, outcome)?;
+                self.record_session(next, session)?;
+            }
+            Answer::SignedIn(session) => self.record_session(next, session)?,
+            Answer::Ended(ended) => {
+                let actor = request.actor().ok_or("nobody signed out")?;
+                let expected = self.model.sessions_of(actor.user).len();
+                if ended != expected {
+                    return Err(format!("{ended} sessions ended, model {expected}"));
+                }
+            }
+            Answer::Done => {}
+        }
+        let counts = (
+            self.users.len(),
+            self.tenants.len(),
+            self.tokens.len(),
+            self.keys.len(),
+            self.codes.len(),
+            self.sessions.len(),
+        );
+        let expected = (
+            next.users.len(),
+            next.tenants.len(),
+            next.tokens.len(),
+            next.keys.len(),
+            next.codes_issued,
+            next.sessions.len(),
+        );
+        if counts != expected {
+            return Err(format!(
+                "created {counts:?} (users, tenants, tokens, keys, codes, sessions), model \
+                 {expected:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A new session: the model's newest, of its user, with the default lifetimes.
+    fn record_session(&mut self, next: &Model, issued: IssuedSession) -> Result<(), String> {
+        let index = next.sessions.len() - 1;
+        let expected = &next.sessions[index];
+        let lifetimes = (
+            issued.idle_expires_at.unix_seconds(),
+            issued.absolute_expires_at.unix_seconds(),
+        );
+        if issued.user_id != self.users[expected.user]
+            || lifetimes
+                != (
+                    next.session_expiry(index),
+                    expected.created_at + SESSION_ABSOLUTE,
+                )
+        {
+            return Err(format!("session issued as {issued:?}, model {expected:?}"));
+        }
+        self.sessions
+            .push((issued.session_id, issued.session.expose().to_owned()));
+        Ok(())
+    }
+
+    /// Checks an engine outcome against the model, learning the ids it created.
+    fn record_outcome(
+        &mut self,
+        request: &Request,
+        next: &Model,
+        outcome: Outcome,
+    ) -> Result<(), String> {
         let created_user = next.users.len() > self.model.users.len();
         match (request, outcome) {
             (Request::CreateTenant { .. }, Outcome::TenantCreated { tenant_id }) => {
@@ -2942,25 +3540,6 @@ impl World {
             ) => {}
             (_, outcome) => return Err(format!("unexpected outcome {outcome:?}")),
         }
-        let counts = (
-            self.users.len(),
-            self.tenants.len(),
-            self.tokens.len(),
-            self.keys.len(),
-            self.codes.len(),
-        );
-        let expected = (
-            next.users.len(),
-            next.tenants.len(),
-            next.tokens.len(),
-            next.keys.len(),
-            next.codes_issued,
-        );
-        if counts != expected {
-            return Err(format!(
-                "created {counts:?} (users, tenants, tokens, keys, codes), model {expected:?}"
-            ));
-        }
         Ok(())
     }
 
@@ -3051,6 +3630,9 @@ impl World {
                 told
             }
             Request::Accept { email, .. } => vec![("activated", email.clone())],
+            Request::ChangePassword { actor, .. } => {
+                vec![("password_changed", email_of(actor.user))]
+            }
             Request::Resend { user, .. } => vec![("invitation_resent", email_of(*user))],
             Request::Deactivate { user, .. } => vec![("deactivated", email_of(*user))],
             Request::Activate { user, .. } => vec![("activated", email_of(*user))],
@@ -3243,6 +3825,18 @@ impl World {
                 return Err(format!("{} has a member or token of nobody", tenant.id));
             }
         }
+        // Only active users hold sessions.
+        for record in account.session_records().values() {
+            let active = account
+                .user(&record.user_id)
+                .is_some_and(|user| user.status == UserStatus::Active);
+            if !active {
+                return Err(format!(
+                    "{} holds a session while not active",
+                    record.user_id
+                ));
+            }
+        }
         let records = account.credential_records();
         let stored: usize = account
             .tenants()
@@ -3305,7 +3899,11 @@ impl World {
             return Err("notification sequence numbers are not contiguous".into());
         }
         let text = serde_json::to_string(notifications).map_err(|e| e.to_string())?;
-        let secrets = self.codes.iter().chain(self.tokens.iter().map(|(_, s)| s));
+        let secrets = self
+            .codes
+            .iter()
+            .chain(self.tokens.iter().map(|(_, s)| s))
+            .chain(self.sessions.iter().map(|(_, s)| s));
         if let Some(secret) = secrets
             .into_iter()
             .find(|secret| text.contains(secret.as_str()))
@@ -3534,6 +4132,21 @@ impl World {
                 ));
             }
         }
+        let stored: BTreeMap<&SessionId, (&UserId, u64)> = (0..model.sessions.len())
+            .filter(|&s| model.sessions[s].stored)
+            .map(|s| {
+                let user = &self.users[model.sessions[s].user];
+                (&self.sessions[s].0, (user, model.session_expiry(s)))
+            })
+            .collect();
+        let records = account.session_records();
+        let actual: BTreeMap<&SessionId, (&UserId, u64)> = records
+            .iter()
+            .map(|(id, record)| (id, (&record.user_id, record.idle_expires_at.unix_seconds())))
+            .collect();
+        if actual != stored {
+            return Err(format!("sessions: engine {actual:?}, model {stored:?}"));
+        }
         for (index, expected) in model.keys.iter().enumerate().filter(|(_, k)| k.live) {
             let tenant = account
                 .tenant(&self.tenants[expected.tenant])
@@ -3581,6 +4194,27 @@ impl World {
                 ));
             }
         }
+        // Every session ever issued, in every tenant.
+        for (index, (id, secret)) in self.sessions.iter().enumerate() {
+            for (tenant, tenant_id) in self.tenants.iter().enumerate() {
+                let verification = self
+                    .account
+                    .verify_session(secret, tenant_id, &self.key, now);
+                let actual = Expected {
+                    code: verification.code(),
+                    permissions: verification
+                        .principal()
+                        .map_or(PermissionSet::EMPTY, |principal| principal.permissions),
+                };
+                let expected = self.model.expected_session(index, tenant);
+                if actual != expected {
+                    return Err(format!(
+                        "session {index} ({id:?}) verifies in tenant {tenant} as {actual:?}, \
+                         model {expected:?}"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -3589,9 +4223,13 @@ fn run(plan: Plan, trial: bool, seed: u64, ops: &[Op]) -> Result<(), TestCaseErr
     let mut world = World::new(plan, trial, seed);
     world.check().map_err(TestCaseError::fail)?;
     for (index, op) in ops.iter().enumerate() {
+        // Every other acceptance chooses a password, signing in.
         let accept = Op::Accept {
             user: UserPick::Newest,
             code: CodePick::Current,
+            password: u8::try_from(index / 2 % PASSWORDS.len())
+                .ok()
+                .filter(|_| index % 2 == 0),
         };
         let steps = match op {
             Op::Invite { accept: true, .. } | Op::CreateUser { accept: true, .. } => {
