@@ -111,18 +111,25 @@ test("SSO: enterprise only, with an active managing breakglass user who stays on
     token: world.token,
     body: { sso: { enforced: true, breakglass: reader.id, connection } },
   });
-  const guard = await member(world, ["user_and_api_management"], "guard");
+  const guard = await member(world, ["user_and_api_management", "modify_tenant_settings"], "guard");
   await refused(world, 409, "sso_connection_required", "PATCH", path, {
     token: world.token,
     body: { sso: { enforced: true, breakglass: guard.id } },
   });
-  ok(await call("PATCH", path, { token: world.token, body: { sso: { enforced: true, breakglass: guard.id, connection } } }));
+  // The breakglass user stays one while chosen (enforced or not yet).
+  ok(await call("PATCH", path, { token: world.token, body: { sso: { enforced: false, breakglass: guard.id, connection } } }));
   await refused(world, 409, "breakglass_protected", "PATCH", `${path}/members/${guard.id}`, {
     token: world.token,
     body: { permissions: [] },
   });
   await refused(world, 409, "breakglass_protected", "POST", `/v1/users/${guard.id}/deactivate`, { token: world.token });
-  await refused(world, 409, "plan_change_blocked", "PATCH", path, { token: world.token, body: { plan: "team" } });
+  ok(await call("PATCH", path, { token: world.token, body: { sso: { enforced: true, breakglass: guard.id, connection } } }));
+  // Enforced: the owner's token was not minted through SSO and is suspended there; the
+  // breakglass user's still acts, and cannot take the tenant off the plan SSO needs.
+  // (Checked directly: the state snapshot reads with the owner's token, suspended here now.)
+  assertProblem(await call("PATCH", path, { token: world.token, body: { plan: "team" } }), 403, "sso_required");
+  assertProblem(await call("PATCH", path, { token: guard.token, body: { plan: "team" } }), 409, "plan_change_blocked");
+  assert.equal(ok(await call("GET", path, { token: guard.token })).plan, "enterprise");
 });
 
 test("status transitions follow the lifecycle", async () => {
