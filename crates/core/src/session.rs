@@ -528,24 +528,49 @@ impl SignedIn {
     /// The principal acting in `tenant`: the user's permissions there now. A tenant the user
     /// is not in is [`SessionVerification::NotMember`].
     pub fn in_tenant(&self, tenant: &TenantId) -> Result<Principal, SessionVerification> {
-        let held = self
-            .tenants
-            .get(tenant)
-            .ok_or(SessionVerification::NotMember)?;
-        if !SsoRequirement::allows(held.sso.as_ref(), self.method.connection()) {
-            return Err(SessionVerification::SsoRequired);
-        }
-        Ok(Principal {
-            account_id: self.account_id.clone(),
-            tenant_id: tenant.clone(),
-            kind: PrincipalKind::Session {
-                user_id: self.user_id.clone(),
-                session_id: self.session_id.clone(),
+        tenant_principal(
+            Signer {
+                account_id: &self.account_id,
+                user_id: &self.user_id,
+                session_id: &self.session_id,
+                method: &self.method,
             },
-            permissions: held.permissions,
-            plan: held.plan,
-        })
+            self.tenants.get(tenant),
+            tenant,
+        )
     }
+}
+
+/// Who a verified session is, borrowed from wherever it was verified.
+#[derive(Clone, Copy)]
+struct Signer<'a> {
+    account_id: &'a AccountId,
+    user_id: &'a UserId,
+    session_id: &'a SessionId,
+    method: &'a SignInMethod,
+}
+
+/// The principal of a verified session in `tenant`, given what the user holds there (none: not
+/// a member); the tenant's SSO enforcement is applied here, the one place for sessions.
+fn tenant_principal(
+    signer: Signer<'_>,
+    held: Option<&TenantAccess>,
+    tenant: &TenantId,
+) -> Result<Principal, SessionVerification> {
+    let held = held.ok_or(SessionVerification::NotMember)?;
+    if !SsoRequirement::allows(held.sso.as_ref(), signer.method.connection()) {
+        return Err(SessionVerification::SsoRequired);
+    }
+    Ok(Principal {
+        account_id: signer.account_id.clone(),
+        tenant_id: tenant.clone(),
+        kind: PrincipalKind::Session {
+            user_id: signer.user_id.clone(),
+            session_id: signer.session_id.clone(),
+        },
+        permissions: held.permissions,
+        plan: held.plan,
+    })
 }
 
 /// The outcome of verifying a session: a value, never an error.
@@ -658,11 +683,19 @@ pub fn verify_session(
     key: &HashingKey,
     now: Timestamp,
 ) -> SessionVerification {
-    match verify_signed_in(presented, session, access, key, now) {
-        Ok(signed_in) => match signed_in.in_tenant(tenant) {
-            Ok(principal) => SessionVerification::Valid(principal),
-            Err(refused) => refused,
-        },
+    // Straight from the records: nothing of the user's other tenants is copied.
+    let verified =
+        open_records(presented, session, access, key, now).and_then(|(session, access)| {
+            let signer = Signer {
+                account_id: &session.account_id,
+                user_id: &session.user_id,
+                session_id: &session.session_id,
+                method: &session.method,
+            };
+            tenant_principal(signer, access.tenants.get(tenant), tenant)
+        });
+    match verified {
+        Ok(principal) => SessionVerification::Valid(principal),
         Err(refused) => refused,
     }
 }
@@ -677,6 +710,28 @@ pub fn verify_signed_in(
     key: &HashingKey,
     now: Timestamp,
 ) -> Result<SignedIn, SessionVerification> {
+    let (session, access) = open_records(presented, session, access, key, now)?;
+    Ok(SignedIn {
+        account_id: session.account_id.clone(),
+        user_id: session.user_id.clone(),
+        session_id: session.session_id.clone(),
+        idle_expires_at: session.idle_expires_at,
+        absolute_expires_at: session.absolute_expires_at,
+        method: session.method.clone(),
+        tenants: access.tenants.clone(),
+    })
+}
+
+/// The checks every session verification makes, in order: the text parses, the record is the
+/// presented id's, the secret matches (constant time) before anything else is revealed, the
+/// session is within its lifetimes, and its user's access record is theirs and active.
+fn open_records<'r>(
+    presented: &str,
+    session: Option<&'r SessionRecord>,
+    access: Option<&'r AccessRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+) -> Result<(&'r SessionRecord, &'r AccessRecord), SessionVerification> {
     let parsed = PresentedSession::from_credential_or_header(presented)
         .map_err(SessionVerification::Malformed)?;
     let session = session
@@ -693,15 +748,7 @@ pub fn verify_signed_in(
         .filter(|access| access.user_id == session.user_id)
         .filter(|access| access.status == UserStatus::Active)
         .ok_or(SessionVerification::UserNotActive)?;
-    Ok(SignedIn {
-        account_id: session.account_id.clone(),
-        user_id: session.user_id.clone(),
-        session_id: session.session_id.clone(),
-        idle_expires_at: session.idle_expires_at,
-        absolute_expires_at: session.absolute_expires_at,
-        method: session.method.clone(),
-        tenants: access.tenants.clone(),
-    })
+    Ok((session, access))
 }
 
 /// Whether `presented` (a bare credential or an `Authorization` header value) is a session
