@@ -167,6 +167,15 @@ describe("sessions", () => {
     assertProblem(refused.answer, 429, "too_many_failed_attempts");
     // Blocked means blocked, even with the right password from a fresh client.
     assertProblem(await signIn(world, dev.email, PASSWORD, { headers: { "cf-connecting-ip": "192.0.2.200" } }), 429, "too_many_failed_attempts");
+    // The company admins see the limit trip in the account audit log: the user, the limit and
+    // the client, never the typed email.
+    const audit = ok(await call("GET", "/v1/account/audit?limit=200", { token: world.token }));
+    const throttled = audit.items.filter((event) => event.action === "session.sign_in_throttled");
+    assert.equal(throttled.length, 1, JSON.stringify(throttled));
+    assert.equal(throttled[0].target, dev.id);
+    assert.match(throttled[0].detail, /^limits=(client,)?email client=192\.0\.2\.\d+$/);
+    assert.ok(!JSON.stringify(audit).includes(dev.email));
+    assert.equal(audit.chain.valid, true);
   });
 
   test("sign-out, sign-out everywhere, password change and deactivation end sessions on the next request", async () => {

@@ -10,12 +10,15 @@
 
 use portcullis_core::account::{Context, Outcome, Refusal, RefusalClass, SignUp};
 use portcullis_core::command::Command;
+use portcullis_core::gateway::throttle::SignInLimit;
 use portcullis_core::random::SeededRandom;
 use portcullis_core::session::{SessionLifetimes, SessionVerification};
 use portcullis_core::user::UserStatus;
 use portcullis_core::{
     Account, Actor, Email, HashingKey, PermissionSet, Plan, SessionId, TenantId, Timestamp, UserId,
 };
+
+use std::collections::BTreeSet;
 
 const HOUR: u64 = 3600;
 const PASSWORD: &str = "correct horse battery staple";
@@ -264,6 +267,50 @@ fn a_password_set_on_acceptance_signs_the_user_in() {
     );
     assert!(!state.contains(PASSWORD), "password stored");
     assert!(!format!("{:?}", world.account).contains("$argon2id$"));
+}
+
+#[test]
+fn a_tripped_sign_in_limit_is_audited_without_the_typed_email() {
+    let mut world = World::new();
+    let user = world.member("dev@acme.test", PermissionSet::EMPTY);
+    let events = world.account.audit_log().len();
+    let now = world.now;
+    let both = BTreeSet::from([SignInLimit::Client, SignInLimit::Email]);
+    world
+        .account
+        .record_sign_in_throttled(" DEV@acme.test", &both, "203.0.113.9", now);
+    let unknown = "nobody-<script>@acme.test";
+    let client = format!("198.51.100.{}", "7".repeat(100));
+    world.account.record_sign_in_throttled(
+        unknown,
+        &BTreeSet::from([SignInLimit::Client]),
+        &client,
+        now,
+    );
+    let log = world.account.audit_log();
+    assert_eq!(log.len(), events + 2);
+    let known = &log.events()[events].body;
+    assert_eq!(known.action, "session.sign_in_throttled");
+    assert_eq!(known.actor, None);
+    assert_eq!(known.tenant, None);
+    assert_eq!(known.target, user.as_str());
+    assert_eq!(known.detail, "limits=client,email client=203.0.113.9");
+    let stranger = &log.events()[events + 1].body;
+    assert_eq!(stranger.target, world.account.id().as_str());
+    assert!(
+        stranger
+            .detail
+            .starts_with("limits=client client=198.51.100.")
+    );
+    assert!(
+        stranger.detail.ends_with(" email=unknown"),
+        "{}",
+        stranger.detail
+    );
+    assert!(stranger.detail.len() < 100, "client address not bounded");
+    let state = serde_json::to_string(&world.account).unwrap();
+    assert!(!state.contains("nobody-"), "typed email stored");
+    assert!(portcullis_core::audit::verify_chain(log.events()).is_ok());
 }
 
 #[test]

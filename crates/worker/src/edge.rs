@@ -18,12 +18,14 @@ use portcullis_core::account::{Account, Actor, Context, SignUp};
 use portcullis_core::authz::{Operation, Principal, PrincipalKind, authorize};
 use portcullis_core::browser::{self, Presentation};
 use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
+use portcullis_core::gateway::throttle::{SignInLimit, Subject};
 use portcullis_core::random::OsRandom;
 use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENANT_HEADER};
 use portcullis_core::store::{
     access_key, account_key, account_object_name, credential_key, session_key,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use subtle::ConstantTimeEq as _;
 use worker::{Env, Request, RequestInit, Response};
 
@@ -439,10 +441,40 @@ async fn sign_in(request: &mut Request, env: &Env) -> Result<worker::Result<Resp
         let key = http::hashing_key(env)?;
         let _ = portcullis_core::password::verify(&sign_in.password.0, None, &key);
     }
-    if let Some(wait) = guard::charge_sign_in(env, &client, &account_id, &email).await {
+    if let Some((wait, limits)) = guard::charge_sign_in(env, &client, &account_id, &email).await {
+        record_sign_in_throttled(env, &account_id, email, limits, &client).await;
         return Err(Problem::too_many_failures(wait));
     }
     Err(Problem::from(&Refusal::SignInFailed))
+}
+
+/// Records in the account's audit log that its sign-in limiter just tripped for `email`: best
+/// effort (the caller is refused either way), and only for an account that exists, so no
+/// object comes into being for guessed ids.
+async fn record_sign_in_throttled(
+    env: &Env,
+    account_id: &AccountId,
+    email: String,
+    limits: BTreeSet<SignInLimit>,
+    client: &Subject,
+) {
+    let Subject::Client(address) = client else {
+        return;
+    };
+    if !matches!(account_known(env, account_id).await, Ok(true)) {
+        return;
+    }
+    let message = ObjectRequest::RecordSignInThrottled {
+        email,
+        limits,
+        client: address.clone(),
+        at: http::now(),
+    };
+    match forward(env, account_id, &message).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => worker::console_warn!("sign-in throttling not recorded: {error}"),
+        Err(problem) => worker::console_warn!("sign-in throttling not recorded: {}", problem.code),
+    }
 }
 
 /// A signed-in answer as the caller asked for it: as it is, or with the session moved out of

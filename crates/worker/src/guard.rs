@@ -11,12 +11,13 @@ use portcullis_core::AccountId;
 use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Verification};
 use portcullis_core::gateway::throttle::{
-    BLOCK_SECONDS, Blocklist, Subject, acceptance_subjects, charged_subjects, session_subjects,
-    sign_in_subjects,
+    BLOCK_SECONDS, Blocklist, SignInLimit, Subject, acceptance_subjects, charged_subjects,
+    session_subjects, sign_in_subjects,
 };
 use portcullis_core::gateway::usage::UsageReports;
 use portcullis_core::session::{SessionId, SessionVerification};
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use worker::{Context, Env, Request};
 
 /// How many blocks and usage reports one isolate remembers.
@@ -100,9 +101,11 @@ pub async fn charge_sign_in(
     client: &Subject,
     account: &AccountId,
     email: &str,
-) -> Option<u64> {
+) -> Option<(u64, BTreeSet<SignInLimit>)> {
     let subjects = sign_in_subjects(client, account, email);
-    charge_all(env, subjects.clone(), subjects).await
+    let (over, wait) = charge_tripped(env, subjects.clone(), subjects).await;
+    let limits = over.iter().filter_map(SignInLimit::of).collect();
+    wait.map(|wait| (wait, limits))
 }
 
 /// Charges a failed verification to its subjects' rate limiters; the seconds to wait when
@@ -151,6 +154,16 @@ async fn charge_all(
     subjects: Vec<Subject>,
     answered: impl IntoIterator<Item = Subject>,
 ) -> Option<u64> {
+    charge_tripped(env, subjects, answered).await.1
+}
+
+/// [`charge_all`], also answering which subjects this charge put over their limit (none when
+/// they were all within it, or already blocked elsewhere in the isolate).
+async fn charge_tripped(
+    env: &Env,
+    subjects: Vec<Subject>,
+    answered: impl IntoIterator<Item = Subject>,
+) -> (Vec<Subject>, Option<u64>) {
     let now = http::now();
     let mut over = Vec::new();
     for subject in subjects {
@@ -173,15 +186,15 @@ async fn charge_all(
         }
     }
     if over.is_empty() {
-        return None;
+        return (over, None);
     }
     BLOCKED.with_borrow_mut(|blocked| {
-        for subject in over {
-            blocked.block(subject, now.plus_seconds(BLOCK_SECONDS), now);
+        for subject in &over {
+            blocked.block(subject.clone(), now.plus_seconds(BLOCK_SECONDS), now);
         }
     });
     let answered: Vec<Subject> = answered.into_iter().collect();
-    blocked_any(&answered)
+    (over, blocked_any(&answered))
 }
 
 /// Reports that `principal`'s credential was used now, after the response and only when this

@@ -357,6 +357,25 @@ async fn handle(
                 body: Ok(String::new()),
             }
         }
+        (
+            ObjectRequest::RecordSignInThrottled {
+                email,
+                limits,
+                client,
+                at,
+            },
+            Some(mut account),
+        ) => {
+            let before = Snapshot::of(&account);
+            account.record_sign_in_throttled(&email, &limits, &client, at);
+            if let Err(problem) = persist(env, &sql, cache, &before, account).await {
+                return problem.into();
+            }
+            Reply {
+                status: 204,
+                body: Ok(String::new()),
+            }
+        }
         (ObjectRequest::RecordLastUsed { key_id, at }, Some(mut account)) => {
             let before = Snapshot::of(&account);
             if account.record_last_used(&key_id, at)

@@ -4,11 +4,13 @@
 use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
+use portcullis_core::gateway::throttle::SignInLimit;
 use portcullis_core::notification::Acknowledgement;
 use portcullis_core::session::SessionLifetimes;
 use portcullis_core::sso::SsoConnectionId;
 use portcullis_core::{Email, KeyId, SessionId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// One request to an account's Durable Object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,6 +120,18 @@ pub enum ObjectRequest {
         /// The session.
         session_id: SessionId,
         /// When it was used.
+        at: Timestamp,
+    },
+    /// The edge's limiter tripped on failed password sign-ins for `email` (sent once, with the
+    /// refusal that tripped it): recorded in the account's audit log.
+    RecordSignInThrottled {
+        /// The email the failures were for, as typed (never stored: the engine names the user).
+        email: String,
+        /// Which limits tripped.
+        limits: BTreeSet<SignInLimit>,
+        /// The client address the platform reported.
+        client: String,
+        /// When.
         at: Timestamp,
     },
 }

@@ -6,8 +6,11 @@
 //!   has none yet; the account owner has none until they set one) are verified against the
 //!   dummy hash ([`crate::password::verify`]); a pending or inactive user's password is
 //!   verified like anyone's and then refused. A failed sign-in changes nothing and records
-//!   nothing (throttling failures is the runtime's job); a sign-in appends one account-level
-//!   audit event, `session.signed_in`, naming the session id and never a secret.
+//!   nothing (counting failures is the runtime's job, with the limits of
+//!   [`crate::gateway::throttle`]); a sign-in appends one account-level audit event,
+//!   `session.signed_in`, naming the session id and never a secret. When the runtime's limiter
+//!   trips on failed sign-ins, [`Account::record_sign_in_throttled`] appends
+//!   `session.sign_in_throttled`.
 //! - Passwords are set when an invitation is accepted
 //!   ([`Account::accept_invitation_with_password`]) and changed with the current one
 //!   ([`Account::change_password`]), which ends the user's other sessions. Users without a
@@ -34,6 +37,7 @@
 //!   a reported use rewrites it.
 
 use super::{Account, Actor, Context, Event, Refusal};
+use crate::gateway::throttle::{SignInLimit, bounded_client};
 use crate::ids::{Email, UserId};
 use crate::notification::{NotificationData, NotificationKind};
 use crate::password::{self, Password};
@@ -47,7 +51,7 @@ use crate::tenant::Tenant;
 use crate::time::Timestamp;
 use crate::user::UserStatus;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Account {
     /// The session `id` of `user`, if it is open at `now`.
@@ -119,6 +123,41 @@ impl Account {
             .ok_or(Refusal::SignInFailed)?;
         let user_id = user.id.clone();
         self.open_session_for(&user_id, SignInMethod::Password, user_agent, context)
+    }
+
+    /// Records that failed password sign-ins for `email` went over `limits` (the runtime's
+    /// limiter tripped; it refuses further attempts for a while): one account-level audit event,
+    /// `session.sign_in_throttled`, whose target is the user the email names, or the account
+    /// when it names none (detail `email=unknown`), with the limits and the client address the
+    /// platform reported. The attempted email text itself is never recorded, so nothing an
+    /// attacker types lands in the log; the address is bounded like the limiter's subject. Not
+    /// a command: nobody acts, and nothing else changes.
+    pub fn record_sign_in_throttled(
+        &mut self,
+        email: &str,
+        limits: &BTreeSet<SignInLimit>,
+        client: &str,
+        now: Timestamp,
+    ) {
+        let user = email
+            .parse::<Email>()
+            .ok()
+            .and_then(|email| self.user_by_email(&email))
+            .map(|user| user.id.clone());
+        let names: Vec<&str> = limits.iter().map(|limit| limit.name()).collect();
+        let mut detail = format!(
+            "limits={} client={}",
+            names.join(","),
+            bounded_client(client)
+        );
+        let event = match user {
+            Some(user) => Event::new(None, "session.sign_in_throttled", &user),
+            None => {
+                detail.push_str(" email=unknown");
+                Event::new(None, "session.sign_in_throttled", &self.id)
+            }
+        };
+        self.record(None, now, event.detail(detail));
     }
 
     /// Opens a new session for `user_id` (who must be active), signed in by `method`: ends

@@ -37,16 +37,20 @@ pub enum Subject {
 /// The longest client address kept (an IPv6 address is at most 45 characters).
 const MAX_CLIENT_LEN: usize = 64;
 
+/// A client address as kept: trimmed, and at most [`MAX_CLIENT_LEN`] characters.
+pub(crate) fn bounded_client(address: &str) -> &str {
+    let address = address.trim();
+    address
+        .char_indices()
+        .nth(MAX_CLIENT_LEN)
+        .and_then(|(cut, _)| address.get(..cut))
+        .unwrap_or(address)
+}
+
 impl Subject {
     /// The client `address`, bounded in length.
     pub fn client(address: &str) -> Self {
-        let address = address.trim();
-        let bounded = address
-            .char_indices()
-            .nth(MAX_CLIENT_LEN)
-            .and_then(|(cut, _)| address.get(..cut))
-            .unwrap_or(address);
-        Subject::Client(bounded.to_owned())
+        Subject::Client(bounded_client(address).to_owned())
     }
 
     /// The key the rate limiter counts under.
@@ -142,6 +146,37 @@ pub fn session_subjects(
 /// one email gets far. Every failure counts (they all look alike to the caller).
 pub fn sign_in_subjects(client: &Subject, account: &AccountId, email: &str) -> Vec<Subject> {
     vec![client.clone(), Subject::sign_in(account, email)]
+}
+
+/// Which of a sign-in's limits a failure tripped, as the audit event names them.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInLimit {
+    /// The failures of one client, whatever the emails.
+    Client,
+    /// The failures for one account's email, from any client.
+    Email,
+}
+
+impl SignInLimit {
+    /// The limit a sign-in `subject` counts under; `None` for subjects of other checks.
+    pub const fn of(subject: &Subject) -> Option<Self> {
+        match subject {
+            Subject::Client(_) => Some(SignInLimit::Client),
+            Subject::SignIn(_) => Some(SignInLimit::Email),
+            Subject::Credential(_) | Subject::Session(_) => None,
+        }
+    }
+
+    /// The limit's name in audit details.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignInLimit::Client => "client",
+            SignInLimit::Email => "email",
+        }
+    }
 }
 
 /// The isolate's memory of blocked subjects, each until a time. Bounded: when full, the block
