@@ -24,8 +24,11 @@
 //!   against [`dummy_hash`], which has the same parameters and never matches, so timing does
 //!   not tell whether a user exists or has a password. The comparison of the outputs is in
 //!   constant time (`password-hash`'s `Output` equality).
-//! - Stored hashes made with other parameters still verify (the PHC string carries its own);
-//!   re-hashing on sign-in when the parameters change is left to a later slice.
+//! - Stored hashes made with other parameters still verify (the PHC string carries its own),
+//!   and a successful password sign-in replaces such a hash with one of the current parameters
+//!   ([`PasswordHash::has_current_parameters`]), so raising the cost reaches every active user
+//!   without a forced reset. Only a password that meets today's policy is re-hashed; one that
+//!   does not keeps its old hash (it still signs in) until the user changes it.
 
 use crate::random::{self, RandomSource};
 use crate::secret::HashingKey;
@@ -103,6 +106,24 @@ impl PasswordHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this hash was made the way [`hash`] makes one today: Argon2id, version 0x13,
+    /// [`MEMORY_KIB`], [`ITERATIONS`], [`PARALLELISM`] and a 32-byte output. A hash that is not
+    /// (or that does not parse) is replaced at the next successful sign-in.
+    pub fn has_current_parameters(&self) -> bool {
+        let Ok(parsed) = argon2::password_hash::PasswordHash::new(&self.0) else {
+            return false;
+        };
+        let (Ok(stored), Ok(current)) = (Params::try_from(&parsed), params()) else {
+            return false;
+        };
+        parsed.algorithm == Algorithm::Argon2id.ident()
+            && parsed.version == Some(Version::V0x13.into())
+            && stored.m_cost() == current.m_cost()
+            && stored.t_cost() == current.t_cost()
+            && stored.p_cost() == current.p_cost()
+            && parsed.hash.map(|output| output.len()) == Some(OUTPUT_BYTES)
+    }
 }
 
 impl fmt::Debug for PasswordHash {
@@ -121,9 +142,10 @@ fn params() -> Result<Params, HashingFailed> {
     Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_BYTES)).map_err(|_| HashingFailed)
 }
 
-/// Argon2id keyed with the pepper derived from `key`.
+/// Argon2id with `params`, keyed with the pepper derived from `key`.
 fn with_pepper<T>(
     key: &HashingKey,
+    params: Params,
     run: impl FnOnce(&Argon2<'_>) -> Result<T, HashingFailed>,
 ) -> Result<T, HashingFailed> {
     let pepper = key.derive(PEPPER_DOMAIN, b"");
@@ -131,7 +153,7 @@ fn with_pepper<T>(
         pepper.as_slice(),
         Algorithm::Argon2id,
         Version::V0x13,
-        params()?,
+        params,
     )
     .map_err(|_| HashingFailed)?;
     run(&hasher)
@@ -143,9 +165,19 @@ pub fn hash(
     key: &HashingKey,
     random: &mut dyn RandomSource,
 ) -> Result<PasswordHash, HashingFailed> {
+    hash_with(password, key, random, params()?)
+}
+
+/// [`hash`] with other parameters: what hashes stored before a change of parameters look like.
+pub(crate) fn hash_with(
+    password: &Password,
+    key: &HashingKey,
+    random: &mut dyn RandomSource,
+    params: Params,
+) -> Result<PasswordHash, HashingFailed> {
     let salt_bytes: [u8; SALT_BYTES] = random::bytes(random);
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| HashingFailed)?;
-    with_pepper(key, |hasher| {
+    with_pepper(key, params, |hasher| {
         hasher
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| PasswordHash(hash.to_string()))
@@ -172,7 +204,11 @@ pub fn verify(candidate: &str, stored: Option<&PasswordHash>, key: &HashingKey) 
     let Ok(parsed) = argon2::password_hash::PasswordHash::new(phc) else {
         return false;
     };
-    let matched = with_pepper(key, |hasher| {
+    // The hasher's own parameters do not matter here: verification uses the stored ones.
+    let Ok(current) = params() else {
+        return false;
+    };
+    let matched = with_pepper(key, current, |hasher| {
         Ok(hasher
             .verify_password(candidate.as_bytes(), &parsed)
             .is_ok())
@@ -239,5 +275,27 @@ mod tests {
         assert_eq!(Params::try_from(&parsed).unwrap(), params().unwrap());
         assert!(!verify("", None, &key()));
         assert!(!verify("correct horse battery", None, &key()));
+    }
+
+    #[test]
+    fn only_hashes_made_as_today_have_the_current_parameters() {
+        let password = Password::new("correct horse battery").unwrap();
+        let current = hash(&password, &key(), &mut SeededRandom::new(3)).unwrap();
+        assert!(current.has_current_parameters());
+        let cheaper = Params::new(8 * 1024, 1, 1, Some(OUTPUT_BYTES)).unwrap();
+        let old = hash_with(&password, &key(), &mut SeededRandom::new(3), cheaper).unwrap();
+        assert!(!old.has_current_parameters());
+        // An old hash still verifies (its PHC string carries its parameters).
+        assert!(verify("correct horse battery", Some(&old), &key()));
+        for other in [
+            current.as_str().replace("argon2id", "argon2i"),
+            current.as_str().replace("t=2", "t=3"),
+            "not a hash".to_owned(),
+        ] {
+            assert!(
+                !PasswordHash(other.clone()).has_current_parameters(),
+                "{other}"
+            );
+        }
     }
 }

@@ -122,7 +122,31 @@ impl Account {
             .filter(|user| matched && user.status == UserStatus::Active)
             .ok_or(Refusal::SignInFailed)?;
         let user_id = user.id.clone();
-        self.open_session_for(&user_id, SignInMethod::Password, user_agent, context)
+        let issued =
+            self.open_session_for(&user_id, SignInMethod::Password, user_agent, context)?;
+        self.rehash_if_outdated(&user_id, password, context);
+        Ok(issued)
+    }
+
+    /// After a successful sign-in with `password`: replaces the user's stored hash when it was
+    /// made with other parameters than today's (see [`crate::password`]). A password outside
+    /// today's policy, or a failed hash, keeps the old hash, which still verifies.
+    fn rehash_if_outdated(&mut self, user_id: &UserId, password: &str, context: &mut Context<'_>) {
+        let Some(state) = self.sign_in.get_mut(user_id) else {
+            return;
+        };
+        if state
+            .password
+            .as_ref()
+            .is_none_or(password::PasswordHash::has_current_parameters)
+        {
+            return;
+        }
+        if let Ok(password) = Password::new(password)
+            && let Ok(hash) = password::hash(&password, context.key, context.random)
+        {
+            state.password = Some(hash);
+        }
     }
 
     /// Records that failed password sign-ins for `email` went over `limits` (the runtime's
@@ -509,5 +533,63 @@ impl Account {
             key,
             now,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::SignUp;
+    use crate::random::SeededRandom;
+    use argon2::Params;
+
+    #[test]
+    fn a_sign_in_replaces_a_hash_made_with_old_parameters() {
+        let key = HashingKey::from_bytes(&[8; 32]).unwrap();
+        let mut random = SeededRandom::new(4);
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let mut context = Context {
+            now,
+            random: &mut random,
+            key: &key,
+        };
+        let sign_up: SignUp = serde_json::from_value(serde_json::json!({
+            "account_name": "Acme", "owner_email": "owner@acme.test", "owner_name": "Olive",
+            "tenant_name": "Production", "plan": "team",
+        }))
+        .unwrap();
+        let signed_up = Account::sign_up(sign_up, &mut context);
+        let mut account = signed_up.account;
+        let owner = signed_up.owner_id;
+        let text = "correct horse battery staple";
+        let old = password::hash_with(
+            &Password::new(text).unwrap(),
+            &key,
+            context.random,
+            Params::new(8 * 1024, 1, 1, Some(32)).unwrap(),
+        )
+        .unwrap();
+        assert!(!old.has_current_parameters());
+        account.sign_in.entry(owner.clone()).or_default().password = Some(old.clone());
+        let stored = |account: &Account| account.sign_in[&owner].password.clone().unwrap();
+
+        // A wrong password changes nothing; the right one signs in and re-hashes.
+        let refused =
+            account.sign_in_password("owner@acme.test", "wrong password!", None, &mut context);
+        assert_eq!(refused.unwrap_err(), Refusal::SignInFailed);
+        assert_eq!(stored(&account), old);
+        account
+            .sign_in_password("owner@acme.test", text, None, &mut context)
+            .unwrap();
+        let new = stored(&account);
+        assert_ne!(new, old);
+        assert!(new.has_current_parameters());
+        assert!(new.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(password::verify(text, Some(&new), &key));
+        // A current hash stays as it is.
+        account
+            .sign_in_password("owner@acme.test", text, None, &mut context)
+            .unwrap();
+        assert_eq!(stored(&account), new);
     }
 }
