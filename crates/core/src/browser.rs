@@ -58,6 +58,21 @@ pub fn changes_state(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
+/// Whether a request authenticated by the session `session_id` passes the CSRF rule: one that
+/// presented the session through the cookie (`via_cookie`) with a `method` that changes state
+/// must carry the session's token (`presented`, the [`CSRF_HEADER`] value); any other needs
+/// none.
+pub fn csrf_satisfied(
+    key: &HashingKey,
+    session_id: &SessionId,
+    via_cookie: bool,
+    method: &str,
+    presented: Option<&str>,
+) -> bool {
+    !(via_cookie && changes_state(method))
+        || presented.is_some_and(|token| csrf_matches(key, session_id, token))
+}
+
 /// How a request presents a credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Presentation<'a> {
@@ -159,6 +174,27 @@ mod tests {
         assert!(!csrf_matches(&other_key, &first, &token));
         for junk in ["", "x", "%%%", &token[..10], &format!("{token}AA")] {
             assert!(!csrf_matches(&key(), &first, junk), "{junk}");
+        }
+    }
+
+    #[test]
+    fn only_cookie_state_changes_need_the_csrf_token() {
+        let session = crate::session::generate(&mut SeededRandom::new(1), &key()).id;
+        let token = csrf_token(&key(), &session);
+        let satisfied = |via_cookie, method, presented: Option<&str>| {
+            csrf_satisfied(&key(), &session, via_cookie, method, presented)
+        };
+        for method in ["POST", "PUT", "PATCH", "DELETE", "PROPFIND", "post"] {
+            assert!(!satisfied(true, method, None), "{method}");
+            assert!(!satisfied(true, method, Some("forged")), "{method}");
+            assert!(satisfied(true, method, Some(&token)), "{method}");
+            assert!(
+                satisfied(false, method, None),
+                "{method}: bearer needs none"
+            );
+        }
+        for method in ["GET", "HEAD", "OPTIONS"] {
+            assert!(satisfied(true, method, None), "{method}");
         }
     }
 

@@ -331,16 +331,21 @@ async fn verify_session_caller(
     );
     match verified {
         Ok(signed_in) => {
-            if via_cookie && browser::changes_state(&request.inner().method()) {
-                let token = header(request, browser::CSRF_HEADER).unwrap_or_default();
-                if !browser::csrf_matches(&key, &signed_in.session_id, &token) {
-                    return Err(Problem::new(
-                        403,
-                        "csrf_token_invalid",
-                        "a request that changes state with the session cookie must carry the \
-                         session's CSRF token in the `Portcullis-CSRF` header",
-                    ));
-                }
+            let token = header(request, browser::CSRF_HEADER);
+            let method = request.inner().method();
+            if !browser::csrf_satisfied(
+                &key,
+                &signed_in.session_id,
+                via_cookie,
+                &method,
+                token.as_deref(),
+            ) {
+                return Err(Problem::new(
+                    403,
+                    "csrf_token_invalid",
+                    "a request that changes state with the session cookie must carry the \
+                     session's CSRF token in the `Portcullis-CSRF` header",
+                ));
             }
             guard::report_session_seen(env, context, &signed_in.account_id, &signed_in.session_id);
             Ok(signed_in)
