@@ -34,7 +34,8 @@ gateway_key() {
 # build_worker: the release build wrangler would run, once, up front (so start-up is fast).
 build_worker() {
   WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./node_modules/.bin/wasm-opt \
-    ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker
+    ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker &&
+    WORKER_BUILT=1
 }
 
 # start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background; sets
@@ -45,7 +46,8 @@ start_worker() {
   [[ -n "$origin" ]] && vars+=(--var "PORTCULLIS_ORIGIN:${origin}")
   for pair in ${WORKER_VARS:-}; do vars+=(--var "$pair"); done
   mkdir -p "$persist"
-  setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
+  # After build_worker, wrangler's own build step (wrangler.toml) reuses that build.
+  PORTCULLIS_PREBUILT="${WORKER_BUILT:-}" setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \
     --log-level warn "${vars[@]}" >"$log" 2>&1 < /dev/null &
   WORKER_PGID=$!
@@ -86,11 +88,30 @@ start_idp() {
   fi
 }
 
-# stop_idp: stops the identity provider.
+# start_saml_idp PORT LOG: starts the SAML 2.0 identity provider of the tests
+# (tests/idp/saml-idp.mjs, built on `samlify`) on 127.0.0.1:PORT, signing in whichever email a
+# request's login_hint names; sets SAML_IDP_PGID and exports PORTCULLIS_SAML_IDP (its base URL).
+# The service provider it trusts is set by the tests (PUT /sp) once they know the connection.
+start_saml_idp() {
+  local port="$1" log="$2"
+  export PORTCULLIS_SAML_IDP="http://127.0.0.1:${port}"
+  SAML_IDP_PORT="$port" setsid node tests/idp/saml-idp.mjs >"$log" 2>&1 < /dev/null &
+  SAML_IDP_PGID=$!
+  if ! wait_http "${PORTCULLIS_SAML_IDP}/health" "$SAML_IDP_PGID" 30 "the SAML identity provider"; then
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# stop_idp: stops the identity providers.
 stop_idp() {
   if [[ -n "${IDP_PGID:-}" ]]; then
     stop_group "$IDP_PGID"
     IDP_PGID=
+  fi
+  if [[ -n "${SAML_IDP_PGID:-}" ]]; then
+    stop_group "$SAML_IDP_PGID"
+    SAML_IDP_PGID=
   fi
 }
 

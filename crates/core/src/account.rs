@@ -38,6 +38,7 @@ mod invitation;
 mod password_reset;
 mod sign_in;
 mod sso;
+use sso::ProtocolChange;
 
 pub(crate) use invitation::Reach;
 
@@ -399,6 +400,10 @@ pub enum Refusal {
     /// message says nothing about it.
     #[error("the identity provider's answer could not be verified; start again")]
     SsoTokenInvalid(TokenProblem),
+    /// The SAML response does not verify (signature, conditions, replay or form). The reason
+    /// is kept for logs; the message says nothing about it.
+    #[error("the identity provider's answer could not be verified; start again")]
+    SsoAssertionInvalid(String),
     /// The identity the provider vouched for cannot sign in: no user has the email (and the
     /// connection does not provision), or the user is pending or inactive. One answer for all
     /// three, so nobody learns which emails exist.
@@ -463,6 +468,7 @@ impl Refusal {
             Refusal::SsoClientSecretUnreadable => "sso_client_secret_unreadable",
             Refusal::SsoStateInvalid => "sso_state_invalid",
             Refusal::SsoTokenInvalid(_) => "sso_token_invalid",
+            Refusal::SsoAssertionInvalid(_) => "sso_assertion_invalid",
             Refusal::SsoUserUnknown => "sso_user_unknown",
         }
     }
@@ -486,6 +492,7 @@ impl Refusal {
             Refusal::SignInFailed
             | Refusal::SsoStateInvalid
             | Refusal::SsoTokenInvalid(_)
+            | Refusal::SsoAssertionInvalid(_)
             | Refusal::SsoUserUnknown => RefusalClass::Unauthenticated,
             Refusal::UnknownActor
             | Refusal::ActorNotActive(_)
@@ -2308,12 +2315,13 @@ impl Account {
                 connection_id,
                 name,
                 oidc,
+                saml,
                 allow_jit_provisioning,
             } => self.update_sso_connection(
                 actor,
                 connection_id,
                 name,
-                oidc,
+                ProtocolChange { oidc, saml },
                 allow_jit_provisioning,
                 context,
             ),

@@ -118,26 +118,52 @@ fn cookie<'h>(header: &'h str, wanted: &str) -> Option<&'h str> {
 /// The cookie binding an SSO sign-in under way to the browser that started it: the sign-in's
 /// `state`, set when the browser is sent to the identity provider and required, equal, when the
 /// provider sends it back (so a callback URL forged into another browser completes nothing).
+/// OpenID Connect comes back with a top-level redirect, which a `SameSite=Lax` cookie
+/// accompanies.
 pub const SSO_STATE_COOKIE: &str = "__Host-portcullis_sso_state";
+/// The same for SAML, whose identity provider comes back with a cross-site form POST: a
+/// `SameSite=Lax` cookie is not sent with it, so this one is `SameSite=None` (still `Secure`,
+/// `HttpOnly` and `__Host-`: no other site can read or set it).
+pub const SAML_STATE_COOKIE: &str = "__Host-portcullis_saml_state";
+
+/// How an identity provider sends the browser back, which decides the state cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsoReturn {
+    /// A redirect (OpenID Connect): [`SSO_STATE_COOKIE`], `SameSite=Lax`.
+    Redirect,
+    /// A cross-site form POST (SAML's HTTP-POST binding): [`SAML_STATE_COOKIE`],
+    /// `SameSite=None`.
+    FormPost,
+}
+
+impl SsoReturn {
+    const fn cookie(self) -> (&'static str, &'static str) {
+        match self {
+            SsoReturn::Redirect => (SSO_STATE_COOKIE, "Lax"),
+            SsoReturn::FormPost => (SAML_STATE_COOKIE, "None"),
+        }
+    }
+}
 
 /// The `Set-Cookie` value holding an SSO sign-in's `state` for `max_age_seconds`.
-pub fn set_sso_state_cookie(state: &str, max_age_seconds: u64) -> String {
+pub fn set_sso_state_cookie(state: &str, max_age_seconds: u64, via: SsoReturn) -> String {
+    let (name, same_site) = via.cookie();
     format!(
-        "{SSO_STATE_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
+        "{name}={state}; Path=/; Secure; HttpOnly; SameSite={same_site}; Max-Age={max_age_seconds}"
     )
 }
 
 /// The `Set-Cookie` value that removes the SSO state cookie (the sign-in is over).
-pub fn clear_sso_state_cookie() -> String {
-    format!("{SSO_STATE_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+pub fn clear_sso_state_cookie(via: SsoReturn) -> String {
+    set_sso_state_cookie("", 0, via)
 }
 
 /// Whether the request's `Cookie` header carries the SSO state cookie equal to `state`
 /// (constant time).
-pub fn sso_state_matches(cookie_header: Option<&str>, state: &str) -> bool {
+pub fn sso_state_matches(cookie_header: Option<&str>, state: &str, via: SsoReturn) -> bool {
     use subtle::ConstantTimeEq as _;
     cookie_header
-        .and_then(|header| cookie(header, SSO_STATE_COOKIE))
+        .and_then(|header| cookie(header, via.cookie().0))
         .is_some_and(|held| bool::from(held.as_bytes().ct_eq(state.as_bytes())))
 }
 
@@ -227,13 +253,36 @@ mod tests {
 
     #[test]
     fn the_sso_state_must_come_back_in_its_cookie() {
+        let redirect = SsoReturn::Redirect;
         let header = format!("a=1; {SSO_STATE_COOKIE}=acc_1.xyz");
-        assert!(sso_state_matches(Some(&header), "acc_1.xyz"));
-        assert!(!sso_state_matches(Some(&header), "acc_1.xy"));
-        assert!(!sso_state_matches(Some("a=1"), "acc_1.xyz"));
-        assert!(!sso_state_matches(None, "acc_1.xyz"));
-        assert!(set_sso_state_cookie("s", 600).contains("HttpOnly"));
-        assert!(clear_sso_state_cookie().contains("Max-Age=0"));
+        assert!(sso_state_matches(Some(&header), "acc_1.xyz", redirect));
+        assert!(!sso_state_matches(Some(&header), "acc_1.xy", redirect));
+        assert!(!sso_state_matches(Some("a=1"), "acc_1.xyz", redirect));
+        assert!(!sso_state_matches(None, "acc_1.xyz", redirect));
+        // SAML's cookie is another one, and goes with the IdP's cross-site POST.
+        assert!(!sso_state_matches(
+            Some(&header),
+            "acc_1.xyz",
+            SsoReturn::FormPost
+        ));
+        let saml = format!("{SAML_STATE_COOKIE}=acc_1.xyz");
+        assert!(sso_state_matches(
+            Some(&saml),
+            "acc_1.xyz",
+            SsoReturn::FormPost
+        ));
+        let set = set_sso_state_cookie("s", 600, redirect);
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        let set = set_sso_state_cookie("s", 600, SsoReturn::FormPost);
+        assert!(set.starts_with("__Host-portcullis_saml_state=s;"), "{set}");
+        assert!(
+            set.contains("Secure") && set.contains("SameSite=None"),
+            "{set}"
+        );
+        assert!(clear_sso_state_cookie(redirect).contains("Max-Age=0"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::ids::{DisplayName, Email, SsoConnectionId, TenantId, UserId};
 use crate::notification::WebhookUrl;
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
-use crate::sso::{OidcChange, SsoProtocolSettings};
+use crate::sso::{OidcChange, SamlChange, SsoProtocolSettings};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -244,7 +244,8 @@ pub enum Command {
         /// Name.
         name: DisplayName,
         /// The protocol and its settings: `{"type": "oidc", "issuer": …, "client_id": …,
-        /// "client_secret": …}`.
+        /// "client_secret": …}` or `{"type": "saml", "idp_entity_id": …, "idp_sso_url": …,
+        /// "idp_certificates": […]}`.
         protocol: SsoProtocolSettings,
         /// Whether an unknown verified email creates a user (active, no company role, no
         /// tenant permission). Off unless given.
@@ -259,9 +260,14 @@ pub enum Command {
         /// New name.
         #[serde(default)]
         name: Option<DisplayName>,
-        /// New OpenID Connect settings (issuer, client id, client secret).
+        /// New OpenID Connect settings (issuer, client id, client secret); only for an
+        /// OpenID Connect connection.
         #[serde(default)]
         oidc: Option<OidcChange>,
+        /// New SAML settings (entity ID, single sign-on URL, certificates); only for a SAML
+        /// connection.
+        #[serde(default)]
+        saml: Option<SamlChange>,
         /// Turn just-in-time provisioning on or off.
         #[serde(default)]
         allow_jit_provisioning: Option<bool>,

@@ -521,6 +521,7 @@ fn updates_rename_rotate_and_end_sign_ins_started_with_old_settings() {
         connection_id: connection.clone(),
         name: Some("Renamed".parse().unwrap()),
         oidc: None,
+        saml: None,
         allow_jit_provisioning: Some(true),
     };
     let Outcome::SsoConnectionUpdated { connection: view } =
@@ -551,6 +552,7 @@ fn updates_rename_rotate_and_end_sign_ins_started_with_old_settings() {
             client_secret: Some(Secret::new("rotated-secret".into())),
             ..OidcChange::default()
         }),
+        saml: None,
         allow_jit_provisioning: None,
     };
     world.apply(&world.owner(), rotate).unwrap();
@@ -582,6 +584,7 @@ fn updates_rename_rotate_and_end_sign_ins_started_with_old_settings() {
             issuer: Some("https://login.acme.test/v2".parse().unwrap()),
             ..OidcChange::default()
         }),
+        saml: None,
         allow_jit_provisioning: None,
     };
     world.apply(&world.owner(), move_issuer).unwrap();
@@ -597,6 +600,7 @@ fn updates_rename_rotate_and_end_sign_ins_started_with_old_settings() {
         connection_id: "sso_00000000000000ff".parse().unwrap(),
         name: None,
         oidc: None,
+        saml: None,
         allow_jit_provisioning: None,
     };
     assert_eq!(

@@ -65,6 +65,9 @@ pub enum Route {
     SsoStart,
     /// `GET /v1/sso/callback`: the provider's redirect back, completing the sign-in.
     SsoCallback,
+    /// `POST /v1/sso/saml/acs`: a SAML identity provider's response (HTTP-POST binding),
+    /// completing the sign-in.
+    SamlAcs,
     /// The caller's own sessions and password.
     Own(OwnRoute),
     /// `GET /v1/whoami`.
@@ -280,6 +283,10 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
         ["sso", "callback"] => match method {
             Get => Ok(Route::SsoCallback),
             _ => allow("GET"),
+        },
+        ["sso", "saml", "acs"] => match method {
+            Post => Ok(Route::SamlAcs),
+            _ => allow("POST"),
         },
         ["account", "sessions"] => match method {
             Put => Ok(Route::Own(OwnRoute::ConfigureLifetimes)),

@@ -93,6 +93,7 @@ async fn dispatch(
         Route::ResetPassword => reset_password(request, env).await?,
         Route::SsoStart => crate::sso::start(request, env).await?,
         Route::SsoCallback => crate::sso::callback(request, env).await?,
+        Route::SamlAcs => crate::sso::saml_acs(request, env).await?,
         Route::Own(own) => own_route(request, env, context, own).await?,
         Route::Whoami => match authenticate_caller(request, env, context).await? {
             Caller::Credential(principal) => http::json(200, &principal),
@@ -124,7 +125,8 @@ async fn dispatch(
         }
         Route::Read(query) => {
             let (account_id, actor) = management_actor(request, env, context).await?;
-            forward(env, &account_id, &ObjectRequest::Query { actor, query }).await?
+            let answer = forward(env, &account_id, &ObjectRequest::Query { actor, query }).await?;
+            crate::sso::with_service_provider(answer, &url, &account_id).await?
         }
         Route::AcknowledgeNotifications => {
             let (account_id, actor) = management_actor(request, env, context).await?;
@@ -144,7 +146,9 @@ async fn dispatch(
             let (account_id, actor) = management_actor(request, env, context).await?;
             let body = http::read_body(request).await?;
             let command = api::command(command, &fields, &body)?;
-            forward(env, &account_id, &ObjectRequest::Command { actor, command }).await?
+            let answer =
+                forward(env, &account_id, &ObjectRequest::Command { actor, command }).await?;
+            crate::sso::with_service_provider(answer, &url, &account_id).await?
         }
     };
     reply.map_err(|_| Problem::unavailable())

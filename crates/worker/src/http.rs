@@ -59,15 +59,40 @@ fn key_secret(env: &Env, name: &str) -> Result<HashingKey, Problem> {
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`], refusing larger ones without buffering
-/// them, and refusing non-JSON content types when there is a body.
+/// them, and bodies that are not JSON (415).
 pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, Problem> {
+    let json = |media_type: &str| media_type == "application/json" || media_type.ends_with("+json");
+    read_typed(
+        request,
+        MAX_BODY_BYTES,
+        json,
+        "request bodies must be `application/json`",
+    )
+    .await
+}
+
+/// Reads an HTML form post (`application/x-www-form-urlencoded`) of at most `max` bytes.
+pub async fn read_form(request: &mut Request, max: usize) -> Result<Vec<u8>, Problem> {
+    let form = |media_type: &str| media_type == "application/x-www-form-urlencoded";
+    let refusal = "this request body must be `application/x-www-form-urlencoded`";
+    read_typed(request, max, form, refusal).await
+}
+
+/// A body of at most `max` bytes whose media type `accepted` takes (a non-empty body of another
+/// type is refused with 415 and `refusal`).
+async fn read_typed(
+    request: &mut Request,
+    max: usize,
+    accepted: impl Fn(&str) -> bool,
+    refusal: &'static str,
+) -> Result<Vec<u8>, Problem> {
     let headers = request.headers();
     let declared = headers
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|length| length > max as u64) {
         return Err(BodyError::TooLarge.into());
     }
     let content_type = headers
@@ -81,7 +106,7 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, Problem> {
             let chunk = chunk.map_err(|_| {
                 Problem::new(400, "invalid_body", "the request body could not be read")
             })?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > max {
                 return Err(BodyError::TooLarge.into());
             }
             body.extend_from_slice(&chunk);
@@ -93,13 +118,8 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, Problem> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let json = media_type == "application/json" || media_type.ends_with("+json");
-    if !body.is_empty() && !json {
-        return Err(Problem::new(
-            415,
-            "unsupported_media_type",
-            "request bodies must be `application/json`",
-        ));
+    if !body.is_empty() && !accepted(&media_type) {
+        return Err(Problem::new(415, "unsupported_media_type", refusal));
     }
     Ok(body)
 }

@@ -178,9 +178,9 @@ async fn handle(
             ObjectRequest::ResetPassword { .. } => {
                 Problem::from(&Refusal::PasswordResetInvalid).into()
             }
-            ObjectRequest::OidcToken { .. } | ObjectRequest::CompleteOidc { .. } => {
-                Problem::from(&Refusal::SsoStateInvalid).into()
-            }
+            ObjectRequest::OidcToken { .. }
+            | ObjectRequest::CompleteOidc { .. }
+            | ObjectRequest::CompleteSaml { .. } => Problem::from(&Refusal::SsoStateInvalid).into(),
             _ => Problem::new(404, "account_not_found", "the account does not exist").into(),
         };
     }
@@ -276,10 +276,52 @@ async fn handle(
             sessions(env, &sql, cache, account, &actor, action).await
         }
         (ObjectRequest::OidcDiscovery { connection_id }, Some(account)) => {
-            match account.oidc_discovery_url(&connection_id) {
-                Ok(url) => Reply::json(200, &json!({ "discovery_url": url })),
+            let started = account
+                .sso_connection_protocol(&connection_id)
+                .and_then(|protocol| match protocol {
+                    "saml" => Ok(json!({ "protocol": "saml" })),
+                    _ => account
+                        .oidc_discovery_url(&connection_id)
+                        .map(|url| json!({ "protocol": "oidc", "discovery_url": url })),
+                });
+            match started {
+                Ok(answer) => Reply::json(200, &answer),
                 Err(refusal) => Problem::from(&refusal).into(),
             }
+        }
+        (
+            ObjectRequest::BeginSaml {
+                connection_id,
+                origin,
+            },
+            Some(account),
+        ) => {
+            start_sign_in(env, &sql, cache, account, |account, context| {
+                account.begin_saml_sign_in(&connection_id, &origin, context)
+            })
+            .await
+        }
+        (
+            ObjectRequest::CompleteSaml {
+                relay_state,
+                saml_response,
+                user_agent,
+            },
+            Some(account),
+        ) => {
+            open_session(env, &sql, cache, account, 200, |account, context| {
+                let completed = account.complete_saml_sign_in(
+                    &relay_state,
+                    &saml_response.0,
+                    user_agent.as_deref(),
+                    context,
+                );
+                if let Err(Refusal::SsoAssertionInvalid(detail)) = &completed {
+                    worker::console_warn!("SAML response refused: {detail}");
+                }
+                completed
+            })
+            .await
         }
         (
             ObjectRequest::BeginOidc {
@@ -964,7 +1006,7 @@ async fn begin_oidc(
     env: &Env,
     sql: &SqlStorage,
     cache: &RefCell<Option<Account>>,
-    mut account: Account,
+    account: Account,
     connection_id: &SsoConnectionId,
     metadata: &str,
     redirect_uri: &str,
@@ -976,6 +1018,21 @@ async fn begin_oidc(
         ))
         .into();
     };
+    start_sign_in(env, sql, cache, account, |account, context| {
+        account.begin_oidc_sign_in(connection_id, &metadata, redirect_uri, login_hint, context)
+    })
+    .await
+}
+
+/// Starts an SSO sign-in with `start` (which keeps a pending sign-in) and persists the account:
+/// the start as JSON, or the refusal.
+async fn start_sign_in<T: serde::Serialize>(
+    env: &Env,
+    sql: &SqlStorage,
+    cache: &RefCell<Option<Account>>,
+    mut account: Account,
+    start: impl FnOnce(&mut Account, &mut Context<'_>) -> Result<T, Refusal>,
+) -> Reply {
     let (key, before) = match begin(env, &account) {
         Ok(started) => started,
         Err(problem) => return problem.into(),
@@ -985,18 +1042,12 @@ async fn begin_oidc(
         random: &mut OsRandom,
         key: &key,
     };
-    let start = match account.begin_oidc_sign_in(
-        connection_id,
-        &metadata,
-        redirect_uri,
-        login_hint,
-        &mut context,
-    ) {
-        Ok(start) => start,
+    let started = match start(&mut account, &mut context) {
+        Ok(started) => started,
         Err(refusal) => return Problem::from(&refusal).into(),
     };
     match persist(env, sql, cache, &before, account).await {
-        Ok(()) => Reply::json(200, &start),
+        Ok(()) => Reply::json(200, &started),
         Err(problem) => problem.into(),
     }
 }

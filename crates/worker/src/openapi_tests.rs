@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/account/sso-connections/{connection_id}"),
     ("get", "/v1/sso/start"),
     ("get", "/v1/sso/callback"),
+    ("post", "/v1/sso/saml/acs"),
     ("post", "/v1/password-reset"),
     ("post", "/v1/users/{user_id}/password-reset"),
     ("put", "/v1/account/sessions"),

@@ -79,10 +79,27 @@ pub enum ObjectRequest {
         /// The caller's `User-Agent`, kept with the session.
         user_agent: Option<String>,
     },
-    /// Where the connection's provider metadata is (its discovery URL).
+    /// How a sign-in with the connection starts: `{"protocol": "saml"}`, or
+    /// `{"protocol": "oidc", "discovery_url": …}` (where its provider metadata is).
     OidcDiscovery {
         /// The connection.
         connection_id: SsoConnectionId,
+    },
+    /// Begin a SAML sign-in, this service provider being under `origin`.
+    BeginSaml {
+        /// The connection.
+        connection_id: SsoConnectionId,
+        /// The worker's public origin (scheme, host, port).
+        origin: String,
+    },
+    /// Complete a SAML sign-in with what the identity provider posted to the ACS.
+    CompleteSaml {
+        /// The `RelayState` (the sign-in's state).
+        relay_state: String,
+        /// The `SAMLResponse` form value, as posted.
+        saml_response: Concealed,
+        /// The caller's `User-Agent`, kept with the session.
+        user_agent: Option<String>,
     },
     /// Begin an OpenID Connect sign-in with the provider metadata the edge fetched.
     BeginOidc {

@@ -21,7 +21,7 @@ use crate::http;
 use crate::problem::Problem;
 use crate::protocol::{Concealed, ObjectRequest};
 use portcullis_core::account::Refusal;
-use portcullis_core::browser;
+use portcullis_core::browser::{self, SsoReturn};
 use portcullis_core::sso::{self, SsoConnectionId};
 use portcullis_core::{AccountId, Email};
 use serde::Deserialize;
@@ -145,7 +145,8 @@ pub async fn start(request: &Request, env: &Env) -> Result<worker::Result<Respon
     }
     #[derive(Deserialize)]
     struct Discovery {
-        discovery_url: String,
+        protocol: String,
+        discovery_url: Option<String>,
     }
     let discovery: Discovery = match object_json(
         env,
@@ -159,8 +160,14 @@ pub async fn start(request: &Request, env: &Env) -> Result<worker::Result<Respon
         Ok(discovery) => discovery,
         Err(answer) => return Ok(Ok(answer)),
     };
-    let metadata = document(&discovery.discovery_url, false).await?;
-    let redirect_uri = format!("{}/v1/sso/callback", url.origin().ascii_serialization());
+    let origin = url.origin().ascii_serialization();
+    let discovery_url = match (discovery.protocol.as_str(), discovery.discovery_url) {
+        ("oidc", Some(discovery_url)) => discovery_url,
+        ("saml", _) => return start_saml(env, &account_id, connection_id, origin).await,
+        _ => return Err(Problem::unavailable()),
+    };
+    let metadata = document(&discovery_url, false).await?;
+    let redirect_uri = format!("{origin}/v1/sso/callback");
     #[derive(Deserialize)]
     struct Started {
         authorization_url: String,
@@ -181,16 +188,110 @@ pub async fn start(request: &Request, env: &Env) -> Result<worker::Result<Respon
         Ok(started) => started,
         Err(answer) => return Ok(Ok(answer)),
     };
+    to_provider(
+        &started.authorization_url,
+        &started.state,
+        SsoReturn::Redirect,
+    )
+}
+
+/// The redirect (302) that sends the browser to the identity provider, with the cookie that
+/// binds the sign-in's `state` to this browser.
+fn to_provider(
+    location: &str,
+    state: &str,
+    via: SsoReturn,
+) -> Result<worker::Result<Response>, Problem> {
     let headers = Headers::new();
     let set =
         |name: &str, value: &str| headers.set(name, value).map_err(|_| Problem::unavailable());
-    set("location", &started.authorization_url)?;
+    set("location", location)?;
     set(
         "set-cookie",
-        &browser::set_sso_state_cookie(&started.state, STATE_COOKIE_SECONDS),
+        &browser::set_sso_state_cookie(state, STATE_COOKIE_SECONDS, via),
     )?;
     set("cache-control", "no-store")?;
     Ok(Response::empty().map(|response| response.with_status(302).with_headers(headers)))
+}
+
+/// The SAML half of `GET /v1/sso/start`: the object builds the AuthnRequest and keeps the
+/// pending sign-in; the browser goes to the identity provider (HTTP-Redirect binding).
+async fn start_saml(
+    env: &Env,
+    account_id: &AccountId,
+    connection_id: SsoConnectionId,
+    origin: String,
+) -> Result<worker::Result<Response>, Problem> {
+    #[derive(Deserialize)]
+    struct Started {
+        redirect_url: String,
+        state: String,
+    }
+    let message = ObjectRequest::BeginSaml {
+        connection_id,
+        origin,
+    };
+    match object_json::<Started>(env, account_id, &message).await? {
+        Ok(started) => to_provider(&started.redirect_url, &started.state, SsoReturn::FormPost),
+        Err(answer) => Ok(Ok(answer)),
+    }
+}
+
+/// `POST /v1/sso/saml/acs`: the identity provider's response, posted by the browser
+/// (`application/x-www-form-urlencoded`, `SAMLResponse` and `RelayState`). The `RelayState`
+/// must equal the SAML state cookie; the account's object verifies the response and opens the
+/// session, which the answer sets as the session cookie.
+pub async fn saml_acs(
+    request: &mut Request,
+    env: &Env,
+) -> Result<worker::Result<Response>, Problem> {
+    let invalid = || Problem::from(&Refusal::SsoStateInvalid);
+    // The response (at most MAX_SAML_RESPONSE_BYTES) and the RelayState, URL-encoded.
+    let body = http::read_form(request, sso::MAX_SAML_RESPONSE_BYTES * 2).await?;
+    let form =
+        api::parameters(std::str::from_utf8(&body).map_err(|_| {
+            Problem::new(400, "invalid_body", "the body must be a URL-encoded form")
+        })?);
+    let relay_state = parameter(&form, "RelayState").ok_or_else(invalid)?;
+    if !browser::sso_state_matches(
+        header(request, "cookie").as_deref(),
+        &relay_state,
+        SsoReturn::FormPost,
+    ) {
+        return Err(invalid());
+    }
+    let account_id = sso::account_of_state(&relay_state).ok_or_else(invalid)?;
+    let saml_response = parameter(&form, "SAMLResponse")
+        .ok_or_else(|| Problem::new(400, "invalid_body", "the form must carry `SAMLResponse`"))?;
+    if saml_response.len() > sso::MAX_SAML_RESPONSE_BYTES {
+        return Err(Problem::from(&Refusal::SsoAssertionInvalid(String::new())));
+    }
+    let message = ObjectRequest::CompleteSaml {
+        relay_state,
+        saml_response: Concealed(saml_response),
+        user_agent: header(request, "user-agent"),
+    };
+    let answer = forward(env, &account_id, &message)
+        .await?
+        .map_err(|_| Problem::unavailable())?;
+    signed_in(answer, SsoReturn::FormPost).await
+}
+
+/// The object's answer to a completed sign-in as the browser gets it: a success sets the
+/// session cookie and removes the state cookie; a refusal passes as it is.
+async fn signed_in(answer: Response, via: SsoReturn) -> Result<worker::Result<Response>, Problem> {
+    if answer.status_code() != 200 {
+        return Ok(Ok(answer));
+    }
+    let answer = match session_answer(answer, true).await? {
+        Ok(answer) => answer,
+        Err(error) => return Ok(Err(error)),
+    };
+    let headers = answer.headers().clone();
+    headers
+        .append("set-cookie", &browser::clear_sso_state_cookie(via))
+        .map_err(|_| Problem::unavailable())?;
+    Ok(Ok(answer.with_headers(headers)))
 }
 
 /// `GET /v1/sso/callback`.
@@ -201,7 +302,11 @@ pub async fn callback(request: &Request, env: &Env) -> Result<worker::Result<Res
     let parameters = api::parameters(url.query().unwrap_or_default());
     let invalid = || Problem::from(&Refusal::SsoStateInvalid);
     let state = parameter(&parameters, "state").ok_or_else(invalid)?;
-    if !browser::sso_state_matches(header(request, "cookie").as_deref(), &state) {
+    if !browser::sso_state_matches(
+        header(request, "cookie").as_deref(),
+        &state,
+        SsoReturn::Redirect,
+    ) {
         return Err(invalid());
     }
     let account_id = sso::account_of_state(&state).ok_or_else(invalid)?;
@@ -253,18 +358,7 @@ pub async fn callback(request: &Request, env: &Env) -> Result<worker::Result<Res
             fresh = true;
             continue;
         }
-        if answer.status_code() != 200 {
-            return Ok(Ok(answer));
-        }
-        let answer = match session_answer(answer, true).await? {
-            Ok(answer) => answer,
-            Err(error) => return Ok(Err(error)),
-        };
-        let headers = answer.headers().clone();
-        headers
-            .append("set-cookie", &browser::clear_sso_state_cookie())
-            .map_err(|_| Problem::unavailable())?;
-        return Ok(Ok(answer.with_headers(headers)));
+        return signed_in(answer, SsoReturn::Redirect).await;
     }
 }
 
@@ -293,4 +387,57 @@ async fn redeem(
         .map_err(|_| provider_unreachable())?;
     // An OAuth error answer (400) is passed on to the core, which refuses it.
     answer.text().await.map_err(|_| provider_unreachable())
+}
+
+/// A Management API answer about SSO connections with, in each SAML connection's protocol,
+/// what the administrator gives the identity provider: this service provider's `sp_entity_id`
+/// and `acs_url` (`portcullis_core::sso::service_provider`, under the request's origin). Other
+/// answers pass as they are.
+pub(crate) async fn with_service_provider(
+    answer: worker::Result<Response>,
+    url: &worker::Url,
+    account_id: &AccountId,
+) -> Result<worker::Result<Response>, Problem> {
+    let mut answer = match answer {
+        Ok(answer) if url.path().starts_with("/v1/account/sso-connections") => answer,
+        other => return Ok(other),
+    };
+    let status = answer.status_code();
+    if !(200..300).contains(&status) {
+        return Ok(Ok(answer));
+    }
+    let text = answer.text().await.map_err(|_| Problem::unavailable())?;
+    let mut body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| Problem::unavailable())?;
+    add_service_provider(&mut body, &url.origin().ascii_serialization(), account_id);
+    Ok(http::json(status, &body))
+}
+
+/// Adds `sp_entity_id` and `acs_url` to the protocol of every SAML connection view in `value`.
+fn add_service_provider(value: &mut serde_json::Value, origin: &str, account_id: &AccountId) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let connection = map
+                .get("connection_id")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| id.parse::<SsoConnectionId>().ok());
+            if let (Some(connection), Some(serde_json::Value::Object(protocol))) =
+                (connection, map.get_mut("protocol"))
+                && protocol.get("type").and_then(serde_json::Value::as_str) == Some("saml")
+            {
+                let sp = sso::service_provider(origin, account_id, &connection);
+                protocol.insert("sp_entity_id".into(), sp.entity_id.into());
+                protocol.insert("acs_url".into(), sp.acs_url.into());
+            }
+            for nested in map.values_mut() {
+                add_service_provider(nested, origin, account_id);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                add_service_provider(item, origin, account_id);
+            }
+        }
+        _ => {}
+    }
 }

@@ -18,11 +18,19 @@ use crate::session::{IssuedSession, SignInMethod};
 use crate::sso::oidc::{
     self, Expected, MAX_PENDING_SIGN_INS, PENDING_SIGN_IN_SECONDS, PendingSignIn, VerifiedIdentity,
 };
+#[cfg(feature = "saml")]
+use crate::sso::saml;
+#[cfg(feature = "saml")]
+use crate::sso::saml_flow::{
+    MAX_SAML_RESPONSE_BYTES, MAX_SEEN_SAML_IDS, PendingSaml, SAML_SKEW_SECONDS, SeenId,
+};
 use crate::sso::{
     Jwks, MAX_SSO_CONNECTIONS_PER_ACCOUNT, OidcChange, OidcConnection, OidcProviderMetadata,
-    OidcStart, OidcTokenRequest, SsoConnection, SsoConnectionView, SsoProtocol,
-    SsoProtocolSettings, acceptable_client_secret, pkce_challenge, secret_binding,
+    OidcStart, OidcTokenRequest, SamlChange, SigningCertificate, SsoConnection, SsoConnectionView,
+    SsoProtocol, SsoProtocolSettings, acceptable_client_secret, pkce_challenge, secret_binding,
 };
+#[cfg(feature = "saml")]
+use crate::sso::{SamlConnection, SamlStart};
 use crate::time::Timestamp;
 use crate::user::UserStatus;
 
@@ -37,6 +45,12 @@ const CLIENT_SECRET_RULE: &str =
 fn describe(connection: &SsoConnection) -> String {
     let settings = match &connection.protocol {
         SsoProtocol::Oidc(oidc) => format!("issuer={} client_id={}", oidc.issuer, oidc.client_id),
+        SsoProtocol::Saml(saml) => format!(
+            "idp_entity_id={} idp_sso_url={} {}",
+            saml.idp_entity_id,
+            saml.idp_sso_url,
+            certificates(&saml.idp_certificates)
+        ),
     };
     format!(
         "protocol={} {settings} allow_jit_provisioning={}",
@@ -44,6 +58,45 @@ fn describe(connection: &SsoConnection) -> String {
         connection.allow_jit_provisioning
     )
 }
+
+/// A connection's certificates for audit details: their SHA-256 fingerprints.
+fn certificates(certificates: &[SigningCertificate]) -> String {
+    let fingerprints: Vec<String> = certificates
+        .iter()
+        .map(SigningCertificate::fingerprint)
+        .collect();
+    format!("idp_certificates={}", fingerprints.join(","))
+}
+
+/// Adds a pending sign-in to `queue`, after dropping the expired ones and, beyond
+/// [`MAX_PENDING_SIGN_INS`], the oldest.
+fn keep_pending<T>(
+    queue: &mut std::collections::VecDeque<T>,
+    pending: T,
+    now: Timestamp,
+    is_live: impl Fn(&T, Timestamp) -> bool,
+) {
+    queue.retain(|kept| is_live(kept, now));
+    while queue.len() >= MAX_PENDING_SIGN_INS {
+        queue.pop_front();
+    }
+    queue.push_back(pending);
+}
+
+/// What `update_sso_connection` changes in the provider settings: at most the one protocol the
+/// connection speaks.
+#[derive(Debug, Default)]
+pub(super) struct ProtocolChange {
+    /// OpenID Connect settings.
+    pub(super) oidc: Option<OidcChange>,
+    /// SAML settings.
+    pub(super) saml: Option<SamlChange>,
+}
+
+const OIDC_ONLY: &str = "`oidc` changes apply to OpenID Connect connections only";
+const SAML_ONLY: &str = "`saml` changes apply to SAML connections only";
+const CERTIFICATE_COUNT: &str =
+    "give 1 to 3 signing certificates (more than one only while the provider rolls its key over)";
 
 impl Account {
     /// The connection `id`, with its OpenID Connect settings.
@@ -58,7 +111,20 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))?;
         match &connection.protocol {
             SsoProtocol::Oidc(oidc) => Ok((connection, oidc)),
+            SsoProtocol::Saml(_) => Err(Refusal::OutOfRange(
+                "this connection signs in with SAML, not OpenID Connect",
+            )),
         }
+    }
+
+    /// The protocol of the connection `id` (`oidc` or `saml`): how the worker starts a
+    /// sign-in with it.
+    pub fn sso_connection_protocol(&self, id: &SsoConnectionId) -> Result<&'static str, Refusal> {
+        self.sso
+            .connections
+            .get(id)
+            .map(|connection| connection.protocol.name())
+            .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))
     }
 
     /// `create_sso_connection`: a company admin connects an identity provider.
@@ -93,6 +159,12 @@ impl Account {
                     context.random,
                 ))
             }
+            SsoProtocolSettings::Saml(settings) => {
+                settings
+                    .check()
+                    .map_err(|_| Refusal::OutOfRange(CERTIFICATE_COUNT))?;
+                SsoProtocol::Saml(settings)
+            }
         };
         let connection = SsoConnection {
             id: id.clone(),
@@ -115,7 +187,7 @@ impl Account {
         actor: &Actor,
         id: SsoConnectionId,
         name: Option<DisplayName>,
-        oidc: Option<OidcChange>,
+        change: ProtocolChange,
         allow_jit_provisioning: Option<bool>,
         context: &mut Context<'_>,
     ) -> Result<(Outcome, Event), Refusal> {
@@ -133,8 +205,32 @@ impl Account {
             changes.push(format!("name={name}"));
             connection.name = name;
         }
-        if let Some(change) = oidc {
-            let SsoProtocol::Oidc(settings) = &mut connection.protocol;
+        match (&connection.protocol, &change.oidc, &change.saml) {
+            (SsoProtocol::Saml(_), Some(_), _) => return Err(Refusal::OutOfRange(OIDC_ONLY)),
+            (SsoProtocol::Oidc(_), _, Some(_)) => return Err(Refusal::OutOfRange(SAML_ONLY)),
+            _ => {}
+        }
+        if let (SsoProtocol::Saml(settings), Some(saml)) = (&mut connection.protocol, change.saml) {
+            let mut next = settings.clone();
+            if let Some(entity_id) = saml.idp_entity_id {
+                changes.push(format!("idp_entity_id={entity_id}"));
+                next.idp_entity_id = entity_id;
+            }
+            if let Some(url) = saml.idp_sso_url {
+                changes.push(format!("idp_sso_url={url}"));
+                next.idp_sso_url = url;
+            }
+            if let Some(list) = saml.idp_certificates {
+                changes.push(certificates(&list));
+                next.idp_certificates = list;
+            }
+            next.check()
+                .map_err(|_| Refusal::OutOfRange(CERTIFICATE_COUNT))?;
+            provider_changed |= next != *settings;
+            *settings = next;
+        }
+        if let (SsoProtocol::Oidc(settings), Some(change)) = (&mut connection.protocol, change.oidc)
+        {
             if let Some(issuer) = change.issuer {
                 changes.push(format!("issuer={issuer}"));
                 settings.issuer = issuer;
@@ -162,6 +258,9 @@ impl Account {
         let view = connection.view();
         if provider_changed {
             self.sso.pending.retain(|pending| pending.connection != id);
+            self.sso
+                .saml_pending
+                .retain(|pending| pending.connection != id);
         }
         let event = Event::new(None, "sso.connection_updated", &id).detail(changes.join(" "));
         Ok((Outcome::SsoConnectionUpdated { connection: view }, event))
@@ -190,6 +289,9 @@ impl Account {
         }
         self.sso.connections.remove(&id);
         self.sso.pending.retain(|pending| pending.connection != id);
+        self.sso
+            .saml_pending
+            .retain(|pending| pending.connection != id);
         let event = Event::new(None, "sso.connection_deleted", &id);
         Ok((Outcome::SsoConnectionDeleted { connection_id: id }, event))
     }
@@ -268,12 +370,7 @@ impl Account {
             login_hint,
         );
         let expires_at = now.plus_seconds(PENDING_SIGN_IN_SECONDS);
-        let pending = &mut self.sso.pending;
-        pending.retain(|pending| pending.is_live(now));
-        while pending.len() >= MAX_PENDING_SIGN_INS {
-            pending.pop_front();
-        }
-        pending.push_back(PendingSignIn {
+        let pending = PendingSignIn {
             state_hash,
             connection: connection_id.clone(),
             redirect_uri: redirect_uri.to_owned(),
@@ -282,7 +379,8 @@ impl Account {
             auth_method,
             created_at: now,
             expires_at,
-        });
+        };
+        keep_pending(&mut self.sso.pending, pending, now, PendingSignIn::is_live);
         Ok(OidcStart {
             authorization_url,
             state,
@@ -370,24 +468,42 @@ impl Account {
         let identity =
             oidc::verify_id_token(id_token, jwks, &expected).map_err(Refusal::SsoTokenInvalid)?;
         let connection_id = connection.id.clone();
-        let provision = connection.allow_jit_provisioning;
-        let user_id = match self.user_by_email(&identity.email) {
-            Some(user) if user.status == UserStatus::Active => user.id.clone(),
-            Some(_) => return Err(Refusal::SsoUserUnknown),
-            None if provision => self.provision_user(identity, &connection_id, context)?,
-            None => return Err(Refusal::SsoUserUnknown),
-        };
-        // The user is active (found so, or just created so): opening the session cannot be
-        // refused for the user's standing.
-        let method = SignInMethod::Sso {
-            connection: connection_id,
-        };
-        let issued = self.open_session_for(&user_id, method, user_agent, context)?;
+        let issued = self.sign_in_identity(&connection_id, identity, user_agent, context)?;
         let key = context.key;
         self.sso
             .pending
             .retain(|pending| pending.is_live(now) && !pending.is_for(key, state));
         Ok(issued)
+    }
+
+    /// Signs in the identity a provider vouched for through `connection_id`, whatever the
+    /// protocol: the email's active user, or with provisioning on a new user; `sso_user_unknown`
+    /// for an unknown email (provisioning off), a pending or an inactive user.
+    fn sign_in_identity(
+        &mut self,
+        connection_id: &SsoConnectionId,
+        identity: VerifiedIdentity,
+        user_agent: Option<&str>,
+        context: &mut Context<'_>,
+    ) -> Result<IssuedSession, Refusal> {
+        let provision = self
+            .sso
+            .connections
+            .get(connection_id)
+            .ok_or_else(|| Refusal::UnknownSsoConnection(connection_id.clone()))?
+            .allow_jit_provisioning;
+        let user_id = match self.user_by_email(&identity.email) {
+            Some(user) if user.status == UserStatus::Active => user.id.clone(),
+            Some(_) => return Err(Refusal::SsoUserUnknown),
+            None if provision => self.provision_user(identity, connection_id, context)?,
+            None => return Err(Refusal::SsoUserUnknown),
+        };
+        // The user is active (found so, or just created so): opening the session cannot be
+        // refused for the user's standing.
+        let method = SignInMethod::Sso {
+            connection: connection_id.clone(),
+        };
+        self.open_session_for(&user_id, method, user_agent, context)
     }
 
     /// Creates the user a provider vouched for, through a connection that allows
@@ -412,5 +528,193 @@ impl Account {
             event,
         );
         Ok(user_id)
+    }
+}
+
+/// SAML sign-in (the core feature `saml`): see [`crate::sso`] for the flow and
+/// `sso::saml_flow` for the choices.
+#[cfg(feature = "saml")]
+impl Account {
+    /// The connection `id`, with its SAML settings.
+    fn saml_connection(&self, id: &SsoConnectionId) -> Result<&SamlConnection, Refusal> {
+        let connection = self
+            .sso
+            .connections
+            .get(id)
+            .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))?;
+        match &connection.protocol {
+            SsoProtocol::Saml(saml) => Ok(saml),
+            SsoProtocol::Oidc(_) => Err(Refusal::OutOfRange(
+                "this connection signs in with OpenID Connect, not SAML",
+            )),
+        }
+    }
+
+    /// Starts a SAML sign-in with the connection `connection_id`, this service provider being
+    /// under `origin` (the worker's public origin; [`crate::sso::service_provider`]): keeps a
+    /// pending sign-in for 10 minutes and gives the identity provider's URL carrying the
+    /// AuthnRequest (HTTP-Redirect binding) and the new state as `RelayState`. Appends no audit
+    /// event.
+    pub fn begin_saml_sign_in(
+        &mut self,
+        connection_id: &SsoConnectionId,
+        origin: &str,
+        context: &mut Context<'_>,
+    ) -> Result<SamlStart, Refusal> {
+        let now = context.now;
+        let idp = self.saml_connection(connection_id)?;
+        let sp = crate::sso::service_provider(origin, &self.id, connection_id);
+        if !oidc::acceptable_redirect_uri(&sp.acs_url) {
+            return Err(Refusal::OutOfRange(
+                "the service provider's origin must be https (http only to 127.0.0.1, [::1] or localhost)",
+            ));
+        }
+        let (state, state_hash) = oidc::new_state(&self.id, context.key, context.random);
+        let trust = saml::Trust {
+            idp,
+            sp_entity_id: &sp.entity_id,
+            acs_url: &sp.acs_url,
+        };
+        let (redirect_url, login) =
+            saml::authn_request_redirect(&trust, context.random, now, Some(&state))
+                .map_err(|refusal| Refusal::SsoAssertionInvalid(refusal.detail))?;
+        let expires_at = now.plus_seconds(PENDING_SIGN_IN_SECONDS);
+        let pending = PendingSaml {
+            state_hash,
+            connection: connection_id.clone(),
+            request_id: login.request_id,
+            service_provider: sp,
+            expires_at,
+        };
+        keep_pending(
+            &mut self.sso.saml_pending,
+            pending,
+            now,
+            PendingSaml::is_live,
+        );
+        Ok(SamlStart {
+            redirect_url,
+            state,
+            expires_at,
+        })
+    }
+
+    /// Completes the SAML sign-in pending under `relay_state` with the `SAMLResponse` form value
+    /// the identity provider posted (see [`crate::sso::saml`] for every check: signature by a
+    /// pinned certificate, Issuer, Destination, Recipient, Audience, `InResponseTo`, time,
+    /// replay). The asserted email signs in as for every SSO sign-in. The pending sign-in is used
+    /// up and the response's IDs remembered. Refusals: `sso_state_invalid`,
+    /// `sso_assertion_invalid` (the reason in it, for logs), `sso_user_unknown`, `user_limit`;
+    /// each changes nothing.
+    pub fn complete_saml_sign_in(
+        &mut self,
+        relay_state: &str,
+        saml_response: &str,
+        user_agent: Option<&str>,
+        context: &mut Context<'_>,
+    ) -> Result<IssuedSession, Refusal> {
+        let now = context.now;
+        if relay_state.len() > MAX_STATE_LEN
+            || oidc::account_of_state(relay_state).as_ref() != Some(&self.id)
+        {
+            return Err(Refusal::SsoStateInvalid);
+        }
+        let key = context.key;
+        let pending = self
+            .sso
+            .saml_pending
+            .iter()
+            .find(|pending| pending.is_for(key, relay_state))
+            .filter(|pending| pending.is_live(now))
+            .ok_or(Refusal::SsoStateInvalid)?
+            .clone();
+        if saml_response.len() > MAX_SAML_RESPONSE_BYTES {
+            return Err(Refusal::SsoAssertionInvalid(
+                "the SAML response is larger than 128 KiB".to_owned(),
+            ));
+        }
+        let idp = self.saml_connection(&pending.connection)?;
+        let trust = saml::Trust {
+            idp,
+            sp_entity_id: &pending.service_provider.entity_id,
+            acs_url: &pending.service_provider.acs_url,
+        };
+        let login = saml::PendingLogin {
+            request_id: pending.request_id.clone(),
+            relay_state: Some(relay_state.to_owned()),
+        };
+        let mut replay = SeenIds {
+            seen: &self.sso.saml_seen,
+            connection: &pending.connection,
+            now,
+            added: Vec::new(),
+        };
+        let verified = saml::verify_response(
+            &trust,
+            &login,
+            saml_response,
+            Some(relay_state),
+            now,
+            SAML_SKEW_SECONDS,
+            &mut replay,
+        )
+        .map_err(|refusal| Refusal::SsoAssertionInvalid(refusal.detail))?;
+        let added = replay.added;
+        let email = verified
+            .email
+            .as_deref()
+            .and_then(|email| email.parse::<Email>().ok())
+            .ok_or_else(|| {
+                Refusal::SsoAssertionInvalid("the assertion names no acceptable email".to_owned())
+            })?;
+        let identity = VerifiedIdentity { email, name: None };
+        let issued = self.sign_in_identity(&pending.connection, identity, user_agent, context)?;
+        self.sso
+            .saml_pending
+            .retain(|other| other.is_live(now) && !other.is_for(key, relay_state));
+        let seen = &mut self.sso.saml_seen;
+        seen.retain(|entry| entry.expires_at > now);
+        seen.extend(added);
+        while seen.len() > MAX_SEEN_SAML_IDS {
+            // The entry expiring soonest goes first (see `sso::saml_flow`).
+            let soonest = seen
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, entry)| entry.expires_at)
+                .map(|(index, _)| index);
+            match soonest {
+                Some(index) => {
+                    seen.remove(index);
+                }
+                None => break,
+            }
+        }
+        Ok(issued)
+    }
+}
+
+/// The replay memory as the protocol layer asks it: reads the account's remembered IDs and
+/// collects the new ones, which the account keeps only when the sign-in succeeds.
+#[cfg(feature = "saml")]
+struct SeenIds<'a> {
+    seen: &'a std::collections::VecDeque<SeenId>,
+    connection: &'a SsoConnectionId,
+    now: Timestamp,
+    added: Vec<SeenId>,
+}
+
+#[cfg(feature = "saml")]
+impl saml::SamlReplayStore for SeenIds<'_> {
+    fn first_use(&mut self, key: &str, expires: Timestamp) -> bool {
+        let entry = SeenId::new(self.connection, key, expires);
+        let known = self
+            .seen
+            .iter()
+            .chain(&self.added)
+            .any(|seen| seen.digest == entry.digest && seen.expires_at > self.now);
+        if !known {
+            self.added.push(entry);
+        }
+        !known
     }
 }

@@ -64,17 +64,25 @@
 mod connection;
 pub mod jwks;
 pub mod oidc;
+#[cfg(feature = "saml")]
+pub mod saml;
+pub(crate) mod saml_flow;
 
 pub use crate::ids::SsoConnectionId;
 pub use connection::{
-    InvalidClientId, IssuerUrl, IssuerUrlError, MAX_CLIENT_SECRET_CHARS,
+    InvalidClientId, IssuerUrl, IssuerUrlError, MAX_CLIENT_SECRET_CHARS, MAX_SAML_CERTIFICATES,
     MAX_SSO_CONNECTIONS_PER_ACCOUNT, OidcChange, OidcClientId, OidcConnection, OidcSettings,
+    SamlChange, SamlConnection, SamlEntityId, SamlSettingError, SamlSsoUrl, SigningCertificate,
     SsoConnection, SsoConnectionView, SsoProtocol, SsoProtocolSettings, SsoProtocolView,
 };
 pub use jwks::{Jwks, JwksError};
 pub use oidc::{
     MetadataError, OidcProviderMetadata, OidcStart, OidcTokenRequest, TokenEndpointAuth,
     TokenProblem, account_of_state, id_token_from_token_response, pkce_challenge,
+};
+pub use saml_flow::{
+    MAX_SAML_RESPONSE_BYTES, MAX_SEEN_SAML_IDS, SamlStart, ServiceProvider, acs_path,
+    service_provider,
 };
 
 pub(crate) use connection::{acceptable_client_secret, secret_binding};
@@ -93,4 +101,12 @@ pub(crate) struct SsoState {
     /// [`oidc::MAX_PENDING_SIGN_INS`]).
     #[serde(default)]
     pub(crate) pending: VecDeque<PendingSignIn>,
+    /// SAML sign-ins started and not completed, oldest first (at most
+    /// [`oidc::MAX_PENDING_SIGN_INS`]).
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub(crate) saml_pending: VecDeque<saml_flow::PendingSaml>,
+    /// Digests of the SAML response and assertion IDs accepted, until they expire (at most
+    /// [`saml_flow::MAX_SEEN_SAML_IDS`]).
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub(crate) saml_seen: VecDeque<saml_flow::SeenId>,
 }

@@ -388,13 +388,18 @@ pub(crate) struct PendingSignIn {
 impl PendingSignIn {
     /// Whether this is the pending sign-in of `state` (constant time).
     pub(crate) fn is_for(&self, key: &HashingKey, state: &str) -> bool {
-        key.verify(STATE_DOMAIN, state.as_bytes(), &self.state_hash)
+        state_matches(key, state, &self.state_hash)
     }
 
     /// Whether it still waits for its callback at `now`.
     pub(crate) fn is_live(&self, now: Timestamp) -> bool {
         now < self.expires_at
     }
+}
+
+/// Whether `hash` is the stored hash of `state` (constant time).
+pub(crate) fn state_matches(key: &HashingKey, state: &str, hash: &SecretHash) -> bool {
+    key.verify(STATE_DOMAIN, state.as_bytes(), hash)
 }
 
 /// A new state for `account` and its stored hash.

@@ -1,31 +1,4 @@
-// PROPOSAL, not part of the build (no `mod sso;` points here; the `.proposal` suffix keeps cargo
-// and rustfmt away). Proposed home: crates/core/src/sso/saml.rs, behind a core feature `saml`.
-// Feasibility record, commands and results: docs/SAML_FEASIBILITY.md.
-//
-// Tested as is (this exact text) in a scratch crate that re-exports the core's `time` and
-// `random` modules as `crate::time` / `crate::random`: natively against real responses of
-// tests/idp/saml-idp.mjs (saml_check.rs.proposal: 26 cases, genuine, replay, tampering,
-// certificate swaps, 6 signature-wrapping shapes, audience, recipient, InResponseTo, time,
-// issuer, RelayState), and built for wasm32-unknown-unknown and run under Node 22
-// (saml_wasm.rs.proposal + tests/idp/saml-wasm-check.mjs). Clean under the workspace's clippy
-// denies (unwrap/expect/panic/indexing_slicing/todo/dbg_macro, unsafe_code forbidden).
-//
-// Dependencies to add to crates/core/Cargo.toml (all optional, enabled by `saml`):
-//   saml-rs = { version = "=0.6.1", default-features = false, features = ["crypto-rustcrypto"] }
-//       (pulls bergshamra 0.9.2 with RustCrypto only: rsa 0.9.10, x509-cert 0.2.5, sha2 0.10,
-//        uppsala 0.10 XML parser, quick-xml 0.42, flate2 rust_backend, time 0.3, uuid 1 (v4));
-//        default features off drops PKCS#11, post-quantum and SHA-1/DSA "legacy" algorithms
-//   base64 (workspace has 0.23; this file was tested with 0.22, either works)
-//   flate2 = { version = "1", default-features = false, features = ["rust_backend"] }
-// and, for wasm32-unknown-unknown only, in whichever crate links the wasm (crates/worker,
-// crates/wasm; or in core under [target.'cfg(target_arch = "wasm32")'.dependencies] if core must
-// keep building alone for wasm32 with `saml` on):
-//   getrandom 0.4 features ["wasm_js"]   (the worker already has this)
-//   getrandom 0.2 features ["js"]        (rand_core 0.6 via crypto-bigint/elliptic-curve)
-//   uuid 1        features ["js"]        (saml-rs uses uuid v4; compile_error! without a source)
-// None of these run randomness or the clock on the verification path; the time comes from the
-// caller (SystemTime built from the Timestamp, never SystemTime::now(), which panics on wasm32).
-//! SAML 2.0 Web Browser SSO for a tenant's SSO connection: the service-provider side of
+//! SAML 2.0 Web Browser SSO for an account's SSO connection: the service-provider side of
 //! SP-initiated login with the HTTP-Redirect binding out and the HTTP-POST binding back.
 //!
 //! No I/O, no clock, no randomness of its own: the caller passes the [`RandomSource`], the
@@ -60,6 +33,7 @@ use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::random::{RandomSource, bytes};
+use crate::sso::SamlConnection;
 use crate::time::Timestamp;
 
 use base64::Engine as _;
@@ -77,20 +51,18 @@ const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 
-/// One tenant's SAML connection, as an administrator configured it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SamlConnection {
-    /// The IdP's entity ID: the Issuer its responses must carry.
-    pub idp_entity_id: String,
-    /// The IdP's SingleSignOnService URL for the HTTP-Redirect binding.
-    pub idp_sso_url: String,
-    /// The IdP's signing certificates, PEM or bare base64 DER (more than one during a
-    /// rollover). Responses must be signed by one of them.
-    pub idp_certificates: Vec<String>,
-    /// This SP's entity ID for the connection: the Issuer of our requests and the Audience.
-    pub sp_entity_id: String,
-    /// This SP's Assertion Consumer Service URL (HTTP-POST): Destination and Recipient.
-    pub acs_url: String,
+/// One connection as the protocol layer sees it: the identity provider's settings and this
+/// service provider's endpoints for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trust<'a> {
+    /// The identity provider, as configured.
+    pub(crate) idp: &'a SamlConnection,
+    /// This service provider's entity ID for the connection: the Issuer of our requests and
+    /// the Audience.
+    pub(crate) sp_entity_id: &'a str,
+    /// This service provider's Assertion Consumer Service URL (HTTP-POST): Destination and
+    /// Recipient.
+    pub(crate) acs_url: &'a str,
 }
 
 /// What the SP keeps between sending the AuthnRequest and receiving the response.
@@ -133,9 +105,9 @@ struct ReplayAdapter<'a>(&'a mut dyn SamlReplayStore);
 
 impl ReplayCache for ReplayAdapter<'_> {
     fn check_and_store(&mut self, key: ReplayKey, expires_at: SystemTime) -> Result<(), SamlError> {
-        let secs = expires_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0)));
+        let secs = expires_at.duration_since(UNIX_EPOCH).map_or(0, |d| {
+            d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+        });
         let key = key.cache_key();
         if self.0.first_use(&key, Timestamp::from_unix_seconds(secs)) {
             Ok(())
@@ -153,10 +125,13 @@ fn system_time(t: Timestamp) -> SystemTime {
 /// the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlRefusal {
+    /// What kind of failure.
     pub kind: RefusalKind,
+    /// What failed, for logs.
     pub detail: String,
 }
 
+/// The kinds of [`SamlRefusal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusalKind {
     /// The connection itself is unusable (bad entity ID, URL or certificate).
@@ -173,7 +148,10 @@ pub enum RefusalKind {
 }
 
 fn refusal(kind: RefusalKind, error: &SamlError) -> SamlRefusal {
-    SamlRefusal { kind, detail: error.to_string() }
+    SamlRefusal {
+        kind,
+        detail: error.to_string(),
+    }
 }
 
 fn classify(error: &SamlError) -> RefusalKind {
@@ -193,8 +171,12 @@ fn classify(error: &SamlError) -> RefusalKind {
         | E::FailedToVerifySignature
         | E::FailedMessageSignatureVerification
         | E::Crypto(_) => RefusalKind::Signature,
-        E::Deflate(_) | E::Base64(_) | E::Xml(_) | E::UnsupportedBinding { .. }
-        | E::MissingBindingParameter { .. } | E::UndefinedBinding => RefusalKind::Malformed,
+        E::Deflate(_)
+        | E::Base64(_)
+        | E::Xml(_)
+        | E::UnsupportedBinding { .. }
+        | E::MissingBindingParameter { .. }
+        | E::UndefinedBinding => RefusalKind::Malformed,
         _ => RefusalKind::Conditions,
     }
 }
@@ -241,14 +223,14 @@ fn bare_certificate(cert: &str) -> String {
 
 /// IdP metadata synthesized from the connection (trust comes from the administrator's pinned
 /// certificate, not from a signature on this document).
-fn idp_metadata(conn: &SamlConnection) -> String {
+fn idp_metadata(conn: &Trust<'_>) -> String {
     let mut keys = String::new();
-    for cert in &conn.idp_certificates {
+    for cert in &conn.idp.idp_certificates {
         let _ = write!(
             keys,
             "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}\
              </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-            bare_certificate(cert)
+            bare_certificate(cert.as_pem())
         );
     }
     format!(
@@ -259,8 +241,8 @@ fn idp_metadata(conn: &SamlConnection) -> String {
          <md:NameIDFormat>{NAMEID_EMAIL}</md:NameIDFormat>\
          <md:SingleSignOnService Binding=\"{BINDING_REDIRECT}\" Location=\"{sso}\"/>\
          </md:IDPSSODescriptor></md:EntityDescriptor>",
-        entity = xml_escape(&conn.idp_entity_id),
-        sso = xml_escape(&conn.idp_sso_url),
+        entity = xml_escape(conn.idp.idp_entity_id.as_str()),
+        sso = xml_escape(conn.idp.idp_sso_url.as_str()),
     )
 }
 
@@ -301,13 +283,16 @@ fn percent_encode(s: &str) -> String {
 
 /// Start a login: the AuthnRequest, and the IdP URL (HTTP-Redirect binding) to send the browser
 /// to. The request ID is 128 random bits from `random`.
-pub fn authn_request_redirect(
-    conn: &SamlConnection,
+pub(crate) fn authn_request_redirect(
+    conn: &Trust<'_>,
     random: &mut dyn RandomSource,
     now: Timestamp,
     relay_state: Option<&str>,
 ) -> Result<(String, PendingLogin), SamlRefusal> {
-    let cfg = |detail: &str| SamlRefusal { kind: RefusalKind::Configuration, detail: detail.into() };
+    let cfg = |detail: &str| SamlRefusal {
+        kind: RefusalKind::Configuration,
+        detail: detail.into(),
+    };
     if relay_state.is_some_and(|r| r.len() > 80) {
         return Err(cfg("RelayState is limited to 80 bytes"));
     }
@@ -324,17 +309,19 @@ pub fn authn_request_redirect(
          <samlp:NameIDPolicy Format=\"{NAMEID_EMAIL}\" AllowCreate=\"false\"/>\
          </samlp:AuthnRequest>",
         instant = saml_instant(now),
-        dest = xml_escape(&conn.idp_sso_url),
-        acs = xml_escape(&conn.acs_url),
-        issuer = xml_escape(&conn.sp_entity_id),
+        dest = xml_escape(conn.idp.idp_sso_url.as_str()),
+        acs = xml_escape(conn.acs_url),
+        issuer = xml_escape(conn.sp_entity_id),
     );
     let mut deflater =
         flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     deflater
         .write_all(xml.as_bytes())
         .map_err(|e| cfg(&format!("deflate: {e}")))?;
-    let deflated = deflater.finish().map_err(|e| cfg(&format!("deflate: {e}")))?;
-    let mut url = conn.idp_sso_url.clone();
+    let deflated = deflater
+        .finish()
+        .map_err(|e| cfg(&format!("deflate: {e}")))?;
+    let mut url = conn.idp.idp_sso_url.as_str().to_owned();
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str("SAMLRequest=");
     url.push_str(&percent_encode(&B64.encode(deflated)));
@@ -342,14 +329,20 @@ pub fn authn_request_redirect(
         url.push_str("&RelayState=");
         url.push_str(&percent_encode(relay));
     }
-    Ok((url, PendingLogin { request_id, relay_state: relay_state.map(str::to_owned) }))
+    Ok((
+        url,
+        PendingLogin {
+            request_id,
+            relay_state: relay_state.map(str::to_owned),
+        },
+    ))
 }
 
 /// Check a posted `SAMLResponse` (the form field, base64) and `RelayState` for `pending` on
 /// `conn` at `now`, allowing `skew_seconds` either way on time conditions, recording its IDs in
 /// `replay`.
-pub fn verify_response(
-    conn: &SamlConnection,
+pub(crate) fn verify_response(
+    conn: &Trust<'_>,
     pending: &PendingLogin,
     saml_response: &str,
     relay_state: Option<&str>,
@@ -357,17 +350,17 @@ pub fn verify_response(
     skew_seconds: u32,
     replay: &mut dyn SamlReplayStore,
 ) -> Result<SamlLogin, SamlRefusal> {
-    if conn.idp_certificates.is_empty() {
+    if conn.idp.idp_certificates.is_empty() {
         return Err(SamlRefusal {
             kind: RefusalKind::Configuration,
             detail: "no pinned IdP certificate".into(),
         });
     }
-    let sp_entity = EntityId::try_new(conn.sp_entity_id.as_str()).map_err(config_error)?;
-    let idp_entity = EntityId::try_new(conn.idp_entity_id.as_str()).map_err(config_error)?;
+    let sp_entity = EntityId::try_new(conn.sp_entity_id).map_err(config_error)?;
+    let idp_entity = EntityId::try_new(conn.idp.idp_entity_id.as_str()).map_err(config_error)?;
     let sp = Saml::sp(
         SpConfig::builder(sp_entity)
-            .acs_endpoint(AcsEndpoint::post(conn.acs_url.as_str()).map_err(config_error)?)
+            .acs_endpoint(AcsEndpoint::post(conn.acs_url).map_err(config_error)?)
             .name_id_format(NameIdFormat::EmailAddress)
             .validation(sp_policy())
             .build()
@@ -385,7 +378,7 @@ pub fn verify_response(
     let pending = Pending::<AuthnRequest>::try_new(
         MessageId::try_new(pending.request_id.as_str()).map_err(config_error)?,
         RelayStateParam::try_from_option(pending.relay_state.clone()).map_err(config_error)?,
-        AcsEndpoint::post(conn.acs_url.as_str()).map_err(config_error)?,
+        AcsEndpoint::post(conn.acs_url).map_err(config_error)?,
         SsoResponseBinding::Post,
         idp_entity,
     )
@@ -402,7 +395,12 @@ pub fn verify_response(
             // saml-rs keeps samlify's sign convention: the NotBefore allowance is negative.
             .with_clock_skew(ClockSkew::from_millis(-skew_ms, skew_ms));
     let session = sp
-        .finish_sso(&idp, &pending, BrowserInput::<SsoResponse>::post(fields), validation)
+        .finish_sso(
+            &idp,
+            &pending,
+            BrowserInput::<SsoResponse>::post(fields),
+            validation,
+        )
         .map_err(bad)?;
 
     let name_id = session.name_id();
