@@ -15,10 +15,25 @@ pub fn error(
     detail: impl Into<Cow<'static, str>>,
     attribute: Option<&'static str>,
 ) {
+    error_at(
+        diags,
+        summary,
+        detail,
+        attribute.map_or_else(AttributePath::root, AttributePath::new),
+    );
+}
+
+/// Adds an error about the attribute at `path` (e.g. one inside a nested object).
+pub fn error_at(
+    diags: &mut Diagnostics,
+    summary: impl Into<Cow<'static, str>>,
+    detail: impl Into<Cow<'static, str>>,
+    path: AttributePath,
+) {
     diags.add_error(Diagnostic {
         summary: summary.into(),
         detail: detail.into(),
-        attribute: attribute.map_or_else(AttributePath::root, AttributePath::new),
+        attribute: path,
     });
 }
 

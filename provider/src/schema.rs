@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use tf_provider::schema::{
-    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
 
 /// How a practitioner may set an attribute.
@@ -62,24 +62,46 @@ pub fn string_map(mode: Mode, description: &str) -> Attribute {
     )
 }
 
+/// A block that may appear at most once (`name { ... }`; null when left out) with
+/// `attributes`. (Nested attributes, `name = { ... }`, are not an option: `tf-provider` 0.2.2
+/// sends both a type and a nested type for them, which Terraform rejects.)
+pub fn optional_block(description: &str, attributes: Vec<(&str, Attribute)>) -> NestedBlock {
+    NestedBlock::Optional(block(description, attributes))
+}
+
+/// `schema` with nested `blocks` added.
+pub fn with_blocks(mut schema: Schema, blocks: Vec<(&str, NestedBlock)>) -> Schema {
+    schema.block.blocks.extend(
+        blocks
+            .into_iter()
+            .map(|(name, block)| (name.to_owned(), block)),
+    );
+    schema
+}
+
 /// Marks an attribute sensitive (hidden in output; it still lives in the state).
 pub fn sensitive(mut attribute: Attribute) -> Attribute {
     attribute.sensitive = true;
     attribute
 }
 
+/// A block from its description and attributes.
+fn block(description: &str, attributes: Vec<(&str, Attribute)>) -> Block {
+    Block {
+        version: 1,
+        description: Description::markdown(description),
+        attributes: attributes
+            .into_iter()
+            .map(|(name, attribute)| (name.to_owned(), attribute))
+            .collect::<HashMap<_, _>>(),
+        ..Block::default()
+    }
+}
+
 /// A schema from its description and attributes.
 pub fn schema(description: &str, attributes: Vec<(&str, Attribute)>) -> Schema {
     Schema {
         version: 1,
-        block: Block {
-            version: 1,
-            description: Description::markdown(description),
-            attributes: attributes
-                .into_iter()
-                .map(|(name, attribute)| (name.to_owned(), attribute))
-                .collect::<HashMap<_, _>>(),
-            ..Block::default()
-        },
+        block: block(description, attributes),
     }
 }

@@ -60,6 +60,17 @@ pub struct MemberChange {
     pub status_changed: bool,
 }
 
+/// Planned SSO settings of the tenant; `None` where a value is unknown during plan.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlannedSso<'a> {
+    /// Whether SSO is enforced.
+    pub enforced: Option<bool>,
+    /// The breakglass user id, if any.
+    pub breakglass: Option<Option<&'a str>>,
+    /// The SSO connection id, if any.
+    pub connection: Option<Option<&'a str>>,
+}
+
 /// Snapshot plus the changes planned so far, shared by all resources of one provider process.
 #[derive(Debug, Default)]
 pub struct PlanBook {
@@ -232,15 +243,14 @@ impl PlanBook {
         }
     }
 
-    /// Checks planned tenant settings: plan features and limits, SSO and its breakglass user
-    /// (`None` while unknown). Records the planned plan for the resources planned after.
+    /// Checks planned tenant settings: plan features and limits, SSO, its breakglass user and
+    /// its connection. Records the planned plan for the resources planned after.
     pub fn check_tenant(
         &self,
         diags: &mut Diagnostics,
         snapshot: &Snapshot,
         plan: Option<&str>,
-        sso_enforced: Option<bool>,
-        breakglass: Option<Option<&str>>,
+        sso: PlannedSso<'_>,
     ) {
         let plan_name = plan.map_or_else(|| self.plan_name(snapshot), str::to_owned);
         let planned = self
@@ -249,7 +259,7 @@ impl PlanBook {
             .map(|planned| planned.clone())
             .unwrap_or_default();
         let (members, _) = Self::members(&planned, snapshot, &BTreeMap::new(), None);
-        let sso = match (sso_enforced, breakglass) {
+        let sso = match (sso.enforced, sso.breakglass) {
             (Some(enforced), Some(breakglass)) => Some(DesiredSso {
                 enforced,
                 breakglass: breakglass.map(|user_id| {
@@ -259,6 +269,12 @@ impl PlanBook {
                         .and_then(|id| snapshot.members.iter().find(|m| m.user_id == id))
                         .map_or_else(|| user_id.to_owned(), |m| m.email.as_str().to_owned())
                 }),
+                // An unknown connection (a reference to a connection created in this run) will
+                // be one: only a known absence breaks the rule.
+                connection: match sso.connection {
+                    None => Some(String::new()),
+                    Some(connection) => connection.map(str::to_owned),
+                },
             }),
             _ => None,
         };
@@ -279,6 +295,7 @@ impl PlanBook {
                 "tenant.members" if problem.code == "plan_limit" => "plan",
                 "tenant.sso.enforced" => "sso_enforced",
                 "tenant.sso.breakglass" => "saml_breakglass_user_id",
+                "tenant.sso.connection" => "sso_connection_id",
                 _ => continue,
             };
             found = true;
@@ -485,6 +502,7 @@ mod tests {
                 member_limit: plan.member_limit(),
                 sso_enforced: false,
                 saml_breakglass_user_id: None,
+                sso_connection_id: None,
                 created_at: Timestamp::from_unix_seconds(0),
                 primary_contact: members[0].user_id.clone(),
             },
@@ -641,33 +659,64 @@ mod tests {
         let ops = members[1].user_id.to_string();
         let dev = members[2].user_id.to_string();
         let snap = snapshot(Plan::Enterprise, members);
+        let connection = "sso_00000000000000bb";
+        let enforce = |breakglass, connection| PlannedSso {
+            enforced: Some(true),
+            breakglass,
+            connection,
+        };
         let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, None, Some(true), Some(Some(&ops)));
+        let valid = enforce(Some(Some(ops.as_str())), Some(Some(connection)));
+        book.check_tenant(&mut diags, &snap, None, valid);
         assert!(diags.errors.is_empty(), "{diags:?}");
         let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, None, Some(true), Some(Some(&dev)));
+        let dev_breakglass = enforce(Some(Some(dev.as_str())), Some(Some(connection)));
+        book.check_tenant(&mut diags, &snap, None, dev_breakglass);
         assert!(diags.errors[0].summary.contains("invalid_breakglass"));
         assert!(attributes(&diags)[0].contains("saml_breakglass_user_id"));
-        let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, None, Some(true), Some(None));
-        assert!(diags.errors[0].summary.contains("breakglass_required"));
         let mut diags = Diagnostics::default();
         book.check_tenant(
             &mut diags,
             &snap,
-            Some("team"),
-            Some(true),
-            Some(Some(&ops)),
+            None,
+            enforce(Some(None), Some(Some(connection))),
         );
+        assert!(diags.errors[0].summary.contains("breakglass_required"));
+        let mut diags = Diagnostics::default();
+        book.check_tenant(&mut diags, &snap, Some("team"), valid);
         assert!(
             attributes(&diags)
                 .iter()
                 .any(|a| a.contains("sso_enforced")),
             "{diags:?}"
         );
+        // Enforcing without a connection: refused at the connection.
+        let mut diags = Diagnostics::default();
+        book.check_tenant(
+            &mut diags,
+            &snap,
+            None,
+            enforce(Some(Some(ops.as_str())), Some(None)),
+        );
+        assert_eq!(diags.errors.len(), 1, "{diags:?}");
+        assert!(diags.errors[0].summary.contains("sso_connection_required"));
+        assert_eq!(
+            diags.errors[0].detail,
+            "enforcing SSO needs an SSO connection"
+        );
+        assert!(attributes(&diags)[0].contains("sso_connection_id"));
+        // A connection known only after apply (a reference) will be one.
+        let mut diags = Diagnostics::default();
+        book.check_tenant(
+            &mut diags,
+            &snap,
+            None,
+            enforce(Some(Some(ops.as_str())), None),
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
         // Unknown breakglass: no SSO verdict yet.
         let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, None, Some(true), None);
+        book.check_tenant(&mut diags, &snap, None, enforce(None, Some(None)));
         assert!(diags.errors.is_empty());
     }
 

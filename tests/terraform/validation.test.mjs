@@ -90,7 +90,7 @@ resource "portcullis_user" "many" {
     assert.equal(fits.code, 2, `19 + the owner fit the team plan:\n${fits.stderr}`);
   });
 
-  test("SSO needs a valid breakglass user", async () => {
+  test("SSO needs a valid breakglass user and a connection", async () => {
     const world = await signUp("enterprise");
     const reader = await activeMember(world, email("reader"), []);
     const ws = workspace(world.token);
@@ -113,8 +113,34 @@ resource "portcullis_tenant_settings" "this" {
   saml_breakglass_user_id = "${world.owner}"
 }
 `);
+    assertDiagnostic(await ws.plan(), {
+      code: "sso_connection_required",
+      address: "portcullis_tenant_settings.this",
+      text: "enforcing SSO needs an SSO connection",
+    });
+    const connection = ok(
+      await call("POST", "/v1/account/sso-connections", {
+        token: world.token,
+        body: { name: "Okta", protocol: { type: "oidc", issuer: "https://idp.example.com", client_id: "c", client_secret: "s" } },
+      }),
+      201,
+    ).connection.connection_id;
+    ws.write(`
+resource "portcullis_tenant_settings" "this" {
+  sso_enforced            = true
+  saml_breakglass_user_id = "${world.owner}"
+  sso_connection_id       = "${connection}"
+}
+`);
     const valid = await ws.plan();
     assert.equal(valid.code, 2, valid.stderr);
+    // Applying it now works (it used to fail: the settings could not name a connection).
+    await ws.apply();
+    const tenant = ok(await call("GET", `/v1/tenants/${world.tenant}`, { token: world.token }));
+    assert.equal(tenant.sso_enforced, true);
+    assert.equal(tenant.sso_connection_id, connection);
+    await ws.assertNoChanges("after enforcing SSO");
+    await ws.destroy();
   });
 
   test("a change that would leave the tenant without a manager", async () => {

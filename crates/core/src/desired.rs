@@ -76,6 +76,10 @@ pub struct DesiredSso {
     /// The breakglass member's email.
     #[serde(default)]
     pub breakglass: Option<String>,
+    /// The id of the account's SSO connection members sign in with (`sso_...`); enforcing
+    /// SSO needs one.
+    #[serde(default)]
+    pub connection: Option<String>,
 }
 
 /// An API token as it should be.
@@ -315,6 +319,13 @@ pub fn validate(config: &DesiredConfig) -> Vec<Problem> {
     }
 
     if let Some(sso) = &tenant.sso {
+        if sso.enforced && sso.connection.is_none() {
+            problems.add(
+                "sso_connection_required",
+                Some("tenant.sso.connection".into()),
+                "enforcing SSO needs an SSO connection".into(),
+            );
+        }
         match &sso.breakglass {
             None if sso.enforced => problems.add(
                 "breakglass_required",
@@ -417,6 +428,7 @@ mod tests {
                 sso: Some(DesiredSso {
                     enforced: true,
                     breakglass: Some("OPS@x.io".into()),
+                    connection: Some("sso_0123456789abcdef".into()),
                 }),
                 api_tokens: vec![DesiredToken {
                     name: "ci".into(),
@@ -446,6 +458,7 @@ mod tests {
                 sso: Some(DesiredSso {
                     enforced: true,
                     breakglass: None,
+                    connection: None,
                 }),
                 api_tokens: vec![DesiredToken {
                     name: "t".into(),
@@ -469,6 +482,7 @@ mod tests {
                 "plan_feature_unavailable",
                 "plan_feature_unavailable",
                 "lockout",
+                "sso_connection_required",
                 "breakglass_required",
                 "privilege_escalation",
             ]
@@ -481,8 +495,9 @@ mod tests {
             problems[1].path.as_deref(),
             Some("tenant.members[1].permissions")
         );
+        assert_eq!(problems[7].path.as_deref(), Some("tenant.sso.connection"));
         assert_eq!(
-            problems[8].path.as_deref(),
+            problems[9].path.as_deref(),
             Some("tenant.api_tokens[0].permissions")
         );
     }
@@ -503,6 +518,7 @@ mod tests {
                 sso: Some(DesiredSso {
                     enforced: true,
                     breakglass: Some("i@x.io".into()),
+                    connection: Some("sso_0123456789abcdef".into()),
                 }),
                 ..DesiredTenant::default()
             },

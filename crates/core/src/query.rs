@@ -9,7 +9,7 @@
 use crate::account::{Account, Actor, Refusal};
 use crate::company::{AccountOperation, CompanyRole};
 use crate::credential::KeyId;
-use crate::ids::{AccountId, DisplayName, Email, TenantId, UserId};
+use crate::ids::{AccountId, DisplayName, Email, SsoConnectionId, TenantId, UserId};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::Plan;
 use crate::tenant::{ApiToken, AutomationKey, Tenant};
@@ -36,6 +36,10 @@ pub struct TenantView {
     pub sso_enforced: bool,
     /// The member who may sign in without SSO.
     pub saml_breakglass_user_id: Option<UserId>,
+    /// The account's identity-provider connection members sign in with, if the tenant names
+    /// one.
+    #[serde(default)]
+    pub sso_connection_id: Option<SsoConnectionId>,
     /// Creation time.
     pub created_at: Timestamp,
     /// The license admin who receives license and maintenance notifications.
@@ -468,6 +472,7 @@ fn tenant_view(tenant: &Tenant) -> TenantView {
         member_limit: tenant.plan.member_limit(),
         sso_enforced: tenant.sso.enforced,
         saml_breakglass_user_id: tenant.sso.breakglass.clone(),
+        sso_connection_id: tenant.sso.connection.clone(),
         created_at: tenant.created_at,
         primary_contact: tenant.primary_contact().clone(),
     }

@@ -992,6 +992,11 @@ pub struct DesiredSso {
     #[serde(default)]
     #[tsify(optional)]
     pub breakglass: Option<String>,
+    /// The id of the account's SSO connection members sign in with (`sso_...`); enforcing
+    /// SSO needs one.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub connection: Option<String>,
 }
 
 /// An API token as it should be.
@@ -1050,6 +1055,7 @@ impl From<DesiredConfig> for core_desired::DesiredConfig {
                 sso: sso.map(|sso| core_desired::DesiredSso {
                     enforced: sso.enforced,
                     breakglass: sso.breakglass,
+                    connection: sso.connection,
                 }),
                 api_tokens: api_tokens
                     .into_iter()

@@ -418,7 +418,7 @@ fn generate() -> Vectors {
                         { "email": "ops@example.com", "permissions": ["user_and_api_management"] },
                         { "email": "ci@example.com", "role": "release_engineer" }
                     ],
-                    "sso": { "enforced": true, "breakglass": "ops@example.com" },
+                    "sso": { "enforced": true, "breakglass": "ops@example.com", "connection": "sso_0123456789abcdef" },
                     "api_tokens": [
                         { "name": "ci", "owner": "ci@example.com", "permissions": ["build_applications"] }
                     ],
@@ -453,6 +453,7 @@ fn generate() -> Vectors {
                 "plan_feature_unavailable",
                 "plan_feature_unavailable",
                 "lockout",
+                "sso_connection_required",
                 "breakglass_required",
                 "privilege_escalation",
             ],

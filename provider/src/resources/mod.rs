@@ -4,6 +4,7 @@ mod account_user;
 mod api_token;
 mod automation_key;
 mod primary_contact;
+mod sso_connection;
 mod tenant_settings;
 mod user;
 
@@ -54,6 +55,12 @@ pub fn all(shared: &Arc<Shared>) -> HashMap<String, Box<dyn DynamicResource>> {
     resources.insert(
         "primary_contact".into(),
         Box::new(primary_contact::PrimaryContactResource::new(Arc::clone(
+            shared,
+        ))),
+    );
+    resources.insert(
+        "sso_connection".into(),
+        Box::new(sso_connection::SsoConnectionResource::new(Arc::clone(
             shared,
         ))),
     );
@@ -187,12 +194,18 @@ pub mod tests {
     use std::collections::BTreeSet;
     use tf_provider::schema::Schema;
 
-    /// The state type serialises exactly the schema's attributes (Terraform rejects anything
-    /// else).
+    /// The state type serialises exactly the schema's attributes and blocks (Terraform
+    /// rejects anything else).
     pub fn assert_parity(schema: &Schema, state: &impl Serialize) {
         let json = serde_json::to_value(state).unwrap();
         let fields: BTreeSet<String> = json.as_object().unwrap().keys().cloned().collect();
-        let attributes: BTreeSet<String> = schema.block.attributes.keys().cloned().collect();
+        let attributes: BTreeSet<String> = schema
+            .block
+            .attributes
+            .keys()
+            .chain(schema.block.blocks.keys())
+            .cloned()
+            .collect();
         assert_eq!(fields, attributes);
         for (name, attribute) in &schema.block.attributes {
             assert!(

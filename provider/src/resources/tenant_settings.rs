@@ -1,6 +1,12 @@
-//! `portcullis_tenant_settings`: the provider tenant's name, plan and SAML SSO settings.
+//! `portcullis_tenant_settings`: the provider tenant's name, plan and SSO settings.
+//!
+//! Destroy only forgets the settings, with one exception: an SSO connection the configuration
+//! named (`sso_connection_id`) is released, so that a `portcullis_sso_connection` destroyed in
+//! the same run can be deleted (a connection a tenant names cannot be). Which connection that
+//! is lives in the private state.
 
 use super::{Empty, plan_book_snapshot, planned_tenant};
+use crate::client::Api;
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, string};
@@ -8,6 +14,7 @@ use crate::validation;
 use crate::values::{default_if_null, known};
 use async_trait::async_trait;
 use portcullis_core::query::TenantView;
+use portcullis_core::sso::SsoConnectionId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
@@ -28,8 +35,29 @@ pub struct TenantSettingsState {
     pub sso_enforced: Value<bool>,
     /// The member who may sign in without SSO.
     pub saml_breakglass_user_id: Value<String>,
+    /// The account's SSO connection members sign in with.
+    pub sso_connection_id: Value<String>,
     /// The tenant's owner.
     pub owner: Value<String>,
+}
+
+/// Private state: the SSO connection the configuration named when last applied, which destroy
+/// releases.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPrivate {
+    /// The connection id.
+    #[serde(default)]
+    pub configured_sso_connection: Option<String>,
+}
+
+/// The private state as stored: null in states written before it existed.
+pub type Private = Value<SettingsPrivate>;
+
+/// The private state after applying `config`.
+fn private_after(config: &TenantSettingsState) -> Private {
+    Value::Value(SettingsPrivate {
+        configured_sso_connection: known(&config.sso_connection_id).map(str::to_owned),
+    })
 }
 
 /// The resource.
@@ -73,8 +101,9 @@ pub fn tenant_settings_schema() -> Schema {
                 "sso_enforced",
                 boolean(
                     Mode::OptionalComputed,
-                    "Whether SAML SSO is enforced (enterprise). Enforcing it needs a breakglass \
-                     user. Defaults to the current setting.",
+                    "Whether SSO is enforced (enterprise). Enforcing it needs a breakglass user \
+                     and an SSO connection (`sso_connection_id`). Defaults to the current \
+                     setting.",
                 ),
             ),
             (
@@ -83,6 +112,17 @@ pub fn tenant_settings_schema() -> Schema {
                     Mode::OptionalComputed,
                     "The member (`usr_...`) who may still sign in without SSO: an active member \
                      holding `user_and_api_management`. Defaults to the current one.",
+                ),
+            ),
+            (
+                "sso_connection_id",
+                string(
+                    Mode::OptionalComputed,
+                    "The account's SSO connection (`sso_...`, e.g. \
+                     `portcullis_sso_connection.x.id`) members of the tenant sign in with; \
+                     required to enforce SSO. Defaults to the current one. Destroying this \
+                     resource releases a connection its configuration named (SSO enforcement \
+                     then ends), so that the connection can be deleted.",
                 ),
             ),
             (
@@ -106,6 +146,12 @@ fn fill(state: &mut TenantSettingsState, view: &TenantView) {
         .saml_breakglass_user_id
         .as_ref()
         .map_or(Value::Null, |user| Value::Value(user.to_string()));
+    state.sso_connection_id = view
+        .sso_connection_id
+        .as_ref()
+        .map_or(Value::Null, |connection| {
+            Value::Value(connection.to_string())
+        });
     state.owner = Value::Value(view.owner.to_string());
 }
 
@@ -130,10 +176,16 @@ fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> 
         .unwrap_or(current.sso_enforced);
     let current_breakglass = current.saml_breakglass_user_id.as_ref().map(|u| u.as_str());
     let breakglass = known(&planned.saml_breakglass_user_id).or(current_breakglass);
-    if enforced != current.sso_enforced || breakglass != current_breakglass {
+    let current_connection = current.sso_connection_id.as_ref().map(|c| c.as_str());
+    let connection = known(&planned.sso_connection_id).or(current_connection);
+    // The API replaces the SSO settings as a whole: what is not changed is sent as it is.
+    if enforced != current.sso_enforced
+        || breakglass != current_breakglass
+        || connection != current_connection
+    {
         body.insert(
             "sso".into(),
-            json!({ "enforced": enforced, "breakglass": breakglass }),
+            json!({ "enforced": enforced, "breakglass": breakglass, "connection": connection }),
         );
     }
     (!body.is_empty()).then_some(Json::Object(body))
@@ -163,9 +215,26 @@ impl TenantSettingsResource {
             Value::Null => Some(snapshot.tenant.sso_enforced),
             Value::Value(enforced) => Some(enforced),
         };
-        self.shared
-            .book
-            .check_tenant(diags, &snapshot, known(&config.plan), enforced, breakglass);
+        let current_connection = snapshot
+            .tenant
+            .sso_connection_id
+            .as_ref()
+            .map(|connection| connection.to_string());
+        let connection = match &config.sso_connection_id {
+            Value::Unknown => None,
+            Value::Null => Some(current_connection.as_deref()),
+            Value::Value(connection) => Some(Some(connection.as_str())),
+        };
+        self.shared.book.check_tenant(
+            diags,
+            &snapshot,
+            known(&config.plan),
+            validation::PlannedSso {
+                enforced,
+                breakglass,
+                connection,
+            },
+        );
     }
 
     /// Create and update: changes what differs from the tenant as it is, then reads it back.
@@ -184,6 +253,7 @@ impl TenantSettingsResource {
             let attribute = match failure.code() {
                 Some("plan_change_blocked" | "plan_limit" | "plan_feature_unavailable") => "plan",
                 Some("invalid_breakglass" | "breakglass_required") => "saml_breakglass_user_id",
+                Some("sso_connection_required" | "sso_connection_not_found") => "sso_connection_id",
                 _ => "name",
             };
             diagnostics::api(
@@ -201,12 +271,46 @@ impl TenantSettingsResource {
         }
         Some(state)
     }
+
+    /// Destroy: releases the SSO connection `private` records when the tenant still names it
+    /// (ending SSO enforcement, which needs a connection); everything else stays.
+    async fn release(&self, diags: &mut Diagnostics, api: &Api, private: &Private) -> Option<()> {
+        let Value::Value(SettingsPrivate {
+            configured_sso_connection: Some(connection),
+        }) = private
+        else {
+            return Some(());
+        };
+        let path = tenant_path(api.tenant().as_str());
+        let current: TenantView =
+            diagnostics::api_ok(diags, "read the tenant", api.get(&path).await, None)?;
+        if current
+            .sso_connection_id
+            .as_ref()
+            .map(SsoConnectionId::as_str)
+            != Some(connection.as_str())
+        {
+            return Some(());
+        }
+        let body = json!({ "sso": {
+            "enforced": false,
+            "breakglass": current.saml_breakglass_user_id,
+            "connection": null,
+        } });
+        diagnostics::api_ok(
+            diags,
+            "release the tenant's SSO connection",
+            api.patch::<Json>(&path, &body).await,
+            Some("sso_connection_id"),
+        )?;
+        Some(())
+    }
 }
 
 #[async_trait]
 impl Resource for TenantSettingsResource {
     type State<'a> = TenantSettingsState;
-    type PrivateState<'a> = Empty;
+    type PrivateState<'a> = Private;
     type ProviderMetaState<'a> = Empty;
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
@@ -231,6 +335,16 @@ impl Resource for TenantSettingsResource {
                 "saml_breakglass_user_id",
             );
         }
+        if let Some(connection) = known(&config.sso_connection_id)
+            && connection.parse::<SsoConnectionId>().is_err()
+        {
+            diagnostics::error(
+                diags,
+                "Invalid SSO connection",
+                format!("`{connection}` is not an SSO connection id (`sso_...`)"),
+                Some("sso_connection_id"),
+            );
+        }
         Some(())
     }
 
@@ -238,9 +352,9 @@ impl Resource for TenantSettingsResource {
         &self,
         diags: &mut Diagnostics,
         state: TenantSettingsState,
-        private_state: Empty,
+        private_state: Private,
         _meta: Empty,
-    ) -> Option<(TenantSettingsState, Empty)> {
+    ) -> Option<(TenantSettingsState, Private)> {
         let api = self.shared.api(diags)?;
         let tenant_id = known(&state.id)?.to_owned();
         let found = api.find::<TenantView>(&tenant_path(&tenant_id)).await;
@@ -254,7 +368,7 @@ impl Resource for TenantSettingsResource {
         proposed: TenantSettingsState,
         config: TenantSettingsState,
         _meta: Empty,
-    ) -> Option<(TenantSettingsState, Empty)> {
+    ) -> Option<(TenantSettingsState, Private)> {
         self.check(diags, &config).await;
         let mut state = proposed;
         state.id = planned_tenant(self.shared.api(diags).as_deref());
@@ -263,8 +377,9 @@ impl Resource for TenantSettingsResource {
         default_if_null(&mut state.plan, Value::Unknown);
         default_if_null(&mut state.sso_enforced, Value::Unknown);
         default_if_null(&mut state.saml_breakglass_user_id, Value::Unknown);
+        default_if_null(&mut state.sso_connection_id, Value::Unknown);
         state.owner = Value::Unknown;
-        Some((state, Empty::default()))
+        Some((state, Value::Null))
     }
 
     async fn plan_update<'a>(
@@ -273,9 +388,9 @@ impl Resource for TenantSettingsResource {
         prior: TenantSettingsState,
         proposed: TenantSettingsState,
         config: TenantSettingsState,
-        private_state: Empty,
+        private_state: Private,
         _meta: Empty,
-    ) -> Option<(TenantSettingsState, Empty, Vec<AttributePath>)> {
+    ) -> Option<(TenantSettingsState, Private, Vec<AttributePath>)> {
         if proposed != prior {
             self.check(diags, &config).await;
         }
@@ -286,9 +401,9 @@ impl Resource for TenantSettingsResource {
         &self,
         _diags: &mut Diagnostics,
         _prior: TenantSettingsState,
-        private_state: Empty,
+        private_state: Private,
         _meta: Empty,
-    ) -> Option<Empty> {
+    ) -> Option<Private> {
         Some(private_state)
     }
 
@@ -296,11 +411,11 @@ impl Resource for TenantSettingsResource {
         &self,
         diags: &mut Diagnostics,
         planned: TenantSettingsState,
-        _config: TenantSettingsState,
-        private_state: Empty,
+        config: TenantSettingsState,
+        _private_state: Private,
         _meta: Empty,
-    ) -> Option<(TenantSettingsState, Empty)> {
-        Some((self.apply(diags, planned).await?, private_state))
+    ) -> Option<(TenantSettingsState, Private)> {
+        Some((self.apply(diags, planned).await?, private_after(&config)))
     }
 
     async fn update<'a>(
@@ -308,29 +423,31 @@ impl Resource for TenantSettingsResource {
         diags: &mut Diagnostics,
         _prior: TenantSettingsState,
         planned: TenantSettingsState,
-        _config: TenantSettingsState,
-        private_state: Empty,
+        config: TenantSettingsState,
+        _private_state: Private,
         _meta: Empty,
-    ) -> Option<(TenantSettingsState, Empty)> {
-        Some((self.apply(diags, planned).await?, private_state))
+    ) -> Option<(TenantSettingsState, Private)> {
+        Some((self.apply(diags, planned).await?, private_after(&config)))
     }
 
     async fn destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         _state: TenantSettingsState,
-        _private_state: Empty,
+        private_state: Private,
         _meta: Empty,
     ) -> Option<()> {
-        // A tenant is not deleted through Terraform: forgetting the settings is all destroy does.
-        Some(())
+        // A tenant is not deleted through Terraform: forgetting the settings is all destroy does,
+        // but for releasing the SSO connection the configuration named.
+        let api = self.shared.api(diags)?;
+        self.release(diags, &api, &private_state).await
     }
 
     async fn import<'a>(
         &self,
         diags: &mut Diagnostics,
         id: String,
-    ) -> Option<(TenantSettingsState, Empty)> {
+    ) -> Option<(TenantSettingsState, Private)> {
         let api = self.shared.api(diags)?;
         if id.trim() != api.tenant().as_str() {
             diagnostics::error(
@@ -348,7 +465,7 @@ impl Resource for TenantSettingsResource {
             id: Value::Value(id.trim().to_owned()),
             ..TenantSettingsState::default()
         };
-        Some((state, Empty::default()))
+        Some((state, Value::Null))
     }
 }
 
@@ -368,6 +485,7 @@ mod tests {
             member_limit: 20,
             sso_enforced: false,
             saml_breakglass_user_id: None,
+            sso_connection_id: None,
             created_at: Timestamp::from_unix_seconds(0),
             primary_contact: "usr_0123456789abcdef".parse().unwrap(),
         }
@@ -386,15 +504,63 @@ mod tests {
         state.plan = Value::Value("enterprise".into());
         state.sso_enforced = Value::Value(true);
         state.saml_breakglass_user_id = Value::Value("usr_00000000000000aa".into());
+        state.sso_connection_id = Value::Value("sso_00000000000000bb".into());
         assert_eq!(
             changes(&view(), &state),
             Some(json!({
                 "plan": "enterprise",
-                "sso": { "enforced": true, "breakglass": "usr_00000000000000aa" }
+                "sso": {
+                    "enforced": true,
+                    "breakglass": "usr_00000000000000aa",
+                    "connection": "sso_00000000000000bb"
+                }
             }))
         );
         // Unknown name (not configured): left alone.
         state.name = Value::Unknown;
         assert!(changes(&view(), &state).unwrap().get("name").is_none());
+    }
+
+    #[test]
+    fn sso_settings_are_sent_whole_so_a_breakglass_change_keeps_the_connection() {
+        let current = TenantView {
+            sso_enforced: true,
+            saml_breakglass_user_id: Some("usr_00000000000000aa".parse().unwrap()),
+            sso_connection_id: Some("sso_00000000000000bb".parse().unwrap()),
+            ..view()
+        };
+        let mut state = TenantSettingsState::default();
+        fill(&mut state, &current);
+        assert_eq!(changes(&current, &state), None);
+        state.saml_breakglass_user_id = Value::Value("usr_00000000000000cc".into());
+        state.sso_connection_id = Value::Unknown;
+        assert_eq!(
+            changes(&current, &state),
+            Some(json!({ "sso": {
+                "enforced": true,
+                "breakglass": "usr_00000000000000cc",
+                "connection": "sso_00000000000000bb"
+            } }))
+        );
+    }
+
+    #[test]
+    fn destroy_releases_only_a_connection_the_configuration_named() {
+        let mut config = TenantSettingsState::default();
+        assert_eq!(
+            private_after(&config),
+            Value::Value(SettingsPrivate::default())
+        );
+        config.sso_connection_id = Value::Value("sso_00000000000000bb".into());
+        let private = private_after(&config);
+        assert_eq!(
+            private,
+            Value::Value(SettingsPrivate {
+                configured_sso_connection: Some("sso_00000000000000bb".into())
+            })
+        );
+        // States written before the private state existed hold nothing (null).
+        let old: Private = serde_json::from_str("null").unwrap();
+        assert_eq!(old, Value::Null);
     }
 }
