@@ -53,6 +53,15 @@ pub fn string_set(mode: Mode, description: &str) -> Attribute {
     )
 }
 
+/// A list of strings (order kept).
+pub fn string_list(mode: Mode, description: &str) -> Attribute {
+    attribute(
+        AttributeType::List(Box::new(AttributeType::String)),
+        mode,
+        description,
+    )
+}
+
 /// A map of strings.
 pub fn string_map(mode: Mode, description: &str) -> Attribute {
     attribute(

@@ -3,6 +3,10 @@
 // Terraform) planned back, secret rotation, import, enforcement referencing the connection,
 // destroy ordering, a connection still in use, and plan-time validation by the core's parsers.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Workspace, call, ok, signUp } from "./lib.mjs";
 
@@ -38,6 +42,34 @@ resource "portcullis_tenant_settings" "this" {
 }
 
 const connectionPath = (id) => `/v1/account/sso-connections/${id}`;
+
+/** A fresh self-signed certificate, as an identity provider's signing certificate. */
+function certificate(name) {
+  const dir = mkdtempSync(join(tmpdir(), "tf-saml-"));
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"),
+      "-out", join(dir, "cert.pem"), "-days", "1", "-subj", `/CN=${name}`,
+    ], { stdio: ["ignore", "ignore", "pipe"] });
+    return readFileSync(join(dir, "cert.pem"), "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function samlConfig(certificates, ssoUrl = "https://idp.example.com/sso") {
+  const list = certificates.map((pem) => JSON.stringify(pem)).join(", ");
+  return `
+resource "portcullis_sso_connection" "corp" {
+  name = "Corporate SAML"
+  saml {
+    idp_entity_id    = "https://idp.example.com/metadata"
+    idp_sso_url      = "${ssoUrl}"
+    idp_certificates = [${list}]
+  }
+}
+`;
+}
 
 /** The account audit events about connection `id`. */
 async function connectionEvents(world, id) {
@@ -122,6 +154,46 @@ describe("portcullis_sso_connection", () => {
     assert.notEqual(recreated.id, state.id);
     await ws.destroy();
     assert.equal((await call("GET", connectionPath(recreated.id), { token: world.token })).status, 404);
+  });
+
+  test("a SAML connection: the SP endpoints computed, the certificate's spelling kept, a rollover and a URL change in place, import", async () => {
+    const world = await signUp("enterprise");
+    const ws = workspace(world.token);
+    const first = certificate("IdP key 1");
+    // CRLF line ends: the API normalises the PEM; the plan must not show a difference for it.
+    const crlf = first.replaceAll("\n", "\r\n");
+    ws.write(samlConfig([crlf]));
+    await ws.apply();
+    const state = (await ws.resources())["portcullis_sso_connection.corp"];
+    const saml = state.saml[0];
+    assert.equal(saml.sp_entity_id, `${process.env.PORTCULLIS_ENDPOINT}/v1/sso/saml/${world.account}/${state.id}`);
+    assert.equal(saml.acs_url, `${process.env.PORTCULLIS_ENDPOINT}/v1/sso/saml/acs`);
+    assert.deepEqual(saml.idp_certificates, [crlf]);
+    assert.deepEqual(state.oidc, []);
+    await ws.assertNoChanges("after create");
+    // A key rollover (two certificates) and a new URL: one in-place change.
+    const second = certificate("IdP key 2");
+    ws.write(samlConfig([crlf, second], "https://idp.example.com/sso/v2"));
+    const plan = await ws.plan();
+    assert.equal(plan.code, 2, output(plan));
+    assert.match(plan.stdout, /0 to add, 1 to change, 0 to destroy/);
+    await ws.apply();
+    const view = ok(await call("GET", connectionPath(state.id), { token: world.token }));
+    assert.equal(view.protocol.idp_sso_url, "https://idp.example.com/sso/v2");
+    assert.equal(view.protocol.idp_certificates.length, 2);
+    await ws.assertNoChanges("after the rollover");
+    // A certificate that is not one fails at plan, naming the attribute.
+    ws.write(samlConfig(["not a certificate"]));
+    const bad = await ws.plan();
+    assert.notEqual(bad.code, 0);
+    assert.match(output(bad), /one X\.509 certificate in PEM/);
+    // Import into a fresh workspace: nothing to change.
+    const again = workspace(world.token);
+    again.write(samlConfig([crlf, second], "https://idp.example.com/sso/v2"));
+    const imported = await again.run(["import", "-input=false", "portcullis_sso_connection.corp", state.id]);
+    assert.equal(imported.code, 0, output(imported));
+    const importedPlan = await again.plan();
+    assert.equal(importedPlan.code, 0, output(importedPlan));
   });
 
   test("import by id: the next apply rotates the secret to the configured one, and nothing else", async () => {

@@ -1,9 +1,13 @@
 //! `portcullis_sso_connection`: an identity-provider connection of the provider's account.
 //!
-//! A connection sets exactly one protocol block (`oidc` today). Everything that depends on the
-//! protocol goes through [`Protocol`] and [`ProtocolView`]: another protocol (SAML) is one more
-//! block in the schema and field in [`SsoConnectionState`], one more entry in
-//! [`PROTOCOL_ATTRIBUTES`] and one more arm in each `match` of this file.
+//! A connection sets exactly one protocol block, `oidc` or `saml`. Everything that depends on the
+//! protocol goes through [`Protocol`] and [`ProtocolView`]: a protocol is one block in the schema
+//! and field in [`SsoConnectionState`], one entry in [`PROTOCOL_ATTRIBUTES`] and one arm in each
+//! `match` of this file.
+//!
+//! SAML certificates are compared as certificates, not as text: the API normalises the PEM, so a
+//! configured certificate that is the same certificate in another layout (line breaks, CRLF, no
+//! PEM armour) is kept as configured and shows no difference.
 //!
 //! The client secret cannot be read back (the API shows only that one is set): the state keeps
 //! the configured value, a secret changed outside Terraform is not seen, and after an import
@@ -13,12 +17,17 @@ use super::{Empty, found_or_error};
 use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::provider::Shared;
-use crate::schema::{Mode, boolean, optional_block, schema, sensitive, string, with_blocks};
+use crate::schema::{
+    Mode, boolean, optional_block, schema, sensitive, string, string_list, with_blocks,
+};
 use crate::values::{default_if_null, known, rfc3339};
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::DisplayName;
-use portcullis_core::sso::{IssuerUrl, OidcClientId, SsoConnectionId};
+use portcullis_core::sso::{
+    IssuerUrl, MAX_SAML_CERTIFICATES, OidcClientId, SamlEntityId, SamlSsoUrl, SigningCertificate,
+    SsoConnectionId,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
@@ -38,6 +47,9 @@ pub struct SsoConnectionState {
     /// OpenID Connect settings (a block that appears at most once).
     #[serde(with = "value::serde_as_vec")]
     pub oidc: Value<OidcState>,
+    /// SAML 2.0 settings (a block that appears at most once).
+    #[serde(with = "value::serde_as_vec", default)]
+    pub saml: Value<SamlState>,
     /// Creation time.
     pub created_at: Value<String>,
     /// Last change.
@@ -55,14 +67,31 @@ pub struct OidcState {
     pub client_secret: Value<String>,
 }
 
+/// The `saml` object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlState {
+    /// The identity provider's entity ID.
+    pub idp_entity_id: Value<String>,
+    /// The identity provider's single sign-on URL.
+    pub idp_sso_url: Value<String>,
+    /// The pinned signing certificates (PEM).
+    pub idp_certificates: Value<Vec<Value<String>>>,
+    /// This service provider's entity ID for the connection (computed).
+    pub sp_entity_id: Value<String>,
+    /// This service provider's Assertion Consumer Service URL (computed).
+    pub acs_url: Value<String>,
+}
+
 /// The protocol blocks; a connection sets exactly one of them.
-const PROTOCOL_ATTRIBUTES: [&str; 1] = ["oidc"];
+const PROTOCOL_ATTRIBUTES: [&str; 2] = ["oidc", "saml"];
 
 /// The protocol a configuration, plan or state sets.
 #[derive(Clone, Copy, Debug)]
 enum Protocol<'a> {
     /// OpenID Connect.
     Oidc(&'a OidcState),
+    /// SAML 2.0.
+    Saml(&'a SamlState),
 }
 
 impl Protocol<'_> {
@@ -70,6 +99,7 @@ impl Protocol<'_> {
     const fn attribute(self) -> &'static str {
         match self {
             Protocol::Oidc(_) => "oidc",
+            Protocol::Saml(_) => "saml",
         }
     }
 }
@@ -85,8 +115,11 @@ enum ProtocolChoice {
 
 /// The protocol `state` sets: `Ok(None)` while that is not known yet (an attribute is unknown).
 fn protocol(state: &SsoConnectionState) -> Result<Option<Protocol<'_>>, ProtocolChoice> {
-    let candidates = [("oidc", state.oidc.as_ref_option().map(Protocol::Oidc))];
-    let unknown = state.oidc.is_unknown();
+    let candidates = [
+        ("oidc", state.oidc.as_ref_option().map(Protocol::Oidc)),
+        ("saml", state.saml.as_ref_option().map(Protocol::Saml)),
+    ];
+    let unknown = state.oidc.is_unknown() || state.saml.is_unknown();
     let mut set: Vec<Protocol<'_>> = candidates
         .iter()
         .filter_map(|(_, protocol)| *protocol)
@@ -101,7 +134,7 @@ fn protocol(state: &SsoConnectionState) -> Result<Option<Protocol<'_>>, Protocol
     }
 }
 
-/// The protocol's name in the API (`oidc`), for comparing plans with states.
+/// The protocol's name in the API (`oidc`, `saml`), for comparing plans with states.
 fn protocol_name(state: &SsoConnectionState) -> Option<&'static str> {
     protocol(state).ok().flatten().map(Protocol::attribute)
 }
@@ -170,42 +203,96 @@ pub fn sso_connection_schema() -> Schema {
     );
     with_blocks(
         schema,
-        vec![(
-            "oidc",
-            optional_block(
-                "OpenID Connect: the authorization code flow with PKCE. Changing `issuer`, \
+        vec![
+            (
+                "oidc",
+                optional_block(
+                    "OpenID Connect: the authorization code flow with PKCE. Changing `issuer`, \
                  `client_id` or `client_secret` ends the sign-ins under way with the connection.",
-                vec![
-                    (
-                        "issuer",
-                        string(
-                            Mode::Required,
-                            "The provider's issuer identifier: an `https://` URL with no query \
+                    vec![
+                        (
+                            "issuer",
+                            string(
+                                Mode::Required,
+                                "The provider's issuer identifier: an `https://` URL with no query \
                              or fragment (`http://` only to 127.0.0.1, [::1] or localhost), \
                              compared exactly.",
+                            ),
                         ),
-                    ),
-                    (
-                        "client_id",
-                        string(
-                            Mode::Required,
-                            "The client id the provider registered (1 to 255 visible ASCII \
+                        (
+                            "client_id",
+                            string(
+                                Mode::Required,
+                                "The client id the provider registered (1 to 255 visible ASCII \
                              characters).",
+                            ),
                         ),
-                    ),
-                    (
-                        "client_secret",
-                        sensitive(string(
-                            Mode::Required,
-                            "The client secret (1 to 1,024 characters, no control characters). \
+                        (
+                            "client_secret",
+                            sensitive(string(
+                                Mode::Required,
+                                "The client secret (1 to 1,024 characters, no control characters). \
                              Stored sealed by Portcullis and never shown again; changing it \
                              rotates the secret in place. Drift of the secret cannot be \
                              detected.",
-                        )),
-                    ),
-                ],
+                            )),
+                        ),
+                    ],
+                ),
             ),
-        )],
+            (
+                "saml",
+                optional_block(
+                    "SAML 2.0 Web Browser SSO (SP-initiated; HTTP-Redirect out, HTTP-POST back). Give \
+                 the identity provider `sp_entity_id` (its Audience) and `acs_url`. Changing the \
+                 settings ends the sign-ins under way with the connection.",
+                    vec![
+                        (
+                            "idp_entity_id",
+                            string(
+                                Mode::Required,
+                                "The identity provider's entity ID (the Issuer of its responses), \
+                             from its metadata; 1 to 1,024 visible characters.",
+                            ),
+                        ),
+                        (
+                            "idp_sso_url",
+                            string(
+                                Mode::Required,
+                                "The identity provider's single sign-on URL for the HTTP-Redirect \
+                             binding (`https://`; `http://` only to 127.0.0.1, [::1] or \
+                             localhost).",
+                            ),
+                        ),
+                        (
+                            "idp_certificates",
+                            string_list(
+                                Mode::Required,
+                                "1 to 3 signing certificates of the identity provider, in PEM (one \
+                             X.509 certificate each; more than one only during a key rollover). \
+                             Responses must be signed by one of them.",
+                            ),
+                        ),
+                        (
+                            "sp_entity_id",
+                            string(
+                                Mode::Computed,
+                                "This service provider's entity ID for the connection, to give the \
+                             identity provider.",
+                            ),
+                        ),
+                        (
+                            "acs_url",
+                            string(
+                                Mode::Computed,
+                                "This service provider's Assertion Consumer Service URL \
+                             (HTTP-POST), to give the identity provider.",
+                            ),
+                        ),
+                    ],
+                ),
+            ),
+        ],
     )
 }
 
@@ -228,6 +315,14 @@ enum ProtocolView {
     Oidc {
         issuer: IssuerUrl,
         client_id: OidcClientId,
+    },
+    /// SAML 2.0.
+    Saml {
+        idp_entity_id: SamlEntityId,
+        idp_sso_url: SamlSsoUrl,
+        idp_certificates: Vec<SigningCertificate>,
+        sp_entity_id: String,
+        acs_url: String,
     },
 }
 
@@ -264,8 +359,62 @@ fn fill(state: &mut SsoConnectionState, view: &ConnectionView) {
                 client_id: Value::Value(client_id.as_str().to_owned()),
                 client_secret,
             });
+            state.saml = Value::Null;
+        }
+        ProtocolView::Saml {
+            idp_entity_id,
+            idp_sso_url,
+            idp_certificates,
+            sp_entity_id,
+            acs_url,
+        } => {
+            let configured = match &state.saml {
+                Value::Value(saml) => saml.idp_certificates.as_ref_option().cloned(),
+                _ => None,
+            };
+            state.saml = Value::Value(SamlState {
+                idp_entity_id: Value::Value(idp_entity_id.as_str().to_owned()),
+                idp_sso_url: Value::Value(idp_sso_url.as_str().to_owned()),
+                idp_certificates: Value::Value(certificates_as_configured(
+                    idp_certificates,
+                    configured.as_deref(),
+                )),
+                sp_entity_id: Value::Value(sp_entity_id.clone()),
+                acs_url: Value::Value(acs_url.clone()),
+            });
+            state.oidc = Value::Null;
         }
     }
+}
+
+/// The API's certificates, each as the configuration spells it when the configuration holds
+/// the same certificates in the same order (the API normalises PEM), else as the API shows them.
+fn certificates_as_configured(
+    shown: &[SigningCertificate],
+    configured: Option<&[Value<String>]>,
+) -> Vec<Value<String>> {
+    let same = configured.filter(|configured| {
+        configured.len() == shown.len()
+            && configured.iter().zip(shown).all(|(text, shown)| {
+                known(text).and_then(|text| text.parse::<SigningCertificate>().ok())
+                    == Some(shown.clone())
+            })
+    });
+    match same {
+        Some(configured) => configured.to_vec(),
+        None => shown
+            .iter()
+            .map(|certificate| Value::Value(certificate.as_pem().to_owned()))
+            .collect(),
+    }
+}
+
+/// The known texts of a list, `None` while the list or an element is unknown.
+fn known_list(list: &Value<Vec<Value<String>>>) -> Option<Vec<String>> {
+    list.as_ref_option()?
+        .iter()
+        .map(|item| known(item).map(str::to_owned))
+        .collect()
 }
 
 /// The `protocol` of `create_sso_connection` for `planned`; `None` while a value is unknown.
@@ -276,6 +425,12 @@ fn create_protocol(planned: &SsoConnectionState) -> Option<Json> {
             "issuer": known(&oidc.issuer)?,
             "client_id": known(&oidc.client_id)?,
             "client_secret": known(&oidc.client_secret)?,
+        })),
+        Protocol::Saml(saml) => Some(json!({
+            "type": "saml",
+            "idp_entity_id": known(&saml.idp_entity_id)?,
+            "idp_sso_url": known(&saml.idp_sso_url)?,
+            "idp_certificates": known_list(&saml.idp_certificates)?,
         })),
     }
 }
@@ -297,10 +452,6 @@ fn changes(prior: &SsoConnectionState, planned: &SsoConnectionState) -> Option<J
     {
         body.insert("allow_jit_provisioning".into(), json!(allow));
     }
-    #[expect(
-        clippy::single_match,
-        reason = "one arm per protocol: the next protocol adds its own"
-    )]
     match (protocol(prior), protocol(planned)) {
         (Ok(Some(Protocol::Oidc(prior))), Ok(Some(Protocol::Oidc(planned)))) => {
             let mut oidc = Map::new();
@@ -319,6 +470,29 @@ fn changes(prior: &SsoConnectionState, planned: &SsoConnectionState) -> Option<J
             }
             if !oidc.is_empty() {
                 body.insert("oidc".into(), Json::Object(oidc));
+            }
+        }
+        (Ok(Some(Protocol::Saml(prior))), Ok(Some(Protocol::Saml(planned)))) => {
+            let mut saml = Map::new();
+            for (field, prior, planned) in [
+                (
+                    "idp_entity_id",
+                    &prior.idp_entity_id,
+                    &planned.idp_entity_id,
+                ),
+                ("idp_sso_url", &prior.idp_sso_url, &planned.idp_sso_url),
+            ] {
+                if let Some(value) = changed(prior, planned) {
+                    saml.insert(field.into(), json!(value));
+                }
+            }
+            if let Some(list) = known_list(&planned.idp_certificates)
+                && known_list(&prior.idp_certificates).as_ref() != Some(&list)
+            {
+                saml.insert("idp_certificates".into(), json!(list));
+            }
+            if !saml.is_empty() {
+                body.insert("saml".into(), Json::Object(saml));
             }
         }
         // A change of protocol replaces the connection (see `plan_update`).
@@ -402,6 +576,54 @@ fn check(diags: &mut Diagnostics, config: &SsoConnectionState) {
                 );
             }
         }
+        Ok(Some(Protocol::Saml(saml))) => {
+            let at = |field| AttributePath::new("saml").index(0).attribute(field);
+            if let Some(entity_id) = known(&saml.idp_entity_id)
+                && let Err(error) = entity_id.parse::<SamlEntityId>()
+            {
+                diagnostics::error_at(
+                    diags,
+                    "Invalid entity ID",
+                    error.to_string(),
+                    at("idp_entity_id"),
+                );
+            }
+            if let Some(url) = known(&saml.idp_sso_url)
+                && let Err(error) = url.parse::<SamlSsoUrl>()
+            {
+                diagnostics::error_at(
+                    diags,
+                    "Invalid single sign-on URL",
+                    error.to_string(),
+                    at("idp_sso_url"),
+                );
+            }
+            if let Some(list) = saml.idp_certificates.as_ref_option() {
+                if list.is_empty() || list.len() > MAX_SAML_CERTIFICATES {
+                    diagnostics::error_at(
+                        diags,
+                        "Invalid certificates",
+                        "give 1 to 3 signing certificates".to_owned(),
+                        at("idp_certificates"),
+                    );
+                }
+                for (index, text) in list.iter().enumerate() {
+                    if let Some(text) = known(text)
+                        && let Err(error) = text.parse::<SigningCertificate>()
+                    {
+                        diagnostics::error_at(
+                            diags,
+                            "Invalid certificate",
+                            error.to_string(),
+                            AttributePath::new("saml")
+                                .index(0)
+                                .attribute("idp_certificates")
+                                .index(index as i64),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -450,6 +672,10 @@ impl Resource for SsoConnectionResource {
         default_if_null(&mut state.allow_jit_provisioning, Value::Value(false));
         state.created_at = Value::Unknown;
         state.updated_at = Value::Unknown;
+        if let Value::Value(saml) = &mut state.saml {
+            saml.sp_entity_id = Value::Unknown;
+            saml.acs_url = Value::Unknown;
+        }
         Some((state, Empty::default()))
     }
 
@@ -618,6 +844,7 @@ mod tests {
             name: Value::Value("Okta".into()),
             allow_jit_provisioning: Value::Value(false),
             oidc: oidc("https://idp.example.com", "portcullis", "s3cret"),
+            saml: Value::Null,
             created_at: Value::Value("2026-01-01T00:00:00Z".into()),
             updated_at: Value::Value("2026-01-01T00:00:00Z".into()),
         }
@@ -680,7 +907,74 @@ mod tests {
         config.oidc = Value::Null;
         check(&mut diags, &config);
         assert_eq!(diags.errors[0].summary, "Missing protocol");
-        assert_eq!(diags.errors[0].detail, "set exactly one of `oidc`");
+        assert_eq!(diags.errors[0].detail, "set exactly one of `oidc`, `saml`");
+        config.oidc = oidc("https://idp.example.com", "portcullis", "s3cret");
+        config.saml = Value::Value(SamlState::default());
+        let mut diags = Diagnostics::default();
+        check(&mut diags, &config);
+        assert_eq!(diags.errors[0].summary, "Conflicting protocols");
+    }
+
+    const CERTIFICATE: &str = include_str!("../../../crates/core/src/sso/test-idp-cert.pem");
+
+    fn saml(certificates: &[&str]) -> Value<SamlState> {
+        Value::Value(SamlState {
+            idp_entity_id: Value::Value("https://idp.example.com/metadata".into()),
+            idp_sso_url: Value::Value("https://idp.example.com/sso".into()),
+            idp_certificates: Value::Value(
+                certificates
+                    .iter()
+                    .map(|text| Value::Value((*text).to_owned()))
+                    .collect(),
+            ),
+            sp_entity_id: Value::Unknown,
+            acs_url: Value::Unknown,
+        })
+    }
+
+    #[test]
+    fn saml_settings_are_checked_and_certificates_compared_as_certificates() {
+        let mut config = state();
+        config.oidc = Value::Null;
+        config.saml = saml(&[CERTIFICATE]);
+        let mut diags = Diagnostics::default();
+        check(&mut diags, &config);
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        config.saml = saml(&["not a certificate"]);
+        check(&mut diags, &config);
+        config.saml = saml(&[]);
+        check(&mut diags, &config);
+        let summaries: Vec<&str> = diags.errors.iter().map(|d| d.summary.as_ref()).collect();
+        assert_eq!(summaries, ["Invalid certificate", "Invalid certificates"]);
+        // The API shows normalised PEM; the configuration's spelling (CRLF here) is kept when
+        // it is the same certificate, so the plan shows no difference.
+        let shown: Vec<SigningCertificate> = vec![CERTIFICATE.parse().unwrap()];
+        let crlf = CERTIFICATE.replace('\n', "\r\n");
+        let configured = [Value::Value(crlf.clone())];
+        assert_eq!(
+            certificates_as_configured(&shown, Some(&configured)),
+            vec![Value::Value(crlf)]
+        );
+        let other = [Value::Value("other".to_owned())];
+        assert_eq!(
+            certificates_as_configured(&shown, Some(&other)),
+            vec![Value::Value(shown[0].as_pem().to_owned())]
+        );
+        // Only what changed is sent.
+        let prior = SsoConnectionState {
+            saml: saml(&[CERTIFICATE]),
+            oidc: Value::Null,
+            ..state()
+        };
+        let mut planned = prior.clone();
+        assert_eq!(changes(&prior, &planned), None);
+        if let Value::Value(saml) = &mut planned.saml {
+            saml.idp_sso_url = Value::Value("https://idp.example.com/sso2".into());
+        }
+        assert_eq!(
+            changes(&prior, &planned),
+            Some(json!({"saml": {"idp_sso_url": "https://idp.example.com/sso2"}}))
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! [`Account::view_sso_connection`](crate::Account::view_sso_connection). Each change appends an
 //! account-level audit event (`sso.connection_created`, `sso.connection_updated`,
 //! `sso.connection_deleted`) naming what changed, never a secret. A connection speaks one
-//! protocol ([`SsoProtocol`]); OpenID Connect is the one there is, and SAML would be another
-//! variant in `sso/saml.rs`.
+//! protocol ([`SsoProtocol`]): OpenID Connect, or SAML 2.0 (the choices are in `saml_flow`, the
+//! protocol checks in `saml`, behind the core feature `saml`).
 //!
 //! A tenant that enforces SSO names the connection its members sign in with
 //! ([`crate::tenant::Sso::connection`]); enforcing needs one that exists, and a connection a
@@ -60,12 +60,20 @@
 //!    account. On `sso_token_invalid` with [`TokenProblem::UnknownKey`], fetch the key set again
 //!    (the provider rotated its keys) and complete once more. The result is an
 //!    [`IssuedSession`](crate::session::IssuedSession), as for a password sign-in.
+//!
+//! # The SAML flow (what the worker does; feature `saml`)
+//! 1. **Start**: `Account::begin_saml_sign_in` with the worker's origin gives the identity
+//!    provider's URL carrying the AuthnRequest and the state (`RelayState`); persist the account,
+//!    set the SAML state cookie ([`crate::browser::SsoReturn::FormPost`]) and redirect.
+//! 2. **ACS**: the browser posts `SAMLResponse` and `RelayState`; check the `RelayState` equals
+//!    the cookie, find the account with [`account_of_state`], then
+//!    `Account::complete_saml_sign_in` and persist the account.
 
 mod connection;
 pub mod jwks;
 pub mod oidc;
 #[cfg(feature = "saml")]
-pub mod saml;
+pub(crate) mod saml;
 pub(crate) mod saml_flow;
 
 pub use crate::ids::SsoConnectionId;
