@@ -1442,3 +1442,165 @@ fn a_real_oidc_provider_signs_a_user_in() {
         Refusal::SsoTokenInvalid(TokenProblem::EmailNotVerified)
     );
 }
+
+// ----- SAML (the protocol checks against real IdP responses are in tests/e2e/saml.test.mjs) --
+
+/// Built with the core's `saml` feature (which `cargo test --workspace` turns on through the
+/// worker).
+#[cfg(feature = "saml")]
+mod saml {
+    use super::*;
+
+    const SAML_CERTIFICATE: &str = include_str!("../src/sso/test-idp-cert.pem");
+    const ORIGIN: &str = "https://auth.portcullis.test";
+
+    impl World {
+        fn saml_connection(&mut self) -> SsoConnectionId {
+            let protocol: SsoProtocolSettings = serde_json::from_value(json!({
+                "type": "saml",
+                "idp_entity_id": "https://idp.acme.test/metadata",
+                "idp_sso_url": "https://idp.acme.test/sso?tenant=acme",
+                "idp_certificates": [SAML_CERTIFICATE],
+            }))
+            .unwrap();
+            let create = Command::CreateSsoConnection {
+                name: "Acme SAML".parse().unwrap(),
+                protocol,
+                allow_jit_provisioning: false,
+            };
+            let Outcome::SsoConnectionCreated { connection } =
+                self.apply(&self.owner(), create).unwrap()
+            else {
+                panic!("no connection")
+            };
+            connection.connection_id
+        }
+
+        fn begin_saml(
+            &mut self,
+            connection: &SsoConnectionId,
+        ) -> Result<portcullis_core::sso::SamlStart, Refusal> {
+            let mut context = Context {
+                now: self.now,
+                random: &mut self.random,
+                key: &self.key,
+            };
+            self.account
+                .begin_saml_sign_in(connection, ORIGIN, &mut context)
+        }
+
+        /// Completes a SAML sign-in that must be refused, and checks that nothing changed.
+        fn saml_refused(&mut self, relay_state: &str, response: &str) -> Refusal {
+            let before = self.account.clone();
+            let mut context = Context {
+                now: self.now,
+                random: &mut self.random,
+                key: &self.key,
+            };
+            let refusal = self
+                .account
+                .complete_saml_sign_in(relay_state, response, None, &mut context)
+                .expect_err("should be refused");
+            assert_eq!(
+                self.account, before,
+                "a refused SAML sign-in changed the account"
+            );
+            refusal
+        }
+    }
+
+    #[test]
+    fn a_saml_start_sends_an_authn_request_bound_to_a_state_of_the_account() {
+        let mut world = World::new();
+        let id = world.saml_connection();
+        let start = world.begin_saml(&id).unwrap();
+        assert_eq!(
+            account_of_state(&start.state).as_ref(),
+            Some(world.account.id())
+        );
+        assert!(start.state.len() <= 80, "RelayState is limited to 80 bytes");
+        assert!(
+            start
+                .redirect_url
+                .starts_with("https://idp.acme.test/sso?tenant=acme&SAMLRequest="),
+            "{}",
+            start.redirect_url
+        );
+        let parameters = query(&start.redirect_url);
+        assert_eq!(parameters["RelayState"], start.state);
+        assert!(STANDARD.decode(&parameters["SAMLRequest"]).is_ok());
+        assert_eq!(start.expires_at, world.now.plus_seconds(600));
+        // The view names what the IdP is given; the account stores no response yet.
+        let sp = portcullis_core::sso::service_provider(ORIGIN, world.account.id(), &id);
+        assert_eq!(
+            sp.entity_id,
+            format!("{ORIGIN}/v1/sso/saml/{}/{id}", world.account.id())
+        );
+        // An OIDC connection does not start SAML, nor the reverse.
+        let oidc = world.connection();
+        assert!(matches!(
+            world.begin_saml(&oidc),
+            Err(Refusal::OutOfRange(_))
+        ));
+        assert!(matches!(
+            world.begin_with(&id, &metadata()),
+            Err(Refusal::OutOfRange(_))
+        ));
+        assert_eq!(world.account.sso_connection_protocol(&id).unwrap(), "saml");
+    }
+
+    #[test]
+    fn saml_responses_that_do_not_verify_are_refused_and_change_nothing() {
+        let mut world = World::new();
+        let id = world.saml_connection();
+        let start = world.begin_saml(&id).unwrap();
+        // Not a response; not base64; too large: one public refusal, the reason kept for logs.
+        for response in ["", "not base64 !", &"A".repeat(200 * 1024)] {
+            let refusal = world.saml_refused(&start.state, response);
+            assert_eq!(refusal.code(), "sso_assertion_invalid", "{response:.20}");
+            assert_eq!(refusal.class(), RefusalClass::Unauthenticated);
+        }
+        let unsigned = STANDARD.encode(
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r\" \
+             Version=\"2.0\" IssueInstant=\"2023-11-14T22:13:20Z\"/>",
+        );
+        assert_eq!(
+            world.saml_refused(&start.state, &unsigned).code(),
+            "sso_assertion_invalid"
+        );
+        // A state that was never started, or of another account, is no sign-in at all.
+        let forged = format!("{}x", start.state);
+        assert_eq!(
+            world.saml_refused(&forged, &unsigned),
+            Refusal::SsoStateInvalid
+        );
+        assert_eq!(
+            world.saml_refused("acc_0000000000000000.abc", &unsigned),
+            Refusal::SsoStateInvalid
+        );
+        // Changing the provider settings ends the sign-ins under way.
+        let rotate: Command = serde_json::from_value(json!({
+            "command": "update_sso_connection",
+            "connection_id": id,
+            "saml": { "idp_sso_url": "https://idp.acme.test/sso/v2" },
+        }))
+        .unwrap();
+        world.apply(&world.owner(), rotate).unwrap();
+        assert_eq!(
+            world.saml_refused(&start.state, &unsigned),
+            Refusal::SsoStateInvalid
+        );
+        // An OIDC change to a SAML connection is refused.
+        let mismatch: Command = serde_json::from_value(json!({
+            "command": "update_sso_connection",
+            "connection_id": id,
+            "oidc": { "client_id": "x" },
+        }))
+        .unwrap();
+        let owner = world.owner();
+        assert!(matches!(
+            world.refused(&owner, mismatch),
+            Refusal::OutOfRange(_)
+        ));
+    }
+}
