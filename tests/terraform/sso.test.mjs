@@ -192,8 +192,16 @@ describe("portcullis_sso_connection", () => {
     again.write(samlConfig([crlf, second], "https://idp.example.com/sso/v2"));
     const imported = await again.run(["import", "-input=false", "portcullis_sso_connection.corp", state.id]);
     assert.equal(imported.code, 0, output(imported));
+    // The API shows normalised PEM, so the first plan records the configured spelling (the
+    // same certificates: nothing is sent to the API for them), and then there is nothing to do.
     const importedPlan = await again.plan();
-    assert.equal(importedPlan.code, 0, output(importedPlan));
+    assert.equal(importedPlan.code, 2, output(importedPlan));
+    assert.match(importedPlan.stdout, /0 to add, 1 to change, 0 to destroy/);
+    const before = ok(await call("GET", connectionPath(state.id), { token: world.token }));
+    await again.apply();
+    const untouched = ok(await call("GET", connectionPath(state.id), { token: world.token }));
+    assert.equal(untouched.updated_at, before.updated_at, "no write for a new spelling");
+    await again.assertNoChanges("after import and the spelling's apply");
   });
 
   test("import by id: the next apply rotates the secret to the configured one, and nothing else", async () => {

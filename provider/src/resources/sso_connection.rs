@@ -486,8 +486,17 @@ fn changes(prior: &SsoConnectionState, planned: &SsoConnectionState) -> Option<J
                     saml.insert(field.into(), json!(value));
                 }
             }
+            // Compared as certificates: a new spelling of the same ones changes nothing there.
+            let parsed = |list: &Value<Vec<Value<String>>>| {
+                known_list(list).map(|texts| {
+                    texts
+                        .iter()
+                        .map(|text| text.parse::<SigningCertificate>().ok())
+                        .collect::<Vec<_>>()
+                })
+            };
             if let Some(list) = known_list(&planned.idp_certificates)
-                && known_list(&prior.idp_certificates).as_ref() != Some(&list)
+                && parsed(&prior.idp_certificates) != parsed(&planned.idp_certificates)
             {
                 saml.insert("idp_certificates".into(), json!(list));
             }
