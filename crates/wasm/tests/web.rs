@@ -193,11 +193,11 @@ fn validation_reports_every_violated_rule_at_once() {
         &broken.config.to_string(),
     )));
     let errors = result["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 9);
+    assert_eq!(errors.len(), 10);
     assert_eq!(errors[0]["path"], "tenant.members[0].permissions[1]");
     let codes: std::collections::BTreeSet<&str> =
         errors.iter().map(|e| e["code"].as_str().unwrap()).collect();
-    assert_eq!(codes.len(), 7, "{codes:?}");
+    assert_eq!(codes.len(), 8, "{codes:?}");
 }
 
 #[wasm_bindgen_test]
