@@ -433,7 +433,8 @@ async fn sign_in(request: &mut Request, env: &Env) -> Result<worker::Result<Resp
         return Err(Problem::too_many_failures(wait));
     }
     let cookie = sign_in.cookie;
-    if account_known(env, &account_id).await? {
+    let known = account_known(env, &account_id).await?;
+    if known {
         let message = ObjectRequest::SignIn {
             request: sign_in,
             user_agent: header(request, "user-agent"),
@@ -451,14 +452,16 @@ async fn sign_in(request: &mut Request, env: &Env) -> Result<worker::Result<Resp
         let _ = portcullis_core::password::verify(&sign_in.password.0, None, &key);
     }
     if let Some((wait, limits)) = guard::charge_sign_in(env, &client, &account_id, &email).await {
-        record_sign_in_throttled(env, &account_id, email, limits, &client).await;
+        if known {
+            record_sign_in_throttled(env, &account_id, email, limits, &client).await;
+        }
         return Err(Problem::too_many_failures(wait));
     }
     Err(Problem::from(&Refusal::SignInFailed))
 }
 
 /// Records in the account's audit log that its sign-in limiter just tripped for `email`: best
-/// effort (the caller is refused either way), and only for an account that exists, so no
+/// effort (the caller is refused either way). Called only for an account that exists, so no
 /// object comes into being for guessed ids.
 async fn record_sign_in_throttled(
     env: &Env,
@@ -470,9 +473,6 @@ async fn record_sign_in_throttled(
     let Subject::Client(address) = client else {
         return;
     };
-    if !matches!(account_known(env, account_id).await, Ok(true)) {
-        return;
-    }
     let message = ObjectRequest::RecordSignInThrottled {
         email,
         limits,

@@ -263,9 +263,6 @@ pub async fn saml_acs(
     let account_id = sso::account_of_state(&relay_state).ok_or_else(invalid)?;
     let saml_response = parameter(&form, "SAMLResponse")
         .ok_or_else(|| Problem::new(400, "invalid_body", "the form must carry `SAMLResponse`"))?;
-    if saml_response.len() > sso::MAX_SAML_RESPONSE_BYTES {
-        return Err(Problem::from(&Refusal::SsoAssertionInvalid(String::new())));
-    }
     let message = ObjectRequest::CompleteSaml {
         relay_state,
         saml_response: Concealed(saml_response),

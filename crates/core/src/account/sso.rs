@@ -104,11 +104,7 @@ impl Account {
         &self,
         id: &SsoConnectionId,
     ) -> Result<(&SsoConnection, &OidcConnection), Refusal> {
-        let connection = self
-            .sso
-            .connections
-            .get(id)
-            .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))?;
+        let connection = self.sso_connection(id)?;
         match &connection.protocol {
             SsoProtocol::Oidc(oidc) => Ok((connection, oidc)),
             SsoProtocol::Saml(_) => Err(Refusal::OutOfRange(
@@ -117,14 +113,19 @@ impl Account {
         }
     }
 
-    /// The protocol of the connection `id` (`oidc` or `saml`): how the worker starts a
-    /// sign-in with it.
-    pub fn sso_connection_protocol(&self, id: &SsoConnectionId) -> Result<&'static str, Refusal> {
+    /// The connection `id`: `sso_connection_not_found` when there is none.
+    fn sso_connection(&self, id: &SsoConnectionId) -> Result<&SsoConnection, Refusal> {
         self.sso
             .connections
             .get(id)
-            .map(|connection| connection.protocol.name())
             .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))
+    }
+
+    /// The protocol of the connection `id` (`oidc` or `saml`): how the worker starts a
+    /// sign-in with it.
+    pub fn sso_connection_protocol(&self, id: &SsoConnectionId) -> Result<&'static str, Refusal> {
+        self.sso_connection(id)
+            .map(|connection| connection.protocol.name())
     }
 
     /// `create_sso_connection`: a company admin connects an identity provider.
@@ -486,12 +487,7 @@ impl Account {
         user_agent: Option<&str>,
         context: &mut Context<'_>,
     ) -> Result<IssuedSession, Refusal> {
-        let provision = self
-            .sso
-            .connections
-            .get(connection_id)
-            .ok_or_else(|| Refusal::UnknownSsoConnection(connection_id.clone()))?
-            .allow_jit_provisioning;
+        let provision = self.sso_connection(connection_id)?.allow_jit_provisioning;
         let user_id = match self.user_by_email(&identity.email) {
             Some(user) if user.status == UserStatus::Active => user.id.clone(),
             Some(_) => return Err(Refusal::SsoUserUnknown),
@@ -537,12 +533,7 @@ impl Account {
 impl Account {
     /// The connection `id`, with its SAML settings.
     fn saml_connection(&self, id: &SsoConnectionId) -> Result<&SamlConnection, Refusal> {
-        let connection = self
-            .sso
-            .connections
-            .get(id)
-            .ok_or_else(|| Refusal::UnknownSsoConnection(id.clone()))?;
-        match &connection.protocol {
+        match &self.sso_connection(id)?.protocol {
             SsoProtocol::Saml(saml) => Ok(saml),
             SsoProtocol::Oidc(_) => Err(Refusal::OutOfRange(
                 "this connection signs in with OpenID Connect, not SAML",
