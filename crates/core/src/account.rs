@@ -29,12 +29,15 @@ use crate::time::Timestamp;
 use crate::user::{IllegalTransition, User, UserStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use thiserror::Error;
 
 mod invitation;
+mod rows;
+pub use rows::{ChangeSet, Row, RowChange, RowError, RowKind};
 mod password_reset;
 mod sign_in;
 mod sso;
@@ -409,6 +412,17 @@ pub enum Refusal {
     /// three, so nobody learns which emails exist.
     #[error("this identity cannot sign in to this account; ask a company admin")]
     SsoUserUnknown,
+    /// The change would store a row larger than the storage accepts
+    /// ([`MAX_ROW_BYTES`](crate::store::MAX_ROW_BYTES)); nothing was stored.
+    #[error("this change would store a {size}-byte {kind} record, over the {limit}-byte limit")]
+    StorageLimit {
+        /// What the row holds.
+        kind: RowKind,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl Refusal {
@@ -470,6 +484,7 @@ impl Refusal {
             Refusal::SsoTokenInvalid(_) => "sso_token_invalid",
             Refusal::SsoAssertionInvalid(_) => "sso_assertion_invalid",
             Refusal::SsoUserUnknown => "sso_user_unknown",
+            Refusal::StorageLimit { .. } => "storage_limit",
         }
     }
 
@@ -539,7 +554,8 @@ impl Refusal {
             | Refusal::SsoConnectionInUse { .. }
             | Refusal::SsoConnectionRequired
             | Refusal::SsoProviderInvalid(_)
-            | Refusal::SsoClientSecretUnreadable => RefusalClass::Conflict,
+            | Refusal::SsoClientSecretUnreadable
+            | Refusal::StorageLimit { .. } => RefusalClass::Conflict,
         }
     }
 }
@@ -794,8 +810,8 @@ pub struct Account {
     /// A self-service trial: no company admin other than the owner.
     #[serde(default)]
     trial: bool,
-    users: BTreeMap<UserId, User>,
-    tenants: BTreeMap<TenantId, Tenant>,
+    users: OrdMap<UserId, User>,
+    tenants: OrdMap<TenantId, Tenant>,
     audit: AuditLog,
     #[serde(default)]
     notifications: NotificationLog,
@@ -805,10 +821,14 @@ pub struct Account {
     /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS)).
     #[serde(default)]
     bulk_reports: VecDeque<BulkReport>,
+    /// How many bulk reports were ever kept (at least as many as are held): the last held
+    /// report is the `bulk_reports_kept`-th, which orders their rows.
+    #[serde(default)]
+    bulk_reports_kept: u64,
     /// Passwords and sessions, by user (see [`crate::session`]); kept apart from [`User`] so
     /// that nothing which shows a user can show their password hash.
     #[serde(default)]
-    sign_in: BTreeMap<UserId, SignInState>,
+    sign_in: OrdMap<UserId, SignInState>,
     /// Identity-provider connections and pending SSO sign-ins (see [`crate::sso`]).
     #[serde(default)]
     sso: SsoState,
@@ -887,13 +907,14 @@ impl Account {
             created_at: now,
             settings: AccountSettings::default(),
             trial: request.trial,
-            users: BTreeMap::from([(owner_id.clone(), owner)]),
-            tenants: BTreeMap::from([(tenant_id.clone(), tenant)]),
+            users: OrdMap::unit(owner_id.clone(), owner),
+            tenants: OrdMap::unit(tenant_id.clone(), tenant),
             audit: AuditLog::default(),
             notifications: NotificationLog::default(),
             webhook: None,
             bulk_reports: VecDeque::new(),
-            sign_in: BTreeMap::new(),
+            bulk_reports_kept: 0,
+            sign_in: OrdMap::new(),
             sso: SsoState::default(),
         };
         account.record(
@@ -1014,18 +1035,58 @@ impl Account {
                 changed = true;
             }
         };
-        for tenant in self.tenants.values_mut() {
-            if let Some(token) = tenant.api_tokens.get_mut(key_id) {
-                advance(&mut token.last_used_at);
-                if let Some(owner) = self.users.get_mut(&token.owner) {
-                    owner.last_active_at = owner.last_active_at.max(Some(at));
-                }
-            }
-            if let Some(key) = tenant.automation_keys.get_mut(key_id) {
-                advance(&mut key.last_used_at);
+        let Some(tenant_id) = self.tenant_holding(key_id) else {
+            return false;
+        };
+        let Some(tenant) = self.tenants.get_mut(&tenant_id) else {
+            return false;
+        };
+        if let Some(token) = tenant.api_tokens.get_mut(key_id) {
+            advance(&mut token.last_used_at);
+            if let Some(owner) = self.users.get_mut(&token.owner)
+                && owner.last_active_at < Some(at)
+            {
+                owner.last_active_at = Some(at);
             }
         }
+        if let Some(key) = tenant.automation_keys.get_mut(key_id) {
+            advance(&mut key.last_used_at);
+        }
         changed
+    }
+
+    /// The tenant holding the credential `key_id` (an API token or an automation key).
+    fn tenant_holding(&self, key_id: &KeyId) -> Option<TenantId> {
+        self.tenants
+            .values()
+            .find(|tenant| {
+                tenant.api_tokens.contains_key(key_id)
+                    || tenant.automation_keys.contains_key(key_id)
+            })
+            .map(|tenant| tenant.id.clone())
+    }
+
+    /// Removes `user_id` from every tenant, with the API tokens they own there; only the
+    /// tenants that change are copied.
+    pub(crate) fn forget_user_in_tenants(&mut self, user_id: &UserId) {
+        let touched: Vec<TenantId> = self
+            .tenants
+            .values()
+            .filter(|tenant| {
+                tenant.members.contains_key(user_id)
+                    || tenant
+                        .api_tokens
+                        .values()
+                        .any(|token| token.owner == *user_id)
+            })
+            .map(|tenant| tenant.id.clone())
+            .collect();
+        for tenant_id in touched {
+            if let Some(tenant) = self.tenants.get_mut(&tenant_id) {
+                tenant.members.remove(user_id);
+                remove_tokens_of(tenant, user_id);
+            }
+        }
     }
 
     /// A page of the audit log of `tenant` for an actor allowed to read it (enterprise,
@@ -1110,6 +1171,7 @@ impl Account {
     /// Keeps `report`, forgetting the oldest one beyond
     /// [`MAX_BULK_REPORTS`](crate::bulk::MAX_BULK_REPORTS).
     pub(crate) fn keep_bulk_report(&mut self, report: BulkReport) {
+        self.bulk_reports_kept = self.bulk_reports_kept.max(self.bulk_reports.len() as u64) + 1;
         self.bulk_reports.push_back(report);
         while self.bulk_reports.len() > crate::bulk::MAX_BULK_REPORTS {
             self.bulk_reports.pop_front();
@@ -1241,6 +1303,7 @@ impl Account {
             notifications: self.notifications.continuing(),
             webhook: self.webhook.clone(),
             bulk_reports: self.bulk_reports.clone(),
+            bulk_reports_kept: self.bulk_reports_kept,
             sign_in: self.sign_in.clone(),
             sso: self.sso.clone(),
         }
@@ -1251,13 +1314,19 @@ impl Account {
         let mut notifications = std::mem::take(&mut self.notifications);
         let mut draft = draft;
         notifications.absorb(std::mem::take(&mut draft.notifications));
+        let mut touched: BTreeSet<UserId> = changed_keys(&self.users, &draft.users)
+            .chain(changed_keys(&self.sign_in, &draft.sign_in))
+            .collect();
+        touched.extend(actor.map(|actor| actor.user_id.clone()));
         *self = draft;
         self.audit = audit;
         self.notifications = notifications;
-        if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id)) {
-            user.last_active_at = user.last_active_at.max(Some(now));
+        if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id))
+            && user.last_active_at < Some(now)
+        {
+            user.last_active_at = Some(now);
         }
-        self.settle_sign_in(actor, now);
+        self.settle_sign_in(actor, now, &touched);
         self.record(actor, now, event);
     }
 
@@ -1300,9 +1369,51 @@ impl Account {
         });
     }
 
-    /// Rules that span the account, checked on the draft against the state before the command.
+    /// Rules that span the account, checked on the draft against the state before the command,
+    /// for what the command touched: the tenants it changed, the tenants of the users it changed
+    /// (as members, breakglass users or primary contacts), every tenant naming a connection when
+    /// connections changed, and the owner. Everything else is as it was, and held before. Debug
+    /// builds (every test, the model test included) also check the whole account and require
+    /// the same answer.
     fn check_invariants(&self, before: &Account) -> Result<(), Refusal> {
-        for tenant in self.tenants.values() {
+        let users: BTreeSet<UserId> = changed_keys(&before.users, &self.users).collect();
+        let mut tenants: BTreeSet<TenantId> =
+            changed_keys(&before.tenants, &self.tenants).collect();
+        let connections_changed = changed_keys(&before.sso.connections, &self.sso.connections)
+            .next()
+            .is_some();
+        if !users.is_empty() || connections_changed {
+            tenants.extend(
+                self.tenants
+                    .values()
+                    .filter(|tenant| {
+                        (connections_changed && tenant.sso.connection.is_some())
+                            || users.iter().any(|user| {
+                                tenant.members.contains_key(user)
+                                    || tenant.primary_contact.as_ref() == Some(user)
+                                    || tenant.sso.breakglass.as_ref() == Some(user)
+                            })
+                    })
+                    .map(|tenant| tenant.id.clone()),
+            );
+        }
+        let touched =
+            self.check_rules(before, tenants.iter().filter_map(|id| self.tenants.get(id)));
+        debug_assert_eq!(
+            touched,
+            self.check_rules(before, self.tenants.values()),
+            "the touched-only invariant check must agree with the whole-account check"
+        );
+        touched
+    }
+
+    /// The account-wide rules for `tenants` (in id order) and the owner.
+    fn check_rules<'a>(
+        &self,
+        before: &Account,
+        tenants: impl Iterator<Item = &'a Tenant>,
+    ) -> Result<(), Refusal> {
+        for tenant in tenants {
             let had_manager = before
                 .tenants
                 .get(&tenant.id)
@@ -1633,7 +1744,7 @@ impl Account {
                 tenant: tenant_id,
             });
         }
-        tenant.api_tokens.retain(|_, token| token.owner != user_id);
+        remove_tokens_of(tenant, &user_id);
         let mut event = Event::new(Some(&tenant_id), action, &user_id);
         if self.after_pending_member_left(context, &tenant_id, &user_id)? {
             event = event.detail("invitation_revoked");
@@ -1926,10 +2037,7 @@ impl Account {
                     data,
                 )?;
                 self.users.remove(&user_id);
-                for tenant in self.tenants.values_mut() {
-                    tenant.members.remove(&user_id);
-                    tenant.api_tokens.retain(|_, token| token.owner != user_id);
-                }
+                self.forget_user_in_tenants(&user_id);
                 let event = Event::new(None, "user.deleted", &user_id);
                 Ok((Outcome::UserDeleted { user_id }, event))
             }
@@ -2481,6 +2589,32 @@ impl Account {
     }
 }
 
+/// The keys whose entries differ between `before` and `after` (added, removed or changed),
+/// visiting only the parts of the two maps they do not share.
+pub(crate) fn changed_keys<'a, K: Ord + Clone, V: PartialEq + Clone>(
+    before: &'a OrdMap<K, V>,
+    after: &'a OrdMap<K, V>,
+) -> impl Iterator<Item = K> + 'a {
+    before.diff(after).map(|item| match item {
+        imbl::ordmap::DiffItem::Add(key, _)
+        | imbl::ordmap::DiffItem::Remove(key, _)
+        | imbl::ordmap::DiffItem::Update { new: (key, _), .. } => key.clone(),
+    })
+}
+
+/// Removes the API tokens `user` owns in `tenant`.
+fn remove_tokens_of(tenant: &mut Tenant, user: &UserId) {
+    let owned: Vec<KeyId> = tenant
+        .api_tokens
+        .values()
+        .filter(|token| token.owner == *user)
+        .map(|token| token.key_id.clone())
+        .collect();
+    for key_id in owned {
+        tenant.api_tokens.remove(&key_id);
+    }
+}
+
 /// Everything in `tenant` that `plan` does not allow.
 pub fn plan_blockers(tenant: &Tenant, plan: Plan) -> Vec<PlanBlocker> {
     let mut blockers = Vec::new();
@@ -2514,16 +2648,16 @@ fn new_tenant(
         name,
         plan,
         owner: owner.clone(),
-        members: BTreeMap::from([(
+        members: OrdMap::unit(
             owner.clone(),
             Membership {
                 permissions: PermissionSet::ALL,
                 added_at: now,
             },
-        )]),
+        ),
         sso: Sso::default(),
-        api_tokens: BTreeMap::new(),
-        automation_keys: BTreeMap::new(),
+        api_tokens: OrdMap::new(),
+        automation_keys: OrdMap::new(),
         created_at: now,
         primary_contact: Some(owner.clone()),
     }

@@ -165,9 +165,38 @@ pub enum ChainError {
 
 /// Checks a whole chain from the start.
 pub fn verify_chain(events: &[AuditEvent]) -> Result<(), ChainError> {
-    let mut previous = GENESIS.to_owned();
+    verify_chain_from(&ChainHead::genesis(), events).map(|_| ())
+}
+
+/// A verified prefix of an audit chain: how many events it holds and the last one's hash. A
+/// runtime that keeps the events itself stores the head it last verified, so that each read
+/// verifies only the events appended since ([`verify_chain_from`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The number of events verified (the next event's sequence).
+    pub length: u64,
+    /// The hash of the last of them ([`GENESIS`] when there are none).
+    pub hash: String,
+}
+
+impl ChainHead {
+    /// The head of the empty chain.
+    pub fn genesis() -> Self {
+        Self {
+            length: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// Checks that `events` continue the chain verified up to `head` (the first of them has
+/// sequence `head.length` and links to `head.hash`), each linked to the one before and
+/// unaltered; returns the new head.
+pub fn verify_chain_from(head: &ChainHead, events: &[AuditEvent]) -> Result<ChainHead, ChainError> {
+    let mut previous = head.hash.clone();
+    let mut expected = head.length;
     for (position, event) in events.iter().enumerate() {
-        if event.body.sequence != position as u64 {
+        if event.body.sequence != expected {
             return Err(ChainError::OutOfSequence {
                 position,
                 found: event.body.sequence,
@@ -184,8 +213,12 @@ pub fn verify_chain(events: &[AuditEvent]) -> Result<(), ChainError> {
             });
         }
         previous.clone_from(&event.hash);
+        expected += 1;
     }
-    Ok(())
+    Ok(ChainHead {
+        length: expected,
+        hash: previous,
+    })
 }
 
 #[cfg(test)]
@@ -219,6 +252,36 @@ mod tests {
         assert_eq!(log().page(1, 2).len(), 2);
         assert_eq!(log().page(3, 10).len(), 1);
         assert!(log().page(99, 10).is_empty());
+    }
+
+    #[test]
+    fn a_chain_verified_in_parts_continues_from_its_head() {
+        let events = log().events().to_vec();
+        let (first, rest) = events.split_at(2);
+        let head = verify_chain_from(&ChainHead::genesis(), first).unwrap();
+        assert_eq!(head.length, 2);
+        assert_eq!(head.hash, events[1].hash);
+        let whole = verify_chain_from(&head, rest).unwrap();
+        assert_eq!(
+            whole,
+            verify_chain_from(&ChainHead::genesis(), &events).unwrap()
+        );
+        // The continuation must start where the head ends and link to it.
+        assert!(verify_chain_from(&ChainHead::genesis(), rest).is_err());
+        let forged = ChainHead {
+            length: 2,
+            hash: events[0].hash.clone(),
+        };
+        assert_eq!(
+            verify_chain_from(&forged, rest),
+            Err(ChainError::BrokenLink { sequence: 2 })
+        );
+        let mut edited = rest.to_vec();
+        edited[1].body.detail = "changed".into();
+        assert_eq!(
+            verify_chain_from(&head, &edited),
+            Err(ChainError::Altered { sequence: 3 })
+        );
     }
 
     #[test]

@@ -46,8 +46,17 @@ pub fn account_object_name(account: &AccountId) -> String {
     format!("account:{LAYOUT_VERSION}:{account}")
 }
 
-/// The key under which an account's state is stored inside its Durable Object.
-pub const ACCOUNT_STATE_KEY: &str = "account_state";
+/// The key under which an account's state was stored inside its Durable Object, as one JSON
+/// value, before accounts were stored as one row per entity
+/// ([`Account::to_rows`](crate::Account::to_rows)); adapters migrate such a value on load.
+pub const LEGACY_ACCOUNT_STATE_KEY: &str = "account_state";
+
+/// The largest row value an adapter may store, in bytes: half of the 2 MB that Cloudflare's
+/// SQLite-backed Durable Objects accept per string, BLOB or row, leaving room for the key and
+/// the encoding. The core's own bounds keep every row far below it (the largest, a user's
+/// sign-in state with every session, is tens of kilobytes); a change set that would still
+/// exceed it is refused ([`ChangeSet::within_storage_limit`](crate::account::ChangeSet)).
+pub const MAX_ROW_BYTES: usize = 1_000_000;
 
 /// One write to the read store.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::secret::SecretHash;
 use crate::time::Timestamp;
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A user's membership of a tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,13 +126,13 @@ pub struct Tenant {
     /// The owner: holds every permission, cannot be removed or demoted.
     pub owner: UserId,
     /// Members by user id, owner included.
-    pub members: BTreeMap<UserId, Membership>,
+    pub members: OrdMap<UserId, Membership>,
     /// SAML SSO.
     pub sso: Sso,
     /// API tokens by key id.
-    pub api_tokens: BTreeMap<KeyId, ApiToken>,
+    pub api_tokens: OrdMap<KeyId, ApiToken>,
     /// Automation keys by key id.
-    pub automation_keys: BTreeMap<KeyId, AutomationKey>,
+    pub automation_keys: OrdMap<KeyId, AutomationKey>,
     /// Creation time.
     pub created_at: Timestamp,
     /// The license admin who receives the tenant's license and maintenance notifications

@@ -118,7 +118,7 @@
     reason = "test code: every index comes from the model, which only hands out valid ones"
 )]
 
-use portcullis_core::account::{Context, Outcome, Refusal, SignUp};
+use portcullis_core::account::{Context, Outcome, Refusal, Row, RowChange, RowKind, SignUp};
 use portcullis_core::audit::verify_chain;
 use portcullis_core::bulk::{BulkAction, BulkOutcome};
 use portcullis_core::command::{Command, SsoChange};
@@ -128,6 +128,7 @@ use portcullis_core::random::SeededRandom;
 use portcullis_core::secret::Secret;
 use portcullis_core::session::{IssuedSession, SessionId};
 use portcullis_core::sso::{OidcSettings, SsoConnectionId, SsoProtocolSettings};
+use portcullis_core::store::{RecordChange, SignInRecordChange};
 use portcullis_core::user::{User, UserStatus};
 use portcullis_core::{
     Account, Actor, Email, HashingKey, KeyId, Permission, PermissionSet, Plan, TenantId, Timestamp,
@@ -264,6 +265,10 @@ struct ModelSession {
     /// Still held by the account: not signed out, ended by a password change or dropped with
     /// its user's deactivation or deletion (or, once expired, by the next change).
     stored: bool,
+    /// Dropped by the model because it expired. The engine drops an expired session only when
+    /// a change next touches its user, so until then it verifies as `session_expired` rather
+    /// than `unknown_session`: both are accepted for it.
+    expired_out: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -563,6 +568,7 @@ impl Model {
                 created_at: START,
                 last_seen: START,
                 stored: true,
+                expired_out: false,
             }],
             codes_issued: 0,
             bulk_expected: Vec::new(),
@@ -635,6 +641,7 @@ impl Model {
             created_at: self.now,
             last_seen: self.now,
             stored: true,
+            expired_out: false,
         });
     }
 
@@ -642,6 +649,9 @@ impl Model {
     /// are not active and expired ones go; the acting session is seen now.
     fn settle(&mut self, actor: Option<Acting>) {
         for s in 0..self.sessions.len() {
+            if self.sessions[s].stored && !self.session_open(s) {
+                self.sessions[s].expired_out = true;
+            }
             if !self.session_open(s) || !self.is_active(self.sessions[s].user) {
                 self.sessions[s].stored = false;
             }
@@ -3266,6 +3276,7 @@ impl World {
                 ));
             }
         }
+        check_change_set(&before, &self.account)?;
         self.check()
     }
 
@@ -3281,7 +3292,9 @@ impl World {
             Answer::SignedIn(session) => self.record_session(next, session)?,
             Answer::Ended(ended) => {
                 let actor = request.actor().ok_or("nobody signed out")?;
-                let expected = self.model.sessions_of(actor.user).len();
+                let expected = (0..self.model.sessions.len())
+                    .filter(|&s| self.model.session_of(s, actor.user))
+                    .count();
                 if ended != expected {
                     return Err(format!("{ended} sessions ended, model {expected}"));
                 }
@@ -4133,7 +4146,7 @@ impl World {
             }
         }
         let stored: BTreeMap<&SessionId, (&UserId, u64)> = (0..model.sessions.len())
-            .filter(|&s| model.sessions[s].stored)
+            .filter(|&s| model.session_open(s))
             .map(|s| {
                 let user = &self.users[model.sessions[s].user];
                 (&self.sessions[s].0, (user, model.session_expiry(s)))
@@ -4142,6 +4155,13 @@ impl World {
         let records = account.session_records();
         let actual: BTreeMap<&SessionId, (&UserId, u64)> = records
             .iter()
+            .filter(|(_, record)| {
+                record
+                    .idle_expires_at
+                    .unix_seconds()
+                    .min(record.absolute_expires_at.unix_seconds())
+                    > model.now
+            })
             .map(|(id, record)| (id, (&record.user_id, record.idle_expires_at.unix_seconds())))
             .collect();
         if actual != stored {
@@ -4207,7 +4227,10 @@ impl World {
                         .map_or(PermissionSet::EMPTY, |principal| principal.permissions),
                 };
                 let expected = self.model.expected_session(index, tenant);
-                if actual != expected {
+                let expired_out = self.model.sessions[index].expired_out
+                    && actual.code == "session_expired"
+                    && actual.permissions == PermissionSet::EMPTY;
+                if actual != expected && !expired_out {
                     return Err(format!(
                         "session {index} ({id:?}) verifies in tenant {tenant} as {actual:?}, \
                          model {expected:?}"
@@ -4217,6 +4240,105 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// The change set from `before` to `after` is exactly the difference of their whole
+/// storage: its rows turn `before`'s rows into `after`'s, and its projection writes turn
+/// `before`'s edge records into `after`'s (whatever the change was, refused ones included).
+fn check_change_set(before: &Account, after: &Account) -> Result<(), String> {
+    type Rows = BTreeMap<(RowKind, String), String>;
+    let rows = |account: &Account| -> Result<Rows, String> {
+        Ok(account
+            .to_rows()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|row| ((row.kind, row.key), row.value))
+            .collect())
+    };
+    let changes = after.changes_since(before).map_err(|e| e.to_string())?;
+    let mut stored = rows(before)?;
+    let mut written = BTreeSet::new();
+    for change in &changes.rows {
+        let (kind, key) = change.target();
+        if !written.insert((kind, key.to_owned())) {
+            return Err(format!("the change set writes {kind} {key:?} twice"));
+        }
+        match change {
+            RowChange::Put(row) => {
+                if stored.get(&(row.kind, row.key.clone())) == Some(&row.value) {
+                    return Err(format!(
+                        "the change set rewrites an unchanged {kind} {key:?}"
+                    ));
+                }
+                stored.insert((row.kind, row.key.clone()), row.value.clone());
+            }
+            RowChange::Delete { kind, key } => {
+                if stored.remove(&(*kind, key.clone())).is_none() {
+                    return Err(format!("the change set deletes a missing {kind} {key:?}"));
+                }
+            }
+        }
+    }
+    if stored != rows(after)? {
+        let expected = rows(after)?;
+        let differs: Vec<_> = expected
+            .iter()
+            .filter(|(k, v)| stored.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .chain(stored.keys().filter(|k| !expected.contains_key(*k)))
+            .collect();
+        return Err(format!("the change set's rows miss {differs:?}"));
+    }
+    let restored = Account::from_rows(rows(after)?.into_iter().map(|((kind, key), value)| Row {
+        kind,
+        key,
+        value,
+    }))
+    .map_err(|e| e.to_string())?;
+    if restored != *after {
+        let (a, b) = (
+            serde_json::to_value(&restored).map_err(|e| e.to_string())?,
+            serde_json::to_value(after).map_err(|e| e.to_string())?,
+        );
+        return Err(format!(
+            "the account does not survive a round trip through its rows: {a} != {b}"
+        ));
+    }
+    let mut credentials = before.credential_records();
+    for change in changes.credentials {
+        match change {
+            RecordChange::Put(record) => {
+                credentials.insert(record.key_id.clone(), record);
+            }
+            RecordChange::Delete(key_id) => {
+                credentials.remove(&key_id);
+            }
+        }
+    }
+    if credentials != after.credential_records() {
+        return Err("the change set's credential records miss a change".into());
+    }
+    let mut sign_in = before.sign_in_records();
+    for change in changes.sign_in {
+        match change {
+            SignInRecordChange::PutSession(record) => {
+                sign_in.sessions.insert(record.session_id.clone(), record);
+            }
+            SignInRecordChange::DeleteSession(id) => {
+                sign_in.sessions.remove(&id);
+            }
+            SignInRecordChange::PutAccess(record) => {
+                sign_in.access.insert(record.user_id.clone(), record);
+            }
+            SignInRecordChange::DeleteAccess(id) => {
+                sign_in.access.remove(&id);
+            }
+        }
+    }
+    if sign_in != after.sign_in_records() {
+        return Err("the change set's session or access records miss a change".into());
+    }
+    Ok(())
 }
 
 fn run(plan: Plan, trial: bool, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {

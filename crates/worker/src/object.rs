@@ -18,10 +18,10 @@ use crate::problem::Problem;
 use crate::protocol::{Acceptance, ObjectRequest, SessionAction};
 use futures_util::future::{Either, select};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
-use portcullis_core::audit::{AuditEvent, verify_chain};
+use portcullis_core::account::{ChangeSet, Row, RowChange, RowKind};
+use portcullis_core::audit::{AuditEvent, ChainHead, verify_chain_from};
 use portcullis_core::browser;
 use portcullis_core::command::Command;
-use portcullis_core::credential::CredentialRecord;
 use portcullis_core::ids::DisplayName;
 use portcullis_core::notification::{
     self, AckState, Acknowledgement, DELIVERY_HEADER, Delivery, DeliveryState, MAX_BATCH,
@@ -31,10 +31,10 @@ use portcullis_core::random::OsRandom;
 use portcullis_core::session::IssuedSession;
 use portcullis_core::sso::{self, Jwks, OidcProviderMetadata, SsoConnectionId};
 use portcullis_core::store::{
-    ACCOUNT_STATE_KEY, RecordChange, SignInRecordChange, SignInRecords, access_key, account_key,
-    credential_key, record_changes, session_key, sign_in_changes,
+    LEGACY_ACCOUNT_STATE_KEY, RecordChange, SignInRecordChange, SignInRecords, access_key,
+    account_key, credential_key, record_changes, session_key, sign_in_changes,
 };
-use portcullis_core::{HashingKey, KeyId, PermissionSet};
+use portcullis_core::{HashingKey, PermissionSet};
 use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -51,6 +51,7 @@ use worker::{
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entity (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, tenant TEXT, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
 CREATE TABLE IF NOT EXISTS kv_outbox (key TEXT PRIMARY KEY, value TEXT);
@@ -462,57 +463,74 @@ struct ValueRow {
     value: String,
 }
 
-/// The edge projections of an account before a change, to write only what the change alters.
+#[derive(Deserialize)]
+struct EntityRow {
+    kind: String,
+    key: String,
+    value: String,
+}
+
+/// The account before a change, to write only what the change alters (a copy that shares
+/// the account's structure: taking it costs nothing).
 struct Snapshot {
-    credentials: BTreeMap<KeyId, CredentialRecord>,
-    sign_in: SignInRecords,
+    account: Option<Account>,
 }
 
 impl Snapshot {
     fn of(account: &Account) -> Self {
         Self {
-            credentials: account.credential_records(),
-            sign_in: account.sign_in_records(),
+            account: Some(account.clone()),
         }
     }
 
-    /// Nothing projected yet (a new account).
+    /// Nothing stored yet (a new account).
     fn empty() -> Self {
-        Self {
-            credentials: BTreeMap::new(),
-            sign_in: SignInRecords::default(),
-        }
+        Self { account: None }
     }
 }
 
-/// What every change starts from: the hashing key and the projections before it.
+/// What every change starts from: the hashing key and the account before it.
 fn begin(env: &Env, account: &Account) -> Result<(HashingKey, Snapshot), Problem> {
     Ok((http::hashing_key(env)?, Snapshot::of(account)))
 }
 
-/// The KV writes of a projection change: key and value (none: delete).
+/// What `account` changed since `before`: its rows and edge projections (everything, for a new
+/// account).
+fn change_set(account: &Account, before: &Snapshot) -> Result<ChangeSet, Problem> {
+    match &before.account {
+        Some(before) => account.changes_since(before),
+        None => account.to_rows().map(|rows| ChangeSet {
+            rows: rows.into_iter().map(RowChange::Put).collect(),
+            credentials: record_changes(&BTreeMap::new(), &account.credential_records()),
+            sign_in: sign_in_changes(&SignInRecords::default(), &account.sign_in_records()),
+        }),
+    }
+    .map_err(|_| Problem::unavailable())
+}
+
+/// The KV writes of a change set's projections: key and value (none: delete).
 fn outbox_entries(
     account: &Account,
-    before: &Snapshot,
+    changes: &ChangeSet,
 ) -> Result<Vec<(String, Option<String>)>, worker::Error> {
     let mut entries = Vec::new();
-    for change in record_changes(&before.credentials, &account.credential_records()) {
+    for change in &changes.credentials {
         entries.push(match change {
-            RecordChange::Put(record) => (credential_key(&record.key_id), Some(to_json(&record)?)),
-            RecordChange::Delete(key_id) => (credential_key(&key_id), None),
+            RecordChange::Put(record) => (credential_key(&record.key_id), Some(to_json(record)?)),
+            RecordChange::Delete(key_id) => (credential_key(key_id), None),
         });
     }
-    for change in sign_in_changes(&before.sign_in, &account.sign_in_records()) {
+    for change in &changes.sign_in {
         entries.push(match change {
             SignInRecordChange::PutSession(record) => {
-                (session_key(&record.session_id), Some(to_json(&record)?))
+                (session_key(&record.session_id), Some(to_json(record)?))
             }
-            SignInRecordChange::DeleteSession(session_id) => (session_key(&session_id), None),
+            SignInRecordChange::DeleteSession(session_id) => (session_key(session_id), None),
             SignInRecordChange::PutAccess(record) => (
                 access_key(&record.account_id, &record.user_id),
-                Some(to_json(&record)?),
+                Some(to_json(record)?),
             ),
-            SignInRecordChange::DeleteAccess(user_id) => (access_key(account.id(), &user_id), None),
+            SignInRecordChange::DeleteAccess(user_id) => (access_key(account.id(), user_id), None),
         });
     }
     Ok(entries)
@@ -523,14 +541,44 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, worker::Error> {
     serde_json::to_string(value).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
+/// The account, from the cache or else from its rows (loaded once per object lifetime). An
+/// account stored by an earlier version as one `state` row is migrated to rows here, in one
+/// synchronous write (atomic), keeping everything it held.
 fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Account>, Problem> {
     if let Some(account) = cache.borrow().as_ref() {
         return Ok(Some(account.clone()));
     }
+    let rows: Vec<EntityRow> = sql
+        .exec("SELECT kind, key, value FROM entity", None)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    let account = if rows.is_empty() {
+        match migrate(sql)? {
+            Some(account) => account,
+            None => return Ok(None),
+        }
+    } else {
+        let rows = rows.into_iter().map(|row| {
+            Ok(Row {
+                kind: RowKind::parse(&row.kind).ok_or_else(Problem::unavailable)?,
+                key: row.key,
+                value: row.value,
+            })
+        });
+        let rows: Vec<Row> = rows.collect::<Result<_, Problem>>()?;
+        Account::from_rows(rows).map_err(|_| Problem::unavailable())?
+    };
+    *cache.borrow_mut() = Some(account.clone());
+    Ok(Some(account))
+}
+
+/// Moves an account stored as one JSON value (the layout before per-entity rows) into rows
+/// and deletes the old value, in one synchronous write. None when there is nothing to migrate.
+fn migrate(sql: &SqlStorage) -> Result<Option<Account>, Problem> {
     let rows: Vec<ValueRow> = sql
         .exec(
             "SELECT value FROM state WHERE key = ?",
-            vec![SqlStorageValue::from(ACCOUNT_STATE_KEY)],
+            vec![SqlStorageValue::from(LEGACY_ACCOUNT_STATE_KEY)],
         )
         .and_then(|cursor| cursor.to_array())
         .map_err(|_| Problem::unavailable())?;
@@ -538,13 +586,47 @@ fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Acc
         return Ok(None);
     };
     let account: Account = serde_json::from_str(&row.value).map_err(|_| Problem::unavailable())?;
-    *cache.borrow_mut() = Some(account.clone());
+    let rows = account.to_rows().map_err(|_| Problem::unavailable())?;
+    let written = (|| -> Result<(), worker::Error> {
+        for row in rows {
+            write_row(sql, &RowChange::Put(row))?;
+        }
+        sql.exec(
+            "DELETE FROM state WHERE key = ?",
+            vec![SqlStorageValue::from(LEGACY_ACCOUNT_STATE_KEY)],
+        )?;
+        Ok(())
+    })();
+    written.map_err(|_| Problem::unavailable())?;
     Ok(Some(account))
 }
 
-/// Stores `account` (draining its new audit events into the audit table) and its credential
-/// projections' changes into the outbox, in one synchronous batch, then flushes the outbox to
-/// KV before returning.
+/// One row write.
+fn write_row(sql: &SqlStorage, change: &RowChange) -> Result<(), worker::Error> {
+    match change {
+        RowChange::Put(row) => sql.exec(
+            "INSERT OR REPLACE INTO entity (kind, key, value) VALUES (?, ?, ?)",
+            vec![
+                SqlStorageValue::from(row.kind.as_str()),
+                SqlStorageValue::from(row.key.clone()),
+                SqlStorageValue::from(row.value.clone()),
+            ],
+        ),
+        RowChange::Delete { kind, key } => sql.exec(
+            "DELETE FROM entity WHERE kind = ? AND key = ?",
+            vec![
+                SqlStorageValue::from(kind.as_str()),
+                SqlStorageValue::from(key.clone()),
+            ],
+        ),
+    }
+    .map(|_| ())
+}
+
+/// Stores what `account` changed since `before` (its rows, its new audit events into the audit
+/// table, its notifications, and its projections' changes into the outbox) in one synchronous
+/// batch, then flushes the outbox to KV before returning. A change that would store a value
+/// over the platform's limit is refused (413) before anything is written.
 async fn persist(
     env: &Env,
     sql: &SqlStorage,
@@ -552,13 +634,17 @@ async fn persist(
     before: &Snapshot,
     mut account: Account,
 ) -> Result<(), Problem> {
-    let changes = outbox_entries(&account, before).map_err(|_| Problem::unavailable())?;
     if !account.notifications().is_empty() {
         notification::admit(pending_count(sql)?, account.notifications())
             .map_err(|refusal| Problem::from(&refusal))?;
     }
     let events = account.drain_audit();
     let notifications = account.drain_notifications();
+    let changes = change_set(&account, before)?;
+    if let Err(oversized) = changes.within_storage_limit() {
+        return Err(Problem::from(&oversized));
+    }
+    let outbox = outbox_entries(&account, &changes).map_err(|_| Problem::unavailable())?;
     let stored = (|| -> Result<(), worker::Error> {
         for notification in &notifications {
             let text = serde_json::to_string(notification)
@@ -584,21 +670,15 @@ async fn persist(
                 ],
             )?;
         }
-        for (key, value) in changes {
+        for (key, value) in outbox {
             sql.exec(
                 "INSERT OR REPLACE INTO kv_outbox (key, value) VALUES (?, ?)",
                 vec![SqlStorageValue::from(key), SqlStorageValue::from(value)],
             )?;
         }
-        let state =
-            serde_json::to_string(&account).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        sql.exec(
-            "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
-            vec![
-                SqlStorageValue::from(ACCOUNT_STATE_KEY),
-                SqlStorageValue::from(state),
-            ],
-        )?;
+        for change in &changes.rows {
+            write_row(sql, change)?;
+        }
         Ok(())
     })();
     if stored.is_err() {
@@ -1352,6 +1432,60 @@ fn events(
         .collect()
 }
 
+/// The `state` row holding the audit chain's verified prefix (a core `ChainHead`).
+const AUDIT_VERIFIED_KEY: &str = "audit_verified";
+
+/// Whether the whole audit chain is intact, and its head. A page of one tenant's events has
+/// gaps (other tenants' and account-level events), so the account's whole chain is what is
+/// checked; the prefix verified by an earlier read is kept (its head stored), so each read
+/// verifies only the events appended since, after checking that the stored prefix still ends
+/// in the head it had.
+fn verified_chain(sql: &SqlStorage) -> Result<(bool, ChainHead), Problem> {
+    let stored: Vec<ValueRow> = sql
+        .exec(
+            "SELECT value FROM state WHERE key = ?",
+            vec![SqlStorageValue::from(AUDIT_VERIFIED_KEY)],
+        )
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    let checkpoint = match stored.first() {
+        Some(row) => serde_json::from_str(&row.value).map_err(|_| Problem::unavailable())?,
+        None => ChainHead::genesis(),
+    };
+    if checkpoint.length > 0 {
+        let last = events(
+            sql,
+            "SELECT event FROM audit WHERE seq = ?",
+            vec![SqlStorageValue::from(sequence(checkpoint.length - 1))],
+        )?;
+        if last.first().map(|event| &event.hash) != Some(&checkpoint.hash) {
+            return Ok((false, checkpoint));
+        }
+    }
+    let appended = events(
+        sql,
+        "SELECT event FROM audit WHERE seq >= ? ORDER BY seq",
+        vec![SqlStorageValue::from(sequence(checkpoint.length))],
+    )?;
+    match verify_chain_from(&checkpoint, &appended) {
+        Ok(head) => {
+            if head != checkpoint {
+                let text = serde_json::to_string(&head).map_err(|_| Problem::unavailable())?;
+                sql.exec(
+                    "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                    vec![
+                        SqlStorageValue::from(AUDIT_VERIFIED_KEY),
+                        SqlStorageValue::from(text),
+                    ],
+                )
+                .map_err(|_| Problem::unavailable())?;
+            }
+            Ok((true, head))
+        }
+        Err(_) => Ok((false, checkpoint)),
+    }
+}
+
 /// A page of `tenant`'s audit events, or of the account-level ones (no tenant) for `None`.
 fn audit_page(sql: &SqlStorage, tenant: Option<&str>, from: u64, limit: u32) -> Reply {
     let from = SqlStorageValue::from(i64::try_from(from).unwrap_or(i64::MAX));
@@ -1368,11 +1502,8 @@ fn audit_page(sql: &SqlStorage, tenant: Option<&str>, from: u64, limit: u32) -> 
             vec![from, limit],
         ),
     };
-    // The whole account's chain is checked on every read: a page of one tenant's events has
-    // gaps (other tenants' and account-level events), so only the full chain can be verified.
-    let chain = events(sql, "SELECT event FROM audit ORDER BY seq", vec![]);
-    match (page, chain) {
-        (Ok(items), Ok(chain)) => {
+    match (page, verified_chain(sql)) {
+        (Ok(items), Ok((valid, head))) => {
             let next_from = items
                 .last()
                 .map(|event| event.body.sequence.saturating_add(1));
@@ -1382,9 +1513,9 @@ fn audit_page(sql: &SqlStorage, tenant: Option<&str>, from: u64, limit: u32) -> 
                     "items": items,
                     "next_from": next_from,
                     "chain": {
-                        "valid": verify_chain(&chain).is_ok(),
-                        "length": chain.len(),
-                        "head": chain.last().map(|event| event.hash.clone()),
+                        "valid": valid,
+                        "length": head.length,
+                        "head": (head.length > 0).then_some(head.hash),
                     },
                 }),
             )

@@ -263,10 +263,7 @@ impl Account {
             data,
         )?;
         self.users.remove(user_id);
-        for tenant in self.tenants.values_mut() {
-            tenant.members.remove(user_id);
-            tenant.api_tokens.retain(|_, token| token.owner != *user_id);
-        }
+        self.forget_user_in_tenants(user_id);
         Ok(())
     }
 
@@ -378,10 +375,13 @@ impl Account {
         context: &mut Context<'_>,
     ) -> Result<Outcome, Refusal> {
         let mut draft = self.draft();
+        let user_id = draft
+            .user_by_email(email)
+            .map(|user| user.id.clone())
+            .ok_or(Refusal::InvitationInvalid)?;
         let user = draft
             .users
-            .values_mut()
-            .find(|user| user.email == *email)
+            .get_mut(&user_id)
             .ok_or(Refusal::InvitationInvalid)?;
         // Checked before the status so an unknown code reveals nothing about the user.
         let invitation = user.invitation.as_ref().ok_or(Refusal::InvitationInvalid)?;

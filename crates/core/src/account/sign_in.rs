@@ -67,27 +67,43 @@ impl Account {
             .filter(|session| session.is_live(self.settings.sessions, now))
     }
 
-    /// After every accepted change: drops the sign-in state of deleted users, the sessions of
-    /// users who are not active and expired sessions, and marks the acting session seen.
-    pub(super) fn settle_sign_in(&mut self, actor: Option<&Actor>, now: Timestamp) {
+    /// After every accepted change, for the users it touched (`touched`: the users whose user
+    /// or sign-in state changed, and the actor): drops the sign-in state of deleted users, the
+    /// sessions of users who are not active and expired sessions, and marks the acting session
+    /// seen. Other users' expired sessions are dropped when a change next touches them (their
+    /// records carry their expiry, so the edge refuses them meanwhile).
+    pub(super) fn settle_sign_in<'a>(
+        &mut self,
+        actor: Option<&Actor>,
+        now: Timestamp,
+        touched: impl IntoIterator<Item = &'a UserId>,
+    ) {
         let lifetimes = self.settings.sessions;
-        let users = &self.users;
-        self.sign_in.retain(|user_id, state| {
-            let Some(user) = users.get(user_id) else {
-                return false;
+        for user_id in touched {
+            let Some(state) = self.sign_in.get(user_id) else {
+                continue;
             };
-            if user.status == UserStatus::Active {
-                state
+            let mut settled = state.clone();
+            match self.users.get(user_id) {
+                Some(user) if user.status == UserStatus::Active => settled
                     .sessions
-                    .retain(|_, session| session.is_live(lifetimes, now));
-            } else {
-                state.sessions.clear();
+                    .retain(|_, session| session.is_live(lifetimes, now)),
+                Some(_) => settled.sessions.clear(),
+                None => {
+                    self.sign_in.remove(user_id);
+                    continue;
+                }
             }
-            state.password.is_some()
-                || !state.sessions.is_empty()
-                || !state.known_devices.is_empty()
-                || state.reset.is_some()
-        });
+            let keep = settled.password.is_some()
+                || !settled.sessions.is_empty()
+                || !settled.known_devices.is_empty()
+                || settled.reset.is_some();
+            if !keep {
+                self.sign_in.remove(user_id);
+            } else if settled != *state {
+                self.sign_in.insert(user_id.clone(), settled);
+            }
+        }
         if let Some((user, id)) = actor.and_then(|a| Some((&a.user_id, a.session.as_ref()?)))
             && let Some(session) = self
                 .sign_in
@@ -350,7 +366,8 @@ impl Account {
         Ok(())
     }
 
-    /// Signs out every session of the acting user, the one in use included: how many ended.
+    /// Signs out every session of the acting user, the one in use included: how many open ones
+    /// ended (expired ones still held are dropped too, uncounted).
     /// Appends `session.revoked_all`.
     pub fn sign_out_everywhere(
         &mut self,
@@ -360,10 +377,13 @@ impl Account {
         let now = context.now;
         self.active_actor(actor, now)?;
         let mut draft = self.draft();
-        let ended = draft
-            .sign_in
-            .get_mut(&actor.user_id)
-            .map_or(0, |state| std::mem::take(&mut state.sessions).len());
+        let lifetimes = self.settings.sessions;
+        let ended = draft.sign_in.get_mut(&actor.user_id).map_or(0, |state| {
+            std::mem::take(&mut state.sessions)
+                .values()
+                .filter(|session| session.is_live(lifetimes, now))
+                .count()
+        });
         draft.check_invariants(self)?;
         let event = Event::new(None, "session.revoked_all", &actor.user_id)
             .detail(format!("sessions_ended={ended}"));
@@ -401,19 +421,32 @@ impl Account {
     /// session that already ended stays ended. Whether anything changed.
     pub fn record_session_seen(&mut self, session_id: &SessionId, at: Timestamp) -> bool {
         let lifetimes = self.settings.sessions;
-        for (user_id, state) in &mut self.sign_in {
-            if let Some(session) = state.sessions.get_mut(session_id) {
-                if !session.is_live(lifetimes, at) || session.last_seen_at >= at {
-                    return false;
-                }
-                session.last_seen_at = at;
-                if let Some(user) = self.users.get_mut(user_id) {
-                    user.last_active_at = user.last_active_at.max(Some(at));
-                }
-                return true;
-            }
+        let Some(user_id) = self.session_user(session_id) else {
+            return false;
+        };
+        let Some(session) = self
+            .sign_in
+            .get_mut(&user_id)
+            .and_then(|state| state.sessions.get_mut(session_id))
+        else {
+            return false;
+        };
+        if !session.is_live(lifetimes, at) || session.last_seen_at >= at {
+            return false;
         }
-        false
+        session.last_seen_at = at;
+        if let Some(user) = self.users.get_mut(&user_id) {
+            user.last_active_at = user.last_active_at.max(Some(at));
+        }
+        true
+    }
+
+    /// The user holding the session `session_id`.
+    fn session_user(&self, session_id: &SessionId) -> Option<UserId> {
+        self.sign_in
+            .iter()
+            .find(|(_, state)| state.sessions.contains_key(session_id))
+            .map(|(user_id, _)| user_id.clone())
     }
 
     /// Sets how long sessions last (company admins; bounds in [`crate::session`]). Applies to
@@ -440,27 +473,42 @@ impl Account {
 
     /// The edge projection of one open session.
     pub fn session_record(&self, session_id: &SessionId) -> Option<SessionRecord> {
+        let user_id = self.session_user(session_id)?;
+        let session = self.sign_in.get(&user_id)?.sessions.get(session_id)?;
+        Some(self.project_session(&user_id, session))
+    }
+
+    fn project_session(&self, user_id: &UserId, session: &Session) -> SessionRecord {
         let lifetimes = self.settings.sessions;
-        self.sign_in.iter().find_map(|(user_id, state)| {
-            let session = state.sessions.get(session_id)?;
-            Some(SessionRecord {
-                session_id: session.id.clone(),
-                account_id: self.id.clone(),
-                user_id: user_id.clone(),
-                secret_hash: session.secret_hash,
-                idle_expires_at: session.idle_expires_at(lifetimes),
-                absolute_expires_at: session.absolute_expires_at(lifetimes),
-                method: session.method.clone(),
-            })
-        })
+        SessionRecord {
+            session_id: session.id.clone(),
+            account_id: self.id.clone(),
+            user_id: user_id.clone(),
+            secret_hash: session.secret_hash,
+            idle_expires_at: session.idle_expires_at(lifetimes),
+            absolute_expires_at: session.absolute_expires_at(lifetimes),
+            method: session.method.clone(),
+        }
+    }
+
+    /// The projections of the sessions of `user_id`, by id.
+    pub(crate) fn user_session_records(
+        &self,
+        user_id: &UserId,
+    ) -> BTreeMap<SessionId, SessionRecord> {
+        self.sign_in
+            .get(user_id)
+            .into_iter()
+            .flat_map(|state| state.sessions.values())
+            .map(|session| (session.id.clone(), self.project_session(user_id, session)))
+            .collect()
     }
 
     /// Every session's projection, by id: what the edge store should hold.
     pub fn session_records(&self) -> BTreeMap<SessionId, SessionRecord> {
         self.sign_in
-            .values()
-            .flat_map(|state| state.sessions.keys())
-            .filter_map(|id| self.session_record(id).map(|record| (id.clone(), record)))
+            .keys()
+            .flat_map(|user_id| self.user_session_records(user_id))
             .collect()
     }
 
@@ -496,10 +544,22 @@ impl Account {
     /// the first session writes it and the last one to end deletes it.
     pub fn access_records(&self) -> BTreeMap<UserId, AccessRecord> {
         self.sign_in
-            .iter()
-            .filter(|(_, state)| !state.sessions.is_empty())
-            .filter_map(|(id, _)| self.access_record(id).map(|record| (id.clone(), record)))
+            .keys()
+            .filter_map(|id| {
+                self.user_access_record(id)
+                    .map(|record| (id.clone(), record))
+            })
             .collect()
+    }
+
+    /// The access projection of `user_id` if the edge store should hold one (they have a
+    /// session).
+    pub(crate) fn user_access_record(&self, user_id: &UserId) -> Option<AccessRecord> {
+        let state = self.sign_in.get(user_id)?;
+        if state.sessions.is_empty() {
+            return None;
+        }
+        self.access_record(user_id)
     }
 
     /// Both sign-in projections at once, to diff with [`crate::store::sign_in_changes`].

@@ -97,14 +97,14 @@ pub(crate) use connection::{acceptable_client_secret, secret_binding};
 
 use oidc::PendingSignIn;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// An account's SSO state: its connections and the sign-ins under way.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SsoState {
     /// Connections by id.
     #[serde(default)]
-    pub(crate) connections: BTreeMap<SsoConnectionId, SsoConnection>,
+    pub(crate) connections: imbl::OrdMap<SsoConnectionId, SsoConnection>,
     /// Sign-ins started and not completed, oldest first (at most
     /// [`oidc::MAX_PENDING_SIGN_INS`]).
     #[serde(default)]
