@@ -3,11 +3,10 @@
 // users that could not be removed, unbounded users, the unreadable account audit trail, tenant
 // managers editing users elsewhere, license admins taking managers' seats).
 import assert from "node:assert/strict";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { ALL, assertProblem, call, email, member, ok, signUp, stateJson } from "./lib.mjs";
+import { objectFiles } from "./storage.mjs";
 
 /** Accepts `code` for `address`, optionally naming a tenant. */
 function accept(world, address, code, tenantId) {
@@ -20,22 +19,6 @@ function accept(world, address, code, tenantId) {
 async function launch(world, plan = "enterprise") {
   const created = ok(await call("POST", "/v1/tenants", { token: world.token, body: { name: "Staging", plan } }), 201);
   return { tenant: created.tenant_id, token: created.token };
-}
-
-/** Every Durable Object database file wrangler dev keeps under its state directory. */
-function objectFiles() {
-  const root = process.env.PORTCULLIS_STATE_DIR;
-  assert.ok(root, "PORTCULLIS_STATE_DIR is not set (run the suite through scripts/test-worker)");
-  const found = [];
-  const walk = (dir) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (path.includes(`${join("v3", "do")}`) && name.endsWith(".sqlite")) found.push(path);
-    }
-  };
-  walk(root);
-  return found;
 }
 
 describe("invitations and reach over users (security review)", () => {
