@@ -6,10 +6,8 @@
 // Durable Object database under the state directory and fails naming each table, column, key
 // and size over the limit.
 //
-// EXPECTED TO FAIL until the per-entity storage of issue 13 lands: today the whole account is
-// one JSON value (state.value['account_state'], 2.19 MB here). So it is marked `todo` (the
-// runner reports it and its failure, and the run still passes); PORTCULLIS_STORAGE_STRICT=1 makes
-// it an ordinary test. Remove EXPECTED_TO_FAIL once the rewrite is in. It costs about two
+// With one row per entity (issue 13) no stored value grows with the account; before it, the whole
+// account was one JSON value (state.value['account_state'], 2.19 MB at this size). It costs about two
 // minutes, nearly all of it the invitations (PORTCULLIS_STORAGE_MEMBERS sets their count):
 //
 //   PORTCULLIS_E2E_FILES=tests/e2e/storage-limits.test.mjs scripts/test-worker
@@ -18,7 +16,6 @@ import { test } from "node:test";
 import { call, ok, signUp } from "./lib.mjs";
 import { VALUE_LIMIT, measureObject, objectFiles, objectHolds, shortName } from "./storage.mjs";
 
-const EXPECTED_TO_FAIL = "issue 13: the account is one SQLite row until per-entity storage lands";
 const MEMBERS = Number(process.env.PORTCULLIS_STORAGE_MEMBERS ?? 2700);
 // Pending invitees take a seat: an enterprise tenant holds its owner and 99 more.
 const PER_TENANT = 99;
@@ -32,7 +29,6 @@ function longEmail(n) {
 
 test(
   "no value stored in a Durable Object exceeds 2 MB, after growing an account past a single row's limit",
-  { todo: process.env.PORTCULLIS_STORAGE_STRICT ? undefined : EXPECTED_TO_FAIL },
   async () => {
     const started = performance.now();
     const world = await signUp("enterprise");

@@ -451,10 +451,6 @@ impl Account {
             bulk_reports.push(read(&row)?);
         }
         bulk_reports.sort_by_key(|row| row.order);
-        let bulk_reports_kept = bulk_reports
-            .last()
-            .map_or(0, |row| row.order + 1)
-            .max(meta.bulk_reports_kept);
         let bulk_reports = bulk_reports.into_iter().map(|row| row.report);
         Ok(Account {
             id: meta.id,
@@ -469,7 +465,7 @@ impl Account {
             notifications: meta.notifications,
             webhook: meta.webhook,
             bulk_reports: bulk_reports.collect(),
-            bulk_reports_kept,
+            bulk_reports_kept: meta.bulk_reports_kept,
             sign_in,
             sso,
         })
