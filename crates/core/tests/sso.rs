@@ -17,7 +17,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use p256::ecdsa::signature::Signer as _;
-use portcullis_core::account::{Context, Outcome, Refusal, RefusalClass, SignUp};
+use portcullis_core::account::{Context, Outcome, Refusal, RefusalClass, RowKind, SignUp};
 use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::random::SeededRandom;
 use portcullis_core::secret::Secret;
@@ -754,10 +754,30 @@ fn at_most_a_hundred_sign_ins_wait_and_the_oldest_goes_first() {
     let mut world = World::new();
     let connection = world.connection();
     let first = world.begin(&connection);
+    world.now = world.now.plus_seconds(1);
     let second = world.begin(&connection);
+    world.now = world.now.plus_seconds(1);
     for _ in 0..99 {
         world.begin(&connection);
     }
+    // Each pending sign-in is a row of its own: a start writes one, and the first start's
+    // row went when the hundred-and-first came. Stored and loaded again (a Durable Object
+    // restarting), the account is the same, oldest first.
+    let before = world.account.clone();
+    world.begin(&connection);
+    let changes = world.account.changes_since(&before).unwrap();
+    let flows: Vec<_> = changes
+        .rows
+        .iter()
+        .filter(|change| change.target().0 == RowKind::SsoFlow)
+        .collect();
+    assert_eq!(flows.len(), 2, "{flows:?}");
+    world.account = before;
+    let rows = world.account.to_rows().unwrap();
+    assert!(rows.iter().all(|row| row.value.len() < 2_000));
+    let reloaded = Account::from_rows(rows).unwrap();
+    assert!(reloaded == world.account);
+    world.account = reloaded;
     let token = world.idp.sign(&world.claims(&first, "owner@acme.test"));
     assert_eq!(
         world.complete(&first.state, &token).unwrap_err(),

@@ -4,12 +4,11 @@
 //! [`Account::to_rows`], loads it back with [`Account::from_rows`], and after every change
 //! writes [`Account::changes_since`] the state before it: the rows that differ, found by diffing
 //! the two states' persistent maps (the parts they share are not visited), and the edge
-//! projections those rows affect. No row grows with the account: each holds one entity, and
-//! the largest are bounded by the core's own limits (a user's sign-in state: at most
-//! [`MAX_SESSIONS_PER_USER`](crate::session::MAX_SESSIONS_PER_USER) sessions and
-//! [`MAX_KNOWN_DEVICES`](crate::session::MAX_KNOWN_DEVICES) devices; a bulk report: one
-//! request's users; the SAML replay memory: at most
-//! [`MAX_SEEN_SAML_IDS`](crate::sso::saml_flow::MAX_SEEN_SAML_IDS) digests).
+//! projections those rows affect. No row grows with the account: each holds one entity (one
+//! pending SSO sign-in, one SAML replay digest), and the largest is a user's sign-in state,
+//! bounded by [`MAX_SESSIONS_PER_USER`](crate::session::MAX_SESSIONS_PER_USER) sessions and
+//! [`MAX_KNOWN_DEVICES`](crate::session::MAX_KNOWN_DEVICES) devices (about 25 KB at most); then
+//! a bulk report of [`MAX_BULK_USERS`](crate::bulk::MAX_BULK_USERS) users (about 10 KB).
 
 use super::{Account, AccountSettings, Refusal, changed_keys};
 use crate::audit::AuditLog;
@@ -51,8 +50,8 @@ pub enum RowKind {
     AutomationKey,
     /// An identity-provider connection (key: connection id).
     SsoConnection,
-    /// SSO sign-ins in progress and the SAML replay memory (keys: `oidc_pending`,
-    /// `saml_pending`, `saml_seen`).
+    /// One SSO sign-in in progress or one SAML replay digest (keys: `oidc_pending:{state
+    /// hash}`, `saml_pending:{state hash}`, `saml_seen:{digest}`).
     SsoFlow,
     /// A bulk lifecycle report (key: report id).
     BulkReport,
@@ -254,7 +253,7 @@ struct CredentialRow<T> {
     credential: T,
 }
 
-/// The keys of the SSO flow rows.
+/// The lists of the SSO flow rows (the first part of their keys).
 const OIDC_PENDING: &str = "oidc_pending";
 const SAML_PENDING: &str = "saml_pending";
 const SAML_SEEN: &str = "saml_seen";
@@ -273,6 +272,11 @@ fn read<T: DeserializeOwned>(row: &Row) -> Result<T, RowError> {
         key: row.key.clone(),
         reason: e.to_string(),
     })
+}
+
+fn hash_text(hash: &crate::secret::SecretHash) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.as_bytes())
 }
 
 fn member_key(tenant: &TenantId, user: &UserId) -> String {
@@ -326,27 +330,32 @@ impl Account {
         for (id, connection) in &self.sso.connections {
             rows.push(write(RowKind::SsoConnection, id.to_string(), connection)?);
         }
-        rows.extend(self.sso_flow_rows()?);
+        rows.extend(self.sso_flow_items()?.into_values());
         for (order, report) in self.ordered_bulk_reports() {
             rows.push(bulk_report_row(order, report)?);
         }
         Ok(rows)
     }
 
-    fn sso_flow_rows(&self) -> Result<Vec<Row>, RowError> {
-        let mut rows = Vec::new();
-        if !self.sso.pending.is_empty() {
-            rows.push(write(RowKind::SsoFlow, OIDC_PENDING, &self.sso.pending)?);
+    /// Every SSO flow item as a row, by key: `oidc:{state hash}`, `saml:{state hash}` and
+    /// `seen:{digest}` (one row each, so no row grows with the number in flight).
+    fn sso_flow_items(&self) -> Result<BTreeMap<String, Row>, RowError> {
+        let mut rows = BTreeMap::new();
+        let mut add = |key: String, row: Result<Row, RowError>| -> Result<(), RowError> {
+            rows.insert(key, row?);
+            Ok(())
+        };
+        for item in &self.sso.pending {
+            let key = format!("{OIDC_PENDING}:{}", hash_text(&item.state_hash));
+            add(key.clone(), write(RowKind::SsoFlow, key, item))?;
         }
-        if !self.sso.saml_pending.is_empty() {
-            rows.push(write(
-                RowKind::SsoFlow,
-                SAML_PENDING,
-                &self.sso.saml_pending,
-            )?);
+        for item in &self.sso.saml_pending {
+            let key = format!("{SAML_PENDING}:{}", hash_text(&item.state_hash));
+            add(key.clone(), write(RowKind::SsoFlow, key, item))?;
         }
-        if !self.sso.saml_seen.is_empty() {
-            rows.push(write(RowKind::SsoFlow, SAML_SEEN, &self.sso.saml_seen)?);
+        for item in &self.sso.saml_seen {
+            let key = format!("{SAML_SEEN}:{}", item.digest);
+            add(key.clone(), write(RowKind::SsoFlow, key, item))?;
         }
         Ok(rows)
     }
@@ -433,10 +442,10 @@ impl Account {
             sso.connections.insert(id, connection);
         }
         for row in take(RowKind::SsoFlow) {
-            match row.key.as_str() {
-                OIDC_PENDING => sso.pending = read(&row)?,
-                SAML_PENDING => sso.saml_pending = read(&row)?,
-                SAML_SEEN => sso.saml_seen = read(&row)?,
+            match row.key.split_once(':').map(|(list, _)| list) {
+                Some(OIDC_PENDING) => sso.pending.push_back(read(&row)?),
+                Some(SAML_PENDING) => sso.saml_pending.push_back(read(&row)?),
+                Some(SAML_SEEN) => sso.saml_seen.push_back(read(&row)?),
                 _ => {
                     return Err(RowError::Malformed {
                         kind: row.kind,
@@ -446,6 +455,16 @@ impl Account {
                 }
             }
         }
+        // In the order the account keeps them.
+        sso.pending
+            .make_contiguous()
+            .sort_by_key(crate::sso::oidc::PendingSignIn::order);
+        sso.saml_pending
+            .make_contiguous()
+            .sort_by_key(crate::sso::saml_flow::PendingSaml::order);
+        sso.saml_seen
+            .make_contiguous()
+            .sort_by(crate::sso::saml_flow::SeenId::order);
         let mut bulk_reports: Vec<BulkReportRow> = Vec::new();
         for row in take(RowKind::BulkReport) {
             bulk_reports.push(read(&row)?);
@@ -565,22 +584,19 @@ impl Account {
                 None => delete(RowKind::SsoConnection, id.to_string()),
             }
         }
-        let flows = [
-            (OIDC_PENDING, before.sso.pending != self.sso.pending),
-            (
-                SAML_PENDING,
-                before.sso.saml_pending != self.sso.saml_pending,
-            ),
-            (SAML_SEEN, before.sso.saml_seen != self.sso.saml_seen),
-        ];
-        let current = self.sso_flow_rows()?;
-        for (key, changed) in flows {
-            if !changed {
-                continue;
+        let flows_changed = before.sso.pending != self.sso.pending
+            || before.sso.saml_pending != self.sso.saml_pending
+            || before.sso.saml_seen != self.sso.saml_seen;
+        if flows_changed {
+            let old = before.sso_flow_items()?;
+            let new = self.sso_flow_items()?;
+            for key in old.keys().filter(|key| !new.contains_key(*key)) {
+                delete(RowKind::SsoFlow, key.clone());
             }
-            match current.iter().find(|row| row.key == key) {
-                Some(row) => puts.push(row.clone()),
-                None => delete(RowKind::SsoFlow, key.to_owned()),
+            for (key, row) in new {
+                if old.get(&key) != Some(&row) {
+                    puts.push(row);
+                }
             }
         }
         let kept: BTreeSet<_> = self.bulk_reports.iter().map(|r| &r.report_id).collect();

@@ -70,17 +70,21 @@ fn certificates(certificates: &[SigningCertificate]) -> String {
 
 /// Adds a pending sign-in to `queue`, after dropping the expired ones and, beyond
 /// [`MAX_PENDING_SIGN_INS`], the oldest.
-fn keep_pending<T>(
+fn keep_pending<T, K: Ord>(
     queue: &mut std::collections::VecDeque<T>,
     pending: T,
     now: Timestamp,
     is_live: impl Fn(&T, Timestamp) -> bool,
+    order: impl Fn(&T) -> K,
 ) {
     queue.retain(|kept| is_live(kept, now));
     while queue.len() >= MAX_PENDING_SIGN_INS {
         queue.pop_front();
     }
-    queue.push_back(pending);
+    // In order of time, sign-ins of the same second by state hash: the order they are loaded
+    // in from storage, where each is a row of its own.
+    let position = queue.partition_point(|kept| order(kept) <= order(&pending));
+    queue.insert(position, pending);
 }
 
 /// What `update_sso_connection` changes in the provider settings: at most the one protocol the
@@ -381,7 +385,13 @@ impl Account {
             created_at: now,
             expires_at,
         };
-        keep_pending(&mut self.sso.pending, pending, now, PendingSignIn::is_live);
+        keep_pending(
+            &mut self.sso.pending,
+            pending,
+            now,
+            PendingSignIn::is_live,
+            PendingSignIn::order,
+        );
         Ok(OidcStart {
             authorization_url,
             state,
@@ -582,6 +592,7 @@ impl Account {
             pending,
             now,
             PendingSaml::is_live,
+            PendingSaml::order,
         );
         Ok(SamlStart {
             redirect_url,
@@ -666,6 +677,7 @@ impl Account {
         let seen = &mut self.sso.saml_seen;
         seen.retain(|entry| entry.expires_at > now);
         seen.extend(added);
+        seen.make_contiguous().sort_by(SeenId::order);
         while seen.len() > MAX_SEEN_SAML_IDS {
             // The entry expiring soonest goes first (see `sso::saml_flow`).
             let soonest = seen

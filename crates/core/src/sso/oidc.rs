@@ -386,6 +386,11 @@ pub(crate) struct PendingSignIn {
 }
 
 impl PendingSignIn {
+    /// Where it stands among the pending sign-ins (and the order storage loads them in).
+    pub(crate) fn order(&self) -> (Timestamp, [u8; 32]) {
+        (self.created_at, *self.state_hash.as_bytes())
+    }
+
     /// Whether this is the pending sign-in of `state` (constant time).
     pub(crate) fn is_for(&self, key: &HashingKey, state: &str) -> bool {
         state_matches(key, state, &self.state_hash)

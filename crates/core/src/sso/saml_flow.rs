@@ -112,6 +112,20 @@ impl PendingSaml {
     }
 }
 
+impl PendingSaml {
+    /// Where it stands among the pending sign-ins (and the order storage loads them in).
+    pub(crate) fn order(&self) -> (Timestamp, [u8; 32]) {
+        (self.expires_at, *self.state_hash.as_bytes())
+    }
+}
+
+impl SeenId {
+    /// The replay memory's order: soonest expiry first, then digest (as storage loads it).
+    pub(crate) fn order(a: &SeenId, b: &SeenId) -> std::cmp::Ordering {
+        (a.expires_at, &a.digest).cmp(&(b.expires_at, &b.digest))
+    }
+}
+
 /// An accepted response or assertion ID, as a digest, until it expires.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SeenId {
