@@ -852,3 +852,48 @@ impl Affected {
         sessions
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(kind: RowKind, size: usize) -> RowChange {
+        RowChange::Put(Row {
+            kind,
+            key: "k".into(),
+            value: "x".repeat(size),
+        })
+    }
+
+    #[test]
+    fn a_change_set_with_a_row_over_the_limit_is_refused_whole() {
+        let mut changes = ChangeSet {
+            rows: vec![put(RowKind::User, 10), put(RowKind::SignIn, MAX_ROW_BYTES)],
+            ..ChangeSet::default()
+        };
+        assert_eq!(changes.within_storage_limit(), Ok(()));
+        changes
+            .rows
+            .push(put(RowKind::BulkReport, MAX_ROW_BYTES + 1));
+        let refusal = changes.within_storage_limit().unwrap_err();
+        assert_eq!(refusal.code(), "storage_limit");
+        assert_eq!(refusal.class(), crate::account::RefusalClass::Conflict);
+        assert_eq!(
+            refusal.to_string(),
+            "this change would store a 1000001-byte bulk_report record, over the 1000000-byte limit"
+        );
+    }
+
+    #[test]
+    fn row_kinds_round_trip_their_names() {
+        for kind in RowKind::ALL {
+            assert_eq!(RowKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(RowKind::parse("state"), None);
+    }
+
+    #[test]
+    fn rows_without_an_account_are_refused() {
+        assert_eq!(Account::from_rows(Vec::new()), Err(RowError::NoAccount));
+    }
+}
