@@ -575,17 +575,10 @@ fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Acc
 /// Moves an account stored as one JSON value (the layout before per-entity rows) into rows
 /// and deletes the old value, in one synchronous write. None when there is nothing to migrate.
 fn migrate(sql: &SqlStorage) -> Result<Option<Account>, Problem> {
-    let rows: Vec<ValueRow> = sql
-        .exec(
-            "SELECT value FROM state WHERE key = ?",
-            vec![SqlStorageValue::from(LEGACY_ACCOUNT_STATE_KEY)],
-        )
-        .and_then(|cursor| cursor.to_array())
-        .map_err(|_| Problem::unavailable())?;
-    let Some(row) = rows.into_iter().next() else {
+    let Some(value) = state_value(sql, LEGACY_ACCOUNT_STATE_KEY)? else {
         return Ok(None);
     };
-    let account: Account = serde_json::from_str(&row.value).map_err(|_| Problem::unavailable())?;
+    let account: Account = serde_json::from_str(&value).map_err(|_| Problem::unavailable())?;
     let rows = account.to_rows().map_err(|_| Problem::unavailable())?;
     let written = (|| -> Result<(), worker::Error> {
         for row in rows {
@@ -838,15 +831,23 @@ fn acknowledge(sql: &SqlStorage, acknowledgement: &Acknowledgement) -> Reply {
 }
 
 fn delivery_state(sql: &SqlStorage) -> DeliveryState {
-    sql.exec(
-        "SELECT value FROM state WHERE key = ?",
-        vec![SqlStorageValue::from(DELIVERY_KEY)],
-    )
-    .and_then(|cursor| cursor.to_array::<ValueRow>())
-    .ok()
-    .and_then(|rows| rows.into_iter().next())
-    .and_then(|row| serde_json::from_str(&row.value).ok())
-    .unwrap_or_default()
+    state_value(sql, DELIVERY_KEY)
+        .ok()
+        .flatten()
+        .and_then(|value| serde_json::from_str(&value).ok())
+        .unwrap_or_default()
+}
+
+/// The value of one row of the `state` table, if it holds one.
+fn state_value(sql: &SqlStorage, key: &str) -> Result<Option<String>, Problem> {
+    let rows: Vec<ValueRow> = sql
+        .exec(
+            "SELECT value FROM state WHERE key = ?",
+            vec![SqlStorageValue::from(key)],
+        )
+        .and_then(|cursor| cursor.to_array())
+        .map_err(|_| Problem::unavailable())?;
+    Ok(rows.into_iter().next().map(|row| row.value))
 }
 
 fn save_delivery_state(sql: &SqlStorage, state: &DeliveryState) -> Result<(), worker::Error> {
@@ -1441,15 +1442,8 @@ const AUDIT_VERIFIED_KEY: &str = "audit_verified";
 /// verifies only the events appended since, after checking that the stored prefix still ends
 /// in the head it had.
 fn verified_chain(sql: &SqlStorage) -> Result<(bool, ChainHead), Problem> {
-    let stored: Vec<ValueRow> = sql
-        .exec(
-            "SELECT value FROM state WHERE key = ?",
-            vec![SqlStorageValue::from(AUDIT_VERIFIED_KEY)],
-        )
-        .and_then(|cursor| cursor.to_array())
-        .map_err(|_| Problem::unavailable())?;
-    let checkpoint = match stored.first() {
-        Some(row) => serde_json::from_str(&row.value).map_err(|_| Problem::unavailable())?,
+    let checkpoint = match state_value(sql, AUDIT_VERIFIED_KEY)? {
+        Some(value) => serde_json::from_str(&value).map_err(|_| Problem::unavailable())?,
         None => ChainHead::genesis(),
     };
     if checkpoint.length > 0 {
