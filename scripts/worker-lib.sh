@@ -1,6 +1,7 @@
-# Sourced by scripts/dev, scripts/test-worker and scripts/bench-worker: starts and stops the
-# edge worker under `wrangler dev` (workerd) on 127.0.0.1, in its own process group so that
-# stopping it leaves no wrangler or workerd process behind.
+# Sourced by scripts/dev, scripts/test, scripts/test-worker, scripts/test-provider and the bench
+# scripts: builds the edge worker, and starts and stops it under `wrangler dev` (workerd) on
+# 127.0.0.1, in its own process group so that stopping it leaves no wrangler or workerd process
+# behind.
 
 # ensure_dev_vars: writes .dev.vars (git-ignored) with a fresh HMAC key, sign-up key and
 # gateway signing key, adding whichever is missing. These are the Worker secrets for local
@@ -32,10 +33,38 @@ gateway_key() {
 }
 
 # build_worker: the release build wrangler would run, once, up front (so start-up is fast).
+# Within one scripts/test run the worker is built once: scripts/test builds it with
+# build_worker_stamped and exports PORTCULLIS_WORKER_BUILD_ID, and build_worker then reuses that
+# build as long as crates/worker/build still carries the same id (any other build removes it).
+# The id is new for every scripts/test run, so a build left by an earlier run is never reused.
+worker_build_stamp=crates/worker/build/.portcullis-build-id
 build_worker() {
+  if [[ -n "${PORTCULLIS_WORKER_BUILD_ID:-}" && -f crates/worker/build/worker/shim.mjs ]] &&
+    [[ "$(cat "$worker_build_stamp" 2>/dev/null)" == "$PORTCULLIS_WORKER_BUILD_ID" ]]; then
+    echo "reusing the worker built earlier in this run (build ${PORTCULLIS_WORKER_BUILD_ID})"
+    WORKER_BUILT=1
+    return 0
+  fi
+  rm -f "$worker_build_stamp"
   WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./node_modules/.bin/wasm-opt \
     ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker &&
     WORKER_BUILT=1
+}
+
+# build_worker_logged LOG: build_worker with its output in LOG, printed only when it fails; says
+# so when it reused the build of this scripts/test run.
+build_worker_logged() {
+  if ! build_worker >"$1" 2>&1; then
+    cat "$1" >&2
+    return 1
+  fi
+  grep -h '^reusing the worker' "$1" >&2 || true
+}
+
+# build_worker_stamped ID: a fresh build_worker (never a reused one), then records ID in the
+# build directory for build_worker to recognise.
+build_worker_stamped() {
+  PORTCULLIS_WORKER_BUILD_ID= build_worker && printf '%s\n' "$1" >"$worker_build_stamp"
 }
 
 # start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background; sets
