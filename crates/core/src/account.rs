@@ -33,10 +33,13 @@ use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use thiserror::Error;
+use users::Users;
 
 mod invitation;
 mod rows;
+mod users;
 pub use rows::{ChangeSet, Row, RowChange, RowError, RowKind};
 mod password_reset;
 mod sign_in;
@@ -810,8 +813,10 @@ pub struct Account {
     /// A self-service trial: no company admin other than the owner.
     #[serde(default)]
     trial: bool,
-    users: OrdMap<UserId, User>,
-    tenants: OrdMap<TenantId, Tenant>,
+    users: Users,
+    /// Tenants behind an `Arc`: changing one copies that tenant and the map's path to it, not
+    /// its neighbours in the map's node.
+    tenants: OrdMap<TenantId, Arc<Tenant>>,
     audit: AuditLog,
     #[serde(default)]
     notifications: NotificationLog,
@@ -907,8 +912,8 @@ impl Account {
             created_at: now,
             settings: AccountSettings::default(),
             trial: request.trial,
-            users: OrdMap::unit(owner_id.clone(), owner),
-            tenants: OrdMap::unit(tenant_id.clone(), tenant),
+            users: Users::unit(owner),
+            tenants: OrdMap::unit(tenant_id.clone(), Arc::new(tenant)),
             audit: AuditLog::default(),
             notifications: NotificationLog::default(),
             webhook: None,
@@ -973,17 +978,17 @@ impl Account {
 
     /// A user by email (compared normalised).
     pub fn user_by_email(&self, email: &Email) -> Option<&User> {
-        self.users.values().find(|user| user.email == *email)
+        self.users.by_email(email)
     }
 
     /// Every tenant.
     pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
-        self.tenants.values()
+        self.tenants.values().map(Arc::as_ref)
     }
 
     /// A tenant by id.
     pub fn tenant(&self, id: &TenantId) -> Option<&Tenant> {
-        self.tenants.get(id)
+        self.tenants.get(id).map(Arc::as_ref)
     }
 
     /// The audit log.
@@ -1038,7 +1043,7 @@ impl Account {
         let Some(tenant_id) = self.tenant_holding(key_id) else {
             return false;
         };
-        let Some(tenant) = self.tenants.get_mut(&tenant_id) else {
+        let Some(tenant) = self.tenants.get_mut(&tenant_id).map(Arc::make_mut) else {
             return false;
         };
         if let Some(token) = tenant.api_tokens.get_mut(key_id) {
@@ -1082,7 +1087,7 @@ impl Account {
             .map(|tenant| tenant.id.clone())
             .collect();
         for tenant_id in touched {
-            if let Some(tenant) = self.tenants.get_mut(&tenant_id) {
+            if let Some(tenant) = self.tenants.get_mut(&tenant_id).map(Arc::make_mut) {
                 tenant.members.remove(user_id);
                 remove_tokens_of(tenant, user_id);
             }
@@ -1314,15 +1319,20 @@ impl Account {
         let mut notifications = std::mem::take(&mut self.notifications);
         let mut draft = draft;
         notifications.absorb(std::mem::take(&mut draft.notifications));
-        let mut touched: BTreeSet<UserId> = changed_keys(&self.users, &draft.users)
+        let mut touched: BTreeSet<UserId> = changed_keys(self.users.by_id(), draft.users.by_id())
             .chain(changed_keys(&self.sign_in, &draft.sign_in))
             .collect();
         touched.extend(actor.map(|actor| actor.user_id.clone()));
         *self = draft;
         self.audit = audit;
         self.notifications = notifications;
-        if let Some(user) = actor.and_then(|actor| self.users.get_mut(&actor.user_id))
-            && user.last_active_at < Some(now)
+        // Looked up before it is changed: `get_mut` copies the path to the user.
+        if let Some(actor) = actor
+            && self
+                .users
+                .get(&actor.user_id)
+                .is_some_and(|user| user.last_active_at < Some(now))
+            && let Some(user) = self.users.get_mut(&actor.user_id)
         {
             user.last_active_at = Some(now);
         }
@@ -1376,7 +1386,8 @@ impl Account {
     /// builds (every test, the model test included) also check the whole account and require
     /// the same answer.
     fn check_invariants(&self, before: &Account) -> Result<(), Refusal> {
-        let users: BTreeSet<UserId> = changed_keys(&before.users, &self.users).collect();
+        let users: BTreeSet<UserId> =
+            changed_keys(before.users.by_id(), self.users.by_id()).collect();
         let mut tenants: BTreeSet<TenantId> =
             changed_keys(&before.tenants, &self.tenants).collect();
         let connections_changed = changed_keys(&before.sso.connections, &self.sso.connections)
@@ -1397,12 +1408,15 @@ impl Account {
                     .map(|tenant| tenant.id.clone()),
             );
         }
-        let touched =
-            self.check_rules(before, tenants.iter().filter_map(|id| self.tenants.get(id)));
+        let touched = self.check_rules(before, tenants.iter().filter_map(|id| self.tenant(id)));
         debug_assert_eq!(
             touched,
-            self.check_rules(before, self.tenants.values()),
+            self.check_rules(before, self.tenants()),
             "the touched-only invariant check must agree with the whole-account check"
+        );
+        debug_assert!(
+            self.users.index_is_consistent(),
+            "the email index must hold exactly the users' emails"
         );
         touched
     }
@@ -1414,11 +1428,12 @@ impl Account {
         tenants: impl Iterator<Item = &'a Tenant>,
     ) -> Result<(), Refusal> {
         for tenant in tenants {
-            let had_manager = before
-                .tenants
-                .get(&tenant.id)
-                .is_none_or(|t| before.has_active_manager(t));
-            if had_manager && !self.has_active_manager(tenant) {
+            if !self.has_active_manager(tenant)
+                && before
+                    .tenants
+                    .get(&tenant.id)
+                    .is_none_or(|t| before.has_active_manager(t))
+            {
                 return Err(Refusal::Lockout(tenant.id.clone()));
             }
             if let Some(breakglass) = &tenant.sso.breakglass
@@ -1461,36 +1476,41 @@ impl Account {
     }
 
     fn is_active_manager(&self, tenant: &Tenant, user: &UserId) -> bool {
-        self.users
-            .get(user)
-            .is_some_and(|u| u.status == UserStatus::Active)
-            && tenant
-                .granted(user)
-                .is_some_and(|p| p.contains(Permission::UserAndApiManagement))
+        tenant
+            .granted(user)
+            .is_some_and(|permissions| self.manages(user, permissions))
     }
 
     fn has_active_manager(&self, tenant: &Tenant) -> bool {
         tenant
-            .members
-            .keys()
-            .any(|user| self.is_active_manager(tenant, user))
+            .grants()
+            .any(|(user, permissions)| self.manages(user, permissions))
+    }
+
+    /// Whether `user`, holding `permissions` in a tenant, is an active manager there. The
+    /// permissions first: they are in the tenant, the user's status is a lookup.
+    fn manages(&self, user: &UserId, permissions: PermissionSet) -> bool {
+        permissions.contains(Permission::UserAndApiManagement)
+            && self
+                .users
+                .get(user)
+                .is_some_and(|u| u.status == UserStatus::Active)
     }
 
     pub(crate) fn tenant_ref(&self, id: &TenantId) -> Result<&Tenant, Refusal> {
-        self.tenants
-            .get(id)
+        self.tenant(id)
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
     }
 
     fn tenant_mut(&mut self, id: &TenantId) -> Result<&mut Tenant, Refusal> {
         self.tenants
             .get_mut(id)
+            .map(Arc::make_mut)
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
     }
 
     pub(crate) fn user_ref(&self, id: &UserId) -> Result<&User, Refusal> {
-        self.users
-            .get(id)
+        self.user(id)
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
     }
 
@@ -1860,21 +1880,18 @@ impl Account {
         }
         let user_id = UserId::generate(context.random);
         let name = name.unwrap_or_else(|| default_name(&email));
-        self.users.insert(
-            user_id.clone(),
-            User {
-                id: user_id.clone(),
-                email,
-                name,
-                status,
-                company_admin: false,
-                support: false,
-                license_tenants: BTreeSet::new(),
-                created_at: context.now,
-                last_active_at: None,
-                invitation: None,
-            },
-        );
+        self.users.insert(User {
+            id: user_id.clone(),
+            email,
+            name,
+            status,
+            company_admin: false,
+            support: false,
+            license_tenants: BTreeSet::new(),
+            created_at: context.now,
+            last_active_at: None,
+            invitation: None,
+        });
         Ok(user_id)
     }
 
@@ -1893,7 +1910,7 @@ impl Account {
                 }
                 let tenant_id = TenantId::generate(context.random);
                 let tenant = new_tenant(tenant_id.clone(), name, plan, &actor.user_id, now);
-                self.tenants.insert(tenant_id.clone(), tenant);
+                self.tenants.insert(tenant_id.clone(), Arc::new(tenant));
                 // The launcher is the tenant's first license admin and its primary contact.
                 self.user_mut(&actor.user_id)?
                     .license_tenants

@@ -525,18 +525,7 @@ mod tests {
     }
 
     fn sample_user() -> User {
-        User {
-            id: "usr_00000000000000bb".parse().unwrap(),
-            email: "ana@example.com".parse().unwrap(),
-            name: "Ana Bell".parse().unwrap(),
-            status: UserStatus::Active,
-            company_admin: false,
-            support: false,
-            license_tenants: std::collections::BTreeSet::new(),
-            created_at: Timestamp::from_unix_seconds(1_700_000_000),
-            invitation: None,
-            last_active_at: None,
-        }
+        crate::user::sample_user("usr_00000000000000bb", "ana@example.com")
     }
 
     #[test]

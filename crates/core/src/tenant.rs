@@ -150,14 +150,25 @@ impl Tenant {
 
     /// The permissions `user` holds here, ignoring the user's status.
     pub fn granted(&self, user: &UserId) -> Option<PermissionSet> {
-        if *user == self.owner {
-            return self
-                .members
-                .contains_key(user)
-                .then_some(PermissionSet::ALL);
-        }
         self.members
             .get(user)
-            .map(|membership| membership.permissions)
+            .map(|membership| self.effective(user, membership))
+    }
+
+    /// Every member with the permissions they hold here, in user id order, ignoring their
+    /// status.
+    pub fn grants(&self) -> impl Iterator<Item = (&UserId, PermissionSet)> {
+        self.members
+            .iter()
+            .map(|(user, membership)| (user, self.effective(user, membership)))
+    }
+
+    /// What `membership` of `user` grants: everything for the owner.
+    fn effective(&self, user: &UserId, membership: &Membership) -> PermissionSet {
+        if *user == self.owner {
+            PermissionSet::ALL
+        } else {
+            membership.permissions
+        }
     }
 }

@@ -162,6 +162,23 @@ pub struct User {
     pub last_active_at: Option<Timestamp>,
 }
 
+/// A user for unit tests: active, no roles, created at 2023-11-14.
+#[cfg(test)]
+pub(crate) fn sample_user(id: &str, email: &str) -> User {
+    User {
+        id: id.parse().expect("a user id"),
+        email: email.parse().expect("an email"),
+        name: "Ana Bell".parse().expect("a name"),
+        status: UserStatus::Active,
+        company_admin: false,
+        support: false,
+        license_tenants: BTreeSet::new(),
+        created_at: Timestamp::from_unix_seconds(1_700_000_000),
+        invitation: None,
+        last_active_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

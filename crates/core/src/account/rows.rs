@@ -10,6 +10,7 @@
 //! [`MAX_KNOWN_DEVICES`](crate::session::MAX_KNOWN_DEVICES) devices (about 25 KB at most); then
 //! a bulk report of [`MAX_BULK_USERS`](crate::bulk::MAX_BULK_USERS) users (about 10 KB).
 
+use super::users::Users;
 use super::{Account, AccountSettings, Refusal, changed_keys};
 use crate::audit::AuditLog;
 use crate::bulk::BulkReport;
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// What a stored row holds.
@@ -372,10 +374,17 @@ impl Account {
             Some(row) => read(row)?,
             None => return Err(RowError::NoAccount),
         };
-        let mut users = OrdMap::new();
+        let mut users = Users::default();
         for row in take(RowKind::User) {
             let user: User = read(&row)?;
-            users.insert(user.id.clone(), user);
+            if users.by_email(&user.email).is_some() {
+                return Err(RowError::Malformed {
+                    kind: row.kind,
+                    key: row.key.clone(),
+                    reason: "another user has the same email".into(),
+                });
+            }
+            users.insert(user);
         }
         let mut sign_in = OrdMap::new();
         for row in take(RowKind::SignIn) {
@@ -479,7 +488,10 @@ impl Account {
             settings: meta.settings,
             trial: meta.trial,
             users,
-            tenants,
+            tenants: tenants
+                .into_iter()
+                .map(|(id, tenant)| (id, Arc::new(tenant)))
+                .collect(),
             audit: meta.audit,
             notifications: meta.notifications,
             webhook: meta.webhook,
@@ -502,7 +514,7 @@ impl Account {
         if meta != before.account_row() {
             puts.push(write(RowKind::Account, "", &meta)?);
         }
-        for id in changed_keys(&before.users, &self.users) {
+        for id in changed_keys(before.users.by_id(), self.users.by_id()) {
             match self.users.get(&id) {
                 Some(user) => puts.push(write(RowKind::User, id.to_string(), user)?),
                 None => delete(RowKind::User, id.to_string()),
@@ -518,7 +530,10 @@ impl Account {
         for id in changed_keys(&before.tenants, &self.tenants) {
             let old = before.tenants.get(&id);
             let new = self.tenants.get(&id);
-            let (old_t, new_t) = (TenantMaps::of(old), TenantMaps::of(new));
+            let (old_t, new_t) = (
+                TenantMaps::of(old.map(Arc::as_ref)),
+                TenantMaps::of(new.map(Arc::as_ref)),
+            );
             match new {
                 Some(tenant)
                     if old.is_none_or(|old| TenantRow::of(old) != TenantRow::of(tenant)) =>
@@ -612,11 +627,11 @@ impl Account {
         rows.extend(puts.into_iter().map(RowChange::Put));
 
         // Users whose status changed: their tokens everywhere, and their access record.
-        for id in changed_keys(&before.users, &self.users) {
+        for id in changed_keys(before.users.by_id(), self.users.by_id()) {
             let status = |account: &Account| account.users.get(&id).map(|user| user.status);
             if status(before) != status(self) {
                 let member = |tenant: &&Tenant| tenant.members.contains_key(&id);
-                let tenants = before.tenants.values().chain(self.tenants.values());
+                let tenants = before.tenants().chain(self.tenants());
                 for tenant in tenants.filter(member) {
                     affected.tokens_of(&tenant.id, &TenantMaps::of(Some(tenant)), &id);
                 }

@@ -517,8 +517,7 @@ impl Account {
     pub fn access_record(&self, user_id: &UserId) -> Option<AccessRecord> {
         let user = self.users.get(user_id)?;
         let tenants = self
-            .tenants
-            .values()
+            .tenants()
             .filter_map(|tenant: &Tenant| {
                 let permissions = tenant.granted(user_id)?;
                 Some((
