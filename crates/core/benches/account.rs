@@ -18,6 +18,7 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use portcullis_core::account::{Context, Outcome, Row, SignUp};
 use portcullis_core::command::Command;
+use portcullis_core::directory::DirectoryQuery;
 use portcullis_core::random::SeededRandom;
 use portcullis_core::{
     Account, Actor, HashingKey, PermissionSet, Plan, TenantId, Timestamp, UserId,
@@ -195,6 +196,27 @@ fn bench(c: &mut Criterion) {
         group.bench_function("rename_user", |b| {
             b.iter(|| black_box(write(&grown, &rename)))
         });
+        // A read: the directory's first page of 50 by name, and the page after it.
+        let first = DirectoryQuery::from_parameters([("sort", "name")]).unwrap();
+        let now = Timestamp::from_unix_seconds(1_760_000_000);
+        let page = |query: &DirectoryQuery| {
+            grown
+                .account
+                .view_directory(&grown.owner, query, &grown.key, now)
+                .unwrap()
+        };
+        let second = DirectoryQuery {
+            cursor: page(&first).next_cursor,
+            ..first.clone()
+        };
+        group.bench_function("directory_page", |b| {
+            b.iter(|| black_box(page(&first).items.len()))
+        });
+        if second.cursor.is_some() {
+            group.bench_function("directory_next_page", |b| {
+                b.iter(|| black_box(page(&second).items.len()))
+            });
+        }
         if members == 10_000 {
             let rows: Vec<Row> = grown.account.to_rows().unwrap();
             let bytes: usize = rows.iter().map(|row| row.value.len()).sum();

@@ -33,12 +33,13 @@ use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
-use std::sync::Arc;
+use tenants::{TenantMut, Tenants};
 use thiserror::Error;
-use users::Users;
+use users::{UserMut, Users};
 
 mod invitation;
 mod rows;
+mod tenants;
 mod users;
 pub use rows::{ChangeSet, Row, RowChange, RowError, RowKind};
 mod password_reset;
@@ -814,9 +815,7 @@ pub struct Account {
     #[serde(default)]
     trial: bool,
     users: Users,
-    /// Tenants behind an `Arc`: changing one copies that tenant and the map's path to it, not
-    /// its neighbours in the map's node.
-    tenants: OrdMap<TenantId, Arc<Tenant>>,
+    tenants: Tenants,
     audit: AuditLog,
     #[serde(default)]
     notifications: NotificationLog,
@@ -913,7 +912,7 @@ impl Account {
             settings: AccountSettings::default(),
             trial: request.trial,
             users: Users::unit(owner),
-            tenants: OrdMap::unit(tenant_id.clone(), Arc::new(tenant)),
+            tenants: Tenants::from_iter([tenant]),
             audit: AuditLog::default(),
             notifications: NotificationLog::default(),
             webhook: None,
@@ -976,6 +975,14 @@ impl Account {
         self.users.get(id)
     }
 
+    /// Every user in a directory column's order, by (sort key, user id).
+    pub(crate) fn directory_order(
+        &self,
+        sort: crate::directory::DirectorySort,
+    ) -> &imbl::OrdSet<(crate::directory::SortKey, UserId)> {
+        self.users.sorted(sort)
+    }
+
     /// A user by email (compared normalised).
     pub fn user_by_email(&self, email: &Email) -> Option<&User> {
         self.users.by_email(email)
@@ -983,12 +990,17 @@ impl Account {
 
     /// Every tenant.
     pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
-        self.tenants.values().map(Arc::as_ref)
+        self.tenants.values()
+    }
+
+    /// The tenants `user` is a member of, in id order.
+    pub(crate) fn tenants_of<'a>(&'a self, user: &UserId) -> impl Iterator<Item = &'a Tenant> + 'a {
+        self.tenants.of_user(user)
     }
 
     /// A tenant by id.
     pub fn tenant(&self, id: &TenantId) -> Option<&Tenant> {
-        self.tenants.get(id).map(Arc::as_ref)
+        self.tenants.get(id)
     }
 
     /// The audit log.
@@ -1043,13 +1055,16 @@ impl Account {
         let Some(tenant_id) = self.tenant_holding(key_id) else {
             return false;
         };
-        let Some(tenant) = self.tenants.get_mut(&tenant_id).map(Arc::make_mut) else {
+        let Some(mut tenant) = self.tenants.get_mut(&tenant_id) else {
             return false;
         };
         if let Some(token) = tenant.api_tokens.get_mut(key_id) {
             advance(&mut token.last_used_at);
-            if let Some(owner) = self.users.get_mut(&token.owner)
-                && owner.last_active_at < Some(at)
+            if self
+                .users
+                .get(&token.owner)
+                .is_some_and(|owner| owner.last_active_at < Some(at))
+                && let Some(mut owner) = self.users.get_mut(&token.owner)
             {
                 owner.last_active_at = Some(at);
             }
@@ -1087,9 +1102,9 @@ impl Account {
             .map(|tenant| tenant.id.clone())
             .collect();
         for tenant_id in touched {
-            if let Some(tenant) = self.tenants.get_mut(&tenant_id).map(Arc::make_mut) {
+            if let Some(mut tenant) = self.tenants.get_mut(&tenant_id) {
                 tenant.members.remove(user_id);
-                remove_tokens_of(tenant, user_id);
+                remove_tokens_of(&mut tenant, user_id);
             }
         }
     }
@@ -1332,7 +1347,7 @@ impl Account {
                 .users
                 .get(&actor.user_id)
                 .is_some_and(|user| user.last_active_at < Some(now))
-            && let Some(user) = self.users.get_mut(&actor.user_id)
+            && let Some(mut user) = self.users.get_mut(&actor.user_id)
         {
             user.last_active_at = Some(now);
         }
@@ -1389,7 +1404,7 @@ impl Account {
         let users: BTreeSet<UserId> =
             changed_keys(before.users.by_id(), self.users.by_id()).collect();
         let mut tenants: BTreeSet<TenantId> =
-            changed_keys(&before.tenants, &self.tenants).collect();
+            changed_keys(before.tenants.by_id(), self.tenants.by_id()).collect();
         let connections_changed = changed_keys(&before.sso.connections, &self.sso.connections)
             .next()
             .is_some();
@@ -1416,7 +1431,11 @@ impl Account {
         );
         debug_assert!(
             self.users.index_is_consistent(),
-            "the email index must hold exactly the users' emails"
+            "the users' indexes must hold exactly what the users say"
+        );
+        debug_assert!(
+            self.tenants.index_is_consistent(),
+            "the membership index must hold exactly the tenants' members"
         );
         touched
     }
@@ -1502,10 +1521,9 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
     }
 
-    fn tenant_mut(&mut self, id: &TenantId) -> Result<&mut Tenant, Refusal> {
+    fn tenant_mut(&mut self, id: &TenantId) -> Result<TenantMut<'_>, Refusal> {
         self.tenants
             .get_mut(id)
-            .map(Arc::make_mut)
             .ok_or_else(|| Refusal::UnknownTenant(id.clone()))
     }
 
@@ -1514,7 +1532,7 @@ impl Account {
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
     }
 
-    fn user_mut(&mut self, id: &UserId) -> Result<&mut User, Refusal> {
+    fn user_mut(&mut self, id: &UserId) -> Result<UserMut<'_>, Refusal> {
         self.users
             .get_mut(id)
             .ok_or_else(|| Refusal::UnknownUser(id.clone()))
@@ -1655,10 +1673,7 @@ impl Account {
         let Some(user) = self.users.get(user_id) else {
             return Vec::new();
         };
-        let member = self
-            .tenants
-            .values()
-            .any(|tenant| tenant.members.contains_key(user_id));
+        let member = self.tenants.of_user(user_id).next().is_some();
         [
             (user.company_admin, CompanyRole::CompanyAdmin),
             (!user.license_tenants.is_empty(), CompanyRole::LicenseAdmin),
@@ -1751,7 +1766,7 @@ impl Account {
         if user_id == actor.user_id {
             return Err(Refusal::SelfTarget("remove"));
         }
-        let tenant = self.tenant_mut(&tenant_id)?;
+        let mut tenant = self.tenant_mut(&tenant_id)?;
         if user_id == tenant.owner {
             return Err(Refusal::OwnerProtected("tenant owner"));
         }
@@ -1764,7 +1779,8 @@ impl Account {
                 tenant: tenant_id,
             });
         }
-        remove_tokens_of(tenant, &user_id);
+        remove_tokens_of(&mut tenant, &user_id);
+        drop(tenant);
         let mut event = Event::new(Some(&tenant_id), action, &user_id);
         if self.after_pending_member_left(context, &tenant_id, &user_id)? {
             event = event.detail("invitation_revoked");
@@ -1910,7 +1926,7 @@ impl Account {
                 }
                 let tenant_id = TenantId::generate(context.random);
                 let tenant = new_tenant(tenant_id.clone(), name, plan, &actor.user_id, now);
-                self.tenants.insert(tenant_id.clone(), Arc::new(tenant));
+                self.tenants.insert(tenant);
                 // The launcher is the tenant's first license admin and its primary contact.
                 self.user_mut(&actor.user_id)?
                     .license_tenants
@@ -1931,7 +1947,8 @@ impl Account {
             } => {
                 let held =
                     self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let mut tenant = self.tenant_mut(&tenant_id)?;
+                let tenant = &mut *tenant;
                 if user_id == tenant.owner && permissions != PermissionSet::ALL {
                     return Err(Refusal::OwnerProtected("tenant owner"));
                 }
@@ -1986,8 +2003,9 @@ impl Account {
                 {
                     return Err(Refusal::BreakglassProtected(user_id));
                 }
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 user.status = user.status.deactivate()?;
+                drop(user);
                 self.notify(
                     context.random,
                     now,
@@ -2007,8 +2025,9 @@ impl Account {
             }
             Command::ActivateUser { user_id } => {
                 self.require_company_admin(actor, now)?;
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 user.status = user.status.activate()?;
+                drop(user);
                 let data = NotificationData::from([("via".to_owned(), "reactivated".into())]);
                 self.notify(
                     context.random,
@@ -2076,11 +2095,12 @@ impl Account {
             }
             Command::SetSupport { user_id, support } => {
                 self.require_account_operation(actor, AccountOperation::AssignSupport, None, now)?;
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 if support {
                     user.status.receive_role("grant the support role to")?;
                 }
                 user.support = support;
+                drop(user);
                 let event = Event::new(None, "user.support_changed", &user_id).detail(support);
                 Ok((self.roles_changed(user_id), event))
             }
@@ -2092,10 +2112,11 @@ impl Account {
                     now,
                 )?;
                 self.tenant_ref(&tenant_id)?;
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 user.status
                     .receive_role("grant the license admin role to")?;
                 user.license_tenants.insert(tenant_id.clone());
+                drop(user);
                 // A company role: an account-level event, naming the tenant.
                 let event =
                     Event::new(None, "user.license_admin_granted", &user_id).detail(&tenant_id);
@@ -2119,12 +2140,14 @@ impl Account {
             Command::SetPrimaryContact { tenant_id, user_id } => {
                 self.require_company_admin(actor, now)?;
                 let previous = self.tenant_ref(&tenant_id)?.primary_contact().clone();
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 user.status.receive_role("make a primary contact of")?;
                 user.license_tenants.insert(tenant_id.clone());
-                let tenant = self.tenant_mut(&tenant_id)?;
+                drop(user);
+                let mut tenant = self.tenant_mut(&tenant_id)?;
                 tenant.primary_contact = Some(user_id.clone());
                 let tenant_name = tenant.name.as_str().to_owned();
+                drop(tenant);
                 // The new contact is told they now receive the tenant's license and maintenance
                 // notices, and the one they replace that they no longer do.
                 let mut told = vec![(&user_id, "new")];
@@ -2166,7 +2189,7 @@ impl Account {
                 )?;
                 let user = self.user_ref(&user_id)?;
                 let (status, email) = (user.status, user.email.clone());
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let tenant = self.tenant_ref(&tenant_id)?;
                 if tenant.members.contains_key(&user_id) {
                     return Err(Refusal::AlreadyMember(email));
                 }
@@ -2223,7 +2246,7 @@ impl Account {
                     }
                     return Err(Refusal::OutOfReach(user_id));
                 }
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 user.name = name.clone();
                 let event = Event::new(None, "user.renamed", &user_id);
                 Ok((Outcome::UserRenamed { user_id, name }, event))
@@ -2239,7 +2262,7 @@ impl Account {
                 if self.trial && company_admin && user_id != self.owner {
                     return Err(Refusal::TrialAccount);
                 }
-                let user = self.user_mut(&user_id)?;
+                let mut user = self.user_mut(&user_id)?;
                 if company_admin {
                     user.status
                         .receive_role("grant the company admin role to")?;
@@ -2283,7 +2306,7 @@ impl Account {
                 if expires_at.is_some_and(|expiry| expiry <= now) {
                     return Err(Refusal::ExpiryInPast);
                 }
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let tenant = self.tenant_ref(&tenant_id)?;
                 let owned = tenant
                     .api_tokens
                     .values()
@@ -2296,7 +2319,7 @@ impl Account {
                 }
                 let issued = credential::issue_api_token(context.random, context.key);
                 let sso_connection = signed_in_with;
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let mut tenant = self.tenant_mut(&tenant_id)?;
                 tenant.api_tokens.insert(
                     issued.key_id.clone(),
                     ApiToken {
@@ -2324,7 +2347,7 @@ impl Account {
             Command::DeleteApiToken { key_id } => {
                 let tenant_id = self.tenant_of_token(&key_id)?;
                 let held = self.credential_permissions(actor, &tenant_id, &key_id, now)?;
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let mut tenant = self.tenant_mut(&tenant_id)?;
                 let own = tenant
                     .api_tokens
                     .get(&key_id)
@@ -2338,7 +2361,7 @@ impl Account {
             }
             Command::CreateAutomationKey { tenant_id, name } => {
                 self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let mut tenant = self.tenant_mut(&tenant_id)?;
                 if !tenant.plan.includes(Feature::AutomationKeys) {
                     return Err(Refusal::PlanFeature {
                         plan: tenant.plan,
@@ -2374,7 +2397,7 @@ impl Account {
             }
             Command::SetAutomationKeyEnabled { key_id, enabled } => {
                 let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
-                let tenant = self.tenant_mut(&tenant_id)?;
+                let mut tenant = self.tenant_mut(&tenant_id)?;
                 if enabled && !tenant.plan.includes(Feature::AutomationKeys) {
                     return Err(Refusal::PlanFeature {
                         plan: tenant.plan,

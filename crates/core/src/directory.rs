@@ -23,7 +23,7 @@ use crate::user::{User, UserStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
+use std::ops::Bound;
 use thiserror::Error;
 
 /// Page size when none is asked for.
@@ -87,7 +87,8 @@ impl DirectorySort {
         }
     }
 
-    fn key(self, user: &User) -> SortKey {
+    /// Where `user` sorts in this column (before the user id tiebreaker).
+    pub(crate) fn key(self, user: &User) -> SortKey {
         match self {
             DirectorySort::Email => SortKey::Text(user.email.as_str().to_owned()),
             DirectorySort::Name => SortKey::Text(user.name.as_str().to_lowercase()),
@@ -119,7 +120,7 @@ pub enum SortOrder {
 /// A row's position in a sort: its key, then its user id.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum SortKey {
+pub(crate) enum SortKey {
     Text(String),
     Time(Option<Timestamp>),
 }
@@ -429,41 +430,40 @@ impl Account {
             .map(|text| query.decode_cursor(self.id(), key, text))
             .transpose()?;
         let limit = query.limit.clamp(1, MAX_DIRECTORY_LIMIT);
-        let order = |a: &(SortKey, &User), b: &(SortKey, &User)| -> Ordering {
-            let ascending = (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id));
-            match query.order {
-                SortOrder::Asc => ascending,
-                SortOrder::Desc => ascending.reverse(),
-            }
+        // The column's order, from just after the cursor's position: a page reads the users
+        // it shows and those the filters pass over, never the rest.
+        let index = self.directory_order(query.sort);
+        let after = after.map(|position| (position.key, position.user_id));
+        let in_order: Box<dyn Iterator<Item = &(SortKey, UserId)>> = match (query.order, &after) {
+            (SortOrder::Asc, None) => Box::new(index.iter()),
+            (SortOrder::Asc, Some(after)) => Box::new(
+                index.range::<_, (SortKey, UserId)>((Bound::Excluded(after), Bound::Unbounded)),
+            ),
+            (SortOrder::Desc, None) => Box::new(index.iter().rev()),
+            (SortOrder::Desc, Some(after)) => Box::new(
+                index
+                    .range::<_, (SortKey, UserId)>((Bound::Unbounded, Bound::Excluded(after)))
+                    .rev(),
+            ),
         };
-        let mut rows: Vec<(SortKey, &User)> = self
-            .users()
-            .filter(|user| query.status.is_none_or(|status| user.status == status))
-            .filter(|user| {
+        let mut rows: Vec<(&SortKey, &User)> = in_order
+            .filter_map(|(key, id)| Some((key, self.user(id)?)))
+            .filter(|(_, user)| query.status.is_none_or(|status| user.status == status))
+            .filter(|(_, user)| {
                 query.role.as_deref().is_none_or(|role| {
                     self.company_roles(&user.id)
                         .iter()
                         .any(|held| held.name() == role)
                 })
             })
-            .filter(|user| {
+            .filter(|(_, user)| {
                 query
                     .search
                     .as_deref()
                     .is_none_or(|text| matches_search(user, text))
             })
-            .map(|user| (query.sort.key(user), user))
-            .filter(|(key, user)| {
-                after.as_ref().is_none_or(|position| {
-                    let after = (key, &user.id).cmp(&(&position.key, &position.user_id));
-                    match query.order {
-                        SortOrder::Asc => after == Ordering::Greater,
-                        SortOrder::Desc => after == Ordering::Less,
-                    }
-                })
-            })
+            .take(limit + 1)
             .collect();
-        rows.sort_by(order);
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = match rows.last() {
@@ -471,7 +471,7 @@ impl Account {
                 self.id(),
                 key,
                 &Position {
-                    key: sort_key.clone(),
+                    key: (*sort_key).clone(),
                     user_id: user.id.clone(),
                 },
             )),

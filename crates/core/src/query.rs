@@ -432,8 +432,7 @@ impl Account {
             license_tenants: user.license_tenants.iter().cloned().collect(),
             account_owner: *self.owner() == user.id,
             tenants: self
-                .tenants()
-                .filter(|tenant| tenant.members.contains_key(&user.id))
+                .tenants_of(&user.id)
                 .map(|tenant| tenant.id.clone())
                 .collect(),
             invitation_expires_at: user.invitation.as_ref().map(|i| i.expires_at),

@@ -68,11 +68,7 @@ impl Account {
         if *user == self.owner || holds_role {
             return false;
         }
-        let mut tenants = self
-            .tenants
-            .values()
-            .filter(|tenant| tenant.members.contains_key(user))
-            .peekable();
+        let mut tenants = self.tenants_of(user).peekable();
         if tenants.peek().is_none() {
             return self
                 .require_account_operation(actor, AccountOperation::AddUser, None, now)
@@ -276,7 +272,7 @@ impl Account {
         tenant: &TenantId,
         user_id: &UserId,
     ) -> Result<bool, Refusal> {
-        let Some(user) = self.users.get_mut(user_id) else {
+        let Some(mut user) = self.users.get_mut(user_id) else {
             return Ok(false);
         };
         if user.status != UserStatus::Pending {
@@ -289,11 +285,8 @@ impl Account {
         if revoked {
             user.invitation = None;
         }
-        let orphaned = user.invitation.is_none()
-            && !self
-                .tenants
-                .values()
-                .any(|tenant| tenant.members.contains_key(user_id));
+        let orphaned = user.invitation.is_none() && self.tenants.of_user(user_id).next().is_none();
+        drop(user);
         if orphaned {
             self.delete_pending_user(context, user_id)?;
         }
@@ -379,26 +372,29 @@ impl Account {
             .user_by_email(email)
             .map(|user| user.id.clone())
             .ok_or(Refusal::InvitationInvalid)?;
-        let user = draft
-            .users
-            .get_mut(&user_id)
-            .ok_or(Refusal::InvitationInvalid)?;
-        // Checked before the status so an unknown code reveals nothing about the user.
-        let invitation = user.invitation.as_ref().ok_or(Refusal::InvitationInvalid)?;
-        match credential::invitation_matches(context.key, &user.id, code, &invitation.code_hash) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => return Err(Refusal::InvitationInvalid),
-        }
-        if tenant.is_some_and(|tenant| invitation.tenant.as_ref() != Some(tenant)) {
-            return Err(Refusal::InvitationInvalid);
-        }
-        if context.now >= invitation.expires_at {
-            return Err(Refusal::InvitationExpired);
-        }
-        let invited_to = invitation.tenant.clone();
-        user.status = user.status.accept_invitation()?;
-        user.invitation = None;
-        let user_id = user.id.clone();
+        let invited_to = {
+            let mut user = draft
+                .users
+                .get_mut(&user_id)
+                .ok_or(Refusal::InvitationInvalid)?;
+            // Checked before the status so an unknown code reveals nothing about the user.
+            let invitation = user.invitation.as_ref().ok_or(Refusal::InvitationInvalid)?;
+            match credential::invitation_matches(context.key, &user.id, code, &invitation.code_hash)
+            {
+                Ok(true) => {}
+                Ok(false) | Err(_) => return Err(Refusal::InvitationInvalid),
+            }
+            if tenant.is_some_and(|tenant| invitation.tenant.as_ref() != Some(tenant)) {
+                return Err(Refusal::InvitationInvalid);
+            }
+            if context.now >= invitation.expires_at {
+                return Err(Refusal::InvitationExpired);
+            }
+            let invited_to = invitation.tenant.clone();
+            user.status = user.status.accept_invitation()?;
+            user.invitation = None;
+            invited_to
+        };
         let tenant_id = invited_to.filter(|tenant| {
             draft
                 .tenants

@@ -29,7 +29,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
 use thiserror::Error;
 
 /// What a stored row holds.
@@ -488,10 +487,7 @@ impl Account {
             settings: meta.settings,
             trial: meta.trial,
             users,
-            tenants: tenants
-                .into_iter()
-                .map(|(id, tenant)| (id, Arc::new(tenant)))
-                .collect(),
+            tenants: tenants.into_iter().map(|(_, tenant)| tenant).collect(),
             audit: meta.audit,
             notifications: meta.notifications,
             webhook: meta.webhook,
@@ -527,13 +523,10 @@ impl Account {
             }
         }
         let mut affected = Affected::default();
-        for id in changed_keys(&before.tenants, &self.tenants) {
+        for id in changed_keys(before.tenants.by_id(), self.tenants.by_id()) {
             let old = before.tenants.get(&id);
             let new = self.tenants.get(&id);
-            let (old_t, new_t) = (
-                TenantMaps::of(old.map(Arc::as_ref)),
-                TenantMaps::of(new.map(Arc::as_ref)),
-            );
+            let (old_t, new_t) = (TenantMaps::of(old), TenantMaps::of(new));
             match new {
                 Some(tenant)
                     if old.is_none_or(|old| TenantRow::of(old) != TenantRow::of(tenant)) =>
@@ -630,9 +623,8 @@ impl Account {
         for id in changed_keys(before.users.by_id(), self.users.by_id()) {
             let status = |account: &Account| account.users.get(&id).map(|user| user.status);
             if status(before) != status(self) {
-                let member = |tenant: &&Tenant| tenant.members.contains_key(&id);
-                let tenants = before.tenants().chain(self.tenants());
-                for tenant in tenants.filter(member) {
+                let tenants = before.tenants.of_user(&id).chain(self.tenants.of_user(&id));
+                for tenant in tenants {
                     affected.tokens_of(&tenant.id, &TenantMaps::of(Some(tenant)), &id);
                 }
             }

@@ -435,7 +435,7 @@ impl Account {
             return false;
         }
         session.last_seen_at = at;
-        if let Some(user) = self.users.get_mut(&user_id) {
+        if let Some(mut user) = self.users.get_mut(&user_id) {
             user.last_active_at = user.last_active_at.max(Some(at));
         }
         true
@@ -517,7 +517,8 @@ impl Account {
     pub fn access_record(&self, user_id: &UserId) -> Option<AccessRecord> {
         let user = self.users.get(user_id)?;
         let tenants = self
-            .tenants()
+            .tenants
+            .of_user(user_id)
             .filter_map(|tenant: &Tenant| {
                 let permissions = tenant.granted(user_id)?;
                 Some((

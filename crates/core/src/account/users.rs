@@ -1,22 +1,117 @@
-//! The account's users by id, with an index by email so that sign-in and invitation find a
-//! user without visiting every user.
+//! The account's users by id, with the indexes the API's lookups need: by email, so that
+//! sign-in and invitation find a user without visiting every user, and one ordered set per
+//! directory column, so that a directory page reads the users it shows (keyset), not all of
+//! them sorted.
 //!
-//! A user's email is immutable (it is who they are), so the index changes only when a user is
-//! added or removed: [`Users::insert`] and [`Users::remove`] are the only ways to do either.
-//! Stored and serialised as the map by id alone; the index is rebuilt on load.
+//! The indexes are kept here and only here: [`Users::insert`] and [`Users::remove`] add and
+//! remove, and [`Users::get_mut`] hands out a [`UserMut`] that re-files the user when it is
+//! dropped if a sort key changed. A user's email never changes (it is who they are). Stored
+//! and serialised as the map by id alone; the indexes are rebuilt on load.
 
+use crate::directory::{DirectorySort, SortKey};
 use crate::ids::{Email, UserId};
 use crate::user::User;
-use imbl::OrdMap;
+use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+/// One directory column's order: (sort key, user id), as a page's keyset reads it.
+pub(crate) type SortIndex = OrdSet<(SortKey, UserId)>;
+
 /// Users by id (each behind an `Arc`: changing one copies that user and the map's path to
-/// it, not its neighbours in the map's node), and their ids by email.
+/// it, not its neighbours in the map's node), their ids by email, and every directory column's
+/// order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Users {
     by_id: OrdMap<UserId, Arc<User>>,
     by_email: OrdMap<Email, UserId>,
+    sorted: Sorted,
+}
+
+/// Every directory column's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Sorted {
+    email: SortIndex,
+    name: SortIndex,
+    status: SortIndex,
+    created_at: SortIndex,
+    last_active_at: SortIndex,
+}
+
+impl Sorted {
+    fn get(&self, sort: DirectorySort) -> &SortIndex {
+        match sort {
+            DirectorySort::Email => &self.email,
+            DirectorySort::Name => &self.name,
+            DirectorySort::Status => &self.status,
+            DirectorySort::CreatedAt => &self.created_at,
+            DirectorySort::LastActiveAt => &self.last_active_at,
+        }
+    }
+
+    fn get_mut(&mut self, sort: DirectorySort) -> &mut SortIndex {
+        match sort {
+            DirectorySort::Email => &mut self.email,
+            DirectorySort::Name => &mut self.name,
+            DirectorySort::Status => &mut self.status,
+            DirectorySort::CreatedAt => &mut self.created_at,
+            DirectorySort::LastActiveAt => &mut self.last_active_at,
+        }
+    }
+
+    fn insert(&mut self, user: &User) {
+        for sort in DirectorySort::ALL {
+            self.get_mut(sort).insert((sort.key(user), user.id.clone()));
+        }
+    }
+
+    fn remove(&mut self, user: &User) {
+        for sort in DirectorySort::ALL {
+            self.get_mut(sort)
+                .remove(&(sort.key(user), user.id.clone()));
+        }
+    }
+}
+
+/// A user being changed; re-files them in the directory's orders when dropped.
+pub(crate) struct UserMut<'a> {
+    user: &'a mut User,
+    sorted: &'a mut Sorted,
+    /// The keys before the change, in [`DirectorySort::ALL`]'s order.
+    keys_before: [SortKey; DirectorySort::ALL.len()],
+    email_before: Email,
+}
+
+impl Deref for UserMut<'_> {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        self.user
+    }
+}
+
+impl DerefMut for UserMut<'_> {
+    fn deref_mut(&mut self) -> &mut User {
+        self.user
+    }
+}
+
+impl Drop for UserMut<'_> {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.user.email == self.email_before,
+            "a user's email never changes"
+        );
+        for (sort, old) in DirectorySort::ALL.into_iter().zip(&self.keys_before) {
+            let new = sort.key(self.user);
+            if *old != new {
+                let index = self.sorted.get_mut(sort);
+                index.remove(&(old.clone(), self.user.id.clone()));
+                index.insert((new, self.user.id.clone()));
+            }
+        }
+    }
 }
 
 impl Users {
@@ -36,9 +131,20 @@ impl Users {
         self.by_id.get(id).map(Arc::as_ref)
     }
 
-    /// The user, to change; their email must stay as it is.
-    pub(crate) fn get_mut(&mut self, id: &UserId) -> Option<&mut User> {
-        self.by_id.get_mut(id).map(Arc::make_mut)
+    /// The user, to change (their email stays as it is); re-filed when the guard drops.
+    pub(crate) fn get_mut(&mut self, id: &UserId) -> Option<UserMut<'_>> {
+        let user = self.by_id.get_mut(id).map(Arc::make_mut)?;
+        Some(UserMut {
+            keys_before: DirectorySort::ALL.map(|sort| sort.key(user)),
+            email_before: user.email.clone(),
+            user,
+            sorted: &mut self.sorted,
+        })
+    }
+
+    /// Every user in `sort`'s order, by (key, id).
+    pub(crate) fn sorted(&self, sort: DirectorySort) -> &SortIndex {
+        self.sorted.get(sort)
     }
 
     pub(crate) fn by_email(&self, email: &Email) -> Option<&User> {
@@ -55,42 +161,38 @@ impl Users {
 
     /// Adds (or replaces) `user`; the caller has made sure no other user holds their email.
     pub(crate) fn insert(&mut self, user: User) {
-        if let Some(old) = self.by_id.get(&user.id)
-            && old.email != user.email
-        {
-            self.by_email.remove(&old.email);
-        }
+        self.remove(&user.id);
         self.by_email.insert(user.email.clone(), user.id.clone());
+        self.sorted.insert(&user);
         self.by_id.insert(user.id.clone(), Arc::new(user));
     }
 
     pub(crate) fn remove(&mut self, id: &UserId) -> Option<Arc<User>> {
         let user = self.by_id.remove(id)?;
         self.by_email.remove(&user.email);
+        self.sorted.remove(&user);
         Some(user)
     }
 
-    /// Builds the index; `None` when two users share an email (state no command makes).
+    /// Builds the indexes; `None` when two users share an email (state no command makes).
     fn from_map(by_id: OrdMap<UserId, Arc<User>>) -> Option<Self> {
-        let mut by_email = OrdMap::new();
+        let mut users = Self::default();
         for user in by_id.values() {
-            if by_email
-                .insert(user.email.clone(), user.id.clone())
-                .is_some()
-            {
+            if users.by_email.contains_key(&user.email) {
                 return None;
             }
+            users.insert(User::clone(user));
         }
-        Some(Self { by_id, by_email })
+        Some(users)
     }
 
-    /// Whether the index holds exactly the users' emails (for the debug-build invariant check).
+    /// Whether the indexes hold exactly what the users say (for the debug-build invariant
+    /// check).
     pub(crate) fn index_is_consistent(&self) -> bool {
-        self.by_email.len() == self.by_id.len()
-            && self
-                .by_id
-                .values()
-                .all(|user| self.by_email.get(&user.email) == Some(&user.id))
+        let rebuilt = Self::from_map(self.by_id.clone());
+        rebuilt.is_some_and(|rebuilt| {
+            rebuilt.by_email == self.by_email && rebuilt.sorted == self.sorted
+        })
     }
 }
 
