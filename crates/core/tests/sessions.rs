@@ -1199,3 +1199,49 @@ fn a_reset_ends_every_session_and_fails_alike_for_every_wrong_input() {
             .is_ok()
     );
 }
+
+/// Each session is a row of its own (issue 13): a session seen again rewrites that session's
+/// row and nothing else, a second sign-in adds one row, and the rows load back to the same
+/// sign-in state.
+#[test]
+fn a_session_is_a_row_of_its_own() {
+    use portcullis_core::account::{RowChange, RowKind};
+    let mut world = World::new();
+    world.member("dev@acme.test", PermissionSet::EMPTY);
+    let first = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let before = world.account.clone();
+    world.now = world.now.plus_seconds(HOUR);
+    assert!(world.account.record_session_seen(&first.id, world.now));
+    let changes = world.account.changes_since(&before).unwrap();
+    let written: Vec<(RowKind, String)> = changes
+        .rows
+        .iter()
+        .map(|change| match change {
+            RowChange::Put(row) => (row.kind, row.key.clone()),
+            RowChange::Delete { kind, key } => (*kind, key.clone()),
+        })
+        .collect();
+    // The user's last activity moves too; their sign-in row (password, devices) does not.
+    assert!(
+        written.contains(&(RowKind::Session, format!("{}:{}", first.user, first.id))),
+        "{written:?}"
+    );
+    assert!(
+        !written.iter().any(|(kind, _)| *kind == RowKind::SignIn),
+        "{written:?}"
+    );
+    let second = world.sign_in("dev@acme.test", PASSWORD).unwrap();
+    let rows = world.account.to_rows().unwrap();
+    let sessions = rows
+        .iter()
+        .filter(|row| row.kind == RowKind::Session && row.key.starts_with(&second.user.to_string()))
+        .count();
+    assert_eq!(sessions, 2);
+    let sign_in_row = rows
+        .iter()
+        .find(|row| row.kind == RowKind::SignIn && row.key == second.user.to_string())
+        .unwrap();
+    assert!(!sign_in_row.value.contains(&first.id.to_string()));
+    let loaded = Account::from_rows(rows).unwrap();
+    assert_eq!(loaded, world.account);
+}

@@ -18,7 +18,7 @@ use crate::credential::KeyId;
 use crate::ids::{AccountId, DisplayName, SsoConnectionId, TenantId, UserId};
 use crate::notification::{NotificationLog, Webhook};
 use crate::plan::Plan;
-use crate::session::SignInState;
+use crate::session::{Session, SignInState};
 use crate::sso::SsoConnection;
 use crate::store::{MAX_ROW_BYTES, RecordChange, SignInRecordChange};
 use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, Tenant};
@@ -39,8 +39,11 @@ pub enum RowKind {
     Account,
     /// A user (key: user id).
     User,
-    /// A user's password, sessions and known devices (key: user id).
+    /// A user's password, known devices and password reset, without the sessions (key: user
+    /// id).
     SignIn,
+    /// One open session of a user (key: `user id:session id`).
+    Session,
     /// A tenant without its members and credentials (key: tenant id).
     Tenant,
     /// A membership (key: `tenant id:user id`).
@@ -60,10 +63,11 @@ pub enum RowKind {
 
 impl RowKind {
     /// Every kind, in load order.
-    pub const ALL: [RowKind; 10] = [
+    pub const ALL: [RowKind; 11] = [
         RowKind::Account,
         RowKind::User,
         RowKind::SignIn,
+        RowKind::Session,
         RowKind::Tenant,
         RowKind::Member,
         RowKind::ApiToken,
@@ -79,6 +83,7 @@ impl RowKind {
             RowKind::Account => "account",
             RowKind::User => "user",
             RowKind::SignIn => "sign_in",
+            RowKind::Session => "session",
             RowKind::Tenant => "tenant",
             RowKind::Member => "member",
             RowKind::ApiToken => "api_token",
@@ -210,6 +215,21 @@ pub enum RowError {
     Unwritable(RowKind),
 }
 
+/// A user's sign-in row: their sign-in state without the sessions, which are rows of their own.
+fn sign_in_row(state: &SignInState) -> SignInState {
+    SignInState {
+        password: state.password.clone(),
+        sessions: BTreeMap::new(),
+        known_devices: state.known_devices.clone(),
+        reset: state.reset.clone(),
+    }
+}
+
+/// The key of a session's row: `user id:session id`.
+fn session_key(user: &UserId, session: &Session) -> String {
+    format!("{user}:{}", session.id)
+}
+
 /// The account row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct AccountRow {
@@ -309,7 +329,18 @@ impl Account {
             rows.push(write(RowKind::User, user.id.to_string(), user)?);
         }
         for (user, state) in &self.sign_in {
-            rows.push(write(RowKind::SignIn, user.to_string(), state)?);
+            rows.push(write(
+                RowKind::SignIn,
+                user.to_string(),
+                &sign_in_row(state),
+            )?);
+            for session in state.sessions.values() {
+                rows.push(write(
+                    RowKind::Session,
+                    session_key(user, session),
+                    session,
+                )?);
+            }
         }
         for tenant in self.tenants.values() {
             rows.push(tenant_row(tenant)?);
@@ -394,6 +425,21 @@ impl Account {
                 reason: "the key is not a user id".into(),
             })?;
             sign_in.insert(user, state);
+        }
+        for row in take(RowKind::Session) {
+            let session: Session = read(&row)?;
+            let user: Option<UserId> = row
+                .key
+                .split_once(':')
+                .and_then(|(user, _)| user.parse().ok());
+            let state = user
+                .and_then(|user| sign_in.get_mut(&user))
+                .ok_or_else(|| RowError::Malformed {
+                    kind: row.kind,
+                    key: row.key.clone(),
+                    reason: "the key names no user with a sign-in row".into(),
+                })?;
+            state.sessions.insert(session.id.clone(), session);
         }
         let mut tenants: OrdMap<TenantId, Tenant> = OrdMap::new();
         for row in take(RowKind::Tenant) {
@@ -517,9 +563,28 @@ impl Account {
             }
         }
         for id in changed_keys(&before.sign_in, &self.sign_in) {
-            match self.sign_in.get(&id) {
-                Some(state) => puts.push(write(RowKind::SignIn, id.to_string(), state)?),
+            let (old, new) = (before.sign_in.get(&id), self.sign_in.get(&id));
+            let (old_row, new_row) = (old.map(sign_in_row), new.map(sign_in_row));
+            match new_row {
+                Some(row) if old_row.as_ref() != Some(&row) => {
+                    puts.push(write(RowKind::SignIn, id.to_string(), &row)?);
+                }
+                Some(_) => {}
                 None => delete(RowKind::SignIn, id.to_string()),
+            }
+            // At most MAX_SESSIONS_PER_USER on either side.
+            let no_sessions = BTreeMap::new();
+            let old_sessions = old.map_or(&no_sessions, |state| &state.sessions);
+            let new_sessions = new.map_or(&no_sessions, |state| &state.sessions);
+            for (session_id, session) in new_sessions {
+                if old_sessions.get(session_id) != Some(session) {
+                    puts.push(write(RowKind::Session, session_key(&id, session), session)?);
+                }
+            }
+            for (session_id, session) in old_sessions {
+                if !new_sessions.contains_key(session_id) {
+                    delete(RowKind::Session, session_key(&id, session));
+                }
             }
         }
         let mut affected = Affected::default();
