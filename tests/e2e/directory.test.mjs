@@ -349,3 +349,37 @@ test("bulk lifecycle and the directory are for company admins; bad bulk bodies c
   assert.deepEqual([row.name, row.email, row.status], ["Tess Target", target.email, "inactive"]);
   assertProblem(await call("GET", "/v1/users/bulk", { token: world.token }), 405, "method_not_allowed");
 });
+
+test("tenant lists page by keyset: members and tokens in id order, each once, with limit and cursor; bad parameters are 400", async () => {
+  const world = await signUp("enterprise");
+  for (let i = 0; i < 5; i += 1) await invite(world, email(`pager${i}`));
+  for (let i = 0; i < 3; i += 1) {
+    ok(await call("POST", `/v1/tenants/${world.tenant}/tokens`, { token: world.token, body: { name: `ci-${i}`, permissions: [] } }), 201);
+  }
+  for (const [list, id] of [["members", "user_id"], ["tokens", "key_id"]]) {
+    const whole = ok(await call("GET", `/v1/tenants/${world.tenant}/${list}`, { token: world.token }));
+    assert.equal(whole.next_cursor, null);
+    assert.ok(whole.items.length >= 4, list);
+    const ids = whole.items.map((item) => item[id]);
+    assert.deepEqual(ids, [...ids].sort(), `${list} in id order`);
+    const paged = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ limit: "2", ...(cursor ? { cursor } : {}) }).toString();
+      const page = ok(await call("GET", `/v1/tenants/${world.tenant}/${list}?${query}`, { token: world.token }));
+      assert.ok(page.items.length <= 2);
+      paged.push(...page.items.map((item) => item[id]));
+      cursor = page.next_cursor;
+    } while (cursor);
+    assert.deepEqual(paged, ids, `${list}: every item once, in order`);
+    for (const [query, code] of [["limit=0", "invalid_limit"], ["limit=201", "invalid_limit"], ["cursor=a%3Ab", "invalid_cursor"], ["sort=name", "unknown_parameter"]]) {
+      assertProblem(await call("GET", `/v1/tenants/${world.tenant}/${list}?${query}`, { token: world.token }), 400, code);
+    }
+  }
+  // A cursor that is not an id of the list's kind is refused as well.
+  assertProblem(
+    await call("GET", `/v1/tenants/${world.tenant}/tokens?limit=1&cursor=${world.owner}`, { token: world.token }),
+    400,
+    "invalid_cursor",
+  );
+});

@@ -29,6 +29,7 @@ pub mod desired;
 pub mod directory;
 pub mod gateway;
 pub mod ids;
+pub mod listing;
 pub mod notification;
 pub mod password;
 pub mod permission;

@@ -10,6 +10,7 @@ use crate::account::{Account, Actor, Refusal};
 use crate::company::{AccountOperation, CompanyRole};
 use crate::credential::KeyId;
 use crate::ids::{AccountId, DisplayName, Email, SsoConnectionId, TenantId, UserId};
+use crate::listing::{self, ListPage, ListQuery};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::Plan;
 use crate::tenant::{ApiToken, AutomationKey, Tenant};
@@ -222,20 +223,19 @@ impl Account {
         self.tenant_ref(tenant).map(tenant_view)
     }
 
-    /// Every member of a tenant, for any member.
+    /// A tenant's members, for any member: the page `list` asks for, in user id order.
     pub fn view_members(
         &self,
         actor: &Actor,
         tenant: &TenantId,
+        list: &ListQuery,
         now: Timestamp,
-    ) -> Result<Vec<MemberView>, Refusal> {
+    ) -> Result<ListPage<MemberView>, Refusal> {
         self.actor_permissions(actor, tenant, now)?;
         let tenant = self.tenant_ref(tenant)?;
-        Ok(tenant
-            .members
-            .keys()
-            .filter_map(|user| self.member_view(tenant, user))
-            .collect())
+        listing::page(&tenant.members, list, |user, _| {
+            self.member_view(tenant, user)
+        })
     }
 
     /// One member of a tenant, for any member.
@@ -330,22 +330,20 @@ impl Account {
         self.user_ref(user).map(|user| self.user_view(user))
     }
 
-    /// The API tokens of a tenant the actor may see: their own, or all with
-    /// `user_and_api_management`.
+    /// The API tokens of a tenant the actor may see (their own, or all with
+    /// `user_and_api_management`): the page `list` asks for, in key id order.
     pub fn view_api_tokens(
         &self,
         actor: &Actor,
         tenant: &TenantId,
+        list: &ListQuery,
         now: Timestamp,
-    ) -> Result<Vec<ApiTokenView>, Refusal> {
+    ) -> Result<ListPage<ApiTokenView>, Refusal> {
         let held = self.actor_permissions(actor, tenant, now)?;
         let tenant = self.tenant_ref(tenant)?;
-        Ok(tenant
-            .api_tokens
-            .values()
-            .filter(|token| may_see_token(actor, held, token))
-            .map(|token| self.token_view(tenant, token))
-            .collect())
+        listing::page(&tenant.api_tokens, list, |_, token| {
+            may_see_token(actor, held, token).then(|| self.token_view(tenant, token))
+        })
     }
 
     /// One API token, when the actor may see it (else it is reported as not found, so its
@@ -370,20 +368,19 @@ impl Account {
             .ok_or_else(not_found)
     }
 
-    /// A tenant's automation keys, for any member.
+    /// A tenant's automation keys, for any member: the page `list` asks for, in key id order.
     pub fn view_automation_keys(
         &self,
         actor: &Actor,
         tenant: &TenantId,
+        list: &ListQuery,
         now: Timestamp,
-    ) -> Result<Vec<AutomationKeyView>, Refusal> {
+    ) -> Result<ListPage<AutomationKeyView>, Refusal> {
         self.actor_permissions(actor, tenant, now)?;
         let tenant = self.tenant_ref(tenant)?;
-        Ok(tenant
-            .automation_keys
-            .values()
-            .map(|key| key_view(tenant, key))
-            .collect())
+        listing::page(&tenant.automation_keys, list, |_, key| {
+            Some(key_view(tenant, key))
+        })
     }
 
     /// One automation key, for any member of its tenant.

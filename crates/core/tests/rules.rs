@@ -13,6 +13,7 @@ use portcullis_core::bulk::{BulkAction, BulkOutcome, BulkReport, MAX_BULK_REPORT
 use portcullis_core::command::{Command, SsoChange};
 use portcullis_core::credential::{CredentialState, Verification};
 use portcullis_core::directory::{DirectoryPage, DirectoryQuery};
+use portcullis_core::listing::ListQuery;
 use portcullis_core::random::SeededRandom;
 use portcullis_core::secret::Secret;
 use portcullis_core::sso::{OidcSettings, SsoConnectionId, SsoProtocolSettings};
@@ -1556,11 +1557,11 @@ fn existence_oracles_a_tenant_the_caller_is_not_in_answers_like_an_unknown_one()
 
     let hidden = world
         .account
-        .view_members(&outsider, &second, now)
+        .view_members(&outsider, &second, &ListQuery::default(), now)
         .unwrap_err();
     let missing = world
         .account
-        .view_members(&outsider, &unknown, now)
+        .view_members(&outsider, &unknown, &ListQuery::default(), now)
         .unwrap_err();
     assert_eq!(hidden, Refusal::ActorNotMember(second.clone()));
     assert_eq!(
@@ -1700,8 +1701,9 @@ fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
 
     let members = world
         .account
-        .view_members(&reader_actor, &world.tenant, now)
-        .unwrap();
+        .view_members(&reader_actor, &world.tenant, &ListQuery::default(), now)
+        .unwrap()
+        .items;
     assert_eq!(members.len(), 2);
     let me = members.iter().find(|m| m.user_id == reader).unwrap();
     assert_eq!(me.effective_permissions, PermissionSet::EMPTY);
@@ -1709,8 +1711,9 @@ fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
 
     let visible: Vec<_> = world
         .account
-        .view_api_tokens(&reader_actor, &world.tenant, now)
+        .view_api_tokens(&reader_actor, &world.tenant, &ListQuery::default(), now)
         .unwrap()
+        .items
         .into_iter()
         .map(|t| t.key_id)
         .collect();
@@ -1722,8 +1725,9 @@ fn read_only_members_see_the_tenant_but_not_other_members_tokens() {
     assert_eq!(hidden.code(), "credential_not_found");
     let all = world
         .account
-        .view_api_tokens(&world.owner(), &world.tenant, now)
-        .unwrap();
+        .view_api_tokens(&world.owner(), &world.tenant, &ListQuery::default(), now)
+        .unwrap()
+        .items;
     assert!(all.iter().any(|t| t.key_id == reader_key));
     assert!(all.iter().any(|t| t.key_id == owner_key));
 }
@@ -3198,4 +3202,113 @@ fn directory_pages_follow_every_change_to_every_column() {
             }
         }
     }
+}
+
+/// Members and tokens page by keyset in id order: pages of two list everyone once, in the
+/// whole list's order, with members removed and tokens added between pages; a member who sees
+/// only their own tokens pages through those alone; a cursor of the wrong kind is refused.
+#[test]
+fn member_and_token_lists_page_by_keyset() {
+    let mut world = World::new(Plan::Enterprise);
+    let owner = world.owner();
+    let mut members = Vec::new();
+    for n in 0..7 {
+        members.push(world.member(&format!("p{n}@acme.test"), PermissionSet::EMPTY));
+    }
+    let tenant = world.tenant.clone();
+    let all = |world: &World, actor: &Actor| -> Vec<String> {
+        world
+            .account
+            .view_api_tokens(actor, &tenant, &ListQuery::default(), world.now)
+            .unwrap()
+            .items
+            .iter()
+            .map(|token| token.key_id.to_string())
+            .collect()
+    };
+    let whole: Vec<String> = world
+        .account
+        .view_members(&owner, &tenant, &ListQuery::default(), world.now)
+        .unwrap()
+        .items
+        .iter()
+        .map(|member| member.user_id.to_string())
+        .collect();
+    let mut seen = Vec::new();
+    let mut list = ListQuery {
+        limit: Some(2),
+        cursor: None,
+    };
+    let mut leaving = members.clone();
+    loop {
+        let page = world
+            .account
+            .view_members(&owner, &tenant, &list, world.now)
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|member| member.user_id.to_string()));
+        // Someone not yet shown leaves between pages.
+        if let Some(gone) = leaving.pop()
+            && !seen.contains(&gone.to_string())
+        {
+            let remove = Command::RemoveMember {
+                tenant_id: tenant.clone(),
+                user_id: gone.clone(),
+            };
+            world.apply(&owner, remove).unwrap();
+        }
+        match page.next_cursor {
+            Some(next) => list.cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "id order, no repeats");
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len());
+    assert!(seen.iter().all(|id| whole.contains(id)));
+    assert!(seen.contains(&owner.user_id.to_string()));
+
+    let member = Actor::user(members[0].clone());
+    for _ in 0..3 {
+        let create = Command::CreateApiToken {
+            tenant_id: tenant.clone(),
+            name: "ci".parse().unwrap(),
+            permissions: PermissionSet::EMPTY,
+            expires_at: None,
+        };
+        world.apply(&member, create).unwrap();
+    }
+    let own = all(&world, &member);
+    assert_eq!(own.len(), 3);
+    let mut paged = Vec::new();
+    let mut list = ListQuery {
+        limit: Some(1),
+        cursor: None,
+    };
+    loop {
+        let page = world
+            .account
+            .view_api_tokens(&member, &tenant, &list, world.now)
+            .unwrap();
+        paged.extend(page.items.iter().map(|token| token.key_id.to_string()));
+        match page.next_cursor {
+            Some(next) => list.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(paged, own, "only their own tokens, each once");
+    assert!(all(&world, &owner).len() > own.len());
+    let wrong_kind = ListQuery {
+        limit: Some(1),
+        cursor: Some(owner.user_id.to_string()),
+    };
+    assert_eq!(
+        world
+            .account
+            .view_api_tokens(&member, &tenant, &wrong_kind, world.now)
+            .unwrap_err(),
+        Refusal::InvalidCursor
+    );
 }

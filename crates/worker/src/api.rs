@@ -8,6 +8,7 @@
 use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
 use portcullis_core::directory::{DirectoryError, DirectoryQuery};
 use portcullis_core::ids::BulkReportId;
+use portcullis_core::listing::{ListError, ListQuery};
 use portcullis_core::sso::SsoConnectionId;
 use portcullis_core::{KeyId, SessionId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
@@ -114,10 +115,12 @@ pub enum Query {
         /// The tenant.
         tenant_id: TenantId,
     },
-    /// A tenant's members.
+    /// A page of a tenant's members.
     Members {
         /// The tenant.
         tenant_id: TenantId,
+        /// Page size and position.
+        list: ListQuery,
     },
     /// One member.
     Member {
@@ -141,10 +144,12 @@ pub enum Query {
         /// The user.
         user_id: UserId,
     },
-    /// A tenant's API tokens visible to the caller.
+    /// A page of a tenant's API tokens visible to the caller.
     ApiTokens {
         /// The tenant.
         tenant_id: TenantId,
+        /// Page size and position.
+        list: ListQuery,
     },
     /// One API token.
     ApiToken {
@@ -155,6 +160,8 @@ pub enum Query {
     AutomationKeys {
         /// The tenant.
         tenant_id: TenantId,
+        /// Page size and position.
+        list: ListQuery,
     },
     /// One automation key.
     AutomationKey {
@@ -206,6 +213,8 @@ pub enum RouteError {
     MethodNotAllowed(&'static str),
     /// The query string's parameters are not what the resource takes.
     InvalidQuery(DirectoryError),
+    /// The query string's parameters are not what a list takes.
+    InvalidList(ListError),
 }
 
 /// The most audit events one page returns.
@@ -348,7 +357,9 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 ([], Get) => Ok(Route::Read(Query::Tenant { tenant_id })),
                 ([], Patch) => Ok(write("update_tenant_settings", vec![t()])),
                 ([], _) => allow("GET, PATCH"),
-                (["members"], Get) => Ok(Route::Read(Query::Members { tenant_id })),
+                (["members"], Get) => {
+                    list(query).map(|list| Route::Read(Query::Members { tenant_id, list }))
+                }
                 (["members"], Post) => Ok(write("invite_member", vec![t()])),
                 (["members"], _) => allow("GET, POST"),
                 (["members", user], _) => {
@@ -361,10 +372,14 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                         _ => allow("GET, PATCH, DELETE"),
                     }
                 }
-                (["tokens"], Get) => Ok(Route::Read(Query::ApiTokens { tenant_id })),
+                (["tokens"], Get) => {
+                    list(query).map(|list| Route::Read(Query::ApiTokens { tenant_id, list }))
+                }
                 (["tokens"], Post) => Ok(write("create_api_token", vec![t()])),
                 (["tokens"], _) => allow("GET, POST"),
-                (["automation-keys"], Get) => Ok(Route::Read(Query::AutomationKeys { tenant_id })),
+                (["automation-keys"], Get) => {
+                    list(query).map(|list| Route::Read(Query::AutomationKeys { tenant_id, list }))
+                }
                 (["automation-keys"], Post) => Ok(write("create_automation_key", vec![t()])),
                 (["automation-keys"], _) => allow("GET, POST"),
                 (["audit"], Get) => {
@@ -472,6 +487,11 @@ pub const MAX_NOTIFICATION_PAGE: u32 = portcullis_core::notification::MAX_PAGE;
 
 /// The `cursor` parameter and `limit` from a query string; anything unparsable falls back to
 /// the defaults (0 and 50), and the limit is clamped to `1..=max`.
+/// A list's `limit` and `cursor`.
+fn list(query: &str) -> Result<ListQuery, RouteError> {
+    ListQuery::from_parameters(parameters(query)).map_err(RouteError::InvalidList)
+}
+
 fn paging(query: &str, cursor: &str, max: u32) -> (u64, u32) {
     let mut from = 0;
     let mut limit = 50;
@@ -778,6 +798,37 @@ mod tests {
         }
         assert_eq!(form_decode("a%2"), "a%2");
         assert_eq!(form_decode("%41%2b+"), "A+ ");
+    }
+
+    #[test]
+    fn tenant_lists_take_a_limit_and_a_cursor() {
+        let tenant = "/v1/tenants/ten_00000000000000aa";
+        for list in ["members", "tokens", "automation-keys"] {
+            let path = format!("{tenant}/{list}");
+            match route(Method::Get, &path, "limit=2&cursor=usr_00000000000000bb") {
+                Ok(Route::Read(
+                    Query::Members { list, .. }
+                    | Query::ApiTokens { list, .. }
+                    | Query::AutomationKeys { list, .. },
+                )) => {
+                    assert_eq!(list.limit, Some(2));
+                    assert_eq!(list.cursor.as_deref(), Some("usr_00000000000000bb"));
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+            for (query, code) in [
+                ("limit=0", "invalid_limit"),
+                ("cursor=a%3Ab", "invalid_cursor"),
+                ("sort=name", "unknown_parameter"),
+            ] {
+                match route(Method::Get, &path, query) {
+                    Err(RouteError::InvalidList(error)) => {
+                        assert_eq!(error.code(), code, "{path}?{query}");
+                    }
+                    other => panic!("{path}?{query}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

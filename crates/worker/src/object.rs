@@ -1346,9 +1346,9 @@ fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: 
         Query::Tenant { tenant_id } => account
             .view_tenant(actor, &tenant_id, now)
             .map(|v| Reply::json(200, &v)),
-        Query::Members { tenant_id } => account
-            .view_members(actor, &tenant_id, now)
-            .map(|items| Reply::json(200, &Items { items })),
+        Query::Members { tenant_id, list } => account
+            .view_members(actor, &tenant_id, &list, now)
+            .map(|page| Reply::json(200, &page)),
         Query::Member { tenant_id, user_id } => account
             .view_member(actor, &tenant_id, &user_id, now)
             .map(|v| Reply::json(200, &v)),
@@ -1364,15 +1364,15 @@ fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: 
         Query::User { user_id } => account
             .view_user(actor, &user_id, now)
             .map(|v| Reply::json(200, &v)),
-        Query::ApiTokens { tenant_id } => account
-            .view_api_tokens(actor, &tenant_id, now)
-            .map(|items| Reply::json(200, &Items { items })),
+        Query::ApiTokens { tenant_id, list } => account
+            .view_api_tokens(actor, &tenant_id, &list, now)
+            .map(|page| Reply::json(200, &page)),
         Query::ApiToken { key_id } => account
             .view_api_token(actor, &key_id, now)
             .map(|v| Reply::json(200, &v)),
-        Query::AutomationKeys { tenant_id } => account
-            .view_automation_keys(actor, &tenant_id, now)
-            .map(|items| Reply::json(200, &Items { items })),
+        Query::AutomationKeys { tenant_id, list } => account
+            .view_automation_keys(actor, &tenant_id, &list, now)
+            .map(|page| Reply::json(200, &page)),
         Query::AutomationKey { key_id } => account
             .view_automation_key(actor, &key_id, now)
             .map(|v| Reply::json(200, &v)),

@@ -174,6 +174,7 @@ impl From<RouteError> for Problem {
             RouteError::NotFound => Problem::new(404, "not_found", "no such resource"),
             RouteError::MethodNotAllowed(allowed) => Problem::method_not_allowed(allowed.into()),
             RouteError::InvalidQuery(error) => Problem::new(400, error.code(), error.to_string()),
+            RouteError::InvalidList(error) => Problem::new(400, error.code(), error.to_string()),
         }
     }
 }
