@@ -1408,18 +1408,22 @@ impl Account {
         let connections_changed = changed_keys(&before.sso.connections, &self.sso.connections)
             .next()
             .is_some();
-        if !users.is_empty() || connections_changed {
+        // A changed user's tenants, before or after: where they are a member (a breakglass
+        // user is an active manager, so a member, before the change; after it, or the tenant
+        // changed) and where they are a license admin (a primary contact must be one).
+        for user in &users {
+            for account in [before, self] {
+                tenants.extend(account.tenants.of_user(user).map(|t| t.id.clone()));
+                if let Some(record) = account.users.get(user) {
+                    tenants.extend(record.license_tenants.iter().cloned());
+                }
+            }
+        }
+        if connections_changed {
             tenants.extend(
                 self.tenants
                     .values()
-                    .filter(|tenant| {
-                        (connections_changed && tenant.sso.connection.is_some())
-                            || users.iter().any(|user| {
-                                tenant.members.contains_key(user)
-                                    || tenant.primary_contact.as_ref() == Some(user)
-                                    || tenant.sso.breakglass.as_ref() == Some(user)
-                            })
-                    })
+                    .filter(|tenant| tenant.sso.connection.is_some())
                     .map(|tenant| tenant.id.clone()),
             );
         }

@@ -90,9 +90,9 @@ impl DirectorySort {
     /// Where `user` sorts in this column (before the user id tiebreaker).
     pub(crate) fn key(self, user: &User) -> SortKey {
         match self {
-            DirectorySort::Email => SortKey::Text(user.email.as_str().to_owned()),
-            DirectorySort::Name => SortKey::Text(user.name.as_str().to_lowercase()),
-            DirectorySort::Status => SortKey::Text(user.status.name().to_owned()),
+            DirectorySort::Email => SortKey::Text(user.email.as_str().into()),
+            DirectorySort::Name => SortKey::Text(user.name.as_str().to_lowercase().into()),
+            DirectorySort::Status => SortKey::Text(user.status.name().into()),
             DirectorySort::CreatedAt => SortKey::Time(Some(user.created_at)),
             DirectorySort::LastActiveAt => SortKey::Time(user.last_active_at),
         }
@@ -121,7 +121,8 @@ pub enum SortOrder {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum SortKey {
-    Text(String),
+    /// Shared, so that the directory's indexes copy a pointer, not the text, when they change.
+    Text(std::sync::Arc<str>),
     Time(Option<Timestamp>),
 }
 

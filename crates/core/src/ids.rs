@@ -43,31 +43,44 @@ pub(crate) fn excerpt(value: &str) -> String {
 
 const ID_HEX_DIGITS: usize = 16;
 
+/// Bytes of a prefixed id: a four-character prefix and [`ID_HEX_DIGITS`] lowercase hex digits.
+const ID_BYTES: usize = 4 + ID_HEX_DIGITS;
+
 macro_rules! prefixed_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// Held inline (ASCII, fixed length): a clone is a copy of its bytes, never an
+        /// allocation, which keeps the account's maps cheap to change.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name([u8; ID_BYTES]);
 
         impl $name {
             /// The prefix every id of this kind starts with.
             pub const PREFIX: &'static str = $prefix;
 
+            const PREFIX_FITS: () = assert!($prefix.len() + ID_HEX_DIGITS == ID_BYTES);
+
             /// A fresh random id.
             pub fn generate(random: &mut dyn RandomSource) -> Self {
+                let () = Self::PREFIX_FITS;
                 let bytes: [u8; ID_HEX_DIGITS / 2] = random::bytes(random);
-                let mut id = String::with_capacity(Self::PREFIX.len() + ID_HEX_DIGITS);
-                id.push_str(Self::PREFIX);
-                for byte in bytes {
-                    id.push_str(&format!("{byte:02x}"));
+                let mut id = [0u8; ID_BYTES];
+                let hex = bytes.iter().flat_map(|byte| {
+                    [byte >> 4, byte & 0x0f].map(|digit| {
+                        b"0123456789abcdef".get(usize::from(digit)).copied().unwrap_or(b'0')
+                    })
+                });
+                for (slot, byte) in id.iter_mut().zip(Self::PREFIX.bytes().chain(hex)) {
+                    *slot = byte;
                 }
                 Self(id)
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                // Only ASCII is ever stored (see `from_str` and `generate`).
+                std::str::from_utf8(&self.0).unwrap_or_default()
             }
         }
 
@@ -79,11 +92,16 @@ macro_rules! prefixed_id {
                     hex.len() == ID_HEX_DIGITS
                         && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 });
-                if valid {
-                    Ok(Self(value.to_owned()))
-                } else {
-                    Err(IdError::Malformed { kind: $kind, value: excerpt(value) })
+                match <[u8; ID_BYTES]>::try_from(value.as_bytes()) {
+                    Ok(bytes) if valid => Ok(Self(bytes)),
+                    _ => Err(IdError::Malformed { kind: $kind, value: excerpt(value) }),
                 }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
 
@@ -96,13 +114,13 @@ macro_rules! prefixed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
     };
@@ -394,6 +412,16 @@ mod tests {
         assert!(user.as_str().parse::<TenantId>().is_err());
         assert!("usr_ABCDEF0123456789".parse::<UserId>().is_err());
         assert!("usr_0123".parse::<UserId>().is_err());
+        assert!("usr_0123456789abcdef0".parse::<UserId>().is_err());
+        // The same seed gives the same id: prefix, then each byte as two lowercase hex digits.
+        let mut again = SeededRandom::new(7);
+        let bytes: [u8; 8] = crate::random::bytes(&mut again);
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(user.as_str(), format!("usr_{hex}"));
+        let json = serde_json::to_string(&user).unwrap();
+        assert_eq!(json, format!("\"usr_{hex}\""));
+        assert_eq!(serde_json::from_str::<UserId>(&json).unwrap(), user);
+        assert!(serde_json::from_str::<UserId>("\"usr_x\"").is_err());
     }
 
     #[test]
