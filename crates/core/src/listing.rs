@@ -88,7 +88,7 @@ impl ListQuery {
                         && value.len() <= MAX_CURSOR_CHARS
                         && value
                             .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                     if !shaped {
                         return Err(ListError::InvalidCursor);
                     }
@@ -216,6 +216,8 @@ mod tests {
         assert_eq!(code(&[("limit", "ten")]), "invalid_limit");
         assert_eq!(code(&[("cursor", "")]), "invalid_cursor");
         assert_eq!(code(&[("cursor", "a:b")]), "invalid_cursor");
+        // Key ids are URL-safe base64 after their prefix.
+        assert!(ListQuery::from_parameters([("cursor", "ak_Ab-_9")]).is_ok());
         assert_eq!(code(&[("cursor", &"a".repeat(101))]), "invalid_cursor");
         assert_eq!(code(&[("page", "2")]), "unknown_parameter");
         assert_eq!(
