@@ -5,10 +5,11 @@
 //! writes [`Account::changes_since`] the state before it: the rows that differ, found by diffing
 //! the two states' persistent maps (the parts they share are not visited), and the edge
 //! projections those rows affect. No row grows with the account: each holds one entity (one
-//! pending SSO sign-in, one SAML replay digest), and the largest is a user's sign-in state,
-//! bounded by [`MAX_SESSIONS_PER_USER`](crate::session::MAX_SESSIONS_PER_USER) sessions and
-//! [`MAX_KNOWN_DEVICES`](crate::session::MAX_KNOWN_DEVICES) devices (about 25 KB at most); then
-//! a bulk report of [`MAX_BULK_USERS`](crate::bulk::MAX_BULK_USERS) users (about 10 KB).
+//! session, one pending SSO sign-in, one SAML replay digest), and the largest is a bulk report
+//! of [`MAX_BULK_USERS`](crate::bulk::MAX_BULK_USERS) users (about 10 KB); a user's sign-in row
+//! (password hash and at most [`MAX_KNOWN_DEVICES`](crate::session::MAX_KNOWN_DEVICES) device
+//! digests) is about 2 KB, each of their at most
+//! [`MAX_SESSIONS_PER_USER`](crate::session::MAX_SESSIONS_PER_USER) sessions under 1 KB.
 
 use super::users::Users;
 use super::{Account, AccountSettings, Refusal, changed_keys};
