@@ -6,7 +6,7 @@
 //! one audit event get appended. A refused command changes nothing.
 
 use crate::audit::{AuditEvent, AuditLog, EventBody};
-use crate::authz::{self, Operation};
+
 use crate::bulk::BulkReport;
 use crate::command::{Command, SsoChange};
 use crate::company::{self, AccountOperation, CompanyRole};
@@ -896,7 +896,7 @@ impl Account {
                 key_id: token.key_id.clone(),
                 owner: owner_id.clone(),
                 name: "owner token".parse().unwrap_or_else(|_| owner.name.clone()),
-                scope: PermissionSet::ALL,
+                scope: PermissionSet::all(),
                 secret_hash: token.hash,
                 created_at: now,
                 expires_at: None,
@@ -930,7 +930,7 @@ impl Account {
             Some(&Actor::user(owner_id.clone())),
             now,
             Event::new(Some(&tenant_id), "api_token.created", &token.key_id)
-                .detail(PermissionSet::ALL),
+                .detail(PermissionSet::all()),
         );
         SignedUp {
             account,
@@ -1173,14 +1173,19 @@ impl Account {
     ) -> Result<(), Refusal> {
         let permissions = self.actor_permissions(actor, tenant, now)?;
         let plan = self.tenant_ref(tenant)?.plan;
-        let decision = authz::decide(permissions, plan, false, Operation::ReadAuditLog);
-        if decision.allow {
-            return Ok(());
+        // The engine's own rule, whatever operations the product model declares.
+        if !plan.includes(Feature::AUDIT_LOG) {
+            return Err(Refusal::PlanFeature {
+                plan,
+                feature: Feature::AUDIT_LOG,
+            });
         }
-        Err(match decision.reason {
-            authz::Reason::PlanExcludes { feature } => Refusal::PlanFeature { plan, feature },
-            _ => Refusal::MissingPermission(Permission::UserAndApiManagement),
-        })
+        if !permissions.contains(Permission::USER_AND_API_MANAGEMENT) {
+            return Err(Refusal::MissingPermission(
+                Permission::USER_AND_API_MANAGEMENT,
+            ));
+        }
+        Ok(())
     }
 
     /// The stored bulk lifecycle reports, oldest first.
@@ -1513,7 +1518,7 @@ impl Account {
     /// Whether `user`, holding `permissions` in a tenant, is an active manager there. The
     /// permissions first: they are in the tenant, the user's status is a lookup.
     fn manages(&self, user: &UserId, permissions: PermissionSet) -> bool {
-        permissions.contains(Permission::UserAndApiManagement)
+        permissions.contains(Permission::USER_AND_API_MANAGEMENT)
             && self
                 .users
                 .get(user)
@@ -1652,8 +1657,10 @@ impl Account {
                 .find(|tenant| tenant.api_tokens.contains_key(key_id))
                 .ok_or(Refusal::CredentialNotUsable)?;
             let held = self.actor_permissions(actor, &tenant.id, now)?;
-            if !held.contains(Permission::UserAndApiManagement) {
-                return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+            if !held.contains(Permission::USER_AND_API_MANAGEMENT) {
+                return Err(Refusal::MissingPermission(
+                    Permission::USER_AND_API_MANAGEMENT,
+                ));
             }
         }
         Ok(())
@@ -1816,8 +1823,13 @@ impl Account {
         now: Timestamp,
     ) -> Result<TenantId, Refusal> {
         let tenant_id = self.tenant_of_automation_key(key_id)?;
-        self.require(actor, &tenant_id, Permission::BuildApplications, now)
-            .map_err(|refusal| refusal.hiding_tenant_of(key_id))?;
+        self.require(
+            actor,
+            &tenant_id,
+            crate::model::with_model(crate::Model::automation_managed_with),
+            now,
+        )
+        .map_err(|refusal| refusal.hiding_tenant_of(key_id))?;
         Ok(tenant_id)
     }
 
@@ -1950,10 +1962,10 @@ impl Account {
                 permissions,
             } => {
                 let held =
-                    self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+                    self.require(actor, &tenant_id, Permission::USER_AND_API_MANAGEMENT, now)?;
                 let mut tenant = self.tenant_mut(&tenant_id)?;
                 let tenant = &mut *tenant;
-                if user_id == tenant.owner && permissions != PermissionSet::ALL {
+                if user_id == tenant.owner && permissions != PermissionSet::all() {
                     return Err(Refusal::OwnerProtected("tenant owner"));
                 }
                 let membership =
@@ -1969,7 +1981,7 @@ impl Account {
                     return Err(Refusal::Escalation(added.difference(held)));
                 }
                 if tenant.sso.breakglass.as_ref() == Some(&user_id)
-                    && !permissions.contains(Permission::UserAndApiManagement)
+                    && !permissions.contains(Permission::USER_AND_API_MANAGEMENT)
                 {
                     return Err(Refusal::BreakglassProtected(user_id));
                 }
@@ -1985,7 +1997,7 @@ impl Account {
                 ))
             }
             Command::RemoveMember { tenant_id, user_id } => {
-                self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+                self.require(actor, &tenant_id, Permission::USER_AND_API_MANAGEMENT, now)?;
                 self.remove_membership(context, actor, tenant_id, user_id, "member.removed")
             }
             Command::ResendInvitation { user_id } => {
@@ -2356,20 +2368,27 @@ impl Account {
                     .api_tokens
                     .get(&key_id)
                     .is_some_and(|t| t.owner == actor.user_id);
-                if !own && !held.contains(Permission::UserAndApiManagement) {
-                    return Err(Refusal::MissingPermission(Permission::UserAndApiManagement));
+                if !own && !held.contains(Permission::USER_AND_API_MANAGEMENT) {
+                    return Err(Refusal::MissingPermission(
+                        Permission::USER_AND_API_MANAGEMENT,
+                    ));
                 }
                 tenant.api_tokens.remove(&key_id);
                 let event = Event::new(Some(&tenant_id), "api_token.deleted", &key_id);
                 Ok((Outcome::ApiTokenDeleted { key_id }, event))
             }
             Command::CreateAutomationKey { tenant_id, name } => {
-                self.require(actor, &tenant_id, Permission::BuildApplications, now)?;
+                self.require(
+                    actor,
+                    &tenant_id,
+                    crate::model::with_model(crate::Model::automation_managed_with),
+                    now,
+                )?;
                 let mut tenant = self.tenant_mut(&tenant_id)?;
-                if !tenant.plan.includes(Feature::AutomationKeys) {
+                if !tenant.plan.includes(Feature::AUTOMATION_KEYS) {
                     return Err(Refusal::PlanFeature {
                         plan: tenant.plan,
-                        feature: Feature::AutomationKeys,
+                        feature: Feature::AUTOMATION_KEYS,
                     });
                 }
                 if tenant.automation_keys.len() >= MAX_AUTOMATION_KEYS_PER_TENANT {
@@ -2402,10 +2421,10 @@ impl Account {
             Command::SetAutomationKeyEnabled { key_id, enabled } => {
                 let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 let mut tenant = self.tenant_mut(&tenant_id)?;
-                if enabled && !tenant.plan.includes(Feature::AutomationKeys) {
+                if enabled && !tenant.plan.includes(Feature::AUTOMATION_KEYS) {
                     return Err(Refusal::PlanFeature {
                         plan: tenant.plan,
-                        feature: Feature::AutomationKeys,
+                        feature: Feature::AUTOMATION_KEYS,
                     });
                 }
                 if let Some(key) = tenant.automation_keys.get_mut(&key_id) {
@@ -2513,7 +2532,7 @@ impl Account {
         context: &mut Context<'_>,
     ) -> Result<(Outcome, Event), Refusal> {
         let now = context.now;
-        let held = self.require(actor, &tenant_id, Permission::UserAndApiManagement, now)?;
+        let held = self.require(actor, &tenant_id, Permission::USER_AND_API_MANAGEMENT, now)?;
         if !permissions.is_subset(held) {
             return Err(Refusal::Escalation(permissions.difference(held)));
         }
@@ -2573,15 +2592,15 @@ impl Account {
         sso: Option<SsoChange>,
         now: Timestamp,
     ) -> Result<(Outcome, Event), Refusal> {
-        self.require(actor, &tenant_id, Permission::ModifyTenantSettings, now)?;
+        self.require(actor, &tenant_id, Permission::MODIFY_TENANT_SETTINGS, now)?;
         let mut changes = Vec::new();
         if let Some(sso) = sso {
             let tenant = self.tenant_ref(&tenant_id)?;
             let target_plan = plan.unwrap_or(tenant.plan);
-            if sso.enforced && !target_plan.includes(Feature::SamlSso) {
+            if sso.enforced && !target_plan.includes(Feature::SAML_SSO) {
                 return Err(Refusal::PlanFeature {
                     plan: target_plan,
-                    feature: Feature::SamlSso,
+                    feature: Feature::SAML_SSO,
                 });
             }
             if sso.enforced && sso.breakglass.is_none() {
@@ -2669,12 +2688,12 @@ pub fn plan_blockers(tenant: &Tenant, plan: Plan) -> Vec<PlanBlocker> {
             limit,
         });
     }
-    if !tenant.automation_keys.is_empty() && !plan.includes(Feature::AutomationKeys) {
+    if !tenant.automation_keys.is_empty() && !plan.includes(Feature::AUTOMATION_KEYS) {
         blockers.push(PlanBlocker::AutomationKeysInUse {
             keys: tenant.automation_keys.len(),
         });
     }
-    if tenant.sso.enforced && !plan.includes(Feature::SamlSso) {
+    if tenant.sso.enforced && !plan.includes(Feature::SAML_SSO) {
         blockers.push(PlanBlocker::SsoEnforced);
     }
     blockers
@@ -2695,7 +2714,7 @@ fn new_tenant(
         members: OrdMap::unit(
             owner.clone(),
             Membership {
-                permissions: PermissionSet::ALL,
+                permissions: PermissionSet::all(),
                 added_at: now,
             },
         ),

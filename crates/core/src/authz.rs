@@ -3,109 +3,88 @@
 
 use crate::credential::KeyId;
 use crate::ids::{AccountId, TenantId, UserId};
+use crate::model::{self, Model};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::{Feature, Plan};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// The area of the protected product an operation touches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Area {
-    /// Product configuration.
-    Configuration,
-    /// TLS certificates.
-    Certificates,
-    /// Builds, build logs and protected binaries.
-    Builds,
-    /// Custom messages shown to end users.
-    CustomMessages,
-    /// Members and API credentials.
-    UsersAndTokens,
-    /// Tenant name, plan and SSO.
-    TenantSettings,
-    /// The audit log.
-    AuditLog,
-}
+/// An operation of the model in force, as the route policy names it: an index into the
+/// model's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Operation(u16);
 
-macro_rules! operations {
-    ($( $(#[$doc:meta])* $variant:ident => $name:literal, $area:ident, $permission:expr, $feature:expr; )*) => {
-        /// An operation of the protected product, as named in the catalogue.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum Operation {
-            $( $(#[$doc])* $variant, )*
-        }
+impl Operation {
+    pub(crate) const fn from_index(index: u16) -> Self {
+        Self(index)
+    }
 
-        impl Operation {
-            /// The whole catalogue.
-            pub const ALL: &'static [Operation] = &[ $( Operation::$variant, )* ];
+    /// Its index in the model.
+    pub const fn index(self) -> u16 {
+        self.0
+    }
 
-            /// The stable wire name, e.g. `run_build`.
-            pub const fn name(self) -> &'static str {
-                match self { $( Operation::$variant => $name, )* }
-            }
+    /// Every operation of the model in force.
+    pub fn all() -> Vec<Operation> {
+        model::with_model(|model| model.operations().map(|(operation, _)| operation).collect())
+    }
 
-            /// The area of the product it touches.
-            pub const fn area(self) -> Area {
-                match self { $( Operation::$variant => Area::$area, )* }
-            }
+    /// Its wire name in `model`, e.g. `run_build`.
+    pub fn name_in(self, model: &Model) -> &str {
+        model.operation_def(self).map_or("unknown", |def| &def.name)
+    }
 
-            /// The permission it needs, if any (reads mostly need none).
-            pub const fn required_permission(self) -> Option<Permission> {
-                match self { $( Operation::$variant => $permission, )* }
-            }
+    /// Its wire name in the model in force.
+    pub fn name(self) -> String {
+        model::with_model(|model| self.name_in(model).to_owned())
+    }
 
-            /// The plan feature it needs, if any.
-            pub const fn required_feature(self) -> Option<Feature> {
-                match self { $( Operation::$variant => $feature, )* }
-            }
-        }
-    };
-}
+    /// The area of the product it touches, in the model in force.
+    pub fn area(self) -> String {
+        model::with_model(|model| {
+            model
+                .operation_def(self)
+                .map_or_else(String::new, |def| def.area.to_string())
+        })
+    }
 
-operations! {
-    /// Read the product configuration.
-    ReadConfiguration => "read_configuration", Configuration, None, None;
-    /// Change the product configuration.
-    WriteConfiguration => "write_configuration", Configuration, Some(Permission::ModifyConfiguration), None;
-    /// List and read certificates.
-    ReadCertificates => "read_certificates", Certificates, None, None;
-    /// Upload or replace certificates.
-    WriteCertificates => "write_certificates", Certificates, Some(Permission::UpdateCertificates), None;
-    /// List builds and their status.
-    ReadBuilds => "read_builds", Builds, None, None;
-    /// Start a build.
-    RunBuild => "run_build", Builds, Some(Permission::BuildApplications), None;
-    /// Read build logs.
-    ReadBuildLogs => "read_build_logs", Builds, Some(Permission::BuildApplications), None;
-    /// Download protected binaries.
-    DownloadBinaries => "download_binaries", Builds, Some(Permission::BuildApplications), None;
-    /// Read custom messages.
-    ReadCustomMessages => "read_custom_messages", CustomMessages, None, None;
-    /// Edit custom messages.
-    WriteCustomMessages => "write_custom_messages", CustomMessages, Some(Permission::ManageCustomMessages), None;
-    /// List members and tokens.
-    ReadUsers => "read_users", UsersAndTokens, None, None;
-    /// Invite, remove and re-permission members; manage API tokens.
-    ManageUsers => "manage_users", UsersAndTokens, Some(Permission::UserAndApiManagement), None;
-    /// Read tenant settings.
-    ReadTenantSettings => "read_tenant_settings", TenantSettings, None, None;
-    /// Change tenant settings.
-    WriteTenantSettings => "write_tenant_settings", TenantSettings, Some(Permission::ModifyTenantSettings), None;
-    /// Read the audit log (enterprise).
-    ReadAuditLog => "read_audit_log", AuditLog, Some(Permission::UserAndApiManagement), Some(Feature::AuditLog);
+    /// Every permission it needs in the model in force (none: open to every member).
+    pub fn required_permissions(self) -> PermissionSet {
+        model::with_model(|model| {
+            model
+                .operation_def(self)
+                .map_or(PermissionSet::EMPTY, |def| def.requires)
+        })
+    }
+
+    /// The plan feature it needs in the model in force, if any.
+    pub fn required_feature(self) -> Option<Feature> {
+        model::with_model(|model| model.operation_def(self).and_then(|def| def.feature))
+    }
 }
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
+        model::with_model(|model| f.pad(self.name_in(model)))
     }
 }
 
-/// An operation name that is not in the catalogue.
+impl Serialize for Operation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        model::with_model(|model| serializer.serialize_str(self.name_in(model)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Operation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An operation name that the model in force does not have.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("unknown operation `{0}`")]
 pub struct UnknownOperation(pub String);
@@ -114,10 +93,7 @@ impl FromStr for Operation {
     type Err = UnknownOperation;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Operation::ALL
-            .iter()
-            .copied()
-            .find(|operation| operation.name() == value)
+        model::with_model(|model| model.operation(value))
             .ok_or_else(|| UnknownOperation(crate::ids::excerpt(value)))
     }
 }
@@ -207,8 +183,10 @@ pub enum Reason {
         /// The missing feature.
         feature: Feature,
     },
-    /// Automation keys may only perform build operations.
+    /// Automation keys may not perform this operation.
     AutomationKeyScope,
+    /// The operation is not in the model in force.
+    UnknownOperation,
 }
 
 impl Reason {
@@ -220,6 +198,7 @@ impl Reason {
             Reason::MissingPermission { .. } => "missing_permission",
             Reason::PlanExcludes { .. } => "plan_excludes",
             Reason::AutomationKeyScope => "automation_key_scope",
+            Reason::UnknownOperation => "unknown_operation",
         }
     }
 }
@@ -236,8 +215,9 @@ impl fmt::Display for Reason {
                 write!(f, "the tenant's plan does not include `{feature}`")
             }
             Reason::AutomationKeyScope => {
-                f.write_str("automation keys may only perform build operations")
+                f.write_str("automation keys may not perform this operation")
             }
+            Reason::UnknownOperation => f.write_str("the operation is not in the product model"),
         }
     }
 }
@@ -267,51 +247,75 @@ impl Decision {
     }
 }
 
-/// The decision for `principal` performing `operation`.
+/// The decision for `principal` performing `operation`, in the model in force.
 pub fn authorize(principal: &Principal, operation: Operation) -> Decision {
-    decide(
-        principal.permissions,
-        principal.plan,
-        is_automation(principal),
-        operation,
-    )
+    model::with_model(|model| model.authorize(principal, operation))
 }
 
-fn is_automation(principal: &Principal) -> bool {
-    matches!(principal.kind, PrincipalKind::AutomationKey { .. })
+impl Model {
+    /// The decision for `principal` performing `operation` in this model.
+    pub fn authorize(&self, principal: &Principal, operation: Operation) -> Decision {
+        self.decide(
+            principal.permissions,
+            principal.plan,
+            matches!(principal.kind, PrincipalKind::AutomationKey { .. }),
+            operation,
+        )
+    }
+
+    /// The decision for a caller holding `permissions` on a tenant on `plan` in this model.
+    /// An operation or plan the model lacks is denied.
+    pub fn decide(
+        &self,
+        permissions: PermissionSet,
+        plan: Plan,
+        automation_key: bool,
+        operation: Operation,
+    ) -> Decision {
+        let Some(def) = self.operation_def(operation) else {
+            return Decision::deny(Reason::UnknownOperation);
+        };
+        if automation_key && !def.automation_keys {
+            return Decision::deny(Reason::AutomationKeyScope);
+        }
+        if let Some(feature) = def.feature
+            && !self.includes(plan, feature)
+        {
+            return Decision::deny(Reason::PlanExcludes { feature });
+        }
+        let missing = def.requires.difference(permissions);
+        if let Some(permission) = missing.iter_in(self).next() {
+            return Decision::deny(Reason::MissingPermission { permission });
+        }
+        match def.requires.iter_in(self).next() {
+            None => Decision::allow(Reason::OpenToMembers),
+            Some(permission) => Decision::allow(Reason::Granted { permission }),
+        }
+    }
 }
 
-/// The decision for a caller holding `permissions` on a tenant on `plan`.
+/// The decision for a caller holding `permissions` on a tenant on `plan`, in the model in
+/// force.
 pub fn decide(
     permissions: PermissionSet,
     plan: Plan,
     automation_key: bool,
     operation: Operation,
 ) -> Decision {
-    if automation_key && operation.area() != Area::Builds {
-        return Decision::deny(Reason::AutomationKeyScope);
-    }
-    if let Some(feature) = operation.required_feature()
-        && !plan.includes(feature)
-    {
-        return Decision::deny(Reason::PlanExcludes { feature });
-    }
-    match operation.required_permission() {
-        None => Decision::allow(Reason::OpenToMembers),
-        Some(permission) if permissions.contains(permission) => {
-            Decision::allow(Reason::Granted { permission })
-        }
-        Some(permission) => Decision::deny(Reason::MissingPermission { permission }),
-    }
+    model::with_model(|model| model.decide(permissions, plan, automation_key, operation))
 }
 
-/// The permissions an automation key carries: build automation only.
-pub const AUTOMATION_KEY_PERMISSIONS: PermissionSet =
-    PermissionSet::only(Permission::BuildApplications);
+/// The permissions an automation key carries in the model in force: those the operations
+/// open to automation keys need.
+pub fn automation_key_permissions() -> PermissionSet {
+    model::with_model(Model::automation_permissions)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use crate::random::SeededRandom;
 
     fn principal(permissions: PermissionSet, plan: Plan, automation: bool) -> Principal {
@@ -341,12 +345,12 @@ mod tests {
 
     #[test]
     fn read_only_member_may_read_but_not_write() {
-        let reader = principal(PermissionSet::EMPTY, Plan::Enterprise, false);
-        for operation in Operation::ALL {
-            let decision = authorize(&reader, *operation);
+        let reader = principal(PermissionSet::EMPTY, plan_named("enterprise"), false);
+        for operation in Operation::all() {
+            let decision = authorize(&reader, operation);
             assert_eq!(
                 decision.allow,
-                operation.required_permission().is_none(),
+                operation.required_permissions().is_empty(),
                 "{operation}"
             );
         }
@@ -354,14 +358,14 @@ mod tests {
 
     #[test]
     fn build_logs_and_binaries_need_build_applications() {
-        let reader = principal(PermissionSet::EMPTY, Plan::Team, false);
-        for operation in [Operation::ReadBuildLogs, Operation::DownloadBinaries] {
+        let reader = principal(PermissionSet::EMPTY, plan_named("team"), false);
+        for operation in [op_named("read_build_logs"), op_named("download_binaries")] {
             assert_eq!(
                 authorize(&reader, operation),
                 Decision {
                     allow: false,
                     reason: Reason::MissingPermission {
-                        permission: Permission::BuildApplications
+                        permission: perm("build_applications")
                     },
                 }
             );
@@ -370,29 +374,29 @@ mod tests {
 
     #[test]
     fn audit_log_needs_enterprise_and_user_management() {
-        let admin = principal(PermissionSet::ALL, Plan::Team, false);
+        let admin = principal(PermissionSet::all(), plan_named("team"), false);
         assert_eq!(
-            authorize(&admin, Operation::ReadAuditLog).reason,
+            authorize(&admin, op_named("read_audit_log")).reason,
             Reason::PlanExcludes {
-                feature: Feature::AuditLog
+                feature: Feature::AUDIT_LOG
             }
         );
-        let admin = principal(PermissionSet::ALL, Plan::Enterprise, false);
-        assert!(authorize(&admin, Operation::ReadAuditLog).allow);
+        let admin = principal(PermissionSet::all(), plan_named("enterprise"), false);
+        assert!(authorize(&admin, op_named("read_audit_log")).allow);
         let builder = principal(
-            PermissionSet::only(Permission::BuildApplications),
-            Plan::Enterprise,
+            PermissionSet::only(perm("build_applications")),
+            plan_named("enterprise"),
             false,
         );
-        assert!(!authorize(&builder, Operation::ReadAuditLog).allow);
+        assert!(!authorize(&builder, op_named("read_audit_log")).allow);
     }
 
     #[test]
     fn automation_keys_only_reach_builds() {
-        let key = principal(AUTOMATION_KEY_PERMISSIONS, Plan::Team, true);
-        for operation in Operation::ALL {
-            let decision = authorize(&key, *operation);
-            if operation.area() == Area::Builds {
+        let key = principal(automation_key_permissions(), plan_named("team"), true);
+        for operation in Operation::all() {
+            let decision = authorize(&key, operation);
+            if operation.area() == "builds" {
                 assert!(decision.allow, "{operation}");
             } else {
                 assert_eq!(decision.reason, Reason::AutomationKeyScope, "{operation}");
@@ -402,10 +406,10 @@ mod tests {
 
     #[test]
     fn every_write_names_its_permission() {
-        for operation in Operation::ALL {
-            assert_eq!(operation.name().parse::<Operation>(), Ok(*operation));
+        for operation in Operation::all() {
+            assert_eq!(operation.name().parse::<Operation>(), Ok(operation));
             if operation.name().starts_with("write_") {
-                assert!(operation.required_permission().is_some(), "{operation}");
+                assert!(!operation.required_permissions().is_empty(), "{operation}");
             }
         }
         assert!("drop_tables".parse::<Operation>().is_err());

@@ -344,6 +344,8 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
 
     #[test]
     fn parses_a_command() {
@@ -415,7 +417,7 @@ mod tests {
         let command = Command::UpdateTenantSettings {
             tenant_id: "ten_0123456789abcdef".parse().unwrap(),
             name: Some("Prod".parse().unwrap()),
-            plan: Some(Plan::Enterprise),
+            plan: Some(plan_named("enterprise")),
             sso: Some(SsoChange {
                 enforced: true,
                 breakglass: None,

@@ -20,7 +20,7 @@
 //! found by [`lookup_key`], the hashing key and the time. The secret is checked (in constant
 //! time) before anything about the record's state is revealed.
 
-use crate::authz::{AUTOMATION_KEY_PERMISSIONS, Principal, PrincipalKind};
+use crate::authz::{Principal, PrincipalKind, automation_key_permissions};
 use crate::ids::{AccountId, DisplayName, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::{Feature, Plan};
@@ -557,7 +557,7 @@ impl CredentialRecord {
         placement: Placement,
         enabled: bool,
     ) -> Self {
-        let usable = enabled && placement.plan.includes(Feature::AutomationKeys);
+        let usable = enabled && placement.plan.includes(Feature::AUTOMATION_KEYS);
         Self {
             key_id,
             kind: CredentialKind::AutomationKey,
@@ -566,7 +566,7 @@ impl CredentialRecord {
             owner: None,
             name: placement.name,
             secret_hash,
-            permissions: AUTOMATION_KEY_PERMISSIONS,
+            permissions: automation_key_permissions(),
             plan: placement.plan,
             state: if usable {
                 CredentialState::Active
@@ -755,6 +755,8 @@ pub fn verify_presented(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use crate::random::SeededRandom;
     use proptest::prelude::*;
 
@@ -772,8 +774,8 @@ mod tests {
             owner: (kind == CredentialKind::ApiToken).then(|| UserId::generate(&mut random)),
             name: "ci".parse().unwrap(),
             secret_hash: issued.hash,
-            permissions: PermissionSet::ALL,
-            plan: Plan::Team,
+            permissions: PermissionSet::all(),
+            plan: plan_named("team"),
             state: CredentialState::Active,
             expires_at: Some(Timestamp::from_unix_seconds(1_000)),
         }
@@ -820,7 +822,7 @@ mod tests {
             Timestamp::from_unix_seconds(5),
         );
         let principal = outcome.principal().unwrap();
-        assert_eq!(principal.permissions, PermissionSet::ALL);
+        assert_eq!(principal.permissions, PermissionSet::all());
         assert_eq!(principal.tenant_id, record.tenant_id);
     }
 
@@ -901,10 +903,10 @@ mod tests {
     fn issued_records_verify_and_automation_keys_follow_their_plan() {
         let token = issue_api_token(&mut SeededRandom::new(11), &key());
         let owner = UserId::generate(&mut SeededRandom::new(12));
-        let scope = PermissionSet::only(crate::Permission::UpdateCertificates);
+        let scope = PermissionSet::only(perm("update_certificates"));
         let record = CredentialRecord::active_api_token(
             &token,
-            placement(Plan::Free),
+            placement(plan_named("free")),
             owner.clone(),
             scope,
             None,
@@ -926,14 +928,14 @@ mod tests {
                 enabled,
             )
         };
-        let usable = record_on(Plan::Team, true);
-        assert_eq!(usable.permissions, AUTOMATION_KEY_PERMISSIONS);
+        let usable = record_on(plan_named("team"), true);
+        assert_eq!(usable.permissions, automation_key_permissions());
         assert!(
             verify(automation.secret.expose(), Some(&usable), &key(), now)
                 .principal()
                 .is_some()
         );
-        for (plan, enabled) in [(Plan::Team, false), (Plan::Free, true)] {
+        for (plan, enabled) in [(plan_named("team"), false), (plan_named("free"), true)] {
             assert_eq!(
                 verify(
                     automation.secret.expose(),

@@ -225,14 +225,14 @@ pub fn validate(config: &DesiredConfig) -> Vec<Problem> {
                     "the tenant owner cannot be deactivated".into(),
                 );
             }
-            if !desired.permissions.is_empty() && permissions != PermissionSet::ALL {
+            if !desired.permissions.is_empty() && permissions != PermissionSet::all() {
                 problems.add(
                     "owner_protected",
                     Some(format!("{path}.permissions")),
                     "the tenant owner holds every permission and cannot be demoted".into(),
                 );
             }
-            permissions = PermissionSet::ALL;
+            permissions = PermissionSet::all();
         }
         if let Some(held) = actor {
             let extra = permissions.difference(held);
@@ -287,14 +287,15 @@ pub fn validate(config: &DesiredConfig) -> Vec<Problem> {
                 ),
             );
         }
-        if !tenant.automation_keys.is_empty() && !plan.includes(Feature::AutomationKeys) {
+        if !tenant.automation_keys.is_empty() && !plan.includes(Feature::AUTOMATION_KEYS) {
             problems.add(
                 "plan_feature_unavailable",
                 Some("tenant.automation_keys".into()),
                 format!("the {plan} plan does not include `automation_keys`"),
             );
         }
-        if tenant.sso.as_ref().is_some_and(|sso| sso.enforced) && !plan.includes(Feature::SamlSso) {
+        if tenant.sso.as_ref().is_some_and(|sso| sso.enforced) && !plan.includes(Feature::SAML_SSO)
+        {
             problems.add(
                 "plan_feature_unavailable",
                 Some("tenant.sso.enforced".into()),
@@ -307,7 +308,7 @@ pub fn validate(config: &DesiredConfig) -> Vec<Problem> {
         member.status == UserStatus::Active
             && member
                 .permissions
-                .contains(Permission::UserAndApiManagement)
+                .contains(Permission::USER_AND_API_MANAGEMENT)
     };
     if !tenant.members.is_empty() && !members.values().any(is_active_manager) {
         problems.add(

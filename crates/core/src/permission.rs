@@ -1,108 +1,122 @@
-//! The six additive permissions, sets of them, and the role presets.
+//! Additive permissions, sets of them, and the role presets, as the product model declares
+//! them (see [`crate::model`]).
 //!
 //! A member with no permission has read-only access. Permissions only add rights; there is no
-//! deny. Unknown permission names are always an error, never ignored.
+//! deny. Unknown permission names in input are always an error, never ignored; in stored data
+//! they grant nothing and are reported (see [`crate::model::resolving_stored`]).
 
+use crate::model::{self, Model, NameKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// One of the six additive permissions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    /// Change the protected product's configuration.
-    ModifyConfiguration,
-    /// Upload and replace certificates.
-    UpdateCertificates,
-    /// Run builds, read build logs, download protected binaries, manage automation keys.
-    BuildApplications,
-    /// Edit the custom messages shown to end users.
-    ManageCustomMessages,
-    /// Invite, remove and re-permission members; manage API tokens; read the audit log.
-    UserAndApiManagement,
-    /// Change tenant settings: name, plan, SAML SSO.
-    ModifyTenantSettings,
-}
+/// A permission of the model in force: an index into its permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Permission(u8);
 
 impl Permission {
-    /// Every permission, in catalogue order.
-    pub const ALL: [Permission; 6] = [
-        Permission::ModifyConfiguration,
-        Permission::UpdateCertificates,
-        Permission::BuildApplications,
-        Permission::ManageCustomMessages,
-        Permission::UserAndApiManagement,
-        Permission::ModifyTenantSettings,
-    ];
+    /// Built in: invite, remove and re-permission members; manage API tokens; read the audit
+    /// log. The engine's lockout prevention and breakglass rules are about this permission.
+    pub const USER_AND_API_MANAGEMENT: Permission = Permission(0);
+    /// Built in: change tenant settings (name, plan, SAML SSO).
+    pub const MODIFY_TENANT_SETTINGS: Permission = Permission(1);
 
-    /// The stable wire name, e.g. `build_applications`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Permission::ModifyConfiguration => "modify_configuration",
-            Permission::UpdateCertificates => "update_certificates",
-            Permission::BuildApplications => "build_applications",
-            Permission::ManageCustomMessages => "manage_custom_messages",
-            Permission::UserAndApiManagement => "user_and_api_management",
-            Permission::ModifyTenantSettings => "modify_tenant_settings",
-        }
+    pub(crate) const fn from_index(index: u8) -> Self {
+        Self(index)
     }
 
-    /// A one-line description for documentation and schemas.
-    pub const fn description(self) -> &'static str {
-        match self {
-            Permission::ModifyConfiguration => "change the protected product's configuration",
-            Permission::UpdateCertificates => "upload and replace certificates",
-            Permission::BuildApplications => {
-                "run builds, read build logs, download protected binaries, manage automation keys"
-            }
-            Permission::ManageCustomMessages => "edit custom messages shown to end users",
-            Permission::UserAndApiManagement => {
-                "invite, remove and re-permission members, manage API tokens, read the audit log"
-            }
-            Permission::ModifyTenantSettings => "change tenant name, plan and SAML SSO settings",
-        }
+    /// Its index in the model (its bit in a [`PermissionSet`]).
+    pub const fn index(self) -> u8 {
+        self.0
     }
 
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
+    const fn bit(self) -> u64 {
+        1_u64 << (self.0 & 63)
+    }
+
+    /// Its wire name in `model`, e.g. `build_applications`.
+    pub fn name_in(self, model: &Model) -> &str {
+        model
+            .permission_def(self)
+            .map_or("unknown", |def| &def.name)
+    }
+
+    /// Its wire name in the model in force.
+    pub fn name(self) -> String {
+        model::with_model(|model| self.name_in(model).to_owned())
+    }
+
+    /// Its description in the model in force.
+    pub fn description(self) -> String {
+        model::with_model(|model| {
+            model
+                .permission_def(self)
+                .map_or_else(String::new, |def| def.description.to_string())
+        })
+    }
+
+    /// The permission named `name` in the model in force.
+    pub fn named(name: &str) -> Result<Self, UnknownPermission> {
+        name.parse()
     }
 }
 
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
+        model::with_model(|model| f.pad(self.name_in(model)))
     }
 }
 
-/// A permission name that is not one of the six.
+impl Serialize for Permission {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        model::with_model(|model| serializer.serialize_str(self.name_in(model)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Permission {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A permission name that the model in force does not have.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "unknown permission `{0}`; expected one of modify_configuration, update_certificates, build_applications, manage_custom_messages, user_and_api_management, modify_tenant_settings"
-)]
+#[error("unknown permission `{0}`; expected one of {expected}", expected = expected_permissions())]
 pub struct UnknownPermission(pub String);
+
+fn expected_permissions() -> String {
+    model::with_model(|model| {
+        model
+            .permissions()
+            .map(|(_, def)| &*def.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
 
 impl FromStr for Permission {
     type Err = UnknownPermission;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Permission::ALL
-            .into_iter()
-            .find(|permission| permission.name() == value)
+        model::with_model(|model| model.permission(value))
             .ok_or_else(|| UnknownPermission(crate::ids::excerpt(value)))
     }
 }
 
-/// A set of permissions, with set algebra. Serialised as a sorted list of names.
+/// A set of permissions, with set algebra. Serialised as a list of names in catalogue order.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct PermissionSet(u8);
+pub struct PermissionSet(u64);
 
 impl PermissionSet {
     /// No permission: read-only access.
     pub const EMPTY: PermissionSet = PermissionSet(0);
-    /// All six permissions.
-    pub const ALL: PermissionSet = PermissionSet(0b11_1111);
+
+    /// Every permission of the model in force.
+    pub fn all() -> Self {
+        model::with_model(Model::all_permissions)
+    }
 
     /// The set holding only `permission`.
     pub const fn only(permission: Permission) -> Self {
@@ -159,19 +173,39 @@ impl PermissionSet {
         self.0.count_ones() as usize
     }
 
-    /// The permissions in catalogue order.
-    pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL
-            .into_iter()
+    /// The permissions in `model`'s catalogue order.
+    pub fn iter_in(self, model: &Model) -> impl Iterator<Item = Permission> + '_ {
+        model
+            .catalogue()
+            .iter()
+            .copied()
             .filter(move |permission| self.contains(*permission))
     }
 
-    /// The wire names in catalogue order.
-    pub fn names(self) -> Vec<&'static str> {
-        self.iter().map(Permission::name).collect()
+    /// The permissions in the catalogue order of the model in force.
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        model::with_model(|model| self.iter_in(model).collect::<Vec<_>>()).into_iter()
     }
 
-    /// Parses a list of names; any unknown name is an error. Duplicates are harmless.
+    /// The wire names in `model`'s catalogue order.
+    pub fn names_in(self, model: &Model) -> Vec<&str> {
+        self.iter_in(model)
+            .map(|permission| permission.name_in(model))
+            .collect()
+    }
+
+    /// The wire names in the catalogue order of the model in force.
+    pub fn names(self) -> Vec<String> {
+        model::with_model(|model| {
+            self.names_in(model)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    /// Parses a list of names against the model in force; any unknown name is an error.
+    /// Duplicates are harmless.
     pub fn parse_names<I, S>(names: I) -> Result<Self, UnknownPermission>
     where
         I: IntoIterator<Item = S>,
@@ -192,9 +226,7 @@ impl FromIterator<Permission> for PermissionSet {
 
 impl fmt::Debug for PermissionSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set()
-            .entries(self.iter().map(Permission::name))
-            .finish()
+        model::with_model(|model| f.debug_set().entries(self.names_in(model)).finish())
     }
 }
 
@@ -203,82 +235,110 @@ impl fmt::Display for PermissionSet {
         if self.is_empty() {
             return f.write_str("(read-only)");
         }
-        f.write_str(&self.names().join(", "))
+        model::with_model(|model| f.write_str(&self.names_in(model).join(", ")))
     }
 }
 
 impl Serialize for PermissionSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        model::with_model(|model| serializer.collect_seq(self.names_in(model)))
     }
 }
 
 impl<'de> Deserialize<'de> for PermissionSet {
+    /// Unknown names are an error in input; in stored data (see
+    /// [`model::resolving_stored`]) they grant nothing and are reported.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let names = Vec::<String>::deserialize(deserializer)?;
-        PermissionSet::parse_names(names).map_err(serde::de::Error::custom)
+        let mut set = Self::EMPTY;
+        for name in names {
+            match model::with_model(|model| model.permission(&name)) {
+                Some(permission) => set = set.with(permission),
+                None if model::tolerate(NameKind::Permission, &name) => {}
+                None => {
+                    return Err(serde::de::Error::custom(UnknownPermission(
+                        crate::ids::excerpt(&name),
+                    )));
+                }
+            }
+        }
+        Ok(set)
     }
 }
 
-/// Named bundles of permissions: shortcuts for granting, not stored roles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RolePreset {
-    /// All six permissions.
-    PlatformAdmin,
-    /// `modify_configuration` and `update_certificates`.
-    SecurityEngineer,
-    /// `build_applications`.
-    ReleaseEngineer,
-    /// No permission: read-only.
-    ComplianceReviewer,
-}
+/// A named bundle of permissions of the model in force: a shortcut for granting, not a stored
+/// role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RolePreset(u8);
 
 impl RolePreset {
-    /// Every preset.
-    pub const ALL: [RolePreset; 4] = [
-        RolePreset::PlatformAdmin,
-        RolePreset::SecurityEngineer,
-        RolePreset::ReleaseEngineer,
-        RolePreset::ComplianceReviewer,
-    ];
-
-    /// The stable wire name, e.g. `release_engineer`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            RolePreset::PlatformAdmin => "platform_admin",
-            RolePreset::SecurityEngineer => "security_engineer",
-            RolePreset::ReleaseEngineer => "release_engineer",
-            RolePreset::ComplianceReviewer => "compliance_reviewer",
-        }
+    pub(crate) const fn from_index(index: u8) -> Self {
+        Self(index)
     }
 
-    /// The permissions the preset stands for.
-    pub const fn permissions(self) -> PermissionSet {
-        match self {
-            RolePreset::PlatformAdmin => PermissionSet::ALL,
-            RolePreset::SecurityEngineer => PermissionSet::only(Permission::ModifyConfiguration)
-                .with(Permission::UpdateCertificates),
-            RolePreset::ReleaseEngineer => PermissionSet::only(Permission::BuildApplications),
-            RolePreset::ComplianceReviewer => PermissionSet::EMPTY,
-        }
+    /// Its index in the model.
+    pub const fn index(self) -> u8 {
+        self.0
+    }
+
+    /// Its wire name in the model in force, e.g. `release_engineer`.
+    pub fn name(self) -> String {
+        model::with_model(|model| {
+            model
+                .preset_def(self)
+                .map_or_else(String::new, |def| def.name.to_string())
+        })
+    }
+
+    /// The permissions the preset stands for in the model in force.
+    pub fn permissions(self) -> PermissionSet {
+        model::with_model(|model| {
+            model
+                .preset_def(self)
+                .map_or(PermissionSet::EMPTY, |def| def.permissions)
+        })
     }
 }
 
-/// A role name that is not one of the presets.
+impl fmt::Display for RolePreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.name())
+    }
+}
+
+impl Serialize for RolePreset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for RolePreset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A role name that is not one of the presets of the model in force.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "unknown role `{0}`; expected one of platform_admin, security_engineer, release_engineer, compliance_reviewer"
-)]
+#[error("unknown role `{0}`; expected one of {expected}", expected = expected_presets())]
 pub struct UnknownRole(pub String);
+
+fn expected_presets() -> String {
+    model::with_model(|model| {
+        model
+            .presets()
+            .map(|(_, def)| &*def.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
 
 impl FromStr for RolePreset {
     type Err = UnknownRole;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        RolePreset::ALL
-            .into_iter()
-            .find(|role| role.name() == value)
+        model::with_model(|model| model.preset(value))
             .ok_or_else(|| UnknownRole(crate::ids::excerpt(value)))
     }
 }
@@ -286,15 +346,17 @@ impl FromStr for RolePreset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use proptest::prelude::*;
 
     fn any_set() -> impl Strategy<Value = PermissionSet> {
-        (0_u8..64).prop_map(PermissionSet)
+        (0_u64..64).prop_map(PermissionSet)
     }
 
     #[test]
     fn names_round_trip() {
-        for permission in Permission::ALL {
+        for permission in crate::model::default_model().catalogue().iter().copied() {
             assert_eq!(permission.name().parse::<Permission>(), Ok(permission));
             let json = serde_json::to_string(&permission).unwrap();
             assert_eq!(json, format!("\"{}\"", permission.name()));
@@ -326,16 +388,16 @@ mod tests {
 
     #[test]
     fn presets_match_the_catalogue() {
-        assert_eq!(RolePreset::PlatformAdmin.permissions(), PermissionSet::ALL);
+        assert_eq!(preset("platform_admin").permissions(), PermissionSet::all());
         assert_eq!(
-            RolePreset::SecurityEngineer.permissions().names(),
+            preset("security_engineer").permissions().names(),
             ["modify_configuration", "update_certificates"]
         );
         assert_eq!(
-            RolePreset::ReleaseEngineer.permissions().names(),
+            preset("release_engineer").permissions().names(),
             ["build_applications"]
         );
-        assert!(RolePreset::ComplianceReviewer.permissions().is_empty());
+        assert!(preset("compliance_reviewer").permissions().is_empty());
         assert!("superuser".parse::<RolePreset>().is_err());
     }
 
@@ -374,7 +436,7 @@ mod tests {
 
         #[test]
         fn set_is_within_all(a in any_set()) {
-            prop_assert!(a.is_subset(PermissionSet::ALL));
+            prop_assert!(a.is_subset(PermissionSet::all()));
             prop_assert_eq!(a.iter().collect::<PermissionSet>(), a);
         }
     }

@@ -1,78 +1,159 @@
-//! Plans: member limits and plan-gated features.
+//! Plans: member limits and plan-gated features, as the product model declares them (see
+//! [`crate::model`]).
 
-use serde::{Deserialize, Serialize};
+use crate::model::{self, Model, NameKind};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// A tenant's plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    /// One user: the owner.
-    Free,
-    /// Up to 20 members; automation keys.
-    Team,
-    /// Up to 100 members; automation keys, audit log, SAML SSO enforcement.
-    Enterprise,
-}
+/// A plan of the model in force: an index into its plans, which are in upgrade order (so a
+/// later plan compares greater).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Plan(u8);
 
-/// A capability that only some plans include.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Feature {
-    /// Build-only automation keys (team and up).
-    AutomationKeys,
-    /// Reading the audit log (enterprise).
-    AuditLog,
-    /// Enforcing SAML single sign-on (enterprise).
-    SamlSso,
-}
+/// A capability that only some plans include: built in ([`Feature::AUTOMATION_KEYS`],
+/// [`Feature::AUDIT_LOG`], [`Feature::SAML_SSO`]) or the product's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Feature(u8);
 
 impl Feature {
-    /// The stable wire name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Feature::AutomationKeys => "automation_keys",
-            Feature::AuditLog => "audit_log",
-            Feature::SamlSso => "saml_sso",
-        }
+    /// Built in: build-only automation keys.
+    pub const AUTOMATION_KEYS: Feature = Feature(0);
+    /// Built in: reading the audit log.
+    pub const AUDIT_LOG: Feature = Feature(1);
+    /// Built in: enforcing SAML single sign-on.
+    pub const SAML_SSO: Feature = Feature(2);
+
+    pub(crate) const fn from_index(index: u8) -> Self {
+        Self(index)
+    }
+
+    /// Its index in the model (its bit in a [`FeatureSet`]).
+    pub const fn index(self) -> u8 {
+        self.0
+    }
+
+    /// Its wire name in `model`.
+    pub fn name_in(self, model: &Model) -> &str {
+        model.feature_def(self).map_or("unknown", |def| &def.name)
+    }
+
+    /// Its wire name in the model in force.
+    pub fn name(self) -> String {
+        model::with_model(|model| self.name_in(model).to_owned())
     }
 }
 
 impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
+        model::with_model(|model| f.pad(self.name_in(model)))
+    }
+}
+
+impl Serialize for Feature {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        model::with_model(|model| serializer.serialize_str(self.name_in(model)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Feature {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        model::with_model(|model| model.feature(&name)).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown feature `{}`", crate::ids::excerpt(&name)))
+        })
+    }
+}
+
+/// A set of features (what a plan includes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FeatureSet(u64);
+
+impl FeatureSet {
+    /// No feature.
+    pub const EMPTY: FeatureSet = FeatureSet(0);
+
+    /// Whether `feature` is in the set.
+    pub const fn contains(self, feature: Feature) -> bool {
+        self.0 & (1_u64 << (feature.0 & 63)) != 0
+    }
+
+    /// The set with `feature` added.
+    #[must_use]
+    pub const fn with(self, feature: Feature) -> Self {
+        Self(self.0 | (1_u64 << (feature.0 & 63)))
+    }
+
+    /// Features in either set.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
     }
 }
 
 impl Plan {
-    /// Every plan, smallest first.
-    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Team, Plan::Enterprise];
-
-    /// The stable wire name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Team => "team",
-            Plan::Enterprise => "enterprise",
-        }
+    pub(crate) const fn from_index(index: u8) -> Self {
+        Self(index)
     }
 
-    /// The most members a tenant on this plan may have, counting the owner and pending invitees.
-    pub const fn member_limit(self) -> usize {
-        match self {
-            Plan::Free => 1,
-            Plan::Team => 20,
-            Plan::Enterprise => 100,
-        }
+    /// Its index in the model's upgrade order.
+    pub const fn index(self) -> u8 {
+        self.0
     }
 
-    /// Whether this plan includes `feature`.
-    pub const fn includes(self, feature: Feature) -> bool {
-        match feature {
-            Feature::AutomationKeys => matches!(self, Plan::Team | Plan::Enterprise),
-            Feature::AuditLog | Feature::SamlSso => matches!(self, Plan::Enterprise),
+    /// The smallest plan (first in upgrade order) of every model.
+    pub const FIRST: Plan = Plan(0);
+
+    /// Every plan of the model in force, smallest first.
+    pub fn all() -> Vec<Plan> {
+        model::with_model(|model| model.plans().map(|(plan, _)| plan).collect())
+    }
+
+    /// Its wire name in `model`.
+    pub fn name_in(self, model: &Model) -> &str {
+        model.plan_def(self).map_or("unknown", |def| &def.name)
+    }
+
+    /// Its wire name in the model in force.
+    pub fn name(self) -> String {
+        model::with_model(|model| self.name_in(model).to_owned())
+    }
+
+    /// The plan named `name` in the model in force.
+    pub fn named(name: &str) -> Result<Self, UnknownPlan> {
+        name.parse()
+    }
+
+    /// The most members a tenant on this plan may have, counting the owner and pending
+    /// invitees (in the model in force).
+    pub fn member_limit(self) -> usize {
+        model::with_model(|model| model.seats(self))
+    }
+
+    /// Whether this plan includes `feature` (in the model in force).
+    pub fn includes(self, feature: Feature) -> bool {
+        model::with_model(|model| model.includes(self, feature))
+    }
+}
+
+impl Serialize for Plan {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        model::with_model(|model| serializer.serialize_str(self.name_in(model)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Plan {
+    /// An unknown name is an error in input; in stored data (see
+    /// [`model::resolving_stored`]) it reads as the smallest plan and is reported.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match model::with_model(|model| model.plan(&name)) {
+            Some(plan) => Ok(plan),
+            None if model::tolerate(NameKind::Plan, &name) => Ok(Plan::FIRST),
+            None => Err(serde::de::Error::custom(UnknownPlan(crate::ids::excerpt(
+                &name,
+            )))),
         }
     }
 }
@@ -96,22 +177,30 @@ pub fn account_user_limit(plans: impl IntoIterator<Item = Plan>) -> usize {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
+        model::with_model(|model| f.pad(self.name_in(model)))
     }
 }
 
-/// A plan name that is not `free`, `team` or `enterprise`.
+/// A plan name that the model in force does not have.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown plan `{0}`; expected one of free, team, enterprise")]
+#[error("unknown plan `{0}`; expected one of {expected}", expected = expected_plans())]
 pub struct UnknownPlan(pub String);
+
+fn expected_plans() -> String {
+    model::with_model(|model| {
+        model
+            .plans()
+            .map(|(_, def)| &*def.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
 
 impl FromStr for Plan {
     type Err = UnknownPlan;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Plan::ALL
-            .into_iter()
-            .find(|plan| plan.name() == value)
+        model::with_model(|model| model.plan(value))
             .ok_or_else(|| UnknownPlan(crate::ids::excerpt(value)))
     }
 }
@@ -119,24 +208,29 @@ impl FromStr for Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
 
     #[test]
     fn limits_follow_the_price_list() {
-        assert_eq!(Plan::Free.member_limit(), 1);
-        assert_eq!(Plan::Team.member_limit(), 20);
-        assert_eq!(Plan::Enterprise.member_limit(), 100);
+        assert_eq!(plan_named("free").member_limit(), 1);
+        assert_eq!(plan_named("team").member_limit(), 20);
+        assert_eq!(plan_named("enterprise").member_limit(), 100);
     }
 
     #[test]
     fn accounts_hold_as_many_users_as_their_tenants_have_seats() {
-        assert_eq!(account_user_limit([Plan::Free]), 1);
-        assert_eq!(account_user_limit([Plan::Team, Plan::Free]), 21);
+        assert_eq!(account_user_limit([plan_named("free")]), 1);
         assert_eq!(
-            account_user_limit([Plan::Enterprise; 100]),
+            account_user_limit([plan_named("team"), plan_named("free")]),
+            21
+        );
+        assert_eq!(
+            account_user_limit([plan_named("enterprise"); 100]),
             MAX_USERS_PER_ACCOUNT
         );
         assert_eq!(
-            account_user_limit([Plan::Enterprise; 150]),
+            account_user_limit([plan_named("enterprise"); 150]),
             MAX_USERS_PER_ACCOUNT
         );
         assert_eq!(account_user_limit([]), 0);
@@ -144,17 +238,17 @@ mod tests {
 
     #[test]
     fn features_are_gated() {
-        assert!(!Plan::Free.includes(Feature::AutomationKeys));
-        assert!(Plan::Team.includes(Feature::AutomationKeys));
-        assert!(!Plan::Team.includes(Feature::AuditLog));
-        assert!(!Plan::Team.includes(Feature::SamlSso));
-        assert!(Plan::Enterprise.includes(Feature::AuditLog));
-        assert!(Plan::Enterprise.includes(Feature::SamlSso));
+        assert!(!plan_named("free").includes(Feature::AUTOMATION_KEYS));
+        assert!(plan_named("team").includes(Feature::AUTOMATION_KEYS));
+        assert!(!plan_named("team").includes(Feature::AUDIT_LOG));
+        assert!(!plan_named("team").includes(Feature::SAML_SSO));
+        assert!(plan_named("enterprise").includes(Feature::AUDIT_LOG));
+        assert!(plan_named("enterprise").includes(Feature::SAML_SSO));
     }
 
     #[test]
     fn names_parse() {
-        assert_eq!("team".parse::<Plan>(), Ok(Plan::Team));
+        assert_eq!("team".parse::<Plan>(), Ok(plan_named("team")));
         assert!("gold".parse::<Plan>().is_err());
         assert!(serde_json::from_str::<Plan>("\"Team\"").is_err());
     }

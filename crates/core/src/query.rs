@@ -455,7 +455,7 @@ impl Account {
 }
 
 fn may_see_token(actor: &Actor, held: PermissionSet, token: &ApiToken) -> bool {
-    token.owner == actor.user_id || held.contains(Permission::UserAndApiManagement)
+    token.owner == actor.user_id || held.contains(Permission::USER_AND_API_MANAGEMENT)
 }
 
 fn tenant_view(tenant: &Tenant) -> TenantView {

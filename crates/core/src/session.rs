@@ -771,6 +771,8 @@ pub fn lookup_session(presented: &str) -> Result<SessionId, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use crate::random::SeededRandom;
     use proptest::prelude::*;
 
@@ -799,8 +801,8 @@ mod tests {
             tenants: BTreeMap::from([(
                 tenant.clone(),
                 TenantAccess {
-                    permissions: PermissionSet::ALL,
-                    plan: Plan::Team,
+                    permissions: PermissionSet::all(),
+                    plan: plan_named("team"),
                     sso: None,
                 },
             )]),

@@ -166,7 +166,7 @@ impl Tenant {
     /// What `membership` of `user` grants: everything for the owner.
     fn effective(&self, user: &UserId, membership: &Membership) -> PermissionSet {
         if *user == self.owner {
-            PermissionSet::ALL
+            PermissionSet::all()
         } else {
             membership.permissions
         }

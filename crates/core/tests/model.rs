@@ -145,8 +145,11 @@ const OWNER_EMAIL: &str = "owner@acme.test";
 const OWNER_NAME: &str = "Olive Owner";
 /// The account owner is always the model's first user.
 const OWNER: usize = 0;
-const MANAGE: Permission = Permission::UserAndApiManagement;
-const BUILD: Permission = Permission::BuildApplications;
+const MANAGE: Permission = Permission::USER_AND_API_MANAGEMENT;
+/// The permission that manages automation keys in the model in force.
+fn build_permission() -> Permission {
+    portcullis_core::model::with_model(portcullis_core::Model::automation_managed_with)
+}
 const QUOTA: usize = 50;
 /// Session lifetimes: the account's defaults, which the model never changes.
 const SESSION_IDLE: u64 = 12 * HOUR;
@@ -239,7 +242,7 @@ impl ModelTenant {
         ModelTenant {
             plan,
             owner: launcher,
-            members: BTreeMap::from([(launcher, PermissionSet::ALL)]),
+            members: BTreeMap::from([(launcher, PermissionSet::all())]),
             sso_enforced: false,
             breakglass: None,
             primary_contact: launcher,
@@ -558,7 +561,7 @@ impl Model {
             tokens: vec![ModelToken {
                 tenant: 0,
                 owner: OWNER,
-                scope: PermissionSet::ALL,
+                scope: PermissionSet::all(),
                 expires_at: None,
                 live: true,
             }],
@@ -1102,7 +1105,7 @@ impl Model {
                 let before = current.members.get(&user).copied();
                 rules(&[
                     (
-                        user == current.owner && permissions != PermissionSet::ALL,
+                        user == current.owner && permissions != PermissionSet::all(),
                         "owner_protected",
                     ),
                     (before.is_none(), "member_not_found"),
@@ -1290,10 +1293,10 @@ impl Model {
                 next.tokens[token].live = false;
             }
             Request::CreateKey { actor, tenant } => {
-                self.require(actor, tenant, BUILD)?;
+                self.require(actor, tenant, build_permission())?;
                 rules(&[
                     (
-                        !self.tenants[tenant].plan.includes(Feature::AutomationKeys),
+                        !self.tenants[tenant].plan.includes(Feature::AUTOMATION_KEYS),
                         "plan_feature_unavailable",
                     ),
                     (self.live_keys(tenant) >= QUOTA, "quota_exceeded"),
@@ -1313,11 +1316,11 @@ impl Model {
                 if !current.live {
                     return Err("credential_not_found".into());
                 }
-                self.require(actor, current.tenant, BUILD)
+                self.require(actor, current.tenant, build_permission())
                     .map_err(hiding_tenant)?;
                 let plan = self.tenants[current.tenant].plan;
                 rules(&[(
-                    enabled && !plan.includes(Feature::AutomationKeys),
+                    enabled && !plan.includes(Feature::AUTOMATION_KEYS),
                     "plan_feature_unavailable",
                 )])?;
                 next.keys[key].enabled = enabled;
@@ -1327,7 +1330,7 @@ impl Model {
                 if !current.live {
                     return Err("credential_not_found".into());
                 }
-                self.require(actor, current.tenant, BUILD)
+                self.require(actor, current.tenant, build_permission())
                     .map_err(hiding_tenant)?;
                 next.keys[key].live = false;
             }
@@ -1338,12 +1341,12 @@ impl Model {
                 plan,
                 sso,
             } => {
-                self.require(actor, tenant, Permission::ModifyTenantSettings)?;
+                self.require(actor, tenant, Permission::MODIFY_TENANT_SETTINGS)?;
                 let mut checks = Vec::new();
                 if let Some((enforced, breakglass)) = sso {
                     let target = plan.unwrap_or(self.tenants[tenant].plan);
                     checks.push((
-                        enforced && !target.includes(Feature::SamlSso),
+                        enforced && !target.includes(Feature::SAML_SSO),
                         "plan_feature_unavailable",
                     ));
                     checks.push((enforced && breakglass.is_none(), "breakglass_required"));
@@ -1358,8 +1361,8 @@ impl Model {
                     // Judged on the tenant with the requested SSO settings applied.
                     let after = &next.tenants[tenant];
                     let fits = after.members.len() <= plan.member_limit()
-                        && (next.live_keys(tenant) == 0 || plan.includes(Feature::AutomationKeys))
-                        && (!after.sso_enforced || plan.includes(Feature::SamlSso));
+                        && (next.live_keys(tenant) == 0 || plan.includes(Feature::AUTOMATION_KEYS))
+                        && (!after.sso_enforced || plan.includes(Feature::SAML_SSO));
                     checks.push((!fits, "plan_change_blocked"));
                     next.tenants[tenant].plan = plan;
                 }
@@ -1566,7 +1569,7 @@ impl Model {
         let usable = key.enabled
             && self.tenants[key.tenant]
                 .plan
-                .includes(Feature::AutomationKeys);
+                .includes(Feature::AUTOMATION_KEYS);
         match (key.live, usable) {
             (false, _) => Expected {
                 code: "unknown_key",
@@ -1578,7 +1581,7 @@ impl Model {
             },
             (true, true) => Expected {
                 code: "valid",
-                permissions: PermissionSet::only(BUILD),
+                permissions: PermissionSet::only(build_permission()),
             },
         }
     }
@@ -1829,8 +1832,10 @@ enum Op {
 }
 
 fn permission_set(bits: u8) -> PermissionSet {
-    Permission::ALL
-        .into_iter()
+    portcullis_core::model::current()
+        .catalogue()
+        .iter()
+        .copied()
         .enumerate()
         .filter(|(bit, _)| bits >> bit & 1 == 1)
         .map(|(_, permission)| permission)
@@ -1839,16 +1844,16 @@ fn permission_set(bits: u8) -> PermissionSet {
 
 fn permissions() -> impl Strategy<Value = PermissionSet> {
     prop_oneof![
-        2 => Just(PermissionSet::ALL),
+        2 => Just(PermissionSet::all()),
         1 => Just(PermissionSet::EMPTY),
         2 => Just(PermissionSet::only(MANAGE)),
-        1 => Just(PermissionSet::only(BUILD)),
+        1 => Just(PermissionSet::only(build_permission())),
         4 => (0_u8..64).prop_map(permission_set),
     ]
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
-    prop_oneof![1 => Just(Plan::Free), 2 => Just(Plan::Team), 2 => Just(Plan::Enterprise)]
+    prop_oneof![1 => Just(plan_named("free")), 2 => Just(plan_named("team")), 2 => Just(plan_named("enterprise"))]
 }
 
 fn tenant_pick() -> impl Strategy<Value = TenantPick> {
@@ -2055,7 +2060,7 @@ fn enforce_sso() -> impl Strategy<Value = Op> {
         actor: account_owner(),
         tenant,
         rename: false,
-        plan: Some(Plan::Enterprise),
+        plan: Some(plan_named("enterprise")),
         sso: Some((true, Some(breakglass))),
     })
 }
@@ -3811,8 +3816,8 @@ impl World {
                 return Err(format!("tenant {} is over its plan's limit", tenant.id));
             }
             let owner_membership = tenant.members.get(&tenant.owner).map(|m| m.permissions);
-            if tenant.granted(&tenant.owner) != Some(PermissionSet::ALL)
-                || owner_membership != Some(PermissionSet::ALL)
+            if tenant.granted(&tenant.owner) != Some(PermissionSet::all())
+                || owner_membership != Some(PermissionSet::all())
             {
                 return Err(format!("the owner of {} lacks permissions", tenant.id));
             }
@@ -3869,7 +3874,7 @@ impl World {
                     let granted = tenant.granted(owner).unwrap_or(PermissionSet::EMPTY);
                     token.scope.intersection(granted)
                 }
-                CredentialKind::AutomationKey => PermissionSet::only(BUILD),
+                CredentialKind::AutomationKey => PermissionSet::only(build_permission()),
             };
             if !record.permissions.is_subset(bound) {
                 return Err(format!("{key_id} holds {:?}", record.permissions));
@@ -3895,7 +3900,7 @@ impl World {
                         .automation_keys
                         .get(key_id)
                         .is_some_and(|k| k.enabled)
-                        && tenant.plan.includes(Feature::AutomationKeys)
+                        && tenant.plan.includes(Feature::AUTOMATION_KEYS)
                 }
             };
             if !usable || !principal.permissions.is_subset(record.permissions) {
@@ -4399,4 +4404,22 @@ proptest! {
     ) {
         run(plan, trial, seed, &ops)?;
     }
+}
+
+// Names looked up in the model in force (a name it lacks panics).
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn plan_named(name: &str) -> portcullis_core::Plan {
+    portcullis_core::Plan::named(name).unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn perm(name: &str) -> portcullis_core::Permission {
+    portcullis_core::Permission::named(name).unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn op_named(name: &str) -> portcullis_core::Operation {
+    name.parse().unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn preset(name: &str) -> portcullis_core::RolePreset {
+    name.parse().unwrap()
 }

@@ -62,7 +62,7 @@ fn build() -> Fixture {
             owner_email: "owner@fuzz.example".parse().expect("valid email"),
             owner_name: "Fuzz Owner".parse().expect("valid name"),
             tenant_name: "Production".parse().expect("valid name"),
-            plan: Plan::Team,
+            plan: plan_named("team"),
             trial: false,
         },
         &mut Context {
@@ -88,7 +88,7 @@ fn build() -> Fixture {
                 tenant_id: tenant.clone(),
                 email: "member@fuzz.example".parse().expect("valid email"),
                 name: None,
-                permissions: RolePreset::ReleaseEngineer.permissions(),
+                permissions: preset("release_engineer").permissions(),
             },
             &mut context,
         )
@@ -106,7 +106,7 @@ fn build() -> Fixture {
                 tenant_id: tenant.clone(),
                 email: active_email.clone(),
                 name: None,
-                permissions: RolePreset::SecurityEngineer.permissions(),
+                permissions: preset("security_engineer").permissions(),
             },
             &mut context,
         )
@@ -182,4 +182,22 @@ pub fn expand_placeholders(data: &[u8]) -> Cow<'_, [u8]> {
         }
         _ => Cow::Borrowed(data),
     }
+}
+
+// Names looked up in the model in force (a name it lacks panics).
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn plan_named(name: &str) -> portcullis_core::Plan {
+    portcullis_core::Plan::named(name).unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn perm(name: &str) -> portcullis_core::Permission {
+    portcullis_core::Permission::named(name).unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn op_named(name: &str) -> portcullis_core::Operation {
+    name.parse().unwrap()
+}
+#[allow(dead_code, reason = "not every test file uses every helper")]
+fn preset(name: &str) -> portcullis_core::RolePreset {
+    name.parse().unwrap()
 }

@@ -91,7 +91,7 @@ impl Account {
         let granted = tenant.granted(user).unwrap_or(PermissionSet::EMPTY);
         let covers = |held: PermissionSet| reach == Reach::Profile || granted.is_subset(held);
         let as_manager = self
-            .require(actor, &tenant.id, Permission::UserAndApiManagement, now)
+            .require(actor, &tenant.id, Permission::USER_AND_API_MANAGEMENT, now)
             .is_ok_and(covers);
         let operation = match reach {
             Reach::Profile => AccountOperation::EditUserName,

@@ -177,8 +177,10 @@ impl<'de> Deserialize<'de> for Tenants {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use crate::permission::PermissionSet;
-    use crate::plan::Plan;
+
     use crate::tenant::Sso;
     use crate::time::Timestamp;
 
@@ -190,7 +192,7 @@ mod tests {
         Tenant {
             id: id.parse().unwrap(),
             name: "Production".parse().unwrap(),
-            plan: Plan::Enterprise,
+            plan: plan_named("enterprise"),
             owner: user(members[0]),
             members: members
                 .iter()
@@ -229,7 +231,7 @@ mod tests {
             changed.members = changed.members.update(
                 user(2),
                 Membership {
-                    permissions: PermissionSet::ALL,
+                    permissions: PermissionSet::all(),
                     added_at: Timestamp::from_unix_seconds(1_700_000_001),
                 },
             );

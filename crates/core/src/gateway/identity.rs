@@ -230,8 +230,10 @@ pub fn verify_identity<'h>(
 mod tests {
     use super::*;
     use crate::ids::{AccountId, TenantId, UserId};
-    use crate::permission::{Permission, PermissionSet};
-    use crate::plan::Plan;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
+    use crate::permission::PermissionSet;
+
     use crate::random::SeededRandom;
     use std::collections::BTreeMap;
 
@@ -252,9 +254,9 @@ mod tests {
                 user_id: UserId::generate(&mut random),
                 key_id: token.key_id,
             },
-            permissions: PermissionSet::only(Permission::BuildApplications)
-                .with(Permission::ModifyConfiguration),
-            plan: Plan::Team,
+            permissions: PermissionSet::only(perm("build_applications"))
+                .with(perm("modify_configuration")),
+            plan: plan_named("team"),
         }
     }
 
@@ -287,7 +289,7 @@ mod tests {
     fn signed_headers_verify_and_say_who_calls() {
         let identity = Identity::new(
             &principal(),
-            Operation::RunBuild,
+            op_named("run_build"),
             "req_1",
             Timestamp::from_unix_seconds(1_000),
         );
@@ -305,7 +307,7 @@ mod tests {
     fn any_change_breaks_the_signature() {
         let identity = Identity::new(
             &principal(),
-            Operation::RunBuild,
+            op_named("run_build"),
             "req_1",
             Timestamp::from_unix_seconds(1_000),
         );
@@ -361,7 +363,7 @@ mod tests {
     fn old_and_future_timestamps_are_refused() {
         let identity = Identity::new(
             &principal(),
-            Operation::ReadBuilds,
+            op_named("read_builds"),
             "req_2",
             Timestamp::from_unix_seconds(1_000),
         );

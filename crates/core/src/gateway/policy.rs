@@ -736,6 +736,8 @@ fn validate_route(index: usize, raw: RawRoute, problems: &mut Vec<PolicyProblem>
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports, reason = "names of the model in force")]
+    use crate::model::testing::*;
     use proptest::prelude::*;
 
     fn policy(routes: &str) -> Result<RoutePolicy, PolicyError> {
@@ -775,7 +777,7 @@ mod tests {
         }
         assert_eq!(
             access(&policy, Method::Post, "/api/builds/"),
-            Some(Access::Operation(Operation::RunBuild)),
+            Some(Access::Operation(op_named("run_build"))),
             "a trailing slash is ignored"
         );
         assert_eq!(access(&policy, Method::Get, "/"), Some(Access::Public));
@@ -787,21 +789,21 @@ mod tests {
         let policy = policy(SAMPLE).unwrap();
         assert_eq!(
             access(&policy, Method::Get, "/api/builds/latest"),
-            Some(Access::Operation(Operation::ReadBuildLogs))
+            Some(Access::Operation(op_named("read_build_logs")))
         );
         assert_eq!(
             access(&policy, Method::Get, "/api/builds/other"),
-            Some(Access::Operation(Operation::ReadBuilds))
+            Some(Access::Operation(op_named("read_builds")))
         );
         // `/api/config/status` matches both `/api/config/{key}` and `/api/{area}/status`: the
         // leftmost literal (`config`) decides.
         assert_eq!(
             access(&policy, Method::Get, "/api/config/status"),
-            Some(Access::Operation(Operation::ReadConfiguration))
+            Some(Access::Operation(op_named("read_configuration")))
         );
         assert_eq!(
             access(&policy, Method::Get, "/api/builds/status"),
-            Some(Access::Operation(Operation::ReadBuilds))
+            Some(Access::Operation(op_named("read_builds")))
         );
         assert_eq!(
             access(&policy, Method::Get, "/api/health/status"),
@@ -818,7 +820,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             access(&policy, Method::Get, "/api/builds/latest"),
-            Some(Access::Operation(Operation::ReadBuilds))
+            Some(Access::Operation(op_named("read_builds")))
         );
     }
 
@@ -942,7 +944,7 @@ mod tests {
         ] {
             assert_eq!(
                 access(&policy, Method::Get, path),
-                Some(Access::Operation(Operation::ReadBuilds)),
+                Some(Access::Operation(op_named("read_builds"))),
                 "{path}"
             );
         }
@@ -1014,7 +1016,7 @@ mod tests {
         let sample = policy(SAMPLE).unwrap();
         assert_eq!(
             access(&sample, Method::Head, "/api/builds/7"),
-            Some(Access::Operation(Operation::ReadBuilds))
+            Some(Access::Operation(op_named("read_builds")))
         );
         let explicit = policy(
             r#"{"method":"GET","path":"/x","operation":"read_builds"},
@@ -1024,7 +1026,7 @@ mod tests {
         assert_eq!(access(&explicit, Method::Head, "/x"), Some(Access::Public));
         assert_eq!(
             access(&explicit, Method::Get, "/x"),
-            Some(Access::Operation(Operation::ReadBuilds))
+            Some(Access::Operation(op_named("read_builds")))
         );
     }
 
