@@ -5,11 +5,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import worker from "../src/index.js";
 import {
+  Model,
   generateHashingKey,
   issueCredential,
 } from "../../../crates/wasm/pkg/portcullis_wasm.js";
 
 const HASHING_KEY = generateHashingKey();
+const model = Model.default();
 const store = new Map();
 const env = {
   HASHING_KEY,
@@ -21,8 +23,8 @@ const place = {
   plan: "team",
 };
 
-function issue(request) {
-  const issued = issueCredential({ ...place, ...request }, HASHING_KEY);
+function issue(request, under = model) {
+  const issued = issueCredential(under, { ...place, ...request }, HASHING_KEY);
   assert.equal(issued.ok, true, JSON.stringify(issued));
   store.set(issued.storage_key, JSON.stringify(issued.record));
   return issued;
@@ -49,9 +51,12 @@ const expired = issue({
   expires_at: Math.floor(Date.now() / 1000) - 60,
 });
 
-async function call(authorization, path = "/whoami") {
+async function call(authorization, path = "/whoami", environment = env) {
   const headers = authorization === undefined ? {} : { Authorization: authorization };
-  const response = await worker.fetch(new Request(`https://worker.example${path}`, { headers }), env);
+  const response = await worker.fetch(
+    new Request(`https://worker.example${path}`, { headers }),
+    environment,
+  );
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
@@ -79,7 +84,7 @@ test("a wrong secret is 401 invalid_credentials, as an unknown key id", async ()
   assert.match(headers.get("www-authenticate"), /^Bearer/);
   assert.equal(headers.get("content-type"), "application/problem+json");
   assert.deepEqual(codes(body), ["invalid_credentials"]);
-  const unknown = issueCredential({ ...place, kind: "api_token", name: "never stored", owner: "usr_0123456789abcdef", permissions: [] }, HASHING_KEY);
+  const unknown = issueCredential(model, { ...place, kind: "api_token", name: "never stored", owner: "usr_0123456789abcdef", permissions: [] }, HASHING_KEY);
   assert.deepEqual((await call(`Bearer ${unknown.secret}`)).body, body);
 });
 
@@ -100,7 +105,7 @@ test("a missing header is 401 missing_credentials", async () => {
 });
 
 test("a deleted credential and an expired one are 401 invalid_credentials", async () => {
-  const deleted = issueCredential({ ...place, kind: "automation_key", name: "gone" }, HASHING_KEY);
+  const deleted = issueCredential(model, { ...place, kind: "automation_key", name: "gone" }, HASHING_KEY);
   assert.deepEqual(codes((await call(`Bearer ${deleted.secret}`)).body), ["invalid_credentials"]);
   assert.deepEqual(codes((await call(`Bearer ${expired.secret}`)).body), ["invalid_credentials"]);
 });
@@ -115,4 +120,66 @@ test("an automation key may run builds and nothing else", async () => {
   const unknown = await call(`Bearer ${automation.secret}`, "/whoami?operation=drop_tables");
   assert.equal(unknown.status, 400);
   assert.deepEqual(codes(unknown.body), ["unknown_operation"]);
+});
+
+// Another product's model, as a PRODUCT_MODEL var would hold it: its own permissions, plans and
+// operations, nothing of the default model's but the engine's built-in names.
+const DOCUMENTS_MODEL = JSON.stringify({
+  version: 1,
+  product: "Documents",
+  permissions: [{ name: "edit_documents" }, { name: "publish_documents" }],
+  operations: [
+    { name: "read_documents", area: "documents", automation_keys: true },
+    { name: "publish_document", area: "publishing", requires: ["publish_documents"] },
+  ],
+  plans: [
+    { name: "starter", seats: 3 },
+    { name: "business", seats: 50 },
+    { name: "corporate", seats: 500, features: ["automation_keys"] },
+  ],
+});
+
+test("under the product's own model, its names decide and the default model's are refused", async () => {
+  const loaded = Model.load(DOCUMENTS_MODEL);
+  assert.equal(loaded.ok, true, JSON.stringify(loaded));
+  const documents = loaded.model;
+  const productEnv = { ...env, PRODUCT_MODEL: DOCUMENTS_MODEL };
+  const onBusiness = { plan: "business", kind: "api_token", owner: "usr_0123456789abcdef" };
+  const publisher = issue({ ...onBusiness, name: "cms", permissions: ["publish_documents"] }, documents);
+  const editor = issue({ ...onBusiness, name: "desk", permissions: ["edit_documents"] }, documents);
+
+  const published = await call(`Bearer ${publisher.secret}`, "/whoami?operation=publish_document", productEnv);
+  assert.equal(published.status, 200);
+  assert.deepEqual(published.body.principal.permissions, ["publish_documents"]);
+  assert.deepEqual(published.body.reason, { code: "granted", permission: "publish_documents" });
+  const denied = await call(`Bearer ${editor.secret}`, "/whoami?operation=publish_document", productEnv);
+  assert.equal(denied.status, 403);
+  assert.deepEqual(codes(denied.body), ["missing_permission"]);
+  const elsewhere = await call(`Bearer ${publisher.secret}`, "/whoami?operation=run_build", productEnv);
+  assert.equal(elsewhere.status, 400);
+  assert.deepEqual(codes(elsewhere.body), ["unknown_operation"]);
+  // A default model's name is not one of this model's.
+  const refused = issueCredential(documents, { ...place, plan: "business", kind: "api_token", name: "x", owner: "usr_0123456789abcdef", permissions: ["build_applications"] }, HASHING_KEY);
+  assert.equal(refused.ok, false);
+  assert.equal(refused.errors[0].code, "invalid_input");
+  assert.match(refused.errors[0].message, /unknown permission `build_applications`/);
+});
+
+test("a broken PRODUCT_MODEL is 500 with every problem of the document", async () => {
+  const broken = JSON.stringify({
+    version: 1,
+    permissions: [{ name: "Edit" }],
+    operations: [{ name: "publish", requires: ["publish_documents"] }],
+    plans: [],
+  });
+  const { status, body } = await call(`Bearer ${token.secret}`, "/whoami", { ...env, PRODUCT_MODEL: broken });
+  assert.equal(status, 500);
+  assert.deepEqual(
+    body.errors.map(({ code, path }) => [code, path]),
+    [
+      ["invalid_name", "permissions[0].name"],
+      ["no_plans", "plans"],
+      ["unknown_permission", "operations[0].requires[0]"],
+    ],
+  );
 });
