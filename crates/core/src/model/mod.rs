@@ -49,9 +49,11 @@
 //! (smallest) plan, and every such name is reported ([`Unresolved`]) so an operator can see
 //! what no longer resolves before it is rewritten away.
 
+mod check;
 mod document;
 mod problem;
 
+pub use check::{CheckReport, check};
 pub use problem::{ModelError, ModelProblem, ModelProblemKind};
 
 use crate::authz::Operation;
