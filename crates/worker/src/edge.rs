@@ -41,6 +41,10 @@ pub async fn handle(
     env: Env,
     context: worker::Context,
 ) -> worker::Result<Response> {
+    // The product model is in force for everything; without a valid one nothing is served.
+    if !crate::route_policy::install() {
+        return http::problem(&Problem::unavailable());
+    }
     let gateway = is_gateway_path(&request).then(|| origin(&env)).flatten();
     let outcome = match gateway {
         Some(origin) => crate::gateway::handle(request, &env, &context, &origin).await,
@@ -86,6 +90,7 @@ async fn dispatch(
             headers.set("content-type", "application/json")?;
             Ok(response.with_headers(headers))
         }),
+        Route::Model => http::json(200, &portcullis_core::model::current().to_document()),
         Route::Health => health(env).await?,
         Route::SignUp => sign_up(request, env).await?,
         Route::AcceptInvitation => accept_invitation(request, env).await?,
@@ -163,7 +168,7 @@ struct AuthorizeRequest {
 #[derive(Serialize)]
 struct AuthorizeResponse {
     allow: bool,
-    operation: &'static str,
+    operation: String,
     reason: &'static str,
     detail: String,
     principal: Principal,
@@ -280,7 +285,9 @@ async fn read_record<T: serde::de::DeserializeOwned>(
         .text()
         .await
         .map_err(|_| Problem::unavailable())?;
-    text.map(|text| serde_json::from_str(&text))
+    // Stored data: a permission the model lacks (a record written before the model changed)
+    // is not granted, a plan it lacks reads as its first plan.
+    text.map(|text| portcullis_core::model::resolving_stored(|| serde_json::from_str(&text)).0)
         .transpose()
         .map_err(|_| Problem::unavailable())
 }
