@@ -8,10 +8,7 @@ use portcullis_core::audit::verify_chain;
 use portcullis_core::random::OsRandom;
 use portcullis_core::store::{CredentialStore, MemoryStore, record_changes};
 use portcullis_core::time::{Clock, SystemClock};
-use portcullis_core::{
-    Account, Actor, Command, HashingKey, Operation, PermissionSet, Plan, RolePreset, authorize,
-    credential,
-};
+use portcullis_core::{Account, Actor, Command, HashingKey, PermissionSet, authorize, credential};
 use std::error::Error;
 
 /// Verifies a presented credential the way the edge does: one store lookup by key id.
