@@ -15,7 +15,7 @@ use portcullis_core::AccountId;
 use portcullis_core::TenantId;
 use portcullis_core::account::Refusal;
 use portcullis_core::account::{Account, Actor, Context, SignUp};
-use portcullis_core::authz::{Operation, Principal, PrincipalKind, authorize};
+use portcullis_core::authz::{Operation, Principal, PrincipalKind};
 use portcullis_core::browser::{self, Presentation};
 use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
 use portcullis_core::gateway::throttle::{SignInLimit, Subject};
@@ -116,7 +116,8 @@ async fn dispatch(
                     Problem::new(400, "unknown_operation", error.to_string())
                 },
             )?;
-            let decision = authorize(&principal, operation);
+            let model = crate::route_policy::model().map_err(|_| Problem::unavailable())?;
+            let decision = model.authorize(&principal, operation);
             http::json(
                 200,
                 &AuthorizeResponse {

@@ -125,6 +125,8 @@ pub struct OperationDef {
     pub feature: Option<Feature>,
     /// Whether an automation key may perform it.
     pub automation_keys: bool,
+    /// The first permission of `requires` in catalogue order (what a grant names).
+    pub(crate) primary: Option<Permission>,
 }
 
 /// A plan of the model.
