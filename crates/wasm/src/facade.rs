@@ -1,6 +1,12 @@
 //! The package's operations on plain Rust values: each one parses its inputs with the engine's
 //! types, calls the engine once and shapes the answer. No JavaScript here, so the native tests
 //! run exactly what the exported functions run.
+//!
+//! Names of the product model (permissions, plans, features, operations, presets) are read and
+//! written against the model in force ([`portcullis_core::model`]): whoever calls these puts
+//! the model in force ([`CoreModel::enter`]) around reading the inputs, the call and writing
+//! the answer, as every exported function does with the model it is given. Without one, the
+//! default model is in force.
 
 use crate::types::{
     AccessLocateResult, AccessLocated, AccessRecord, AccountOperationDecided, AccountOperationInfo,
@@ -12,11 +18,11 @@ use crate::types::{
 };
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::credential::{self, CredentialRecord as CoreRecord, Placement, Presented};
+use portcullis_core::model::{self, Model as CoreModel};
 use portcullis_core::random::RandomSource;
 use portcullis_core::session::{self, SessionVerification, SignedIn};
-use portcullis_core::{
-    HashingKey, Operation, RolePreset, TenantId, Timestamp, authorize, desired, store,
-};
+use portcullis_core::{HashingKey, Operation, TenantId, Timestamp, authorize, desired, store};
+use std::sync::Arc;
 
 fn hashing_key(base64: &str) -> Result<HashingKey, Failure> {
     HashingKey::from_base64(base64).map_err(|error| Failure::hashing_key(&error))
@@ -263,29 +269,43 @@ pub fn validate(config: DesiredConfig) -> ValidateResult {
     }
 }
 
-/// The six permissions, in catalogue order.
+/// Parses and validates a model document (JSON text), reporting every problem at once.
+pub fn load_model(document: &str) -> Result<Arc<CoreModel>, Failure> {
+    CoreModel::from_json(document)
+        .map(Arc::new)
+        .map_err(|error| Failure::model(&error))
+}
+
+/// The permissions of the model in force, in catalogue order.
 pub fn permissions() -> Vec<Permission> {
-    portcullis_core::Permission::ALL
-        .into_iter()
-        .map(Permission::from)
-        .collect()
+    model::with_model(|model| {
+        model
+            .catalogue()
+            .iter()
+            .copied()
+            .map(Permission::from)
+            .collect()
+    })
 }
 
-/// The role presets with their permissions.
+/// The role presets of the model in force, with their permissions.
 pub fn role_presets() -> Vec<RolePresetInfo> {
-    RolePreset::ALL
-        .into_iter()
-        .map(RolePresetInfo::from)
-        .collect()
+    model::with_model(|model| {
+        model
+            .presets()
+            .map(|(preset, def)| RolePresetInfo::new(model, preset, def))
+            .collect()
+    })
 }
 
-/// The operation catalogue.
+/// The operations of the model in force, in its order.
 pub fn operations() -> Vec<OperationInfo> {
-    Operation::ALL
-        .iter()
-        .copied()
-        .map(OperationInfo::from)
-        .collect()
+    model::with_model(|model| {
+        model
+            .operations()
+            .map(|(operation, def)| OperationInfo::new(model, operation, def))
+            .collect()
+    })
 }
 
 /// The company roles, in the matrix's column order.

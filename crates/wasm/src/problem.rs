@@ -5,6 +5,7 @@ use crate::types::{Failure, False, Problem, PublicAnswer};
 use portcullis_core::authz::UnknownOperation;
 use portcullis_core::company::{UnknownAccountOperation, UnknownCompanyRole};
 use portcullis_core::credential::Verification;
+use portcullis_core::model::{ModelError, ModelProblem};
 use portcullis_core::secret::HashingKeyError;
 use portcullis_core::session::SessionVerification;
 use std::fmt::Display;
@@ -23,6 +24,17 @@ impl Problem {
     /// A name that is not a company role, at `path` (e.g. `roles[2]`).
     pub fn company_role(error: &UnknownCompanyRole, path: String) -> Self {
         Self::new("unknown_company_role", error, Some(path))
+    }
+
+    /// A problem of a model document: the engine's code and message, and where in the document
+    /// in the package's path style (`operations[3].requires[0]`; none for the whole document).
+    pub fn model(problem: &ModelProblem) -> Self {
+        let path = document_path(&problem.path);
+        Self::new(
+            problem.code(),
+            &problem.kind,
+            (!path.is_empty()).then_some(path),
+        )
     }
 
     /// A name that is not an account operation.
@@ -74,6 +86,11 @@ impl Failure {
         Self::from_problems(vec![problem])
     }
 
+    /// A refused model document, with every problem found.
+    pub fn model(error: &ModelError) -> Self {
+        Self::from_problems(error.problems.iter().map(Problem::model).collect())
+    }
+
     /// A hashing key that is not at least 32 bytes of base64.
     pub fn hashing_key(error: &HashingKeyError) -> Self {
         Self::one("invalid_hashing_key", error, Some("hashingKey"))
@@ -105,5 +122,45 @@ impl Failure {
             format!("the result cannot be represented in JavaScript: {error}"),
             None,
         )
+    }
+}
+
+/// A JSON Pointer into a document (`/operations/3/requires/0`) in the package's path style
+/// (`operations[3].requires[0]`), as `validateConfig` writes its paths.
+fn document_path(pointer: &str) -> String {
+    let mut path = String::new();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if !token.is_empty() && token.bytes().all(|byte| byte.is_ascii_digit()) {
+            path.push('[');
+            path.push_str(&token);
+            path.push(']');
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&token);
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document_path;
+
+    #[test]
+    fn pointers_become_package_paths() {
+        assert_eq!(document_path(""), "");
+        assert_eq!(document_path("/version"), "version");
+        assert_eq!(
+            document_path("/operations/3/requires/0"),
+            "operations[3].requires[0]"
+        );
+        assert_eq!(
+            document_path("/automation_keys/managed_with"),
+            "automation_keys.managed_with"
+        );
+        assert_eq!(document_path("/a~1b/c~0d"), "a/b.c~d");
     }
 }

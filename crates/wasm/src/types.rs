@@ -7,7 +7,7 @@
 //! variant or a field, this module stops compiling instead of drifting. Identifiers, names and
 //! hashes keep the engine's types, so they are parsed (and refused) by the engine's own rules.
 
-use portcullis_core::authz::{self as core_authz, Area as CoreArea};
+use portcullis_core::authz as core_authz;
 use portcullis_core::company::{
     AccountOperation as CoreAccountOperation, CompanyRole as CoreCompanyRole,
 };
@@ -17,6 +17,7 @@ use portcullis_core::credential::{
 };
 use portcullis_core::desired as core_desired;
 use portcullis_core::ids::DisplayName;
+use portcullis_core::model::{Model as CoreModel, OperationDef, PresetDef};
 use portcullis_core::permission::{Permission as CorePermission, PermissionSet};
 use portcullis_core::plan::{Feature as CoreFeature, Plan as CorePlan};
 use portcullis_core::secret::SecretHash;
@@ -63,116 +64,61 @@ macro_rules! mirror_enum {
     };
 }
 
-mirror_enum! {
-    /// One of the six additive permissions.
-    Permission mirrors CorePermission {
-        /// Change the protected product's configuration.
-        ModifyConfiguration,
-        /// Upload and replace certificates.
-        UpdateCertificates,
-        /// Run builds, read build logs, download protected binaries, manage automation keys.
-        BuildApplications,
-        /// Edit the custom messages shown to end users.
-        ManageCustomMessages,
-        /// Invite, remove and re-permission members; manage API tokens; read the audit log.
-        UserAndApiManagement,
-        /// Change tenant settings: name, plan, SAML SSO.
-        ModifyTenantSettings,
-    }
+/// A name of the product model: a newtype over the engine's index, read and written as the
+/// name it has in the model in force (see [`portcullis_core::model`]), so that a name the model
+/// lacks is refused where it is read. In TypeScript, a `string`.
+macro_rules! model_name {
+    ($(#[$meta:meta])* $name:ident mirrors $core:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+        #[serde(transparent)]
+        pub struct $name(#[tsify(type = "string")] pub $core);
+
+        impl From<$core> for $name {
+            fn from(value: $core) -> Self {
+                Self(value)
+            }
+        }
+
+        impl From<$name> for $core {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
 }
 
-mirror_enum! {
-    /// A named bundle of permissions.
-    RolePreset mirrors CoreRolePreset {
-        /// All six permissions.
-        PlatformAdmin,
-        /// `modify_configuration` and `update_certificates`.
-        SecurityEngineer,
-        /// `build_applications`.
-        ReleaseEngineer,
-        /// No permission: read-only.
-        ComplianceReviewer,
-    }
+model_name! {
+    /// A permission of the model: additive, one of its catalogue. In the default model, one of
+    /// `"modify_configuration"`, `"update_certificates"`, `"build_applications"`,
+    /// `"manage_custom_messages"`, `"user_and_api_management"`, `"modify_tenant_settings"`
+    /// (every model has the last two: the engine's own rules use them).
+    Permission mirrors CorePermission
 }
 
-mirror_enum! {
-    /// A tenant's plan.
-    Plan mirrors CorePlan {
-        /// One user: the owner.
-        Free,
-        /// Up to 20 members; automation keys.
-        Team,
-        /// Up to 100 members; automation keys, audit log, SAML SSO enforcement.
-        Enterprise,
-    }
+model_name! {
+    /// A role preset of the model: a named bundle of permissions. In the default model, one of
+    /// `"platform_admin"`, `"security_engineer"`, `"release_engineer"`,
+    /// `"compliance_reviewer"`.
+    RolePreset mirrors CoreRolePreset
 }
 
-mirror_enum! {
-    /// A capability that only some plans include.
-    Feature mirrors CoreFeature {
-        /// Build-only automation keys (team and up).
-        AutomationKeys,
-        /// Reading the audit log (enterprise).
-        AuditLog,
-        /// Enforcing SAML single sign-on (enterprise).
-        SamlSso,
-    }
+model_name! {
+    /// A plan of the model (a tenant's). In the default model, one of `"free"`, `"team"`,
+    /// `"enterprise"`.
+    Plan mirrors CorePlan
 }
 
-mirror_enum! {
-    /// The area of the protected product an operation touches.
-    Area mirrors CoreArea {
-        /// Product configuration.
-        Configuration,
-        /// TLS certificates.
-        Certificates,
-        /// Builds, build logs and protected binaries.
-        Builds,
-        /// Custom messages shown to end users.
-        CustomMessages,
-        /// Members and API credentials.
-        UsersAndTokens,
-        /// Tenant name, plan and SSO.
-        TenantSettings,
-        /// The audit log.
-        AuditLog,
-    }
+model_name! {
+    /// A capability that only some plans of the model include. Every model has
+    /// `"automation_keys"`, `"audit_log"` and `"saml_sso"`; it may add its own.
+    Feature mirrors CoreFeature
 }
 
-mirror_enum! {
-    /// An operation of the protected product's catalogue.
-    Operation mirrors CoreOperation {
-        /// Read the product configuration.
-        ReadConfiguration,
-        /// Change the product configuration.
-        WriteConfiguration,
-        /// List and read certificates.
-        ReadCertificates,
-        /// Upload or replace certificates.
-        WriteCertificates,
-        /// List builds and their status.
-        ReadBuilds,
-        /// Start a build.
-        RunBuild,
-        /// Read build logs.
-        ReadBuildLogs,
-        /// Download protected binaries.
-        DownloadBinaries,
-        /// Read custom messages.
-        ReadCustomMessages,
-        /// Edit custom messages.
-        WriteCustomMessages,
-        /// List members and tokens.
-        ReadUsers,
-        /// Invite, remove and re-permission members; manage API tokens.
-        ManageUsers,
-        /// Read tenant settings.
-        ReadTenantSettings,
-        /// Change tenant settings.
-        WriteTenantSettings,
-        /// Read the audit log (enterprise).
-        ReadAuditLog,
-    }
+model_name! {
+    /// An operation of the model, as `authorize` takes it. In the default model, e.g.
+    /// `"run_build"`, `"manage_users"`, `"read_audit_log"`.
+    Operation mirrors CoreOperation
 }
 
 mirror_enum! {
@@ -180,7 +126,8 @@ mirror_enum! {
     CredentialKind mirrors CoreCredentialKind {
         /// A personal API token of a tenant member.
         ApiToken,
-        /// A tenant's build-only automation key.
+        /// A tenant's automation key (it may perform only what the model opens to automation
+        /// keys).
         AutomationKey,
     }
 }
@@ -668,8 +615,10 @@ pub enum Reason {
         /// The missing feature.
         feature: Feature,
     },
-    /// Automation keys may only perform build operations.
+    /// Automation keys may not perform the operation (the model does not open it to them).
     AutomationKeyScope,
+    /// The operation is not in the model in force.
+    UnknownOperation,
 }
 
 impl From<core_authz::Reason> for Reason {
@@ -686,50 +635,65 @@ impl From<core_authz::Reason> for Reason {
                 feature: feature.into(),
             },
             core_authz::Reason::AutomationKeyScope => Self::AutomationKeyScope,
+            core_authz::Reason::UnknownOperation => Self::UnknownOperation,
         }
     }
 }
 
-/// One entry of the operation catalogue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+/// One operation of the model, as `listOperations` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 pub struct OperationInfo {
     /// The operation's name, as `authorize` takes it.
     pub name: Operation,
-    /// The area of the product it touches.
-    pub area: Area,
-    /// The permission it needs, if any (reads mostly need none).
-    #[tsify(type = "Permission | null")]
-    pub required_permission: Option<Permission>,
+    /// The area of the product it touches (a name of the model's choosing, e.g. `builds`).
+    pub area: String,
+    /// What it does, for people.
+    pub description: String,
+    /// Every permission it needs, in catalogue order (none: open to every member).
+    pub requires: Vec<Permission>,
     /// The plan feature it needs, if any.
     #[tsify(type = "Feature | null")]
-    pub required_feature: Option<Feature>,
+    pub feature: Option<Feature>,
+    /// Whether an automation key may perform it.
+    pub automation_keys: bool,
 }
 
-impl From<CoreOperation> for OperationInfo {
-    fn from(operation: CoreOperation) -> Self {
+impl OperationInfo {
+    /// The entry of `operation`, defined as `def` in `model`.
+    pub fn new(model: &CoreModel, operation: CoreOperation, def: &OperationDef) -> Self {
         Self {
             name: operation.into(),
-            area: operation.area().into(),
-            required_permission: operation.required_permission().map(Permission::from),
-            required_feature: operation.required_feature().map(Feature::from),
+            area: def.area.to_string(),
+            description: def.description.to_string(),
+            requires: def.requires.iter_in(model).map(Permission::from).collect(),
+            feature: def.feature.map(Feature::from),
+            automation_keys: def.automation_keys,
         }
     }
 }
 
-/// A role preset and the permissions it stands for.
+/// A role preset of the model and the permissions it stands for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 pub struct RolePresetInfo {
-    /// The preset's name.
+    /// The preset's name, as a desired member's `role`.
     pub name: RolePreset,
-    /// The permissions it grants.
+    /// Who it is for, for people.
+    pub description: String,
+    /// The permissions it grants, in catalogue order.
     pub permissions: Vec<Permission>,
 }
 
-impl From<CoreRolePreset> for RolePresetInfo {
-    fn from(role: CoreRolePreset) -> Self {
+impl RolePresetInfo {
+    /// The entry of `preset`, defined as `def` in `model`.
+    pub fn new(model: &CoreModel, preset: CoreRolePreset, def: &PresetDef) -> Self {
         Self {
-            name: role.into(),
-            permissions: permission_names(role.permissions()),
+            name: preset.into(),
+            description: def.description.to_string(),
+            permissions: def
+                .permissions
+                .iter_in(model)
+                .map(Permission::from)
+                .collect(),
         }
     }
 }
@@ -851,7 +815,8 @@ pub enum IssueRequest {
         #[tsify(type = "number | null", optional)]
         expires_at: Option<Timestamp>,
     },
-    /// A tenant's build-only automation key.
+    /// A tenant's automation key, carrying the permissions the operations open to automation
+    /// keys need.
     AutomationKey {
         /// The owning account.
         #[tsify(type = "string")]
@@ -938,7 +903,7 @@ pub struct DesiredConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
 pub struct DesiredTenant {
-    /// `free`, `team` or `enterprise`.
+    /// A plan of the model (`free`, `team` or `enterprise` in the default model).
     pub plan: String,
     /// Members, owner included.
     #[serde(default)]
@@ -1341,23 +1306,15 @@ outcome! {
 mod tests {
     use super::*;
 
+    fn same_json<C: Serialize, M: Serialize>(core: C, mirror: M) {
+        assert_eq!(
+            serde_json::to_value(core).unwrap(),
+            serde_json::to_value(mirror).unwrap()
+        );
+    }
+
     #[test]
     fn mirrored_enums_keep_the_engine_wire_names() {
-        fn same_json<C: Serialize, M: Serialize>(core: C, mirror: M) {
-            assert_eq!(
-                serde_json::to_value(core).unwrap(),
-                serde_json::to_value(mirror).unwrap()
-            );
-        }
-        for permission in CorePermission::ALL {
-            same_json(permission, Permission::from(permission));
-        }
-        for role in CoreRolePreset::ALL {
-            same_json(role, RolePreset::from(role));
-        }
-        for plan in CorePlan::ALL {
-            same_json(plan, Plan::from(plan));
-        }
         for role in CoreCompanyRole::ALL {
             same_json(role, CompanyRole::from(role));
         }
@@ -1371,17 +1328,79 @@ mod tests {
         for operation in CoreAccountOperation::ALL {
             same_json(operation, AccountOperation::from(operation));
         }
-        for operation in CoreOperation::ALL {
-            same_json(operation, Operation::from(*operation));
-            same_json(operation.area(), Area::from(operation.area()));
+    }
+
+    /// Writes `mirror` as the engine writes `core`, and reads it back; its name.
+    fn round_trip<C, M>(core: C, mirror: M) -> String
+    where
+        C: Serialize,
+        M: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let json = serde_json::to_value(&mirror).unwrap();
+        assert_eq!(json, serde_json::to_value(core).unwrap());
+        assert_eq!(serde_json::from_value::<M>(json.clone()).unwrap(), mirror);
+        json.as_str().unwrap().to_owned()
+    }
+
+    /// Every name of `model`, written while it is in force, is the engine's, and reads back.
+    fn model_names_round_trip(model: &std::sync::Arc<CoreModel>) -> Vec<String> {
+        let _scope = model.enter();
+        let mut names = Vec::new();
+        for (permission, def) in model.permissions() {
+            let name = round_trip(permission, Permission::from(permission));
+            assert_eq!(name, *def.name);
+            names.push(name);
         }
-        for feature in [
-            CoreFeature::AutomationKeys,
-            CoreFeature::AuditLog,
-            CoreFeature::SamlSso,
-        ] {
-            same_json(feature, Feature::from(feature));
+        for (plan, _) in model.plans() {
+            names.push(round_trip(plan, Plan::from(plan)));
         }
+        for (feature, _) in model.features() {
+            // Read through the reasons that carry them.
+            let reason = Reason::from(core_authz::Reason::PlanExcludes { feature });
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(
+                serde_json::from_value::<Reason>(json.clone()).unwrap(),
+                reason
+            );
+            names.push(round_trip(feature, Feature::from(feature)));
+        }
+        for (operation, _) in model.operations() {
+            names.push(round_trip(operation, Operation::from(operation)));
+        }
+        for (preset, def) in model.presets() {
+            let name = round_trip(preset, RolePreset::from(preset));
+            assert_eq!(name, *def.name);
+            names.push(name);
+        }
+        names
+    }
+
+    #[test]
+    fn model_names_are_the_names_of_the_model_in_force() {
+        let default = model_names_round_trip(portcullis_core::model::default_model());
+        for name in ["build_applications", "team", "audit_log", "run_build"] {
+            assert!(default.iter().any(|known| known == name), "{name}");
+        }
+        let documents = std::sync::Arc::new(
+            CoreModel::from_json(
+                r#"{"version": 1,
+                    "permissions": [{"name": "edit_documents"}],
+                    "operations": [{"name": "edit_document", "requires": ["edit_documents"]}],
+                    "plans": [{"name": "solo", "seats": 1}],
+                    "presets": [{"name": "editor", "permissions": ["edit_documents"]}]}"#,
+            )
+            .unwrap(),
+        );
+        let names = model_names_round_trip(&documents);
+        assert!(
+            names.iter().any(|name| name == "edit_documents"),
+            "{names:?}"
+        );
+        // A name of another model is refused where it is read, not ignored.
+        let _scope = documents.enter();
+        assert!(serde_json::from_str::<Permission>(r#""build_applications""#).is_err());
+        assert!(serde_json::from_str::<Plan>(r#""team""#).is_err());
+        assert!(serde_json::from_str::<Operation>(r#""run_build""#).is_err());
     }
 
     #[test]
@@ -1406,7 +1425,22 @@ mod tests {
         );
         assert!(Failure::DECL.contains("ok: false"), "{}", Failure::DECL);
         assert!(Verified::DECL.contains("ok: true"), "{}", Verified::DECL);
-        assert!(Permission::DECL.contains("\"build_applications\""));
+        for decl in [
+            Permission::DECL,
+            Plan::DECL,
+            Feature::DECL,
+            Operation::DECL,
+            RolePreset::DECL,
+        ] {
+            assert!(decl.contains("= string"), "{decl}");
+        }
+        assert!(
+            OperationInfo::DECL.contains("requires: Permission[]")
+                && OperationInfo::DECL.contains("feature: Feature | null")
+                && OperationInfo::DECL.contains("area: string"),
+            "{}",
+            OperationInfo::DECL
+        );
         assert!(
             AccountOperationResult::DECL.contains("AccountOperationDecided | Failure"),
             "{}",

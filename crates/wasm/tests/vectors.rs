@@ -1,6 +1,7 @@
 //! Shared test vectors, native side: `tests/vectors.json` holds inputs and the exact result the
 //! package returns for each; `tests/web.rs` checks the same file inside wasm (Node and
-//! Chromium), so both runtimes are held to the same decisions.
+//! Chromium), so both runtimes are held to the same decisions: under the default model, and
+//! under a second one ([`support::DOCUMENTS_MODEL`]).
 //!
 //! The file is generated deterministically (a seeded random source, a fixed time) by
 //! [`generate`], which also asserts by hand what each case must decide. Regenerate it after a
@@ -20,11 +21,11 @@
 
 mod support;
 
-use portcullis_core::authz::Area;
 use portcullis_core::company::AccountOperation;
 use portcullis_core::credential::{
     self, CredentialRecord as CoreRecord, CredentialState, Issued, Placement,
 };
+use portcullis_core::model::{Model, default_model};
 use portcullis_core::random::SeededRandom;
 use portcullis_core::session::{
     self, AccessRecord as CoreAccessRecord, SessionRecord as CoreSessionRecord, TenantAccess,
@@ -39,8 +40,10 @@ use portcullis_wasm::types::{
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use support::{
-    AccountOperationCase, AuthorizeCase, Decision, SessionCase, ValidateCase, Vectors, VerifyCase,
+    AccountOperationCase, AuthorizeCase, Catalogues, Decision, ModelCases, ModelLoadCase,
+    SessionCase, ValidateCase, Vectors, VerifyCase,
 };
 
 const NOW: u64 = 1_750_000_000;
@@ -118,6 +121,48 @@ fn json_of<T: serde::Serialize>(value: T) -> Value {
     serde_json::to_value(value).unwrap()
 }
 
+/// Runs `f` with `model` in force, as every model-dependent function of the package does with
+/// the model it is given.
+fn within<R>(model: &Arc<Model>, f: impl FnOnce() -> R) -> R {
+    let _scope = model.enter();
+    f()
+}
+
+/// The documents model of the shared support module.
+fn documents_model() -> Arc<Model> {
+    facade::load_model(support::DOCUMENTS_MODEL).unwrap()
+}
+
+/// The permission or plan named `name` in the model in force.
+fn perm(name: &str) -> Permission {
+    name.parse().unwrap()
+}
+
+fn plan(name: &str) -> Plan {
+    name.parse().unwrap()
+}
+
+/// What `Model.load` returns for `document` (JSON text, or an object written as JSON), read
+/// back as JSON: a loaded model writes itself as its document.
+fn load(document: &Value) -> Value {
+    let text = document
+        .as_str()
+        .map_or_else(|| document.to_string(), str::to_owned);
+    match facade::load_model(&text) {
+        Ok(model) => json!({ "ok": true, "model": model.to_document() }),
+        Err(failure) => json_of(failure),
+    }
+}
+
+/// What the three catalogues return for the model in force.
+fn catalogues() -> Catalogues {
+    Catalogues {
+        permissions: json_of(facade::permissions()),
+        role_presets: json_of(facade::role_presets()),
+        operations: json_of(facade::operations()),
+    }
+}
+
 fn code(result: &Value) -> &str {
     if result["ok"] == json!(true) {
         "valid"
@@ -156,7 +201,7 @@ impl Fixture {
         let issued = credential::issue_api_token(&mut self.random, &self.key);
         let record = CoreRecord::active_api_token(
             &issued,
-            self.placement(Plan::Team, "deploy"),
+            self.placement(plan("team"), "deploy"),
             self.owner.clone(),
             permissions,
             Some(Timestamp::from_unix_seconds(NOW + 3600)),
@@ -188,13 +233,12 @@ fn generate() -> Vectors {
         random,
     };
 
-    let scope =
-        PermissionSet::only(Permission::BuildApplications).with(Permission::UpdateCertificates);
+    let scope = PermissionSet::only(perm("build_applications")).with(perm("update_certificates"));
     let (token, token_record) = fixture.token(scope);
-    let (other, other_record) = fixture.token(PermissionSet::ALL);
-    let (automation, automation_record) = fixture.automation_key(Plan::Team, true);
-    let (disabled, disabled_record) = fixture.automation_key(Plan::Team, false);
-    let (on_free, on_free_record) = fixture.automation_key(Plan::Free, true);
+    let (other, other_record) = fixture.token(PermissionSet::all());
+    let (automation, automation_record) = fixture.automation_key(plan("team"), true);
+    let (disabled, disabled_record) = fixture.automation_key(plan("team"), false);
+    let (on_free, on_free_record) = fixture.automation_key(plan("free"), true);
 
     let token_text = token.secret.expose().to_owned();
     let other_secret = other.secret.expose().split_once(':').unwrap().1;
@@ -325,14 +369,14 @@ fn generate() -> Vectors {
         "tenant_id": fixture.tenant,
         "user_id": fixture.owner,
         "key_id": other.key_id,
-        "permissions": PermissionSet::ALL,
+        "permissions": PermissionSet::all(),
         "plan": "enterprise",
     });
 
-    let operations = Operation::ALL
-        .iter()
+    let operations = Operation::all()
+        .into_iter()
         .map(|operation| operation.name())
-        .chain(["drop_tables"]);
+        .chain(["drop_tables".to_owned()]);
     let authorize_cases: Vec<AuthorizeCase> = [
         (
             "api token: builds and certificates on team",
@@ -347,8 +391,8 @@ fn generate() -> Vectors {
         decisions: operations
             .clone()
             .map(|operation| Decision {
-                operation: operation.to_owned(),
-                result: decide(&principal, operation),
+                result: decide(&principal, &operation),
+                operation,
             })
             .collect(),
         principal,
@@ -384,27 +428,41 @@ fn generate() -> Vectors {
         reason(token_case, "read_users"),
         (json!(true), json!("open_to_members"))
     );
-    for operation in Operation::ALL {
-        let expected = if operation.area() == Area::Builds {
-            json!(true)
-        } else {
-            json!(false)
-        };
-        let (allow, code) = reason(automation_case, operation.name());
-        assert_eq!(allow, expected, "automation key, {operation}");
-        if operation.area() != Area::Builds {
+    let mut builds = 0;
+    for (operation, def) in default_model().operations() {
+        // The default model opens exactly the build operations to automation keys.
+        assert_eq!(def.automation_keys, &*def.area == "builds", "{operation}");
+        builds += usize::from(def.automation_keys);
+        let (allow, code) = reason(automation_case, &operation.name());
+        assert_eq!(
+            allow,
+            json!(def.automation_keys),
+            "automation key, {operation}"
+        );
+        if !def.automation_keys {
             assert_eq!(code, "automation_key_scope", "automation key, {operation}");
         }
         assert_eq!(
-            reason(admin_case, operation.name()).0,
+            reason(admin_case, &operation.name()).0,
             json!(true),
             "admin, {operation}"
         );
     }
+    assert_eq!(builds, 4);
     for case in &authorize_cases {
         let unknown = &case.decisions.last().unwrap().result;
         assert_eq!(unknown["errors"][0]["code"], "unknown_operation");
     }
+    let (_, automation_scope) = automation_case
+        .decisions
+        .iter()
+        .map(|decision| (decision.operation.as_str(), &decision.result))
+        .find(|(operation, _)| *operation == "manage_users")
+        .unwrap();
+    assert_eq!(
+        automation_scope["message"],
+        "automation keys may not perform this operation"
+    );
 
     let validate_cases: Vec<ValidateCase> = [
         (
@@ -500,12 +558,15 @@ fn generate() -> Vectors {
 
     let account_operation_allowed_cases = account_operation_cases();
     let session_cases = session_cases(&mut fixture, &hashing_key);
+    let documents = documents_cases(&hashing_key);
 
     Vectors {
         about: "Shared test vectors of portcullis-wasm: inputs and the exact result of \
                 verifyCredential, authorize, validateConfig, accountOperationAllowed, the \
-                account catalogues, and locateSession, accessRecordKey, verifySession and \
-                verifySignedIn, checked natively \
+                account catalogues, locateSession, accessRecordKey, verifySession and \
+                verifySignedIn under the default model; the catalogues of that model; \
+                Model.load of valid and broken documents; and the same functions under a \
+                second model (documents: support::DOCUMENTS_MODEL), checked natively \
                 (crates/wasm/tests/vectors.rs) and in wasm under Node and Chromium \
                 (crates/wasm/tests/web.rs). Generated, do not edit: \
                 PORTCULLIS_WRITE_VECTORS=1 cargo test -p portcullis-wasm --test vectors"
@@ -520,6 +581,9 @@ fn generate() -> Vectors {
         account_permissions_matrix: json_of(facade::account_permissions_matrix()),
         account_operation_allowed: account_operation_allowed_cases,
         sessions: session_cases,
+        catalogues: catalogues(),
+        model_load: model_load_cases(),
+        documents,
     }
 }
 
@@ -545,8 +609,7 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
     let second_tenant = TenantId::generate(&mut fixture.random);
     let stranger_tenant = TenantId::generate(&mut fixture.random);
     let someone_else = UserId::generate(&mut fixture.random);
-    let scope =
-        PermissionSet::only(Permission::BuildApplications).with(Permission::UpdateCertificates);
+    let scope = PermissionSet::only(perm("build_applications")).with(perm("update_certificates"));
 
     let record = CoreSessionRecord {
         session_id: issued.id.clone(),
@@ -566,15 +629,15 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
                 fixture.tenant.clone(),
                 TenantAccess {
                     permissions: scope,
-                    plan: Plan::Team,
+                    plan: plan("team"),
                     sso: None,
                 },
             ),
             (
                 second_tenant.clone(),
                 TenantAccess {
-                    permissions: PermissionSet::ALL,
-                    plan: Plan::Enterprise,
+                    permissions: PermissionSet::all(),
+                    plan: plan("enterprise"),
                     sso: None,
                 },
             ),
@@ -837,7 +900,7 @@ fn session_cases(fixture: &mut Fixture, hashing_key: &str) -> Vec<SessionCase> {
     );
     assert_eq!(principal(1), principal(0));
     assert_eq!(principal(2)["tenant_id"], json!(second_tenant));
-    assert_eq!(principal(2)["permissions"], json!(PermissionSet::ALL));
+    assert_eq!(principal(2)["permissions"], json!(PermissionSet::all()));
     assert_eq!(principal(2)["plan"], "enterprise");
     assert_eq!(
         cases[0].signed_in,
@@ -1021,6 +1084,327 @@ fn account_operation_cases() -> Vec<AccountOperationCase> {
     cases
 }
 
+/// `Model.load` of valid and broken documents: every problem of a broken one at once.
+fn model_load_cases() -> Vec<ModelLoadCase> {
+    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+        (
+            "the documents model, as JSON text",
+            json!(support::DOCUMENTS_MODEL),
+            vec![],
+        ),
+        (
+            "the default model's own document reads back",
+            default_model().to_document(),
+            vec![],
+        ),
+        (
+            "every problem at once",
+            json!({
+                "version": 2,
+                "product": "Broken",
+                "permissions": [
+                    { "name": "Edit Documents" },
+                    { "name": "publish" },
+                    { "name": "publish" }
+                ],
+                "features": [{ "name": "history" }],
+                "operations": [
+                    { "name": "publish_document", "requires": ["publish", "approve"],
+                      "feature": "history" },
+                    { "name": "export", "feature": "watermarks", "automation_keys": true }
+                ],
+                "plans": [
+                    { "name": "business", "seats": 50 },
+                    { "name": "starter", "seats": 3 },
+                    { "name": "huge", "seats": 0 }
+                ],
+                "presets": [{ "name": "editor", "permissions": ["edit_documents"] }],
+                "automation_keys": { "managed_with": "root" }
+            }),
+            vec![
+                "unsupported_version",
+                "invalid_name",
+                "duplicate_name",
+                "plans_out_of_order",
+                "invalid_seat_limit",
+                "unknown_permission",
+                "unreachable_operation",
+                "unknown_feature",
+                "unreachable_for_automation_keys",
+                "unknown_permission",
+                "unknown_permission",
+            ],
+        ),
+        (
+            "no plans and no operations",
+            json!({ "version": 1, "permissions": [], "operations": [], "plans": [] }),
+            vec!["no_plans", "no_operations"],
+        ),
+        (
+            "not JSON",
+            json!(r#"{"version": 1, "permissions": ["#),
+            vec!["syntax"],
+        ),
+        (
+            "a field the format does not have",
+            json!(
+                r#"{"version": 1, "permissions": [], "operations": [], "plans": [], "colour": "red"}"#
+            ),
+            vec!["syntax"],
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, document, codes)| {
+            let result = load(&document);
+            if codes.is_empty() {
+                assert_eq!(result["ok"], true, "{name}: {result}");
+            } else {
+                let found: Vec<&str> = result["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|error| error["code"].as_str().unwrap())
+                    .collect();
+                assert_eq!(found, codes, "{name}: {result}");
+            }
+            ModelLoadCase {
+                name: name.to_owned(),
+                document,
+                result,
+            }
+        })
+        .collect()
+}
+
+/// The package under the documents model: credentials issued and verified, principals
+/// authorized and configurations validated with its names, and the default model's refused.
+fn documents_cases(hashing_key: &str) -> ModelCases {
+    let model = documents_model();
+    within(&model, || {
+        let mut random = SeededRandom::new(7);
+        let account = AccountId::generate(&mut random);
+        let tenant = TenantId::generate(&mut random);
+        let owner = UserId::generate(&mut random);
+        let mut issue = |request: Value| -> Value {
+            let mut request = request;
+            request["account_id"] = json!(account);
+            request["tenant_id"] = json!(tenant);
+            let issued = json_of(facade::issue(
+                serde_json::from_value(request).unwrap(),
+                hashing_key,
+                &mut random,
+            ));
+            assert_eq!(issued["ok"], true, "{issued}");
+            issued
+        };
+        let token = |plan: &str, permissions: &[&str]| {
+            json!({ "kind": "api_token", "name": "laptop", "owner": owner, "plan": plan,
+                    "permissions": permissions })
+        };
+        let key = |plan: &str| json!({ "kind": "automation_key", "name": "ci", "plan": plan });
+        let publisher = issue(token("business", &["publish_documents", "edit_documents"]));
+        let editor = issue(token("starter", &["edit_documents"]));
+        let automation = issue(key("corporate"));
+        let on_starter = issue(key("starter"));
+
+        let verify_cases: Vec<VerifyCase> = [
+            ("publisher's token on business", &publisher, "valid"),
+            ("editor's token on starter", &editor, "valid"),
+            ("automation key on corporate", &automation, "valid"),
+            (
+                "automation key on starter, whose plan has no automation keys",
+                &on_starter,
+                "disabled",
+            ),
+        ]
+        .into_iter()
+        .map(|(name, issued, expected)| {
+            let credential = issued["secret"].as_str().unwrap().to_owned();
+            let record = issued["record"].clone();
+            let result = verify(hashing_key, NOW, &credential, &record);
+            assert_eq!(code(&result), expected, "{name}: {result}");
+            VerifyCase {
+                name: name.to_owned(),
+                credential,
+                record,
+                result,
+            }
+        })
+        .collect();
+        let principal = |index: usize| verify_cases[index].result["principal"].clone();
+        assert_eq!(
+            principal(0)["permissions"],
+            json!(["edit_documents", "publish_documents"])
+        );
+        assert_eq!(principal(0)["plan"], "business");
+        // What the model opens to automation keys needs no permission: a key carries none.
+        assert_eq!(principal(2)["permissions"], json!([]));
+
+        let operations: Vec<String> = Operation::all()
+            .into_iter()
+            .map(|operation| operation.name())
+            .chain(["run_build".to_owned()])
+            .collect();
+        let authorize_cases: Vec<AuthorizeCase> = [
+            ("publisher on business", principal(0)),
+            ("editor on starter", principal(1)),
+            ("automation key on corporate", principal(2)),
+        ]
+        .into_iter()
+        .map(|(name, principal)| AuthorizeCase {
+            name: name.to_owned(),
+            decisions: operations
+                .iter()
+                .map(|operation| Decision {
+                    operation: operation.clone(),
+                    result: decide(&principal, operation),
+                })
+                .collect(),
+            principal,
+        })
+        .collect();
+        let outcome = |case: usize, operation: &str| -> Value {
+            let decision = authorize_cases[case]
+                .decisions
+                .iter()
+                .find(|decision| decision.operation == operation)
+                .unwrap();
+            let result = &decision.result;
+            if result["ok"] == true {
+                json!([result["allow"], result["reason"]])
+            } else {
+                json!(result["errors"][0]["code"])
+            }
+        };
+        let reason = |allow: bool, code: &str, detail: Value| {
+            let mut reason = json!({ "code": code });
+            if let Value::Object(detail) = detail {
+                reason.as_object_mut().unwrap().extend(detail);
+            }
+            json!([allow, reason])
+        };
+        assert_eq!(
+            outcome(0, "publish_document"),
+            reason(
+                true,
+                "granted",
+                json!({ "permission": "publish_documents" })
+            )
+        );
+        assert_eq!(
+            outcome(0, "restore_version"),
+            reason(true, "granted", json!({ "permission": "edit_documents" }))
+        );
+        assert_eq!(
+            outcome(0, "manage_members"),
+            reason(
+                false,
+                "missing_permission",
+                json!({ "permission": "user_and_api_management" })
+            )
+        );
+        assert_eq!(
+            outcome(1, "publish_document"),
+            reason(
+                false,
+                "missing_permission",
+                json!({ "permission": "publish_documents" })
+            )
+        );
+        assert_eq!(
+            outcome(1, "restore_version"),
+            reason(
+                false,
+                "plan_excludes",
+                json!({ "feature": "version_history" })
+            )
+        );
+        assert_eq!(
+            outcome(2, "read_documents"),
+            reason(true, "open_to_members", Value::Null)
+        );
+        assert_eq!(
+            outcome(2, "publish_document"),
+            reason(false, "automation_key_scope", Value::Null)
+        );
+        for case in 0..authorize_cases.len() {
+            assert_eq!(outcome(case, "run_build"), json!("unknown_operation"));
+        }
+
+        let validate_cases: Vec<ValidateCase> = [
+            (
+                "a business tenant of editors and publishers",
+                json!({
+                    "actor_permissions": ["user_and_api_management", "publish_documents", "edit_documents"],
+                    "tenant": {
+                        "plan": "business",
+                        "members": [
+                            { "email": "owner@example.com", "owner": true },
+                            { "email": "pat@example.com", "role": "publisher" },
+                            { "email": "eve@example.com", "permissions": ["edit_documents"] },
+                            { "email": "max@example.com", "permissions": ["user_and_api_management"] }
+                        ],
+                        "api_tokens": [
+                            { "name": "cms", "owner": "pat@example.com", "permissions": ["publish_documents"] }
+                        ]
+                    }
+                }),
+                vec![],
+            ),
+            (
+                "a starter tenant over its seats, with the default model's names",
+                json!({
+                    "tenant": {
+                        "plan": "starter",
+                        "members": [
+                            { "email": "owner@example.com", "owner": true },
+                            { "email": "a@example.com", "permissions": ["build_applications"] },
+                            { "email": "b@example.com", "role": "release_engineer" },
+                            { "email": "c@example.com", "role": "editor" }
+                        ],
+                        "automation_keys": [{ "name": "ci" }]
+                    }
+                }),
+                vec![
+                    "unknown_permission",
+                    "unknown_role",
+                    "plan_limit",
+                    "plan_feature_unavailable",
+                ],
+            ),
+            (
+                "a plan of the default model",
+                json!({ "tenant": { "plan": "team" } }),
+                vec!["unknown_plan"],
+            ),
+        ]
+        .into_iter()
+        .map(|(name, config, codes)| {
+            let result = validate(&config);
+            let found: Vec<&str> = result["errors"]
+                .as_array()
+                .map(|errors| errors.iter().map(|e| e["code"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            assert_eq!(found, codes, "{name}: {result}");
+            ValidateCase {
+                name: name.to_owned(),
+                config,
+                result,
+            }
+        })
+        .collect();
+
+        ModelCases {
+            document: model.to_document(),
+            catalogues: catalogues(),
+            verify: verify_cases,
+            authorize: authorize_cases,
+            validate: validate_cases,
+        }
+    })
+}
+
 #[test]
 fn vectors_file_is_what_the_generator_produces() {
     let generated = format!("{}\n", serde_json::to_string_pretty(&generate()).unwrap());
@@ -1170,6 +1554,165 @@ fn native_results_match_every_vector() {
                 case.name, decision.operation
             );
         }
+    }
+    assert_eq!(json_of(catalogues()), json_of(&vectors.catalogues));
+    assert!(vectors.model_load.len() >= 5);
+    for case in &vectors.model_load {
+        assert_eq!(load(&case.document), case.result, "{}", case.name);
+    }
+    let documents = documents_model();
+    within(&documents, || {
+        let cases = &vectors.documents;
+        assert_eq!(documents.to_document(), cases.document);
+        assert_eq!(json_of(catalogues()), json_of(&cases.catalogues));
+        for case in &cases.verify {
+            let result = verify(
+                &vectors.hashing_key,
+                vectors.now,
+                &case.credential,
+                &case.record,
+            );
+            assert_eq!(result, case.result, "{}", case.name);
+        }
+        for case in &cases.authorize {
+            for decision in &case.decisions {
+                let result = decide(&case.principal, &decision.operation);
+                assert_eq!(
+                    result, decision.result,
+                    "{}: {}",
+                    case.name, decision.operation
+                );
+            }
+        }
+        for case in &cases.validate {
+            assert_eq!(validate(&case.config), case.result, "{}", case.name);
+        }
+    });
+}
+
+#[test]
+fn a_second_model_authorizes_with_its_own_names() {
+    let documents = documents_model();
+    let mut random = SeededRandom::new(11);
+    let key = HashingKey::generate(&mut random);
+    let key_id = credential::issue_api_token(&mut random, &key).key_id;
+    let principal = |permissions: &[&str], plan: &str| {
+        json!({
+            "kind": "user",
+            "account_id": "acc_00000000000000aa",
+            "tenant_id": "ten_00000000000000bb",
+            "user_id": "usr_00000000000000cc",
+            "key_id": key_id,
+            "permissions": permissions,
+            "plan": plan,
+        })
+    };
+    within(&documents, || {
+        let publisher = principal(&["publish_documents"], "starter");
+        let allowed = decide(&publisher, "publish_document");
+        assert_eq!(
+            allowed,
+            json!({
+                "ok": true,
+                "allow": true,
+                "reason": { "code": "granted", "permission": "publish_documents" },
+                "message": "granted by `publish_documents`",
+            })
+        );
+        let editor = principal(&["edit_documents"], "business");
+        let denied = decide(&editor, "publish_document");
+        assert_eq!(denied["allow"], false, "{denied}");
+        assert_eq!(
+            denied["reason"],
+            json!({ "code": "missing_permission", "permission": "publish_documents" })
+        );
+        // The default model's names are not this model's: refused, never ignored.
+        let stranger = principal(&["build_applications"], "team");
+        let refused = serde_json::from_value::<Principal>(stranger).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("unknown permission `build_applications`"),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("edit_documents"),
+            "the message names what the model has: {refused}"
+        );
+        assert_eq!(
+            decide(&publisher, "run_build")["errors"][0]["code"],
+            "unknown_operation"
+        );
+        assert_eq!(
+            json_of(facade::permissions()),
+            json!([
+                "edit_documents",
+                "publish_documents",
+                "user_and_api_management",
+                "modify_tenant_settings"
+            ])
+        );
+    });
+    // The same principal under the default model: the documents names are unknown there.
+    assert!(
+        serde_json::from_value::<Principal>(principal(&["publish_documents"], "starter")).is_err()
+    );
+}
+
+#[test]
+fn broken_model_documents_report_every_problem_with_its_code_and_path() {
+    let vectors = support::vectors();
+    let broken = vectors
+        .model_load
+        .iter()
+        .find(|case| case.name == "every problem at once")
+        .unwrap();
+    let problems: Vec<(&str, Option<&str>)> = broken.result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| {
+            assert_ne!(error["message"], "", "{error}");
+            (error["code"].as_str().unwrap(), error["path"].as_str())
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("unsupported_version", Some("version")),
+            ("invalid_name", Some("permissions[0].name")),
+            ("duplicate_name", Some("permissions[2].name")),
+            ("plans_out_of_order", Some("plans[1].seats")),
+            ("invalid_seat_limit", Some("plans[2].seats")),
+            ("unknown_permission", Some("operations[0].requires[1]")),
+            ("unreachable_operation", Some("operations[0].feature")),
+            ("unknown_feature", Some("operations[1].feature")),
+            (
+                "unreachable_for_automation_keys",
+                Some("operations[1].automation_keys")
+            ),
+            ("unknown_permission", Some("presets[0].permissions[0]")),
+            ("unknown_permission", Some("automation_keys.managed_with")),
+        ]
+    );
+    assert_eq!(broken.result["ok"], false);
+    let syntax = vectors
+        .model_load
+        .iter()
+        .find(|case| case.name == "not JSON")
+        .unwrap();
+    assert!(
+        syntax.result["errors"][0].get("path").is_none(),
+        "{}",
+        syntax.result
+    );
+    // A model's document reads back to the same model.
+    for case in vectors
+        .model_load
+        .iter()
+        .filter(|case| case.result["ok"] == true)
+    {
+        assert_eq!(load(&case.result["model"]), case.result, "{}", case.name);
     }
 }
 

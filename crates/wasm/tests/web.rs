@@ -23,14 +23,38 @@ mod support;
 
 use portcullis_wasm::types::{AuthorizeResult, SignedInResult, VerifyResult};
 use portcullis_wasm::{
-    access_record_key, account_operation_allowed, account_permissions_matrix, authorize_operation,
-    credential_key_id, generate_hashing_key, issue_credential, list_account_operations,
-    list_company_roles, list_operations, list_permissions, list_role_presets, locate_session,
-    validate_config, verify_credential, verify_session, verify_signed_in,
+    Model, access_record_key, account_operation_allowed, account_permissions_matrix,
+    authorize_operation, credential_key_id, generate_hashing_key, issue_credential,
+    list_account_operations, list_company_roles, list_operations, list_permissions,
+    list_role_presets, locate_session, validate_config, verify_credential, verify_session,
+    verify_signed_in,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::JsValue;
+use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
+
+/// The default model, built into the package.
+fn default() -> Model {
+    Model::default_model()
+}
+
+/// A document given to `Model.load`: JSON text as a JavaScript string, anything else as a
+/// plain object.
+fn document_of(document: &Value) -> JsValue {
+    match document.as_str() {
+        Some(text) => JsValue::from_str(text),
+        None => js_of(document),
+    }
+}
+
+/// The model `Model.load` returns for a valid document, taken out of its `{ ok, model }`.
+fn loaded(document: JsValue) -> Model {
+    let result = Model::load(document);
+    assert_eq!(json_of(&result)["ok"], true, "{}", json_of(&result));
+    let model = js_sys::Reflect::get(&result, &JsValue::from_str("model")).unwrap();
+    Model::try_from_js_value(model).unwrap()
+}
 
 /// A JavaScript value read back as JSON, the way a caller would serialise it.
 fn json_of(value: &JsValue) -> Value {
@@ -63,7 +87,18 @@ fn verify_case(name: &str) -> (support::Vectors, usize) {
 }
 
 fn run_verify(vectors: &support::Vectors, case: &support::VerifyCase, record: JsValue) -> Value {
+    verify_in(&default(), vectors, case, record)
+}
+
+/// `verifyCredential` of a case under `model`.
+fn verify_in(
+    model: &Model,
+    vectors: &support::Vectors,
+    case: &support::VerifyCase,
+    record: JsValue,
+) -> Value {
     json_of(&verify_credential(
+        model,
         Some(case.credential.clone()),
         record,
         &vectors.hashing_key,
@@ -127,6 +162,7 @@ fn refused_credentials_carry_their_codes() {
     // No header at all (`undefined` from JavaScript) is malformed, not an exception.
     let vectors = support::vectors();
     let missing = json_of(&verify_credential(
+        &default(),
         None,
         JsValue::UNDEFINED,
         &vectors.hashing_key,
@@ -140,20 +176,30 @@ fn an_automation_key_is_refused_every_non_build_operation() {
     let (vectors, index) = verify_case("automation key in a Bearer header");
     let case = &vectors.verify[index];
     let principal = run_verify(&vectors, case, js_of(&case.record))["principal"].clone();
-    let operations = json_of(&list_operations());
+    let operations = json_of(&list_operations(&default()));
     let operations = operations.as_array().unwrap();
     assert_eq!(operations.len(), 15);
     let mut refused = 0;
     for operation in operations {
         let name = operation["name"].as_str().unwrap();
-        let decision = json_of(&authorize_operation(js_of(&principal), name));
+        let decision = json_of(&authorize_operation(&default(), js_of(&principal), name));
         assert_eq!(decision["ok"], true, "{name}");
-        if operation["area"] == "builds" {
+        // The default model opens its build operations, and only those, to automation keys.
+        assert_eq!(
+            operation["automation_keys"],
+            operation["area"] == "builds",
+            "{name}"
+        );
+        if operation["automation_keys"] == true {
             assert_eq!(decision["allow"], true, "{name}");
         } else {
             refused += 1;
             assert_eq!(decision["allow"], false, "{name}");
             assert_eq!(decision["reason"]["code"], "automation_key_scope", "{name}");
+            assert_eq!(
+                decision["message"],
+                "automation keys may not perform this operation"
+            );
         }
     }
     assert_eq!(refused, 11);
@@ -165,6 +211,7 @@ fn every_authorization_vector_decides_as_natively() {
     for case in &vectors.authorize {
         for decision in &case.decisions {
             let result = json_of(&authorize_operation(
+                &default(),
                 js_of(&case.principal),
                 &decision.operation,
             ));
@@ -181,7 +228,7 @@ fn every_authorization_vector_decides_as_natively() {
 fn validation_reports_every_violated_rule_at_once() {
     let vectors = support::vectors();
     for case in &vectors.validate {
-        let result = json_of(&validate_config(js_of(&case.config)));
+        let result = json_of(&validate_config(&default(), js_of(&case.config)));
         assert_eq!(result, case.result, "{}", case.name);
     }
     let broken = vectors
@@ -189,9 +236,10 @@ fn validation_reports_every_violated_rule_at_once() {
         .iter()
         .find(|case| case.name == "every rule broken at once")
         .unwrap();
-    let result = json_of(&validate_config(JsValue::from_str(
-        &broken.config.to_string(),
-    )));
+    let result = json_of(&validate_config(
+        &default(),
+        JsValue::from_str(&broken.config.to_string()),
+    ));
     let errors = result["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 10);
     assert_eq!(errors[0]["path"], "tenant.members[0].permissions[1]");
@@ -205,6 +253,7 @@ fn results_round_trip_through_json() {
     let vectors = support::vectors();
     let case = &vectors.verify[0];
     let result = verify_credential(
+        &default(),
         Some(case.credential.clone()),
         js_of(&case.record),
         &vectors.hashing_key,
@@ -223,8 +272,12 @@ fn results_round_trip_through_json() {
     // A principal that went through JSON (an object or its text) authorizes the same way.
     let principal = json_of(&result)["principal"].clone();
     for operation in ["run_build", "write_configuration", "read_audit_log"] {
-        let from_object = authorize_operation(js_of(&principal), operation);
-        let from_text = authorize_operation(JsValue::from_str(&principal.to_string()), operation);
+        let from_object = authorize_operation(&default(), js_of(&principal), operation);
+        let from_text = authorize_operation(
+            &default(),
+            JsValue::from_str(&principal.to_string()),
+            operation,
+        );
         assert_eq!(json_of(&from_object), json_of(&from_text), "{operation}");
         let decided: AuthorizeResult = serde_wasm_bindgen::from_value(from_object).unwrap();
         let AuthorizeResult::Success(decided) = decided else {
@@ -262,8 +315,9 @@ fn issued_credentials_come_from_web_crypto_and_verify() {
         "plan": "enterprise",
         "permissions": ["modify_configuration"],
     });
-    let first = json_of(&issue_credential(js_of(&request), &key));
+    let first = json_of(&issue_credential(&default(), js_of(&request), &key));
     let second = json_of(&issue_credential(
+        &default(),
         JsValue::from_str(&request.to_string()),
         &key,
     ));
@@ -275,6 +329,7 @@ fn issued_credentials_come_from_web_crypto_and_verify() {
     assert_eq!(located["storage_key"], first["storage_key"]);
     assert_eq!(located["key_id"], first["record"]["key_id"]);
     let verified = json_of(&verify_credential(
+        &default(),
         Some(secret.to_owned()),
         js_of(&first["record"]),
         &key,
@@ -286,6 +341,7 @@ fn issued_credentials_come_from_web_crypto_and_verify() {
     );
     // The other token's record does not accept this secret.
     let crossed = json_of(&verify_credential(
+        &default(),
         Some(secret.to_owned()),
         js_of(&second["record"]),
         &key,
@@ -305,6 +361,7 @@ fn bad_inputs_are_failures_not_exceptions() {
 
     assert_eq!(
         code_of(verify_credential(
+            &default(),
             credential(),
             JsValue::from_str("{not json"),
             key,
@@ -315,6 +372,7 @@ fn bad_inputs_are_failures_not_exceptions() {
     let mut wrong_types = case.record.clone();
     wrong_types["permissions"] = json!(["root"]);
     let failure = json_of(&verify_credential(
+        &default(),
         credential(),
         js_of(&wrong_types),
         key,
@@ -323,6 +381,7 @@ fn bad_inputs_are_failures_not_exceptions() {
     assert_eq!(failure["errors"][0]["path"], "record");
     assert_eq!(
         code_of(verify_credential(
+            &default(),
             credential(),
             js_of(&case.record),
             "short",
@@ -333,6 +392,7 @@ fn bad_inputs_are_failures_not_exceptions() {
     for bad_time in [-1.0, f64::NAN, f64::INFINITY] {
         assert_eq!(
             code_of(verify_credential(
+                &default(),
                 credential(),
                 js_of(&case.record),
                 key,
@@ -343,6 +403,7 @@ fn bad_inputs_are_failures_not_exceptions() {
     }
     assert_eq!(
         code_of(authorize_operation(
+            &default(),
             js_of(&json!({"kind": "robot"})),
             "run_build"
         )),
@@ -350,29 +411,35 @@ fn bad_inputs_are_failures_not_exceptions() {
     );
     assert_eq!(
         code_of(authorize_operation(
+            &default(),
             js_of(&vectors.authorize[0].principal),
             "drop_tables"
         )),
         "unknown_operation"
     );
     assert_eq!(
-        code_of(validate_config(js_of(
-            &json!({"tenant": {"plan": "team", "colour": "red"}})
-        ))),
+        code_of(validate_config(
+            &default(),
+            js_of(&json!({"tenant": {"plan": "team", "colour": "red"}}))
+        )),
         "invalid_input"
     );
     assert_eq!(
-        code_of(issue_credential(js_of(&json!({"kind": "api_token"})), key)),
+        code_of(issue_credential(
+            &default(),
+            js_of(&json!({"kind": "api_token"})),
+            key
+        )),
         "invalid_input"
     );
 }
 
 #[wasm_bindgen_test]
 fn catalogues_list_the_engine_names() {
-    let permissions = json_of(&list_permissions());
+    let permissions = json_of(&list_permissions(&default()));
     assert_eq!(permissions.as_array().unwrap().len(), 6);
     assert_eq!(permissions[2], "build_applications");
-    let presets = json_of(&list_role_presets());
+    let presets = json_of(&list_role_presets(&default()));
     let release = presets
         .as_array()
         .unwrap()
@@ -380,17 +447,33 @@ fn catalogues_list_the_engine_names() {
         .find(|preset| preset["name"] == "release_engineer")
         .unwrap();
     assert_eq!(release["permissions"], json!(["build_applications"]));
-    let operations = json_of(&list_operations());
+    let operations = json_of(&list_operations(&default()));
     let audit = operations
         .as_array()
         .unwrap()
         .iter()
         .find(|operation| operation["name"] == "read_audit_log")
         .unwrap();
-    assert_eq!(audit["required_permission"], "user_and_api_management");
-    assert_eq!(audit["required_feature"], "audit_log");
+    assert_eq!(
+        audit,
+        &json!({
+            "name": "read_audit_log",
+            "area": "audit_log",
+            "description": "Read the audit log (enterprise)",
+            "requires": ["user_and_api_management"],
+            "feature": "audit_log",
+            "automation_keys": false,
+        })
+    );
     let read = &operations[0];
-    assert_eq!(read["required_permission"], Value::Null);
+    assert_eq!(read["requires"], json!([]));
+    assert_eq!(read["feature"], Value::Null);
+    assert_eq!(release["description"], "Builds and automation keys");
+    // The default model's catalogues are the vectors'.
+    let vectors = support::vectors();
+    assert_eq!(permissions, vectors.catalogues.permissions);
+    assert_eq!(presets, vectors.catalogues.role_presets);
+    assert_eq!(operations, vectors.catalogues.operations);
 }
 
 fn allowed(roles: Value, operation: &str) -> Value {
@@ -565,6 +648,7 @@ fn run_session(
 ) -> (Value, Value) {
     let now = Some(vectors.now as f64);
     let verified = verify_session(
+        &default(),
         Some(case.session.clone()),
         record_of(&case.session_record, as_text),
         record_of(&case.access_record, as_text),
@@ -573,6 +657,7 @@ fn run_session(
         now,
     );
     let signed_in = verify_signed_in(
+        &default(),
         Some(case.session.clone()),
         record_of(&case.session_record, as_text),
         record_of(&case.access_record, as_text),
@@ -637,8 +722,13 @@ fn a_valid_session_acts_with_what_its_user_holds_in_the_tenant_named() {
         json!(["update_certificates", "build_applications"])
     );
     // The principal authorizes like any other: certificates yes, configuration no.
-    let decide =
-        |principal: &Value, operation| json_of(&authorize_operation(js_of(principal), operation));
+    let decide = |principal: &Value, operation| {
+        json_of(&authorize_operation(
+            &default(),
+            js_of(principal),
+            operation,
+        ))
+    };
     assert_eq!(decide(principal, "write_certificates")["allow"], true);
     assert_eq!(decide(principal, "write_configuration")["allow"], false);
     // In the user's other tenant, the same session holds everything.
@@ -660,6 +750,7 @@ fn a_valid_session_acts_with_what_its_user_holds_in_the_tenant_named() {
     );
     // Typed, straight from JavaScript or through JSON text, the answer is the same.
     let result = verify_signed_in(
+        &default(),
         Some(case.session.clone()),
         js_of(&case.session_record),
         js_of(&case.access_record),
@@ -720,6 +811,7 @@ fn refused_sessions_carry_the_precise_code_and_the_public_answer() {
     // a well-formed session with no records is unknown.
     let vectors = support::vectors();
     let nothing = json_of(&verify_session(
+        &default(),
         None,
         JsValue::UNDEFINED,
         JsValue::UNDEFINED,
@@ -734,6 +826,7 @@ fn refused_sessions_carry_the_precise_code_and_the_public_answer() {
     );
     let (vectors, index) = session_case("session, bare");
     let unread = json_of(&verify_signed_in(
+        &default(),
         Some(vectors.sessions[index].session.clone()),
         JsValue::NULL,
         JsValue::UNDEFINED,
@@ -766,6 +859,7 @@ fn bad_session_inputs_are_failures_not_exceptions() {
     extra["tenant_id"] = json!("ten_0000000000000001");
     assert_eq!(
         problem(verify_session(
+            &default(),
             session(),
             js_of(&extra),
             access(),
@@ -777,6 +871,7 @@ fn bad_session_inputs_are_failures_not_exceptions() {
     );
     assert_eq!(
         problem(verify_session(
+            &default(),
             session(),
             JsValue::from_str("{not json"),
             access(),
@@ -790,6 +885,7 @@ fn bad_session_inputs_are_failures_not_exceptions() {
     asleep["status"] = json!("asleep");
     assert_eq!(
         problem(verify_signed_in(
+            &default(),
             session(),
             record(),
             js_of(&asleep),
@@ -806,16 +902,293 @@ fn bad_session_inputs_are_failures_not_exceptions() {
     for (expected, verified, signed_in) in [
         (
             "invalid_hashing_key",
-            verify_session(session(), record(), access(), tenant(), "short", now),
-            verify_signed_in(session(), record(), access(), "short", now),
+            verify_session(
+                &default(),
+                session(),
+                record(),
+                access(),
+                tenant(),
+                "short",
+                now,
+            ),
+            verify_signed_in(&default(), session(), record(), access(), "short", now),
         ),
         (
             "invalid_time",
-            verify_session(session(), record(), access(), tenant(), key, Some(-1.0)),
-            verify_signed_in(session(), record(), access(), key, Some(f64::NAN)),
+            verify_session(
+                &default(),
+                session(),
+                record(),
+                access(),
+                tenant(),
+                key,
+                Some(-1.0),
+            ),
+            verify_signed_in(
+                &default(),
+                session(),
+                record(),
+                access(),
+                key,
+                Some(f64::NAN),
+            ),
         ),
     ] {
         assert_eq!(problem(verified).0, expected);
         assert_eq!(problem(signed_in).0, expected);
     }
+}
+
+#[wasm_bindgen_test]
+fn the_default_model_is_built_in_and_writes_itself_as_its_document() {
+    let model = default();
+    assert_eq!(model.product(), "Portcullis sample product");
+    let document = json_of(&model.document());
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["plans"][1]["name"], "team");
+    assert_eq!(document["plans"][1]["seats"], 20);
+    // `JSON.stringify(model)` writes the document (`toJSON`), which loads back to the same model.
+    let text = js_sys::JSON::stringify(&JsValue::from(default()))
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), document);
+    assert_eq!(
+        json_of(&loaded(JsValue::from_str(&text)).document()),
+        document
+    );
+    assert_eq!(json_of(&loaded(js_of(&document)).document()), document);
+}
+
+#[wasm_bindgen_test]
+fn every_model_load_vector_loads_as_natively() {
+    let vectors = support::vectors();
+    assert!(vectors.model_load.len() >= 5);
+    for case in &vectors.model_load {
+        let result = json_of(&Model::load(document_of(&case.document)));
+        assert_eq!(result, case.result, "{}", case.name);
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_broken_model_reports_every_problem_with_its_code_and_path() {
+    let vectors = support::vectors();
+    let broken = vectors
+        .model_load
+        .iter()
+        .find(|case| case.name == "every problem at once")
+        .unwrap();
+    assert!(broken.document.is_object());
+    for document in [
+        js_of(&broken.document),
+        JsValue::from_str(&broken.document.to_string()),
+    ] {
+        let result = json_of(&Model::load(document));
+        assert_eq!(result["ok"], false);
+        assert!(result.get("model").is_none());
+        let problems: Vec<(&str, &str)> = result["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["code"].as_str().unwrap(), e["path"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("unsupported_version", "version"),
+                ("invalid_name", "permissions[0].name"),
+                ("duplicate_name", "permissions[2].name"),
+                ("plans_out_of_order", "plans[1].seats"),
+                ("invalid_seat_limit", "plans[2].seats"),
+                ("unknown_permission", "operations[0].requires[1]"),
+                ("unreachable_operation", "operations[0].feature"),
+                ("unknown_feature", "operations[1].feature"),
+                (
+                    "unreachable_for_automation_keys",
+                    "operations[1].automation_keys"
+                ),
+                ("unknown_permission", "presets[0].permissions[0]"),
+                ("unknown_permission", "automation_keys.managed_with"),
+            ]
+        );
+        assert!(
+            result["errors"][5]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`approve`")
+        );
+    }
+    // Not a document at all: a failure, not an exception.
+    for nothing in [JsValue::UNDEFINED, JsValue::from_str("")] {
+        let result = json_of(&Model::load(nothing));
+        assert_eq!(result["ok"], false, "{result}");
+    }
+    let undefined = json_of(&Model::load(JsValue::UNDEFINED));
+    assert_eq!(undefined["errors"][0]["code"], "invalid_input");
+    assert_eq!(undefined["errors"][0]["path"], "document");
+    assert_eq!(
+        first_code(&json_of(&Model::load(JsValue::from_str("")))),
+        "syntax"
+    );
+}
+
+#[wasm_bindgen_test]
+fn every_documents_vector_decides_as_natively() {
+    let vectors = support::vectors();
+    let cases = &vectors.documents;
+    // The inline document as JSON text, and the document it writes as an object, load to the
+    // same model.
+    let model = loaded(JsValue::from_str(support::DOCUMENTS_MODEL));
+    assert_eq!(json_of(&model.document()), cases.document);
+    assert_eq!(model.product(), "Documents");
+    let again = loaded(js_of(&cases.document));
+    assert_eq!(json_of(&again.document()), cases.document);
+    assert_eq!(
+        json_of(&list_permissions(&model)),
+        cases.catalogues.permissions
+    );
+    assert_eq!(
+        json_of(&list_role_presets(&model)),
+        cases.catalogues.role_presets
+    );
+    assert_eq!(
+        json_of(&list_operations(&model)),
+        cases.catalogues.operations
+    );
+    assert!(cases.verify.len() >= 4);
+    for case in &cases.verify {
+        for record in [
+            js_of(&case.record),
+            JsValue::from_str(&case.record.to_string()),
+        ] {
+            assert_eq!(
+                verify_in(&model, &vectors, case, record),
+                case.result,
+                "{}",
+                case.name
+            );
+        }
+    }
+    for case in &cases.authorize {
+        for decision in &case.decisions {
+            let result = json_of(&authorize_operation(
+                &again,
+                js_of(&case.principal),
+                &decision.operation,
+            ));
+            assert_eq!(
+                result, decision.result,
+                "{}: {}",
+                case.name, decision.operation
+            );
+        }
+    }
+    for case in &cases.validate {
+        let result = json_of(&validate_config(&model, js_of(&case.config)));
+        assert_eq!(result, case.result, "{}", case.name);
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_second_model_authorizes_with_its_own_names_and_refuses_the_defaults() {
+    let documents = loaded(JsValue::from_str(support::DOCUMENTS_MODEL));
+    let key = generate_hashing_key();
+    let issue = |model: &Model, permissions: Value, plan: &str| -> Value {
+        let request = json!({
+            "kind": "api_token",
+            "account_id": "acc_00000000000000aa",
+            "tenant_id": "ten_00000000000000bb",
+            "owner": "usr_00000000000000cc",
+            "name": "laptop",
+            "plan": plan,
+            "permissions": permissions,
+        });
+        json_of(&issue_credential(model, js_of(&request), &key))
+    };
+    let principal_of = |issued: &Value| -> Value {
+        let verified = json_of(&verify_credential(
+            &documents,
+            Some(issued["secret"].as_str().unwrap().to_owned()),
+            js_of(&issued["record"]),
+            &key,
+            None,
+        ));
+        assert_eq!(verified["ok"], true, "{verified}");
+        verified["principal"].clone()
+    };
+    let decide = |model: &Model, principal: &Value, operation: &str| {
+        json_of(&authorize_operation(model, js_of(principal), operation))
+    };
+
+    // Holding `publish_documents`: allowed to publish.
+    let publisher = principal_of(&issue(&documents, json!(["publish_documents"]), "starter"));
+    assert_eq!(publisher["permissions"], json!(["publish_documents"]));
+    let allowed = decide(&documents, &publisher, "publish_document");
+    assert_eq!(
+        allowed,
+        json!({
+            "ok": true,
+            "allow": true,
+            "reason": { "code": "granted", "permission": "publish_documents" },
+            "message": "granted by `publish_documents`",
+        })
+    );
+    // Without it: denied, and told which permission is missing.
+    let editor = principal_of(&issue(&documents, json!(["edit_documents"]), "business"));
+    let denied = decide(&documents, &editor, "publish_document");
+    assert_eq!(denied["ok"], true);
+    assert_eq!(denied["allow"], false);
+    assert_eq!(
+        denied["reason"],
+        json!({ "code": "missing_permission", "permission": "publish_documents" })
+    );
+    assert_eq!(decide(&documents, &editor, "edit_document")["allow"], true);
+
+    // The default model's names mean nothing here: refused, never ignored.
+    let refused = issue(&documents, json!(["build_applications"]), "starter");
+    assert_eq!(first_code(&refused), "invalid_input");
+    assert_eq!(refused["errors"][0]["path"], "request");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown permission `build_applications`"),
+        "{refused}"
+    );
+    let mut stranger = publisher.clone();
+    stranger["permissions"] = json!(["build_applications"]);
+    let refused = decide(&documents, &stranger, "publish_document");
+    assert_eq!(first_code(&refused), "invalid_input");
+    assert_eq!(refused["errors"][0]["path"], "principal");
+    let run_build = decide(&documents, &publisher, "run_build");
+    assert_eq!(first_code(&run_build), "unknown_operation");
+    assert_eq!(run_build["errors"][0]["path"], "operation");
+    // ... and the other way round: the documents names mean nothing to the default model.
+    assert_eq!(
+        first_code(&decide(&default(), &publisher, "run_build")),
+        "invalid_input"
+    );
+    assert_eq!(
+        first_code(&issue(&default(), json!(["publish_documents"]), "team")),
+        "invalid_input"
+    );
+    // The two models side by side, each call with the one it is given.
+    let default_token = issue(&default(), json!(["build_applications"]), "team");
+    assert_eq!(default_token["ok"], true, "{default_token}");
+    assert_eq!(
+        json_of(&list_permissions(&documents)),
+        json!([
+            "edit_documents",
+            "publish_documents",
+            "user_and_api_management",
+            "modify_tenant_settings"
+        ])
+    );
+    assert_eq!(
+        json_of(&list_permissions(&default()))
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
 }

@@ -7,6 +7,37 @@ use serde_json::Value;
 /// The vectors file, compiled into both test binaries.
 pub const VECTORS_JSON: &str = include_str!("../vectors.json");
 
+/// A second product model, unlike the default one (`policy/model.json`): a documents product
+/// with its own permissions, a feature of its own, three plans and a handful of operations.
+/// No name of the default model but the engine's built-in ones is in it.
+pub const DOCUMENTS_MODEL: &str = r#"{
+  "version": 1,
+  "product": "Documents",
+  "permissions": [
+    {"name": "edit_documents", "description": "write and revise documents"},
+    {"name": "publish_documents", "description": "make documents public"}
+  ],
+  "features": [
+    {"name": "version_history", "description": "earlier versions of every document"}
+  ],
+  "operations": [
+    {"name": "read_documents", "area": "documents", "description": "List and read documents", "automation_keys": true},
+    {"name": "edit_document", "area": "documents", "description": "Write a document", "requires": ["edit_documents"]},
+    {"name": "publish_document", "area": "publishing", "description": "Publish a document", "requires": ["publish_documents"]},
+    {"name": "restore_version", "area": "documents", "description": "Restore an earlier version", "requires": ["edit_documents"], "feature": "version_history"},
+    {"name": "manage_members", "area": "members", "description": "Invite and re-permission members", "requires": ["user_and_api_management"]}
+  ],
+  "plans": [
+    {"name": "starter", "description": "Three seats", "seats": 3},
+    {"name": "business", "description": "Fifty seats and version history", "seats": 50, "features": ["version_history"]},
+    {"name": "corporate", "description": "Everything", "seats": 500, "features": ["version_history", "automation_keys", "audit_log", "saml_sso"]}
+  ],
+  "presets": [
+    {"name": "editor", "description": "Writes documents", "permissions": ["edit_documents"]},
+    {"name": "publisher", "description": "Writes and publishes", "permissions": ["edit_documents", "publish_documents"]}
+  ]
+}"#;
+
 /// Every vector.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +64,53 @@ pub struct Vectors {
     pub account_operation_allowed: Vec<AccountOperationCase>,
     /// `locateSession`, `accessRecordKey`, `verifySession` and `verifySignedIn` cases.
     pub sessions: Vec<SessionCase>,
+    /// What the catalogues of the default model are.
+    pub catalogues: Catalogues,
+    /// `Model.load` cases: documents, valid or not, and what loading them returns.
+    pub model_load: Vec<ModelLoadCase>,
+    /// The package under another model, [`DOCUMENTS_MODEL`].
+    pub documents: ModelCases,
+}
+
+/// What `listPermissions`, `listRolePresets` and `listOperations` return for a model.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogues {
+    /// `listPermissions(model)`.
+    pub permissions: Value,
+    /// `listRolePresets(model)`.
+    pub role_presets: Value,
+    /// `listOperations(model)`.
+    pub operations: Value,
+}
+
+/// One model document and what `Model.load` returns for it, read back as JSON (a loaded model
+/// writes itself as its document).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelLoadCase {
+    /// What the case shows.
+    pub name: String,
+    /// The document: JSON text (a string) or an object.
+    pub document: Value,
+    /// The exact result.
+    pub result: Value,
+}
+
+/// The answers of the package with one model in force.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCases {
+    /// The model's document, as `Model.document()` returns it.
+    pub document: Value,
+    /// Its catalogues.
+    pub catalogues: Catalogues,
+    /// `verifyCredential` cases.
+    pub verify: Vec<VerifyCase>,
+    /// `authorize` cases.
+    pub authorize: Vec<AuthorizeCase>,
+    /// `validateConfig` cases.
+    pub validate: Vec<ValidateCase>,
 }
 
 /// One verification: a presented credential and the record stored under its key id.
