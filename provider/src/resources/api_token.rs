@@ -92,8 +92,9 @@ pub fn api_token_schema() -> Schema {
                 "permissions",
                 string_set(
                     Mode::Optional,
-                    "The most the token may do, at most what the provider's token holds (none: \
-                     read-only). Changing it replaces the token.",
+                    "The most the token may do, at most what the provider's token holds: names \
+                     of the product model the worker serves (none: read-only). Changing it \
+                     replaces the token.",
                 ),
             ),
             (

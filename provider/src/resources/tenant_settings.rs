@@ -94,8 +94,9 @@ pub fn tenant_settings_schema() -> Schema {
                 "plan",
                 string(
                     Mode::OptionalComputed,
-                    "`free` (1 member), `team` (20, automation keys) or `enterprise` (100, audit \
-                     log, SAML SSO). Defaults to the current plan. Needs `modify_tenant_settings`.",
+                    "A plan of the product model the worker serves (`portcullis_plans`), e.g. \
+                     `free`, `team` or `enterprise` in the default model. Defaults to the current \
+                     plan. Needs `modify_tenant_settings`.",
                 ),
             ),
             (

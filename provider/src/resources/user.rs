@@ -96,17 +96,18 @@ pub fn user_schema() -> Schema {
                 "permissions",
                 string_set(
                     Mode::Optional,
-                    "Permissions granted in the tenant, any of `modify_configuration`, \
-                     `update_certificates`, `build_applications`, `manage_custom_messages`, \
-                     `user_and_api_management`, `modify_tenant_settings`. None means read-only.",
+                    "Permissions granted in the tenant: names of the product model the worker \
+                     serves (`portcullis_permissions`), checked at plan time. None means \
+                     read-only.",
                 ),
             ),
             (
                 "role",
                 string(
                     Mode::Optional,
-                    "A role preset whose permissions are added to `permissions`: \
-                     `platform_admin`, `security_engineer`, `release_engineer` or `compliance_reviewer`.",
+                    "A role preset of the served product model (`portcullis_role`) whose \
+                     permissions are added to `permissions`, e.g. `release_engineer` in the \
+                     default model.",
                 ),
             ),
             (
