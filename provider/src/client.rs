@@ -4,12 +4,19 @@
 //! ten resources at a time by default); the API token travels only in the `Authorization`
 //! header and is zeroized when the client is dropped. Reads are retried on transport errors and
 //! 503s; writes are not (a write that may have landed must not be sent twice).
+//!
+//! The product model is the worker's: [`Api::connect`] reads it from `GET /v1/model` before
+//! anything else, and every answer is decoded with that model in force (the names on the wire
+//! are its names). The model in force is per thread and the provider runs on tokio, so it is
+//! entered only around the synchronous decoding, never across an `.await`.
 
+use portcullis_core::model::{Model, ModelError};
 use portcullis_core::{PermissionSet, TenantId, UserId};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -57,6 +64,14 @@ pub enum ApiError {
         /// What was wrong with it.
         reason: String,
     },
+    /// `GET /v1/model` answered with a document this provider cannot use.
+    #[error("the product model served at `{endpoint}/v1/model` is invalid: {reason}")]
+    InvalidModel {
+        /// Where it was read.
+        endpoint: String,
+        /// Every problem found, or why it is not a model document at all.
+        reason: String,
+    },
 }
 
 impl ApiError {
@@ -74,6 +89,15 @@ impl ApiError {
     }
 }
 
+/// Why [`Api::connect`] failed: at reading the model, or at checking the token.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// `GET /v1/model` failed or served an invalid model.
+    Model(ApiError),
+    /// `GET /v1/whoami` failed.
+    Token(ApiError),
+}
+
 #[derive(Deserialize)]
 struct ProblemBody {
     #[serde(default)]
@@ -84,7 +108,7 @@ struct ProblemBody {
     title: String,
 }
 
-/// A configured client: endpoint, token and the token's principal.
+/// A configured client: endpoint, token, the served product model and the token's principal.
 #[derive(Debug)]
 pub struct Api {
     transport: Transport,
@@ -97,6 +121,8 @@ struct Transport {
     http: reqwest::Client,
     endpoint: String,
     token: Zeroizing<String>,
+    /// The worker's product model: every answer is decoded with it in force.
+    model: Arc<Model>,
 }
 
 /// `{ "items": [...] }`, the shape of every list the API returns.
@@ -109,8 +135,10 @@ pub struct Items<T> {
 const READ_ATTEMPTS: u32 = 4;
 
 impl Api {
-    /// Connects: checks the token with `GET /v1/whoami` and keeps its principal.
-    pub async fn connect(endpoint: &str, token: &str) -> Result<Api, ApiError> {
+    /// Connects: reads the product model from `GET /v1/model` (public), then checks the token
+    /// with `GET /v1/whoami` and keeps its principal. An unreachable worker or an invalid
+    /// model is an error: there is no fallback to a compiled-in model.
+    pub async fn connect(endpoint: &str, token: &str) -> Result<Api, ConnectError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!(
@@ -118,16 +146,28 @@ impl Api {
                 env!("CARGO_PKG_VERSION")
             ))
             .build()
-            .map_err(|error| ApiError::Unreachable {
-                endpoint: endpoint.to_owned(),
-                reason: error.to_string(),
+            .map_err(|error| {
+                ConnectError::Model(ApiError::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    reason: error.to_string(),
+                })
             })?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let model = Arc::new(
+            fetch_model(&http, &endpoint)
+                .await
+                .map_err(ConnectError::Model)?,
+        );
         let transport = Transport {
             http,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
             token: Zeroizing::new(token.to_owned()),
+            model,
         };
-        let principal = transport.get("/v1/whoami").await?;
+        let principal = transport
+            .get("/v1/whoami")
+            .await
+            .map_err(ConnectError::Token)?;
         Ok(Api {
             transport,
             principal,
@@ -137,6 +177,11 @@ impl Api {
     /// The tenant every resource lives in.
     pub fn tenant(&self) -> &TenantId {
         &self.principal.tenant_id
+    }
+
+    /// The product model the worker serves, which every name check uses.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.transport.model
     }
 
     /// `GET path`, retried on transport errors and 503.
@@ -233,13 +278,76 @@ impl Transport {
                 reason: error.without_url().to_string(),
             })?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|error| ApiError::Unexpected {
-                status: status.as_u16(),
-                reason: error.to_string(),
-            });
+            return decode(&self.model, status, &bytes);
         }
         Err(problem(status, &bytes))
     }
+}
+
+/// A successful answer's body, decoded with `model` in force (synchronous: the scope never
+/// spans an `.await`).
+fn decode<T: DeserializeOwned>(
+    model: &Arc<Model>,
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let _in_force = model.enter();
+    serde_json::from_slice(bytes).map_err(|error| ApiError::Unexpected {
+        status: status.as_u16(),
+        reason: error.to_string(),
+    })
+}
+
+/// `GET {endpoint}/v1/model`, retried like every read, parsed and validated.
+async fn fetch_model(http: &reqwest::Client, endpoint: &str) -> Result<Model, ApiError> {
+    let url = format!("{endpoint}/v1/model");
+    let mut attempt = 0;
+    let (status, bytes) = loop {
+        attempt += 1;
+        let answer = match http.get(&url).send().await {
+            Ok(response) => {
+                let status = response.status();
+                response.bytes().await.map(|bytes| (status, bytes))
+            }
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok((status, _))
+                if status == StatusCode::SERVICE_UNAVAILABLE && attempt < READ_ATTEMPTS => {}
+            Ok(answer) => break answer,
+            Err(_) if attempt < READ_ATTEMPTS => {}
+            Err(error) => {
+                return Err(ApiError::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    reason: error.without_url().to_string(),
+                });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+    };
+    if !status.is_success() {
+        return Err(problem(status, &bytes));
+    }
+    parse_model(endpoint, &bytes)
+}
+
+/// The served model document, validated.
+fn parse_model(endpoint: &str, bytes: &[u8]) -> Result<Model, ApiError> {
+    let invalid = |reason: String| ApiError::InvalidModel {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|error| invalid(error.to_string()))?;
+    Model::from_json(text).map_err(|error: ModelError| {
+        invalid(
+            error
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
 }
 
 fn problem(status: StatusCode, bytes: &[u8]) -> ApiError {
@@ -288,14 +396,114 @@ mod tests {
 
     #[test]
     fn whoami_parses_into_a_principal() {
-        let body = r#"{"account_id":"acc_0123456789abcdef","tenant_id":"ten_0123456789abcdef",
+        let body = br#"{"account_id":"acc_0123456789abcdef","tenant_id":"ten_0123456789abcdef",
             "kind":"user","user_id":"usr_0123456789abcdef",
             "permissions":["build_applications","user_and_api_management"],"plan":"team"}"#;
-        let principal: Principal = serde_json::from_str(body).unwrap();
+        let model = crate::test_models::default();
+        let principal: Principal = decode(&model, StatusCode::OK, body).unwrap();
         assert_eq!(principal.kind, "user");
         assert_eq!(
-            principal.permissions.names(),
+            principal.permissions.names_in(&model),
             ["build_applications", "user_and_api_management"]
         );
+    }
+
+    #[test]
+    fn answers_are_decoded_with_the_served_model_in_force() {
+        let body = br#"{"tenant_id":"ten_0123456789abcdef","kind":"user",
+            "permissions":["edit_documents","run_imports"]}"#;
+        let documents = crate::test_models::documents();
+        let principal: Principal = decode(&documents, StatusCode::OK, body).unwrap();
+        assert_eq!(
+            principal.permissions.names_in(&documents),
+            ["edit_documents", "run_imports"]
+        );
+        // The compiled-in default does not know these names: decoding under it fails.
+        let default = crate::test_models::default();
+        let refused = decode::<Principal>(&default, StatusCode::OK, body).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("unknown permission `edit_documents`")
+        );
+    }
+
+    #[test]
+    fn a_served_model_is_validated_with_every_problem_reported() {
+        let documents = include_str!("../../policy/examples/documents/model.json");
+        let model = parse_model("http://127.0.0.1:1", documents.as_bytes()).unwrap();
+        assert_eq!(
+            model.product(),
+            "Quill documents (an example second product)"
+        );
+        // What the worker serves (`Model::to_document`) reads back to the same model.
+        let served = model.to_document().to_string();
+        assert_eq!(parse_model("http://w", served.as_bytes()).unwrap(), model);
+        let broken = documents
+            .replace("\"seats\": 50", "\"seats\": 2")
+            .replace("\"name\": \"editor\"", "\"name\": \"Editor\"");
+        let error = parse_model("http://w", broken.as_bytes()).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, ApiError::InvalidModel { .. }));
+        assert!(
+            text.starts_with("the product model served at `http://w/v1/model` is invalid: "),
+            "{text}"
+        );
+        assert!(text.contains("plans_out_of_order"), "{text}");
+        assert!(text.contains("invalid_name"), "{text}");
+        let html = parse_model("http://w", b"<html>gateway</html>").unwrap_err();
+        assert!(html.to_string().contains("(syntax)"), "{html}");
+    }
+
+    /// Answers every connection with `status` and `body`, up to `count` times.
+    fn serve(status: &'static str, body: &'static str, count: usize) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(count) {
+                let mut stream = stream.unwrap();
+                let mut request = [0_u8; 4096];
+                let _ = stream.read(&mut request);
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn connecting_reads_the_model_first_and_never_falls_back() {
+        let invalid = serve("200 OK", r#"{"version": 1, "permissions": []}"#, 1);
+        match Api::connect(&invalid, "pctk_x:secret").await {
+            Err(ConnectError::Model(ApiError::InvalidModel { reason, .. })) => {
+                assert!(reason.contains("syntax"), "{reason}");
+            }
+            other => panic!("expected an invalid model: {other:?}"),
+        }
+        let missing = serve(
+            "404 Not Found",
+            r#"{"code":"not_found","title":"Not Found","detail":"no route"}"#,
+            1,
+        );
+        match Api::connect(&missing, "pctk_x:secret").await {
+            Err(ConnectError::Model(ApiError::Problem { status: 404, .. })) => {}
+            other => panic!("expected a 404: {other:?}"),
+        }
+        // Nothing listens on a port just freed: unreachable, after the retries.
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        match Api::connect(&closed, "pctk_x:secret").await {
+            Err(ConnectError::Model(ApiError::Unreachable { endpoint, .. })) => {
+                assert_eq!(endpoint, closed);
+            }
+            other => panic!("expected unreachable: {other:?}"),
+        }
     }
 }

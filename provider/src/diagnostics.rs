@@ -58,6 +58,9 @@ fn api_summary(action: &str, failure: &ApiError) -> String {
         }
         ApiError::Unreachable { .. } => format!("Could not {action}: the API is unreachable"),
         ApiError::Unexpected { .. } => format!("Could not {action}"),
+        ApiError::InvalidModel { .. } => {
+            format!("Could not {action}: the served product model is invalid")
+        }
     }
 }
 

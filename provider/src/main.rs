@@ -10,6 +10,8 @@ mod diagnostics;
 mod provider;
 mod resources;
 mod schema;
+#[cfg(test)]
+mod test_models;
 mod validation;
 mod values;
 

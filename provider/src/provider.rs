@@ -1,12 +1,13 @@
 //! The provider: its configuration (`endpoint`, `token`) and the state every resource shares.
 
-use crate::client::Api;
+use crate::client::{Api, ConnectError};
 use crate::data_sources;
 use crate::diagnostics;
 use crate::resources;
 use crate::schema::{Mode, schema, sensitive, string};
 use crate::validation::PlanBook;
 use async_trait::async_trait;
+use portcullis_core::model::Model;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -35,6 +36,12 @@ impl Shared {
             );
         }
         api
+    }
+
+    /// The product model the worker serves (read when the provider was configured), or an
+    /// error diagnostic when the provider is not configured.
+    pub fn model(&self, diags: &mut Diagnostics) -> Option<Arc<Model>> {
+        self.api(diags).map(|api| Arc::clone(api.model()))
     }
 }
 
@@ -159,7 +166,16 @@ impl Provider for PortcullisProvider {
                 );
                 None
             }
-            Err(failure) => {
+            Err(ConnectError::Model(failure)) => {
+                diagnostics::api(
+                    diags,
+                    "read the product model from the worker",
+                    &failure,
+                    Some("endpoint"),
+                );
+                None
+            }
+            Err(ConnectError::Token(failure)) => {
                 diagnostics::api(
                     diags,
                     "verify the provider's token",

@@ -7,19 +7,26 @@
 //! A problem is reported on a resource only when that resource's own change introduces it, at
 //! the attribute it concerns.
 //!
+//! Every check runs against the product model the worker serves (read when the provider is
+//! configured), put in force for the synchronous check only: the model in force is per thread
+//! and the provider runs on tokio, so no check holds it across an `.await`. Names are checked
+//! at plan time, not at validate time: Terraform validates before it configures the provider,
+//! when the served model is not known yet.
+//!
 //! Limits of the approach, on purpose: a member destroyed in the same run does not free its
 //! seat at plan time (Terraform may create before it destroys, and the API would refuse), and
 //! changes are judged in the order Terraform plans them.
 
 use crate::client::{Api, ApiError, Items};
 use crate::diagnostics;
-use crate::values::known;
+use crate::values::{known, permission_names};
 use portcullis_core::desired::{
     DesiredAutomationKey, DesiredConfig, DesiredMember, DesiredSso, DesiredTenant, DesiredToken,
     Problem, validate,
 };
+use portcullis_core::model::Model;
 use portcullis_core::query::{AutomationKeyView, MemberView, TenantView};
-use portcullis_core::{Email, PermissionSet, Plan, TenantId, UserId};
+use portcullis_core::{Email, PermissionSet, TenantId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tf_provider::Diagnostics;
@@ -106,17 +113,18 @@ impl PlanBook {
         Ok(snapshot)
     }
 
-    fn plan_name(&self, snapshot: &Snapshot) -> String {
+    fn plan_name(&self, model: &Model, snapshot: &Snapshot) -> String {
         self.planned_plan
             .lock()
             .ok()
             .and_then(|plan| plan.clone())
-            .unwrap_or_else(|| snapshot.tenant.plan.name().to_owned())
+            .unwrap_or_else(|| snapshot.tenant.plan.name_in(model).to_owned())
     }
 
     /// The members the tenant will have: the snapshot, the planned changes, then `overrides`
     /// (by normalised email; `None` removes). Returns the list and the index of `focus`.
     fn members(
+        model: &Model,
         planned: &BTreeMap<String, Option<PlannedMember>>,
         snapshot: &Snapshot,
         overrides: &BTreeMap<String, Option<PlannedMember>>,
@@ -129,12 +137,7 @@ impl PlanBook {
                 let email = member.email.as_str().to_owned();
                 let desired = DesiredMember {
                     email: email.clone(),
-                    permissions: member
-                        .permissions
-                        .names()
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect(),
+                    permissions: permission_names(model, member.permissions),
                     role: None,
                     status: Some(member.status.name().to_owned()),
                     owner: member.tenant_owner,
@@ -171,10 +174,12 @@ impl PlanBook {
     pub fn check_member(
         &self,
         diags: &mut Diagnostics,
+        model: &Arc<Model>,
         snapshot: &Snapshot,
         actor: PermissionSet,
         change: MemberChange,
     ) {
+        let _in_force = model.enter();
         let focus = change.after.as_ref().map(|member| normalise(&member.email));
         let without = BTreeMap::new();
         let mut with = BTreeMap::new();
@@ -187,7 +192,7 @@ impl PlanBook {
             after.email = normalise(&after.email);
             with.insert(after.email.clone(), Some(after));
         }
-        let plan = self.plan_name(snapshot);
+        let plan = self.plan_name(model, snapshot);
         // Held from the check to the record, so concurrent plans (Terraform runs ten at once)
         // each see the members planned before them.
         let Ok(mut planned) = self.planned.lock() else {
@@ -195,16 +200,13 @@ impl PlanBook {
         };
         let config = |planned: &BTreeMap<String, Option<PlannedMember>>,
                       overrides: &BTreeMap<String, Option<PlannedMember>>| {
-            let (members, index) = Self::members(planned, snapshot, overrides, focus.as_deref());
+            let (members, index) =
+                Self::members(model, planned, snapshot, overrides, focus.as_deref());
             let config = DesiredConfig {
-                actor_permissions: Some(
-                    actor
-                        .union(change.already_granted)
-                        .names()
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect(),
-                ),
+                actor_permissions: Some(permission_names(
+                    model,
+                    actor.union(change.already_granted),
+                )),
                 tenant: DesiredTenant {
                     plan: plan.clone(),
                     members,
@@ -248,17 +250,19 @@ impl PlanBook {
     pub fn check_tenant(
         &self,
         diags: &mut Diagnostics,
+        model: &Arc<Model>,
         snapshot: &Snapshot,
         plan: Option<&str>,
         sso: PlannedSso<'_>,
     ) {
-        let plan_name = plan.map_or_else(|| self.plan_name(snapshot), str::to_owned);
+        let _in_force = model.enter();
+        let plan_name = plan.map_or_else(|| self.plan_name(model, snapshot), str::to_owned);
         let planned = self
             .planned
             .lock()
             .map(|planned| planned.clone())
             .unwrap_or_default();
-        let (members, _) = Self::members(&planned, snapshot, &BTreeMap::new(), None);
+        let (members, _) = Self::members(model, &planned, snapshot, &BTreeMap::new(), None);
         let sso = match (sso.enforced, sso.breakglass) {
             (Some(enforced), Some(breakglass)) => Some(DesiredSso {
                 enforced,
@@ -310,11 +314,17 @@ impl PlanBook {
     }
 
     /// Checks an automation key against the (planned) plan.
-    pub fn check_automation_key(&self, diags: &mut Diagnostics, snapshot: &Snapshot) {
+    pub fn check_automation_key(
+        &self,
+        diags: &mut Diagnostics,
+        model: &Arc<Model>,
+        snapshot: &Snapshot,
+    ) {
+        let _in_force = model.enter();
         let config = DesiredConfig {
             actor_permissions: None,
             tenant: DesiredTenant {
-                plan: self.plan_name(snapshot),
+                plan: self.plan_name(model, snapshot),
                 automation_keys: vec![DesiredAutomationKey::default()],
                 ..DesiredTenant::default()
             },
@@ -329,15 +339,21 @@ impl PlanBook {
 
 /// Checks an API token's scope: known permission names, none beyond what the provider's own
 /// token holds (the token is created for the provider token's owner).
-pub fn check_token(diags: &mut Diagnostics, actor: PermissionSet, scope: &[String]) {
+pub fn check_token(
+    diags: &mut Diagnostics,
+    model: &Arc<Model>,
+    actor: PermissionSet,
+    scope: &[String],
+) {
+    let _in_force = model.enter();
     let owner = "provider@portcullis.invalid";
     let config = DesiredConfig {
         actor_permissions: None,
         tenant: DesiredTenant {
-            plan: Plan::Enterprise.name().to_owned(),
+            plan: largest_plan(model),
             members: vec![DesiredMember {
                 email: owner.to_owned(),
-                permissions: actor.names().into_iter().map(str::to_owned).collect(),
+                permissions: permission_names(model, actor),
                 role: None,
                 status: None,
                 owner: false,
@@ -372,12 +388,19 @@ pub fn check_token(diags: &mut Diagnostics, actor: PermissionSet, scope: &[Strin
     }
 }
 
-/// Checks permission names alone (validate time, before the provider is configured).
-pub fn check_permission_names(diags: &mut Diagnostics, names: &[String], role: Option<&str>) {
+/// Checks permission names and a role preset's name against the served model (plan time);
+/// `true` when every name is one of its names.
+pub fn check_permission_names(
+    diags: &mut Diagnostics,
+    model: &Arc<Model>,
+    names: &[String],
+    role: Option<&str>,
+) -> bool {
+    let _in_force = model.enter();
     let config = DesiredConfig {
         actor_permissions: None,
         tenant: DesiredTenant {
-            plan: Plan::Enterprise.name().to_owned(),
+            plan: largest_plan(model),
             members: vec![DesiredMember {
                 email: "member@portcullis.invalid".to_owned(),
                 permissions: names.to_vec(),
@@ -388,12 +411,25 @@ pub fn check_permission_names(diags: &mut Diagnostics, names: &[String], role: O
             ..DesiredTenant::default()
         },
     };
+    let mut valid = true;
     for problem in validate(&config) {
         let path = problem.path.as_deref().unwrap_or_default();
         if let Some(rest) = path.strip_prefix("tenant.members[0]") {
+            valid = false;
             diagnostics::problem(diags, &problem, Some(member_attribute(rest)));
         }
     }
+    valid
+}
+
+/// The name of `model`'s largest plan (the last in upgrade order): the one checks of names
+/// alone are made on, so that no seat limit gets in their way.
+fn largest_plan(model: &Model) -> String {
+    model
+        .plans()
+        .last()
+        .map(|(_, def)| def.name.to_string())
+        .unwrap_or_default()
 }
 
 /// Checks a configured `email` (validate time).
@@ -472,8 +508,9 @@ fn introduced(problem: &Problem, before: &[Problem]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_core::Timestamp;
+    use crate::test_models::{default as m, documents};
     use portcullis_core::user::UserStatus;
+    use portcullis_core::{Plan, Timestamp};
 
     fn member(email: &str, permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
         MemberView {
@@ -489,6 +526,10 @@ mod tests {
             tenant_owner: owner,
             added_at: Timestamp::from_unix_seconds(0),
         }
+    }
+
+    fn plan(name: &str) -> Plan {
+        Plan::named(name).unwrap()
     }
 
     fn snapshot(plan: Plan, members: Vec<MemberView>) -> Snapshot {
@@ -536,15 +577,16 @@ mod tests {
     fn seats_count_the_members_planned_earlier_in_the_run() {
         let book = PlanBook::default();
         let snap = snapshot(
-            Plan::Team,
+            plan("team"),
             vec![member("owner@x.io", &[], UserStatus::Active, true)],
         );
         for n in 0..19 {
             let mut diags = Diagnostics::default();
             book.check_member(
                 &mut diags,
+                &m(),
                 &snap,
-                PermissionSet::ALL,
+                PermissionSet::all(),
                 add(&format!("u{n}@x.io"), &[]),
             );
             assert!(diags.errors.is_empty(), "member {n}: {diags:?}");
@@ -552,8 +594,9 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_member(
             &mut diags,
+            &m(),
             &snap,
-            PermissionSet::ALL,
+            PermissionSet::all(),
             add("one-too-many@x.io", &[]),
         );
         assert_eq!(diags.errors.len(), 1, "{diags:?}");
@@ -563,8 +606,9 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_member(
             &mut diags,
+            &m(),
             &snap,
-            PermissionSet::ALL,
+            PermissionSet::all(),
             add("U3@x.io", &["build_applications"]),
         );
         assert!(diags.errors.is_empty(), "{diags:?}");
@@ -574,7 +618,7 @@ mod tests {
     fn escalation_counts_only_permissions_being_added() {
         let book = PlanBook::default();
         let snap = snapshot(
-            Plan::Enterprise,
+            plan("enterprise"),
             vec![
                 member("owner@x.io", &[], UserStatus::Active, true),
                 member(
@@ -589,6 +633,7 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_member(
             &mut diags,
+            &m(),
             &snap,
             actor,
             add("new@x.io", &["update_certificates"]),
@@ -600,7 +645,7 @@ mod tests {
         let mut keep = add("ops@x.io", &["build_applications"]);
         keep.already_granted = PermissionSet::parse_names(["build_applications"]).unwrap();
         let mut diags = Diagnostics::default();
-        book.check_member(&mut diags, &snap, actor, keep);
+        book.check_member(&mut diags, &m(), &snap, actor, keep);
         assert!(diags.errors.is_empty(), "{diags:?}");
     }
 
@@ -608,7 +653,7 @@ mod tests {
     fn lockout_is_reported_on_the_change_that_causes_it() {
         let book = PlanBook::default();
         let snap = snapshot(
-            Plan::Enterprise,
+            plan("enterprise"),
             vec![
                 member("owner@x.io", &[], UserStatus::Inactive, true),
                 member(
@@ -623,7 +668,7 @@ mod tests {
         let mut demote = add("last@x.io", &[]);
         demote.already_granted = PermissionSet::parse_names(["user_and_api_management"]).unwrap();
         let mut diags = Diagnostics::default();
-        book.check_member(&mut diags, &snap, PermissionSet::ALL, demote);
+        book.check_member(&mut diags, &m(), &snap, PermissionSet::all(), demote);
         assert_eq!(diags.errors.len(), 1, "{diags:?}");
         assert!(diags.errors[0].summary.contains("lockout"));
         assert!(attributes(&diags)[0].contains("permissions"));
@@ -631,8 +676,9 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_member(
             &mut diags,
+            &m(),
             &snap,
-            PermissionSet::ALL,
+            PermissionSet::all(),
             add("reader@x.io", &["build_applications"]),
         );
         assert!(diags.errors.is_empty(), "{diags:?}");
@@ -658,7 +704,7 @@ mod tests {
         ];
         let ops = members[1].user_id.to_string();
         let dev = members[2].user_id.to_string();
-        let snap = snapshot(Plan::Enterprise, members);
+        let snap = snapshot(plan("enterprise"), members);
         let connection = "sso_00000000000000bb";
         let enforce = |breakglass, connection| PlannedSso {
             enforced: Some(true),
@@ -667,23 +713,24 @@ mod tests {
         };
         let mut diags = Diagnostics::default();
         let valid = enforce(Some(Some(ops.as_str())), Some(Some(connection)));
-        book.check_tenant(&mut diags, &snap, None, valid);
+        book.check_tenant(&mut diags, &m(), &snap, None, valid);
         assert!(diags.errors.is_empty(), "{diags:?}");
         let mut diags = Diagnostics::default();
         let dev_breakglass = enforce(Some(Some(dev.as_str())), Some(Some(connection)));
-        book.check_tenant(&mut diags, &snap, None, dev_breakglass);
+        book.check_tenant(&mut diags, &m(), &snap, None, dev_breakglass);
         assert!(diags.errors[0].summary.contains("invalid_breakglass"));
         assert!(attributes(&diags)[0].contains("saml_breakglass_user_id"));
         let mut diags = Diagnostics::default();
         book.check_tenant(
             &mut diags,
+            &m(),
             &snap,
             None,
             enforce(Some(None), Some(Some(connection))),
         );
         assert!(diags.errors[0].summary.contains("breakglass_required"));
         let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, Some("team"), valid);
+        book.check_tenant(&mut diags, &m(), &snap, Some("team"), valid);
         assert!(
             attributes(&diags)
                 .iter()
@@ -694,6 +741,7 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_tenant(
             &mut diags,
+            &m(),
             &snap,
             None,
             enforce(Some(Some(ops.as_str())), Some(None)),
@@ -709,6 +757,7 @@ mod tests {
         let mut diags = Diagnostics::default();
         book.check_tenant(
             &mut diags,
+            &m(),
             &snap,
             None,
             enforce(Some(Some(ops.as_str())), None),
@@ -716,7 +765,7 @@ mod tests {
         assert!(diags.errors.is_empty(), "{diags:?}");
         // Unknown breakglass: no SSO verdict yet.
         let mut diags = Diagnostics::default();
-        book.check_tenant(&mut diags, &snap, None, enforce(None, Some(None)));
+        book.check_tenant(&mut diags, &m(), &snap, None, enforce(None, Some(None)));
         assert!(diags.errors.is_empty());
     }
 
@@ -724,10 +773,11 @@ mod tests {
     fn tokens_cannot_exceed_the_provider_token() {
         let actor = PermissionSet::parse_names(["build_applications"]).unwrap();
         let mut diags = Diagnostics::default();
-        check_token(&mut diags, actor, &["build_applications".to_owned()]);
+        check_token(&mut diags, &m(), actor, &["build_applications".to_owned()]);
         assert!(diags.errors.is_empty());
         check_token(
             &mut diags,
+            &m(),
             actor,
             &["modify_tenant_settings".to_owned(), "sudo".to_owned()],
         );
@@ -742,11 +792,12 @@ mod tests {
         let mut diags = Diagnostics::default();
         check_permission_names(
             &mut diags,
+            &m(),
             &["build_applications".to_owned()],
             Some("release_engineer"),
         );
         assert!(diags.errors.is_empty());
-        check_permission_names(&mut diags, &["sudo".to_owned()], Some("god"));
+        check_permission_names(&mut diags, &m(), &["sudo".to_owned()], Some("god"));
         let attributes = attributes(&diags);
         assert_eq!(attributes.len(), 2);
         assert!(attributes[0].contains("permissions"));
@@ -787,5 +838,109 @@ mod tests {
         assert!(attributes[2].contains("license_tenants"));
         assert_eq!(diags.errors[3].summary, "Invalid breakglass user");
         assert_eq!(diags.errors[3].detail, "`bo` is not a user id (`usr_...`)");
+    }
+
+    #[test]
+    fn every_check_uses_the_model_it_is_given() {
+        let documents = documents();
+        // Names: the served model's, listed when one is unknown.
+        let mut diags = Diagnostics::default();
+        assert!(check_permission_names(
+            &mut diags,
+            &documents,
+            &["edit_documents".to_owned()],
+            Some("editor")
+        ));
+        assert!(!check_permission_names(
+            &mut diags,
+            &documents,
+            &["build_applications".to_owned()],
+            None
+        ));
+        assert_eq!(
+            diags.errors[0].detail,
+            "unknown permission `build_applications`; expected one of edit_documents, \
+             publish_documents, manage_templates, export_archive, modify_tenant_settings, \
+             user_and_api_management, run_imports"
+        );
+        // Token scopes.
+        let actor = {
+            let _in_force = documents.enter();
+            PermissionSet::parse_names(["edit_documents"]).unwrap()
+        };
+        let mut diags = Diagnostics::default();
+        check_token(
+            &mut diags,
+            &documents,
+            actor,
+            &["edit_documents".to_owned()],
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        check_token(&mut diags, &documents, actor, &["run_imports".to_owned()]);
+        assert_eq!(
+            diags.errors[0].detail,
+            "a token cannot hold permissions its owner lacks: run_imports; the provider's token holds \
+             only: edit_documents"
+        );
+        // Seats and plan names: the first plan of the documents model is `starter`, 3 seats.
+        let book = PlanBook::default();
+        let snap = snapshot(
+            Plan::FIRST,
+            vec![member("owner@x.io", &[], UserStatus::Active, true)],
+        );
+        for n in 0..2 {
+            let mut diags = Diagnostics::default();
+            let change = add(&format!("u{n}@x.io"), &["edit_documents"]);
+            book.check_member(
+                &mut diags,
+                &documents,
+                &snap,
+                documents.all_permissions(),
+                change,
+            );
+            assert!(diags.errors.is_empty(), "member {n}: {diags:?}");
+        }
+        let mut diags = Diagnostics::default();
+        let change = add("u2@x.io", &[]);
+        book.check_member(
+            &mut diags,
+            &documents,
+            &snap,
+            documents.all_permissions(),
+            change,
+        );
+        assert_eq!(diags.errors.len(), 1, "{diags:?}");
+        assert!(
+            diags.errors[0]
+                .detail
+                .contains("the starter plan allows 3 members"),
+            "{diags:?}"
+        );
+        let mut diags = Diagnostics::default();
+        book.check_tenant(
+            &mut diags,
+            &documents,
+            &snap,
+            Some("enterprise"),
+            PlannedSso::default(),
+        );
+        assert_eq!(
+            diags.errors[0].detail,
+            "unknown plan `enterprise`; expected one of starter, business, corporate"
+        );
+        assert!(attributes(&diags)[0].contains("plan"));
+        let mut diags = Diagnostics::default();
+        book.check_tenant(
+            &mut diags,
+            &documents,
+            &snap,
+            Some("business"),
+            PlannedSso::default(),
+        );
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        // Automation keys: `business` has none.
+        let mut diags = Diagnostics::default();
+        book.check_automation_key(&mut diags, &documents, &snap);
+        assert_eq!(diags.errors.len(), 1, "{diags:?}");
     }
 }

@@ -1,5 +1,6 @@
 //! Conversions between Terraform values (known, null or unknown) and the engine's types.
 
+use portcullis_core::model::Model;
 use portcullis_core::{PermissionSet, Timestamp};
 use std::collections::BTreeSet;
 use tf_provider::value::{Value, ValueSet};
@@ -57,9 +58,29 @@ where
     )
 }
 
-/// A permission set as a Terraform set of names.
-pub fn permission_set(permissions: PermissionSet) -> StringSet {
-    set_of(permissions.names())
+/// A permission set as a Terraform set of `model`'s names.
+pub fn permission_set(model: &Model, permissions: PermissionSet) -> StringSet {
+    set_of(permissions.names_in(model))
+}
+
+/// A permission set as `model`'s names, in its catalogue order.
+pub fn permission_names(model: &Model, permissions: PermissionSet) -> Vec<String> {
+    permissions
+        .names_in(model)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The permissions `names` name in `model`; `None` if any is not one of its permissions.
+pub fn parse_permissions(model: &Model, names: &[String]) -> Option<PermissionSet> {
+    names.iter().map(|name| model.permission(name)).collect()
+}
+
+/// The permissions of `model`'s role preset `name`, if it has one by that name.
+pub fn preset_permissions(model: &Model, name: &str) -> Option<PermissionSet> {
+    let preset = model.preset(name)?;
+    model.preset_def(preset).map(|def| def.permissions)
 }
 
 /// RFC 3339 text for a timestamp (`2026-11-27T12:00:00Z`).
@@ -83,6 +104,7 @@ pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_core::model::default_model;
 
     #[test]
     fn unknown_elements_make_the_whole_set_unknown() {
@@ -110,5 +132,31 @@ mod tests {
         assert_eq!(offset, timestamp);
         assert!(parse_rfc3339("tomorrow").unwrap_err().contains("RFC 3339"));
         assert!(parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+    }
+
+    #[test]
+    fn names_convert_with_the_model_given() {
+        let default = default_model();
+        let documents = crate::test_models::documents();
+        let set = parse_permissions(default, &["build_applications".to_owned()]).unwrap();
+        assert_eq!(permission_names(default, set), ["build_applications"]);
+        assert_eq!(
+            parse_permissions(&documents, &["build_applications".to_owned()]),
+            None
+        );
+        let edit = parse_permissions(&documents, &["edit_documents".to_owned()]).unwrap();
+        assert_eq!(permission_set(&documents, edit), set_of(["edit_documents"]));
+        assert_eq!(
+            parse_permissions(&documents, &[]),
+            Some(PermissionSet::EMPTY)
+        );
+        assert_eq!(
+            preset_permissions(&documents, "editor").map(|set| permission_names(&documents, set)),
+            Some(vec![
+                "edit_documents".to_owned(),
+                "publish_documents".to_owned()
+            ])
+        );
+        assert_eq!(preset_permissions(&documents, "release_engineer"), None);
     }
 }

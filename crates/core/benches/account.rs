@@ -240,19 +240,35 @@ criterion_group!(benches, bench);
 criterion_main!(benches);
 
 // Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn plan_named(name: &str) -> portcullis_core::Plan {
     portcullis_core::Plan::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn perm(name: &str) -> portcullis_core::Permission {
     portcullis_core::Permission::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn op_named(name: &str) -> portcullis_core::Operation {
     name.parse().unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn preset(name: &str) -> portcullis_core::RolePreset {
     name.parse().unwrap()
 }

@@ -222,8 +222,14 @@ fn bench_verify(c: &mut Criterion) {
     group.bench_function("lookup_key_parse_only", |b| {
         b.iter(|| credential::lookup_key(black_box(&f.token)));
     });
+    let run_build = op_named("run_build");
     group.bench_function("authorize_run_build", |b| {
-        b.iter(|| authorize(black_box(&f.principal), black_box(op_named("run_build"))));
+        b.iter(|| authorize(black_box(&f.principal), black_box(run_build)));
+    });
+    // The same decision with the model passed in, as a runtime holding it would call it.
+    let model = portcullis_core::model::current();
+    group.bench_function("model_authorize_run_build", |b| {
+        b.iter(|| model.authorize(black_box(&f.principal), black_box(run_build)));
     });
     group.finish();
 }
@@ -295,19 +301,35 @@ criterion_group!(benches, bench_verify, bench_sign_in);
 criterion_main!(benches);
 
 // Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn plan_named(name: &str) -> portcullis_core::Plan {
     portcullis_core::Plan::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn perm(name: &str) -> portcullis_core::Permission {
     portcullis_core::Permission::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn op_named(name: &str) -> portcullis_core::Operation {
     name.parse().unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn preset(name: &str) -> portcullis_core::RolePreset {
     name.parse().unwrap()
 }

@@ -254,6 +254,7 @@ pub fn authorize(principal: &Principal, operation: Operation) -> Decision {
 
 impl Model {
     /// The decision for `principal` performing `operation` in this model.
+    #[inline]
     pub fn authorize(&self, principal: &Principal, operation: Operation) -> Decision {
         self.decide(
             principal.permissions,
@@ -265,6 +266,7 @@ impl Model {
 
     /// The decision for a caller holding `permissions` on a tenant on `plan` in this model.
     /// An operation or plan the model lacks is denied.
+    #[inline]
     pub fn decide(
         &self,
         permissions: PermissionSet,
@@ -283,11 +285,14 @@ impl Model {
         {
             return Decision::deny(Reason::PlanExcludes { feature });
         }
-        let missing = def.requires.difference(permissions);
-        if let Some(permission) = missing.iter_in(self).next() {
-            return Decision::deny(Reason::MissingPermission { permission });
+        if !def.requires.is_subset(permissions) {
+            // The first missing one in catalogue order (the deny path only).
+            let missing = def.requires.difference(permissions);
+            if let Some(permission) = missing.iter_in(self).next() {
+                return Decision::deny(Reason::MissingPermission { permission });
+            }
         }
-        match def.requires.iter_in(self).next() {
+        match def.primary {
             None => Decision::allow(Reason::OpenToMembers),
             Some(permission) => Decision::allow(Reason::Granted { permission }),
         }

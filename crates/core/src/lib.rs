@@ -1,7 +1,8 @@
 //! Portcullis core: the domain engine of an edge authorization service for multi-tenant SaaS.
 //!
 //! Everything that decides anything lives here: accounts, users and their status lifecycle,
-//! tenants on plans, the six additive permissions, API tokens and automation keys (format,
+//! tenants on plans, additive permissions (declared, with the plans, operations and presets, by
+//! the product model: [`model`]), API tokens and automation keys (format,
 //! hashing, verification), the operation catalogue with its authorization decisions, and the
 //! hash-chained audit log. The crate performs no I/O: time and randomness are injected, and
 //! storage is something the runtime adapters (wasm package, edge worker, Terraform provider)

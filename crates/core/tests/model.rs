@@ -1853,7 +1853,14 @@ fn permissions() -> impl Strategy<Value = PermissionSet> {
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
-    prop_oneof![1 => Just(plan_named("free")), 2 => Just(plan_named("team")), 2 => Just(plan_named("enterprise"))]
+    // Any plan of the model in force, the smallest one less often.
+    let plans = Plan::all();
+    let weighted: Vec<(u32, Just<Plan>)> = plans
+        .iter()
+        .enumerate()
+        .map(|(index, plan)| (if index == 0 { 1 } else { 2 }, Just(*plan)))
+        .collect();
+    prop::strategy::Union::new_weighted(weighted)
 }
 
 fn tenant_pick() -> impl Strategy<Value = TenantPick> {
@@ -2047,7 +2054,15 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         })
 }
 
-/// The account owner moving a tenant to the enterprise plan and enforcing SSO there, with a
+/// The smallest plan of the model in force that includes SAML SSO enforcement.
+fn sso_plan() -> Plan {
+    Plan::all()
+        .into_iter()
+        .find(|plan| plan.includes(Feature::SAML_SSO))
+        .unwrap_or(Plan::FIRST)
+}
+
+/// The account owner moving a tenant to a plan with SAML SSO and enforcing SSO there, with a
 /// breakglass user who is often not the owner (so that sessions and tokens of other members
 /// meet the enforcement).
 fn enforce_sso() -> impl Strategy<Value = Op> {
@@ -2060,7 +2075,7 @@ fn enforce_sso() -> impl Strategy<Value = Op> {
         actor: account_owner(),
         tenant,
         rename: false,
-        plan: Some(plan_named("enterprise")),
+        plan: Some(sso_plan()),
         sso: Some((true, Some(breakglass))),
     })
 }
@@ -4403,6 +4418,35 @@ proptest! {
         ops in ops(),
     ) {
         run(plan, trial, seed, &ops)?;
+    }
+}
+
+/// The same property with another product's model in force (`policy/examples/documents`:
+/// seven permissions, plans of 3 / 50 / 500 seats, automation keys on the smallest and the
+/// largest plan only, managed with `run_imports`), so that nothing in the engine can depend on
+/// the default model's names or numbers.
+#[test]
+fn engine_agrees_with_the_model_under_another_product_model() {
+    let model = std::sync::Arc::new(
+        portcullis_core::Model::from_json(include_str!(
+            "../../../policy/examples/documents/model.json"
+        ))
+        .unwrap(),
+    );
+    let _scope = model.enter();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    });
+    let strategy = (plan(), prop::bool::weighted(0.2), any::<u64>(), ops());
+    let outcome = runner.run(&strategy, |(plan, trial, seed, ops)| {
+        run(plan, trial, seed, &ops)
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
     }
 }
 

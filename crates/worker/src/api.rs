@@ -51,6 +51,8 @@ impl Method {
 pub enum Route {
     /// `GET /v1/openapi.json`.
     OpenApi,
+    /// `GET /v1/model`: the product model (public).
+    Model,
     /// `GET /v1/health`: reads one KV key, nothing else.
     Health,
     /// `POST /v1/signup`, with the platform sign-up key.
@@ -235,6 +237,10 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
     match rest {
         ["openapi.json"] => match method {
             Get => Ok(Route::OpenApi),
+            _ => allow("GET"),
+        },
+        ["model"] => match method {
+            Get => Ok(Route::Model),
             _ => allow("GET"),
         },
         ["health"] => match method {

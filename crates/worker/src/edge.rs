@@ -15,7 +15,7 @@ use portcullis_core::AccountId;
 use portcullis_core::TenantId;
 use portcullis_core::account::Refusal;
 use portcullis_core::account::{Account, Actor, Context, SignUp};
-use portcullis_core::authz::{Operation, Principal, PrincipalKind, authorize};
+use portcullis_core::authz::{Operation, Principal, PrincipalKind};
 use portcullis_core::browser::{self, Presentation};
 use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
 use portcullis_core::gateway::throttle::{SignInLimit, Subject};
@@ -41,6 +41,10 @@ pub async fn handle(
     env: Env,
     context: worker::Context,
 ) -> worker::Result<Response> {
+    // The product model is in force for everything; without a valid one nothing is served.
+    if !crate::route_policy::install() {
+        return http::problem(&Problem::unavailable());
+    }
     let gateway = is_gateway_path(&request).then(|| origin(&env)).flatten();
     let outcome = match gateway {
         Some(origin) => crate::gateway::handle(request, &env, &context, &origin).await,
@@ -86,6 +90,7 @@ async fn dispatch(
             headers.set("content-type", "application/json")?;
             Ok(response.with_headers(headers))
         }),
+        Route::Model => http::json(200, &portcullis_core::model::current().to_document()),
         Route::Health => health(env).await?,
         Route::SignUp => sign_up(request, env).await?,
         Route::AcceptInvitation => accept_invitation(request, env).await?,
@@ -111,7 +116,8 @@ async fn dispatch(
                     Problem::new(400, "unknown_operation", error.to_string())
                 },
             )?;
-            let decision = authorize(&principal, operation);
+            let model = crate::route_policy::model().map_err(|_| Problem::unavailable())?;
+            let decision = model.authorize(&principal, operation);
             http::json(
                 200,
                 &AuthorizeResponse {
@@ -163,7 +169,7 @@ struct AuthorizeRequest {
 #[derive(Serialize)]
 struct AuthorizeResponse {
     allow: bool,
-    operation: &'static str,
+    operation: String,
     reason: &'static str,
     detail: String,
     principal: Principal,
@@ -280,7 +286,9 @@ async fn read_record<T: serde::de::DeserializeOwned>(
         .text()
         .await
         .map_err(|_| Problem::unavailable())?;
-    text.map(|text| serde_json::from_str(&text))
+    // Stored data: a permission the model lacks (a record written before the model changed)
+    // is not granted, a plan it lacks reads as its first plan.
+    text.map(|text| portcullis_core::model::resolving_stored(|| serde_json::from_str(&text)).0)
         .transpose()
         .map_err(|_| Problem::unavailable())
 }

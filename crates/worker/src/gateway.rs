@@ -16,7 +16,6 @@ use crate::edge::authenticate;
 use crate::http;
 use crate::problem::{self, Problem};
 use crate::route_policy;
-use portcullis_core::authz::authorize;
 use portcullis_core::gateway::forward::forwards_header;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, RouteMatch};
@@ -57,7 +56,8 @@ pub async fn handle(
         .map_err(|_| Problem::unavailable())?;
     if let Access::Operation(operation) = route.access {
         let principal = authenticate(&request, env, context).await?;
-        let decision = authorize(&principal, operation);
+        let model = route_policy::model().map_err(|_| Problem::unavailable())?;
+        let decision = model.authorize(&principal, operation);
         if !decision.allow {
             return Err(problem::denied(decision.reason));
         }

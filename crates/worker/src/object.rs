@@ -122,6 +122,9 @@ impl DurableObject for AccountObject {
     }
 
     async fn fetch(&self, mut request: Request) -> worker::Result<Response> {
+        if !crate::route_policy::install() {
+            return Reply::from(Problem::unavailable()).into_response();
+        }
         let body = request.bytes().await?;
         let message: ObjectRequest = match serde_json::from_slice(&body) {
             Ok(message) => message,
@@ -566,7 +569,22 @@ fn load(sql: &SqlStorage, cache: &RefCell<Option<Account>>) -> Result<Option<Acc
             })
         });
         let rows: Vec<Row> = rows.collect::<Result<_, Problem>>()?;
-        Account::from_rows(rows).map_err(|_| Problem::unavailable())?
+        let (account, unresolved) =
+            Account::from_rows_reporting(rows).map_err(|_| Problem::unavailable())?;
+        if !unresolved.is_empty() {
+            // The start-up report: what the stored account names that the model lacks (not
+            // granted; gone from a row when it is next written).
+            let names: Vec<String> = unresolved
+                .iter()
+                .map(|item| format!("{:?} `{}`", item.kind, item.name))
+                .collect();
+            worker::console_warn!(
+                "account {}: stored names the product model lacks (granting nothing): {}",
+                account.id(),
+                names.join(", ")
+            );
+        }
+        account
     };
     *cache.borrow_mut() = Some(account.clone());
     Ok(Some(account))

@@ -3,10 +3,9 @@
 //! core command the router maps them to, and the enums match the core's catalogues.
 
 use crate::api::{self, Method, Route, RouteError};
-use portcullis_core::authz::Operation;
+use portcullis_core::HashingKey;
 use portcullis_core::credential::{issue_api_token, issue_automation_key};
 use portcullis_core::random::SeededRandom;
-use portcullis_core::{HashingKey, Permission, Plan};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -17,6 +16,7 @@ const DOCUMENT: &str = include_str!("../openapi.json");
 /// check; one added here without documentation fails it directly.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
+    ("get", "/v1/model"),
     ("get", "/v1/health"),
     ("post", "/v1/signup"),
     ("post", "/v1/invitations/accept"),
@@ -349,21 +349,32 @@ fn enums_match_the_core_catalogues() {
             .map(|value| value.as_str().unwrap().to_owned())
             .collect()
     };
-    let permissions: Vec<String> = Permission::ALL
-        .iter()
-        .map(|permission| permission.name().to_owned())
+    // Model-defined vocabularies are strings; the default model's names are the examples.
+    let examples = |schema: &str| -> Vec<String> {
+        assert!(
+            schemas[schema].get("enum").is_none(),
+            "{schema} is model-defined"
+        );
+        schemas[schema]["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has no examples"))
+            .iter()
+            .map(|value| value.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let model = portcullis_core::model::default_model();
+    let permissions: Vec<String> = model
+        .permissions()
+        .map(|(_, def)| def.name.to_string())
         .collect();
-    assert_eq!(names("Permission"), permissions);
-    let plans: Vec<String> = Plan::ALL
-        .iter()
-        .map(|plan| plan.name().to_owned())
+    assert_eq!(examples("Permission"), permissions);
+    let plans: Vec<String> = model.plans().map(|(_, def)| def.name.to_string()).collect();
+    assert_eq!(examples("Plan"), plans);
+    let operations: Vec<String> = model
+        .operations()
+        .map(|(_, def)| def.name.to_string())
         .collect();
-    assert_eq!(names("Plan"), plans);
-    let operations: Vec<String> = Operation::ALL
-        .iter()
-        .map(|operation| operation.name().to_owned())
-        .collect();
-    assert_eq!(names("Operation"), operations);
+    assert_eq!(examples("Operation"), operations);
     let statuses: Vec<String> = [
         portcullis_core::user::UserStatus::Pending,
         portcullis_core::user::UserStatus::Active,

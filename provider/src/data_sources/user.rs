@@ -41,14 +41,14 @@ impl DataSource for UserSource {
         _meta: Empty,
     ) -> Option<MemberItem> {
         let email = known(&config.email)?.to_owned();
-        let members = members(&self.shared, diags).await?;
+        let (model, members) = members(&self.shared, diags).await?;
         match members
             .iter()
             .find(|member| member.email.as_str().eq_ignore_ascii_case(email.trim()))
         {
             Some(member) => Some(MemberItem {
                 email: Value::Value(email),
-                ..MemberItem::from(member)
+                ..MemberItem::new(&model, member)
             }),
             None => {
                 diagnostics::error(

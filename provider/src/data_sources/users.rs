@@ -84,13 +84,13 @@ impl DataSource for UsersSource {
         config: UsersState,
         _meta: Empty,
     ) -> Option<UsersState> {
-        let mut members = members(&self.shared, diags).await?;
+        let (model, mut members) = members(&self.shared, diags).await?;
         members.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
         let filter = known(&config.status).map(str::to_owned);
         let users = members
             .iter()
             .filter(|member| filter.as_deref().is_none_or(|s| s == member.status.name()))
-            .map(MemberItem::from)
+            .map(|member| MemberItem::new(&model, member))
             .collect();
         Some(UsersState {
             status: config.status,

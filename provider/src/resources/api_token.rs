@@ -7,12 +7,14 @@ use crate::provider::Shared;
 use crate::schema::{Mode, schema, sensitive, string, string_map, string_set};
 use crate::validation;
 use crate::values::{
-    StringSet, known, null_if_unknown, parse_rfc3339, permission_set, rfc3339, set_elements,
+    StringSet, known, null_if_unknown, parse_permissions, parse_rfc3339, permission_set, rfc3339,
+    set_elements,
 };
 use async_trait::async_trait;
 use portcullis_core::credential::CredentialKind;
+use portcullis_core::model::Model;
 use portcullis_core::query::ApiTokenView;
-use portcullis_core::{KeyId, PermissionSet, Timestamp};
+use portcullis_core::{KeyId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -90,8 +92,9 @@ pub fn api_token_schema() -> Schema {
                 "permissions",
                 string_set(
                     Mode::Optional,
-                    "The most the token may do, at most what the provider's token holds (none: \
-                     read-only). Changing it replaces the token.",
+                    "The most the token may do, at most what the provider's token holds: names \
+                     of the product model the worker serves (none: read-only). Changing it \
+                     replaces the token.",
                 ),
             ),
             (
@@ -134,15 +137,15 @@ pub fn api_token_schema() -> Schema {
     )
 }
 
-fn fill(state: &mut ApiTokenState, view: &ApiTokenView) {
+fn fill(model: &Model, state: &mut ApiTokenState, view: &ApiTokenView) {
     state.id = Value::Value(view.key_id.to_string());
     state.key_id = Value::Value(view.key_id.to_string());
     state.tenant_id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
     let configured =
-        set_elements(&state.permissions).and_then(|names| PermissionSet::parse_names(&names).ok());
+        set_elements(&state.permissions).and_then(|names| parse_permissions(model, &names));
     if configured != Some(view.permissions) {
-        state.permissions = permission_set(view.permissions);
+        state.permissions = permission_set(model, view.permissions);
     }
     let same_expiry = known(&state.expires_at)
         .and_then(|text| parse_rfc3339(text).ok())
@@ -153,7 +156,7 @@ fn fill(state: &mut ApiTokenState, view: &ApiTokenView) {
     }
     null_if_unknown(&mut state.token);
     state.owner = Value::Value(view.owner.to_string());
-    state.effective_permissions = permission_set(view.effective_permissions);
+    state.effective_permissions = permission_set(model, view.effective_permissions);
     state.created_at = rfc3339(view.created_at);
 }
 
@@ -190,9 +193,7 @@ impl Resource for ApiTokenResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: ApiTokenState) -> Option<()> {
-        if let Some(names) = set_elements(&config.permissions) {
-            validation::check_permission_names(diags, &names, None);
-        }
+        // Permission names are checked at plan time, against the served model.
         if let Some(text) = known(&config.expires_at)
             && let Err(message) = parse_rfc3339(text)
         {
@@ -211,6 +212,7 @@ impl Resource for ApiTokenResource {
         let api = self.shared.api(diags)?;
         let key_id = known(&state.id)?.to_owned();
         let found = read_token(&api, &key_id).await;
+        let fill = |state: &mut ApiTokenState, view: &ApiTokenView| fill(api.model(), state, view);
         super::state_after_read(diags, "read the API token", state, found, fill)
             .map(|state| (state, private_state))
     }
@@ -244,7 +246,7 @@ impl Resource for ApiTokenResource {
             );
         }
         if let (Some(api), Some(scope)) = (api, set_elements(&state.permissions)) {
-            validation::check_token(diags, api.principal.permissions, &scope);
+            validation::check_token(diags, api.model(), api.principal.permissions, &scope);
         }
         Some((state, Empty::default()))
     }
@@ -335,7 +337,7 @@ impl Resource for ApiTokenResource {
             "The API token disappeared",
             "the token was deleted right after it was created",
         ) {
-            fill(&mut state, &view);
+            fill(api.model(), &mut state, &view);
         }
         Some((state, private_state))
     }
@@ -385,6 +387,7 @@ mod tests {
     use super::*;
     use crate::resources::tests::assert_parity;
     use crate::values::set_of;
+    use portcullis_core::PermissionSet;
 
     #[test]
     fn schema_and_state_have_the_same_attributes() {
@@ -414,7 +417,7 @@ mod tests {
             expires_at: Some(parse_rfc3339("2027-01-31T10:00:00Z").unwrap()),
             last_used_at: None,
         };
-        fill(&mut state, &view);
+        fill(&crate::test_models::default(), &mut state, &view);
         assert_eq!(
             state.expires_at,
             Value::Value("2027-01-31T12:00:00+02:00".into())

@@ -175,7 +175,9 @@ impl Resource for AutomationKeyResource {
         if let Some(api) = api
             && let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await
         {
-            self.shared.book.check_automation_key(diags, &snapshot);
+            self.shared
+                .book
+                .check_automation_key(diags, api.model(), &snapshot);
         }
         Some((state, Empty::default()))
     }

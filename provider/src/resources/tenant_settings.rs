@@ -13,6 +13,7 @@ use crate::schema::{Mode, boolean, schema, string};
 use crate::validation;
 use crate::values::{default_if_null, known};
 use async_trait::async_trait;
+use portcullis_core::model::Model;
 use portcullis_core::query::TenantView;
 use portcullis_core::sso::SsoConnectionId;
 use serde::{Deserialize, Serialize};
@@ -93,8 +94,9 @@ pub fn tenant_settings_schema() -> Schema {
                 "plan",
                 string(
                     Mode::OptionalComputed,
-                    "`free` (1 member), `team` (20, automation keys) or `enterprise` (100, audit \
-                     log, SAML SSO). Defaults to the current plan. Needs `modify_tenant_settings`.",
+                    "A plan of the product model the worker serves (`portcullis_plans`), e.g. \
+                     `free`, `team` or `enterprise` in the default model. Defaults to the current \
+                     plan. Needs `modify_tenant_settings`.",
                 ),
             ),
             (
@@ -137,10 +139,10 @@ fn tenant_path(tenant_id: &str) -> String {
     format!("/v1/tenants/{tenant_id}")
 }
 
-fn fill(state: &mut TenantSettingsState, view: &TenantView) {
+fn fill(model: &Model, state: &mut TenantSettingsState, view: &TenantView) {
     state.id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
-    state.plan = Value::Value(view.plan.name().to_owned());
+    state.plan = Value::Value(view.plan.name_in(model).to_owned());
     state.sso_enforced = Value::Value(view.sso_enforced);
     state.saml_breakglass_user_id = view
         .saml_breakglass_user_id
@@ -157,7 +159,7 @@ fn fill(state: &mut TenantSettingsState, view: &TenantView) {
 
 /// The `update_tenant_settings` body that turns `current` into `planned`; `None` if nothing
 /// changes.
-fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> {
+fn changes(model: &Model, current: &TenantView, planned: &TenantSettingsState) -> Option<Json> {
     let mut body = Map::new();
     if let Some(name) = known(&planned.name)
         && name != current.name.as_str()
@@ -165,7 +167,7 @@ fn changes(current: &TenantView, planned: &TenantSettingsState) -> Option<Json> 
         body.insert("name".into(), json!(name));
     }
     if let Some(plan) = known(&planned.plan)
-        && plan != current.plan.name()
+        && plan != current.plan.name_in(model)
     {
         body.insert("plan".into(), json!(plan));
     }
@@ -227,6 +229,7 @@ impl TenantSettingsResource {
         };
         self.shared.book.check_tenant(
             diags,
+            api.model(),
             &snapshot,
             known(&config.plan),
             validation::PlannedSso {
@@ -247,7 +250,7 @@ impl TenantSettingsResource {
         let path = tenant_path(api.tenant().as_str());
         let current: TenantView =
             diagnostics::api_ok(diags, "read the tenant", api.get(&path).await, None)?;
-        if let Some(body) = changes(&current, &planned)
+        if let Some(body) = changes(api.model(), &current, &planned)
             && let Err(failure) = api.patch::<Json>(&path, &body).await
         {
             let attribute = match failure.code() {
@@ -266,7 +269,7 @@ impl TenantSettingsResource {
         }
         let mut state = planned;
         match api.get::<TenantView>(&path).await {
-            Ok(view) => fill(&mut state, &view),
+            Ok(view) => fill(api.model(), &mut state, &view),
             Err(failure) => diagnostics::api(diags, "read the tenant back", &failure, None),
         }
         Some(state)
@@ -322,11 +325,7 @@ impl Resource for TenantSettingsResource {
         diags: &mut Diagnostics,
         config: TenantSettingsState,
     ) -> Option<()> {
-        if let Some(plan) = known(&config.plan)
-            && let Err(error) = plan.parse::<portcullis_core::Plan>()
-        {
-            diagnostics::error(diags, "Invalid plan", error.to_string(), Some("plan"));
-        }
+        // The plan's name is checked at plan time, against the served model.
         if let Some(user) = known(&config.saml_breakglass_user_id) {
             validation::check_user_id(
                 diags,
@@ -358,6 +357,8 @@ impl Resource for TenantSettingsResource {
         let api = self.shared.api(diags)?;
         let tenant_id = known(&state.id)?.to_owned();
         let found = api.find::<TenantView>(&tenant_path(&tenant_id)).await;
+        let fill =
+            |state: &mut TenantSettingsState, view: &TenantView| fill(api.model(), state, view);
         super::state_after_read(diags, "read the tenant", state, found, fill)
             .map(|state| (state, private_state))
     }
@@ -473,13 +474,14 @@ impl Resource for TenantSettingsResource {
 mod tests {
     use super::*;
     use crate::resources::tests::assert_parity;
+    use crate::test_models::{default, documents};
     use portcullis_core::{Plan, Timestamp};
 
     fn view() -> TenantView {
         TenantView {
             tenant_id: "ten_0123456789abcdef".parse().unwrap(),
             name: "Prod".parse().unwrap(),
-            plan: Plan::Team,
+            plan: Plan::named("team").unwrap(),
             owner: "usr_0123456789abcdef".parse().unwrap(),
             member_count: 1,
             member_limit: 20,
@@ -499,14 +501,14 @@ mod tests {
     #[test]
     fn only_what_differs_is_sent() {
         let mut state = TenantSettingsState::default();
-        fill(&mut state, &view());
-        assert_eq!(changes(&view(), &state), None);
+        fill(&default(), &mut state, &view());
+        assert_eq!(changes(&default(), &view(), &state), None);
         state.plan = Value::Value("enterprise".into());
         state.sso_enforced = Value::Value(true);
         state.saml_breakglass_user_id = Value::Value("usr_00000000000000aa".into());
         state.sso_connection_id = Value::Value("sso_00000000000000bb".into());
         assert_eq!(
-            changes(&view(), &state),
+            changes(&default(), &view(), &state),
             Some(json!({
                 "plan": "enterprise",
                 "sso": {
@@ -518,7 +520,27 @@ mod tests {
         );
         // Unknown name (not configured): left alone.
         state.name = Value::Unknown;
-        assert!(changes(&view(), &state).unwrap().get("name").is_none());
+        assert!(
+            changes(&default(), &view(), &state)
+                .unwrap()
+                .get("name")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn plans_are_named_as_the_served_model_names_them() {
+        // The same index is `business` in the documents model.
+        let documents = documents();
+        let mut state = TenantSettingsState::default();
+        fill(&documents, &mut state, &view());
+        assert_eq!(state.plan, Value::Value("business".into()));
+        assert_eq!(changes(&documents, &view(), &state), None);
+        state.plan = Value::Value("corporate".into());
+        assert_eq!(
+            changes(&documents, &view(), &state),
+            Some(json!({ "plan": "corporate" }))
+        );
     }
 
     #[test]
@@ -530,12 +552,12 @@ mod tests {
             ..view()
         };
         let mut state = TenantSettingsState::default();
-        fill(&mut state, &current);
-        assert_eq!(changes(&current, &state), None);
+        fill(&default(), &mut state, &current);
+        assert_eq!(changes(&default(), &current, &state), None);
         state.saml_breakglass_user_id = Value::Value("usr_00000000000000cc".into());
         state.sso_connection_id = Value::Unknown;
         assert_eq!(
-            changes(&current, &state),
+            changes(&default(), &current, &state),
             Some(json!({ "sso": {
                 "enforced": true,
                 "breakglass": "usr_00000000000000cc",

@@ -7,12 +7,14 @@ use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
 use crate::validation::{self, MemberChange, PlannedMember};
 use crate::values::{
-    StringSet, default_if_null, known, null_if_unknown, permission_set, rfc3339, set_elements,
+    StringSet, default_if_null, known, null_if_unknown, parse_permissions, permission_names,
+    permission_set, preset_permissions, rfc3339, set_elements,
 };
 use async_trait::async_trait;
+use portcullis_core::model::Model;
 use portcullis_core::query::MemberView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{PermissionSet, RolePreset, Timestamp, UserId};
+use portcullis_core::{PermissionSet, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -94,17 +96,18 @@ pub fn user_schema() -> Schema {
                 "permissions",
                 string_set(
                     Mode::Optional,
-                    "Permissions granted in the tenant, any of `modify_configuration`, \
-                     `update_certificates`, `build_applications`, `manage_custom_messages`, \
-                     `user_and_api_management`, `modify_tenant_settings`. None means read-only.",
+                    "Permissions granted in the tenant: names of the product model the worker \
+                     serves (`portcullis_permissions`), checked at plan time. None means \
+                     read-only.",
                 ),
             ),
             (
                 "role",
                 string(
                     Mode::Optional,
-                    "A role preset whose permissions are added to `permissions`: \
-                     `platform_admin`, `security_engineer`, `release_engineer` or `compliance_reviewer`.",
+                    "A role preset of the served product model (`portcullis_role`) whose \
+                     permissions are added to `permissions`, e.g. `release_engineer` in the \
+                     default model.",
                 ),
             ),
             (
@@ -149,27 +152,24 @@ pub fn user_schema() -> Schema {
     )
 }
 
-fn role_permissions(role: &Value<String>) -> Option<PermissionSet> {
+fn role_permissions(model: &Model, role: &Value<String>) -> Option<PermissionSet> {
     match role {
         Value::Unknown => None,
         Value::Null => Some(PermissionSet::EMPTY),
-        Value::Value(name) => Some(
-            name.parse::<RolePreset>()
-                .map_or(PermissionSet::EMPTY, RolePreset::permissions),
-        ),
+        Value::Value(name) => Some(preset_permissions(model, name).unwrap_or(PermissionSet::EMPTY)),
     }
 }
 
-/// permissions ∪ role, when both are known and valid.
-fn desired_grant(state: &UserState) -> Option<PermissionSet> {
+/// permissions ∪ role in `model`, when both are known and valid.
+fn desired_grant(model: &Model, state: &UserState) -> Option<PermissionSet> {
     let names = set_elements(&state.permissions)?;
-    let set = PermissionSet::parse_names(&names).ok()?;
-    Some(set.union(role_permissions(&state.role)?))
+    let set = parse_permissions(model, &names)?;
+    Some(set.union(role_permissions(model, &state.role)?))
 }
 
 /// Copies what the API shows into the state, keeping the practitioner's spelling where it
 /// means the same thing (email case, permissions split between the set and the role).
-fn fill(state: &mut UserState, view: &MemberView) {
+fn fill(model: &Model, state: &mut UserState, view: &MemberView) {
     state.id = Value::Value(view.user_id.to_string());
     state.tenant_id = Value::Value(view.tenant_id.to_string());
     let same_email =
@@ -181,22 +181,22 @@ fn fill(state: &mut UserState, view: &MemberView) {
     state.status = settable_status(view.status);
     state.state = Value::Value(view.status.name().to_owned());
     state.tenant_owner = Value::Value(view.tenant_owner);
-    state.granted_permissions = permission_set(view.permissions);
+    state.granted_permissions = permission_set(model, view.permissions);
     if view.tenant_owner {
         if state.permissions.is_unknown() {
             state.permissions = Value::Null;
         }
         return;
     }
-    let role = role_permissions(&state.role).unwrap_or(PermissionSet::EMPTY);
+    let role = role_permissions(model, &state.role).unwrap_or(PermissionSet::EMPTY);
     let configured =
-        set_elements(&state.permissions).and_then(|names| PermissionSet::parse_names(&names).ok());
+        set_elements(&state.permissions).and_then(|names| parse_permissions(model, &names));
     let matches = configured.is_some_and(|set| set.union(role) == view.permissions);
     if !matches {
         state.permissions = if state.permissions.is_null() && view.permissions.is_empty() {
             Value::Null
         } else {
-            permission_set(view.permissions)
+            permission_set(model, view.permissions)
         };
     }
     null_if_unknown(&mut state.invitation_code);
@@ -236,16 +236,17 @@ struct MemberAdded {
 
 impl UserResource {
     /// The plan-time checks of one member change, with the tenant snapshot.
-    async fn check(&self, diags: &mut Diagnostics, change: MemberChange) {
-        let Some(api) = self.shared.api(diags) else {
+    async fn check(&self, diags: &mut Diagnostics, api: &Api, change: MemberChange) {
+        let Some(snapshot) = plan_book_snapshot(&self.shared, api, diags).await else {
             return;
         };
-        let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await else {
-            return;
-        };
-        self.shared
-            .book
-            .check_member(diags, &snapshot, api.principal.permissions, change);
+        self.shared.book.check_member(
+            diags,
+            api.model(),
+            &snapshot,
+            api.principal.permissions,
+            change,
+        );
     }
 
     /// Applies the planned name, permissions and status to an existing member.
@@ -265,11 +266,11 @@ impl UserResource {
                 .await;
             diagnostics::api_ok(diags, "activate the user", activated, Some("status"))?;
         }
-        if let Some(grant) = desired_grant(planned)
+        if let Some(grant) = desired_grant(api.model(), planned)
             && !current.tenant_owner
             && grant != current.permissions
         {
-            let body = json!({ "permissions": grant.names() });
+            let body = json!({ "permissions": permission_names(api.model(), grant) });
             let changed = api.patch::<Json>(&member_path(api, user_id), &body).await;
             diagnostics::api_ok(
                 diags,
@@ -307,18 +308,29 @@ impl UserResource {
             "The member disappeared",
             format!("`{user_id}` was removed from the tenant while it was being changed"),
         ) {
-            fill(state, &view);
+            fill(api.model(), state, &view);
         }
     }
 }
 
-fn planned_member(state: &UserState, status: &str) -> Option<PlannedMember> {
+/// Checks the configured permission and role names against the served model (plan time);
+/// `true` when every known one is valid.
+fn names_are_valid(diags: &mut Diagnostics, model: &Arc<Model>, state: &UserState) -> bool {
+    let role = known(&state.role);
+    match set_elements(&state.permissions) {
+        Some(names) => validation::check_permission_names(diags, model, &names, role),
+        None => role
+            .is_none_or(|role| validation::check_permission_names(diags, model, &[], Some(role))),
+    }
+}
+
+fn planned_member(model: &Model, state: &UserState, status: &str) -> Option<PlannedMember> {
     let email = known(&state.email)?.to_owned();
     let mut permissions = set_elements(&state.permissions)?;
     if let Value::Value(role) = &state.role
-        && let Ok(role) = role.parse::<RolePreset>()
+        && let Some(role) = preset_permissions(model, role)
     {
-        permissions.extend(role.permissions().names().into_iter().map(str::to_owned));
+        permissions.extend(permission_names(model, role));
     }
     Some(PlannedMember {
         email,
@@ -338,16 +350,9 @@ impl Resource for UserResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: UserState) -> Option<()> {
+        // Permission and role names are checked at plan time, against the served model
+        // (Terraform validates before the provider is configured).
         validation::check_email(diags, &config.email);
-        if let Some(names) = set_elements(&config.permissions) {
-            let role = match &config.role {
-                Value::Value(role) => Some(role.as_str()),
-                _ => None,
-            };
-            validation::check_permission_names(diags, &names, role);
-        } else if let Value::Value(role) = &config.role {
-            validation::check_permission_names(diags, &[], Some(role));
-        }
         validation::check_settable_status(diags, &config.status);
         Some(())
     }
@@ -362,6 +367,7 @@ impl Resource for UserResource {
         let api = self.shared.api(diags)?;
         let user_id = known(&state.id)?.to_owned();
         let found = read_member(&api, &user_id).await;
+        let fill = |state: &mut UserState, view: &MemberView| fill(api.model(), state, view);
         super::state_after_read(diags, "read the member", state, found, fill)
             .map(|state| (state, private_state))
     }
@@ -374,23 +380,32 @@ impl Resource for UserResource {
         _meta: Empty,
     ) -> Option<(UserState, Empty)> {
         let mut state = proposed;
+        let api = self.shared.api(diags);
         state.id = Value::Unknown;
-        state.tenant_id = planned_tenant(self.shared.api(diags).as_deref());
+        state.tenant_id = planned_tenant(api.as_deref());
         default_if_null(&mut state.status, Value::Value("active".to_owned()));
         default_if_null(&mut state.name, Value::Unknown);
         state.state = Value::Unknown;
         state.tenant_owner = Value::Value(false);
-        state.granted_permissions = desired_grant(&state).map_or(Value::Unknown, permission_set);
         state.invitation_code = Value::Unknown;
         state.invitation_expires_at = Value::Unknown;
-        if let Some(after) = planned_member(&state, "pending") {
+        let Some(api) = api else {
+            state.granted_permissions = Value::Unknown;
+            return Some((state, Empty::default()));
+        };
+        let model = api.model();
+        state.granted_permissions =
+            desired_grant(model, &state).map_or(Value::Unknown, |set| permission_set(model, set));
+        if names_are_valid(diags, model, &state)
+            && let Some(after) = planned_member(model, &state, "pending")
+        {
             let change = MemberChange {
                 after: Some(after),
                 before_email: None,
                 already_granted: PermissionSet::EMPTY,
                 status_changed: false,
             };
-            self.check(diags, change).await;
+            self.check(diags, &api, change).await;
         }
         Some((state, Empty::default()))
     }
@@ -404,6 +419,8 @@ impl Resource for UserResource {
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(UserState, Empty, Vec<AttributePath>)> {
+        let api = self.shared.api(diags)?;
+        let model = api.model();
         let mut state = proposed;
         if config.status.is_null() {
             state.status = Value::Value("active".to_owned());
@@ -412,6 +429,9 @@ impl Resource for UserResource {
             (Some(before), Some(after)) => !before.eq_ignore_ascii_case(after),
             (_, None) => state.email.is_unknown(),
             _ => false,
+        };
+        let grant = |state: &UserState| {
+            desired_grant(model, state).map_or(Value::Unknown, |set| permission_set(model, set))
         };
         if replace {
             state.id = Value::Unknown;
@@ -422,24 +442,23 @@ impl Resource for UserResource {
             if config.name.is_null() {
                 state.name = Value::Unknown;
             }
-            state.granted_permissions =
-                desired_grant(&state).map_or(Value::Unknown, permission_set);
+            state.granted_permissions = grant(&state);
             let change = MemberChange {
-                after: planned_member(&state, "pending"),
+                after: planned_member(model, &state, "pending"),
                 before_email: known(&prior.email).map(str::to_owned),
                 already_granted: PermissionSet::EMPTY,
                 status_changed: false,
             };
-            if change.after.is_some() {
-                self.check(diags, change).await;
+            if names_are_valid(diags, model, &state) && change.after.is_some() {
+                self.check(diags, &api, change).await;
             }
             return Some((state, private_state, vec![AttributePath::new("email")]));
         }
         let owner = prior.tenant_owner.as_ref_option().copied().unwrap_or(false);
         state.granted_permissions = if owner {
-            permission_set(PermissionSet::ALL)
+            permission_set(model, model.all_permissions())
         } else {
-            desired_grant(&state).map_or(Value::Unknown, permission_set)
+            grant(&state)
         };
         let status_changed = state.status != prior.status;
         if status_changed {
@@ -449,23 +468,19 @@ impl Resource for UserResource {
             };
         }
         let already = set_elements(&prior.granted_permissions)
-            .and_then(|names| PermissionSet::parse_names(&names).ok())
+            .and_then(|names| parse_permissions(model, &names))
             .unwrap_or(PermissionSet::EMPTY);
         let changed = state != prior;
-        if changed {
+        if changed && names_are_valid(diags, model, &state) {
             let status = match known(&prior.state) {
                 Some("pending") => "pending",
                 _ => known(&state.status).unwrap_or("active"),
             };
-            if let Some(after) = planned_member(&state, status) {
+            if let Some(after) = planned_member(model, &state, status) {
                 let change = MemberChange {
                     after: Some(PlannedMember {
                         permissions: if owner {
-                            PermissionSet::ALL
-                                .names()
-                                .into_iter()
-                                .map(str::to_owned)
-                                .collect()
+                            permission_names(model, model.all_permissions())
                         } else {
                             after.permissions
                         },
@@ -475,7 +490,7 @@ impl Resource for UserResource {
                     already_granted: already,
                     status_changed,
                 };
-                self.check(diags, change).await;
+                self.check(diags, &api, change).await;
             }
         }
         Some((state, private_state, vec![]))
@@ -488,14 +503,16 @@ impl Resource for UserResource {
         private_state: Empty,
         _meta: Empty,
     ) -> Option<Empty> {
-        if let Some(email) = known(&prior.email) {
+        if let Some(email) = known(&prior.email)
+            && let Some(api) = self.shared.api(diags)
+        {
             let change = MemberChange {
                 after: None,
                 before_email: Some(email.to_owned()),
                 already_granted: PermissionSet::EMPTY,
                 status_changed: false,
             };
-            self.check(diags, change).await;
+            self.check(diags, &api, change).await;
         }
         Some(private_state)
     }
@@ -510,10 +527,10 @@ impl Resource for UserResource {
     ) -> Option<(UserState, Empty)> {
         let api = self.shared.api(diags)?;
         let email = known(&planned.email)?.to_owned();
-        let grant = desired_grant(&planned).unwrap_or(PermissionSet::EMPTY);
+        let grant = desired_grant(api.model(), &planned).unwrap_or(PermissionSet::EMPTY);
         let body = json!({
             "email": email,
-            "permissions": grant.names(),
+            "permissions": permission_names(api.model(), grant),
             "name": known(&planned.name),
         });
         let path = format!("/v1/tenants/{}/members", api.tenant());
@@ -555,7 +572,7 @@ impl Resource for UserResource {
             if self.converge(&api, diags, &current, &state).await.is_some() {
                 self.refresh(&api, diags, &mut state).await;
             } else {
-                fill(&mut state, &current);
+                fill(api.model(), &mut state, &current);
             }
         }
         Some((state, private_state))
@@ -634,6 +651,7 @@ impl Resource for UserResource {
 mod tests {
     use super::*;
     use crate::resources::tests::assert_parity;
+    use crate::test_models::{default, documents};
     use crate::values::set_of;
 
     fn view(permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
@@ -664,6 +682,7 @@ mod tests {
             ..UserState::default()
         };
         fill(
+            &default(),
             &mut state,
             &view(
                 &["build_applications", "update_certificates"],
@@ -692,6 +711,7 @@ mod tests {
             ..UserState::default()
         };
         fill(
+            &default(),
             &mut state,
             &view(&["modify_configuration"], UserStatus::Inactive, false),
         );
@@ -700,7 +720,11 @@ mod tests {
         assert_eq!(state.state, Value::Value("inactive".into()));
         // No permissions configured and none granted: stays null, so no diff.
         let mut state = UserState::default();
-        fill(&mut state, &view(&[], UserStatus::Pending, false));
+        fill(
+            &default(),
+            &mut state,
+            &view(&[], UserStatus::Pending, false),
+        );
         assert_eq!(state.permissions, Value::Null);
         assert_eq!(
             state.status,
@@ -718,13 +742,52 @@ mod tests {
             ..UserState::default()
         };
         assert_eq!(
-            desired_grant(&state).unwrap().names(),
+            permission_names(&default(), desired_grant(&default(), &state).unwrap()),
             ["update_certificates", "build_applications"]
         );
         let unknown = UserState {
             permissions: Value::Unknown,
             ..UserState::default()
         };
-        assert_eq!(desired_grant(&unknown), None);
+        assert_eq!(desired_grant(&default(), &unknown), None);
+    }
+
+    #[test]
+    fn names_are_those_of_the_served_model() {
+        let documents = documents();
+        let state = UserState {
+            permissions: set_of(["export_archive"]),
+            role: Value::Value("editor".into()),
+            ..UserState::default()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(names_are_valid(&mut diags, &documents, &state));
+        assert!(diags.errors.is_empty(), "{diags:?}");
+        assert_eq!(
+            permission_names(&documents, desired_grant(&documents, &state).unwrap()),
+            ["edit_documents", "publish_documents", "export_archive"]
+        );
+        // The compiled-in default's names mean nothing to it.
+        let state = UserState {
+            permissions: set_of(["build_applications"]),
+            role: Value::Value("release_engineer".into()),
+            ..UserState::default()
+        };
+        assert!(!names_are_valid(&mut diags, &documents, &state));
+        assert_eq!(diags.errors.len(), 2, "{diags:?}");
+        assert!(
+            diags.errors[0].detail.contains(
+                "unknown permission `build_applications`; expected one of edit_documents, \
+                 publish_documents, manage_templates, export_archive"
+            ),
+            "{diags:?}"
+        );
+        assert!(
+            diags.errors[1]
+                .detail
+                .contains("expected one of writer, editor")
+        );
+        assert_eq!(desired_grant(&documents, &state), None);
+        assert!(names_are_valid(&mut diags, &default(), &state));
     }
 }

@@ -6,8 +6,7 @@ use portcullis_core::account::{Context, Outcome, SignUp};
 use portcullis_core::credential::CredentialRecord;
 use portcullis_core::random::SeededRandom;
 use portcullis_core::{
-    Account, Actor, Command, Email, HashingKey, KeyId, Plan, RolePreset, TenantId, Timestamp,
-    UserId,
+    Account, Actor, Command, Email, HashingKey, KeyId, TenantId, Timestamp, UserId,
 };
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -185,19 +184,35 @@ pub fn expand_placeholders(data: &[u8]) -> Cow<'_, [u8]> {
 }
 
 // Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn plan_named(name: &str) -> portcullis_core::Plan {
     portcullis_core::Plan::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn perm(name: &str) -> portcullis_core::Permission {
     portcullis_core::Permission::named(name).unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn op_named(name: &str) -> portcullis_core::Operation {
     name.parse().unwrap()
 }
-#[allow(dead_code, reason = "not every test file uses every helper")]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "a name the default model lacks is a bug of this file"
+)]
 fn preset(name: &str) -> portcullis_core::RolePreset {
     name.parse().unwrap()
 }

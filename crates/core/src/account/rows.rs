@@ -394,8 +394,24 @@ impl Account {
     }
 
     /// The account the rows of [`Account::to_rows`] hold. Rows of unknown keys within a known
-    /// kind are refused; the order of the rows does not matter.
+    /// kind are refused; the order of the rows does not matter. Names the model in force
+    /// lacks are tolerated as [`from_rows_reporting`](Account::from_rows_reporting) says.
     pub fn from_rows(rows: impl IntoIterator<Item = Row>) -> Result<Account, RowError> {
+        Self::from_rows_reporting(rows).map(|(account, _)| account)
+    }
+
+    /// [`from_rows`](Account::from_rows), with every name in the rows that the model in force
+    /// does not have: a permission it lacks is not granted (in grants and token scopes), a
+    /// plan it lacks reads as its first plan. Such names disappear from a row the next time
+    /// the row is written; until then the report lists them.
+    pub fn from_rows_reporting(
+        rows: impl IntoIterator<Item = Row>,
+    ) -> Result<(Account, Vec<crate::model::Unresolved>), RowError> {
+        let (account, unresolved) = crate::model::resolving_stored(|| Self::read_rows(rows));
+        Ok((account?, unresolved))
+    }
+
+    fn read_rows(rows: impl IntoIterator<Item = Row>) -> Result<Account, RowError> {
         let mut by_kind: BTreeMap<RowKind, Vec<Row>> = BTreeMap::new();
         for row in rows {
             by_kind.entry(row.kind).or_default().push(row);

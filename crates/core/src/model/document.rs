@@ -437,6 +437,7 @@ pub(super) fn parse(source: &str) -> Result<Model, ModelError> {
             requires,
             feature: needed,
             automation_keys: raw_operation.automation_keys,
+            primary: None,
         });
     }
 
@@ -477,6 +478,12 @@ pub(super) fn parse(source: &str) -> Result<Model, ModelError> {
         return Err(ModelError {
             problems: problems.0,
         });
+    }
+    for operation in &mut operations {
+        operation.primary = catalogue
+            .iter()
+            .copied()
+            .find(|permission| operation.requires.contains(*permission));
     }
     let all = catalogue.iter().copied().collect::<PermissionSet>();
     let automation_permissions = operations

@@ -49,9 +49,11 @@
 //! (smallest) plan, and every such name is reported ([`Unresolved`]) so an operator can see
 //! what no longer resolves before it is rewritten away.
 
+mod check;
 mod document;
 mod problem;
 
+pub use check::{CheckReport, check};
 pub use problem::{ModelError, ModelProblem, ModelProblemKind};
 
 use crate::authz::Operation;
@@ -123,6 +125,8 @@ pub struct OperationDef {
     pub feature: Option<Feature>,
     /// Whether an automation key may perform it.
     pub automation_keys: bool,
+    /// The first permission of `requires` in catalogue order (what a grant names).
+    pub(crate) primary: Option<Permission>,
 }
 
 /// A plan of the model.
