@@ -21,11 +21,12 @@ terraform {
 provider "portcullis" {}
 `;
 
-/** A Terraform working directory whose provider uses `token`. */
+/** A Terraform working directory whose provider uses `token` (and `env`, e.g. another endpoint). */
 export class Workspace {
-  constructor(token) {
+  constructor(token, env = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "portcullis-tf-"));
     this.token = token;
+    this.env = env;
   }
 
   /** Replaces the configuration (main.tf) with the provider block plus `hcl`. */
@@ -43,7 +44,7 @@ export class Workspace {
         all,
         {
           cwd: this.dir,
-          env: { ...process.env, PORTCULLIS_TOKEN: this.token },
+          env: { ...process.env, PORTCULLIS_TOKEN: this.token, ...this.env },
           maxBuffer: 64 * 1024 * 1024,
         },
         (error, stdout, stderr) => resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr }),
@@ -85,6 +86,13 @@ export class Workspace {
     return found;
   }
 
+  /** The root module's outputs, by name, as JSON values. */
+  async outputs() {
+    const result = await this.run(["output", "-json"]);
+    assert.equal(result.code, 0, result.stderr);
+    return Object.fromEntries(Object.entries(JSON.parse(result.stdout)).map(([name, output]) => [name, output.value]));
+  }
+
   read(file) {
     return readFileSync(join(this.dir, file), "utf8");
   }
@@ -112,6 +120,11 @@ export async function memberByEmail(world, address) {
   return members.items.find((m) => m.email === address.toLowerCase());
 }
 
+/** Terraform's output as one line: the diagnostics' frame (`│`) and any wrapping removed. */
+export function flat(output) {
+  return output.replace(/[│╷╵]/g, " ").replace(/\s+/g, " ");
+}
+
 /** Asserts a failed plan reports `code` on `attribute` of `address`. */
 export function assertDiagnostic(result, { code, address, attribute, text }) {
   const output = `${result.stderr}\n${result.stdout}`;
@@ -119,5 +132,5 @@ export function assertDiagnostic(result, { code, address, attribute, text }) {
   assert.match(output, new RegExp(`Invalid configuration \\(${code}\\)`), output);
   if (address) assert.match(output, new RegExp(`with ${address.replace(/[.[\]]/g, "\\$&")}(\\[\\d+\\])?,`), output);
   if (attribute) assert.match(output, new RegExp(`${attribute}\\s*=`), `diagnostic should point at ${attribute}:\n${output}`);
-  if (text) assert.ok(output.includes(text), `expected "${text}" in:\n${output}`);
+  if (text) assert.ok(flat(output).includes(flat(text)), `expected "${text}" in:\n${output}`);
 }
