@@ -60,7 +60,7 @@ fn grow(members: usize) -> Grown {
             owner_email: "owner@scale.test".parse().unwrap(),
             owner_name: "Owner".parse().unwrap(),
             tenant_name: "Tenant 0".parse().unwrap(),
-            plan: plan_named("enterprise"),
+            plan: portcullis_core::Plan::named("enterprise").unwrap(),
             trial: false,
         },
         &mut Context {
@@ -82,7 +82,7 @@ fn grow(members: usize) -> Grown {
                 &owner,
                 Command::CreateTenant {
                     name: format!("Tenant {}", tenants.len()).parse().unwrap(),
-                    plan: plan_named("enterprise"),
+                    plan: portcullis_core::Plan::named("enterprise").unwrap(),
                 },
                 &key,
                 seed,
@@ -238,37 +238,3 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
-}

@@ -55,7 +55,7 @@ fn fixture() -> Fixture {
             owner_email: "owner@bench.example".parse().expect("valid email"),
             owner_name: "Bench Owner".parse().expect("valid name"),
             tenant_name: "Production".parse().expect("valid name"),
-            plan: plan_named("team"),
+            plan: portcullis_core::Plan::named("team").expect("a name of the default model"),
             trial: false,
         },
         &mut Context {
@@ -148,7 +148,15 @@ fn fixture() -> Fixture {
         credential::verify(&mistyped, Some(&token_record), &key, now),
         Verification::Malformed(Malformed::Checksum)
     );
-    assert!(authorize(&principal, op_named("run_build")).allow);
+    assert!(
+        authorize(
+            &principal,
+            "run_build"
+                .parse::<portcullis_core::Operation>()
+                .expect("a name of the default model")
+        )
+        .allow
+    );
 
     Fixture {
         key_bytes,
@@ -222,7 +230,9 @@ fn bench_verify(c: &mut Criterion) {
     group.bench_function("lookup_key_parse_only", |b| {
         b.iter(|| credential::lookup_key(black_box(&f.token)));
     });
-    let run_build = op_named("run_build");
+    let run_build = "run_build"
+        .parse::<portcullis_core::Operation>()
+        .expect("a name of the default model");
     group.bench_function("authorize_run_build", |b| {
         b.iter(|| authorize(black_box(&f.principal), black_box(run_build)));
     });
@@ -262,7 +272,7 @@ fn bench_sign_in(c: &mut Criterion) {
             tenant.clone(),
             TenantAccess {
                 permissions: PermissionSet::all(),
-                plan: plan_named("team"),
+                plan: portcullis_core::Plan::named("team").expect("a name of the default model"),
                 sso: None,
             },
         )]
@@ -299,37 +309,3 @@ fn bench_sign_in(c: &mut Criterion) {
 
 criterion_group!(benches, bench_verify, bench_sign_in);
 criterion_main!(benches);
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
-}

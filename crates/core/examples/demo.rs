@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             owner_email: "Olive@Acme.example".parse()?,
             owner_name: "Olive Owner".parse()?,
             tenant_name: "Production".parse()?,
-            plan: plan_named("team"),
+            plan: portcullis_core::Plan::named("team")?,
             trial: false,
         },
         &mut Context {
@@ -66,7 +66,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             tenant_id: tenant.clone(),
             email: "rel@acme.example".parse()?,
             name: Some("Rel Engineer".parse()?),
-            permissions: preset("release_engineer").permissions(),
+            permissions: "release_engineer"
+                .parse::<portcullis_core::RolePreset>()?
+                .permissions(),
         },
         &mut context,
     )?;
@@ -96,7 +98,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         Command::CreateApiToken {
             tenant_id: tenant.clone(),
             name: "laptop".parse()?,
-            permissions: preset("release_engineer").permissions(),
+            permissions: "release_engineer"
+                .parse::<portcullis_core::RolePreset>()?
+                .permissions(),
             expires_at: None,
         },
         &mut context,
@@ -112,9 +116,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let principal = verification.principal().ok_or("token should verify")?;
     println!("verified: permissions {}", principal.permissions);
     for operation in [
-        op_named("run_build"),
-        op_named("read_configuration"),
-        op_named("write_configuration"),
+        "run_build".parse::<portcullis_core::Operation>()?,
+        "read_configuration".parse::<portcullis_core::Operation>()?,
+        "write_configuration".parse::<portcullis_core::Operation>()?,
     ] {
         let decision = authorize(principal, operation);
         println!(
@@ -170,38 +174,4 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("chain intact: {}", verify_chain(events).is_ok());
     Ok(())
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

@@ -118,6 +118,10 @@
     reason = "test code: every index comes from the model, which only hands out valid ones"
 )]
 
+mod support;
+#[allow(unused_imports, reason = "each file uses some of the names")]
+use support::names::*;
+
 use portcullis_core::account::{Context, Outcome, Refusal, Row, RowChange, RowKind, SignUp};
 use portcullis_core::audit::verify_chain;
 use portcullis_core::bulk::{BulkAction, BulkOutcome};
@@ -4448,22 +4452,4 @@ fn engine_agrees_with_the_model_under_another_product_model() {
     if let Err(failure) = outcome {
         panic!("{failure}");
     }
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

@@ -24,6 +24,8 @@ use portcullis_core::{
 const HOUR: u64 = 3600;
 
 mod support;
+#[allow(unused_imports, reason = "each file uses some of the names")]
+use support::names::*;
 use support::world::{World, email, perms};
 
 // ----- sign-up, owner, invitations -------------------------------------------------------
@@ -3127,22 +3129,4 @@ fn member_and_token_lists_page_by_keyset() {
             .unwrap_err(),
         Refusal::InvalidCursor
     );
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

@@ -8,6 +8,10 @@
     reason = "test helpers outside #[test] functions"
 )]
 
+mod support;
+#[allow(unused_imports, reason = "each file uses some of the names")]
+use support::names::*;
+
 use portcullis_core::account::{Context, Outcome, Refusal, RefusalClass, SignUp};
 use portcullis_core::command::Command;
 use portcullis_core::gateway::throttle::SignInLimit;
@@ -1242,22 +1246,4 @@ fn a_session_is_a_row_of_its_own() {
     assert!(!sign_in_row.value.contains(&first.id.to_string()));
     let loaded = Account::from_rows(rows).unwrap();
     assert_eq!(loaded, world.account);
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

@@ -14,6 +14,10 @@
     reason = "test helpers outside #[test] functions"
 )]
 
+mod support;
+#[allow(unused_imports, reason = "each file uses some of the names")]
+use support::names::*;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use p256::ecdsa::signature::Signer as _;
@@ -1623,22 +1627,4 @@ mod saml {
             Refusal::OutOfRange(_)
         ));
     }
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

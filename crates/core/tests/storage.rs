@@ -17,6 +17,10 @@
     reason = "test code"
 )]
 
+mod support;
+#[allow(unused_imports, reason = "each file uses some of the names")]
+use support::names::*;
+
 use portcullis_core::account::{Context, Outcome, SignUp};
 use portcullis_core::bulk::BulkAction;
 use portcullis_core::command::Command;
@@ -309,22 +313,4 @@ fn a_single_row_account_migrates_to_rows_intact() {
     // Every row is one entity: none holds more than a few kilobytes.
     let largest = rows.iter().map(|row| row.value.len()).max().unwrap();
     assert!(largest < 8_000, "largest row {largest} bytes");
-}
-
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(dead_code, reason = "not every test file uses every helper")]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
 }

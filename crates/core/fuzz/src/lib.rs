@@ -61,7 +61,7 @@ fn build() -> Fixture {
             owner_email: "owner@fuzz.example".parse().expect("valid email"),
             owner_name: "Fuzz Owner".parse().expect("valid name"),
             tenant_name: "Production".parse().expect("valid name"),
-            plan: plan_named("team"),
+            plan: portcullis_core::Plan::named("team").expect("a name of the default model"),
             trial: false,
         },
         &mut Context {
@@ -87,7 +87,7 @@ fn build() -> Fixture {
                 tenant_id: tenant.clone(),
                 email: "member@fuzz.example".parse().expect("valid email"),
                 name: None,
-                permissions: preset("release_engineer").permissions(),
+                permissions: "release_engineer".parse::<portcullis_core::RolePreset>().expect("a name of the default model").permissions(),
             },
             &mut context,
         )
@@ -105,7 +105,7 @@ fn build() -> Fixture {
                 tenant_id: tenant.clone(),
                 email: active_email.clone(),
                 name: None,
-                permissions: preset("security_engineer").permissions(),
+                permissions: "security_engineer".parse::<portcullis_core::RolePreset>().expect("a name of the default model").permissions(),
             },
             &mut context,
         )
@@ -183,36 +183,3 @@ pub fn expand_placeholders(data: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-// Names looked up in the model in force (a name it lacks panics).
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn plan_named(name: &str) -> portcullis_core::Plan {
-    portcullis_core::Plan::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn perm(name: &str) -> portcullis_core::Permission {
-    portcullis_core::Permission::named(name).unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn op_named(name: &str) -> portcullis_core::Operation {
-    name.parse().unwrap()
-}
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    reason = "a name the default model lacks is a bug of this file"
-)]
-fn preset(name: &str) -> portcullis_core::RolePreset {
-    name.parse().unwrap()
-}
