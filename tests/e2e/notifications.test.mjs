@@ -203,6 +203,15 @@ test("only company admins list, acknowledge and configure the webhook", async ()
     "invalid_body",
     "plain http to another machine",
   );
+  assertProblem(
+    await call("PUT", "/v1/account/webhook", {
+      token: world.token,
+      body: { url: "https://hooks.example.com/x", start_after_seconds: 3_601 },
+    }),
+    400,
+    "out_of_range",
+    "a first delivery more than an hour away",
+  );
   assertProblem(await call("DELETE", "/v1/account/webhook", { token: world.token }), 404, "webhook_not_found");
 });
 
@@ -244,15 +253,20 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
     const world = await signUp("team");
     // A backlog from before the webhook existed.
     for (const name of ["eve", "fay", "gus"]) ok(await invite(world, email(name)), 201, "invite");
+    const configuredAt = Date.now();
     const configured = ok(
       await call("PUT", "/v1/account/webhook", {
         token: world.token,
-        body: { url: `http://127.0.0.1:${port}/hooks/portcullis` },
+        body: { url: `http://127.0.0.1:${port}/hooks/portcullis`, start_after_seconds: 2 },
       }),
       200,
       "configure",
     );
     const secret = configured.signing_secret;
+    // Nothing signed with the new secret arrives before the receiver could store it.
+    assert.ok(configured.deliveries_start_at >= Math.floor(configuredAt / 1000) + 2, configured.deliveries_start_at);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    assert.equal(posts.length, 0, "no delivery before deliveries_start_at");
     hook.showSecret(secret);
     remember(secret);
     assert.match(secret, /^pcwh_[A-Za-z0-9_-]{43}$/);
@@ -260,6 +274,7 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
 
     // The first batch fails four times, with backoff, always as the same delivery.
     await until("four failed attempts", () => posts.length >= 4);
+    assert.ok(posts[0].at - configuredAt >= 1_900, `first attempt after the delay (${posts[0].at - configuredAt} ms)`);
     const failed = posts.slice(0, 4);
     assert.ok(failed.every((p) => p.status === 500 && p.signed), "failed attempts were signed");
     assert.equal(new Set(failed.map((p) => p.deliveryId)).size, 1, "a retried batch keeps its idempotency id");
@@ -314,7 +329,7 @@ test("webhook delivery: a receiver that is not even listening at first gets ever
 
   const world = await signUp("team");
   const configured = ok(
-    await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/` } }),
+    await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/`, start_after_seconds: 0 } }),
     200,
     "configure",
   );
@@ -373,7 +388,7 @@ test("webhook delivery: a receiver that never answers is timed out and retried, 
     const world = await signUp("team");
     ok(await invite(world, email("kim")), 201, "invite");
     const configured = ok(
-      await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/` } }),
+      await call("PUT", "/v1/account/webhook", { token: world.token, body: { url: `http://127.0.0.1:${port}/`, start_after_seconds: 0 } }),
       200,
       "configure",
     );

@@ -18,6 +18,8 @@ export const SIGNED_HEADERS = [
   "portcullis-key-id",
   "portcullis-permissions",
   "portcullis-plan",
+  "portcullis-external-id",
+  "portcullis-metadata",
   "portcullis-operation",
   "portcullis-request-id",
   "portcullis-timestamp",
@@ -36,12 +38,12 @@ export function verifyIdentity(headers, method, target, keyBase64, nowSeconds, m
     values.push(value);
   }
   const signature = headers["portcullis-signature"];
-  if (typeof signature !== "string" || !signature.startsWith("v1=")) {
+  if (typeof signature !== "string" || !signature.startsWith("v2=")) {
     return { ok: false, error: "missing or malformed portcullis-signature" };
   }
   const canonical = [method, target, ...values].join("\n");
   const mac = createHmac("sha256", Buffer.from(keyBase64, "base64"))
-    .update("portcullis/identity/v1")
+    .update("portcullis/identity/v2")
     .update(Buffer.from([0]))
     .update(canonical)
     .digest();

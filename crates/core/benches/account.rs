@@ -138,7 +138,7 @@ fn grow(members: usize) -> Grown {
                 tenant_id: tenant,
                 name: "ci".parse().unwrap(),
                 permissions: PermissionSet::EMPTY,
-                expires_at: None,
+                terms: portcullis_core::terms::Terms::default(),
             },
             &key,
             seed,
@@ -182,7 +182,7 @@ fn bench(c: &mut Criterion) {
             tenant_id: grown.tenant.clone(),
             name: "bench".parse().unwrap(),
             permissions: PermissionSet::EMPTY,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         };
         group.bench_function("create_api_token", |b| {
             b.iter(|| black_box(write(&grown, &token)))

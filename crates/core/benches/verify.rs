@@ -77,6 +77,7 @@ fn fixture() -> Fixture {
             Command::CreateAutomationKey {
                 tenant_id: signed_up.tenant_id.clone(),
                 name: "ci".parse().expect("valid name"),
+                terms: portcullis_core::terms::Terms::default(),
             },
             &mut Context {
                 now,
@@ -129,23 +130,23 @@ fn fixture() -> Fixture {
     let mut mistyped = token.clone();
     mistyped.replace_range(middle..=middle, replacement);
 
-    let valid = credential::verify(&token, Some(&token_record), &key, now);
+    let valid = credential::verify(&token, Some(&token_record), &key, now, None);
     let principal = valid
         .principal()
         .cloned()
         .expect("the owner's token verifies");
     assert!(
-        credential::verify(&automation_key, Some(&automation_record), &key, now)
+        credential::verify(&automation_key, Some(&automation_record), &key, now, None)
             .principal()
             .is_some(),
         "the automation key verifies"
     );
     assert_eq!(
-        credential::verify(&wrong_secret, Some(&token_record), &key, now),
+        credential::verify(&wrong_secret, Some(&token_record), &key, now, None),
         Verification::WrongSecret
     );
     assert_eq!(
-        credential::verify(&mistyped, Some(&token_record), &key, now),
+        credential::verify(&mistyped, Some(&token_record), &key, now, None),
         Verification::Malformed(Malformed::Checksum)
     );
     assert!(
@@ -194,6 +195,7 @@ fn bench_verify(c: &mut Criterion) {
                 Some(black_box(&f.token_record)),
                 &f.key,
                 f.now,
+                None,
             )
         });
     });
@@ -204,6 +206,7 @@ fn bench_verify(c: &mut Criterion) {
                 Some(black_box(&f.automation_record)),
                 &f.key,
                 f.now,
+                None,
             )
         });
     });
@@ -214,6 +217,7 @@ fn bench_verify(c: &mut Criterion) {
                 Some(black_box(&f.token_record)),
                 &f.key,
                 f.now,
+                None,
             )
         });
     });
@@ -224,6 +228,7 @@ fn bench_verify(c: &mut Criterion) {
                 Some(black_box(&f.token_record)),
                 &f.key,
                 f.now,
+                None,
             )
         });
     });

@@ -16,7 +16,7 @@ fn edge_verify(store: &MemoryStore, presented: &str, key: &HashingKey) -> creden
     let record = credential::lookup_key(presented)
         .ok()
         .and_then(|id| store.record(&id));
-    credential::verify(presented, record.as_ref(), key, SystemClock.now())
+    credential::verify(presented, record.as_ref(), key, SystemClock.now(), None)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             permissions: "release_engineer"
                 .parse::<portcullis_core::RolePreset>()?
                 .permissions(),
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         },
         &mut context,
     )?;
@@ -139,7 +139,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             tenant_id: tenant.clone(),
             name: "too wide".parse()?,
             permissions: PermissionSet::all(),
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         },
         &mut context,
     );

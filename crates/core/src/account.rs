@@ -10,9 +10,7 @@ use crate::audit::{AuditEvent, AuditLog, EventBody};
 use crate::bulk::BulkReport;
 use crate::command::{Command, SsoChange};
 use crate::company::{self, AccountOperation, CompanyRole};
-use crate::credential::{
-    self, CredentialKind, CredentialRecord, CredentialState, KeyId, Placement, Verification,
-};
+use crate::credential::{self, CredentialRecord, CredentialState, KeyId, Placement, Verification};
 use crate::ids::{AccountId, BulkReportId, DisplayName, Email, NotificationId, TenantId, UserId};
 use crate::notification::{
     self, Notification, NotificationData, NotificationKind, NotificationLog, Webhook, WebhookUrl,
@@ -24,19 +22,23 @@ use crate::random::RandomSource;
 use crate::secret::{HashingKey, Secret};
 use crate::session::{SessionId, SessionLifetimes, SignInState};
 use crate::sso::{SsoConnectionId, SsoConnectionView, SsoState, TokenProblem};
-use crate::tenant::{ApiToken, AutomationKey, Membership, Sso, SsoRequirement, Tenant};
+use crate::tenant::{ApiToken, CredentialSecret, Membership, Sso, SsoRequirement, Tenant};
+use crate::terms::{Terms, TermsError, Window};
 use crate::time::Timestamp;
 use crate::user::{IllegalTransition, User, UserStatus};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use credentials::Rolled;
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+use std::net::IpAddr;
 use tenants::{TenantMut, Tenants};
 use thiserror::Error;
 use users::{UserMut, Users};
 
+mod credentials;
 mod invitation;
 mod rows;
 mod tenants;
@@ -297,6 +299,9 @@ pub enum Refusal {
     /// A value outside its allowed range.
     #[error("{0}")]
     OutOfRange(&'static str),
+    /// A credential's terms that cannot be used (see [`crate::terms`]).
+    #[error("{0}")]
+    InvalidTerms(TermsError),
     /// A per-tenant or per-member quota is reached.
     #[error("{0}")]
     Quota(&'static str),
@@ -460,6 +465,7 @@ impl Refusal {
             Refusal::InvitationExpired => "invitation_expired",
             Refusal::ExpiryInPast => "expiry_in_past",
             Refusal::OutOfRange(_) => "out_of_range",
+            Refusal::InvalidTerms(error) => error.code(),
             Refusal::Quota(_) => "quota_exceeded",
             Refusal::RoleNotPermitted(_) => "role_not_permitted",
             Refusal::PrimaryContactProtected(_) => "primary_contact_protected",
@@ -506,6 +512,7 @@ impl Refusal {
         match self {
             Refusal::ExpiryInPast
             | Refusal::OutOfRange(_)
+            | Refusal::InvalidTerms(_)
             | Refusal::InvalidCursor
             | Refusal::PasswordPolicy(_) => RefusalClass::Invalid,
             Refusal::SignInFailed
@@ -695,6 +702,15 @@ pub enum Outcome {
         /// Expiry, if any.
         expires_at: Option<Timestamp>,
     },
+    /// An API token's secret was rolled.
+    ApiTokenRolled {
+        /// Its public id (unchanged).
+        key_id: KeyId,
+        /// `key_id:new_secret`, shown once.
+        token: Secret,
+        /// Until when the previous secret keeps working (none: it stopped now).
+        previous_valid_until: Option<Timestamp>,
+    },
     /// An API token was deleted.
     ApiTokenDeleted {
         /// Its id.
@@ -706,6 +722,15 @@ pub enum Outcome {
         key_id: KeyId,
         /// The key, shown once.
         key: Secret,
+    },
+    /// An automation key's secret was rolled.
+    AutomationKeyRolled {
+        /// Its public id (unchanged: the new key starts with it).
+        key_id: KeyId,
+        /// The new key, shown once.
+        key: Secret,
+        /// Until when the previous key keeps working (none: it stopped now).
+        previous_valid_until: Option<Timestamp>,
     },
     /// An automation key was switched on or off.
     AutomationKeyToggled {
@@ -730,6 +755,8 @@ pub enum Outcome {
         url: WebhookUrl,
         /// The secret deliveries are signed with (`pcwh_…`), shown once.
         signing_secret: Secret,
+        /// When the first delivery may be sent.
+        deliveries_start_at: Timestamp,
     },
     /// The account's webhook was removed; notifications wait in the outbox.
     WebhookRemoved,
@@ -897,9 +924,9 @@ impl Account {
                 owner: owner_id.clone(),
                 name: "owner token".parse().unwrap_or_else(|_| owner.name.clone()),
                 scope: PermissionSet::all(),
-                secret_hash: token.hash,
+                secret: CredentialSecret::new(token.hash),
                 created_at: now,
-                expires_at: None,
+                terms: Terms::default(),
                 last_used_at: None,
                 sso_connection: None,
             },
@@ -1260,11 +1287,17 @@ impl Account {
 
     /// Verifies a presented credential against this account's own records (the edge does the
     /// same against its store; see [`credential::verify`]).
-    pub fn verify(&self, presented: &str, key: &HashingKey, now: Timestamp) -> Verification {
+    pub fn verify(
+        &self,
+        presented: &str,
+        key: &HashingKey,
+        now: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Verification {
         let record = credential::lookup_key(presented)
             .ok()
             .and_then(|id| self.credential_record(&id));
-        credential::verify(presented, record.as_ref(), key, now)
+        credential::verify(presented, record.as_ref(), key, now, client)
     }
 
     fn project(&self, tenant: &Tenant, key_id: &KeyId) -> Option<CredentialRecord> {
@@ -1284,32 +1317,38 @@ impl Account {
                 Some(UserStatus::Inactive) | None => CredentialState::OwnerInactive,
             };
             let granted = tenant.granted(&token.owner).unwrap_or(PermissionSet::EMPTY);
-            return Some(CredentialRecord {
-                key_id: token.key_id.clone(),
-                kind: CredentialKind::ApiToken,
-                account_id: self.id.clone(),
-                tenant_id: tenant.id.clone(),
-                owner: Some(token.owner.clone()),
-                name: token.name.clone(),
-                secret_hash: token.secret_hash,
-                permissions: token.scope.intersection(granted),
-                plan: tenant.plan,
-                state,
-                expires_at: token.expires_at,
-            });
+            return Some(
+                CredentialRecord::api_token(
+                    token.key_id.clone(),
+                    token.secret.hash,
+                    Placement {
+                        account_id: self.id.clone(),
+                        tenant_id: tenant.id.clone(),
+                        name: token.name.clone(),
+                        plan: tenant.plan,
+                    },
+                    token.owner.clone(),
+                    token.scope.intersection(granted),
+                    state,
+                )
+                .under(&token.terms, token.secret.previous),
+            );
         }
         let key = tenant.automation_keys.get(key_id)?;
-        Some(CredentialRecord::automation_key(
-            key.key_id.clone(),
-            key.secret_hash,
-            Placement {
-                account_id: self.id.clone(),
-                tenant_id: tenant.id.clone(),
-                name: key.name.clone(),
-                plan: tenant.plan,
-            },
-            key.enabled,
-        ))
+        Some(
+            CredentialRecord::automation_key(
+                key.key_id.clone(),
+                key.secret.hash,
+                Placement {
+                    account_id: self.id.clone(),
+                    tenant_id: tenant.id.clone(),
+                    name: key.name.clone(),
+                    plan: tenant.plan,
+                },
+                key.enabled,
+            )
+            .under(&key.terms, key.secret.previous),
+        )
     }
 
     /// A copy of the state to run a command against, without the audit log and with only the
@@ -1583,7 +1622,7 @@ impl Account {
                     .api_tokens
                     .get(key_id)
                     .filter(|token| token.owner == actor.user_id)
-                    .filter(|token| token.expires_at.is_none_or(|expiry| now < expiry))
+                    .filter(|token| token.terms.window(now) == Window::Open)
                     .ok_or(Refusal::CredentialNotUsable)?;
                 granted.intersection(token.scope)
             }
@@ -2312,112 +2351,27 @@ impl Account {
                 tenant_id,
                 name,
                 permissions,
-                expires_at,
-            } => {
-                let held = self.actor_permissions(actor, &tenant_id, now)?;
-                if !permissions.is_subset(held) {
-                    return Err(Refusal::Escalation(permissions.difference(held)));
-                }
-                let signed_in_with = self.signed_in_with(actor, &tenant_id, now);
-                if expires_at.is_some_and(|expiry| expiry <= now) {
-                    return Err(Refusal::ExpiryInPast);
-                }
-                let tenant = self.tenant_ref(&tenant_id)?;
-                let owned = tenant
-                    .api_tokens
-                    .values()
-                    .filter(|t| t.owner == actor.user_id)
-                    .count();
-                if owned >= MAX_TOKENS_PER_MEMBER {
-                    return Err(Refusal::Quota(
-                        "a member may hold at most 50 API tokens per tenant",
-                    ));
-                }
-                let issued = credential::issue_api_token(context.random, context.key);
-                let sso_connection = signed_in_with;
-                let mut tenant = self.tenant_mut(&tenant_id)?;
-                tenant.api_tokens.insert(
-                    issued.key_id.clone(),
-                    ApiToken {
-                        key_id: issued.key_id.clone(),
-                        owner: actor.user_id.clone(),
-                        name,
-                        scope: permissions,
-                        secret_hash: issued.hash,
-                        created_at: now,
-                        expires_at,
-                        last_used_at: None,
-                        sso_connection,
-                    },
-                );
-                let event = Event::new(Some(&tenant_id), "api_token.created", &issued.key_id)
-                    .detail(permissions);
-                let outcome = Outcome::ApiTokenCreated {
-                    key_id: issued.key_id,
-                    token: issued.secret,
-                    permissions,
-                    expires_at,
-                };
-                Ok((outcome, event))
-            }
+                terms,
+            } => self.create_api_token(actor, tenant_id, name, permissions, terms, context),
             Command::DeleteApiToken { key_id } => {
-                let tenant_id = self.tenant_of_token(&key_id)?;
-                let held = self.credential_permissions(actor, &tenant_id, &key_id, now)?;
-                let mut tenant = self.tenant_mut(&tenant_id)?;
-                let own = tenant
-                    .api_tokens
-                    .get(&key_id)
-                    .is_some_and(|t| t.owner == actor.user_id);
-                if !own && !held.contains(Permission::USER_AND_API_MANAGEMENT) {
-                    return Err(Refusal::MissingPermission(
-                        Permission::USER_AND_API_MANAGEMENT,
-                    ));
-                }
-                tenant.api_tokens.remove(&key_id);
+                let tenant_id = self.deletable_token(actor, &key_id, now)?;
+                self.tenant_mut(&tenant_id)?.api_tokens.remove(&key_id);
                 let event = Event::new(Some(&tenant_id), "api_token.deleted", &key_id);
                 Ok((Outcome::ApiTokenDeleted { key_id }, event))
             }
-            Command::CreateAutomationKey { tenant_id, name } => {
-                self.require(
-                    actor,
-                    &tenant_id,
-                    crate::model::with_model(crate::Model::automation_managed_with),
-                    now,
-                )?;
-                let mut tenant = self.tenant_mut(&tenant_id)?;
-                if !tenant.plan.includes(Feature::AUTOMATION_KEYS) {
-                    return Err(Refusal::PlanFeature {
-                        plan: tenant.plan,
-                        feature: Feature::AUTOMATION_KEYS,
-                    });
-                }
-                if tenant.automation_keys.len() >= MAX_AUTOMATION_KEYS_PER_TENANT {
-                    return Err(Refusal::Quota(
-                        "a tenant may hold at most 50 automation keys",
-                    ));
-                }
-                let issued = credential::issue_automation_key(context.random, context.key);
-                tenant.automation_keys.insert(
-                    issued.key_id.clone(),
-                    AutomationKey {
-                        key_id: issued.key_id.clone(),
-                        name,
-                        enabled: true,
-                        secret_hash: issued.hash,
-                        created_at: now,
-                        created_by: actor.user_id.clone(),
-                        last_used_at: None,
-                    },
-                );
-                let event = Event::new(Some(&tenant_id), "automation_key.created", &issued.key_id);
-                Ok((
-                    Outcome::AutomationKeyCreated {
-                        key_id: issued.key_id,
-                        key: issued.secret,
-                    },
-                    event,
-                ))
-            }
+            Command::RollApiToken {
+                key_id,
+                overlap_seconds,
+            } => self.roll(actor, Rolled::Token, key_id, overlap_seconds, context),
+            Command::CreateAutomationKey {
+                tenant_id,
+                name,
+                terms,
+            } => self.create_automation_key(actor, tenant_id, name, terms, context),
+            Command::RollAutomationKey {
+                key_id,
+                overlap_seconds,
+            } => self.roll(actor, Rolled::Key, key_id, overlap_seconds, context),
             Command::SetAutomationKeyEnabled { key_id, enabled } => {
                 let tenant_id = self.manageable_automation_key(actor, &key_id, now)?;
                 let mut tenant = self.tenant_mut(&tenant_id)?;
@@ -2450,13 +2404,20 @@ impl Account {
                 plan,
                 sso,
             } => self.update_tenant(actor, tenant_id, name, plan, sso, now),
-            Command::ConfigureWebhook { url } => {
+            Command::ConfigureWebhook {
+                url,
+                start_after_seconds,
+            } => {
                 self.require_company_admin(actor, now)?;
+                if start_after_seconds > crate::notification::MAX_FIRST_DELIVERY_DELAY_SECONDS {
+                    return Err(Refusal::OutOfRange("start_after_seconds must be 0 to 3600"));
+                }
                 let salt: [u8; 16] = crate::random::bytes(context.random);
                 let webhook = Webhook {
                     url: url.clone(),
                     salt: URL_SAFE_NO_PAD.encode(salt),
                     configured_at: now,
+                    deliveries_start_at: Some(now.plus_seconds(u64::from(start_after_seconds))),
                 };
                 let signing_secret = webhook.signing_secret(context.key, &self.id);
                 self.webhook = Some(webhook);
@@ -2465,6 +2426,7 @@ impl Account {
                     Outcome::WebhookConfigured {
                         url,
                         signing_secret,
+                        deliveries_start_at: now.plus_seconds(u64::from(start_after_seconds)),
                     },
                     event,
                 ))

@@ -6,9 +6,11 @@ use crate::ids::{AccountId, TenantId, UserId};
 use crate::model::{self, Model};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::{Feature, Plan};
+use crate::terms::{ExternalId, Labels, Metadata};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// An operation of the model in force, as the route policy names it: an index into the
@@ -160,6 +162,22 @@ pub struct Principal {
     pub permissions: PermissionSet,
     /// The tenant's plan.
     pub plan: Plan,
+    /// The credential's external id and metadata, if its issuer gave any (sessions have
+    /// none). Shared, so that a principal stays small and cheap to copy.
+    #[serde(default, flatten)]
+    pub labels: Option<Arc<Labels>>,
+}
+
+impl Principal {
+    /// The credential's external id, if any.
+    pub fn external_id(&self) -> Option<&ExternalId> {
+        self.labels.as_ref()?.external_id.as_ref()
+    }
+
+    /// The credential's metadata, if any.
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.labels.as_ref()?.metadata.as_ref()
+    }
 }
 
 /// Why a decision came out the way it did.
@@ -345,6 +363,7 @@ mod tests {
             kind,
             permissions,
             plan,
+            labels: None,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::notification::WebhookUrl;
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::sso::{OidcChange, SamlChange, SsoProtocolSettings};
-use crate::time::Timestamp;
+use crate::terms::Terms;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -188,14 +188,25 @@ pub enum Command {
         /// The most the token may do.
         #[serde(default)]
         permissions: PermissionSet,
-        /// Optional expiry.
-        #[serde(default)]
-        expires_at: Option<Timestamp>,
+        /// Validity window, client IP rules, external id and metadata: the body's
+        /// `expires_at`, `not_before`, `allowed_ips`, `denied_ips`, `external_id` and
+        /// `metadata` (see [`crate::terms`]).
+        #[serde(flatten)]
+        terms: Terms,
     },
     /// Delete an API token: one's own, or any in the tenant with `user_and_api_management`.
     DeleteApiToken {
         /// The token.
         key_id: KeyId,
+    },
+    /// Give an API token a new secret, keeping its id, scope and terms: the previous secret
+    /// works for `overlap_seconds` more (0 to 86400), then stops. Who may delete it may roll it.
+    RollApiToken {
+        /// The token.
+        key_id: KeyId,
+        /// How long the previous secret keeps working, in seconds (default 0: it stops now).
+        #[serde(default)]
+        overlap_seconds: u64,
     },
     /// Create a build-only automation key (team plan and up; `build_applications`).
     CreateAutomationKey {
@@ -203,6 +214,18 @@ pub enum Command {
         tenant_id: TenantId,
         /// Name.
         name: DisplayName,
+        /// Validity window, client IP rules, external id and metadata, as for tokens.
+        #[serde(flatten)]
+        terms: Terms,
+    },
+    /// Give an automation key a new secret, keeping its id and terms: the previous secret
+    /// works for `overlap_seconds` more (0 to 86400), then stops.
+    RollAutomationKey {
+        /// The key.
+        key_id: KeyId,
+        /// How long the previous secret keeps working, in seconds (default 0: it stops now).
+        #[serde(default)]
+        overlap_seconds: u64,
     },
     /// Switch an automation key on or off.
     SetAutomationKeyEnabled {
@@ -234,6 +257,11 @@ pub enum Command {
     ConfigureWebhook {
         /// `https://…` (or `http://` to 127.0.0.1, [::1] or localhost).
         url: WebhookUrl,
+        /// Seconds before the first delivery (0 to 3600, default 60), so that the receiver
+        /// can store the signing secret this command answers with before anything signed
+        /// with it arrives.
+        #[serde(default = "crate::notification::default_first_delivery_delay")]
+        start_after_seconds: u32,
     },
     /// Stop webhook deliveries; notifications wait in the outbox (company admins). A struct
     /// variant with no fields, not a unit variant: serde ignores extra fields next to the tag
@@ -328,7 +356,9 @@ impl Command {
             Command::UpdateAccountSettings { .. } => "update_account_settings",
             Command::CreateApiToken { .. } => "create_api_token",
             Command::DeleteApiToken { .. } => "delete_api_token",
+            Command::RollApiToken { .. } => "roll_api_token",
             Command::CreateAutomationKey { .. } => "create_automation_key",
+            Command::RollAutomationKey { .. } => "roll_automation_key",
             Command::SetAutomationKeyEnabled { .. } => "set_automation_key_enabled",
             Command::DeleteAutomationKey { .. } => "delete_automation_key",
             Command::UpdateTenantSettings { .. } => "update_tenant_settings",
@@ -384,6 +414,33 @@ mod tests {
     }
 
     #[test]
+    fn credential_terms_are_body_fields_of_the_create_commands() {
+        let body = br#"{"command":"create_automation_key","tenant_id":"ten_0123456789abcdef",
+            "name":"ci","expires_at":2000000000,"not_before":1900000000,
+            "allowed_ips":["10.0.0.0/8"],"denied_ips":["10.9.0.0/16"],
+            "external_id":"cus_1","metadata":{"a":1}}"#;
+        let Command::CreateAutomationKey { terms, .. } = Command::from_json(body).unwrap() else {
+            panic!("wrong command");
+        };
+        assert_eq!(
+            terms.expires_at.map(|t| t.unix_seconds()),
+            Some(2_000_000_000)
+        );
+        assert_eq!(
+            terms.not_before.map(|t| t.unix_seconds()),
+            Some(1_900_000_000)
+        );
+        assert_eq!(terms.ip().allowed_ips.len(), 1);
+        assert_eq!(terms.denied_ips.len(), 1);
+        assert_eq!(terms.external_id.unwrap().as_str(), "cus_1");
+        assert_eq!(terms.metadata.unwrap().as_json(), r#"{"a":1}"#);
+        let bad = br#"{"command":"create_api_token","tenant_id":"ten_0123456789abcdef",
+            "name":"ci","allowed_ips":["10.0.0.1/8"]}"#;
+        let error = Command::from_json(bad).unwrap_err().to_string();
+        assert!(error.contains("bits set after its prefix"), "{error}");
+    }
+
+    #[test]
     fn remove_webhook_refuses_unknown_fields() {
         assert_eq!(
             Command::from_json(br#"{"command":"remove_webhook"}"#),
@@ -403,7 +460,15 @@ mod tests {
         assert!(names.contains(&"remove_webhook"), "{listing}");
         assert!(names.len() > 20, "{listing}");
         for name in names {
-            let body = format!(r#"{{"command":"{name}","bogus":1}}"#);
+            // A command with flattened fields (the credential terms) checks its required
+            // fields before unknown ones: give those.
+            let required = match name {
+                "create_api_token" | "create_automation_key" => {
+                    r#""tenant_id":"ten_0123456789abcdef","name":"ci","#
+                }
+                _ => "",
+            };
+            let body = format!(r#"{{"command":"{name}",{required}"bogus":1}}"#);
             let error = Command::from_json(body.as_bytes()).unwrap_err();
             assert!(
                 error.to_string().contains("unknown field `bogus`"),

@@ -26,11 +26,13 @@ use crate::permission::PermissionSet;
 use crate::plan::{Feature, Plan};
 use crate::random::{self, RandomSource};
 use crate::secret::{HashingKey, Secret, SecretHash};
+use crate::terms::{self, ExternalId, IpRules, Labels, Metadata, PreviousSecret, Terms, Window};
 use crate::time::Timestamp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -342,15 +344,25 @@ pub struct Issued {
 pub fn issue_api_token(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
     let id_bytes: [u8; TOKEN_ID_RANDOM_BYTES] = random::bytes(random);
     let key_id = KeyId(encode_checked(API_TOKEN_ID_PREFIX, &id_bytes));
+    reissue_api_token(&key_id, random, key)
+}
+
+/// A new secret for the existing API token `key_id` (a roll): the token text is
+/// `key_id:new_secret`.
+pub fn reissue_api_token(
+    key_id: &KeyId,
+    random: &mut dyn RandomSource,
+    key: &HashingKey,
+) -> Issued {
     let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
     let text = format!(
         "{}:{}",
         key_id,
         encode_checked(API_TOKEN_SECRET_PREFIX, secret.as_slice())
     );
-    let hash = key.hash(API_TOKEN_DOMAIN, &hash_input(&key_id, secret.as_slice()));
+    let hash = key.hash(API_TOKEN_DOMAIN, &hash_input(key_id, secret.as_slice()));
     Issued {
-        key_id,
+        key_id: key_id.clone(),
         secret: Secret::new(text),
         hash,
     }
@@ -360,6 +372,38 @@ pub fn issue_api_token(random: &mut dyn RandomSource, key: &HashingKey) -> Issue
 pub fn issue_automation_key(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
     let mut payload = Zeroizing::new([0_u8; AUTOMATION_ID_BYTES + SECRET_BYTES]);
     random.fill(payload.as_mut_slice());
+    automation_key_of(&payload, key)
+}
+
+/// A new secret for the existing automation key `key_id` (a roll): the key's first
+/// characters (its id) stay, the rest is new. A key id that is not an automation key's is
+/// given a fresh id (the engine only rolls keys it holds).
+pub fn reissue_automation_key(
+    key_id: &KeyId,
+    random: &mut dyn RandomSource,
+    key: &HashingKey,
+) -> Issued {
+    let id_bytes = key_id
+        .as_str()
+        .strip_prefix(AUTOMATION_KEY_PREFIX)
+        .and_then(|chars| URL_SAFE_NO_PAD.decode(chars).ok())
+        .filter(|bytes| bytes.len() == AUTOMATION_ID_BYTES);
+    let mut payload = Zeroizing::new([0_u8; AUTOMATION_ID_BYTES + SECRET_BYTES]);
+    match id_bytes {
+        Some(id_bytes) => {
+            let (id_part, secret_part) = payload.split_at_mut(AUTOMATION_ID_BYTES);
+            id_part.copy_from_slice(&id_bytes);
+            random.fill(secret_part);
+        }
+        None => random.fill(payload.as_mut_slice()),
+    }
+    automation_key_of(&payload, key)
+}
+
+fn automation_key_of(
+    payload: &[u8; AUTOMATION_ID_BYTES + SECRET_BYTES],
+    key: &HashingKey,
+) -> Issued {
     let text = encode_checked(AUTOMATION_KEY_PREFIX, payload.as_slice());
     let id_chars = text
         .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
@@ -509,6 +553,21 @@ pub struct CredentialRecord {
     pub state: CredentialState,
     /// When the credential stops working, if ever.
     pub expires_at: Option<Timestamp>,
+    /// When the credential starts working, if it was issued for later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
+    /// The client addresses it may be used from (none: anywhere).
+    #[serde(default, skip_serializing_if = "IpRules::is_empty")]
+    pub ip: IpRules,
+    /// A rolled credential's previous secret, while its overlap lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSecret>,
+    /// The issuer's id for what the credential stands for, told to the origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<ExternalId>,
+    /// Descriptive data told to the origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
 }
 
 /// Where a credential belongs: the parts of its record that are neither secret nor state.
@@ -526,7 +585,8 @@ pub struct Placement {
 
 impl CredentialRecord {
     /// The record of an API token owned by an active member, acting with `permissions` (the
-    /// token's scope already intersected with what its owner is granted).
+    /// token's scope already intersected with what its owner is granted), with no terms but
+    /// an expiry (see [`CredentialRecord::under`]).
     pub fn active_api_token(
         issued: &Issued,
         placement: Placement,
@@ -534,19 +594,58 @@ impl CredentialRecord {
         permissions: PermissionSet,
         expires_at: Option<Timestamp>,
     ) -> Self {
+        let mut record = Self::api_token(
+            issued.key_id.clone(),
+            issued.hash,
+            placement,
+            owner,
+            permissions,
+            CredentialState::Active,
+        );
+        record.expires_at = expires_at;
+        record
+    }
+
+    /// The record of an API token of `owner`, acting with `permissions` (its scope ∩ what
+    /// the owner is granted) in `state`, with no terms yet.
+    pub fn api_token(
+        key_id: KeyId,
+        secret_hash: SecretHash,
+        placement: Placement,
+        owner: UserId,
+        permissions: PermissionSet,
+        state: CredentialState,
+    ) -> Self {
         Self {
-            key_id: issued.key_id.clone(),
+            key_id,
             kind: CredentialKind::ApiToken,
             account_id: placement.account_id,
             tenant_id: placement.tenant_id,
             owner: Some(owner),
             name: placement.name,
-            secret_hash: issued.hash,
+            secret_hash,
             permissions,
             plan: placement.plan,
-            state: CredentialState::Active,
-            expires_at,
+            state,
+            expires_at: None,
+            not_before: None,
+            ip: IpRules::default(),
+            previous: None,
+            external_id: None,
+            metadata: None,
         }
+    }
+
+    /// This record under `terms` (replacing its expiry), with a rolled credential's `previous`
+    /// secret (verification accepts it until its end).
+    pub fn under(mut self, terms: &Terms, previous: Option<PreviousSecret>) -> Self {
+        self.expires_at = terms.expires_at;
+        self.not_before = terms.not_before;
+        self.ip = terms.ip();
+        self.external_id = terms.external_id.clone();
+        self.metadata = terms.metadata.clone();
+        self.previous = previous;
+        self
     }
 
     /// The record of an automation key: build permissions only, usable while it is enabled and
@@ -574,6 +673,11 @@ impl CredentialRecord {
                 CredentialState::Disabled
             },
             expires_at: None,
+            not_before: None,
+            ip: IpRules::default(),
+            previous: None,
+            external_id: None,
+            metadata: None,
         }
     }
 }
@@ -591,6 +695,11 @@ pub enum Verification {
     WrongSecret,
     /// The credential has expired.
     Expired,
+    /// The credential's validity starts later (`not_before`).
+    NotYetValid,
+    /// The credential may not be used from the client's address (its IP rules), or the
+    /// client's address is unknown and the credential has IP rules.
+    IpNotAllowed,
     /// The automation key is switched off.
     Disabled,
     /// The owning user is deactivated.
@@ -617,6 +726,8 @@ impl Verification {
             Verification::UnknownKey => "unknown_key",
             Verification::WrongSecret => "wrong_secret",
             Verification::Expired => "expired",
+            Verification::NotYetValid => "not_yet_valid",
+            Verification::IpNotAllowed => "ip_not_allowed",
             Verification::Disabled => "disabled",
             Verification::OwnerInactive => "owner_inactive",
             Verification::OwnerPending => "owner_pending",
@@ -637,12 +748,15 @@ impl Verification {
             Verification::UnknownKey
             | Verification::WrongSecret
             | Verification::Expired
+            | Verification::NotYetValid
             | Verification::Disabled
             | Verification::OwnerInactive
             | Verification::OwnerPending => Self::INVALID_CREDENTIALS,
             // The right secret was presented: the holder may learn why it does not act, as
-            // GitHub answers a token not authorized for an SSO-enforcing organization.
+            // GitHub answers a token not authorized for an SSO-enforcing organization, and
+            // Cloudflare a token used outside its client IP conditions.
             Verification::SsoRequired => "sso_required",
+            Verification::IpNotAllowed => "ip_not_allowed",
         }
     }
 
@@ -654,12 +768,14 @@ impl Verification {
             Verification::UnknownKey
             | Verification::WrongSecret
             | Verification::Expired
+            | Verification::NotYetValid
             | Verification::Disabled
             | Verification::OwnerInactive
             | Verification::OwnerPending => "credential is not valid",
             Verification::SsoRequired => {
                 "this tenant requires SSO: use a token created from an SSO session"
             }
+            Verification::IpNotAllowed => "this credential may not be used from this address",
         }
     }
 
@@ -671,6 +787,10 @@ impl Verification {
             Verification::UnknownKey => "no credential has this key id",
             Verification::WrongSecret => "the secret does not match the key id",
             Verification::Expired => "credential has expired",
+            Verification::NotYetValid => "credential is not valid yet (not_before)",
+            Verification::IpNotAllowed => {
+                "the client address is outside the credential's IP rules (or unknown)"
+            }
             Verification::Disabled => "credential is disabled",
             Verification::OwnerInactive => "credential owner is deactivated",
             Verification::OwnerPending => "credential owner has not accepted the invitation",
@@ -689,25 +809,33 @@ impl Verification {
     }
 }
 
-/// Verifies `presented` (a bare credential) against the stored `record` found under its key id.
+/// Verifies `presented` (a bare credential) against the stored `record` found under its key id,
+/// for a request at `now` from the client address `client` (`None`: unknown, which any IP rule
+/// of the credential refuses).
 pub fn verify(
     presented: &str,
     record: Option<&CredentialRecord>,
     key: &HashingKey,
     now: Timestamp,
+    client: Option<IpAddr>,
 ) -> Verification {
     match Presented::parse(presented) {
-        Ok(parsed) => verify_presented(&parsed, record, key, now),
+        Ok(parsed) => verify_presented(&parsed, record, key, now, client),
         Err(malformed) => Verification::Malformed(malformed),
     }
 }
 
-/// Verifies an already parsed credential against its stored record.
+/// Verifies an already parsed credential against its stored record (see [`verify`]).
+///
+/// The secret is compared with the record's current hash and, while a roll's overlap lasts,
+/// with the previous one (each in constant time); then the record's state, validity window
+/// and client IP rules decide, in that order.
 pub fn verify_presented(
     presented: &Presented,
     record: Option<&CredentialRecord>,
     key: &HashingKey,
     now: Timestamp,
+    client: Option<IpAddr>,
 ) -> Verification {
     let Some(record) = record else {
         return Verification::UnknownKey;
@@ -715,11 +843,14 @@ pub fn verify_presented(
     if record.key_id != presented.key_id || record.kind != presented.kind() {
         return Verification::UnknownKey;
     }
-    if !key.verify(
-        domain(record.kind),
-        &presented.hash_input(),
-        &record.secret_hash,
-    ) {
+    let input = presented.hash_input();
+    let matches = |hash: &SecretHash| key.verify(domain(record.kind), &input, hash);
+    if !matches(&record.secret_hash)
+        && !record
+            .previous
+            .as_ref()
+            .is_some_and(|previous| previous.live(now) && matches(&previous.secret_hash))
+    {
         return Verification::WrongSecret;
     }
     match record.state {
@@ -729,8 +860,13 @@ pub fn verify_presented(
         CredentialState::OwnerPending => return Verification::OwnerPending,
         CredentialState::SsoRequired => return Verification::SsoRequired,
     }
-    if record.expires_at.is_some_and(|expiry| now >= expiry) {
-        return Verification::Expired;
+    match terms::window(record.not_before, record.expires_at, now) {
+        Window::Open => {}
+        Window::NotYet => return Verification::NotYetValid,
+        Window::Over => return Verification::Expired,
+    }
+    if !record.ip.permits(client) {
+        return Verification::IpNotAllowed;
     }
     let kind = match (&record.kind, &record.owner) {
         (CredentialKind::ApiToken, Some(user_id)) => PrincipalKind::User {
@@ -749,6 +885,7 @@ pub fn verify_presented(
         kind,
         permissions: record.permissions,
         plan: record.plan,
+        labels: Labels::of(record.external_id.as_ref(), record.metadata.as_ref()),
     })
 }
 
@@ -778,6 +915,11 @@ mod tests {
             plan: plan_named("team"),
             state: CredentialState::Active,
             expires_at: Some(Timestamp::from_unix_seconds(1_000)),
+            not_before: None,
+            ip: IpRules::default(),
+            previous: None,
+            external_id: None,
+            metadata: None,
         }
     }
 
@@ -820,6 +962,7 @@ mod tests {
             Some(&record),
             &key(),
             Timestamp::from_unix_seconds(5),
+            None,
         );
         let principal = outcome.principal().unwrap();
         assert_eq!(principal.permissions, PermissionSet::all());
@@ -832,21 +975,24 @@ mod tests {
         let presented = issued.secret.expose();
         let now = Timestamp::from_unix_seconds(5);
         let record = record_for(&issued, CredentialKind::ApiToken);
-        assert_eq!(verify(presented, None, &key(), now).code(), "unknown_key");
         assert_eq!(
-            verify("nonsense", Some(&record), &key(), now).code(),
+            verify(presented, None, &key(), now, None).code(),
+            "unknown_key"
+        );
+        assert_eq!(
+            verify("nonsense", Some(&record), &key(), now, None).code(),
             "malformed_credential"
         );
         let other = issue_api_token(&mut SeededRandom::new(4), &key());
         let mut wrong = record.clone();
         wrong.secret_hash = other.hash;
         assert_eq!(
-            verify(presented, Some(&wrong), &key(), now),
+            verify(presented, Some(&wrong), &key(), now, None),
             Verification::WrongSecret
         );
         let late = Timestamp::from_unix_seconds(1_000);
         assert_eq!(
-            verify(presented, Some(&record), &key(), late),
+            verify(presented, Some(&record), &key(), late, None),
             Verification::Expired
         );
         for (state, expected) in [
@@ -856,13 +1002,16 @@ mod tests {
         ] {
             let mut blocked = record.clone();
             blocked.state = state;
-            assert_eq!(verify(presented, Some(&blocked), &key(), now), expected);
+            assert_eq!(
+                verify(presented, Some(&blocked), &key(), now, None),
+                expected
+            );
         }
         // A record stored under another key id is never accepted for this credential.
         let mut moved = record_for(&other, CredentialKind::ApiToken);
         moved.secret_hash = record.secret_hash;
         assert_eq!(
-            verify(presented, Some(&moved), &key(), now),
+            verify(presented, Some(&moved), &key(), now, None),
             Verification::UnknownKey
         );
     }
@@ -883,7 +1032,8 @@ mod tests {
                 &forged,
                 Some(&record),
                 &key(),
-                Timestamp::from_unix_seconds(0)
+                Timestamp::from_unix_seconds(0),
+                None
             ),
             Verification::WrongSecret
         );
@@ -912,7 +1062,7 @@ mod tests {
             None,
         );
         let now = Timestamp::from_unix_seconds(5);
-        let principal = verify(token.secret.expose(), Some(&record), &key(), now)
+        let principal = verify(token.secret.expose(), Some(&record), &key(), now, None)
             .principal()
             .cloned()
             .unwrap();
@@ -931,7 +1081,7 @@ mod tests {
         let usable = record_on(plan_named("team"), true);
         assert_eq!(usable.permissions, automation_key_permissions());
         assert!(
-            verify(automation.secret.expose(), Some(&usable), &key(), now)
+            verify(automation.secret.expose(), Some(&usable), &key(), now, None)
                 .principal()
                 .is_some()
         );
@@ -941,7 +1091,8 @@ mod tests {
                     automation.secret.expose(),
                     Some(&record_on(plan, enabled)),
                     &key(),
-                    now
+                    now,
+                    None
                 ),
                 Verification::Disabled,
                 "{plan} enabled={enabled}"
@@ -1052,7 +1203,7 @@ mod tests {
             let parsed = Presented::parse(issued.secret.expose()).unwrap();
             prop_assert_eq!(parsed.key_id(), &issued.key_id);
             let record = record_for(&issued, CredentialKind::ApiToken);
-            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0));
+            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0), None);
             prop_assert!(outcome.principal().is_some());
         }
 
@@ -1060,7 +1211,7 @@ mod tests {
         fn automation_key_round_trips(seed in any::<u64>()) {
             let issued = issue_automation_key(&mut SeededRandom::new(seed), &key());
             let record = record_for(&issued, CredentialKind::AutomationKey);
-            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0));
+            let outcome = verify(issued.secret.expose(), Some(&record), &key(), Timestamp::from_unix_seconds(0), None);
             prop_assert!(outcome.principal().is_some());
         }
 
@@ -1073,7 +1224,7 @@ mod tests {
             let issued = issue_api_token(&mut SeededRandom::new(seed), &key());
             let record = record_for(&issued, CredentialKind::ApiToken);
             if let Some(mutated) = mutate(issued.secret.expose(), index, replacement) {
-                let outcome = verify(&mutated, Some(&record), &key(), Timestamp::from_unix_seconds(0));
+                let outcome = verify(&mutated, Some(&record), &key(), Timestamp::from_unix_seconds(0), None);
                 prop_assert!(outcome.principal().is_none(), "{} accepted", mutated);
                 // Garbage is caught by the format and checksum, before any lookup.
                 prop_assert!(lookup_key(&mutated).is_err(), "{} parsed", mutated);

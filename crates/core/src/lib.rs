@@ -43,6 +43,7 @@ pub mod session;
 pub mod sso;
 pub mod store;
 pub mod tenant;
+pub mod terms;
 pub mod time;
 pub mod user;
 

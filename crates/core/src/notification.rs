@@ -71,11 +71,14 @@ pub enum NotificationKind {
     PasswordChanged,
     /// A sign-in from a device (user agent) the user had not signed in from recently.
     NewSignIn,
+    /// A credential's secret was rolled: sent to a token's owner, or to the member who created
+    /// an automation key (`kind`, `key_id`, `name`, `previous_valid_until`).
+    CredentialRolled,
 }
 
 impl NotificationKind {
     /// Every kind, in documentation order.
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::Invitation,
         NotificationKind::InvitationResent,
         NotificationKind::Activated,
@@ -84,6 +87,7 @@ impl NotificationKind {
         NotificationKind::PrimaryContactChanged,
         NotificationKind::PasswordChanged,
         NotificationKind::NewSignIn,
+        NotificationKind::CredentialRolled,
     ];
 
     /// The stable wire name.
@@ -97,6 +101,7 @@ impl NotificationKind {
             NotificationKind::PrimaryContactChanged => "primary_contact_changed",
             NotificationKind::PasswordChanged => "password_changed",
             NotificationKind::NewSignIn => "new_sign_in",
+            NotificationKind::CredentialRolled => "credential_rolled",
         }
     }
 
@@ -111,6 +116,7 @@ impl NotificationKind {
                 | NotificationKind::PrimaryContactChanged
                 | NotificationKind::PasswordChanged
                 | NotificationKind::NewSignIn
+                | NotificationKind::CredentialRolled
         )
     }
 }
@@ -407,6 +413,20 @@ pub struct Webhook {
     pub salt: String,
     /// When it was configured.
     pub configured_at: Timestamp,
+    /// When deliveries start (none: at once, for webhooks configured before the delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries_start_at: Option<Timestamp>,
+}
+
+/// The default wait before a new webhook's first delivery, in seconds: long enough to store
+/// the signing secret shown when it was configured.
+pub const DEFAULT_FIRST_DELIVERY_DELAY_SECONDS: u32 = 60;
+/// The longest wait before a new webhook's first delivery, in seconds.
+pub const MAX_FIRST_DELIVERY_DELAY_SECONDS: u32 = 3_600;
+
+/// [`DEFAULT_FIRST_DELIVERY_DELAY_SECONDS`], for serde.
+pub const fn default_first_delivery_delay() -> u32 {
+    DEFAULT_FIRST_DELIVERY_DELAY_SECONDS
 }
 
 /// The prefix of webhook signing secrets.
@@ -618,6 +638,17 @@ pub struct DeliveryState {
 }
 
 impl DeliveryState {
+    /// The state of a newly configured webhook: no backoff, the first attempt when its
+    /// deliveries start.
+    pub fn for_new(webhook: &Webhook) -> Self {
+        Self {
+            next_attempt_at_ms: webhook
+                .deliveries_start_at
+                .map_or(0, |start| start.unix_seconds().saturating_mul(1_000)),
+            ..Self::default()
+        }
+    }
+
     /// Records a delivered batch of `count` notifications at `now_ms`.
     pub fn succeeded(&mut self, now_ms: u64, status: u16, count: usize) {
         self.failures = 0;
@@ -725,7 +756,14 @@ mod tests {
             url: "https://hooks.example.com/portcullis".parse().unwrap(),
             salt: "s1".into(),
             configured_at: Timestamp::from_unix_seconds(1),
+            deliveries_start_at: Some(Timestamp::from_unix_seconds(61)),
         };
+        assert_eq!(DeliveryState::for_new(&webhook).next_attempt_at_ms, 61_000);
+        let before_delays = Webhook {
+            deliveries_start_at: None,
+            ..webhook.clone()
+        };
+        assert_eq!(DeliveryState::for_new(&before_delays).next_attempt_at_ms, 0);
         let secret = webhook.signing_secret(&key, &account);
         assert!(secret.expose().starts_with(SIGNING_SECRET_PREFIX));
         assert_eq!(secret, webhook.signing_secret(&key, &account));

@@ -14,6 +14,7 @@ use crate::listing::{self, ListPage, ListQuery};
 use crate::permission::{Permission, PermissionSet};
 use crate::plan::Plan;
 use crate::tenant::{ApiToken, AutomationKey, Tenant};
+use crate::terms::Terms;
 use crate::time::Timestamp;
 use crate::user::{User, UserStatus};
 use serde::{Deserialize, Serialize};
@@ -116,8 +117,16 @@ pub struct ApiTokenView {
     pub effective_permissions: PermissionSet,
     /// Creation time.
     pub created_at: Timestamp,
-    /// Expiry, if any.
-    pub expires_at: Option<Timestamp>,
+    /// Validity window (`expires_at` always present, null when none), client IP rules,
+    /// external id and metadata.
+    #[serde(flatten)]
+    pub terms: Terms,
+    /// When its secret was last rolled.
+    #[serde(default)]
+    pub rolled_at: Option<Timestamp>,
+    /// Until when the previous secret of the last roll works (a time past: it has stopped).
+    #[serde(default)]
+    pub previous_valid_until: Option<Timestamp>,
     /// Last authenticated request reported by the edge.
     pub last_used_at: Option<Timestamp>,
 }
@@ -137,6 +146,16 @@ pub struct AutomationKeyView {
     pub created_by: UserId,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Validity window (`expires_at` always present, null when none), client IP rules,
+    /// external id and metadata.
+    #[serde(flatten)]
+    pub terms: Terms,
+    /// When its secret was last rolled.
+    #[serde(default)]
+    pub rolled_at: Option<Timestamp>,
+    /// Until when the previous secret of the last roll works (a time past: it has stopped).
+    #[serde(default)]
+    pub previous_valid_until: Option<Timestamp>,
     /// Last authenticated request reported by the edge.
     pub last_used_at: Option<Timestamp>,
 }
@@ -448,7 +467,9 @@ impl Account {
                 .scope
                 .intersection(self.effective_permissions(&tenant.id, &token.owner)),
             created_at: token.created_at,
-            expires_at: token.expires_at,
+            terms: token.terms.clone(),
+            rolled_at: token.secret.rolled_at,
+            previous_valid_until: token.secret.previous.map(|previous| previous.until),
             last_used_at: token.last_used_at,
         }
     }
@@ -482,6 +503,9 @@ fn key_view(tenant: &Tenant, key: &AutomationKey) -> AutomationKeyView {
         enabled: key.enabled,
         created_by: key.created_by.clone(),
         created_at: key.created_at,
+        terms: key.terms.clone(),
+        rolled_at: key.secret.rolled_at,
+        previous_valid_until: key.secret.previous.map(|previous| previous.until),
         last_used_at: key.last_used_at,
     }
 }

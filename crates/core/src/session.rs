@@ -570,6 +570,7 @@ fn tenant_principal(
         },
         permissions: held.permissions,
         plan: held.plan,
+        labels: None,
     })
 }
 

@@ -60,6 +60,10 @@ pub const MAX_ROW_BYTES: usize = 1_000_000;
 
 /// One write to the read store.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "changes are made and written one at a time, never held in bulk"
+)]
 pub enum RecordChange {
     /// Write (create or replace) this record.
     Put(CredentialRecord),

@@ -5,6 +5,7 @@ use crate::ids::{DisplayName, SsoConnectionId, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
 use crate::secret::SecretHash;
+use crate::terms::{PreviousSecret, Terms};
 use crate::time::Timestamp;
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,32 @@ impl SsoRequirement {
     }
 }
 
+/// A credential's stored secret: the hash of the current one and, while a roll's overlap
+/// lasts, the previous one (stored flat, under the names tokens always had).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialSecret {
+    /// HMAC of the secret.
+    #[serde(rename = "secret_hash")]
+    pub hash: SecretHash,
+    /// The previous secret of a rolled credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSecret>,
+    /// When the secret was last rolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_at: Option<Timestamp>,
+}
+
+impl CredentialSecret {
+    /// A secret never rolled.
+    pub fn new(hash: SecretHash) -> Self {
+        Self {
+            hash,
+            previous: None,
+            rolled_at: None,
+        }
+    }
+}
+
 /// A personal API token of a member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
@@ -80,12 +107,15 @@ pub struct ApiToken {
     pub name: DisplayName,
     /// The most the token may do; effective = scope ∩ owner's permissions.
     pub scope: PermissionSet,
-    /// HMAC of the secret.
-    pub secret_hash: SecretHash,
+    /// Its secret's hash (and a rolled token's previous one).
+    #[serde(flatten)]
+    pub secret: CredentialSecret,
     /// Creation time.
     pub created_at: Timestamp,
-    /// Optional expiry.
-    pub expires_at: Option<Timestamp>,
+    /// Validity window, client IP rules, external id and metadata (`expires_at` is stored
+    /// where it always was: the terms are flattened into the record).
+    #[serde(flatten)]
+    pub terms: Terms,
     /// When it last authenticated a request, as reported by the edge.
     pub last_used_at: Option<Timestamp>,
     /// The SSO connection of the session that minted it, if one did: in a tenant that
@@ -104,12 +134,16 @@ pub struct AutomationKey {
     pub name: DisplayName,
     /// Whether it currently works.
     pub enabled: bool,
-    /// HMAC of the secret.
-    pub secret_hash: SecretHash,
+    /// Its secret's hash (and a rolled key's previous one).
+    #[serde(flatten)]
+    pub secret: CredentialSecret,
     /// Creation time.
     pub created_at: Timestamp,
     /// The member who created it.
     pub created_by: UserId,
+    /// Validity window, client IP rules, external id and metadata.
+    #[serde(flatten)]
+    pub terms: Terms,
     /// When it last authenticated a request, as reported by the edge.
     pub last_used_at: Option<Timestamp>,
 }

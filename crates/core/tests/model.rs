@@ -3085,7 +3085,10 @@ impl World {
                     tenant_id: tenant(t),
                     name: name("ci"),
                     permissions,
-                    expires_at: expires_at.map(Timestamp::from_unix_seconds),
+                    terms: portcullis_core::terms::Terms {
+                        expires_at: expires_at.map(Timestamp::from_unix_seconds),
+                        ..portcullis_core::terms::Terms::default()
+                    },
                 },
             ),
             Request::DeleteToken { actor: a, token } => (
@@ -3102,6 +3105,7 @@ impl World {
                 Command::CreateAutomationKey {
                     tenant_id: tenant(t),
                     name: name("deploy"),
+                    terms: portcullis_core::terms::Terms::default(),
                 },
             ),
             Request::SetKeyEnabled {
@@ -3901,7 +3905,8 @@ impl World {
         }
         let now = Timestamp::from_unix_seconds(self.model.now);
         for (key_id, secret) in self.tokens.iter().chain(&self.keys) {
-            let Verification::Valid(principal) = account.verify(secret, &self.key, now) else {
+            let Verification::Valid(principal) = account.verify(secret, &self.key, now, None)
+            else {
                 continue;
             };
             let record = records.get(key_id).ok_or("a deleted credential verifies")?;
@@ -4162,7 +4167,7 @@ impl World {
             let token = &tenant.api_tokens[&self.tokens[index].0];
             if token.owner != self.users[expected.owner]
                 || token.scope != expected.scope
-                || token.expires_at.map(Timestamp::unix_seconds) != expected.expires_at
+                || token.terms.expires_at.map(Timestamp::unix_seconds) != expected.expires_at
             {
                 return Err(format!(
                     "token {index}: engine {token:?}, model {expected:?}"
@@ -4224,7 +4229,7 @@ impl World {
             .enumerate()
             .map(|(index, (_, secret))| (secret, self.model.expected_key(index)));
         for (secret, expected) in tokens.chain(keys) {
-            let verification = self.account.verify(secret, &self.key, now);
+            let verification = self.account.verify(secret, &self.key, now, None);
             let actual = Expected {
                 code: verification.code(),
                 permissions: verification

@@ -91,7 +91,7 @@ fn invited_user_is_pending_and_cannot_authenticate_until_accepting() {
             tenant_id: world.tenant.clone(),
             name: "x".parse().unwrap(),
             permissions: PermissionSet::EMPTY,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         },
     );
     assert_eq!(refusal, Refusal::ActorNotActive(UserStatus::Pending));
@@ -318,6 +318,7 @@ fn notifications_and_the_webhook_are_for_company_admins_only() {
     );
     let configure = Command::ConfigureWebhook {
         url: "https://hooks.acme.test/portcullis".parse().unwrap(),
+        start_after_seconds: 0,
     };
     assert_eq!(world.refused(&manager, configure), Refusal::NotCompanyAdmin);
     let refusal = world.refused(&world.owner(), Command::RemoveWebhook {});
@@ -330,14 +331,28 @@ fn notifications_and_the_webhook_are_for_company_admins_only() {
 #[test]
 fn the_webhook_signing_secret_is_shown_once_and_never_stored() {
     let mut world = World::new(plan_named("team"));
-    let configure = Command::ConfigureWebhook {
+    // Too far a first delivery is refused; the default waits a minute for the receiver.
+    let late = Command::ConfigureWebhook {
         url: "https://hooks.acme.test/portcullis".parse().unwrap(),
+        start_after_seconds: 3_601,
     };
-    let Outcome::WebhookConfigured { signing_secret, .. } =
-        world.apply(&world.owner(), configure.clone()).unwrap()
+    assert!(matches!(
+        world.refused(&world.owner(), late),
+        Refusal::OutOfRange(_)
+    ));
+    let configure = Command::from_json(
+        br#"{"command":"configure_webhook","url":"https://hooks.acme.test/portcullis"}"#,
+    )
+    .unwrap();
+    let Outcome::WebhookConfigured {
+        signing_secret,
+        deliveries_start_at,
+        ..
+    } = world.apply(&world.owner(), configure.clone()).unwrap()
     else {
         panic!("not configured");
     };
+    assert_eq!(deliveries_start_at, world.now.plus_seconds(60));
     let stored = serde_json::to_string(&world.account).unwrap();
     assert!(!stored.contains(signing_secret.expose()));
     let webhook = world.account.webhook().unwrap();
@@ -512,7 +527,7 @@ fn deactivation_blocks_every_credential_in_every_tenant_at_once() {
                 tenant_id: second.clone(),
                 name: "staging".parse().unwrap(),
                 permissions: PermissionSet::EMPTY,
-                expires_at: None,
+                terms: portcullis_core::terms::Terms::default(),
             },
         )
         .unwrap()
@@ -633,6 +648,7 @@ fn plan_change_is_refused_with_every_blocker() {
             Command::CreateAutomationKey {
                 tenant_id: world.tenant.clone(),
                 name: "ci".parse().unwrap(),
+                terms: portcullis_core::terms::Terms::default(),
             },
         )
         .unwrap();
@@ -823,7 +839,7 @@ fn no_privilege_escalation_for_members_tokens_and_invites() {
         tenant_id: world.tenant.clone(),
         name: "wide".parse().unwrap(),
         permissions: PermissionSet::all(),
-        expires_at: None,
+        terms: portcullis_core::terms::Terms::default(),
     };
     assert_eq!(world.refused(&actor, token).code(), "privilege_escalation");
 }
@@ -1191,14 +1207,20 @@ fn token_expiry_is_enforced() {
         tenant_id: world.tenant.clone(),
         name: "old".parse().unwrap(),
         permissions: PermissionSet::EMPTY,
-        expires_at: Some(world.now),
+        terms: portcullis_core::terms::Terms {
+            expires_at: Some(world.now),
+            ..portcullis_core::terms::Terms::default()
+        },
     };
     assert_eq!(world.refused(&world.owner(), past), Refusal::ExpiryInPast);
     let expiring = Command::CreateApiToken {
         tenant_id: world.tenant.clone(),
         name: "short".parse().unwrap(),
         permissions: PermissionSet::EMPTY,
-        expires_at: Some(world.now.plus_seconds(60)),
+        terms: portcullis_core::terms::Terms {
+            expires_at: Some(world.now.plus_seconds(60)),
+            ..portcullis_core::terms::Terms::default()
+        },
     };
     let Outcome::ApiTokenCreated { token, .. } = world.apply(&world.owner(), expiring).unwrap()
     else {
@@ -1215,6 +1237,7 @@ fn automation_keys_need_team_and_build_applications() {
     let command = Command::CreateAutomationKey {
         tenant_id: free.tenant.clone(),
         name: "ci".parse().unwrap(),
+        terms: portcullis_core::terms::Terms::default(),
     };
     assert_eq!(
         free.refused(&free.owner(), command).code(),
@@ -1226,6 +1249,7 @@ fn automation_keys_need_team_and_build_applications() {
     let command = Command::CreateAutomationKey {
         tenant_id: world.tenant.clone(),
         name: "ci".parse().unwrap(),
+        terms: portcullis_core::terms::Terms::default(),
     };
     assert_eq!(
         world.refused(&Actor::user(reader), command.clone()),
@@ -1441,7 +1465,7 @@ fn existence_oracles_a_credential_in_a_tenant_the_caller_is_not_in_answers_like_
             tenant_id: second.clone(),
             name: "there".parse().unwrap(),
             permissions: PermissionSet::EMPTY,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         },
     );
     let Ok(Outcome::ApiTokenCreated { key_id: token, .. }) = created else {
@@ -1452,6 +1476,7 @@ fn existence_oracles_a_credential_in_a_tenant_the_caller_is_not_in_answers_like_
         Command::CreateAutomationKey {
             tenant_id: second.clone(),
             name: "ci".parse().unwrap(),
+            terms: portcullis_core::terms::Terms::default(),
         },
     );
     let Ok(Outcome::AutomationKeyCreated {
@@ -2958,7 +2983,7 @@ fn directory_pages_follow_every_change_to_every_column() {
             tenant_id: world.tenant.clone(),
             name: "ci".parse().unwrap(),
             permissions: PermissionSet::EMPTY,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         };
         let _ = world.apply(&Actor::user(member.clone()), create);
     }
@@ -3094,7 +3119,7 @@ fn member_and_token_lists_page_by_keyset() {
             tenant_id: tenant.clone(),
             name: "ci".parse().unwrap(),
             permissions: PermissionSet::EMPTY,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         };
         world.apply(&member, create).unwrap();
     }

@@ -119,6 +119,7 @@ fn automation_keys_follow_the_models_plans_and_permission() {
     let create = |tenant_id| Command::CreateAutomationKey {
         tenant_id,
         name: "importer".parse().unwrap(),
+        terms: portcullis_core::terms::Terms::default(),
     };
     // Managed with `run_imports`, which the writer lacks.
     let refusal = world.refused(&Actor::user(writer), create(tenant_id.clone()));

@@ -237,7 +237,7 @@ impl World {
             tenant_id: tenant.clone(),
             name: "laptop".parse().unwrap(),
             permissions,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         };
         self.apply(actor, command)
     }
@@ -552,7 +552,9 @@ fn tokens_minted_from_a_session_never_exceed_current_permissions() {
         panic!("unexpected outcome");
     };
     world.change_permissions(&user, perms(&["build_applications"]));
-    let verified = world.account.verify(token.expose(), &world.key, world.now);
+    let verified = world
+        .account
+        .verify(token.expose(), &world.key, world.now, None);
     assert_eq!(
         verified.principal().unwrap().permissions,
         perms(&["build_applications"])

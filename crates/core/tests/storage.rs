@@ -170,7 +170,7 @@ fn write_single_row_fixture() {
             tenant_id: tenant.clone(),
             name: "ci".parse().unwrap(),
             permissions: build,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         },
         now,
     ) else {
@@ -185,6 +185,7 @@ fn write_single_row_fixture() {
         Command::CreateAutomationKey {
             tenant_id: second.clone(),
             name: "deploy".parse().unwrap(),
+            terms: portcullis_core::terms::Terms::default(),
         },
         now,
     )
@@ -276,9 +277,22 @@ fn a_single_row_account_migrates_to_rows_intact() {
     let migrated = Account::from_rows(rows.clone()).unwrap();
     assert!(migrated == legacy, "the rows hold a different account");
     // Every field of the stored value survives (the migrated account, written back in the
-    // old layout, is the same JSON, save the one field rows added).
+    // old layout, is the same JSON, save the fields added since: rows added one, credential
+    // terms gave automation keys an `expires_at`).
     let mut written = serde_json::to_value(&migrated).unwrap();
     written.as_object_mut().unwrap().remove("bulk_reports_kept");
+    for tenant in written["tenants"].as_object_mut().unwrap().values_mut() {
+        for key in tenant["automation_keys"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+        {
+            assert_eq!(
+                key.as_object_mut().unwrap().remove("expires_at"),
+                Some(Value::Null)
+            );
+        }
+    }
     assert_eq!(written, fixture.state);
     // Nothing was lost on the way: users, tenants, members, credentials, connections,
     // pending notifications, the bulk report and the audit chain's head.
@@ -296,12 +310,14 @@ fn a_single_row_account_migrates_to_rows_intact() {
     assert_eq!(migrated.sign_in_records(), legacy.sign_in_records());
     // Secrets issued before the migration keep working, with the same permissions.
     for (token, permissions) in &fixture.tokens {
-        let verified = migrated.verify(token, &key, now);
+        let verified = migrated.verify(token, &key, now, None);
         assert_eq!(verified.code(), "valid", "{token}");
         assert_eq!(verified.principal().unwrap().permissions, *permissions);
     }
     assert_eq!(
-        migrated.verify(&fixture.automation_key, &key, now).code(),
+        migrated
+            .verify(&fixture.automation_key, &key, now, None)
+            .code(),
         "valid"
     );
     let (session, tenant) = &fixture.session;

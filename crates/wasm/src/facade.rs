@@ -42,12 +42,14 @@ pub fn locate(credential: &str) -> LocateResult {
 }
 
 /// Verifies a credential (bare or `Bearer` header) against the record stored under its key id
-/// (`None`: nothing is stored there).
+/// (`None`: nothing is stored there), for a request from `client` (`None`: unknown, which a
+/// credential with client IP rules refuses).
 pub fn verify(
     credential: &str,
     record: Option<CredentialRecord>,
     hashing_key_base64: &str,
     now: Timestamp,
+    client: Option<std::net::IpAddr>,
 ) -> VerifyResult {
     let key = match hashing_key(hashing_key_base64) {
         Ok(key) => key,
@@ -60,7 +62,7 @@ pub fn verify(
         }
     };
     let record = record.map(CoreRecord::from);
-    match credential::verify_presented(&presented, record.as_ref(), &key, now) {
+    match credential::verify_presented(&presented, record.as_ref(), &key, now, client) {
         credential::Verification::Valid(principal) => VerifyResult::Success(Verified {
             ok: True,
             principal: principal.into(),

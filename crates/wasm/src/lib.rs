@@ -220,7 +220,9 @@ pub fn credential_key_id(
 /// Verifies a presented credential (bare, or an `Authorization: Bearer` header value) against
 /// the record stored under its key id (`null` when there is none), with the server-side hashing
 /// key (base64) at `now` (seconds since the Unix epoch; default: the platform clock), the
-/// record's permissions and plan read in `model`.
+/// record's permissions and plan read in `model`, for a request from `clientIp` (the client's
+/// address, e.g. `CF-Connecting-IP`; `null` when unknown, which a credential with client IP
+/// rules refuses with `ip_not_allowed`).
 #[wasm_bindgen(js_name = verifyCredential, unchecked_return_type = "VerifyResult")]
 pub fn verify_credential(
     model: &Model,
@@ -229,15 +231,21 @@ pub fn verify_credential(
     record: JsValue,
     #[wasm_bindgen(js_name = hashingKey)] hashing_key: &str,
     now: Option<f64>,
+    #[wasm_bindgen(js_name = clientIp, unchecked_param_type = "string | null | undefined")]
+    client_ip: Option<String>,
 ) -> JsValue {
     model.run(|| {
         let result = decode_optional(record, "record").and_then(|record| {
             let now = timestamp(now)?;
+            let client = client_ip
+                .map(|text| text.trim().parse().map_err(|_| Failure::client_ip()))
+                .transpose()?;
             Ok(facade::verify(
                 credential.as_deref().unwrap_or_default(),
                 record,
                 hashing_key,
                 now,
+                client,
             ))
         });
         encode(&result.unwrap_or_else(VerifyResult::from))

@@ -115,6 +115,15 @@ impl Failure {
         )
     }
 
+    /// A client address that is not an IPv4 or IPv6 address.
+    pub fn client_ip() -> Self {
+        Self::one(
+            "invalid_client_ip",
+            "`clientIp` must be an IPv4 or IPv6 address (e.g. the CF-Connecting-IP header), or null when unknown",
+            Some("clientIp"),
+        )
+    }
+
     /// A result that could not be handed to JavaScript (a number beyond 2^53, say).
     pub fn unrepresentable(error: impl Display) -> Self {
         Self::one(

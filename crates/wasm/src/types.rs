@@ -25,6 +25,7 @@ use portcullis_core::session::{
     AccessRecord as CoreAccessRecord, SessionId, SessionRecord as CoreSessionRecord,
     SignedIn as CoreSignedIn, TenantAccess as CoreTenantAccess,
 };
+use portcullis_core::terms::{ExternalId, IpRules, Labels, Metadata, PreviousSecret};
 use portcullis_core::user::UserStatus as CoreUserStatus;
 use portcullis_core::{
     AccountId, KeyId, Operation as CoreOperation, RolePreset as CoreRolePreset, TenantId,
@@ -251,6 +252,26 @@ pub struct CredentialRecord {
     /// When the credential stops working (seconds since the Unix epoch), if ever.
     #[tsify(type = "number | null")]
     pub expires_at: Option<Timestamp>,
+    /// When the credential starts working (seconds since the Unix epoch), if issued for later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "number")]
+    pub not_before: Option<Timestamp>,
+    /// Client IP rules: CIDR ranges the client address must be in (if any) and must not be in.
+    #[serde(default, skip_serializing_if = "IpRules::is_empty")]
+    #[tsify(optional, type = "{ allowed_ips?: string[]; denied_ips?: string[] }")]
+    pub ip: IpRules,
+    /// A rolled credential's previous secret hash and when it stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "{ secret_hash: string; until: number }")]
+    pub previous: Option<PreviousSecret>,
+    /// The issuer's id for what the credential stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "string")]
+    pub external_id: Option<ExternalId>,
+    /// Descriptive data (a small JSON object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "Record<string, unknown>")]
+    pub metadata: Option<Metadata>,
 }
 
 impl From<CoreCredentialRecord> for CredentialRecord {
@@ -267,6 +288,11 @@ impl From<CoreCredentialRecord> for CredentialRecord {
             plan: record.plan.into(),
             state: record.state.into(),
             expires_at: record.expires_at,
+            not_before: record.not_before,
+            ip: record.ip,
+            previous: record.previous,
+            external_id: record.external_id,
+            metadata: record.metadata,
         }
     }
 }
@@ -285,6 +311,11 @@ impl From<CredentialRecord> for CoreCredentialRecord {
             plan: record.plan.into(),
             state: record.state.into(),
             expires_at: record.expires_at,
+            not_before: record.not_before,
+            ip: record.ip,
+            previous: record.previous,
+            external_id: record.external_id,
+            metadata: record.metadata,
         }
     }
 }
@@ -456,6 +487,14 @@ pub enum Principal {
         permissions: Vec<Permission>,
         /// The tenant's plan.
         plan: Plan,
+        /// The credential's external id, if its issuer gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[tsify(optional, type = "string")]
+        external_id: Option<ExternalId>,
+        /// The credential's metadata, if its issuer gave some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[tsify(optional, type = "Record<string, unknown>")]
+        metadata: Option<Metadata>,
     },
     /// A tenant's automation key.
     AutomationKey {
@@ -472,6 +511,14 @@ pub enum Principal {
         permissions: Vec<Permission>,
         /// The tenant's plan.
         plan: Plan,
+        /// The credential's external id, if its issuer gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[tsify(optional, type = "string")]
+        external_id: Option<ExternalId>,
+        /// The credential's metadata, if its issuer gave some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[tsify(optional, type = "Record<string, unknown>")]
+        metadata: Option<Metadata>,
     },
     /// A signed-in person acting through a session in the tenant the request names.
     Session {
@@ -502,7 +549,11 @@ impl From<core_authz::Principal> for Principal {
             kind,
             permissions,
             plan,
+            labels,
         } = principal;
+        let (external_id, metadata) = labels
+            .map(|labels| (labels.external_id.clone(), labels.metadata.clone()))
+            .unwrap_or_default();
         let permissions = permission_names(permissions);
         let plan = plan.into();
         match kind {
@@ -513,6 +564,8 @@ impl From<core_authz::Principal> for Principal {
                 key_id,
                 permissions,
                 plan,
+                external_id,
+                metadata,
             },
             core_authz::PrincipalKind::AutomationKey { key_id } => Self::AutomationKey {
                 account_id,
@@ -520,6 +573,8 @@ impl From<core_authz::Principal> for Principal {
                 key_id,
                 permissions,
                 plan,
+                external_id,
+                metadata,
             },
             core_authz::PrincipalKind::Session {
                 user_id,
@@ -538,58 +593,70 @@ impl From<core_authz::Principal> for Principal {
 
 impl From<Principal> for core_authz::Principal {
     fn from(principal: Principal) -> Self {
-        let (account_id, tenant_id, kind, permissions, plan) = match principal {
-            Principal::User {
-                account_id,
-                tenant_id,
-                user_id,
-                key_id,
-                permissions,
-                plan,
-            } => (
-                account_id,
-                tenant_id,
-                core_authz::PrincipalKind::User { user_id, key_id },
-                permissions,
-                plan,
-            ),
-            Principal::AutomationKey {
-                account_id,
-                tenant_id,
-                key_id,
-                permissions,
-                plan,
-            } => (
-                account_id,
-                tenant_id,
-                core_authz::PrincipalKind::AutomationKey { key_id },
-                permissions,
-                plan,
-            ),
-            Principal::Session {
-                account_id,
-                tenant_id,
-                user_id,
-                session_id,
-                permissions,
-                plan,
-            } => (
-                account_id,
-                tenant_id,
-                core_authz::PrincipalKind::Session {
+        let (account_id, tenant_id, kind, permissions, plan, external_id, metadata) =
+            match principal {
+                Principal::User {
+                    account_id,
+                    tenant_id,
+                    user_id,
+                    key_id,
+                    permissions,
+                    plan,
+                    external_id,
+                    metadata,
+                } => (
+                    account_id,
+                    tenant_id,
+                    core_authz::PrincipalKind::User { user_id, key_id },
+                    permissions,
+                    plan,
+                    external_id,
+                    metadata,
+                ),
+                Principal::AutomationKey {
+                    account_id,
+                    tenant_id,
+                    key_id,
+                    permissions,
+                    plan,
+                    external_id,
+                    metadata,
+                } => (
+                    account_id,
+                    tenant_id,
+                    core_authz::PrincipalKind::AutomationKey { key_id },
+                    permissions,
+                    plan,
+                    external_id,
+                    metadata,
+                ),
+                Principal::Session {
+                    account_id,
+                    tenant_id,
                     user_id,
                     session_id,
-                },
-                permissions,
-                plan,
-            ),
-        };
+                    permissions,
+                    plan,
+                } => (
+                    account_id,
+                    tenant_id,
+                    core_authz::PrincipalKind::Session {
+                        user_id,
+                        session_id,
+                    },
+                    permissions,
+                    plan,
+                    None,
+                    None,
+                ),
+            };
         Self {
             account_id,
             tenant_id,
             kind,
             permissions: permission_set(permissions),
             plan: plan.into(),
+            labels: Labels::of(external_id.as_ref(), metadata.as_ref()),
         }
     }
 }

@@ -56,6 +56,7 @@ fn verify(vectors_key: &str, now: u64, credential: &str, record: &Value) -> Valu
         record,
         vectors_key,
         Timestamp::from_unix_seconds(now),
+        None,
     );
     serde_json::to_value(result).unwrap()
 }

@@ -470,6 +470,26 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                 _ => allow("GET, DELETE"),
             }
         }
+        ["tokens", key, "roll"] => {
+            let key_id = id::<KeyId>(key)?;
+            match method {
+                Post => Ok(write(
+                    "roll_api_token",
+                    vec![("key_id", key_id.to_string())],
+                )),
+                _ => allow("POST"),
+            }
+        }
+        ["automation-keys", key, "roll"] => {
+            let key_id = id::<KeyId>(key)?;
+            match method {
+                Post => Ok(write(
+                    "roll_automation_key",
+                    vec![("key_id", key_id.to_string())],
+                )),
+                _ => allow("POST"),
+            }
+        }
         ["automation-keys", key] => {
             let key_id = id::<KeyId>(key)?;
             let k = || vec![("key_id", key_id.to_string())];

@@ -259,7 +259,7 @@ async fn authenticate_token(
         return Err(Problem::too_many_failures(wait));
     }
     let verification = match &presented {
-        Ok(presented) => verify(presented, env).await?,
+        Ok(presented) => verify(presented, env, guard::client_address(request)).await?,
         Err(malformed) => Verification::Malformed(*malformed),
     };
     match verification {
@@ -293,7 +293,11 @@ async fn read_record<T: serde::de::DeserializeOwned>(
         .map_err(|_| Problem::unavailable())
 }
 
-async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Problem> {
+async fn verify(
+    presented: &Presented,
+    env: &Env,
+    client: Option<std::net::IpAddr>,
+) -> Result<Verification, Problem> {
     let record: Option<CredentialRecord> =
         read_record(env, &credential_key(presented.key_id())).await?;
     let key = http::hashing_key(env)?;
@@ -302,6 +306,7 @@ async fn verify(presented: &Presented, env: &Env) -> Result<Verification, Proble
         record.as_ref(),
         &key,
         http::now(),
+        client,
     ))
 }
 

@@ -45,6 +45,18 @@ pub fn client(request: &Request) -> Subject {
     })
 }
 
+/// The client's address, from `CF-Connecting-IP` (set by Cloudflare on every request; a
+/// client cannot override it there). `None` when absent or unreadable: a credential with
+/// client IP rules is then refused.
+pub fn client_address(request: &Request) -> Option<std::net::IpAddr> {
+    request
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .and_then(|address| address.trim().parse().ok())
+}
+
 /// Seconds the caller must wait when the client or the presented key id is blocked.
 pub fn blocked(client: &Subject, key_id: Option<&KeyId>) -> Option<u64> {
     let credential = key_id.map(|key_id| Subject::Credential(key_id.clone()));

@@ -1070,11 +1070,18 @@ async fn run_command(
     let status = if created(&outcome) { 201 } else { 200 };
     match persist(env, sql, cache, &before, account).await {
         Ok(()) => {
-            // A new webhook starts afresh: no backoff inherited from the previous receiver.
-            if let Outcome::WebhookConfigured { .. } = outcome
-                && save_delivery_state(sql, &DeliveryState::default()).is_err()
-            {
-                return Problem::unavailable().into();
+            // A new webhook starts afresh: no backoff inherited from the previous receiver,
+            // and nothing sent before its first delivery is due.
+            if let Outcome::WebhookConfigured { .. } = outcome {
+                let fresh = cache
+                    .borrow()
+                    .as_ref()
+                    .and_then(Account::webhook)
+                    .map(DeliveryState::for_new)
+                    .unwrap_or_default();
+                if save_delivery_state(sql, &fresh).is_err() {
+                    return Problem::unavailable().into();
+                }
             }
             Reply::json(status, &body)
         }
@@ -1340,7 +1347,7 @@ fn first_token(
         name: DisplayName::from_str("first token")
             .map_err(|_| Refusal::OutOfRange("token name"))?,
         permissions,
-        expires_at: None,
+        terms: portcullis_core::terms::Terms::default(),
     };
     account.apply(&Actor::user(user.clone()), command, context)
 }

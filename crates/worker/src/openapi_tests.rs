@@ -83,6 +83,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/automation-keys/{key_id}"),
     ("patch", "/v1/automation-keys/{key_id}"),
     ("delete", "/v1/automation-keys/{key_id}"),
+    ("post", "/v1/automation-keys/{key_id}/roll"),
+    ("post", "/v1/tokens/{key_id}/roll"),
 ];
 
 const METHODS: &[&str] = &[

@@ -137,8 +137,9 @@ impl From<&Verification> for Problem {
     /// alike (the precise reason is for the rate limiters, see `guard::charge`).
     fn from(verification: &Verification) -> Self {
         match verification {
-            // The right secret, in a tenant that now requires SSO: forbidden, not unknown.
-            Verification::SsoRequired => Problem::new(
+            // The right secret, in a tenant that now requires SSO or from an address outside
+            // the credential's IP rules: forbidden, not unknown.
+            Verification::SsoRequired | Verification::IpNotAllowed => Problem::new(
                 403,
                 verification.public_code(),
                 verification.public_message(),
@@ -264,6 +265,7 @@ mod tests {
         for refused in [
             Verification::WrongSecret,
             Verification::Expired,
+            Verification::NotYetValid,
             Verification::Disabled,
             Verification::OwnerInactive,
             Verification::OwnerPending,

@@ -149,10 +149,10 @@ fn fill(model: &Model, state: &mut ApiTokenState, view: &ApiTokenView) {
     }
     let same_expiry = known(&state.expires_at)
         .and_then(|text| parse_rfc3339(text).ok())
-        .zip(view.expires_at)
+        .zip(view.terms.expires_at)
         .is_some_and(|(configured, actual)| configured == actual);
     if !same_expiry {
-        state.expires_at = view.expires_at.map_or(Value::Null, rfc3339);
+        state.expires_at = view.terms.expires_at.map_or(Value::Null, rfc3339);
     }
     null_if_unknown(&mut state.token);
     state.owner = Value::Value(view.owner.to_string());
@@ -414,7 +414,12 @@ mod tests {
             permissions: PermissionSet::parse_names(["build_applications"]).unwrap(),
             effective_permissions: PermissionSet::EMPTY,
             created_at: Timestamp::from_unix_seconds(0),
-            expires_at: Some(parse_rfc3339("2027-01-31T10:00:00Z").unwrap()),
+            terms: portcullis_core::terms::Terms {
+                expires_at: Some(parse_rfc3339("2027-01-31T10:00:00Z").unwrap()),
+                ..Default::default()
+            },
+            rolled_at: None,
+            previous_valid_until: None,
             last_used_at: None,
         };
         fill(&crate::test_models::default(), &mut state, &view);

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
 
     let issued = |text: &str| text == fixture.token || text == fixture.automation_key;
     for record in [&fixture.token_record, &fixture.automation_record] {
-        let outcome = credential::verify(text, Some(record), &fixture.key, fixture.now);
+        let outcome = credential::verify(text, Some(record), &fixture.key, fixture.now, None);
         assert_eq!(
             matches!(outcome, Verification::Malformed(_)),
             parsed.is_err(),
@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
             ..base.clone()
         };
         let outcome =
-            credential::verify_presented(presented, Some(&rekeyed), &fixture.key, fixture.now);
+            credential::verify_presented(presented, Some(&rekeyed), &fixture.key, fixture.now, None);
         assert!(
             outcome.principal().is_none() || issued(text),
             "{text:?} verified against a record under its own key id"

@@ -127,6 +127,7 @@ fn build() -> Fixture {
             Command::CreateAutomationKey {
                 tenant_id: tenant.clone(),
                 name: "ci".parse().expect("valid name"),
+                terms: portcullis_core::terms::Terms::default(),
             },
             &mut context,
         )

@@ -11,16 +11,18 @@
 //! | `portcullis-key-id` | the credential's public id (`pctk_…` / `pcak_…`, or the session id `pcss_…`) |
 //! | `portcullis-permissions` | effective permissions, comma-separated in catalogue order (empty: read-only) |
 //! | `portcullis-plan` | the tenant's plan |
+//! | `portcullis-external-id` | the credential's external id (empty when it has none, and for sessions) |
+//! | `portcullis-metadata` | base64url (no padding) of the credential's metadata as compact JSON (empty when none) |
 //! | `portcullis-operation` | the operation the route policy maps the request to |
 //! | `portcullis-request-id` | `req_` + 32 hex digits, fresh per request |
 //! | `portcullis-timestamp` | Unix seconds when the edge signed |
-//! | `portcullis-signature` | `v1=` + base64url (no padding) of the MAC below |
+//! | `portcullis-signature` | `v2=` + base64url (no padding) of the MAC below |
 //!
 //! # Signature
 //! The canonical string is these lines joined by `\n` (no trailing newline): the request method
 //! (upper case), the request target as the origin receives it (path and `?query`), then the
-//! values of the ten headers above in table order. The MAC is
-//! `HMAC-SHA256(key, "portcullis/identity/v1" ‖ 0x00 ‖ canonical)` under the gateway signing
+//! values of the twelve headers above in table order. The MAC is
+//! `HMAC-SHA256(key, "portcullis/identity/v2" ‖ 0x00 ‖ canonical)` under the gateway signing
 //! key (the Worker secret `PORTCULLIS_GATEWAY_KEY`, base64 of ≥ 32 bytes). An origin recomputes
 //! it, compares in constant time, and refuses timestamps older than it allows (say 5 minutes).
 
@@ -34,9 +36,11 @@ use std::fmt::Write as _;
 use thiserror::Error;
 
 /// Domain separation of the identity MAC.
-pub const SIGNATURE_DOMAIN: &str = "portcullis/identity/v1";
+/// (Version 2 added the credential's external id and metadata; an origin still checking
+/// version 1 finds no `v1=` signature and refuses, rather than trusting a partial identity.)
+pub const SIGNATURE_DOMAIN: &str = "portcullis/identity/v2";
 /// The signature's version prefix.
-pub const SIGNATURE_PREFIX: &str = "v1=";
+pub const SIGNATURE_PREFIX: &str = "v2=";
 
 /// Header names, lower case (HTTP header names are case-insensitive).
 pub mod header {
@@ -54,6 +58,10 @@ pub mod header {
     pub const PERMISSIONS: &str = "portcullis-permissions";
     /// Tenant plan.
     pub const PLAN: &str = "portcullis-plan";
+    /// The credential's external id.
+    pub const EXTERNAL_ID: &str = "portcullis-external-id";
+    /// The credential's metadata, base64url of its compact JSON.
+    pub const METADATA: &str = "portcullis-metadata";
     /// Operation.
     pub const OPERATION: &str = "portcullis-operation";
     /// Request id.
@@ -68,7 +76,7 @@ pub mod header {
 }
 
 /// The signed headers, in canonical order.
-pub const SIGNED_HEADERS: [&str; 10] = [
+pub const SIGNED_HEADERS: [&str; 12] = [
     header::ACCOUNT,
     header::TENANT,
     header::PRINCIPAL_KIND,
@@ -76,6 +84,8 @@ pub const SIGNED_HEADERS: [&str; 10] = [
     header::KEY_ID,
     header::PERMISSIONS,
     header::PLAN,
+    header::EXTERNAL_ID,
+    header::METADATA,
     header::OPERATION,
     header::REQUEST_ID,
     header::TIMESTAMP,
@@ -95,7 +105,7 @@ pub fn new_request_id(random: &mut dyn RandomSource) -> String {
 /// The identity the gateway asserts for one request: the values of [`SIGNED_HEADERS`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
-    values: [String; 10],
+    values: [String; 12],
 }
 
 impl Identity {
@@ -121,6 +131,14 @@ impl Identity {
                 principal.kind.credential_id().to_owned(),
                 principal.permissions.names().join(","),
                 principal.plan.name().to_owned(),
+                principal
+                    .external_id()
+                    .map(|id| id.as_str().to_owned())
+                    .unwrap_or_default(),
+                principal
+                    .metadata()
+                    .map(|metadata| URL_SAFE_NO_PAD.encode(metadata.as_json()))
+                    .unwrap_or_default(),
                 operation.name().to_owned(),
                 request_id.to_owned(),
                 now.unix_seconds().to_string(),
@@ -194,7 +212,7 @@ pub fn verify_identity<'h>(
     now: Timestamp,
     max_age_seconds: u64,
 ) -> Result<Identity, IdentityError> {
-    let mut values: [String; 10] = Default::default();
+    let mut values: [String; 12] = Default::default();
     for (slot, name) in values.iter_mut().zip(SIGNED_HEADERS) {
         let value = header(name).ok_or(IdentityError::Missing(name))?;
         if value.contains(['\n', '\r']) {
@@ -257,6 +275,7 @@ mod tests {
             permissions: PermissionSet::only(perm("build_applications"))
                 .with(perm("modify_configuration")),
             plan: plan_named("team"),
+            labels: None,
         }
     }
 
@@ -346,7 +365,7 @@ mod tests {
             Err(IdentityError::BadSignature)
         );
         let mut garbled = map.clone();
-        garbled.insert(header::SIGNATURE.into(), "v1=abc".into());
+        garbled.insert(header::SIGNATURE.into(), "v2=abc".into());
         assert_eq!(
             check(&garbled, "POST", "/api/builds", 1_000),
             Err(IdentityError::Malformed(header::SIGNATURE))
@@ -382,6 +401,37 @@ mod tests {
         assert_eq!(first.len(), 36);
         assert!(first.starts_with("req_"));
         assert!(first[4..].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_credential_s_external_id_and_metadata_are_signed_headers() {
+        let mut labelled = principal();
+        labelled.labels = crate::terms::Labels::of(
+            Some(&"cus_4242".parse().unwrap()),
+            Some(
+                &crate::terms::Metadata::from_value(&serde_json::json!({"team": "builds"}))
+                    .unwrap(),
+            ),
+        );
+        let now = Timestamp::from_unix_seconds(1_764_240_000);
+        let identity = Identity::new(&labelled, op_named("run_build"), "req_x", now);
+        assert_eq!(identity.value(header::EXTERNAL_ID), Some("cus_4242"));
+        let metadata = identity.value(header::METADATA).unwrap();
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(metadata).unwrap(),
+            br#"{"team":"builds"}"#
+        );
+        let plain = Identity::new(&principal(), op_named("run_build"), "req_x", now);
+        assert_eq!(plain.value(header::EXTERNAL_ID), Some(""));
+        assert_eq!(plain.value(header::METADATA), Some(""));
+        let signed = headers(&identity, identity.sign(&key(), "GET", "/x"));
+        let mut altered = signed.clone();
+        altered.insert(header::EXTERNAL_ID.into(), "cus_1".into());
+        assert!(check(&signed, "GET", "/x", 1_764_240_000).is_ok());
+        assert_eq!(
+            check(&altered, "GET", "/x", 1_764_240_000),
+            Err(IdentityError::BadSignature)
+        );
     }
 
     /// The algorithm as documented, pinned by a vector the Node origin also checks.

@@ -155,7 +155,7 @@ impl World {
             tenant_id: self.tenant.clone(),
             name: "ci".parse().unwrap(),
             permissions,
-            expires_at: None,
+            terms: portcullis_core::terms::Terms::default(),
         };
         match self.apply(actor, command).unwrap() {
             Outcome::ApiTokenCreated { key_id, token, .. } => (key_id, token.expose().to_owned()),
@@ -164,7 +164,7 @@ impl World {
     }
 
     pub(crate) fn verify(&self, presented: &str) -> Verification {
-        self.account.verify(presented, &self.key, self.now)
+        self.account.verify(presented, &self.key, self.now, None)
     }
 
     pub(crate) fn status(&self, user: &UserId) -> UserStatus {
