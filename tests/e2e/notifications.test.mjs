@@ -257,14 +257,14 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
     const configured = ok(
       await call("PUT", "/v1/account/webhook", {
         token: world.token,
-        body: { url: `http://127.0.0.1:${port}/hooks/portcullis`, start_after_seconds: 2 },
+        body: { url: `http://127.0.0.1:${port}/hooks/portcullis`, start_after_seconds: 3 },
       }),
       200,
       "configure",
     );
     const secret = configured.signing_secret;
     // Nothing signed with the new secret arrives before the receiver could store it.
-    assert.ok(configured.deliveries_start_at >= Math.floor(configuredAt / 1000) + 2, configured.deliveries_start_at);
+    assert.ok(configured.deliveries_start_at >= Math.floor(configuredAt / 1000) + 3, configured.deliveries_start_at);
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     assert.equal(posts.length, 0, "no delivery before deliveries_start_at");
     hook.showSecret(secret);
@@ -274,7 +274,8 @@ test("webhook delivery: a receiver that fails, then recovers, gets every notific
 
     // The first batch fails four times, with backoff, always as the same delivery.
     await until("four failed attempts", () => posts.length >= 4);
-    assert.ok(posts[0].at - configuredAt >= 1_900, `first attempt after the delay (${posts[0].at - configuredAt} ms)`);
+    // Times are whole seconds: the first attempt comes at the start of the second named.
+    assert.ok(posts[0].at - configuredAt >= 2_000, `first attempt after the delay (${posts[0].at - configuredAt} ms)`);
     const failed = posts.slice(0, 4);
     assert.ok(failed.every((p) => p.status === 500 && p.signed), "failed attempts were signed");
     assert.equal(new Set(failed.map((p) => p.deliveryId)).size, 1, "a retried batch keeps its idempotency id");

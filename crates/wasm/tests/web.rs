@@ -103,6 +103,7 @@ fn verify_in(
         record,
         &vectors.hashing_key,
         Some(vectors.now as f64),
+        None,
     ))
 }
 
@@ -166,6 +167,7 @@ fn refused_credentials_carry_their_codes() {
         None,
         JsValue::UNDEFINED,
         &vectors.hashing_key,
+        None,
         None,
     ));
     assert_eq!(first_code(&missing), "malformed_credential");
@@ -258,6 +260,7 @@ fn results_round_trip_through_json() {
         js_of(&case.record),
         &vectors.hashing_key,
         Some(vectors.now as f64),
+        None,
     );
     let direct: VerifyResult = serde_wasm_bindgen::from_value(result.clone()).unwrap();
     let text = js_sys::JSON::stringify(&result)
@@ -334,6 +337,7 @@ fn issued_credentials_come_from_web_crypto_and_verify() {
         js_of(&first["record"]),
         &key,
         None,
+        None,
     ));
     assert_eq!(
         verified["principal"]["permissions"],
@@ -346,8 +350,49 @@ fn issued_credentials_come_from_web_crypto_and_verify() {
         js_of(&second["record"]),
         &key,
         None,
+        None,
     ));
     assert_eq!(first_code(&crossed), "unknown_key");
+}
+
+#[wasm_bindgen_test]
+fn client_ip_rules_and_labels_of_a_stored_record_are_honoured() {
+    let key = generate_hashing_key();
+    let request = json!({
+        "kind": "api_token",
+        "account_id": "acc_00000000000000aa",
+        "tenant_id": "ten_00000000000000bb",
+        "owner": "usr_00000000000000cc",
+        "name": "office",
+        "plan": "enterprise",
+        "permissions": [],
+    });
+    let issued = json_of(&issue_credential(&default(), js_of(&request), &key));
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    let mut record = issued["record"].clone();
+    record["ip"] = json!({ "allowed_ips": ["203.0.113.0/24"] });
+    record["external_id"] = json!("cus_9");
+    record["metadata"] = json!({ "team": "ops" });
+    let verify = |client: Option<&str>| {
+        json_of(&verify_credential(
+            &default(),
+            Some(secret.clone()),
+            js_of(&record),
+            &key,
+            None,
+            client.map(str::to_owned),
+        ))
+    };
+    let inside = verify(Some("203.0.113.4"));
+    assert_eq!(inside["ok"], true, "{inside}");
+    assert_eq!(inside["principal"]["external_id"], "cus_9");
+    assert_eq!(inside["principal"]["metadata"], json!({ "team": "ops" }));
+    assert_eq!(first_code(&verify(Some("198.51.100.4"))), "ip_not_allowed");
+    assert_eq!(first_code(&verify(None)), "ip_not_allowed");
+    assert_eq!(
+        first_code(&verify(Some("not an address"))),
+        "invalid_client_ip"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -365,7 +410,8 @@ fn bad_inputs_are_failures_not_exceptions() {
             credential(),
             JsValue::from_str("{not json"),
             key,
-            now
+            now,
+            None
         )),
         "invalid_input"
     );
@@ -377,6 +423,7 @@ fn bad_inputs_are_failures_not_exceptions() {
         js_of(&wrong_types),
         key,
         now,
+        None,
     ));
     assert_eq!(failure["errors"][0]["path"], "record");
     assert_eq!(
@@ -385,7 +432,8 @@ fn bad_inputs_are_failures_not_exceptions() {
             credential(),
             js_of(&case.record),
             "short",
-            now
+            now,
+            None
         )),
         "invalid_hashing_key"
     );
@@ -396,7 +444,8 @@ fn bad_inputs_are_failures_not_exceptions() {
                 credential(),
                 js_of(&case.record),
                 key,
-                Some(bad_time)
+                Some(bad_time),
+                None
             )),
             "invalid_time"
         );
@@ -1111,6 +1160,7 @@ fn a_second_model_authorizes_with_its_own_names_and_refuses_the_defaults() {
             Some(issued["secret"].as_str().unwrap().to_owned()),
             js_of(&issued["record"]),
             &key,
+            None,
             None,
         ));
         assert_eq!(verified["ok"], true, "{verified}");

@@ -67,7 +67,14 @@ export default {
 
     // KV hands back the record as JSON text (null when none is stored); the package reads both.
     const record = await env.CREDENTIALS.get(located.storage_key);
-    const verified = verifyCredential(model, header, record, env.HASHING_KEY);
+    const verified = verifyCredential(
+      model,
+      header,
+      record,
+      env.HASHING_KEY,
+      undefined,
+      request.headers.get("cf-connecting-ip"),
+    );
     if (!verified.ok) return problem(401, "unauthorized", publicErrors(verified.errors));
 
     const operation = new URL(request.url).searchParams.get("operation");
