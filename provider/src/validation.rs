@@ -17,15 +17,16 @@
 //! seat at plan time (Terraform may create before it destroys, and the API would refuse), and
 //! changes are judged in the order Terraform plans them.
 
-use crate::client::{Api, ApiError, Items};
+use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::values::{known, permission_names};
 use portcullis_core::desired::{
     DesiredAutomationKey, DesiredConfig, DesiredMember, DesiredSso, DesiredTenant, DesiredToken,
     Problem, validate,
 };
+use portcullis_core::listing::ListQuery;
 use portcullis_core::model::Model;
-use portcullis_core::query::{AutomationKeyView, MemberView, TenantView};
+use portcullis_core::query::{MemberView, TenantView};
 use portcullis_core::{Email, PermissionSet, TenantId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -97,13 +98,11 @@ impl PlanBook {
         if let Some(snapshot) = slot.as_ref() {
             return Ok(Arc::clone(snapshot));
         }
-        let tenant_id = api.tenant();
-        let tenant: TenantView = api.get(&format!("/v1/tenants/{tenant_id}")).await?;
-        let members: Items<MemberView> =
-            api.get(&format!("/v1/tenants/{tenant_id}/members")).await?;
-        let keys: Items<AutomationKeyView> = api
-            .get(&format!("/v1/tenants/{tenant_id}/automation-keys"))
-            .await?;
+        let tenant_id = api.tenant_id();
+        let every = ListQuery::default();
+        let tenant = api.tenant(tenant_id).await?;
+        let members = api.members(tenant_id, &every).await?;
+        let keys = api.automation_keys(tenant_id, &every).await?;
         let snapshot = Arc::new(Snapshot {
             tenant,
             members: members.items,
