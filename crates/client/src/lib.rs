@@ -16,6 +16,7 @@
 
 mod error;
 mod operations;
+pub mod time;
 mod transport;
 mod types;
 
