@@ -1,6 +1,8 @@
 //! The built `portcullis` binary: help on every level, exit statuses, and the token never
 //! echoed. (Against the real worker: tests/e2e/cli.test.mjs.)
 
+#![allow(clippy::unwrap_used, reason = "test")]
+
 use std::process::{Command, Output};
 
 fn portcullis(args: &[&str], env: &[(&str, &str)]) -> Output {
