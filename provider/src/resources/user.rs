@@ -226,13 +226,16 @@ impl UserResource {
         let Some(snapshot) = plan_book_snapshot(&self.shared, api, diags).await else {
             return;
         };
-        self.shared.book.check_member(
-            diags,
-            api.model(),
-            &snapshot,
-            api.principal.permissions,
-            change,
-        );
+        self.shared
+            .book
+            .check_member(
+                diags,
+                api.model(),
+                &snapshot,
+                api.principal.permissions,
+                change,
+            )
+            .await;
     }
 
     /// Applies the planned name, permissions and status to an existing member.
@@ -307,14 +310,20 @@ fn names_are_valid(diags: &mut Diagnostics, model: &Arc<Model>, state: &UserStat
 fn planned_member(model: &Model, state: &UserState, status: &str) -> Option<PlannedMember> {
     let email = known(&state.email)?.to_owned();
     let mut permissions = set_elements(&state.permissions)?;
+    let mut from_role = Vec::new();
     if let Value::Value(role) = &state.role
         && let Some(role) = preset_permissions(model, role)
     {
-        permissions.extend(permission_names(model, role));
+        from_role = permission_names(model, role)
+            .into_iter()
+            .filter(|name| !permissions.contains(name))
+            .collect();
+        permissions.extend(from_role.iter().cloned());
     }
     Some(PlannedMember {
         email,
         permissions,
+        from_role,
         status: status.to_owned(),
     })
 }
