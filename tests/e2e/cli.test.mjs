@@ -47,7 +47,7 @@ test("sign-up, invite, token create, whoami with it, delete it, audit tail: thro
       "--owner-name",
       "Olive Owner",
       "--plan",
-      "team",
+      "enterprise", // the audit log is an enterprise feature
     ]),
     "signup",
   );
