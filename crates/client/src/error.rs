@@ -43,6 +43,12 @@ pub enum ApiError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A request body could not be encoded (a name the served model lacks).
+    #[error("cannot encode the request: {reason}")]
+    Encode {
+        /// Why.
+        reason: String,
+    },
     /// `GET /v1/model` answered with a document this client cannot use.
     #[error("the product model served at `{endpoint}/v1/model` is invalid: {reason}")]
     InvalidModel {

@@ -179,9 +179,8 @@ impl Client {
     /// A request body, encoded with the served model in force.
     fn encode<B: Serialize + ?Sized>(&self, body: &B) -> Result<Vec<u8>, ApiError> {
         let _in_force = self.model.enter();
-        serde_json::to_vec(body).map_err(|error| ApiError::Unexpected {
-            status: 0,
-            reason: format!("cannot encode the request: {error}"),
+        serde_json::to_vec(body).map_err(|error| ApiError::Encode {
+            reason: error.to_string(),
         })
     }
 
