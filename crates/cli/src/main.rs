@@ -31,7 +31,7 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, propagate_version = true)]
 struct Cli {
-    /// The worker's URL, e.g. https://auth.example.com
+    /// The worker's URL, e.g. `https://auth.example.com`
     #[arg(long, env = "PORTCULLIS_ENDPOINT", global = true)]
     endpoint: Option<String>,
     /// A personal API token (`pctk_…:pcts_…`); never printed
