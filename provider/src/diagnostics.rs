@@ -57,10 +57,11 @@ fn api_summary(action: &str, failure: &ApiError) -> String {
             format!("Portcullis refused to {action} ({status} {code})")
         }
         ApiError::Unreachable { .. } => format!("Could not {action}: the API is unreachable"),
-        ApiError::Unexpected { .. } => format!("Could not {action}"),
         ApiError::InvalidModel { .. } => {
             format!("Could not {action}: the served product model is invalid")
         }
+        ApiError::InvalidEndpoint { .. } => format!("Could not {action}: the endpoint is invalid"),
+        _ => format!("Could not {action}"),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::resources;
 use crate::schema::{Mode, schema, sensitive, string};
 use crate::validation::PlanBook;
 use async_trait::async_trait;
+use portcullis_core::authz::PrincipalKind;
 use portcullis_core::model::Model;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -153,7 +154,7 @@ impl Provider for PortcullisProvider {
             return None;
         };
         match Api::connect(&endpoint, &token).await {
-            Ok(api) if api.principal.kind == "user" => {
+            Ok(api) if matches!(api.principal.kind, PrincipalKind::User { .. }) => {
                 let _ = self.shared.api.set(Arc::new(api));
                 Some(())
             }

@@ -13,22 +13,31 @@
 //! at plan time, not at validate time: Terraform validates before it configures the provider,
 //! when the served model is not known yet.
 //!
+//! Seats: a member whose plan takes the tenant past its plan's seat limit is held (not
+//! answered) until member plans stop arriving for a moment, so that the other members planned
+//! concurrently are counted too; then one member is blamed, the last of the held ones in email
+//! order, with the full count (the owner and pending invitees included) and what to do. The
+//! provider never sees resource addresses or the configuration as a whole, only one resource
+//! at a time, so that is as deterministic as blame can be made from here.
+//!
 //! Limits of the approach, on purpose: a member destroyed in the same run does not free its
 //! seat at plan time (Terraform may create before it destroys, and the API would refuse), and
-//! changes are judged in the order Terraform plans them.
+//! other changes are judged in the order Terraform plans them.
 
-use crate::client::{Api, ApiError, Items};
+use crate::client::{Api, ApiError};
 use crate::diagnostics;
 use crate::values::{known, permission_names};
 use portcullis_core::desired::{
     DesiredAutomationKey, DesiredConfig, DesiredMember, DesiredSso, DesiredTenant, DesiredToken,
     Problem, validate,
 };
+use portcullis_core::listing::ListQuery;
 use portcullis_core::model::Model;
-use portcullis_core::query::{AutomationKeyView, MemberView, TenantView};
+use portcullis_core::query::{MemberView, TenantView};
 use portcullis_core::{Email, PermissionSet, TenantId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tf_provider::Diagnostics;
 use tf_provider::value::Value;
 
@@ -50,6 +59,9 @@ pub struct PlannedMember {
     pub email: String,
     /// Granted permission names (including a role's).
     pub permissions: Vec<String>,
+    /// The names among `permissions` that only the `role` grants (not configured in
+    /// `permissions`): an escalation through them is the role's.
+    pub from_role: Vec<String>,
     /// `active` or `inactive` (or `pending` for a member not yet accepted).
     pub status: String,
 }
@@ -79,11 +91,35 @@ pub struct PlannedSso<'a> {
 }
 
 /// Snapshot plus the changes planned so far, shared by all resources of one provider process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PlanBook {
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
-    planned: Mutex<BTreeMap<String, Option<PlannedMember>>>,
+    planned: Mutex<Planned>,
     planned_plan: Mutex<Option<String>>,
+    /// How long member plans must stop arriving before held members are judged.
+    settle: Duration,
+}
+
+impl Default for PlanBook {
+    fn default() -> Self {
+        PlanBook::with_settle(Duration::from_millis(400))
+    }
+}
+
+/// The longest a member plan is held, however busy the run.
+const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// The member changes planned so far.
+#[derive(Debug, Default)]
+struct Planned {
+    /// Recorded changes, by normalised email (`None`: the member leaves).
+    members: BTreeMap<String, Option<PlannedMember>>,
+    /// Members past the seat limit, held until plans stop arriving.
+    held: BTreeMap<String, PlannedMember>,
+    /// What was decided for held members: the problem for the one blamed, `None` for others.
+    decided: BTreeMap<String, Option<Problem>>,
+    /// When a member plan last arrived.
+    last_arrival: Option<Instant>,
 }
 
 fn normalise(email: &str) -> String {
@@ -91,19 +127,27 @@ fn normalise(email: &str) -> String {
 }
 
 impl PlanBook {
+    /// A book that judges held members once plans stop arriving for `settle`.
+    pub fn with_settle(settle: Duration) -> Self {
+        PlanBook {
+            snapshot: tokio::sync::Mutex::default(),
+            planned: Mutex::default(),
+            planned_plan: Mutex::default(),
+            settle,
+        }
+    }
+
     /// The tenant snapshot, read from the API on first use.
     pub async fn snapshot(&self, api: &Api) -> Result<Arc<Snapshot>, ApiError> {
         let mut slot = self.snapshot.lock().await;
         if let Some(snapshot) = slot.as_ref() {
             return Ok(Arc::clone(snapshot));
         }
-        let tenant_id = api.tenant();
-        let tenant: TenantView = api.get(&format!("/v1/tenants/{tenant_id}")).await?;
-        let members: Items<MemberView> =
-            api.get(&format!("/v1/tenants/{tenant_id}/members")).await?;
-        let keys: Items<AutomationKeyView> = api
-            .get(&format!("/v1/tenants/{tenant_id}/automation-keys"))
-            .await?;
+        let tenant_id = api.tenant_id();
+        let every = ListQuery::default();
+        let tenant = api.tenant(tenant_id).await?;
+        let members = api.members(tenant_id, &every).await?;
+        let keys = api.automation_keys(tenant_id, &every).await?;
         let snapshot = Arc::new(Snapshot {
             tenant,
             members: members.items,
@@ -170,8 +214,9 @@ impl PlanBook {
     }
 
     /// Checks one member resource's planned change; reports problems on its attributes and,
-    /// when there are none, records the change for the resources planned after it.
-    pub fn check_member(
+    /// when there are none, records the change for the resources planned after it. A member
+    /// past the seat limit is held until member plans stop arriving (see the module's doc).
+    pub async fn check_member(
         &self,
         diags: &mut Diagnostics,
         model: &Arc<Model>,
@@ -179,9 +224,81 @@ impl PlanBook {
         actor: PermissionSet,
         change: MemberChange,
     ) {
+        let Some(held) = self.check_member_now(diags, model, snapshot, actor, change) else {
+            return;
+        };
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(self.settle / 4).await;
+            let Ok(mut planned) = self.planned.lock() else {
+                return;
+            };
+            let quiet = planned
+                .last_arrival
+                .is_none_or(|at| at.elapsed() >= self.settle);
+            if !planned.decided.contains_key(&held) && (quiet || started.elapsed() >= MAX_HOLD) {
+                let plan = self.plan_name(model, snapshot);
+                Self::judge_held(&mut planned, model, snapshot, &plan);
+            }
+            if let Some(decided) = planned.decided.remove(&held) {
+                if let Some(problem) = decided {
+                    diagnostics::problem(diags, &problem, Some("email"));
+                }
+                return;
+            }
+        }
+    }
+
+    /// Judges the held members together: when they still take the tenant past its seat limit,
+    /// the last of them in email order is blamed, with the full count and the fix; the others
+    /// are recorded.
+    fn judge_held(planned: &mut Planned, model: &Arc<Model>, snapshot: &Snapshot, plan: &str) {
+        let _in_force = model.enter();
+        let held = std::mem::take(&mut planned.held);
+        let overrides: BTreeMap<String, Option<PlannedMember>> = held
+            .iter()
+            .map(|(email, member)| (email.clone(), Some(member.clone())))
+            .collect();
+        let (members, _) = Self::members(model, &planned.members, snapshot, &overrides, None);
+        let total = members.len();
+        let config = DesiredConfig {
+            actor_permissions: None,
+            tenant: DesiredTenant {
+                plan: plan.to_owned(),
+                members,
+                ..DesiredTenant::default()
+            },
+        };
+        let over = validate(&config).into_iter().find(|problem| {
+            problem.code == "plan_limit" && problem.path.as_deref() == Some("tenant.members")
+        });
+        let blamed = over.as_ref().and_then(|_| held.keys().next_back().cloned());
+        for (email, member) in held {
+            if Some(&email) == blamed.as_ref() {
+                let problem = over.clone().map(|problem| Problem {
+                    message: seat_fix(model, plan, total, &problem.message),
+                    ..problem
+                });
+                planned.decided.insert(email, problem);
+            } else {
+                planned.members.insert(email.clone(), Some(member));
+                planned.decided.insert(email, None);
+            }
+        }
+    }
+
+    /// The synchronous part of [`PlanBook::check_member`]: `Some(email)` when the member is
+    /// held for the seat limit.
+    fn check_member_now(
+        &self,
+        diags: &mut Diagnostics,
+        model: &Arc<Model>,
+        snapshot: &Snapshot,
+        actor: PermissionSet,
+        change: MemberChange,
+    ) -> Option<String> {
         let _in_force = model.enter();
         let focus = change.after.as_ref().map(|member| normalise(&member.email));
-        let without = BTreeMap::new();
         let mut with = BTreeMap::new();
         if let Some(before) = &change.before_email {
             // A replaced or removed member frees its seat only for this same resource.
@@ -196,8 +313,18 @@ impl PlanBook {
         // Held from the check to the record, so concurrent plans (Terraform runs ten at once)
         // each see the members planned before them.
         let Ok(mut planned) = self.planned.lock() else {
-            return;
+            return None;
         };
+        planned.last_arrival = Some(Instant::now());
+        // Held members count for everyone planned while they are held.
+        let held: BTreeMap<String, Option<PlannedMember>> = planned
+            .held
+            .iter()
+            .filter(|(email, _)| !with.contains_key(*email))
+            .map(|(email, member)| (email.clone(), Some(member.clone())))
+            .collect();
+        let mut with_held = held;
+        with_held.extend(with.clone());
         let config = |planned: &BTreeMap<String, Option<PlannedMember>>,
                       overrides: &BTreeMap<String, Option<PlannedMember>>| {
             let (members, index) =
@@ -215,16 +342,24 @@ impl PlanBook {
             };
             (validate(&config), index)
         };
-        let (problems, index) = config(&planned, &with);
-        let (before, _) = config(&planned, &without);
+        let (problems, index) = config(&planned.members, &with_held);
+        // Against the recorded changes only: a seat problem the held members already cause is
+        // this member's too (it is held with them and judged with them).
+        let (before, _) = config(&planned.members, &BTreeMap::new());
         let own = index.map(|index| format!("tenant.members[{index}]"));
         let mut found = false;
+        let mut over_limit = false;
         for problem in &problems {
             let path = problem.path.as_deref().unwrap_or_default();
             let attribute = match (&own, path) {
                 (Some(own), path) if path.starts_with(own.as_str()) => {
                     let rest = path.get(own.len()..).unwrap_or_default();
-                    Some(member_attribute(rest))
+                    Some(match member_attribute(rest) {
+                        "permissions" if problem.code == "privilege_escalation" => {
+                            escalation_attribute(model, &change, actor)
+                        }
+                        attribute => attribute,
+                    })
                 }
                 (_, "tenant.members") if !introduced(problem, &before) => None,
                 (_, "tenant.members") => Some(match problem.code.as_str() {
@@ -235,13 +370,34 @@ impl PlanBook {
                 }),
                 _ => None,
             };
-            if let Some(attribute) = attribute {
-                found = true;
-                diagnostics::problem(diags, problem, Some(attribute));
+            match attribute {
+                Some("email")
+                    if problem.code == "plan_limit"
+                        && problem.path.as_deref() == Some("tenant.members") =>
+                {
+                    over_limit = true;
+                }
+                Some(attribute) => {
+                    found = true;
+                    diagnostics::problem(diags, problem, Some(attribute));
+                }
+                None => {}
             }
         }
-        if !found {
-            planned.extend(with);
+        match (found, over_limit, focus) {
+            (false, true, Some(email)) => {
+                if let Some(Some(after)) = with.remove(&email) {
+                    planned.held.insert(email.clone(), after);
+                    planned.decided.remove(&email);
+                    return Some(email);
+                }
+                None
+            }
+            (false, _, _) => {
+                planned.members.extend(with);
+                None
+            }
+            (true, _, _) => None,
         }
     }
 
@@ -260,7 +416,7 @@ impl PlanBook {
         let planned = self
             .planned
             .lock()
-            .map(|planned| planned.clone())
+            .map(|planned| planned.members.clone())
             .unwrap_or_default();
         let (members, _) = Self::members(model, &planned, snapshot, &BTreeMap::new(), None);
         let sso = match (sso.enforced, sso.breakglass) {
@@ -372,16 +528,21 @@ pub fn check_token(
             .as_deref()
             .is_some_and(|path| path.starts_with("tenant.api_tokens[0].permissions"))
         {
-            let problem = if problem.code == "privilege_escalation" {
-                Problem {
+            // The token is created for the provider token's owner, but what bounds its scope is
+            // the provider's token (its own scope within its owner's permissions).
+            let lacking = crate::values::parse_permissions(model, scope)
+                .map(|wanted| wanted.difference(actor))
+                .filter(|lacking| !lacking.is_empty());
+            let problem = match lacking {
+                Some(lacking) if problem.code == "privilege_escalation" => Problem {
                     message: format!(
-                        "{}; the provider's token holds only: {actor}",
-                        problem.message
+                        "the provider's token lacks {lacking}, and a token it creates cannot \
+                         hold more than it holds ({})",
+                        held(actor)
                     ),
                     ..problem
-                }
-            } else {
-                problem
+                },
+                _ => problem,
             };
             diagnostics::problem(diags, &problem, Some("permissions"));
         }
@@ -420,6 +581,36 @@ pub fn check_permission_names(
         }
     }
     valid
+}
+
+/// The core's seat-limit message, with the count explained and the fix: how many members to
+/// remove, or the smallest plan of the model with seats for them all.
+fn seat_fix(model: &Model, plan: &str, total: usize, message: &str) -> String {
+    let limit = model.plan(plan).map_or(0, |plan| model.seats(plan));
+    let excess = total.saturating_sub(limit);
+    let larger = model
+        .plans()
+        .find(|(_, def)| def.seats >= total)
+        .map(|(_, def)| {
+            format!(
+                " or move the tenant to the `{}` plan ({} seats)",
+                def.name, def.seats
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{message} (the owner and pending invitations included); remove {excess} member{}{larger}",
+        if excess == 1 { "" } else { "s" }
+    )
+}
+
+/// A permission set for a message: its names, or that it is empty.
+fn held(permissions: PermissionSet) -> String {
+    if permissions.is_empty() {
+        "no permission".to_owned()
+    } else {
+        permissions.to_string()
+    }
 }
 
 /// The name of `model`'s largest plan (the last in upgrade order): the one checks of names
@@ -499,6 +690,29 @@ fn member_attribute(rest: &str) -> &'static str {
     }
 }
 
+/// Where an escalation by a member change is reported: `role` when every permission beyond
+/// what the provider's token may grant comes from the role alone, else `permissions`.
+fn escalation_attribute(
+    model: &Model,
+    change: &MemberChange,
+    actor: PermissionSet,
+) -> &'static str {
+    let Some(after) = &change.after else {
+        return "permissions";
+    };
+    let held = actor.union(change.already_granted);
+    let mut extra = after
+        .permissions
+        .iter()
+        .filter(|name| model.permission(name).is_some_and(|p| !held.contains(p)))
+        .peekable();
+    if extra.peek().is_some() && extra.all(|name| after.from_role.contains(name)) {
+        "role"
+    } else {
+        "permissions"
+    }
+}
+
 fn introduced(problem: &Problem, before: &[Problem]) -> bool {
     !before
         .iter()
@@ -557,6 +771,7 @@ mod tests {
             after: Some(PlannedMember {
                 email: email.to_owned(),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                from_role: Vec::new(),
                 status: "active".to_owned(),
             }),
             before_email: None,
@@ -573,8 +788,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn seats_count_the_members_planned_earlier_in_the_run() {
+    #[tokio::test]
+    async fn seats_count_the_members_planned_earlier_in_the_run() {
         let book = PlanBook::default();
         let snap = snapshot(
             plan("team"),
@@ -588,7 +803,8 @@ mod tests {
                 &snap,
                 PermissionSet::all(),
                 add(&format!("u{n}@x.io"), &[]),
-            );
+            )
+            .await;
             assert!(diags.errors.is_empty(), "member {n}: {diags:?}");
         }
         let mut diags = Diagnostics::default();
@@ -598,7 +814,8 @@ mod tests {
             &snap,
             PermissionSet::all(),
             add("one-too-many@x.io", &[]),
-        );
+        )
+        .await;
         assert_eq!(diags.errors.len(), 1, "{diags:?}");
         assert!(diags.errors[0].summary.contains("plan_limit"));
         assert!(attributes(&diags)[0].contains("email"));
@@ -610,12 +827,108 @@ mod tests {
             &snap,
             PermissionSet::all(),
             add("U3@x.io", &["build_applications"]),
-        );
+        )
+        .await;
         assert!(diags.errors.is_empty(), "{diags:?}");
     }
 
-    #[test]
-    fn escalation_counts_only_permissions_being_added() {
+    #[tokio::test]
+    async fn seat_blame_falls_on_the_last_held_member_with_the_full_count_and_the_fix() {
+        // Regression: the member blamed changed with the order Terraform happened to plan in,
+        // and the count left out the members planned concurrently ("has 21" of 22).
+        let snap = snapshot(
+            plan("team"),
+            vec![member("owner@x.io", &[], UserStatus::Active, true)],
+        );
+        for order in [["b", "c", "a"], ["c", "a", "b"]] {
+            let book = PlanBook::with_settle(Duration::from_millis(100));
+            for n in 0..19 {
+                let change = add(&format!("u{n:02}@x.io"), &[]);
+                book.check_member(
+                    &mut Diagnostics::default(),
+                    &m(),
+                    &snap,
+                    PermissionSet::all(),
+                    change,
+                )
+                .await;
+            }
+            let mut diags = [
+                Diagnostics::default(),
+                Diagnostics::default(),
+                Diagnostics::default(),
+            ];
+            let model = m();
+            let [first, second, third] = &mut diags;
+            let check = |diags, name: &str| {
+                book.check_member(
+                    diags,
+                    &model,
+                    &snap,
+                    PermissionSet::all(),
+                    add(&format!("{name}-late@x.io"), &[]),
+                )
+            };
+            tokio::join!(
+                check(first, order[0]),
+                check(second, order[1]),
+                check(third, order[2])
+            );
+            let blamed: Vec<(&str, &Diagnostics)> = order
+                .iter()
+                .copied()
+                .zip(diags.iter())
+                .filter(|(_, diags)| !diags.errors.is_empty())
+                .collect();
+            assert_eq!(blamed.len(), 1, "{order:?}: {diags:?}");
+            let (name, diags) = blamed[0];
+            assert_eq!(name, "c", "{order:?} {diags:?}");
+            assert!(attributes(diags)[0].contains("email"));
+            assert_eq!(
+                diags.errors[0].detail,
+                "the team plan allows 20 members and the configuration has 23 (the owner and \
+                 pending invitations included); remove 3 members or move the tenant to the \
+                 `enterprise` plan (100 seats)"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_escalation_through_a_role_is_reported_on_role() {
+        let book = PlanBook::with_settle(Duration::ZERO);
+        let snap = snapshot(
+            plan("enterprise"),
+            vec![member("owner@x.io", &[], UserStatus::Active, true)],
+        );
+        let actor = {
+            let _in_force = m().enter();
+            PermissionSet::parse_names(["user_and_api_management", "build_applications"]).unwrap()
+        };
+        let with_role = |permissions: &[&str], from_role: &[&str]| {
+            let mut change = add("r@x.io", permissions);
+            if let Some(after) = change.after.as_mut() {
+                after
+                    .permissions
+                    .extend(from_role.iter().map(|p| (*p).to_owned()));
+                after.from_role = from_role.iter().map(|p| (*p).to_owned()).collect();
+            }
+            change
+        };
+        let mut diags = Diagnostics::default();
+        let change = with_role(&["build_applications"], &["modify_configuration"]);
+        book.check_member(&mut diags, &m(), &snap, actor, change)
+            .await;
+        assert_eq!(attributes(&diags).len(), 1, "{diags:?}");
+        assert!(attributes(&diags)[0].contains("role"), "{diags:?}");
+        let mut diags = Diagnostics::default();
+        let change = with_role(&["modify_tenant_settings"], &["modify_configuration"]);
+        book.check_member(&mut diags, &m(), &snap, actor, change)
+            .await;
+        assert!(attributes(&diags)[0].contains("permissions"), "{diags:?}");
+    }
+
+    #[tokio::test]
+    async fn escalation_counts_only_permissions_being_added() {
         let book = PlanBook::default();
         let snap = snapshot(
             plan("enterprise"),
@@ -637,7 +950,8 @@ mod tests {
             &snap,
             actor,
             add("new@x.io", &["update_certificates"]),
-        );
+        )
+        .await;
         assert_eq!(diags.errors.len(), 1);
         assert!(diags.errors[0].summary.contains("privilege_escalation"));
         assert!(attributes(&diags)[0].contains("permissions"));
@@ -645,12 +959,13 @@ mod tests {
         let mut keep = add("ops@x.io", &["build_applications"]);
         keep.already_granted = PermissionSet::parse_names(["build_applications"]).unwrap();
         let mut diags = Diagnostics::default();
-        book.check_member(&mut diags, &m(), &snap, actor, keep);
+        book.check_member(&mut diags, &m(), &snap, actor, keep)
+            .await;
         assert!(diags.errors.is_empty(), "{diags:?}");
     }
 
-    #[test]
-    fn lockout_is_reported_on_the_change_that_causes_it() {
+    #[tokio::test]
+    async fn lockout_is_reported_on_the_change_that_causes_it() {
         let book = PlanBook::default();
         let snap = snapshot(
             plan("enterprise"),
@@ -668,7 +983,8 @@ mod tests {
         let mut demote = add("last@x.io", &[]);
         demote.already_granted = PermissionSet::parse_names(["user_and_api_management"]).unwrap();
         let mut diags = Diagnostics::default();
-        book.check_member(&mut diags, &m(), &snap, PermissionSet::all(), demote);
+        book.check_member(&mut diags, &m(), &snap, PermissionSet::all(), demote)
+            .await;
         assert_eq!(diags.errors.len(), 1, "{diags:?}");
         assert!(diags.errors[0].summary.contains("lockout"));
         assert!(attributes(&diags)[0].contains("permissions"));
@@ -680,7 +996,8 @@ mod tests {
             &snap,
             PermissionSet::all(),
             add("reader@x.io", &["build_applications"]),
-        );
+        )
+        .await;
         assert!(diags.errors.is_empty(), "{diags:?}");
     }
 
@@ -840,8 +1157,8 @@ mod tests {
         assert_eq!(diags.errors[3].detail, "`bo` is not a user id (`usr_...`)");
     }
 
-    #[test]
-    fn every_check_uses_the_model_it_is_given() {
+    #[tokio::test]
+    async fn every_check_uses_the_model_it_is_given() {
         let documents = documents();
         // Names: the served model's, listed when one is unknown.
         let mut diags = Diagnostics::default();
@@ -879,8 +1196,8 @@ mod tests {
         check_token(&mut diags, &documents, actor, &["run_imports".to_owned()]);
         assert_eq!(
             diags.errors[0].detail,
-            "a token cannot hold permissions its owner lacks: run_imports; the provider's token holds \
-             only: edit_documents"
+            "the provider's token lacks run_imports, and a token it creates cannot hold more than it \
+             holds (edit_documents)"
         );
         // Seats and plan names: the first plan of the documents model is `starter`, 3 seats.
         let book = PlanBook::default();
@@ -897,7 +1214,8 @@ mod tests {
                 &snap,
                 documents.all_permissions(),
                 change,
-            );
+            )
+            .await;
             assert!(diags.errors.is_empty(), "member {n}: {diags:?}");
         }
         let mut diags = Diagnostics::default();
@@ -908,7 +1226,8 @@ mod tests {
             &snap,
             documents.all_permissions(),
             change,
-        );
+        )
+        .await;
         assert_eq!(diags.errors.len(), 1, "{diags:?}");
         assert!(
             diags.errors[0]

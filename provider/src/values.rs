@@ -1,11 +1,11 @@
 //! Conversions between Terraform values (known, null or unknown) and the engine's types.
 
+use portcullis_client::time::format_rfc3339;
+pub use portcullis_client::time::parse_rfc3339;
 use portcullis_core::model::Model;
 use portcullis_core::{PermissionSet, Timestamp};
 use std::collections::BTreeSet;
 use tf_provider::value::{Value, ValueSet};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// A set of strings whose elements may each be unknown during plan.
 pub type StringSet = ValueSet<Value<String>>;
@@ -85,20 +85,7 @@ pub fn preset_permissions(model: &Model, name: &str) -> Option<PermissionSet> {
 
 /// RFC 3339 text for a timestamp (`2026-11-27T12:00:00Z`).
 pub fn rfc3339(timestamp: Timestamp) -> Value<String> {
-    i64::try_from(timestamp.unix_seconds())
-        .ok()
-        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
-        .and_then(|time| time.format(&Rfc3339).ok())
-        .map_or(Value::Null, Value::Value)
-}
-
-/// Parses RFC 3339 text into a timestamp (whole seconds, UTC).
-pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
-    let time = OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2027-01-31T00:00:00Z`"))?;
-    let seconds =
-        u64::try_from(time.unix_timestamp()).map_err(|_| format!("`{text}` is before 1970"))?;
-    Timestamp::try_from_unix_seconds(seconds).map_err(|error| format!("`{text}`: {error}"))
+    format_rfc3339(timestamp).map_or(Value::Null, Value::Value)
 }
 
 #[cfg(test)]

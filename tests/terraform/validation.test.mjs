@@ -64,7 +64,26 @@ resource "portcullis_api_token" "t" {
 `);
     const result = await ws.plan();
     assertDiagnostic(result, { code: "privilege_escalation", address: "portcullis_user.x", attribute: "permissions", text: "modify_tenant_settings" });
-    assertDiagnostic(result, { code: "privilege_escalation", address: "portcullis_api_token.t", attribute: "permissions", text: "modify_configuration" });
+    assertDiagnostic(result, {
+      code: "privilege_escalation",
+      address: "portcullis_api_token.t",
+      attribute: "permissions",
+      text: "the provider's token lacks modify_configuration",
+    });
+    assert.doesNotMatch(result.stderr, /its owner lacks/);
+    // What a role grants beyond the provider's token is the role's doing: reported on `role`.
+    const roles = workspace(manager.token);
+    roles.write(`
+resource "portcullis_user" "r" {
+  email       = "${email("r")}"
+  permissions = ["build_applications"]
+  role        = "platform_admin"
+}
+`);
+    const byRole = await roles.plan();
+    assertDiagnostic(byRole, { code: "privilege_escalation", address: "portcullis_user.r", attribute: "role", text: "modify_tenant_settings" });
+    // The diagnostic's source line is the `role` line, not the resource's first.
+    assert.match(`${byRole.stderr}\n${byRole.stdout}`, /in resource "portcullis_user" "r":[│\s]*\d+:\s*role\s*=/);
     assert.deepEqual(await tenantSnapshot(world), before, "nothing was written");
   });
 
@@ -78,7 +97,15 @@ resource "portcullis_user" "many" {
 }
 `);
     const result = await ws.plan();
-    assertDiagnostic(result, { code: "plan_limit", address: "portcullis_user.many", attribute: "email", text: "the team plan allows 20 members" });
+    // The full count (the owner included), once, with the fix.
+    assertDiagnostic(result, {
+      code: "plan_limit",
+      address: "portcullis_user.many",
+      attribute: "email",
+      text: "the team plan allows 20 members and the configuration has 21 (the owner and pending invitations included); remove 1 member or move the tenant to the `enterprise` plan (100 seats)",
+    });
+    const output = `${result.stderr}\n${result.stdout}`;
+    assert.equal(output.match(/Invalid configuration \(plan_limit\)/g)?.length, 1, output);
     const ok19 = workspace(world.token);
     ok19.write(`
 resource "portcullis_user" "many" {

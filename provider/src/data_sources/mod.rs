@@ -9,7 +9,6 @@ mod role;
 mod user;
 mod users;
 
-use crate::client::Items;
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, string, string_set};
@@ -17,6 +16,7 @@ use crate::values::{StringSet, permission_set};
 use operations::OperationsSource;
 use permissions::PermissionsSource;
 use plans::PlansSource;
+use portcullis_core::listing::ListQuery;
 use portcullis_core::model::Model;
 use portcullis_core::query::MemberView;
 use role::RoleSource;
@@ -105,9 +105,7 @@ pub async fn members(
     diags: &mut Diagnostics,
 ) -> Option<(Arc<Model>, Vec<MemberView>)> {
     let api = shared.api(diags)?;
-    let list = api
-        .get::<Items<MemberView>>(&format!("/v1/tenants/{}/members", api.tenant()))
-        .await;
+    let list = api.members(api.tenant_id(), &ListQuery::default()).await;
     let members = diagnostics::api_ok(diags, "list the members", list, None)?.items;
     Some((Arc::clone(api.model()), members))
 }

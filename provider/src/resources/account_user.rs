@@ -1,20 +1,20 @@
 //! `portcullis_account_user`: a user of the account (above the tenants), with company roles,
 //! license-admin tenant assignments and status.
 
-use super::{Empty, found_or_error, settable_status};
-use crate::client::{Api, ApiError, Items};
+use super::{Empty, found_or_error, parse_id, settable_status};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
 use crate::validation;
 use crate::values::{StringSet, default_if_null, known, null_if_unknown, set_elements, set_of};
 use async_trait::async_trait;
+use portcullis_client::{NewUser, UserSearch};
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::query::UserView;
 use portcullis_core::user::UserStatus;
 use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tf_provider::schema::Schema;
@@ -191,23 +191,20 @@ fn role_for_active_only(
 }
 
 async fn find_user(api: &Api, user_id: &str) -> Result<Option<UserView>, ApiError> {
-    api.find(&format!("/v1/users/{user_id}")).await
+    let Some(user) = parse_id::<UserId>(user_id) else {
+        return Ok(None);
+    };
+    api.user(&user).await.found()
 }
 
 async fn user_by_email(api: &Api, email: &str) -> Result<Option<UserView>, ApiError> {
     // The directory's prefix search narrows the page to this address.
-    let query: String = email
-        .trim()
-        .bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                char::from(byte).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect();
-    let users: Items<UserView> = api.get(&format!("/v1/users?q={query}&limit=200")).await?;
+    let search = UserSearch {
+        search: Some(email.trim().to_owned()),
+        limit: Some(200),
+        ..UserSearch::default()
+    };
+    let users = api.users(&search).await?;
     Ok(users
         .items
         .into_iter()
@@ -226,7 +223,7 @@ impl AccountUserResource {
         let Some(api) = self.shared.api(diags) else {
             return;
         };
-        let Some(me) = api.principal.user_id.clone() else {
+        let Some(me) = api.me().cloned() else {
             return;
         };
         let found = find_user(&api, me.as_str()).await;
@@ -316,61 +313,61 @@ impl AccountUserResource {
         current: &UserView,
         planned: &AccountUserState,
     ) -> Option<()> {
-        let user = format!("/v1/users/{}", current.user_id);
-        let mut calls: Vec<(&str, String, Json, &'static str)> = Vec::new();
+        let user = &current.user_id;
         let wanted_status = known(&planned.status).unwrap_or("active");
+        let change = |result: Result<(), ApiError>, diags: &mut Diagnostics, attribute| {
+            diagnostics::api_ok(diags, "change the account user", result, Some(attribute))
+        };
         if wanted_status == "active" && current.status == UserStatus::Inactive {
-            calls.push(("POST", format!("{user}/activate"), json!({}), "status"));
+            change(api.activate_user(user).await.map(|_| ()), diags, "status")?;
         }
         if let Some(name) = known(&planned.name)
             && name != current.name.as_str()
         {
-            calls.push(("PATCH", user.clone(), json!({ "name": name }), "name"));
+            change(api.rename_user(user, name).await, diags, "name")?;
         }
         if let Some(roles) = set_elements(&planned.roles) {
             let now = granted_roles(current);
             for role in GRANTABLE {
                 let want = roles.iter().any(|r| r == role);
                 if want != now.contains(role) {
-                    let (path, body) = if role == "company_admin" {
-                        (
-                            format!("{user}/company-admin"),
-                            json!({ "company_admin": want }),
-                        )
+                    let changed = if role == "company_admin" {
+                        api.set_company_admin(user, want).await
                     } else {
-                        (format!("{user}/support"), json!({ "support": want }))
+                        api.set_support(user, want).await
                     };
-                    calls.push(("PUT", path, body, "roles"));
+                    change(changed, diags, "roles")?;
                 }
             }
         }
         if let Some(tenants) = set_elements(&planned.license_tenants) {
-            let now: BTreeSet<String> = current
-                .license_tenants
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let want: BTreeSet<String> = tenants.into_iter().collect();
+            let now: BTreeSet<TenantId> = current.license_tenants.iter().cloned().collect();
+            let mut want = BTreeSet::new();
+            for tenant in tenants {
+                match parse_id::<TenantId>(&tenant) {
+                    Some(tenant) => {
+                        want.insert(tenant);
+                    }
+                    None => {
+                        validation::check_tenant_id(diags, &tenant, "license_tenants");
+                        return None;
+                    }
+                }
+            }
             for tenant in want.difference(&now) {
-                let path = format!("/v1/tenants/{tenant}/license-admins/{}", current.user_id);
-                calls.push(("PUT", path, json!({}), "license_tenants"));
+                change(
+                    api.grant_license_admin(tenant, user).await,
+                    diags,
+                    "license_tenants",
+                )?;
             }
             for tenant in now.difference(&want) {
-                let path = format!("/v1/tenants/{tenant}/license-admins/{}", current.user_id);
-                calls.push(("DELETE", path, json!({}), "license_tenants"));
+                let revoked = api.revoke_license_admin(tenant, user).await;
+                change(revoked, diags, "license_tenants")?;
             }
         }
         if wanted_status == "inactive" && current.status != UserStatus::Inactive {
-            calls.push(("POST", format!("{user}/deactivate"), json!({}), "status"));
-        }
-        for (method, path, body, attribute) in calls {
-            let result = match method {
-                "POST" => api.post::<Json>(&path, &body).await,
-                "PATCH" => api.patch::<Json>(&path, &body).await,
-                "PUT" => api.put::<Json>(&path, &body).await,
-                _ => api.delete(&path).await,
-            };
-            diagnostics::api_ok(diags, "change the account user", result, Some(attribute))?;
+            change(api.deactivate_user(user).await.map(|_| ()), diags, "status")?;
         }
         Some(())
     }
@@ -389,17 +386,6 @@ impl AccountUserResource {
             fill(state, &view);
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Invitation {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    user_id: UserId,
-    invitation: Invitation,
 }
 
 #[async_trait]
@@ -536,8 +522,11 @@ impl Resource for AccountUserResource {
     ) -> Option<(AccountUserState, Empty)> {
         let api = self.shared.api(diags)?;
         let email = known(&planned.email)?.to_owned();
-        let body = json!({ "email": email, "name": known(&planned.name) });
-        let created: Created = match api.post("/v1/users", &body).await {
+        let user = NewUser {
+            email: email.clone(),
+            name: known(&planned.name).map(str::to_owned),
+        };
+        let created = match api.create_user(&user).await {
             Ok(created) => created,
             Err(failure) => {
                 diagnostics::create_failed(
@@ -554,7 +543,7 @@ impl Resource for AccountUserResource {
         };
         let mut state = planned;
         state.id = Value::Value(created.user_id.to_string());
-        state.invitation_code = Value::Value(created.invitation.code);
+        state.invitation_code = Value::Value(created.invitation.code.expose().to_owned());
         if let Some(current) = found_or_error(
             diags,
             "read the new user",
@@ -614,14 +603,10 @@ impl Resource for AccountUserResource {
         // The core lifecycle: a user who never accepted leaves by having the invitation revoked
         // (their code dies with them); any other is deleted once inactive, which an active one
         // becomes by deactivation.
+        let user = current.user_id.clone();
         if current.status.revoke_invitation().is_ok() {
-            return super::remove(
-                &api,
-                diags,
-                &format!("/v1/users/{user_id}/invitation"),
-                "revoke the user's invitation",
-            )
-            .await;
+            let revoked = api.revoke_invitation(&user).await;
+            return super::removed(diags, "revoke the user's invitation", revoked);
         }
         let reachable = current.status.deactivate().unwrap_or(current.status);
         if let Err(refused) = reachable.delete() {
@@ -629,9 +614,7 @@ impl Resource for AccountUserResource {
             return None;
         }
         if current.status == UserStatus::Active {
-            let deactivated = api
-                .post::<Json>(&format!("/v1/users/{user_id}/deactivate"), &json!({}))
-                .await;
+            let deactivated = api.deactivate_user(&user).await;
             diagnostics::api_ok(
                 diags,
                 "deactivate the user before deleting it",
@@ -639,13 +622,7 @@ impl Resource for AccountUserResource {
                 None,
             )?;
         }
-        super::remove(
-            &api,
-            diags,
-            &format!("/v1/users/{user_id}"),
-            "delete the user",
-        )
-        .await
+        super::removed(diags, "delete the user", api.delete_user(&user).await)
     }
 
     async fn import<'a>(

@@ -1,7 +1,7 @@
 //! `portcullis_api_token`: a personal API token of the provider token's owner.
 
-use super::{Empty, found_or_error, planned_tenant, planned_token_user};
-use crate::client::{Api, ApiError};
+use super::{Empty, found_or_error, parse_id, planned_tenant, planned_token_user};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, schema, sensitive, string, string_map, string_set};
@@ -11,12 +11,12 @@ use crate::values::{
     set_elements,
 };
 use async_trait::async_trait;
+use portcullis_client::NewApiToken;
 use portcullis_core::credential::CredentialKind;
 use portcullis_core::model::Model;
 use portcullis_core::query::ApiTokenView;
 use portcullis_core::{KeyId, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -160,12 +160,11 @@ fn fill(model: &Model, state: &mut ApiTokenState, view: &ApiTokenView) {
     state.created_at = rfc3339(view.created_at);
 }
 
-fn token_path(key_id: &str) -> String {
-    format!("/v1/tokens/{key_id}")
-}
-
 async fn read_token(api: &Api, key_id: &str) -> Result<Option<ApiTokenView>, ApiError> {
-    api.find(&token_path(key_id)).await
+    let Some(key) = parse_id::<KeyId>(key_id) else {
+        return Ok(None);
+    };
+    api.api_token(&key).await.found()
 }
 
 fn now() -> Timestamp {
@@ -174,12 +173,6 @@ fn now() -> Timestamp {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs()),
     )
-}
-
-#[derive(Deserialize)]
-struct Created {
-    key_id: KeyId,
-    token: String,
 }
 
 #[async_trait]
@@ -308,28 +301,36 @@ impl Resource for ApiTokenResource {
         let scope = set_elements(&planned.permissions).unwrap_or_default();
         let expires_at = match known(&planned.expires_at).map(parse_rfc3339) {
             None => None,
-            Some(Ok(at)) => Some(at.unix_seconds()),
+            Some(Ok(at)) => Some(at),
             Some(Err(message)) => {
                 diagnostics::error(diags, "Invalid expiry", message, Some("expires_at"));
                 return None;
             }
         };
-        let body = json!({
-            "name": known(&planned.name)?,
-            "permissions": scope,
-            "expires_at": expires_at,
-        });
-        let path = format!("/v1/tenants/{}/tokens", api.tenant());
-        let created: Created = diagnostics::api_ok(
+        let Some(permissions) = parse_permissions(api.model(), &scope) else {
+            diagnostics::error(
+                diags,
+                "Invalid permissions",
+                "the scope names a permission the served model does not have",
+                Some("permissions"),
+            );
+            return None;
+        };
+        let token = NewApiToken {
+            name: known(&planned.name)?.to_owned(),
+            permissions,
+            expires_at,
+        };
+        let created = diagnostics::api_ok(
             diags,
             "create the API token",
-            api.post(&path, &body).await,
+            api.create_api_token(api.tenant_id(), &token).await,
             Some("permissions"),
         )?;
         let mut state = planned;
         state.id = Value::Value(created.key_id.to_string());
         state.key_id = Value::Value(created.key_id.to_string());
-        state.token = Value::Value(created.token);
+        state.token = Value::Value(created.token.expose().to_owned());
         if let Some(view) = found_or_error(
             diags,
             "read the new API token",
@@ -362,8 +363,15 @@ impl Resource for ApiTokenResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        let path = |_: &Api, key_id: &str| token_path(key_id);
-        super::remove_by_id(&self.shared, diags, &state.id, path, "delete the API token").await
+        let delete = |api: Arc<Api>, key: KeyId| async move { api.delete_api_token(&key).await };
+        super::remove_by_id(
+            &self.shared,
+            diags,
+            &state.id,
+            delete,
+            "delete the API token",
+        )
+        .await
     }
 
     async fn import<'a>(

@@ -1,17 +1,19 @@
 //! `portcullis_automation_key`: a build-only automation key of the provider's tenant.
 
-use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant, planned_token_user};
-use crate::client::{Api, ApiError};
+use super::{
+    Empty, found_or_error, parse_id, plan_book_snapshot, planned_tenant, planned_token_user,
+};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string};
 use crate::values::{default_if_null, known, null_if_unknown, rfc3339};
 use async_trait::async_trait;
+use portcullis_client::NewAutomationKey;
 use portcullis_core::KeyId;
 use portcullis_core::credential::CredentialKind;
 use portcullis_core::query::AutomationKeyView;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -112,24 +114,18 @@ fn fill(state: &mut AutomationKeyState, view: &AutomationKeyView) {
     state.created_at = rfc3339(view.created_at);
 }
 
-fn key_path(key_id: &str) -> String {
-    format!("/v1/automation-keys/{key_id}")
-}
-
 async fn read_key(api: &Api, key_id: &str) -> Result<Option<AutomationKeyView>, ApiError> {
-    api.find(&key_path(key_id)).await
+    let Some(key) = parse_id::<KeyId>(key_id) else {
+        return Ok(None);
+    };
+    api.automation_key(&key).await.found()
 }
 
 /// Switches the key on or off.
-async fn switch(api: &Api, key_id: &str, enabled: bool) -> Result<Json, ApiError> {
-    api.patch(&key_path(key_id), &json!({ "enabled": enabled }))
+async fn switch(api: &Api, key_id: &KeyId, enabled: bool) -> Result<(), ApiError> {
+    api.set_automation_key_enabled(key_id, enabled)
         .await
-}
-
-#[derive(Deserialize)]
-struct Created {
-    key_id: KeyId,
-    key: String,
+        .map(|_| ())
 }
 
 #[async_trait]
@@ -222,20 +218,21 @@ impl Resource for AutomationKeyResource {
         _meta: Empty,
     ) -> Option<(AutomationKeyState, Empty)> {
         let api = self.shared.api(diags)?;
-        let path = format!("/v1/tenants/{}/automation-keys", api.tenant());
-        let body = json!({ "name": known(&planned.name)? });
-        let created: Created = diagnostics::api_ok(
+        let key = NewAutomationKey {
+            name: known(&planned.name)?.to_owned(),
+        };
+        let created = diagnostics::api_ok(
             diags,
             "create the automation key",
-            api.post(&path, &body).await,
+            api.create_automation_key(api.tenant_id(), &key).await,
             None,
         )?;
         let mut state = planned;
         state.id = Value::Value(created.key_id.to_string());
         state.key_id = Value::Value(created.key_id.to_string());
-        state.key = Value::Value(created.key);
+        state.key = Value::Value(created.key.expose().to_owned());
         if state.enabled == Value::Value(false)
-            && let Err(failure) = switch(&api, created.key_id.as_str(), false).await
+            && let Err(failure) = switch(&api, &created.key_id, false).await
         {
             diagnostics::api(
                 diags,
@@ -271,7 +268,10 @@ impl Resource for AutomationKeyResource {
         if let Value::Value(enabled) = state.enabled
             && state.enabled != prior.enabled
         {
-            let switched = switch(&api, &key_id, enabled).await;
+            let switched = match parse_id::<KeyId>(&key_id) {
+                Some(key) => switch(&api, &key, enabled).await,
+                None => Ok(()),
+            };
             diagnostics::api_ok(
                 diags,
                 "switch the automation key",
@@ -298,12 +298,13 @@ impl Resource for AutomationKeyResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        let path = |_: &Api, key_id: &str| key_path(key_id);
+        let delete =
+            |api: Arc<Api>, key: KeyId| async move { api.delete_automation_key(&key).await };
         super::remove_by_id(
             &self.shared,
             diags,
             &state.id,
-            path,
+            delete,
             "delete the automation key",
         )
         .await

@@ -8,7 +8,7 @@ mod sso_connection;
 mod tenant_settings;
 mod user;
 
-use crate::client::{Api, ApiError};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::validation::Snapshot;
@@ -18,6 +18,7 @@ use portcullis_core::credential::{API_TOKEN_ID_PREFIX, AUTOMATION_KEY_PREFIX, Cr
 use portcullis_core::user::UserStatus;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::Arc;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{Diagnostics, DynamicResource};
@@ -82,23 +83,35 @@ pub async fn plan_book_snapshot(
     )
 }
 
-/// `DELETE path`; already gone counts as done.
-pub async fn remove(api: &Api, diags: &mut Diagnostics, path: &str, action: &str) -> Option<()> {
-    diagnostics::api_ok(diags, action, api.remove(path).await, None)
+/// A deletion's answer; already gone counts as done.
+pub fn removed(diags: &mut Diagnostics, action: &str, result: Result<(), ApiError>) -> Option<()> {
+    diagnostics::api_ok(diags, action, result.found().map(|_| ()), None)
 }
 
-/// `destroy` of an object that one `DELETE` removes: the path `path` makes of the state's
-/// `id`; already gone counts as done, `action` names the deletion in an error.
-pub async fn remove_by_id(
+/// An id the state or an import holds, parsed; a malformed one names nothing (the API answers
+/// "not found" for it too).
+pub fn parse_id<I: FromStr>(text: &str) -> Option<I> {
+    text.trim().parse().ok()
+}
+
+/// `destroy` of an object that one `DELETE` removes: `delete` of the state's `id`; already
+/// gone counts as done, `action` names the deletion in an error.
+pub async fn remove_by_id<I, F>(
     shared: &Shared,
     diags: &mut Diagnostics,
     id: &Value<String>,
-    path: impl FnOnce(&Api, &str) -> String,
+    delete: impl FnOnce(Arc<Api>, I) -> F,
     action: &str,
-) -> Option<()> {
+) -> Option<()>
+where
+    I: FromStr,
+    F: Future<Output = Result<(), ApiError>>,
+{
     let api = shared.api(diags)?;
-    let id = known(id)?;
-    remove(&api, diags, &path(&api, id), action).await
+    let Some(id) = parse_id(known(id)?) else {
+        return Some(());
+    };
+    removed(diags, action, delete(api, id).await)
 }
 
 /// What `read` returns for an object looked up by id: the state `fill`ed from what the API
@@ -143,13 +156,15 @@ pub fn found_or_error<V>(
 
 /// The provider's tenant as a planned value: unknown while the provider is not configured.
 pub fn planned_tenant(api: Option<&Api>) -> Value<String> {
-    api.map_or(Value::Unknown, |api| Value::Value(api.tenant().to_string()))
+    api.map_or(Value::Unknown, |api| {
+        Value::Value(api.tenant_id().to_string())
+    })
 }
 
 /// The provider token's user as a planned value: unknown while the provider is not
 /// configured.
 pub fn planned_token_user(api: Option<&Api>) -> Value<String> {
-    api.and_then(|api| api.principal.user_id.as_ref())
+    api.and_then(Api::me)
         .map_or(Value::Unknown, |user| Value::Value(user.to_string()))
 }
 

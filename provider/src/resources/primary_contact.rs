@@ -1,17 +1,15 @@
 //! `portcullis_primary_contact`: who receives a tenant's license and maintenance notifications.
 
-use super::Empty;
-use crate::client::{Api, ApiError, Items};
+use super::{Empty, parse_id};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, schema, string};
 use crate::validation;
 use crate::values::known;
 use async_trait::async_trait;
-use portcullis_core::query::LicenseUsage;
 use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -67,9 +65,8 @@ pub fn primary_contact_schema() -> Schema {
 }
 
 async fn current(api: &Api, tenant: &str) -> Result<Option<UserId>, ApiError> {
-    let usage: Items<LicenseUsage> = api.get("/v1/licenses").await?;
+    let usage = api.license_usage().await?;
     Ok(usage
-        .items
         .into_iter()
         .find(|row| row.tenant_id.as_str() == tenant)
         .map(|row| row.primary_contact))
@@ -82,13 +79,20 @@ impl PrimaryContactResource {
         planned: PrimaryContactState,
     ) -> Option<PrimaryContactState> {
         let api = self.shared.api(diags)?;
-        let tenant = known(&planned.tenant_id)?.to_owned();
-        let user = known(&planned.user_id)?.to_owned();
-        let path = format!("/v1/tenants/{tenant}/primary-contact");
-        let named = api.put::<Json>(&path, &json!({ "user_id": user })).await;
+        let tenant_text = known(&planned.tenant_id)?;
+        let Some(tenant) = parse_id::<TenantId>(tenant_text) else {
+            validation::check_tenant_id(diags, tenant_text, "tenant_id");
+            return None;
+        };
+        let user_text = known(&planned.user_id)?;
+        let Some(user) = parse_id::<UserId>(user_text) else {
+            validation::check_user_id(diags, "Invalid primary contact", user_text, "user_id");
+            return None;
+        };
+        let named = api.set_primary_contact(&tenant, &user).await;
         diagnostics::api_ok(diags, "name the primary contact", named, Some("user_id"))?;
         let mut state = planned;
-        state.id = Value::Value(tenant);
+        state.id = Value::Value(tenant.to_string());
         Some(state)
     }
 }
@@ -246,12 +250,10 @@ impl Resource for PrimaryContactResource {
 
 /// Plan-time check: only company admins name primary contacts.
 async fn check_company_admin(api: &Api, diags: &mut Diagnostics) {
-    let Some(me) = api.principal.user_id.clone() else {
+    let Some(me) = api.me() else {
         return;
     };
-    let found = api
-        .find::<portcullis_core::query::UserView>(&format!("/v1/users/{me}"))
-        .await;
+    let found = api.user(me).await.found();
     if let Some(Some(user)) =
         diagnostics::api_ok(diags, "read the provider token's user", found, None)
         && !user.company_admin

@@ -1,7 +1,7 @@
 //! `portcullis_sso_connection`: an identity-provider connection of the provider's account.
 //!
 //! A connection sets exactly one protocol block, `oidc` or `saml`. Everything that depends on the
-//! protocol goes through [`Protocol`] and [`ProtocolView`]: a protocol is one block in the schema
+//! protocol goes through [`Protocol`] and [`SsoProtocol`]: a protocol is one block in the schema
 //! and field in [`SsoConnectionState`], one entry in [`PROTOCOL_ATTRIBUTES`] and one arm in each
 //! `match` of this file.
 //!
@@ -13,8 +13,8 @@
 //! the configured value, a secret changed outside Terraform is not seen, and after an import
 //! the state has none, so the next apply sets (rotates) it to the configured one.
 
-use super::{Empty, found_or_error};
-use crate::client::{Api, ApiError};
+use super::{Empty, found_or_error, parse_id};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{
@@ -22,7 +22,7 @@ use crate::schema::{
 };
 use crate::values::{default_if_null, known, rfc3339};
 use async_trait::async_trait;
-use portcullis_core::Timestamp;
+use portcullis_client::{SsoConnection as ConnectionView, SsoProtocol};
 use portcullis_core::ids::DisplayName;
 use portcullis_core::sso::{
     IssuerUrl, MAX_SAML_CERTIFICATES, OidcClientId, SamlEntityId, SamlSsoUrl, SigningCertificate,
@@ -296,48 +296,11 @@ pub fn sso_connection_schema() -> Schema {
     )
 }
 
-/// A connection as the API shows it (`SsoConnection` in the OpenAPI document).
-#[derive(Clone, Debug, Deserialize)]
-struct ConnectionView {
-    connection_id: SsoConnectionId,
-    name: DisplayName,
-    protocol: ProtocolView,
-    allow_jit_provisioning: bool,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-/// A connection's protocol settings as the API shows them: never a secret.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ProtocolView {
-    /// OpenID Connect.
-    Oidc {
-        issuer: IssuerUrl,
-        client_id: OidcClientId,
-    },
-    /// SAML 2.0.
-    Saml {
-        idp_entity_id: SamlEntityId,
-        idp_sso_url: SamlSsoUrl,
-        idp_certificates: Vec<SigningCertificate>,
-        sp_entity_id: String,
-        acs_url: String,
-    },
-}
-
-/// `{ "connection": ... }`, what create and update answer.
-#[derive(Deserialize)]
-struct Changed {
-    connection: ConnectionView,
-}
-
-fn connection_path(id: &str) -> String {
-    format!("/v1/account/sso-connections/{id}")
-}
-
 async fn read_connection(api: &Api, id: &str) -> Result<Option<ConnectionView>, ApiError> {
-    api.find(&connection_path(id)).await
+    let Some(connection) = parse_id::<SsoConnectionId>(id) else {
+        return Ok(None);
+    };
+    api.sso_connection(&connection).await.found()
 }
 
 /// Fills `state` from what the API shows; the client secret stays as the state has it (the
@@ -349,7 +312,7 @@ fn fill(state: &mut SsoConnectionState, view: &ConnectionView) {
     state.created_at = rfc3339(view.created_at);
     state.updated_at = rfc3339(view.updated_at);
     match &view.protocol {
-        ProtocolView::Oidc { issuer, client_id } => {
+        SsoProtocol::Oidc { issuer, client_id } => {
             let client_secret = match &state.oidc {
                 Value::Value(oidc) if oidc.client_secret.is_value() => oidc.client_secret.clone(),
                 _ => Value::Null,
@@ -361,7 +324,7 @@ fn fill(state: &mut SsoConnectionState, view: &ConnectionView) {
             });
             state.saml = Value::Null;
         }
-        ProtocolView::Saml {
+        SsoProtocol::Saml {
             idp_entity_id,
             idp_sso_url,
             idp_certificates,
@@ -524,10 +487,10 @@ fn refused_attribute(failure: &ApiError) -> Option<&'static str> {
 fn written(
     diags: &mut Diagnostics,
     action: &str,
-    result: Result<Changed, ApiError>,
+    result: Result<ConnectionView, ApiError>,
 ) -> Option<ConnectionView> {
     match result {
-        Ok(changed) => Some(changed.connection),
+        Ok(connection) => Some(connection),
         Err(failure) => {
             diagnostics::api(diags, action, &failure, refused_attribute(&failure));
             None
@@ -752,7 +715,7 @@ impl Resource for SsoConnectionResource {
             "protocol": protocol,
             "allow_jit_provisioning": planned.allow_jit_provisioning.as_ref_option().copied().unwrap_or(false),
         });
-        let created = api.post("/v1/account/sso-connections", &body).await;
+        let created = api.create_sso_connection(&body).await;
         let view = written(diags, "create the SSO connection", created)?;
         let mut state = planned;
         fill(&mut state, &view);
@@ -771,13 +734,12 @@ impl Resource for SsoConnectionResource {
         let api = self.shared.api(diags)?;
         let id = known(&prior.id)?.to_owned();
         let mut state = planned;
-        let path = connection_path(&id);
-        let view = match changes(&prior, &state) {
-            Some(body) => {
-                let changed = api.patch(&path, &body).await;
+        let view = match (changes(&prior, &state), parse_id::<SsoConnectionId>(&id)) {
+            (Some(body), Some(connection)) => {
+                let changed = api.update_sso_connection(&connection, &body).await;
                 written(diags, "change the SSO connection", changed)?
             }
-            None => found_or_error(
+            _ => found_or_error(
                 diags,
                 "read the SSO connection",
                 read_connection(&api, &id).await,
@@ -798,12 +760,14 @@ impl Resource for SsoConnectionResource {
     ) -> Option<()> {
         // Refused (409 `sso_connection_in_use`, naming the tenant) while a tenant names it;
         // the state then keeps the connection.
-        let path = |_: &Api, id: &str| connection_path(id);
+        let delete = |api: Arc<Api>, connection: SsoConnectionId| async move {
+            api.delete_sso_connection(&connection).await
+        };
         super::remove_by_id(
             &self.shared,
             diags,
             &state.id,
-            path,
+            delete,
             "delete the SSO connection",
         )
         .await

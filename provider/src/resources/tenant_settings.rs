@@ -6,18 +6,20 @@
 //! is lives in the private state.
 
 use super::{Empty, plan_book_snapshot, planned_tenant};
-use crate::client::Api;
+use crate::client::{Api, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, string};
 use crate::validation;
 use crate::values::{default_if_null, known};
 use async_trait::async_trait;
+use portcullis_client::TenantChanges;
+use portcullis_core::command::SsoChange;
 use portcullis_core::model::Model;
 use portcullis_core::query::TenantView;
 use portcullis_core::sso::SsoConnectionId;
+use portcullis_core::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -135,10 +137,6 @@ pub fn tenant_settings_schema() -> Schema {
     )
 }
 
-fn tenant_path(tenant_id: &str) -> String {
-    format!("/v1/tenants/{tenant_id}")
-}
-
 fn fill(model: &Model, state: &mut TenantSettingsState, view: &TenantView) {
     state.id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
@@ -159,38 +157,49 @@ fn fill(model: &Model, state: &mut TenantSettingsState, view: &TenantView) {
 
 /// The `update_tenant_settings` body that turns `current` into `planned`; `None` if nothing
 /// changes.
-fn changes(model: &Model, current: &TenantView, planned: &TenantSettingsState) -> Option<Json> {
-    let mut body = Map::new();
+fn changes(
+    model: &Model,
+    current: &TenantView,
+    planned: &TenantSettingsState,
+) -> Option<TenantChanges> {
+    let mut body = TenantChanges::default();
     if let Some(name) = known(&planned.name)
         && name != current.name.as_str()
     {
-        body.insert("name".into(), json!(name));
+        body.name = Some(name.to_owned());
     }
     if let Some(plan) = known(&planned.plan)
         && plan != current.plan.name_in(model)
     {
-        body.insert("plan".into(), json!(plan));
+        body.plan = Some(plan.to_owned());
     }
     let enforced = planned
         .sso_enforced
         .as_ref_option()
         .copied()
         .unwrap_or(current.sso_enforced);
-    let current_breakglass = current.saml_breakglass_user_id.as_ref().map(|u| u.as_str());
-    let breakglass = known(&planned.saml_breakglass_user_id).or(current_breakglass);
-    let current_connection = current.sso_connection_id.as_ref().map(|c| c.as_str());
-    let connection = known(&planned.sso_connection_id).or(current_connection);
+    // Ids the configuration names were checked at validate time; one that does not parse
+    // names nothing, as the API would answer.
+    let breakglass = match &planned.saml_breakglass_user_id {
+        Value::Value(user) => user.parse::<UserId>().ok(),
+        _ => current.saml_breakglass_user_id.clone(),
+    };
+    let connection = match &planned.sso_connection_id {
+        Value::Value(connection) => connection.parse::<SsoConnectionId>().ok(),
+        _ => current.sso_connection_id.clone(),
+    };
     // The API replaces the SSO settings as a whole: what is not changed is sent as it is.
     if enforced != current.sso_enforced
-        || breakglass != current_breakglass
-        || connection != current_connection
+        || breakglass != current.saml_breakglass_user_id
+        || connection != current.sso_connection_id
     {
-        body.insert(
-            "sso".into(),
-            json!({ "enforced": enforced, "breakglass": breakglass, "connection": connection }),
-        );
+        body.sso = Some(SsoChange {
+            enforced,
+            breakglass,
+            connection,
+        });
     }
-    (!body.is_empty()).then_some(Json::Object(body))
+    (!body.is_empty()).then_some(body)
 }
 
 impl TenantSettingsResource {
@@ -247,11 +256,11 @@ impl TenantSettingsResource {
         planned: TenantSettingsState,
     ) -> Option<TenantSettingsState> {
         let api = self.shared.api(diags)?;
-        let path = tenant_path(api.tenant().as_str());
-        let current: TenantView =
-            diagnostics::api_ok(diags, "read the tenant", api.get(&path).await, None)?;
+        let tenant = api.tenant_id();
+        let current =
+            diagnostics::api_ok(diags, "read the tenant", api.tenant(tenant).await, None)?;
         if let Some(body) = changes(api.model(), &current, &planned)
-            && let Err(failure) = api.patch::<Json>(&path, &body).await
+            && let Err(failure) = api.update_tenant(tenant, &body).await
         {
             let attribute = match failure.code() {
                 Some("plan_change_blocked" | "plan_limit" | "plan_feature_unavailable") => "plan",
@@ -268,7 +277,7 @@ impl TenantSettingsResource {
             return None;
         }
         let mut state = planned;
-        match api.get::<TenantView>(&path).await {
+        match api.tenant(tenant).await {
             Ok(view) => fill(api.model(), &mut state, &view),
             Err(failure) => diagnostics::api(diags, "read the tenant back", &failure, None),
         }
@@ -284,9 +293,9 @@ impl TenantSettingsResource {
         else {
             return Some(());
         };
-        let path = tenant_path(api.tenant().as_str());
-        let current: TenantView =
-            diagnostics::api_ok(diags, "read the tenant", api.get(&path).await, None)?;
+        let tenant = api.tenant_id();
+        let current =
+            diagnostics::api_ok(diags, "read the tenant", api.tenant(tenant).await, None)?;
         if current
             .sso_connection_id
             .as_ref()
@@ -295,15 +304,18 @@ impl TenantSettingsResource {
         {
             return Some(());
         }
-        let body = json!({ "sso": {
-            "enforced": false,
-            "breakglass": current.saml_breakglass_user_id,
-            "connection": null,
-        } });
+        let body = TenantChanges {
+            sso: Some(SsoChange {
+                enforced: false,
+                breakglass: current.saml_breakglass_user_id,
+                connection: None,
+            }),
+            ..TenantChanges::default()
+        };
         diagnostics::api_ok(
             diags,
             "release the tenant's SSO connection",
-            api.patch::<Json>(&path, &body).await,
+            api.update_tenant(tenant, &body).await,
             Some("sso_connection_id"),
         )?;
         Some(())
@@ -356,7 +368,10 @@ impl Resource for TenantSettingsResource {
     ) -> Option<(TenantSettingsState, Private)> {
         let api = self.shared.api(diags)?;
         let tenant_id = known(&state.id)?.to_owned();
-        let found = api.find::<TenantView>(&tenant_path(&tenant_id)).await;
+        let found = match super::parse_id::<TenantId>(&tenant_id) {
+            Some(tenant) => api.tenant(&tenant).await.found(),
+            None => Ok(None),
+        };
         let fill =
             |state: &mut TenantSettingsState, view: &TenantView| fill(api.model(), state, view);
         super::state_after_read(diags, "read the tenant", state, found, fill)
@@ -450,13 +465,13 @@ impl Resource for TenantSettingsResource {
         id: String,
     ) -> Option<(TenantSettingsState, Private)> {
         let api = self.shared.api(diags)?;
-        if id.trim() != api.tenant().as_str() {
+        if id.trim() != api.tenant_id().as_str() {
             diagnostics::error(
                 diags,
                 "Cannot import these tenant settings",
                 format!(
                     "`{id}` is not the provider's tenant; the provider's token acts in `{}`",
-                    api.tenant()
+                    api.tenant_id()
                 ),
                 None,
             );
@@ -476,6 +491,13 @@ mod tests {
     use crate::resources::tests::assert_parity;
     use crate::test_models::{default, documents};
     use portcullis_core::{Plan, Timestamp};
+    use serde_json::{Value as Json, json};
+
+    /// The body as sent, with `model` in force.
+    fn encoded(model: &Arc<Model>, changes: Option<TenantChanges>) -> Option<Json> {
+        let _in_force = model.enter();
+        changes.map(|changes| serde_json::to_value(changes).unwrap())
+    }
 
     fn view() -> TenantView {
         TenantView {
@@ -508,7 +530,7 @@ mod tests {
         state.saml_breakglass_user_id = Value::Value("usr_00000000000000aa".into());
         state.sso_connection_id = Value::Value("sso_00000000000000bb".into());
         assert_eq!(
-            changes(&default(), &view(), &state),
+            encoded(&default(), changes(&default(), &view(), &state)),
             Some(json!({
                 "plan": "enterprise",
                 "sso": {
@@ -520,12 +542,7 @@ mod tests {
         );
         // Unknown name (not configured): left alone.
         state.name = Value::Unknown;
-        assert!(
-            changes(&default(), &view(), &state)
-                .unwrap()
-                .get("name")
-                .is_none()
-        );
+        assert!(changes(&default(), &view(), &state).unwrap().name.is_none());
     }
 
     #[test]
@@ -538,7 +555,7 @@ mod tests {
         assert_eq!(changes(&documents, &view(), &state), None);
         state.plan = Value::Value("corporate".into());
         assert_eq!(
-            changes(&documents, &view(), &state),
+            encoded(&documents, changes(&documents, &view(), &state)),
             Some(json!({ "plan": "corporate" }))
         );
     }
@@ -557,7 +574,7 @@ mod tests {
         state.saml_breakglass_user_id = Value::Value("usr_00000000000000cc".into());
         state.sso_connection_id = Value::Unknown;
         assert_eq!(
-            changes(&default(), &current, &state),
+            encoded(&default(), changes(&default(), &current, &state)),
             Some(json!({ "sso": {
                 "enforced": true,
                 "breakglass": "usr_00000000000000cc",

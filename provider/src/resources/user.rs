@@ -1,7 +1,7 @@
 //! `portcullis_user`: a member of the provider's tenant, by email.
 
-use super::{Empty, found_or_error, plan_book_snapshot, planned_tenant, settable_status};
-use crate::client::{Api, ApiError, Items};
+use super::{Empty, found_or_error, parse_id, plan_book_snapshot, planned_tenant, settable_status};
+use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string, string_set};
@@ -11,12 +11,13 @@ use crate::values::{
     permission_set, preset_permissions, rfc3339, set_elements,
 };
 use async_trait::async_trait;
+use portcullis_client::Invite;
+use portcullis_core::listing::ListQuery;
 use portcullis_core::model::Model;
 use portcullis_core::query::MemberView;
 use portcullis_core::user::UserStatus;
-use portcullis_core::{PermissionSet, Timestamp, UserId};
+use portcullis_core::{PermissionSet, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
@@ -203,35 +204,20 @@ fn fill(model: &Model, state: &mut UserState, view: &MemberView) {
     null_if_unknown(&mut state.invitation_expires_at);
 }
 
-fn member_path(api: &Api, user_id: &str) -> String {
-    format!("/v1/tenants/{}/members/{user_id}", api.tenant())
-}
-
 async fn read_member(api: &Api, user_id: &str) -> Result<Option<MemberView>, ApiError> {
-    api.find(&member_path(api, user_id)).await
+    let Some(user) = parse_id::<UserId>(user_id) else {
+        return Ok(None);
+    };
+    api.member(api.tenant_id(), &user).await.found()
 }
 
 /// The member with this email (any case), from the tenant's member list.
 async fn member_by_email(api: &Api, email: &str) -> Result<Option<MemberView>, ApiError> {
-    let members: Items<MemberView> = api
-        .get(&format!("/v1/tenants/{}/members", api.tenant()))
-        .await?;
+    let members = api.members(api.tenant_id(), &ListQuery::default()).await?;
     Ok(members
         .items
         .into_iter()
         .find(|member| member.email.as_str().eq_ignore_ascii_case(email.trim())))
-}
-
-#[derive(Deserialize)]
-struct Invitation {
-    code: String,
-    expires_at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct MemberAdded {
-    user_id: UserId,
-    invitation: Option<Invitation>,
 }
 
 impl UserResource {
@@ -240,13 +226,16 @@ impl UserResource {
         let Some(snapshot) = plan_book_snapshot(&self.shared, api, diags).await else {
             return;
         };
-        self.shared.book.check_member(
-            diags,
-            api.model(),
-            &snapshot,
-            api.principal.permissions,
-            change,
-        );
+        self.shared
+            .book
+            .check_member(
+                diags,
+                api.model(),
+                &snapshot,
+                api.principal.permissions,
+                change,
+            )
+            .await;
     }
 
     /// Applies the planned name, permissions and status to an existing member.
@@ -257,21 +246,19 @@ impl UserResource {
         current: &MemberView,
         planned: &UserState,
     ) -> Option<()> {
-        let user_id = current.user_id.as_str();
+        let user_id = &current.user_id;
         let wanted_status = known(&planned.status).unwrap_or("active");
-        let user_path = format!("/v1/users/{user_id}");
         if wanted_status == "active" && current.status == UserStatus::Inactive {
-            let activated = api
-                .post::<Json>(&format!("{user_path}/activate"), &json!({}))
-                .await;
+            let activated = api.activate_user(user_id).await;
             diagnostics::api_ok(diags, "activate the user", activated, Some("status"))?;
         }
         if let Some(grant) = desired_grant(api.model(), planned)
             && !current.tenant_owner
             && grant != current.permissions
         {
-            let body = json!({ "permissions": permission_names(api.model(), grant) });
-            let changed = api.patch::<Json>(&member_path(api, user_id), &body).await;
+            let changed = api
+                .change_permissions(api.tenant_id(), user_id, grant)
+                .await;
             diagnostics::api_ok(
                 diags,
                 "change the member's permissions",
@@ -282,15 +269,11 @@ impl UserResource {
         if let Some(name) = known(&planned.name)
             && name != current.name.as_str()
         {
-            let renamed = api
-                .patch::<Json>(&user_path, &json!({ "name": name }))
-                .await;
+            let renamed = api.rename_user(user_id, name).await;
             diagnostics::api_ok(diags, "rename the user", renamed, Some("name"))?;
         }
         if wanted_status == "inactive" && current.status != UserStatus::Inactive {
-            let deactivated = api
-                .post::<Json>(&format!("{user_path}/deactivate"), &json!({}))
-                .await;
+            let deactivated = api.deactivate_user(user_id).await;
             diagnostics::api_ok(diags, "deactivate the user", deactivated, Some("status"))?;
         }
         Some(())
@@ -327,14 +310,20 @@ fn names_are_valid(diags: &mut Diagnostics, model: &Arc<Model>, state: &UserStat
 fn planned_member(model: &Model, state: &UserState, status: &str) -> Option<PlannedMember> {
     let email = known(&state.email)?.to_owned();
     let mut permissions = set_elements(&state.permissions)?;
+    let mut from_role = Vec::new();
     if let Value::Value(role) = &state.role
         && let Some(role) = preset_permissions(model, role)
     {
-        permissions.extend(permission_names(model, role));
+        from_role = permission_names(model, role)
+            .into_iter()
+            .filter(|name| !permissions.contains(name))
+            .collect();
+        permissions.extend(from_role.iter().cloned());
     }
     Some(PlannedMember {
         email,
         permissions,
+        from_role,
         status: status.to_owned(),
     })
 }
@@ -528,13 +517,12 @@ impl Resource for UserResource {
         let api = self.shared.api(diags)?;
         let email = known(&planned.email)?.to_owned();
         let grant = desired_grant(api.model(), &planned).unwrap_or(PermissionSet::EMPTY);
-        let body = json!({
-            "email": email,
-            "permissions": permission_names(api.model(), grant),
-            "name": known(&planned.name),
-        });
-        let path = format!("/v1/tenants/{}/members", api.tenant());
-        let added: MemberAdded = match api.post(&path, &body).await {
+        let invite = Invite {
+            email: email.clone(),
+            name: known(&planned.name).map(str::to_owned),
+            permissions: grant,
+        };
+        let added = match api.invite_member(api.tenant_id(), &invite).await {
             Ok(added) => added,
             Err(failure) => {
                 diagnostics::create_failed(
@@ -551,10 +539,10 @@ impl Resource for UserResource {
         };
         let mut state = planned;
         state.id = Value::Value(added.user_id.to_string());
-        state.tenant_id = Value::Value(api.tenant().to_string());
+        state.tenant_id = Value::Value(api.tenant_id().to_string());
         match added.invitation {
             Some(invitation) => {
-                state.invitation_code = Value::Value(invitation.code);
+                state.invitation_code = Value::Value(invitation.code.expose().to_owned());
                 state.invitation_expires_at = rfc3339(invitation.expires_at);
             }
             None => {
@@ -612,14 +600,10 @@ impl Resource for UserResource {
         _private_state: Empty,
         _meta: Empty,
     ) -> Option<()> {
-        super::remove_by_id(
-            &self.shared,
-            diags,
-            &state.id,
-            member_path,
-            "remove the member",
-        )
-        .await
+        let remove = |api: Arc<Api>, user: UserId| async move {
+            api.remove_member(api.tenant_id(), &user).await
+        };
+        super::remove_by_id(&self.shared, diags, &state.id, remove, "remove the member").await
     }
 
     async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(UserState, Empty)> {
@@ -653,6 +637,7 @@ mod tests {
     use crate::resources::tests::assert_parity;
     use crate::test_models::{default, documents};
     use crate::values::set_of;
+    use portcullis_core::Timestamp;
 
     fn view(permissions: &[&str], status: UserStatus, owner: bool) -> MemberView {
         MemberView {
