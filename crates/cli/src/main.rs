@@ -633,7 +633,10 @@ async fn tokens(client: &Client, command: TokensCommand) -> Result<Output, Failu
                     token.key_id,
                     token.name.as_str(),
                     output::permissions(model, token.permissions),
-                    token.expires_at.map_or("never".to_owned(), output::time)
+                    token
+                        .terms
+                        .expires_at
+                        .map_or("never".to_owned(), output::time)
                 )
             });
             list(model, &page, lines.collect())
