@@ -3,21 +3,32 @@
 # 127.0.0.1, in its own process group so that stopping it leaves no wrangler or workerd process
 # behind.
 
+# new_key_secret: a fresh value for PORTCULLIS_HASHING_KEY or PORTCULLIS_GATEWAY_KEY, base64 of
+# 32 random bytes.
+new_key_secret() {
+  head -c 32 /dev/urandom | base64 | tr -d '\n'
+}
+
+# new_signup_key: a fresh PORTCULLIS_SIGNUP_KEY, pcsu_ and base64url of 24 random bytes.
+new_signup_key() {
+  printf 'pcsu_%s' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+}
+
 # ensure_dev_vars: writes .dev.vars (git-ignored) with a fresh HMAC key, sign-up key and
 # gateway signing key, adding whichever is missing. These are the Worker secrets for local
-# development only.
+# development only (scripts/deploy makes the production ones).
 ensure_dev_vars() {
   (
     umask 077
     touch .dev.vars
     if ! grep -q '^PORTCULLIS_HASHING_KEY=' .dev.vars; then
-      printf 'PORTCULLIS_HASHING_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >> .dev.vars
+      printf 'PORTCULLIS_HASHING_KEY=%s\n' "$(new_key_secret)" >> .dev.vars
     fi
     if ! grep -q '^PORTCULLIS_SIGNUP_KEY=' .dev.vars; then
-      printf 'PORTCULLIS_SIGNUP_KEY=pcsu_%s\n' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" >> .dev.vars
+      printf 'PORTCULLIS_SIGNUP_KEY=%s\n' "$(new_signup_key)" >> .dev.vars
     fi
     if ! grep -q '^PORTCULLIS_GATEWAY_KEY=' .dev.vars; then
-      printf 'PORTCULLIS_GATEWAY_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >> .dev.vars
+      printf 'PORTCULLIS_GATEWAY_KEY=%s\n' "$(new_key_secret)" >> .dev.vars
     fi
   )
 }
