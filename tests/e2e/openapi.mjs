@@ -58,3 +58,28 @@ export function assertMatchesDocument(answer, method, template) {
     );
   }
 }
+
+// Documented path templates as patterns, most literal segments first (`/v1/users/bulk` before
+// `/v1/users/{user_id}`), so a concrete path finds the template the router serves it by.
+const templates = Object.keys(document.paths)
+  .map((template) => ({
+    template,
+    pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+    literals: template.split("/").filter((part) => part && !part.startsWith("{")).length,
+  }))
+  .sort((a, b) => b.literals - a.literals);
+
+/**
+ * When PORTCULLIS_CHECK_OPENAPI is set (scripts/test-worker sets it for tests/e2e), asserts
+ * that an answer of a documented operation matches the document (assertMatchesDocument). Paths
+ * and methods the document does not name are left alone: tests send them on purpose, and
+ * openapi_tests.rs already keeps the router and the document in step.
+ */
+export function checkAgainstDocument(method, target, answer) {
+  if (!process.env.PORTCULLIS_CHECK_OPENAPI || method === "HEAD") return;
+  const path = target.split("?")[0].replace(/\/+$/, "");
+  if (!path.startsWith("/v1/")) return;
+  const found = templates.find(({ pattern }) => pattern.test(path));
+  if (!found || !document.paths[found.template][method.toLowerCase()]) return;
+  assertMatchesDocument(answer, method, found.template);
+}
