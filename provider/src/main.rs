@@ -7,6 +7,8 @@
 mod client;
 mod data_sources;
 mod diagnostics;
+#[cfg(test)]
+mod docs_tests;
 mod provider;
 mod resources;
 mod schema;

@@ -290,17 +290,21 @@ test("bulk lifecycle: each user judged on their own, with a per-user report that
 
   // Later, and by another company admin: the same report.
   await bulk("activate", [unknown]);
-  const again = ok(await call("GET", `/v1/users/bulk/${deleted.report_id}`, { token: world.token }));
+  const again = ok(await call("GET", `/v1/account/bulk-reports/${deleted.report_id}`, { token: world.token }));
   const { outcome, account_id, ...report } = deleted;
   assert.equal(account_id, world.account);
   assert.deepEqual(again, report);
   assert.equal(again.requested_by, admin.id);
-  assertProblem(
-    await call("GET", "/v1/users/bulk/blk_00000000000000ff", { token: world.token }),
-    404,
-    "bulk_report_not_found",
-  );
-  assertProblem(await call("GET", "/v1/users/bulk/nope", { token: world.token }), 404, "not_found");
+  // The report's first path, kept for earlier clients, answers the same.
+  assert.deepEqual(ok(await call("GET", `/v1/users/bulk/${deleted.report_id}`, { token: world.token })), report);
+  for (const path of ["/v1/account/bulk-reports", "/v1/users/bulk"]) {
+    assertProblem(
+      await call("GET", `${path}/blk_00000000000000ff`, { token: world.token }),
+      404,
+      "bulk_report_not_found",
+    );
+    assertProblem(await call("GET", `${path}/nope`, { token: world.token }), 404, "not_found");
+  }
 });
 
 test("bulk lifecycle and the directory are for company admins; bad bulk bodies change nothing", async () => {
@@ -322,7 +326,7 @@ test("bulk lifecycle and the directory are for company admins; bad bulk bodies c
     403,
     "not_company_admin",
   );
-  assertProblem(await call("GET", `/v1/users/bulk/${report.report_id}`, asManager), 403, "not_company_admin");
+  assertProblem(await call("GET", `/v1/account/bulk-reports/${report.report_id}`, asManager), 403, "not_company_admin");
   assertProblem(await directory(world, {}, manager.token), 403, "not_company_admin");
   for (const [body, code] of [
     [{ action: "explode", user_ids: [target.id] }, "invalid_body"],

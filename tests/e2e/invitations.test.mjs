@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { ALL, assertProblem, call, email, member, ok, signUp, stateJson } from "./lib.mjs";
+import { assertMatchesDocument } from "./openapi.mjs";
 import { objectFiles } from "./storage.mjs";
 
 /** Accepts `code` for `address`, optionally naming a tenant. */
@@ -127,6 +128,46 @@ describe("invitations and reach over users (security review)", () => {
       ok(await call("POST", "/v1/users", { token: world.token, body: { email: email(`u${index}`) } }), 201);
     }
     assertProblem(await call("POST", "/v1/users", { token: world.token, body: { email: email("late") } }), 409, "user_limit");
+  });
+
+  test("every acceptance answer matches its schema in openapi.json, with or without a tenant", async () => {
+    const world = await signUp("team");
+    // Invited at account level (`POST /v1/users`): active, with no tenant and no token, so
+    // every token field is there and null (the answer once left out `permissions` and
+    // `expires_at`, which the schema requires).
+    const address = email("account-level");
+    const created = ok(await call("POST", "/v1/users", { token: world.token, body: { email: address } }), 201);
+    const bare = await accept(world, address, created.invitation.code);
+    assertMatchesDocument(bare, "POST", "/v1/invitations/accept");
+    assert.equal(bare.status, 200);
+    for (const field of ["tenant_id", "key_id", "token", "permissions", "expires_at"]) {
+      assert.equal(bare.json[field], null, field);
+    }
+    assert.equal(bare.json.user_id, created.user_id);
+    // Invited into a tenant: the first token, in that tenant.
+    const tenantAddress = email("in-tenant");
+    const invited = ok(
+      await call("POST", `/v1/tenants/${world.tenant}/members`, {
+        token: world.token,
+        body: { email: tenantAddress, permissions: ["build_applications"] },
+      }),
+      201,
+    );
+    const withToken = await accept(world, tenantAddress, invited.invitation.code);
+    assertMatchesDocument(withToken, "POST", "/v1/invitations/accept");
+    assert.equal(withToken.json.tenant_id, world.tenant);
+    assert.deepEqual(withToken.json.permissions, ["build_applications"]);
+    // With a password: a session instead of a token, without a tenant too.
+    const sessionAddress = email("with-password");
+    const withPassword = ok(await call("POST", "/v1/users", { token: world.token, body: { email: sessionAddress } }), 201);
+    const signedIn = await call("POST", "/v1/invitations/accept", {
+      body: { account_id: world.account, email: sessionAddress, code: withPassword.invitation.code, password: "a long enough password" },
+    });
+    assertMatchesDocument(signedIn, "POST", "/v1/invitations/accept");
+    assert.equal(signedIn.json.tenant_id, null);
+    assert.match(signedIn.json.session, /^pcss_/);
+    // A refusal is one of the documented problems.
+    assertMatchesDocument(await accept(world, address, created.invitation.code), "POST", "/v1/invitations/accept");
   });
 
   test("the account audit log shows account-level events to company admins", async () => {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
+import { checkAgainstDocument } from "./openapi.mjs";
 
 export const endpoint = process.env.PORTCULLIS_ENDPOINT ?? "http://127.0.0.1:8787";
 const signupKey = process.env.PORTCULLIS_SIGNUP_KEY;
@@ -55,7 +56,9 @@ export async function call(method, path, { token, body, raw, headers = {} } = {}
   const cookie = /__Host-portcullis_session=([^;]+)/.exec(response.headers.get("set-cookie") ?? "");
   if (cookie) remember(cookie[1]);
   if (json?.invitation?.code) remember(json.invitation.code);
-  return { status: response.status, headers: response.headers, json, text };
+  const answer = { status: response.status, headers: response.headers, json, text };
+  checkAgainstDocument(method, path, answer);
+  return answer;
 }
 
 /**

@@ -1300,7 +1300,8 @@ async fn accept(
     };
     let Some(tenant_id) = tenant else {
         // A user invited at account level (or no longer in the invitation's tenant) becomes
-        // active without a token.
+        // active without a token: every field of the token answer is there, null (the
+        // `InvitationAccepted` schema of openapi.json).
         let body = json!({
             "outcome": "invitation_accepted",
             "user_id": user_id,
@@ -1308,6 +1309,8 @@ async fn accept(
             "tenant_id": null,
             "key_id": null,
             "token": null,
+            "permissions": null,
+            "expires_at": null,
         });
         return match persist(env, sql, cache, &before, account).await {
             Ok(()) => Reply::json(200, &body),

@@ -59,7 +59,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tenants/{tenant_id}/audit"),
     ("get", "/v1/users"),
     ("post", "/v1/users/bulk"),
-    ("get", "/v1/users/bulk/{report_id}"),
+    ("get", "/v1/account/bulk-reports/{report_id}"),
     ("get", "/v1/users/{user_id}"),
     ("post", "/v1/users"),
     ("put", "/v1/users/{user_id}/support"),
@@ -407,4 +407,127 @@ fn enums_match_the_core_catalogues() {
         .map(|kind| kind.name().to_owned())
         .collect();
     assert_eq!(names("NotificationKind"), kinds);
+}
+
+/// Paths the router still answers but the document leaves out, each with the documented path
+/// it answers like: `/v1/users/bulk/{report_id}` was the bulk reports' first path; its template
+/// overlaps `/v1/users/{user_id}/activate` and the other per-user actions, which linters (and
+/// clients generated from the document) cannot tell apart by template alone.
+const UNDOCUMENTED_ALIASES: &[(&str, &str, &str)] = &[(
+    "get",
+    "/v1/users/bulk/{report_id}",
+    "/v1/account/bulk-reports/{report_id}",
+)];
+
+#[test]
+fn undocumented_aliases_answer_as_their_documented_path() {
+    let document = document();
+    let paths = document["paths"].as_object().unwrap();
+    for (name, alias, documented) in UNDOCUMENTED_ALIASES {
+        assert!(!paths.contains_key(*alias), "{alias} is documented");
+        let item = &paths[*documented];
+        let operation = &item[*name];
+        let concrete_documented = concrete(&document, documented, item, operation);
+        let concrete_alias = concrete(&document, alias, item, operation);
+        assert_eq!(
+            api::route(method(name), &concrete_alias, ""),
+            api::route(method(name), &concrete_documented, ""),
+            "{alias}"
+        );
+        assert!(api::route(method(name), &concrete_alias, "").is_ok());
+        assert_eq!(
+            api::route(Method::Other, &concrete_alias, ""),
+            api::route(Method::Other, &concrete_documented, ""),
+            "{alias}: Allow"
+        );
+    }
+}
+
+/// The operations whose success is a redirect, not a 2xx: browser navigations.
+const REDIRECTS: &[(&str, &str, &str)] = &[("get", "/v1/sso/start", "302")];
+
+#[test]
+fn every_operation_documents_its_success_and_405() {
+    let document = document();
+    for (name, template, _, operation) in operations(&document) {
+        let responses = operation["responses"].as_object().unwrap();
+        let success: Vec<&String> = responses
+            .keys()
+            .filter(|status| status.starts_with('2'))
+            .collect();
+        match REDIRECTS
+            .iter()
+            .find(|(method, path, _)| *method == name && *path == template)
+        {
+            Some((_, _, redirect)) => {
+                assert!(success.is_empty(), "{name} {template}: {success:?}");
+                assert!(responses.contains_key(*redirect), "{name} {template}");
+            }
+            None => assert!(!success.is_empty(), "{name} {template} has no 2xx"),
+        }
+        // Every path answers 405 for the methods it does not take (api.rs `allow`).
+        assert_eq!(
+            responses
+                .get("405")
+                .and_then(|response| response["$ref"].as_str()),
+            Some("#/components/responses/MethodNotAllowed"),
+            "{name} {template} does not document 405"
+        );
+    }
+    let method_not_allowed = &document["components"]["responses"]["MethodNotAllowed"];
+    assert!(method_not_allowed["headers"]["Allow"].is_object());
+}
+
+#[test]
+fn tags_are_declared_and_described() {
+    let document = document();
+    let declared: BTreeSet<&str> = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| {
+            let name = tag["name"].as_str().unwrap();
+            assert!(
+                tag["description"]
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty()),
+                "tag `{name}` has no description"
+            );
+            name
+        })
+        .collect();
+    for (name, template, _, operation) in operations(&document) {
+        let tags = operation["tags"].as_array().unwrap();
+        assert!(!tags.is_empty(), "{name} {template} has no tag");
+        for tag in tags {
+            let tag = tag.as_str().unwrap();
+            assert!(
+                declared.contains(tag),
+                "{name} {template}: tag `{tag}` is not declared"
+            );
+        }
+    }
+    assert_eq!(document["info"]["license"]["identifier"], "Apache-2.0");
+}
+
+#[test]
+fn invitation_accepted_without_a_tenant_has_every_field_null() {
+    // The worker's answer when the accepted user gets no token (object.rs `accept`): the
+    // schema requires every field and allows null for each token field.
+    let document = document();
+    let schema = &document["components"]["schemas"]["InvitationAccepted"];
+    let required: BTreeSet<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    for field in ["tenant_id", "key_id", "token", "permissions", "expires_at"] {
+        assert!(required.contains(field), "{field} is not required");
+        let property = &schema["properties"][field];
+        let nullable = property["oneOf"]
+            .as_array()
+            .is_some_and(|choices| choices.iter().any(|choice| choice["type"] == "null"));
+        assert!(nullable, "{field} cannot be null");
+    }
 }
