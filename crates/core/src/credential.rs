@@ -616,12 +616,26 @@ impl CredentialRecord {
         permissions: PermissionSet,
         state: CredentialState,
     ) -> Self {
+        let mut record = Self::bare(key_id, secret_hash, placement, permissions, state);
+        record.kind = CredentialKind::ApiToken;
+        record.owner = Some(owner);
+        record
+    }
+
+    /// A record with no owner and no terms (an automation key's shape).
+    fn bare(
+        key_id: KeyId,
+        secret_hash: SecretHash,
+        placement: Placement,
+        permissions: PermissionSet,
+        state: CredentialState,
+    ) -> Self {
         Self {
             key_id,
-            kind: CredentialKind::ApiToken,
+            kind: CredentialKind::AutomationKey,
             account_id: placement.account_id,
             tenant_id: placement.tenant_id,
-            owner: Some(owner),
+            owner: None,
             name: placement.name,
             secret_hash,
             permissions,
@@ -657,28 +671,18 @@ impl CredentialRecord {
         enabled: bool,
     ) -> Self {
         let usable = enabled && placement.plan.includes(Feature::AUTOMATION_KEYS);
-        Self {
+        let state = if usable {
+            CredentialState::Active
+        } else {
+            CredentialState::Disabled
+        };
+        Self::bare(
             key_id,
-            kind: CredentialKind::AutomationKey,
-            account_id: placement.account_id,
-            tenant_id: placement.tenant_id,
-            owner: None,
-            name: placement.name,
             secret_hash,
-            permissions: automation_key_permissions(),
-            plan: placement.plan,
-            state: if usable {
-                CredentialState::Active
-            } else {
-                CredentialState::Disabled
-            },
-            expires_at: None,
-            not_before: None,
-            ip: IpRules::default(),
-            previous: None,
-            external_id: None,
-            metadata: None,
-        }
+            placement,
+            automation_key_permissions(),
+            state,
+        )
     }
 }
 
