@@ -928,6 +928,7 @@ impl Account {
                 created_at: now,
                 terms: Terms::default(),
                 last_used_at: None,
+                requests: crate::gateway::request_counts::DailyRequests::default(),
                 sso_connection: None,
             },
         );
@@ -1100,6 +1101,57 @@ impl Account {
             advance(&mut key.last_used_at);
         }
         changed
+    }
+
+    /// Adds the request counts the edge reported for credential `key_id` (see
+    /// [`crate::gateway::request_counts`]) as of `now`, forgetting days older than the window.
+    /// Not a command, like [`Account::record_last_used`]. Whether anything changed.
+    pub fn record_requests(
+        &mut self,
+        key_id: &KeyId,
+        counts: &[crate::gateway::request_counts::DayCount],
+        now: Timestamp,
+    ) -> bool {
+        let Some(tenant_id) = self.tenant_holding(key_id) else {
+            return false;
+        };
+        let Some(mut tenant) = self.tenants.get_mut(&tenant_id) else {
+            return false;
+        };
+        let tenant = &mut *tenant;
+        if let Some(token) = tenant.api_tokens.get_mut(key_id) {
+            return token.requests.add(counts, now);
+        }
+        tenant
+            .automation_keys
+            .get_mut(key_id)
+            .is_some_and(|key| key.requests.add(counts, now))
+    }
+
+    /// Stores a credential's hash again under the current hashing key (see
+    /// [`crate::credential::Rehash`]): only while its stored hash is still `rehash.from`, so a
+    /// roll or a removal in between wins. Not a command: nobody acts, and what the credential
+    /// may do does not change. Whether anything changed.
+    pub fn rehash_credential(&mut self, rehash: &crate::credential::Rehash) -> bool {
+        let Some(tenant_id) = self.tenant_holding(&rehash.key_id) else {
+            return false;
+        };
+        let Some(mut tenant) = self.tenants.get_mut(&tenant_id) else {
+            return false;
+        };
+        let tenant = &mut *tenant;
+        let secret = match tenant.api_tokens.get_mut(&rehash.key_id) {
+            Some(token) => &mut token.secret,
+            None => match tenant.automation_keys.get_mut(&rehash.key_id) {
+                Some(key) => &mut key.secret,
+                None => return false,
+            },
+        };
+        if secret.hash != rehash.from {
+            return false;
+        }
+        secret.hash = rehash.to;
+        true
     }
 
     /// The tenant holding the credential `key_id` (an API token or an automation key).

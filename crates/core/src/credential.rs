@@ -25,8 +25,10 @@ use crate::ids::{AccountId, DisplayName, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::{Feature, Plan};
 use crate::random::{self, RandomSource};
-use crate::secret::{HashingKey, Secret, SecretHash};
-use crate::terms::{self, ExternalId, IpRules, Labels, Metadata, PreviousSecret, Terms, Window};
+use crate::secret::{HashingKey, KeyGeneration, Secret, SecretHash};
+use crate::terms::{
+    self, ExternalId, IpRules, Labels, Metadata, PreviousSecret, RateLimit, Terms, Window,
+};
 use crate::time::Timestamp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -568,6 +570,9 @@ pub struct CredentialRecord {
     /// Descriptive data told to the origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// How many requests it may authenticate per period, counted at the edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Where a credential belongs: the parts of its record that are neither secret nor state.
@@ -647,6 +652,7 @@ impl CredentialRecord {
             previous: None,
             external_id: None,
             metadata: None,
+            rate_limit: None,
         }
     }
 
@@ -658,6 +664,7 @@ impl CredentialRecord {
         self.ip = terms.ip();
         self.external_id = terms.external_id.clone();
         self.metadata = terms.metadata.clone();
+        self.rate_limit = terms.rate_limit;
         self.previous = previous;
         self
     }
@@ -841,22 +848,67 @@ pub fn verify_presented(
     now: Timestamp,
     client: Option<IpAddr>,
 ) -> Verification {
+    verify_rehashing(presented, record, key, now, client).0
+}
+
+/// A credential's stored hash to replace: its secret matched `from`, made under the hashing key
+/// the current one replaced (see [`HashingKey::with_previous`]); `to` is the same secret's hash
+/// under the current key. Replacing it (`Account::rehash_credential`) keeps the credential
+/// working once the previous key is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rehash {
+    /// The credential.
+    pub key_id: KeyId,
+    /// The hash that matched.
+    pub from: SecretHash,
+    /// Its replacement.
+    pub to: SecretHash,
+}
+
+/// [`verify_presented`], also answering the [`Rehash`] to store when the secret matched the
+/// record's current hash under the previous hashing key (whatever the verification's outcome
+/// after the secret: a disabled credential is re-hashed too). A previous secret of a roll is
+/// never re-hashed: it ends with its overlap.
+pub fn verify_rehashing(
+    presented: &Presented,
+    record: Option<&CredentialRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+    client: Option<IpAddr>,
+) -> (Verification, Option<Rehash>) {
     let Some(record) = record else {
-        return Verification::UnknownKey;
+        return (Verification::UnknownKey, None);
     };
     if record.key_id != presented.key_id || record.kind != presented.kind() {
-        return Verification::UnknownKey;
+        return (Verification::UnknownKey, None);
     }
     let input = presented.hash_input();
-    let matches = |hash: &SecretHash| key.verify(domain(record.kind), &input, hash);
-    if !matches(&record.secret_hash)
-        && !record
-            .previous
-            .as_ref()
-            .is_some_and(|previous| previous.live(now) && matches(&previous.secret_hash))
-    {
-        return Verification::WrongSecret;
-    }
+    let domain = domain(record.kind);
+    let rehash = match key.matches(domain, &input, &record.secret_hash) {
+        Some(KeyGeneration::Current) => None,
+        Some(KeyGeneration::Previous) => Some(Rehash {
+            key_id: record.key_id.clone(),
+            from: record.secret_hash,
+            to: key.hash(domain, &input),
+        }),
+        None if record.previous.as_ref().is_some_and(|previous| {
+            previous.live(now) && key.verify(domain, &input, &previous.secret_hash)
+        }) =>
+        {
+            None
+        }
+        None => return (Verification::WrongSecret, None),
+    };
+    (check_matched(record, now, client), rehash)
+}
+
+/// What a record whose secret matched answers: its state, validity window and client IP rules
+/// decide, in that order.
+fn check_matched(
+    record: &CredentialRecord,
+    now: Timestamp,
+    client: Option<IpAddr>,
+) -> Verification {
     match record.state {
         CredentialState::Active => {}
         CredentialState::Disabled => return Verification::Disabled,
@@ -924,6 +976,7 @@ mod tests {
             previous: None,
             external_id: None,
             metadata: None,
+            rate_limit: None,
         }
     }
 

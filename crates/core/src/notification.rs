@@ -442,6 +442,18 @@ impl Webhook {
             URL_SAFE_NO_PAD.encode(derived.as_slice())
         ))
     }
+
+    /// Every secret a delivery is signed with: [`Self::signing_secret`] and, while a hashing
+    /// key rotation is under way, the one the previous key derives, which the receiver still
+    /// holds until the webhook is configured again.
+    pub fn signing_secrets(&self, key: &HashingKey, account: &AccountId) -> Vec<Secret> {
+        std::iter::once(self.signing_secret(key, account))
+            .chain(
+                key.previous()
+                    .map(|previous| self.signing_secret(&previous, account)),
+            )
+            .collect()
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -477,9 +489,20 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// The `Portcullis-Signature` header of a delivery: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
 /// "<t>.<body>" keyed with the signing secret's text>`.
 pub fn sign(secret: &str, timestamp: Timestamp, body: &[u8]) -> String {
+    sign_all(&[Secret::new(secret.to_owned())], timestamp, body)
+}
+
+/// [`sign`] under several secrets: one `v1` signature each, in order
+/// (`t=<unix seconds>,v1=<…>,v1=<…>`); a receiver accepts the delivery when one matches.
+pub fn sign_all(secrets: &[Secret], timestamp: Timestamp, body: &[u8]) -> String {
     let t = timestamp.unix_seconds();
-    let digest = mac(secret, t, body).finalize().into_bytes();
-    format!("t={t},v1={}", hex(&digest))
+    let mut header = format!("t={t}");
+    for secret in secrets {
+        let digest = mac(secret.expose(), t, body).finalize().into_bytes();
+        header.push_str(",v1=");
+        header.push_str(&hex(&digest));
+    }
+    header
 }
 
 /// Why a delivery's signature was refused.
@@ -779,6 +802,45 @@ mod tests {
         let stored = serde_json::to_string(&webhook).unwrap();
         assert!(!stored.contains(secret.expose()));
         assert_eq!(format!("{secret:?}"), "***");
+    }
+
+    #[test]
+    fn during_a_key_rotation_deliveries_verify_under_the_old_and_the_new_secret() {
+        let old = HashingKey::from_bytes(&[7; 32]).unwrap();
+        let new = HashingKey::from_bytes(&[8; 32]).unwrap();
+        let account: AccountId = "acc_00000000000000aa".parse().unwrap();
+        let webhook = Webhook {
+            url: "https://hooks.example.com/portcullis".parse().unwrap(),
+            salt: "s1".into(),
+            configured_at: Timestamp::from_unix_seconds(1),
+            deliveries_start_at: None,
+        };
+        let held = webhook.signing_secret(&old, &account);
+        let rotating = new.clone().with_previous(&old);
+        let secrets = webhook.signing_secrets(&rotating, &account);
+        assert_eq!(
+            secrets,
+            vec![webhook.signing_secret(&new, &account), held.clone()]
+        );
+        assert_eq!(webhook.signing_secrets(&new, &account).len(), 1);
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let header = sign_all(&secrets, now, b"{}");
+        assert_eq!(header.matches(",v1=").count(), 2, "{header}");
+        for secret in &secrets {
+            assert_eq!(
+                verify_signature(secret.expose(), &header, b"{}", now, 300),
+                Ok(now)
+            );
+        }
+        assert_eq!(
+            verify_signature("pcwh_other", &header, b"{}", now, 300),
+            Err(SignatureError::Mismatch)
+        );
+        // One secret: the same header as `sign`.
+        assert_eq!(
+            sign_all(&secrets[..1], now, b"{}"),
+            sign(secrets[0].expose(), now, b"{}")
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //!   does not keeps its old hash (it still signs in) until the user changes it.
 
 use crate::random::{self, RandomSource};
-use crate::secret::HashingKey;
+use crate::secret::{HashingKey, KeyGeneration};
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
@@ -199,21 +199,38 @@ pub fn dummy_hash() -> String {
 /// stored hash, the candidate is checked against [`dummy_hash`] and the answer is `false`: the
 /// same work either way.
 pub fn verify(candidate: &str, stored: Option<&PasswordHash>, key: &HashingKey) -> bool {
+    check(candidate, stored, key).is_some()
+}
+
+/// [`verify`], saying which key's pepper the stored hash was made with. While a rotation is under
+/// way (`key` has a previous key) both are always tried, whatever the first answer, so the work
+/// does not depend on the user or the password; a hash made under the previous key should be
+/// made again ([`KeyGeneration::Previous`]).
+pub fn check(
+    candidate: &str,
+    stored: Option<&PasswordHash>,
+    key: &HashingKey,
+) -> Option<KeyGeneration> {
     let dummy = dummy_hash();
     let phc = stored.map_or(dummy.as_str(), PasswordHash::as_str);
-    let Ok(parsed) = argon2::password_hash::PasswordHash::new(phc) else {
-        return false;
-    };
+    let parsed = argon2::password_hash::PasswordHash::new(phc).ok()?;
     // The hasher's own parameters do not matter here: verification uses the stored ones.
-    let Ok(current) = params() else {
-        return false;
+    let current = params().ok()?;
+    let under = |key: &HashingKey| {
+        with_pepper(key, current.clone(), |hasher| {
+            Ok(hasher
+                .verify_password(candidate.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .unwrap_or(false)
     };
-    let matched = with_pepper(key, current, |hasher| {
-        Ok(hasher
-            .verify_password(candidate.as_bytes(), &parsed)
-            .is_ok())
-    });
-    matched.unwrap_or(false) && stored.is_some()
+    let now = under(key);
+    let before = key.previous().is_some_and(|previous| under(&previous));
+    match (stored.is_some(), now, before) {
+        (true, true, _) => Some(KeyGeneration::Current),
+        (true, false, true) => Some(KeyGeneration::Previous),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use crate::account::{Account, Actor, Refusal};
 use crate::company::{AccountOperation, CompanyRole};
 use crate::credential::KeyId;
+use crate::gateway::request_counts::DayCount;
 use crate::ids::{AccountId, DisplayName, Email, SsoConnectionId, TenantId, UserId};
 use crate::listing::{self, ListPage, ListQuery};
 use crate::permission::{Permission, PermissionSet};
@@ -98,6 +99,18 @@ pub struct UserView {
     pub invitation_expires_at: Option<Timestamp>,
     /// Creation time.
     pub created_at: Timestamp,
+}
+
+/// The requests a token or automation key authenticated per UTC day, as the edge counted them
+/// (see [`crate::gateway::request_counts`]): the last 30 days, oldest first, today last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    /// The credential.
+    pub key_id: KeyId,
+    /// One entry per day, 0 for a day without requests.
+    pub days: Vec<DayCount>,
+    /// The sum over `days`.
+    pub total: u64,
 }
 
 /// An API token's metadata (never its secret).
@@ -385,6 +398,39 @@ impl Account {
             .filter(|token| may_see_token(actor, held, token))
             .map(|token| self.token_view(tenant, token))
             .ok_or_else(not_found)
+    }
+
+    /// The requests of token or automation key `key_id` per day: for whoever may view it
+    /// ([`Account::view_api_token`], [`Account::view_automation_key`]); the same refusals.
+    pub fn view_credential_usage(
+        &self,
+        actor: &Actor,
+        key_id: &KeyId,
+        now: Timestamp,
+    ) -> Result<UsageView, Refusal> {
+        let tenant = self
+            .tenants()
+            .find(|tenant| {
+                tenant.api_tokens.contains_key(key_id)
+                    || tenant.automation_keys.contains_key(key_id)
+            })
+            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))?;
+        let requests = if let Some(token) = tenant.api_tokens.get(key_id) {
+            self.view_api_token(actor, key_id, now)?;
+            &token.requests
+        } else {
+            self.view_automation_key(actor, key_id, now)?;
+            match tenant.automation_keys.get(key_id) {
+                Some(key) => &key.requests,
+                None => return Err(Refusal::UnknownCredential(key_id.clone())),
+            }
+        };
+        let days = requests.window(now);
+        Ok(UsageView {
+            key_id: key_id.clone(),
+            total: days.iter().map(|day| day.requests).sum(),
+            days,
+        })
     }
 
     /// A tenant's automation keys, for any member: the page `list` asks for, in key id order.

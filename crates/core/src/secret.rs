@@ -37,8 +37,25 @@ pub enum HashingKeyError {
 /// The server-side key under which every secret is hashed (HMAC-SHA256) before storage.
 ///
 /// Kept as a Worker secret in production. Zeroized on drop; `Debug` prints `***`.
+///
+/// A key may carry the key it replaces ([`HashingKey::with_previous`]), for a rotation: new
+/// hashes, derivations and sealings use the current key only, while [`HashingKey::verify`] and
+/// [`SealedSecret::open`] also accept what the previous key made, and [`HashingKey::matches`]
+/// says which key it was, so a caller can store the value again under the current one.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct HashingKey(Vec<u8>);
+pub struct HashingKey {
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+}
+
+/// Which key of a [`HashingKey`] made a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyGeneration {
+    /// The current key.
+    Current,
+    /// The key the current one replaced: the value should be made again under the current key.
+    Previous,
+}
 
 impl HashingKey {
     /// The shortest key accepted, in bytes.
@@ -49,7 +66,10 @@ impl HashingKey {
         if bytes.len() < Self::MIN_BYTES {
             return Err(HashingKeyError::TooShort(bytes.len()));
         }
-        Ok(Self(bytes.to_vec()))
+        Ok(Self {
+            current: bytes.to_vec(),
+            previous: None,
+        })
     }
 
     /// A key from base64 text, as stored in a Worker secret or `.dev.vars`.
@@ -69,23 +89,50 @@ impl HashingKey {
     pub fn generate(random: &mut dyn crate::RandomSource) -> Self {
         let mut bytes = vec![0_u8; Self::MIN_BYTES];
         random.fill(&mut bytes);
-        Self(bytes)
+        Self {
+            current: bytes,
+            previous: None,
+        }
     }
 
-    /// The key as URL-safe base64, to hand to a secret store.
+    /// This key, also accepting what `previous` (the key it replaces) made; see the type's
+    /// docs. A previous key equal to this one is no previous key.
+    #[must_use]
+    pub fn with_previous(mut self, previous: &HashingKey) -> Self {
+        self.previous = (previous.current != self.current).then(|| previous.current.clone());
+        self
+    }
+
+    /// Whether a previous key is configured (a rotation is under way).
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// The previous key alone, for values that cannot be checked through [`Self::verify`] (a
+    /// peppered password hash, a derived secret the other side still holds).
+    pub fn previous(&self) -> Option<HashingKey> {
+        self.previous.as_ref().map(|bytes| HashingKey {
+            current: bytes.clone(),
+            previous: None,
+        })
+    }
+
+    /// The current key as URL-safe base64, to hand to a secret store.
     pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.0))
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.current))
     }
 
     fn mac(&self, domain: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length; `from_bytes` guarantees at least 32 bytes.
-        let mut mac = match <HmacSha256 as KeyInit>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_hmac_key(),
-        };
-        mac.update(domain);
-        mac.update(&[0]);
-        mac
+        mac_under(&self.current, domain)
+    }
+
+    /// The current key's bytes, then the previous key's.
+    fn generations(&self) -> impl Iterator<Item = (KeyGeneration, &[u8])> {
+        std::iter::once((KeyGeneration::Current, self.current.as_slice())).chain(
+            self.previous
+                .as_deref()
+                .map(|previous| (KeyGeneration::Previous, previous)),
+        )
     }
 
     /// HMAC-SHA256 of `secret` under this key, separated by `domain` (what kind of secret).
@@ -107,12 +154,37 @@ impl HashingKey {
         derived
     }
 
-    /// Whether `secret` hashes to `expected`, compared in constant time.
+    /// Whether `secret` hashes to `expected` under the current key or the previous one,
+    /// compared in constant time.
     pub fn verify(&self, domain: &str, secret: &[u8], expected: &SecretHash) -> bool {
-        let mut mac = self.mac(domain.as_bytes());
-        mac.update(secret);
-        mac.verify_slice(&expected.0).is_ok()
+        self.matches(domain, secret, expected).is_some()
     }
+
+    /// Which key `secret` hashes to `expected` under (the current one is tried first), each
+    /// comparison in constant time; `None` when neither.
+    pub fn matches(
+        &self,
+        domain: &str,
+        secret: &[u8],
+        expected: &SecretHash,
+    ) -> Option<KeyGeneration> {
+        self.generations().find_map(|(generation, bytes)| {
+            let mut mac = mac_under(bytes, domain.as_bytes());
+            mac.update(secret);
+            mac.verify_slice(&expected.0).is_ok().then_some(generation)
+        })
+    }
+}
+
+fn mac_under(key: &[u8], domain: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length; `from_bytes` guarantees at least 32 bytes.
+    let mut mac = match <HmacSha256 as KeyInit>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable_hmac_key(),
+    };
+    mac.update(domain);
+    mac.update(&[0]);
+    mac
 }
 
 #[expect(clippy::panic, reason = "HMAC is defined for keys of every length")]
@@ -221,8 +293,11 @@ const SEAL_NONCE_BYTES: usize = 24;
 pub struct SealedSecret(Vec<u8>);
 
 impl SealedSecret {
-    fn cipher(key: &HashingKey, domain: &str, binding: &[u8]) -> XChaCha20Poly1305 {
-        let derived = key.derive(domain, binding);
+    fn cipher(key: &[u8], domain: &str, binding: &[u8]) -> XChaCha20Poly1305 {
+        let mut mac = mac_under(key, domain.as_bytes());
+        mac.update(binding);
+        let mut derived = Zeroizing::new([0_u8; 32]);
+        derived.copy_from_slice(&mac.finalize().into_bytes());
         XChaCha20Poly1305::new(&(*derived).into())
     }
 
@@ -242,7 +317,7 @@ impl SealedSecret {
         };
         // Encryption fails only for messages of more than 256 GiB; secrets are bounded far
         // below that by their callers, so the empty ciphertext (which never opens) is unreachable.
-        let sealed = Self::cipher(key, domain, binding)
+        let sealed = Self::cipher(&key.current, domain, binding)
             .encrypt(&XNonce::from(nonce), payload)
             .unwrap_or_default();
         let mut bytes = Vec::with_capacity(SEAL_NONCE_BYTES + sealed.len());
@@ -251,21 +326,38 @@ impl SealedSecret {
         Self(bytes)
     }
 
-    /// The secret, when this was sealed under `key` for `domain` and `binding` and not altered
-    /// since; `None` otherwise (another key, another object, tampered bytes).
+    /// The secret, when this was sealed under `key` (its current or previous key) for
+    /// `domain` and `binding` and not altered since; `None` otherwise (another key, another
+    /// object, tampered bytes).
     pub fn open(&self, key: &HashingKey, domain: &str, binding: &[u8]) -> Option<Secret> {
+        self.open_generation(key, domain, binding)
+            .map(|(secret, _)| secret)
+    }
+
+    /// [`Self::open`], also saying which key it opened under: sealed under the previous key, it
+    /// should be sealed again.
+    pub fn open_generation(
+        &self,
+        key: &HashingKey,
+        domain: &str,
+        binding: &[u8],
+    ) -> Option<(Secret, KeyGeneration)> {
         let (nonce, sealed) = self.0.split_at_checked(SEAL_NONCE_BYTES)?;
         let nonce: [u8; SEAL_NONCE_BYTES] = nonce.try_into().ok()?;
-        let payload = chacha20poly1305::aead::Payload {
-            msg: sealed,
-            aad: binding,
-        };
-        let plain = Zeroizing::new(
-            Self::cipher(key, domain, binding)
-                .decrypt(&XNonce::from(nonce), payload)
-                .ok()?,
-        );
-        String::from_utf8(plain.to_vec()).ok().map(Secret::new)
+        key.generations().find_map(|(generation, bytes)| {
+            let payload = chacha20poly1305::aead::Payload {
+                msg: sealed,
+                aad: binding,
+            };
+            let plain = Zeroizing::new(
+                Self::cipher(bytes, domain, binding)
+                    .decrypt(&XNonce::from(nonce), payload)
+                    .ok()?,
+            );
+            String::from_utf8(plain.to_vec())
+                .ok()
+                .map(|text| (Secret::new(text), generation))
+        })
     }
 }
 
@@ -375,5 +467,48 @@ mod tests {
         let json = serde_json::to_string(&hash).unwrap();
         assert_eq!(serde_json::from_str::<SecretHash>(&json).unwrap(), hash);
         assert!(serde_json::from_str::<SecretHash>("\"AAAA\"").is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_accepts_what_the_previous_key_made_and_says_so() {
+        let old = key();
+        let new = HashingKey::from_bytes(&[9; 32]).unwrap();
+        let ring = new.clone().with_previous(&old);
+        assert!(ring.has_previous() && !new.has_previous());
+        let before = old.hash("token", b"secret");
+        // New values are made under the current key only.
+        assert_eq!(ring.hash("token", b"secret"), new.hash("token", b"secret"));
+        assert_eq!(*ring.derive("d", b"x"), *new.derive("d", b"x"));
+        assert_eq!(ring.to_base64(), new.to_base64());
+        // Old values still verify, and say which key made them.
+        assert!(ring.verify("token", b"secret", &before));
+        assert_eq!(
+            ring.matches("token", b"secret", &before),
+            Some(KeyGeneration::Previous)
+        );
+        assert_eq!(
+            ring.matches("token", b"secret", &new.hash("token", b"secret")),
+            Some(KeyGeneration::Current)
+        );
+        assert_eq!(ring.matches("token", b"secreT", &before), None);
+        assert!(!new.verify("token", b"secret", &before));
+        assert_eq!(ring.previous().unwrap().hash("token", b"secret"), before);
+        // A previous key equal to the current one is none.
+        assert!(!new.clone().with_previous(&new).has_previous());
+        // Sealed under the old key: opens under the ring (as Previous), not under the new key.
+        let secret = Secret::new("client-secret-value".to_owned());
+        let mut random = crate::random::SeededRandom::new(3);
+        let sealed = SealedSecret::seal(&old, "sso", b"b", &secret, &mut random);
+        assert_eq!(
+            sealed.open_generation(&ring, "sso", b"b"),
+            Some((secret.clone(), KeyGeneration::Previous))
+        );
+        assert!(sealed.open(&new, "sso", b"b").is_none());
+        let resealed = SealedSecret::seal(&ring, "sso", b"b", &secret, &mut random);
+        assert_eq!(
+            resealed.open_generation(&ring, "sso", b"b"),
+            Some((secret.clone(), KeyGeneration::Current))
+        );
+        assert_eq!(resealed.open(&new, "sso", b"b"), Some(secret));
     }
 }

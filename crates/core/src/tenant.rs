@@ -1,6 +1,7 @@
 //! Tenants: a plan, members with permissions, and SSO settings.
 
 use crate::credential::KeyId;
+use crate::gateway::request_counts::DailyRequests;
 use crate::ids::{DisplayName, SsoConnectionId, TenantId, UserId};
 use crate::permission::PermissionSet;
 use crate::plan::Plan;
@@ -118,6 +119,9 @@ pub struct ApiToken {
     pub terms: Terms,
     /// When it last authenticated a request, as reported by the edge.
     pub last_used_at: Option<Timestamp>,
+    /// Requests it authenticated per day, as counted by the edge (the last 30 days).
+    #[serde(default, skip_serializing_if = "DailyRequests::is_empty")]
+    pub requests: DailyRequests,
     /// The SSO connection of the session that minted it, if one did: in a tenant that
     /// enforces SSO, only tokens minted from a session of its connection act (see
     /// [`SsoRequirement::allows`]).
@@ -146,6 +150,9 @@ pub struct AutomationKey {
     pub terms: Terms,
     /// When it last authenticated a request, as reported by the edge.
     pub last_used_at: Option<Timestamp>,
+    /// Requests it authenticated per day, as counted by the edge (the last 30 days).
+    #[serde(default, skip_serializing_if = "DailyRequests::is_empty")]
+    pub requests: DailyRequests,
 }
 
 /// A tenant of an account.

@@ -18,6 +18,10 @@
 //!   id for what the credential stands for (a customer, a workspace), never secret.
 //! - **Metadata.** A JSON object of at most [`MAX_METADATA_BYTES`] bytes (compact form),
 //!   never secret: it is returned in views and sent to the origin.
+//! - **Rate limit.** At most `requests` authenticated requests per `period_seconds`, one of
+//!   the [`RATE_LIMIT_TIERS`]: the edge counts them with a Workers rate-limiting binding per
+//!   tier ([`RateLimit::binding`]), whose limit is fixed in the Worker's configuration, hence
+//!   tiers rather than any number. Over it, a request is refused with 429 and `Retry-After`.
 
 use crate::time::Timestamp;
 use ipnet::IpNet;
@@ -35,6 +39,18 @@ pub const MAX_EXTERNAL_ID_LEN: usize = 128;
 pub const MAX_METADATA_BYTES: usize = 1024;
 /// The longest overlap of a rolled credential's previous secret, in seconds (24 hours).
 pub const MAX_ROLL_OVERLAP_SECONDS: u32 = 24 * 60 * 60;
+/// The rate limits a credential may have, as (`requests`, `period_seconds`): the periods the
+/// Workers rate-limiting binding supports (10 and 60 seconds), each with a binding of its own
+/// in `wrangler.toml` (named by [`RateLimit::binding`]).
+pub const RATE_LIMIT_TIERS: [(u32, u32); 7] = [
+    (10, 10),
+    (100, 10),
+    (1_000, 10),
+    (10, 60),
+    (100, 60),
+    (1_000, 60),
+    (10_000, 60),
+];
 
 /// Why terms cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -56,6 +72,12 @@ pub enum TermsError {
     /// A roll overlap above [`MAX_ROLL_OVERLAP_SECONDS`].
     #[error("overlap_seconds must be 0 to 86400 (24 hours), not {0}")]
     OverlapTooLong(u64),
+    /// A rate limit that is not one of the [`RATE_LIMIT_TIERS`].
+    #[error(
+        "rate_limit {0} is not offered: choose one of 10, 100 or 1000 requests per 10 seconds, \
+         or 10, 100, 1000 or 10000 per 60 seconds"
+    )]
+    RateLimitNotOffered(RateLimit),
 }
 
 impl TermsError {
@@ -66,6 +88,7 @@ impl TermsError {
             TermsError::EmptyWindow => "empty_validity_window",
             TermsError::TooManyRanges { .. } => "too_many_ip_ranges",
             TermsError::OverlapTooLong(_) => "overlap_too_long",
+            TermsError::RateLimitNotOffered(_) => "rate_limit_not_offered",
         }
     }
 }
@@ -345,6 +368,9 @@ pub struct Terms {
     /// Descriptive data sent to the origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// How many requests it may authenticate per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Terms {
@@ -357,6 +383,9 @@ impl Terms {
             if self.not_before.is_some_and(|start| start >= expiry) {
                 return Err(TermsError::EmptyWindow);
             }
+        }
+        if let Some(limit) = self.rate_limit {
+            limit.check()?;
         }
         self.ip().check()
     }
@@ -372,6 +401,53 @@ impl Terms {
     /// Where `now` lies against these terms' validity window.
     pub fn window(&self, now: Timestamp) -> Window {
         window(self.not_before, self.expires_at, now)
+    }
+}
+
+/// At most `requests` authenticated requests per `period_seconds` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per period.
+    pub requests: u32,
+    /// The period, in seconds: 10 or 60.
+    pub period_seconds: u32,
+}
+
+impl RateLimit {
+    /// Whether this is one of the [`RATE_LIMIT_TIERS`].
+    pub fn check(self) -> Result<(), TermsError> {
+        if RATE_LIMIT_TIERS.contains(&(self.requests, self.period_seconds)) {
+            Ok(())
+        } else {
+            Err(TermsError::RateLimitNotOffered(self))
+        }
+    }
+
+    /// The name of the Workers rate-limiting binding counting this tier, e.g.
+    /// `CREDENTIAL_LIMIT_100_PER_60S`: `wrangler.toml` declares one per tier with this limit
+    /// and period.
+    pub fn binding(self) -> String {
+        format!(
+            "CREDENTIAL_LIMIT_{}_PER_{}S",
+            self.requests, self.period_seconds
+        )
+    }
+
+    /// How long a refused request should wait before trying again, in seconds: the binding
+    /// does not say when its window ends, so a whole period.
+    pub const fn retry_after_seconds(self) -> u32 {
+        self.period_seconds
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requests per {} seconds",
+            self.requests, self.period_seconds
+        )
     }
 }
 

@@ -45,6 +45,7 @@ struct Terms {
     denied_ips: Vec<IpRange>,
     external_id: Option<&'static str>,
     metadata: Option<serde_json::Value>,
+    rate_limit: Option<portcullis_core::terms::RateLimit>,
 }
 
 impl Terms {
@@ -58,6 +59,7 @@ impl Terms {
             metadata: self
                 .metadata
                 .map(|value| Metadata::from_value(&value).unwrap()),
+            rate_limit: self.rate_limit,
         }
     }
 }
@@ -413,4 +415,131 @@ fn a_roll_is_audited_notified_and_bounded_and_needs_the_delete_rule() {
     let last = &audit.last().unwrap().body;
     assert_eq!(last.action, "api_token.rolled");
     assert_eq!(last.detail, "overlap_seconds=600");
+}
+
+// ----- a rotation of the hashing key -------------------------------------------------------
+
+fn rotated(world: &mut World) -> portcullis_core::HashingKey {
+    let old = world.key.clone();
+    let new = portcullis_core::HashingKey::from_bytes(&[42; 32]).unwrap();
+    world.key = new.clone().with_previous(&old);
+    new
+}
+
+#[test]
+fn during_a_key_rotation_credentials_keep_working_and_are_rehashed_once_used() {
+    use portcullis_core::credential::{Presented, verify_rehashing};
+    let mut world = world();
+    let (token_id, token) = create_token(&mut world, Terms::default());
+    let (key_id, key) = create_key(&mut world, Terms::default());
+    let (unused_id, unused) = create_token(&mut world, Terms::default());
+    let new = rotated(&mut world);
+    let now = world.now;
+    for (id, secret) in [(&token_id, &token), (&key_id, &key)] {
+        let record = world.account.credential_records().remove(id).unwrap();
+        let presented = Presented::parse(secret).unwrap();
+        let (verification, rehash) =
+            verify_rehashing(&presented, Some(&record), &world.key, now, None);
+        assert!(verification.principal().is_some(), "{verification:?}");
+        let rehash = rehash.expect("made under the previous key");
+        assert_eq!(&rehash.key_id, id);
+        assert_eq!(rehash.from, record.secret_hash);
+        // Stored again: the current key alone verifies it, and a second use asks nothing.
+        world.account.drain_audit();
+        assert!(world.account.rehash_credential(&rehash));
+        assert!(!world.account.rehash_credential(&rehash), "applied twice");
+        assert!(world.account.drain_audit().is_empty(), "audited");
+        assert!(
+            world
+                .account
+                .verify(secret, &new, now, None)
+                .principal()
+                .is_some()
+        );
+        let record = world.account.credential_records().remove(id).unwrap();
+        assert_eq!(
+            verify_rehashing(&presented, Some(&record), &world.key, now, None).1,
+            None
+        );
+    }
+    // Never used during the rotation: it works with both keys configured, not after.
+    assert!(verify_at(&world, &unused, now, None).principal().is_some());
+    assert_eq!(
+        world.account.verify(&unused, &new, now, None),
+        Verification::WrongSecret
+    );
+    // Under neither key (another deployment's pair), it is refused and asks for no re-hash.
+    let record = world
+        .account
+        .credential_records()
+        .remove(&unused_id)
+        .unwrap();
+    let strangers = portcullis_core::HashingKey::from_bytes(&[45; 32])
+        .unwrap()
+        .with_previous(&portcullis_core::HashingKey::from_bytes(&[46; 32]).unwrap());
+    let (verification, rehash) = verify_rehashing(
+        &Presented::parse(&unused).unwrap(),
+        Some(&record),
+        &strangers,
+        now,
+        None,
+    );
+    assert_eq!((verification, rehash), (Verification::WrongSecret, None));
+}
+
+#[test]
+fn a_rehash_loses_to_a_roll_that_came_first() {
+    use portcullis_core::credential::{Presented, verify_rehashing};
+    let mut world = world();
+    let (token_id, token) = create_token(&mut world, Terms::default());
+    rotated(&mut world);
+    let record = world
+        .account
+        .credential_records()
+        .remove(&token_id)
+        .unwrap();
+    let (_, rehash) = verify_rehashing(
+        &Presented::parse(&token).unwrap(),
+        Some(&record),
+        &world.key,
+        world.now,
+        None,
+    );
+    let rehash = rehash.unwrap();
+    let rolled = Command::RollApiToken {
+        key_id: token_id.clone(),
+        overlap_seconds: 0,
+    };
+    world.apply(&world.owner(), rolled).unwrap();
+    let after_roll = world.account.clone();
+    assert!(!world.account.rehash_credential(&rehash));
+    assert!(
+        world.account == after_roll,
+        "a stale re-hash changed the account"
+    );
+    assert_eq!(
+        verify_at(&world, &token, world.now, None),
+        Verification::WrongSecret
+    );
+}
+
+#[test]
+fn sealed_client_secrets_are_sealed_again_under_the_current_key() {
+    let mut world = world();
+    world.sso_connection();
+    let new = rotated(&mut world);
+    let ring = world.key.clone();
+    let mut random = portcullis_core::random::SeededRandom::new(5);
+    assert!(world.account.reseal_secrets(&ring, &mut random));
+    // Now under the current key: nothing more to do, and it opens as the previous key of a
+    // later rotation.
+    assert!(!world.account.reseal_secrets(&ring, &mut random));
+    assert!(
+        !world.account.reseal_secrets(&new, &mut random),
+        "no rotation"
+    );
+    let later = portcullis_core::HashingKey::from_bytes(&[43; 32])
+        .unwrap()
+        .with_previous(&new);
+    assert!(world.account.reseal_secrets(&later, &mut random));
 }

@@ -1249,3 +1249,26 @@ fn a_session_is_a_row_of_its_own() {
     let loaded = Account::from_rows(rows).unwrap();
     assert_eq!(loaded, world.account);
 }
+
+#[test]
+fn during_a_key_rotation_a_password_signs_in_and_is_hashed_again_under_the_new_key() {
+    let mut world = World::new();
+    world.member("dev@acme.test", perms(&[]));
+    let old = world.key.clone();
+    let new = HashingKey::from_bytes(&[44; 32]).unwrap();
+    world.key = new.clone().with_previous(&old);
+    // A wrong password is still refused during the rotation.
+    assert_eq!(
+        world.sign_in("dev@acme.test", "wrong password!").err(),
+        Some(Refusal::SignInFailed)
+    );
+    assert!(world.sign_in("dev@acme.test", PASSWORD).is_ok());
+    // Hashed again on that sign-in: the new key alone signs the user in.
+    world.key = new;
+    assert!(world.sign_in("dev@acme.test", PASSWORD).is_ok());
+    world.key = old;
+    assert_eq!(
+        world.sign_in("dev@acme.test", PASSWORD).err(),
+        Some(Refusal::SignInFailed)
+    );
+}

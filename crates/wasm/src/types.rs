@@ -25,7 +25,7 @@ use portcullis_core::session::{
     AccessRecord as CoreAccessRecord, SessionId, SessionRecord as CoreSessionRecord,
     SignedIn as CoreSignedIn, TenantAccess as CoreTenantAccess,
 };
-use portcullis_core::terms::{ExternalId, IpRules, Labels, Metadata, PreviousSecret};
+use portcullis_core::terms::{ExternalId, IpRules, Labels, Metadata, PreviousSecret, RateLimit};
 use portcullis_core::user::UserStatus as CoreUserStatus;
 use portcullis_core::{
     AccountId, KeyId, Operation as CoreOperation, RolePreset as CoreRolePreset, TenantId,
@@ -272,6 +272,11 @@ pub struct CredentialRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub metadata: Option<Metadata>,
+    /// How many requests it may authenticate per period (enforced by the edge's rate limiter,
+    /// not by verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "{ requests: number; period_seconds: number }")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl From<CoreCredentialRecord> for CredentialRecord {
@@ -293,6 +298,7 @@ impl From<CoreCredentialRecord> for CredentialRecord {
             previous: record.previous,
             external_id: record.external_id,
             metadata: record.metadata,
+            rate_limit: record.rate_limit,
         }
     }
 }
@@ -316,6 +322,7 @@ impl From<CredentialRecord> for CoreCredentialRecord {
             previous: record.previous,
             external_id: record.external_id,
             metadata: record.metadata,
+            rate_limit: record.rate_limit,
         }
     }
 }

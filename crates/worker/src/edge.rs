@@ -17,7 +17,9 @@ use portcullis_core::account::Refusal;
 use portcullis_core::account::{Account, Actor, Context, SignUp};
 use portcullis_core::authz::{Operation, Principal, PrincipalKind};
 use portcullis_core::browser::{self, Presentation};
-use portcullis_core::credential::{CredentialRecord, Presented, Verification, verify_presented};
+use portcullis_core::credential::{
+    CredentialRecord, Presented, Rehash, Verification, verify_rehashing,
+};
 use portcullis_core::gateway::throttle::{SignInLimit, Subject};
 use portcullis_core::random::OsRandom;
 use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENANT_HEADER};
@@ -259,7 +261,14 @@ async fn authenticate_token(
         return Err(Problem::too_many_failures(wait));
     }
     let verification = match &presented {
-        Ok(presented) => verify(presented, env, guard::client_address(request)).await?,
+        Ok(presented) => {
+            let (verification, rehash) =
+                verify(presented, env, guard::client_address(request)).await?;
+            if let Some((account, rehash)) = rehash {
+                guard::report_rehash(env, context, &account, rehash);
+            }
+            verification
+        }
         Err(malformed) => Verification::Malformed(*malformed),
     };
     match verification {
@@ -293,20 +302,22 @@ async fn read_record<T: serde::de::DeserializeOwned>(
         .map_err(|_| Problem::unavailable())
 }
 
+/// The verification, and the re-hash to ask the record's account for when the secret matched
+/// under the previous hashing key.
 async fn verify(
     presented: &Presented,
     env: &Env,
     client: Option<std::net::IpAddr>,
-) -> Result<Verification, Problem> {
+) -> Result<(Verification, Option<(AccountId, Rehash)>), Problem> {
     let record: Option<CredentialRecord> =
         read_record(env, &credential_key(presented.key_id())).await?;
     let key = http::hashing_key(env)?;
-    Ok(verify_presented(
-        presented,
-        record.as_ref(),
-        &key,
-        http::now(),
-        client,
+    let (verification, rehash) =
+        verify_rehashing(presented, record.as_ref(), &key, http::now(), client);
+    let rehash = rehash.zip(record.map(|record| record.account_id));
+    Ok((
+        verification,
+        rehash.map(|(rehash, account)| (account, rehash)),
     ))
 }
 

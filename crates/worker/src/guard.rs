@@ -9,7 +9,7 @@ use crate::http::{self, FAILURES_BY_CLIENT_BINDING, FAILURES_BY_KEY_BINDING};
 use crate::protocol::ObjectRequest;
 use portcullis_core::AccountId;
 use portcullis_core::authz::{Principal, PrincipalKind};
-use portcullis_core::credential::{KeyId, Verification};
+use portcullis_core::credential::{KeyId, Rehash, Verification};
 use portcullis_core::gateway::throttle::{
     BLOCK_SECONDS, Blocklist, SignInLimit, Subject, acceptance_subjects, charged_subjects,
     session_subjects, sign_in_subjects,
@@ -27,6 +27,7 @@ thread_local! {
     static BLOCKED: RefCell<Blocklist> = RefCell::new(Blocklist::new(MEMORY));
     static REPORTED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
     static SEEN: RefCell<UsageReports<SessionId>> = RefCell::new(UsageReports::new(MEMORY));
+    static REHASHED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
 }
 
 /// The calling client as the platform reports it (`CF-Connecting-IP`, set by Cloudflare and
@@ -227,6 +228,22 @@ pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
         at: now,
     };
     send_report(env, context, &principal.account_id, message);
+}
+
+/// Asks the account's Durable Object to store a credential's hash under the current hashing key
+/// (a rotation is under way), after the response and at most once per interval per isolate:
+/// until the edge's copy of the record changes, every use would ask again.
+pub fn report_rehash(env: &Env, context: &Context, account: &AccountId, rehash: Rehash) {
+    let now = http::now();
+    if !REHASHED.with_borrow_mut(|reported| reported.should_report(&rehash.key_id, now)) {
+        return;
+    }
+    send_report(
+        env,
+        context,
+        account,
+        ObjectRequest::RehashCredential(rehash),
+    );
 }
 
 /// Reports that a session authenticated a request now (it moves the session's idle expiry),

@@ -14,6 +14,9 @@ pub const KV_BINDING: &str = "CREDENTIALS";
 pub const ACCOUNTS_BINDING: &str = "ACCOUNTS";
 /// The Worker secret holding the base64 HMAC key for secrets.
 pub const HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY";
+/// The optional Worker secret holding the hashing key the current one replaced, during a
+/// rotation (README, "Rotating the hashing key").
+pub const PREVIOUS_HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY_PREVIOUS";
 /// The Worker secret holding the platform sign-up key.
 pub const SIGNUP_KEY_SECRET: &str = "PORTCULLIS_SIGNUP_KEY";
 /// The Worker secret holding the base64 key that signs the gateway's identity headers.
@@ -43,9 +46,23 @@ pub fn now() -> Timestamp {
     Timestamp::from_unix_seconds(worker::Date::now().as_millis() / 1000)
 }
 
-/// The HMAC key, from the Worker secret. A missing or short key is a deployment error: 503.
+/// The HMAC key, from the Worker secret, with the previous key when one is set (a rotation).
+/// A missing or short key, or a previous key that is set but not a key, is a deployment
+/// error: 503.
 pub fn hashing_key(env: &Env) -> Result<HashingKey, Problem> {
-    key_secret(env, HASHING_KEY_SECRET)
+    let current = key_secret(env, HASHING_KEY_SECRET)?;
+    match env.secret(PREVIOUS_HASHING_KEY_SECRET) {
+        Ok(previous) if !previous.to_string().trim().is_empty() => {
+            match HashingKey::from_base64(previous.to_string().trim()) {
+                Ok(previous) => Ok(current.with_previous(&previous)),
+                Err(error) => {
+                    worker::console_error!("{PREVIOUS_HASHING_KEY_SECRET}: {error}");
+                    Err(Problem::unavailable())
+                }
+            }
+        }
+        _ => Ok(current),
+    }
 }
 
 /// The gateway's identity-signing key, from its Worker secret (503 when missing or short).

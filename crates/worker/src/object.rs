@@ -348,11 +348,21 @@ async fn handle(
             )
             .await
         }
-        (ObjectRequest::OidcToken { state, code }, Some(account)) => {
+        (ObjectRequest::OidcToken { state, code }, Some(mut account)) => {
             let key = match http::hashing_key(env) {
                 Ok(key) => key,
                 Err(problem) => return problem.into(),
             };
+            // The only use of a sealed client secret: during a hashing key rotation, seal it
+            // again under the current key first, so it still opens once the previous is gone.
+            if key.has_previous() {
+                let before = Snapshot::of(&account);
+                if account.reseal_secrets(&key, &mut OsRandom)
+                    && let Err(problem) = persist(env, &sql, cache, &before, account.clone()).await
+                {
+                    return problem.into();
+                }
+            }
             match account.oidc_token_request(&state, &code.0, &key, http::now()) {
                 Ok(request) => Reply::json(
                     200,
@@ -415,6 +425,18 @@ async fn handle(
             let before = Snapshot::of(&account);
             account.record_sign_in_throttled(&email, &limits, &client, at);
             if let Err(problem) = persist(env, &sql, cache, &before, account).await {
+                return problem.into();
+            }
+            Reply {
+                status: 204,
+                body: Ok(String::new()),
+            }
+        }
+        (ObjectRequest::RehashCredential(rehash), Some(mut account)) => {
+            let before = Snapshot::of(&account);
+            if account.rehash_credential(&rehash)
+                && let Err(problem) = persist(env, &sql, cache, &before, account).await
+            {
                 return problem.into();
             }
             Reply {
@@ -938,8 +960,10 @@ async fn deliver(storage: &Storage, env: &Env, cache: &RefCell<Option<Account>>)
     let Ok(body) = serde_json::to_string(&delivery) else {
         return;
     };
-    let secret = webhook.signing_secret(&key, account.id());
-    let signature = notification::sign(secret.expose(), http::now(), body.as_bytes());
+    // During a hashing key rotation, signed under both keys' secrets: the receiver holds the
+    // one the previous key derived until the webhook is configured again.
+    let secrets = webhook.signing_secrets(&key, account.id());
+    let signature = notification::sign_all(&secrets, http::now(), body.as_bytes());
     let timeout = env
         .var(http::WEBHOOK_TIMEOUT_VAR)
         .ok()

@@ -4,6 +4,7 @@
 use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
+use portcullis_core::credential::Rehash;
 use portcullis_core::gateway::throttle::SignInLimit;
 use portcullis_core::notification::Acknowledgement;
 use portcullis_core::session::SessionLifetimes;
@@ -51,6 +52,10 @@ pub enum ObjectRequest {
         /// When it was used.
         at: Timestamp,
     },
+    /// The edge verified this credential's secret against a hash made under the previous
+    /// hashing key: store the current key's hash instead (sent after the response, at most
+    /// once per credential per interval per isolate).
+    RehashCredential(Rehash),
     /// Acknowledge notifications: remove them from the outbox.
     AcknowledgeNotifications {
         /// Who.

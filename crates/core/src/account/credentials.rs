@@ -19,6 +19,7 @@ use super::{
     Refusal,
 };
 use crate::credential::{self, KeyId};
+use crate::gateway::request_counts::DailyRequests;
 use crate::ids::{DisplayName, TenantId};
 use crate::notification::{NotificationData, NotificationKind};
 use crate::permission::{Permission, PermissionSet};
@@ -107,6 +108,7 @@ impl Account {
                 created_at: now,
                 terms,
                 last_used_at: None,
+                requests: DailyRequests::default(),
                 sso_connection: signed_in_with,
             },
         );
@@ -163,6 +165,7 @@ impl Account {
                 created_by: actor.user_id.clone(),
                 terms,
                 last_used_at: None,
+                requests: DailyRequests::default(),
             },
         );
         let event = Event::new(Some(&tenant_id), "automation_key.created", &issued.key_id);

@@ -41,7 +41,7 @@ use crate::gateway::throttle::{SignInLimit, bounded_client};
 use crate::ids::{Email, UserId};
 use crate::notification::{NotificationData, NotificationKind};
 use crate::password::{self, Password};
-use crate::secret::HashingKey;
+use crate::secret::{HashingKey, KeyGeneration};
 use crate::session::{
     self, AccessRecord, IssuedSession, MAX_KNOWN_DEVICES, MAX_SESSIONS_PER_USER, Session,
     SessionId, SessionLifetimes, SessionRecord, SessionVerification, SessionView, SignInMethod,
@@ -133,28 +133,37 @@ impl Account {
             .and_then(|user| self.sign_in.get(&user.id))
             .and_then(|state| state.password.as_ref());
         // Always one Argon2id verification, against the dummy hash when there is nothing.
-        let matched = password::verify(password, stored, context.key);
+        let matched = password::check(password, stored, context.key);
         let user = user
-            .filter(|user| matched && user.status == UserStatus::Active)
+            .filter(|user| matched.is_some() && user.status == UserStatus::Active)
             .ok_or(Refusal::SignInFailed)?;
         let user_id = user.id.clone();
         let issued =
             self.open_session_for(&user_id, SignInMethod::Password, user_agent, context)?;
-        self.rehash_if_outdated(&user_id, password, context);
+        let stale_key = matched == Some(KeyGeneration::Previous);
+        self.rehash_if_outdated(&user_id, password, stale_key, context);
         Ok(issued)
     }
 
     /// After a successful sign-in with `password`: replaces the user's stored hash when it was
-    /// made with other parameters than today's (see [`crate::password`]). A password outside
-    /// today's policy, or a failed hash, keeps the old hash, which still verifies.
-    fn rehash_if_outdated(&mut self, user_id: &UserId, password: &str, context: &mut Context<'_>) {
+    /// made with other parameters than today's (see [`crate::password`]) or under the hashing
+    /// key the current one replaced (`stale_key`). A password outside today's policy, or a
+    /// failed hash, keeps the old hash, which still verifies.
+    fn rehash_if_outdated(
+        &mut self,
+        user_id: &UserId,
+        password: &str,
+        stale_key: bool,
+        context: &mut Context<'_>,
+    ) {
         let Some(state) = self.sign_in.get_mut(user_id) else {
             return;
         };
-        if state
-            .password
-            .as_ref()
-            .is_none_or(password::PasswordHash::has_current_parameters)
+        if !stale_key
+            && state
+                .password
+                .as_ref()
+                .is_none_or(password::PasswordHash::has_current_parameters)
         {
             return;
         }

@@ -117,6 +117,30 @@ impl Account {
         }
     }
 
+    /// Seals every OpenID Connect client secret sealed under the previous hashing key again
+    /// under the current one (see [`HashingKey::with_previous`]); whether any was. Not a
+    /// command: nothing anyone sees changes, and the secrets themselves stay the same.
+    pub fn reseal_secrets(
+        &mut self,
+        key: &HashingKey,
+        random: &mut dyn crate::RandomSource,
+    ) -> bool {
+        if !key.has_previous() {
+            return false;
+        }
+        let account = self.id.clone();
+        let mut changed = false;
+        let ids: Vec<SsoConnectionId> = self.sso.connections.keys().cloned().collect();
+        for id in ids {
+            if let Some(connection) = self.sso.connections.get_mut(&id)
+                && let SsoProtocol::Oidc(oidc) = &mut connection.protocol
+            {
+                changed |= oidc.reseal(key, &secret_binding(&account, &id), random);
+            }
+        }
+        changed
+    }
+
     /// The connection `id`: `sso_connection_not_found` when there is none.
     fn sso_connection(&self, id: &SsoConnectionId) -> Result<&SsoConnection, Refusal> {
         self.sso

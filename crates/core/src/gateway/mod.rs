@@ -4,12 +4,14 @@
 //! route's credential is verified ([`crate::credential::verify_presented`]) and authorized for
 //! the route's operation ([`crate::authz::authorize`]); an allowed request reaches the origin
 //! with [`identity`] headers signed under the gateway key. Failed verifications are throttled
-//! ([`throttle`]) and credential use is reported sparingly ([`usage`]). What of the inbound
+//! ([`throttle`]) and credential use is reported sparingly ([`usage`]), with the requests
+//! counted since ([`request_counts`]). What of the inbound
 //! request reaches the origin is [`forward`]'s.
 
 pub mod forward;
 pub mod identity;
 pub mod policy;
+pub mod request_counts;
 pub mod throttle;
 pub mod usage;
 

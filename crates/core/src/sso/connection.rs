@@ -7,7 +7,7 @@
 
 use crate::ids::{DisplayName, SsoConnectionId};
 use crate::notification::{self, WebhookUrlError};
-use crate::secret::{HashingKey, SealedSecret, Secret};
+use crate::secret::{HashingKey, KeyGeneration, SealedSecret, Secret};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -233,6 +233,26 @@ impl OidcConnection {
     ) {
         self.client_secret =
             SealedSecret::seal(key, CLIENT_SECRET_DOMAIN, binding, client_secret, random);
+    }
+
+    /// Seals the client secret again under `key`'s current key when it opens only under the
+    /// previous one (a hashing key rotation); whether it did.
+    pub(crate) fn reseal(
+        &mut self,
+        key: &HashingKey,
+        binding: &[u8],
+        random: &mut dyn crate::RandomSource,
+    ) -> bool {
+        match self
+            .client_secret
+            .open_generation(key, CLIENT_SECRET_DOMAIN, binding)
+        {
+            Some((secret, KeyGeneration::Previous)) => {
+                self.set_client_secret(&secret, key, binding, random);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The client secret, unsealed for the token request; `None` when it does not open (the
