@@ -3,7 +3,7 @@
 // with an overlap, for tokens and automation keys.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assertProblem, call, ok, signUp, token } from "./lib.mjs";
+import { assertProblem, call, ok, signUp, stateJson, token } from "./lib.mjs";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -169,4 +169,88 @@ test("rolling keeps the id, the old secret works through the overlap, rolling ag
     "credential_not_found",
     "a key id is not a token",
   );
+});
+
+test("a rate limit: its tier's requests pass, the next is refused with 429 rate_limited and Retry-After, others unaffected", async () => {
+  const world = await signUp("team");
+  const limited = ok(
+    await token(world, world.token, ["build_applications"], { rate_limit: { requests: 10, period_seconds: 10 } }),
+    201,
+  );
+  const view = ok(await call("GET", `/v1/tokens/${limited.key_id}`, { token: world.token }));
+  assert.deepEqual(view.rate_limit, { requests: 10, period_seconds: 10 });
+  const free = ok(await token(world, world.token, ["build_applications"]), 201);
+  let passed = 0;
+  let refused;
+  for (let attempt = 0; attempt < 12 && !refused; attempt += 1) {
+    const answer = await whoami(limited.token);
+    if (answer.status === 200) passed += 1;
+    else refused = answer;
+  }
+  assert.ok(refused, `no refusal after ${passed} requests`);
+  assert.equal(passed, 10, "the tier's 10 requests pass");
+  assertProblem(refused, 429, "rate_limited");
+  assert.equal(refused.headers.get("retry-after"), "10");
+  // At the gateway too, and a token without a limit is not slowed by its neighbour's.
+  const gateway = await call("POST", "/api/builds", { token: limited.token, body: {} });
+  assert.equal(gateway.status, 429, gateway.text);
+  ok(await whoami(free.token), 200, "a token without a limit");
+});
+
+test("a rate limit outside the tiers is refused with its code and creates nothing", async () => {
+  const world = await signUp("team");
+  const before = ok(await call("GET", `/v1/tenants/${world.tenant}/tokens`, { token: world.token }));
+  for (const rate_limit of [{ requests: 50, period_seconds: 60 }, { requests: 10, period_seconds: 30 }]) {
+    assertProblem(await token(world, world.token, [], { rate_limit }), 400, "rate_limit_not_offered", JSON.stringify(rate_limit));
+  }
+  assertProblem(
+    await token(world, world.token, [], { rate_limit: { requests: 10 } }),
+    400,
+    "invalid_body",
+    "period missing",
+  );
+  const key = await call("POST", `/v1/tenants/${world.tenant}/automation-keys`, {
+    token: world.token,
+    body: { name: "builds", rate_limit: { requests: 7, period_seconds: 10 } },
+  });
+  assertProblem(key, 400, "rate_limit_not_offered", "automation key");
+  const after = ok(await call("GET", `/v1/tenants/${world.tenant}/tokens`, { token: world.token }));
+  assert.equal(stateJson(after), stateJson(before));
+});
+
+test("usage: requests per day, counted at the edge and reported with last-used, for tokens and automation keys", async () => {
+  const world = await signUp("team");
+  const created = ok(await token(world, world.token, ["build_applications"]), 201);
+  const key = ok(
+    await call("POST", `/v1/tenants/${world.tenant}/automation-keys`, { token: world.token, body: { name: "builds" } }),
+    201,
+  );
+  const empty = ok(await call("GET", `/v1/tokens/${created.key_id}/usage`, { token: world.token }));
+  assert.equal(empty.total, 0);
+  assert.equal(empty.days.length, 30);
+  const today = Math.floor(Date.now() / 1000 / 86400) * 86400;
+  assert.equal(empty.days.at(-1).day, today);
+  assert.equal(empty.days[0].day, today - 29 * 86400);
+  // Three requests (the first reported at once, the next two held), then one after the
+  // interval (scripts/test-worker sets 1 second), which reports what was held.
+  for (let i = 0; i < 3; i += 1) ok(await whoami(created.token));
+  ok(await call("POST", "/api/builds", { token: key.key, body: {} }));
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  ok(await whoami(created.token));
+  ok(await call("POST", "/api/builds", { token: key.key, body: {} }));
+  let usage;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    usage = ok(await call("GET", `/v1/tokens/${created.key_id}/usage`, { token: world.token }));
+    if (usage.total === 4) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(usage.total, 4, JSON.stringify(usage.days.at(-1)));
+  assert.deepEqual(usage.days.at(-1), { day: today, requests: 4 });
+  const keyUsage = ok(await call("GET", `/v1/automation-keys/${key.key_id}/usage`, { token: world.token }));
+  assert.equal(keyUsage.total, 2);
+  // Each path names its kind; another account's member sees nothing.
+  assertProblem(await call("GET", `/v1/automation-keys/${created.key_id}/usage`, { token: world.token }), 404, "credential_not_found");
+  assertProblem(await call("GET", `/v1/tokens/${key.key_id}/usage`, { token: world.token }), 404, "credential_not_found");
+  const stranger = await signUp("team");
+  assertProblem(await call("GET", `/v1/tokens/${created.key_id}/usage`, { token: stranger.token }), 404, "credential_not_found");
 });

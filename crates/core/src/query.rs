@@ -8,7 +8,7 @@
 
 use crate::account::{Account, Actor, Refusal};
 use crate::company::{AccountOperation, CompanyRole};
-use crate::credential::KeyId;
+use crate::credential::{CredentialKind, KeyId};
 use crate::gateway::request_counts::DayCount;
 use crate::ids::{AccountId, DisplayName, Email, SsoConnectionId, TenantId, UserId};
 use crate::listing::{self, ListPage, ListQuery};
@@ -400,31 +400,32 @@ impl Account {
             .ok_or_else(not_found)
     }
 
-    /// The requests of token or automation key `key_id` per day: for whoever may view it
-    /// ([`Account::view_api_token`], [`Account::view_automation_key`]); the same refusals.
+    /// The requests of the token (`kind` [`CredentialKind::ApiToken`]) or automation key
+    /// `key_id` per day: for whoever may view it ([`Account::view_api_token`],
+    /// [`Account::view_automation_key`]), with the same refusals; a credential of the other
+    /// kind is unknown.
     pub fn view_credential_usage(
         &self,
         actor: &Actor,
         key_id: &KeyId,
+        kind: CredentialKind,
         now: Timestamp,
     ) -> Result<UsageView, Refusal> {
-        let tenant = self
-            .tenants()
-            .find(|tenant| {
-                tenant.api_tokens.contains_key(key_id)
-                    || tenant.automation_keys.contains_key(key_id)
-            })
-            .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))?;
-        let requests = if let Some(token) = tenant.api_tokens.get(key_id) {
-            self.view_api_token(actor, key_id, now)?;
-            &token.requests
-        } else {
-            self.view_automation_key(actor, key_id, now)?;
-            match tenant.automation_keys.get(key_id) {
-                Some(key) => &key.requests,
-                None => return Err(Refusal::UnknownCredential(key_id.clone())),
+        let requests = match kind {
+            CredentialKind::ApiToken => {
+                self.view_api_token(actor, key_id, now)?;
+                self.tenants()
+                    .find_map(|tenant| tenant.api_tokens.get(key_id))
+                    .map(|token| &token.requests)
             }
-        };
+            CredentialKind::AutomationKey => {
+                self.view_automation_key(actor, key_id, now)?;
+                self.tenants()
+                    .find_map(|tenant| tenant.automation_keys.get(key_id))
+                    .map(|key| &key.requests)
+            }
+        }
+        .ok_or_else(|| Refusal::UnknownCredential(key_id.clone()))?;
         let days = requests.window(now);
         Ok(UsageView {
             key_id: key_id.clone(),

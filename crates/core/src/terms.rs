@@ -415,6 +415,9 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// The code of the refusal of a request over its credential's limit (429).
+    pub const REFUSAL_CODE: &'static str = "rate_limited";
+
     /// Whether this is one of the [`RATE_LIMIT_TIERS`].
     pub fn check(self) -> Result<(), TermsError> {
         if RATE_LIMIT_TIERS.contains(&(self.requests, self.period_seconds)) {

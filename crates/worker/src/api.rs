@@ -6,6 +6,7 @@
 //! fields itself is refused, so the path always decides what is acted on.
 
 use portcullis_core::command::{Command, MAX_COMMAND_BYTES};
+use portcullis_core::credential::CredentialKind;
 use portcullis_core::directory::{DirectoryError, DirectoryQuery};
 use portcullis_core::ids::BulkReportId;
 use portcullis_core::listing::{ListError, ListQuery};
@@ -169,6 +170,13 @@ pub enum Query {
     AutomationKey {
         /// The key.
         key_id: KeyId,
+    },
+    /// A token's or automation key's requests per day.
+    CredentialUsage {
+        /// The credential.
+        key_id: KeyId,
+        /// Which kind the path named.
+        kind: CredentialKind,
     },
     /// The account's identity-provider connections (company admins).
     SsoConnections,
@@ -483,6 +491,18 @@ pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteErro
                     vec![("key_id", key_id.to_string())],
                 )),
                 _ => allow("POST"),
+            }
+        }
+        [collection @ ("tokens" | "automation-keys"), key, "usage"] => {
+            let key_id = id::<KeyId>(key)?;
+            let kind = if *collection == "tokens" {
+                CredentialKind::ApiToken
+            } else {
+                CredentialKind::AutomationKey
+            };
+            match method {
+                Get => Ok(Route::Read(Query::CredentialUsage { key_id, kind })),
+                _ => allow("GET"),
             }
         }
         ["automation-keys", key, "roll"] => {

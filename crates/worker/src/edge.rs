@@ -26,6 +26,7 @@ use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENA
 use portcullis_core::store::{
     access_key, account_key, account_object_name, credential_key, session_key,
 };
+use portcullis_core::terms::RateLimit;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use subtle::ConstantTimeEq as _;
@@ -260,19 +261,25 @@ async fn authenticate_token(
     if let Some(wait) = guard::blocked(&client, key_id) {
         return Err(Problem::too_many_failures(wait));
     }
+    let mut rate_limit = None;
     let verification = match &presented {
         Ok(presented) => {
-            let (verification, rehash) =
-                verify(presented, env, guard::client_address(request)).await?;
-            if let Some((account, rehash)) = rehash {
+            let checked = verify(presented, env, guard::client_address(request)).await?;
+            if let Some((account, rehash)) = checked.rehash {
                 guard::report_rehash(env, context, &account, rehash);
             }
-            verification
+            rate_limit = checked.rate_limit;
+            checked.verification
         }
         Err(malformed) => Verification::Malformed(*malformed),
     };
     match verification {
         Verification::Valid(principal) => {
+            if let (Some(limit), Some(key_id)) = (rate_limit, key_id)
+                && !guard::within_rate_limit(env, key_id, limit).await
+            {
+                return Err(Problem::rate_limited(limit));
+            }
             guard::report_use(env, context, &principal);
             Ok(principal)
         }
@@ -302,23 +309,35 @@ async fn read_record<T: serde::de::DeserializeOwned>(
         .map_err(|_| Problem::unavailable())
 }
 
-/// The verification, and the re-hash to ask the record's account for when the secret matched
-/// under the previous hashing key.
+/// What the edge learns from verifying a presented credential against its KV record.
+struct Checked {
+    verification: Verification,
+    /// The re-hash to ask the record's account for: the secret matched under the previous
+    /// hashing key.
+    rehash: Option<(AccountId, Rehash)>,
+    /// The record's rate limit, enforced when the verification is valid.
+    rate_limit: Option<RateLimit>,
+}
+
 async fn verify(
     presented: &Presented,
     env: &Env,
     client: Option<std::net::IpAddr>,
-) -> Result<(Verification, Option<(AccountId, Rehash)>), Problem> {
+) -> Result<Checked, Problem> {
     let record: Option<CredentialRecord> =
         read_record(env, &credential_key(presented.key_id())).await?;
     let key = http::hashing_key(env)?;
     let (verification, rehash) =
         verify_rehashing(presented, record.as_ref(), &key, http::now(), client);
-    let rehash = rehash.zip(record.map(|record| record.account_id));
-    Ok((
+    let rate_limit = record.as_ref().and_then(|record| record.rate_limit);
+    let rehash = rehash
+        .zip(record.map(|record| record.account_id))
+        .map(|(rehash, account)| (account, rehash));
+    Ok(Checked {
         verification,
-        rehash.map(|(rehash, account)| (account, rehash)),
-    ))
+        rehash,
+        rate_limit,
+    })
 }
 
 /// A session, with two KV reads (its record, then its user's access record), throttled like

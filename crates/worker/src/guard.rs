@@ -10,12 +10,14 @@ use crate::protocol::ObjectRequest;
 use portcullis_core::AccountId;
 use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Rehash, Verification};
+use portcullis_core::gateway::request_counts::RequestCounter;
 use portcullis_core::gateway::throttle::{
     BLOCK_SECONDS, Blocklist, SignInLimit, Subject, acceptance_subjects, charged_subjects,
     session_subjects, sign_in_subjects,
 };
 use portcullis_core::gateway::usage::UsageReports;
 use portcullis_core::session::{SessionId, SessionVerification};
+use portcullis_core::terms::RateLimit;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use worker::{Context, Env, Request};
@@ -25,7 +27,7 @@ const MEMORY: usize = 10_000;
 
 thread_local! {
     static BLOCKED: RefCell<Blocklist> = RefCell::new(Blocklist::new(MEMORY));
-    static REPORTED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
+    static COUNTED: RefCell<RequestCounter> = RefCell::new(RequestCounter::new(MEMORY));
     static SEEN: RefCell<UsageReports<SessionId>> = RefCell::new(UsageReports::new(MEMORY));
     static REHASHED: RefCell<UsageReports> = RefCell::new(UsageReports::new(MEMORY));
 }
@@ -210,8 +212,9 @@ async fn charge_tripped(
     (over, blocked_any(&answered))
 }
 
-/// Reports that `principal`'s credential was used now, after the response and only when this
-/// isolate has not reported it within the core's interval.
+/// Counts a request `principal`'s credential authenticated, and reports its use and the
+/// requests counted since the last report after the response, when the core's counter says a
+/// report is due (the first use seen here, then once per interval, and when a day ends).
 pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
     let key_id = match &principal.kind {
         PrincipalKind::User { key_id, .. } | PrincipalKind::AutomationKey { key_id } => key_id,
@@ -220,14 +223,36 @@ pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
         }
     };
     let now = http::now();
-    if !REPORTED.with_borrow_mut(|reported| reported.should_report(key_id, now)) {
+    let interval = http::usage_report_seconds(env);
+    let Some(requests) = COUNTED.with_borrow_mut(|counted| counted.count(key_id, now, interval))
+    else {
         return;
-    }
+    };
     let message = ObjectRequest::RecordLastUsed {
         key_id: key_id.clone(),
         at: now,
+        requests,
     };
     send_report(env, context, &principal.account_id, message);
+}
+
+/// Whether a credential with `limit` may authenticate one more request now, asked of the
+/// tier's Workers rate-limiting binding (keyed by the key id). A binding that is missing or
+/// fails lets the request through, with a warning: the limit is a quota, not a security
+/// boundary, and the platform's own limiter is approximate.
+pub async fn within_rate_limit(env: &Env, key_id: &KeyId, limit: RateLimit) -> bool {
+    let binding = limit.binding();
+    let Ok(limiter) = env.rate_limiter(&binding) else {
+        worker::console_warn!("rate limiter `{binding}` is not bound: `{limit}` is not enforced");
+        return true;
+    };
+    match limiter.limit(key_id.to_string()).await {
+        Ok(outcome) => outcome.success,
+        Err(error) => {
+            worker::console_warn!("rate limiter `{binding}` failed: {error}");
+            true
+        }
+    }
 }
 
 /// Asks the account's Durable Object to store a credential's hash under the current hashing key

@@ -33,6 +33,20 @@ pub const RETRY_BASE_VAR: &str = "PORTCULLIS_WEBHOOK_RETRY_BASE_MS";
 /// The Worker variable setting how long a webhook receiver may take to answer, in milliseconds
 /// (default 10000); a receiver that has not answered by then counts as a failed attempt.
 pub const WEBHOOK_TIMEOUT_VAR: &str = "PORTCULLIS_WEBHOOK_TIMEOUT_MS";
+/// The Worker variable setting how often, at most, an isolate reports one credential's use and
+/// request counts, in seconds (default: the core's `REPORT_INTERVAL_SECONDS`, 60); the test
+/// suite sets 1 so counts show without waiting a minute.
+pub const USAGE_REPORT_VAR: &str = "PORTCULLIS_USAGE_REPORT_SECONDS";
+
+/// [`USAGE_REPORT_VAR`], or the core's interval when absent or not a positive number.
+pub fn usage_report_seconds(env: &Env) -> u64 {
+    env.var(USAGE_REPORT_VAR)
+        .ok()
+        .and_then(|value| value.to_string().parse::<u64>().ok())
+        .filter(|seconds| *seconds > 0)
+        .unwrap_or(portcullis_core::gateway::usage::REPORT_INTERVAL_SECONDS)
+}
+
 /// The webhook answer timeout when the variable is absent or not a positive number.
 pub const WEBHOOK_TIMEOUT_DEFAULT_MS: u64 = 10_000;
 

@@ -444,9 +444,18 @@ async fn handle(
                 body: Ok(String::new()),
             }
         }
-        (ObjectRequest::RecordLastUsed { key_id, at }, Some(mut account)) => {
+        (
+            ObjectRequest::RecordLastUsed {
+                key_id,
+                at,
+                requests,
+            },
+            Some(mut account),
+        ) => {
             let before = Snapshot::of(&account);
-            if account.record_last_used(&key_id, at)
+            let used = account.record_last_used(&key_id, at);
+            let counted = account.record_requests(&key_id, &requests, http::now());
+            if (used || counted)
                 && let Err(problem) = persist(env, &sql, cache, &before, account).await
             {
                 return problem.into();
@@ -1427,6 +1436,9 @@ fn answer(env: &Env, sql: &SqlStorage, account: &Account, actor: &Actor, query: 
             .map(|page| Reply::json(200, &page)),
         Query::AutomationKey { key_id } => account
             .view_automation_key(actor, &key_id, now)
+            .map(|v| Reply::json(200, &v)),
+        Query::CredentialUsage { key_id, kind } => account
+            .view_credential_usage(actor, &key_id, kind, now)
             .map(|v| Reply::json(200, &v)),
         Query::SsoConnections => account
             .view_sso_connections(actor, now)

@@ -85,6 +85,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/automation-keys/{key_id}"),
     ("post", "/v1/automation-keys/{key_id}/roll"),
     ("post", "/v1/tokens/{key_id}/roll"),
+    ("get", "/v1/tokens/{key_id}/usage"),
+    ("get", "/v1/automation-keys/{key_id}/usage"),
 ];
 
 const METHODS: &[&str] = &[

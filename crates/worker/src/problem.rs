@@ -8,6 +8,7 @@ use portcullis_core::authz::Reason;
 use portcullis_core::credential::Verification;
 use portcullis_core::gateway::RouteMatch;
 use portcullis_core::session::SessionVerification;
+use portcullis_core::terms::RateLimit;
 use serde::Serialize;
 
 /// An `application/problem+json` body plus its status.
@@ -66,6 +67,21 @@ impl Problem {
             429,
             "too_many_failed_attempts",
             format!("too many requests with invalid credentials; retry in {retry_after} seconds"),
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
+    /// 429: the credential's own rate limit is used up for this period (see
+    /// `portcullis_core::terms::RateLimit`); retry after the period.
+    pub fn rate_limited(limit: RateLimit) -> Self {
+        let retry_after = u64::from(limit.retry_after_seconds());
+        let mut problem = Problem::new(
+            429,
+            RateLimit::REFUSAL_CODE,
+            format!(
+                "this credential's rate limit ({limit}) is used up; retry in {retry_after} seconds"
+            ),
         );
         problem.retry_after = Some(retry_after);
         problem

@@ -5,6 +5,7 @@ use crate::api::Query;
 use portcullis_core::account::{Account, Actor};
 use portcullis_core::command::Command;
 use portcullis_core::credential::Rehash;
+use portcullis_core::gateway::request_counts::DayCount;
 use portcullis_core::gateway::throttle::SignInLimit;
 use portcullis_core::notification::Acknowledgement;
 use portcullis_core::session::SessionLifetimes;
@@ -51,6 +52,9 @@ pub enum ObjectRequest {
         key_id: KeyId,
         /// When it was used.
         at: Timestamp,
+        /// The requests it authenticated since the last report, per day.
+        #[serde(default)]
+        requests: Vec<DayCount>,
     },
     /// The edge verified this credential's secret against a hash made under the previous
     /// hashing key: store the current key's hash instead (sent after the response, at most

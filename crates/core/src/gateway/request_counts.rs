@@ -8,6 +8,7 @@
 //! interval's worth of requests per credential per isolate) and they lag by up to an interval.
 
 use crate::credential::KeyId;
+#[cfg(doc)]
 use crate::gateway::usage::REPORT_INTERVAL_SECONDS;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -122,9 +123,14 @@ impl RequestCounter {
 
     /// Counts one request of `key_id` at `now`; the counts to report now, if a report is due:
     /// on the credential's first request seen here, when the last report is at least
-    /// [`REPORT_INTERVAL_SECONDS`] old, and when a new day starts (the previous day's count
-    /// then goes with it). `None`: keep counting.
-    pub fn count(&mut self, key_id: &KeyId, now: Timestamp) -> Option<Vec<DayCount>> {
+    /// `interval_seconds` old ([`REPORT_INTERVAL_SECONDS`] in production), and when a new day
+    /// starts (the previous day's count then goes with it). `None`: keep counting.
+    pub fn count(
+        &mut self,
+        key_id: &KeyId,
+        now: Timestamp,
+        interval_seconds: u64,
+    ) -> Option<Vec<DayCount>> {
         let today = day_of(now);
         let Some(pending) = self.pending.get_mut(key_id) else {
             if self.pending.len() >= self.capacity
@@ -164,7 +170,7 @@ impl RequestCounter {
         let interval_over = now
             .unix_seconds()
             .saturating_sub(pending.reported_at.unix_seconds())
-            >= REPORT_INTERVAL_SECONDS;
+            >= interval_seconds;
         if !due.is_empty() || interval_over {
             due.push(DayCount {
                 day: today,
@@ -192,6 +198,7 @@ impl RequestCounter {
 mod tests {
     use super::*;
     use crate::gateway::test_support::{at, key_id};
+    use crate::gateway::usage::REPORT_INTERVAL_SECONDS;
 
     const DAY: u64 = DAY_SECONDS;
     /// 2026-12-02T00:00:00Z.
@@ -202,18 +209,25 @@ mod tests {
         let mut counter = RequestCounter::new(16);
         let a = key_id(1);
         let day = at(MIDNIGHT);
-        let first = counter.count(&a, at(MIDNIGHT + 100));
+        let first = counter.count(&a, at(MIDNIGHT + 100), REPORT_INTERVAL_SECONDS);
         assert_eq!(first, Some(vec![DayCount { day, requests: 1 }]));
         for second in 101..100 + REPORT_INTERVAL_SECONDS {
-            assert_eq!(counter.count(&a, at(MIDNIGHT + second)), None);
+            assert_eq!(
+                counter.count(&a, at(MIDNIGHT + second), REPORT_INTERVAL_SECONDS),
+                None
+            );
         }
         // 59 requests counted since, and this one: 60.
         assert_eq!(
-            counter.count(&a, at(MIDNIGHT + 100 + REPORT_INTERVAL_SECONDS)),
+            counter.count(
+                &a,
+                at(MIDNIGHT + 100 + REPORT_INTERVAL_SECONDS),
+                REPORT_INTERVAL_SECONDS
+            ),
             Some(vec![DayCount { day, requests: 60 }])
         );
         assert_eq!(
-            counter.count(&b_key(), at(MIDNIGHT + 101)),
+            counter.count(&b_key(), at(MIDNIGHT + 101), REPORT_INTERVAL_SECONDS),
             Some(vec![DayCount { day, requests: 1 }])
         );
     }
@@ -226,11 +240,17 @@ mod tests {
     fn a_new_day_hands_over_the_previous_days_count_at_once() {
         let mut counter = RequestCounter::new(16);
         let a = key_id(1);
-        counter.count(&a, at(MIDNIGHT + DAY - 30));
-        assert_eq!(counter.count(&a, at(MIDNIGHT + DAY - 20)), None);
-        assert_eq!(counter.count(&a, at(MIDNIGHT + DAY - 10)), None);
+        counter.count(&a, at(MIDNIGHT + DAY - 30), REPORT_INTERVAL_SECONDS);
         assert_eq!(
-            counter.count(&a, at(MIDNIGHT + DAY + 5)),
+            counter.count(&a, at(MIDNIGHT + DAY - 20), REPORT_INTERVAL_SECONDS),
+            None
+        );
+        assert_eq!(
+            counter.count(&a, at(MIDNIGHT + DAY - 10), REPORT_INTERVAL_SECONDS),
+            None
+        );
+        assert_eq!(
+            counter.count(&a, at(MIDNIGHT + DAY + 5), REPORT_INTERVAL_SECONDS),
             Some(vec![
                 DayCount {
                     day: at(MIDNIGHT),
@@ -247,12 +267,14 @@ mod tests {
     #[test]
     fn a_full_counter_forgets_the_credential_reported_longest_ago() {
         let mut counter = RequestCounter::new(2);
-        counter.count(&key_id(1), at(MIDNIGHT + 10));
-        counter.count(&key_id(2), at(MIDNIGHT + 20));
-        counter.count(&key_id(3), at(MIDNIGHT + 30));
+        counter.count(&key_id(1), at(MIDNIGHT + 10), REPORT_INTERVAL_SECONDS);
+        counter.count(&key_id(2), at(MIDNIGHT + 20), REPORT_INTERVAL_SECONDS);
+        counter.count(&key_id(3), at(MIDNIGHT + 30), REPORT_INTERVAL_SECONDS);
         assert_eq!(counter.len(), 2);
         assert!(
-            counter.count(&key_id(1), at(MIDNIGHT + 31)).is_some(),
+            counter
+                .count(&key_id(1), at(MIDNIGHT + 31), REPORT_INTERVAL_SECONDS)
+                .is_some(),
             "forgotten, so counted as new"
         );
     }
