@@ -212,6 +212,10 @@ describe("the admin console", () => {
     const created = page.getByRole("dialog", { name: "Token created" });
     assert.match(await created.textContent(), /shown once and cannot be read again/);
     const secret = (await created.locator("#token-secret").textContent()).trim();
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: endpoint });
+    await created.getByRole("button", { name: "Copy token" }).click();
+    await created.getByRole("button", { name: "Copied" }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, "the copy button copies the token");
     await assertAccessible(page, "the token shown once");
     await screenshot(page, "08-token-created");
     const who = ok(await call("GET", "/v1/whoami", { token: secret }), "the shown token authenticates");
