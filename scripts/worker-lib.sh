@@ -86,6 +86,9 @@ start_worker() {
   [[ -n "$origin" ]] && vars+=(--var "PORTCULLIS_ORIGIN:${origin}")
   for pair in ${WORKER_VARS:-}; do vars+=(--var "$pair"); done
   mkdir -p "$persist"
+  # wrangler refuses to start without the console's assets directory (wrangler.toml `[assets]`);
+  # scripts/setup builds it, this covers a checkout where only the worker was built.
+  [[ -f console/dist/console/index.html ]] || scripts/build-console >&2 || return 1
   # After build_worker, wrangler's own build step (wrangler.toml) reuses that build.
   PORTCULLIS_PREBUILT="${WORKER_BUILT:-}" setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \
