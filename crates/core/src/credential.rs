@@ -52,6 +52,9 @@ const CHECKSUM_BYTES: usize = 4;
 const TOKEN_ID_RANDOM_BYTES: usize = 14;
 pub(crate) const SECRET_BYTES: usize = 32;
 const AUTOMATION_ID_BYTES: usize = 15;
+/// Room for the largest checked payload and its checksum, decoded.
+const MAX_DECODED_BYTES: usize = 64;
+const _: () = assert!(AUTOMATION_ID_BYTES + SECRET_BYTES + CHECKSUM_BYTES <= MAX_DECODED_BYTES);
 /// Characters of an automation key that form its id (15 bytes of base64).
 const AUTOMATION_ID_CHARS: usize = 20;
 /// Longest presented credential considered at all; anything longer is malformed.
@@ -110,11 +113,13 @@ pub(crate) fn decode_checked<const N: usize>(
     if body.len() != (N + CHECKSUM_BYTES).div_ceil(3) * 4 - pad_chars(N + CHECKSUM_BYTES) {
         return Err(Malformed::Encoding);
     }
-    let bytes = Zeroizing::new(
-        URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| Malformed::Encoding)?,
-    );
+    // Decoded on the stack: every payload here (at most an automation key's 47 bytes) and its
+    // checksum fit, and the length was checked above.
+    let mut buffer = Zeroizing::new([0_u8; MAX_DECODED_BYTES]);
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(body, buffer.as_mut_slice())
+        .map_err(|_| Malformed::Encoding)?;
+    let bytes = buffer.get(..len).ok_or(Malformed::Encoding)?;
     let (payload, sum) = bytes.split_at_checked(N).ok_or(Malformed::Encoding)?;
     if sum != checksum(prefix, payload) {
         return Err(Malformed::Checksum);
@@ -304,17 +309,15 @@ impl Presented {
         self.key_id.kind()
     }
 
-    fn hash_input(&self) -> Zeroizing<Vec<u8>> {
+    fn hash_input(&self) -> [&[u8]; 3] {
         hash_input(&self.key_id, self.secret.as_slice())
     }
 }
 
-fn hash_input(key_id: &KeyId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut input = Zeroizing::new(Vec::with_capacity(key_id.as_str().len() + 1 + secret.len()));
-    input.extend_from_slice(key_id.as_str().as_bytes());
-    input.push(0);
-    input.extend_from_slice(secret);
-    input
+/// What a credential's hash is the MAC of: `key_id ‖ 0 ‖ secret`, in parts (fed to the MAC
+/// one after the other, never copied together).
+fn hash_input<'a>(key_id: &'a KeyId, secret: &'a [u8]) -> [&'a [u8]; 3] {
+    [key_id.as_str().as_bytes(), &[0], secret]
 }
 
 const fn domain(kind: CredentialKind) -> &'static str {
@@ -362,7 +365,7 @@ pub fn reissue_api_token(
         key_id,
         encode_checked(API_TOKEN_SECRET_PREFIX, secret.as_slice())
     );
-    let hash = key.hash(API_TOKEN_DOMAIN, &hash_input(key_id, secret.as_slice()));
+    let hash = key.hash_parts(API_TOKEN_DOMAIN, &hash_input(key_id, secret.as_slice()));
     Issued {
         key_id: key_id.clone(),
         secret: Secret::new(text),
@@ -412,7 +415,7 @@ fn automation_key_of(
         .unwrap_or_default();
     let key_id = KeyId::automation(id_chars);
     let secret_part = payload.get(AUTOMATION_ID_BYTES..).unwrap_or_default();
-    let hash = key.hash(AUTOMATION_KEY_DOMAIN, &hash_input(&key_id, secret_part));
+    let hash = key.hash_parts(AUTOMATION_KEY_DOMAIN, &hash_input(&key_id, secret_part));
     Issued {
         key_id,
         secret: Secret::new(text),
@@ -884,15 +887,18 @@ pub fn verify_rehashing(
     }
     let input = presented.hash_input();
     let domain = domain(record.kind);
-    let rehash = match key.matches(domain, &input, &record.secret_hash) {
+    let rehash = match key.matches_parts(domain, &input, &record.secret_hash) {
         Some(KeyGeneration::Current) => None,
         Some(KeyGeneration::Previous) => Some(Rehash {
             key_id: record.key_id.clone(),
             from: record.secret_hash,
-            to: key.hash(domain, &input),
+            to: key.hash_parts(domain, &input),
         }),
         None if record.previous.as_ref().is_some_and(|previous| {
-            previous.live(now) && key.verify(domain, &input, &previous.secret_hash)
+            previous.live(now)
+                && key
+                    .matches_parts(domain, &input, &previous.secret_hash)
+                    .is_some()
         }) =>
         {
             None

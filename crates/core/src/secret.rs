@@ -42,10 +42,43 @@ pub enum HashingKeyError {
 /// hashes, derivations and sealings use the current key only, while [`HashingKey::verify`] and
 /// [`SealedSecret::open`] also accept what the previous key made, and [`HashingKey::matches`]
 /// says which key it was, so a caller can store the value again under the current one.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+///
+/// Each key is kept with its HMAC state already keyed (the inner and outer pads hashed once,
+/// when the key is made), cloned for every MAC: a hash or a verification then costs the
+/// compressions of its message only. The key bytes and the keyed states are zeroized on drop.
+#[derive(Clone)]
 pub struct HashingKey {
-    current: Vec<u8>,
-    previous: Option<Vec<u8>>,
+    current: Keyed,
+    previous: Option<Keyed>,
+}
+
+/// One key: its bytes (to hand back, compare and seal with) and its keyed HMAC state.
+#[derive(Clone)]
+struct Keyed {
+    bytes: Zeroizing<Vec<u8>>,
+    mac: HmacSha256,
+}
+
+impl Keyed {
+    fn new(bytes: Vec<u8>) -> Self {
+        // HMAC accepts keys of any length; callers guarantee at least 32 bytes.
+        let mac = match <HmacSha256 as KeyInit>::new_from_slice(&bytes) {
+            Ok(mac) => mac,
+            Err(_) => unreachable_hmac_key(),
+        };
+        Self {
+            bytes: Zeroizing::new(bytes),
+            mac,
+        }
+    }
+
+    /// The keyed state with `domain` and its separator absorbed.
+    fn mac(&self, domain: &[u8]) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        mac.update(domain);
+        mac.update(&[0]);
+        mac
+    }
 }
 
 /// Which key of a [`HashingKey`] made a value.
@@ -67,7 +100,7 @@ impl HashingKey {
             return Err(HashingKeyError::TooShort(bytes.len()));
         }
         Ok(Self {
-            current: bytes.to_vec(),
+            current: Keyed::new(bytes.to_vec()),
             previous: None,
         })
     }
@@ -90,7 +123,7 @@ impl HashingKey {
         let mut bytes = vec![0_u8; Self::MIN_BYTES];
         random.fill(&mut bytes);
         Self {
-            current: bytes,
+            current: Keyed::new(bytes),
             previous: None,
         }
     }
@@ -99,7 +132,8 @@ impl HashingKey {
     /// docs. A previous key equal to this one is no previous key.
     #[must_use]
     pub fn with_previous(mut self, previous: &HashingKey) -> Self {
-        self.previous = (previous.current != self.current).then(|| previous.current.clone());
+        self.previous =
+            (previous.current.bytes != self.current.bytes).then(|| previous.current.clone());
         self
     }
 
@@ -111,34 +145,41 @@ impl HashingKey {
     /// The previous key alone, for values that cannot be checked through [`Self::verify`] (a
     /// peppered password hash, a derived secret the other side still holds).
     pub fn previous(&self) -> Option<HashingKey> {
-        self.previous.as_ref().map(|bytes| HashingKey {
-            current: bytes.clone(),
+        self.previous.as_ref().map(|keyed| HashingKey {
+            current: keyed.clone(),
             previous: None,
         })
     }
 
     /// The current key as URL-safe base64, to hand to a secret store.
     pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.current))
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(self.current.bytes.as_slice()))
     }
 
     fn mac(&self, domain: &[u8]) -> HmacSha256 {
-        mac_under(&self.current, domain)
+        self.current.mac(domain)
     }
 
-    /// The current key's bytes, then the previous key's.
-    fn generations(&self) -> impl Iterator<Item = (KeyGeneration, &[u8])> {
-        std::iter::once((KeyGeneration::Current, self.current.as_slice())).chain(
+    /// The current key, then the previous one.
+    fn generations(&self) -> impl Iterator<Item = (KeyGeneration, &Keyed)> {
+        std::iter::once((KeyGeneration::Current, &self.current)).chain(
             self.previous
-                .as_deref()
+                .as_ref()
                 .map(|previous| (KeyGeneration::Previous, previous)),
         )
     }
 
     /// HMAC-SHA256 of `secret` under this key, separated by `domain` (what kind of secret).
     pub fn hash(&self, domain: &str, secret: &[u8]) -> SecretHash {
+        self.hash_parts(domain, &[secret])
+    }
+
+    /// [`Self::hash`] of the concatenation of `parts`, without copying them together.
+    pub fn hash_parts(&self, domain: &str, parts: &[&[u8]]) -> SecretHash {
         let mut mac = self.mac(domain.as_bytes());
-        mac.update(secret);
+        for part in parts {
+            mac.update(part);
+        }
         let mut digest = [0_u8; 32];
         digest.copy_from_slice(&mac.finalize().into_bytes());
         SecretHash(digest)
@@ -168,23 +209,24 @@ impl HashingKey {
         secret: &[u8],
         expected: &SecretHash,
     ) -> Option<KeyGeneration> {
-        self.generations().find_map(|(generation, bytes)| {
-            let mut mac = mac_under(bytes, domain.as_bytes());
-            mac.update(secret);
+        self.matches_parts(domain, &[secret], expected)
+    }
+
+    /// [`Self::matches`] for the concatenation of `parts`, without copying them together.
+    pub fn matches_parts(
+        &self,
+        domain: &str,
+        parts: &[&[u8]],
+        expected: &SecretHash,
+    ) -> Option<KeyGeneration> {
+        self.generations().find_map(|(generation, keyed)| {
+            let mut mac = keyed.mac(domain.as_bytes());
+            for part in parts {
+                mac.update(part);
+            }
             mac.verify_slice(&expected.0).is_ok().then_some(generation)
         })
     }
-}
-
-fn mac_under(key: &[u8], domain: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length; `from_bytes` guarantees at least 32 bytes.
-    let mut mac = match <HmacSha256 as KeyInit>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_hmac_key(),
-    };
-    mac.update(domain);
-    mac.update(&[0]);
-    mac
 }
 
 #[expect(clippy::panic, reason = "HMAC is defined for keys of every length")]
@@ -293,8 +335,8 @@ const SEAL_NONCE_BYTES: usize = 24;
 pub struct SealedSecret(Vec<u8>);
 
 impl SealedSecret {
-    fn cipher(key: &[u8], domain: &str, binding: &[u8]) -> XChaCha20Poly1305 {
-        let mut mac = mac_under(key, domain.as_bytes());
+    fn cipher(key: &Keyed, domain: &str, binding: &[u8]) -> XChaCha20Poly1305 {
+        let mut mac = key.mac(domain.as_bytes());
         mac.update(binding);
         let mut derived = Zeroizing::new([0_u8; 32]);
         derived.copy_from_slice(&mac.finalize().into_bytes());
@@ -344,13 +386,13 @@ impl SealedSecret {
     ) -> Option<(Secret, KeyGeneration)> {
         let (nonce, sealed) = self.0.split_at_checked(SEAL_NONCE_BYTES)?;
         let nonce: [u8; SEAL_NONCE_BYTES] = nonce.try_into().ok()?;
-        key.generations().find_map(|(generation, bytes)| {
+        key.generations().find_map(|(generation, keyed)| {
             let payload = chacha20poly1305::aead::Payload {
                 msg: sealed,
                 aad: binding,
             };
             let plain = Zeroizing::new(
-                Self::cipher(bytes, domain, binding)
+                Self::cipher(keyed, domain, binding)
                     .decrypt(&XNonce::from(nonce), payload)
                     .ok()?,
             );
