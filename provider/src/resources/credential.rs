@@ -9,9 +9,9 @@
 //!   rule on them is `portcullis_core::terms`': the provider parses with its types and asks
 //!   [`Terms::check`] at plan time.
 //! - **Rotation**: a change of `rotation_triggers` rolls the credential in place (same key id,
-//!   a new secret; the previous one keeps working for `rotation_overlap_seconds`), where it
-//!   used to replace it. Triggers added to a credential that had none (an imported one) are
-//!   adopted without a roll.
+//!   a new secret; the previous one keeps working for `rotation_overlap_seconds`) rather than
+//!   replacing it. Triggers added to a credential that had none (an imported one) are adopted
+//!   without a roll.
 
 use crate::diagnostics;
 use crate::schema::{Mode, attribute, string, string_map, string_set};
