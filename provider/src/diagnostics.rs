@@ -5,6 +5,7 @@
 
 use crate::client::ApiError;
 use portcullis_core::desired::Problem;
+use portcullis_core::terms::TermsError;
 use std::borrow::Cow;
 use tf_provider::{AttributePath, Diagnostic, Diagnostics};
 
@@ -126,6 +127,23 @@ pub fn problem(diags: &mut Diagnostics, problem: &Problem, attribute: Option<&'s
         format!("Invalid configuration ({})", problem.code),
         problem.message.clone(),
         attribute,
+    );
+}
+
+/// Reports credential terms the core refuses (`Terms::check`, a roll's overlap), on the
+/// attribute at fault.
+pub fn terms(diags: &mut Diagnostics, failure: &TermsError) {
+    let attribute = match failure {
+        TermsError::ExpiryInPast => "expires_at",
+        TermsError::EmptyWindow => "not_before",
+        TermsError::TooManyRanges { list, .. } => list,
+        TermsError::OverlapTooLong(_) => "rotation_overlap_seconds",
+    };
+    error(
+        diags,
+        format!("Invalid configuration ({})", failure.code()),
+        failure.to_string(),
+        Some(attribute),
     );
 }
 

@@ -19,6 +19,7 @@ use portcullis_client::{
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::DisplayName;
 use portcullis_core::listing::ListQuery;
+use portcullis_core::terms::Terms;
 use portcullis_core::user::UserStatus;
 use portcullis_core::{Email, KeyId, PermissionSet, SignUp, TenantId, UserId};
 use serde_json::json;
@@ -605,7 +606,10 @@ async fn tokens(client: &Client, command: TokensCommand) -> Result<Output, Failu
             let token = NewApiToken {
                 name,
                 permissions: permissions(client, &names)?,
-                expires_at,
+                terms: Terms {
+                    expires_at,
+                    ..Terms::default()
+                },
             };
             let created = client.create_api_token(&tenant, &token).await?;
             let _in_force = model.enter();
@@ -688,7 +692,13 @@ async fn keys(client: &Client, command: KeysCommand) -> Result<Output, Failure> 
         KeysCommand::Create { name, tenant } => {
             let tenant = tenant_of(client, &tenant).await?;
             let created = client
-                .create_automation_key(&tenant, &NewAutomationKey { name })
+                .create_automation_key(
+                    &tenant,
+                    &NewAutomationKey {
+                        name,
+                        terms: Terms::default(),
+                    },
+                )
                 .await?;
             Output {
                 json: json!({ "key_id": created.key_id, "key": created.key.expose() }),

@@ -23,9 +23,10 @@ mod types;
 pub use error::{ApiError, NotFound};
 pub use transport::Client;
 pub use types::{
-    ApiTokenCreated, AuditChain, AuditPage, AutomationKeyCreated, AutomationKeyToggled, Invitation,
-    InvitationResent, Invite, MemberAdded, NewApiToken, NewAutomationKey, NewUser, Secret,
-    SignedUp, SsoConnection, SsoProtocol, StatusChanged, TenantChanges, UserCreated, UserSearch,
+    ApiTokenCreated, ApiTokenRolled, AuditChain, AuditPage, AutomationKeyCreated,
+    AutomationKeyRolled, AutomationKeyToggled, Invitation, InvitationResent, Invite, MemberAdded,
+    NewApiToken, NewAutomationKey, NewUser, Secret, SignedUp, SsoConnection, SsoProtocol,
+    StatusChanged, TenantChanges, UserCreated, UserSearch,
 };
 
 #[cfg(test)]

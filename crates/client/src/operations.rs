@@ -4,9 +4,10 @@
 use crate::error::ApiError;
 use crate::transport::Client;
 use crate::types::{
-    ApiTokenCreated, AuditPage, AutomationKeyCreated, AutomationKeyToggled, ConnectionChanged,
-    InvitationResent, Invite, Items, MemberAdded, NewApiToken, NewAutomationKey, NewUser, SignedUp,
-    SsoConnection, StatusChanged, TenantChanges, UserCreated, UserSearch,
+    ApiTokenCreated, ApiTokenRolled, AuditPage, AutomationKeyCreated, AutomationKeyRolled,
+    AutomationKeyToggled, ConnectionChanged, InvitationResent, Invite, Items, MemberAdded,
+    NewApiToken, NewAutomationKey, NewUser, SignedUp, SsoConnection, StatusChanged, TenantChanges,
+    UserCreated, UserSearch,
 };
 use portcullis_core::listing::{ListPage, ListQuery};
 use portcullis_core::query::{
@@ -277,6 +278,19 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/tokens/{key}/roll`: a new secret for the token, same id, scope and terms; the
+    /// previous secret keeps working for `overlap_seconds` (the core bounds it:
+    /// `portcullis_core::terms::MAX_ROLL_OVERLAP_SECONDS`), then stops.
+    pub async fn roll_api_token(
+        &self,
+        key: &KeyId,
+        overlap_seconds: u64,
+    ) -> Result<ApiTokenRolled, ApiError> {
+        let body = Roll { overlap_seconds };
+        self.write(Method::POST, &["tokens", key.as_str(), "roll"], Some(&body))
+            .await
+    }
+
     /// `DELETE /v1/tokens/{key}`.
     pub async fn delete_api_token(&self, key: &KeyId) -> Result<(), ApiError> {
         self.done(Method::DELETE, &["tokens", key.as_str()], NONE)
@@ -321,6 +335,18 @@ impl Client {
             Some(&body),
         )
         .await
+    }
+
+    /// `POST /v1/automation-keys/{key}/roll`: a new secret for the key, same id and terms; the
+    /// previous key keeps working for `overlap_seconds`, then stops.
+    pub async fn roll_automation_key(
+        &self,
+        key: &KeyId,
+        overlap_seconds: u64,
+    ) -> Result<AutomationKeyRolled, ApiError> {
+        let body = Roll { overlap_seconds };
+        let path = ["automation-keys", key.as_str(), "roll"];
+        self.write(Method::POST, &path, Some(&body)).await
     }
 
     /// `DELETE /v1/automation-keys/{key}`.
@@ -396,4 +422,10 @@ impl Client {
 #[derive(Serialize)]
 struct ChangePermissions {
     permissions: PermissionSet,
+}
+
+/// The body of a roll.
+#[derive(Serialize)]
+struct Roll {
+    overlap_seconds: u64,
 }

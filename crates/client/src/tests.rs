@@ -231,7 +231,7 @@ async fn typed_calls_send_their_route_the_credential_and_names_of_the_served_mod
             &NewApiToken {
                 name: "ci".into(),
                 permissions: PermissionSet::EMPTY,
-                expires_at: None,
+                terms: Default::default(),
             },
         )
         .await
@@ -266,4 +266,130 @@ async fn typed_calls_send_their_route_the_credential_and_names_of_the_served_mod
             .starts_with("GET /v1/tenants/ten_0123456789abcdef/members/usr_00000000000000cc ")
     );
     assert!(!format!("{client:?}").contains("pcts_b"));
+}
+
+#[tokio::test]
+async fn credentials_are_created_with_their_terms_and_rolled_by_id() {
+    use crate::NewAutomationKey;
+    use portcullis_core::KeyId;
+    use portcullis_core::terms::{Metadata, Terms};
+    let tenant: TenantId = "ten_0123456789abcdef".parse().unwrap();
+    let token_id: KeyId = "pctk_NStYCoT80hk9o6T47KxQ4oAe".parse().unwrap();
+    let issued = portcullis_core::credential::issue_automation_key(
+        &mut portcullis_core::random::SeededRandom::new(3),
+        &portcullis_core::HashingKey::from_bytes(&[1; 32]).unwrap(),
+    );
+    let (key_id, key_text) = (issued.key_id, issued.secret);
+    let created = format!(
+        r#"{{"outcome":"api_token_created","key_id":"{token_id}","token":"{token_id}:pcts_new",
+        "permissions":[],"expires_at":1900000000,"account_id":"acc_0123456789abcdef"}}"#
+    );
+    let rolled = format!(
+        r#"{{"outcome":"api_token_rolled","key_id":"{token_id}","token":"{token_id}:pcts_rolled",
+        "previous_valid_until":1800000600,"account_id":"acc_0123456789abcdef"}}"#
+    );
+    let key_created = format!(
+        r#"{{"outcome":"automation_key_created","key_id":"{key_id}","key":"{}",
+        "account_id":"acc_0123456789abcdef"}}"#,
+        key_text.expose()
+    );
+    let key_rolled = format!(
+        r#"{{"outcome":"automation_key_rolled","key_id":"{key_id}","key":"{}",
+        "previous_valid_until":null,"account_id":"acc_0123456789abcdef"}}"#,
+        key_text.expose()
+    );
+    let (endpoint, seen) = serve(vec![
+        served_documents_model(),
+        ("201 Created", created),
+        ("200 OK", rolled),
+        ("201 Created", key_created),
+        ("200 OK", key_rolled),
+        (
+            "400 Bad Request",
+            r#"{"code":"overlap_too_long","detail":"overlap_seconds must be 0 to 86400 (24 hours), not 86401"}"#.into(),
+        ),
+    ]);
+    let client = Client::connect(&endpoint, Some("pctk_a:pcts_b"), "test")
+        .await
+        .unwrap();
+    let terms = Terms {
+        not_before: Some(portcullis_core::Timestamp::from_unix_seconds(1_800_000_000)),
+        expires_at: Some(portcullis_core::Timestamp::from_unix_seconds(1_900_000_000)),
+        allowed_ips: vec![
+            "203.0.113.0/24".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ],
+        denied_ips: vec!["203.0.113.7".parse().unwrap()],
+        external_id: Some("cus_42".parse().unwrap()),
+        metadata: Some(Metadata::from_value(&serde_json::json!({"team": "builds"})).unwrap()),
+    };
+    let token = NewApiToken {
+        name: "ci".into(),
+        permissions: PermissionSet::EMPTY,
+        terms: terms.clone(),
+    };
+    let created = client.create_api_token(&tenant, &token).await.unwrap();
+    assert_eq!(created.key_id, token_id);
+    let rolled = client.roll_api_token(&token_id, 600).await.unwrap();
+    assert_eq!(rolled.key_id, token_id);
+    assert_eq!(rolled.token.expose(), format!("{token_id}:pcts_rolled"));
+    assert_eq!(
+        rolled.previous_valid_until,
+        Some(portcullis_core::Timestamp::from_unix_seconds(1_800_000_600))
+    );
+    let key = NewAutomationKey {
+        name: "builder".into(),
+        terms: Terms::default(),
+    };
+    assert_eq!(
+        client
+            .create_automation_key(&tenant, &key)
+            .await
+            .unwrap()
+            .key_id,
+        key_id
+    );
+    let rolled = client.roll_automation_key(&key_id, 0).await.unwrap();
+    assert_eq!(rolled.key.expose(), key_text.expose());
+    assert_eq!(rolled.previous_valid_until, None);
+    let refused = client.roll_api_token(&token_id, 86_401).await.unwrap_err();
+    assert_eq!(refused.code(), Some("overlap_too_long"));
+
+    let requests = seen.lock().unwrap().clone();
+    let body = |request: &str| -> serde_json::Value {
+        serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap()
+    };
+    assert!(requests[1].starts_with("POST /v1/tenants/ten_0123456789abcdef/tokens "));
+    assert_eq!(
+        body(&requests[1]),
+        serde_json::json!({
+            "name": "ci", "permissions": [], "not_before": 1_800_000_000,
+            "expires_at": 1_900_000_000, "allowed_ips": ["203.0.113.0/24", "2001:db8::/32"],
+            "denied_ips": ["203.0.113.7/32"], "external_id": "cus_42",
+            "metadata": {"team": "builds"}
+        })
+    );
+    assert!(
+        requests[2].starts_with(&format!("POST /v1/tokens/{token_id}/roll ")),
+        "{}",
+        requests[2]
+    );
+    assert_eq!(
+        body(&requests[2]),
+        serde_json::json!({"overlap_seconds": 600})
+    );
+    assert!(requests[3].starts_with("POST /v1/tenants/ten_0123456789abcdef/automation-keys "));
+    assert_eq!(
+        body(&requests[3]),
+        serde_json::json!({"name": "builder", "expires_at": null})
+    );
+    assert!(requests[4].starts_with(&format!("POST /v1/automation-keys/{key_id}/roll ")));
+    assert_eq!(
+        body(&requests[4]),
+        serde_json::json!({"overlap_seconds": 0})
+    );
+    assert!(
+        !format!("{rolled:?}").contains(key_text.expose()),
+        "the key is hidden in Debug"
+    );
 }

@@ -7,6 +7,7 @@ use portcullis_core::ids::DisplayName;
 use portcullis_core::sso::{
     IssuerUrl, OidcClientId, SamlEntityId, SamlSsoUrl, SigningCertificate, SsoConnectionId,
 };
+use portcullis_core::terms::Terms;
 use portcullis_core::user::UserStatus;
 use portcullis_core::{AccountId, KeyId, PermissionSet, Timestamp, UserId};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -141,9 +142,10 @@ pub struct NewApiToken {
     pub name: String,
     /// Its scope (its effective permissions are this ∩ the owner's).
     pub permissions: PermissionSet,
-    /// When it stops working, if ever.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<Timestamp>,
+    /// Its validity window, client IP rules, external id and metadata (the core checks them
+    /// again; they cannot change once the token exists).
+    #[serde(flatten)]
+    pub terms: Terms,
 }
 
 /// `create_api_token`'s answer.
@@ -164,6 +166,9 @@ pub struct ApiTokenCreated {
 pub struct NewAutomationKey {
     /// Its name.
     pub name: String,
+    /// Its validity window, client IP rules, external id and metadata, as for tokens.
+    #[serde(flatten)]
+    pub terms: Terms,
 }
 
 /// `create_automation_key`'s answer.
@@ -173,6 +178,28 @@ pub struct AutomationKeyCreated {
     pub key_id: KeyId,
     /// The key (`pcak_…`), shown once.
     pub key: Secret,
+}
+
+/// `roll_api_token`'s answer: the same token id, scope and terms with a new secret.
+#[derive(Debug, Deserialize)]
+pub struct ApiTokenRolled {
+    /// The token's id (unchanged).
+    pub key_id: KeyId,
+    /// The new token (`pctk_…:pcts_…`), shown once.
+    pub token: Secret,
+    /// Until when the previous secret keeps working (none: it stopped at the roll).
+    pub previous_valid_until: Option<Timestamp>,
+}
+
+/// `roll_automation_key`'s answer: the same key id and terms with a new secret.
+#[derive(Debug, Deserialize)]
+pub struct AutomationKeyRolled {
+    /// The key's id (unchanged).
+    pub key_id: KeyId,
+    /// The new key (`pcak_…`), shown once.
+    pub key: Secret,
+    /// Until when the previous key keeps working (none: it stopped at the roll).
+    pub previous_valid_until: Option<Timestamp>,
 }
 
 /// `set_automation_key_enabled`'s answer.

@@ -1,5 +1,6 @@
 //! `portcullis_automation_key`: a build-only automation key of the provider's tenant.
 
+use super::credential::{self, credential_state};
 use super::{
     Empty, found_or_error, parse_id, plan_book_snapshot, planned_tenant, planned_token_user,
 };
@@ -7,37 +8,30 @@ use crate::client::{Api, ApiError, NotFound};
 use crate::diagnostics;
 use crate::provider::Shared;
 use crate::schema::{Mode, boolean, schema, sensitive, string};
-use crate::values::{default_if_null, known, null_if_unknown, rfc3339};
+use crate::values::{default_if_null, known, rfc3339};
 use async_trait::async_trait;
 use portcullis_client::NewAutomationKey;
 use portcullis_core::KeyId;
 use portcullis_core::credential::CredentialKind;
 use portcullis_core::query::AutomationKeyView;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tf_provider::schema::Schema;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-/// Terraform state of an automation key.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AutomationKeyState {
-    /// Same as `key_id`.
-    pub id: Value<String>,
-    /// Public key id (`pcak_...`).
-    pub key_id: Value<String>,
-    /// The tenant.
-    pub tenant_id: Value<String>,
-    /// Name.
-    pub name: Value<String>,
-    /// Whether the key works.
-    pub enabled: Value<bool>,
-    /// The key, known only after create.
-    pub key: Value<String>,
-    /// Who created it.
-    pub created_by: Value<String>,
-    /// Creation time.
-    pub created_at: Value<String>,
+credential_state! {
+    /// Terraform state of an automation key.
+    pub struct AutomationKeyState {
+        /// Whether the key works.
+        pub enabled: Value<bool>,
+        /// The key, known only after create or a roll.
+        pub key: Value<String>,
+        /// Who created it.
+        pub created_by: Value<String>,
+        /// Creation time.
+        pub created_at: Value<String>,
+    }
+    secret: key
 }
 
 /// The resource.
@@ -55,51 +49,46 @@ impl AutomationKeyResource {
 
 /// The resource's schema.
 pub fn automation_key_schema() -> Schema {
+    let mut attributes = credential::identity_attributes(
+        "key",
+        "The key's public id (`pcak_...`).",
+        "The tenant the key builds in.",
+    );
+    attributes.extend([(
+        "enabled",
+        boolean(
+            Mode::OptionalComputed,
+            "Whether the key works (default `true`); switched in place, the key stays the same.",
+        ),
+    )]);
+    attributes.extend(credential::term_attributes("key"));
+    attributes.extend(credential::rotation_attributes("key"));
+    attributes.extend([
+        (
+            "key",
+            sensitive(string(
+                Mode::Computed,
+                "The key, for `Authorization: Bearer`. Known only after create or a roll (null \
+                 after import).",
+            )),
+        ),
+        (
+            "created_by",
+            string(Mode::Computed, "The creator's user id."),
+        ),
+        (
+            "created_at",
+            string(Mode::Computed, "Creation time (RFC 3339)."),
+        ),
+    ]);
     schema(
         "A build-only automation key of the provider's tenant (team plan and up; creating one \
          needs `build_applications`). It authorizes only build operations, whoever created it. \
-         The key is shown once by the API: it is known only in the apply that creates it and is \
-         stored in the Terraform state (treat the state as secret).",
-        vec![
-            ("id", string(Mode::Computed, "Same as `key_id`.")),
-            (
-                "key_id",
-                string(Mode::Computed, "The key's public id (`pcak_...`)."),
-            ),
-            (
-                "tenant_id",
-                string(Mode::Computed, "The tenant the key builds in."),
-            ),
-            (
-                "name",
-                string(
-                    Mode::Required,
-                    "A name for people. Changing it replaces the key.",
-                ),
-            ),
-            (
-                "enabled",
-                boolean(
-                    Mode::OptionalComputed,
-                    "Whether the key works (default `true`); switched in place, the key stays the same.",
-                ),
-            ),
-            (
-                "key",
-                sensitive(string(
-                    Mode::Computed,
-                    "The key, for `Authorization: Bearer`. Known only after create (null after import).",
-                )),
-            ),
-            (
-                "created_by",
-                string(Mode::Computed, "The creator's user id."),
-            ),
-            (
-                "created_at",
-                string(Mode::Computed, "Creation time (RFC 3339)."),
-            ),
-        ],
+         The key is shown once by the API: it is known only in the apply that creates (or rolls) \
+         it and is stored in the Terraform state (treat the state as secret). Its name and terms \
+         cannot change: changing one replaces the key; changing `rotation_triggers` rolls it in \
+         place (same key id, a new secret).",
+        attributes,
     )
 }
 
@@ -109,7 +98,12 @@ fn fill(state: &mut AutomationKeyState, view: &AutomationKeyView) {
     state.tenant_id = Value::Value(view.tenant_id.to_string());
     state.name = Value::Value(view.name.as_str().to_owned());
     state.enabled = Value::Value(view.enabled);
-    null_if_unknown(&mut state.key);
+    credential::fill(
+        state,
+        &view.terms,
+        view.rolled_at,
+        view.previous_valid_until,
+    );
     state.created_by = Value::Value(view.created_by.to_string());
     state.created_at = rfc3339(view.created_at);
 }
@@ -136,6 +130,15 @@ impl Resource for AutomationKeyResource {
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
         Some(automation_key_schema())
+    }
+
+    async fn validate<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        mut config: AutomationKeyState,
+    ) -> Option<()> {
+        credential::validate(diags, &mut config);
+        Some(())
     }
 
     async fn read<'a>(
@@ -165,9 +168,9 @@ impl Resource for AutomationKeyResource {
         state.key_id = Value::Unknown;
         state.tenant_id = planned_tenant(api.as_deref());
         default_if_null(&mut state.enabled, Value::Value(true));
-        state.key = Value::Unknown;
         state.created_by = planned_token_user(api.as_deref());
         state.created_at = Value::Unknown;
+        credential::plan_create(diags, &mut state);
         if let Some(api) = api
             && let Some(snapshot) = plan_book_snapshot(&self.shared, &api, diags).await
         {
@@ -181,22 +184,30 @@ impl Resource for AutomationKeyResource {
     async fn plan_update<'a>(
         &self,
         diags: &mut Diagnostics,
-        prior: AutomationKeyState,
+        mut prior: AutomationKeyState,
         mut proposed: AutomationKeyState,
-        config: AutomationKeyState,
+        mut config: AutomationKeyState,
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(AutomationKeyState, Empty, Vec<AttributePath>)> {
         if config.enabled.is_null() {
             proposed.enabled = Value::Value(true);
         }
+        let mut replace = Vec::new();
         if proposed.name != prior.name {
-            let (state, _) = self
-                .plan_create(diags, proposed, config, Empty::default())
-                .await?;
-            return Some((state, private_state, vec![AttributePath::new("name")]));
+            replace.push(AttributePath::new("name"));
         }
-        Some((proposed, private_state, vec![]))
+        replace.extend(credential::replaced_terms(&mut prior, &mut proposed));
+        // A change of the triggers rolls the key (adding them to one that had none, an
+        // imported one, does not).
+        credential::plan_update(&mut prior, &mut proposed, &mut config);
+        if replace.is_empty() {
+            return Some((proposed, private_state, replace));
+        }
+        let (state, _) = self
+            .plan_create(diags, proposed, config, Empty::default())
+            .await?;
+        Some((state, private_state, replace))
     }
 
     async fn plan_destroy<'a>(
@@ -217,9 +228,12 @@ impl Resource for AutomationKeyResource {
         private_state: Empty,
         _meta: Empty,
     ) -> Option<(AutomationKeyState, Empty)> {
+        let mut planned = planned;
         let api = self.shared.api(diags)?;
+        let terms = credential::terms_to_create(diags, &mut planned)?;
         let key = NewAutomationKey {
             name: known(&planned.name)?.to_owned(),
+            terms,
         };
         let created = diagnostics::api_ok(
             diags,
@@ -265,6 +279,16 @@ impl Resource for AutomationKeyResource {
         let api = self.shared.api(diags)?;
         let key_id = known(&prior.id)?.to_owned();
         let mut state = planned;
+        if credential::rolls(&mut state) {
+            let (key, overlap) = credential::planned_roll(diags, &prior.id, &mut state)?;
+            let rolled = diagnostics::api_ok(
+                diags,
+                "roll the automation key",
+                api.roll_automation_key(&key, overlap).await,
+                Some("rotation_triggers"),
+            )?;
+            credential::rolled(&mut state, rolled.key.expose());
+        }
         if let Value::Value(enabled) = state.enabled
             && state.enabled != prior.enabled
         {
@@ -334,5 +358,84 @@ mod tests {
     #[test]
     fn schema_and_state_have_the_same_attributes() {
         assert_parity(&automation_key_schema(), &AutomationKeyState::default());
+    }
+
+    #[tokio::test]
+    async fn triggers_roll_the_key_and_a_new_name_or_term_replaces_it() {
+        let resource = AutomationKeyResource::new(Arc::new(Shared::default()));
+        let triggers = |version: &str| {
+            Value::Value(std::collections::BTreeMap::from([(
+                "version".to_owned(),
+                Value::Value(version.to_owned()),
+            )]))
+        };
+        let config = AutomationKeyState {
+            name: Value::Value("builder".into()),
+            metadata: Value::Value(r#"{"pool":"linux"}"#.into()),
+            rotation_triggers: triggers("1"),
+            ..AutomationKeyState::default()
+        };
+        let prior = AutomationKeyState {
+            id: Value::Value("pcak_x".into()),
+            enabled: Value::Value(true),
+            key: Value::Value("pcak_x_secret".into()),
+            rotation_overlap_seconds: Value::Value(0),
+            ..config.clone()
+        };
+        let plan = |changed: AutomationKeyState| {
+            let resource = &resource;
+            let prior = prior.clone();
+            async move {
+                let proposed = AutomationKeyState {
+                    id: prior.id.clone(),
+                    key: prior.key.clone(),
+                    enabled: prior.enabled,
+                    rotation_overlap_seconds: prior.rotation_overlap_seconds,
+                    ..changed.clone()
+                };
+                let mut diags = Diagnostics::default();
+                let (planned, _, replace) = resource
+                    .plan_update(
+                        &mut diags,
+                        prior,
+                        proposed,
+                        changed,
+                        Empty::default(),
+                        Empty::default(),
+                    )
+                    .await
+                    .unwrap();
+                (planned, replace)
+            }
+        };
+        let (planned, replace) = plan(AutomationKeyState {
+            rotation_triggers: triggers("2"),
+            ..config.clone()
+        })
+        .await;
+        assert!(replace.is_empty(), "{replace:?}");
+        assert_eq!(
+            planned.key,
+            Value::Unknown,
+            "rolled: the new key after apply"
+        );
+        assert_eq!(planned.id, prior.id);
+        assert_eq!(planned.enabled, Value::Value(true));
+
+        let (_, replace) = plan(AutomationKeyState {
+            name: Value::Value("farm".into()),
+            metadata: Value::Value(r#"{"pool":"arm"}"#.into()),
+            ..config.clone()
+        })
+        .await;
+        assert_eq!(replace, ["name", "metadata"].map(AttributePath::new));
+
+        let (planned, replace) = plan(AutomationKeyState {
+            metadata: Value::Value("{ \"pool\" : \"linux\" }".into()),
+            ..config
+        })
+        .await;
+        assert!(replace.is_empty(), "the same JSON: {replace:?}");
+        assert_eq!(planned.key, prior.key);
     }
 }

@@ -3,6 +3,7 @@
 mod account_user;
 mod api_token;
 mod automation_key;
+mod credential;
 mod primary_contact;
 mod sso_connection;
 mod tenant_settings;
