@@ -10,7 +10,8 @@ export function Dialog({ title, onClose, children }) {
     const opener = document.activeElement;
     const dialog = ref.current;
     dialog.showModal();
-    const first = dialog.querySelector("[data-autofocus], input, button:not(.close)");
+    const first =
+      dialog.querySelector("[data-autofocus]") ?? dialog.querySelector("input:not(:disabled), button:not(.close)");
     first?.focus();
     return () => {
       if (dialog.open) dialog.close();
@@ -162,7 +163,7 @@ export function Field({ id, label, value, onValue, ...input }) {
  * A destructive action's confirmation: Cancel has focus; the action's refusal is shown inline.
  * `onConfirm` returns a promise; it rejects with the server's refusal.
  */
-export function Confirm({ title, action, onConfirm, onClose, children }) {
+export function Confirm({ title, action, onConfirm, onClose, danger = true, children }) {
   const [error, setError] = useState(null);
   async function confirm() {
     setError(null);
@@ -180,7 +181,7 @@ export function Confirm({ title, action, onConfirm, onClose, children }) {
         <button type="button" data-autofocus onClick={onClose}>
           Cancel
         </button>
-        <button type="button" class="danger" onClick={confirm}>
+        <button type="button" class={danger ? "danger" : "primary"} onClick={confirm}>
           {action}
         </button>
       </div>

@@ -1,0 +1,217 @@
+// The console's account screens in real headless Chromium against the real worker: Users (the
+// directory grid: sorting, filters, search, keyset paging, the actions each status allows with
+// the server's refusals inline, the email never editable, bulk actions and their status report).
+// axe-core on every screen and dialog, 375 px, no request off the worker's origin.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  accountWithPassword,
+  assertAccessible,
+  assertNarrow,
+  call,
+  invitee,
+  launch,
+  ok,
+  screenshot,
+  signIn,
+  watchedPage,
+} from "./lib.mjs";
+
+const PASSWORD = "console account passphrase 2";
+const at = (n) => `user${String(n).padStart(2, "0")}@users.test`;
+
+/** The emails of the grid's rows, top to bottom. */
+function gridEmails(page) {
+  return page.locator("table.users tbody tr[data-email]").evaluateAll((rows) => rows.map((row) => row.dataset.email));
+}
+/** Waits until the grid shows exactly `emails`, in order. */
+async function gridShows(page, emails) {
+  await page.waitForFunction(
+    (want) =>
+      JSON.stringify([...document.querySelectorAll("table.users tbody tr[data-email]")].map((row) => row.dataset.email)) ===
+      JSON.stringify(want),
+    emails,
+  );
+}
+
+describe("the console's account screens", () => {
+  let browser, page, offOrigin, problems, world, ids;
+
+  before(async () => {
+    world = await accountWithPassword({ plan: "enterprise", email: "owner@users.test", password: PASSWORD });
+    // Eleven invitees: 01–03 stay pending, 04–11 accept; 10 and 11 are then deactivated.
+    ids = {};
+    for (let n = 1; n <= 11; n += 1)
+      ids[n] = await invitee(world, world.tenant_id, at(n), `Person ${String.fromCharCode(75 - n)} ${n}`, { accept: n >= 4 });
+    for (const n of [10, 11]) ok(await call("POST", `/v1/users/${ids[n]}/deactivate`, { token: world.token }), "deactivate");
+    browser = await launch();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(10_000);
+    ({ page, offOrigin, problems } = await watchedPage(context));
+    await signIn(page, world);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test("Users: the directory sorted by email, then by name both ways", async () => {
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    const all = [world.email, ...Array.from({ length: 11 }, (_, i) => at(i + 1))].sort();
+    await gridShows(page, all);
+    const owner = page.locator(`tr[data-email="${world.email}"]`);
+    assert.match(await owner.textContent(), /account owner.*active.*company admin/);
+    assert.equal(await page.locator("th", { hasText: "Email" }).getAttribute("aria-sort"), "ascending");
+    await assertAccessible(page, "Users");
+    await screenshot(page, "20-users");
+
+    const byName = async (order) =>
+      ok(await call("GET", `/v1/users?sort=name&order=${order}`, { token: world.token })).items.map((u) => u.email);
+    await page.getByRole("button", { name: /^Name/ }).click();
+    await gridShows(page, await byName("asc"));
+    assert.equal(await page.locator("th", { hasText: "Name" }).getAttribute("aria-sort"), "ascending");
+    await page.getByRole("button", { name: /^Name/ }).click();
+    const descending = await byName("desc");
+    await gridShows(page, descending);
+    assert.notDeepEqual(descending, all, "the name order is not the email order");
+    assert.equal(await page.locator("th", { hasText: "Name" }).getAttribute("aria-sort"), "descending");
+    await page.getByRole("button", { name: /^Email/ }).click();
+    await gridShows(page, all);
+  });
+
+  test("Users: status and role filters, search as you type", async () => {
+    await page.getByLabel("Status").selectOption("inactive");
+    await gridShows(page, [at(10), at(11)]);
+    await page.getByLabel("Status").selectOption("");
+    await page.getByLabel("Role").selectOption("company_admin");
+    await gridShows(page, [world.email]);
+    await page.getByLabel("Role").selectOption("");
+    await page.getByLabel("Search").pressSequentially("user0");
+    await gridShows(page, Array.from({ length: 9 }, (_, i) => at(i + 1)));
+    await page.getByLabel("Search").fill("person c");
+    await gridShows(page, [at(8)]);
+    await page.getByLabel("Search").fill("");
+  });
+
+  test("Users: keyset paging, next and previous", async () => {
+    await page.getByLabel("Per page").selectOption("10");
+    const all = [world.email, ...Array.from({ length: 11 }, (_, i) => at(i + 1))].sort();
+    await gridShows(page, all.slice(0, 10));
+    const previous = page.getByRole("button", { name: "Previous page" });
+    assert.equal(await previous.isDisabled(), true);
+    await page.getByRole("button", { name: "Next page" }).click();
+    await gridShows(page, all.slice(10));
+    assert.match(await page.locator("#users-page").textContent(), /Page 2/);
+    assert.equal(await page.getByRole("button", { name: "Next page" }).isDisabled(), true, "the last page");
+    await previous.click();
+    await gridShows(page, all.slice(0, 10));
+    await page.getByLabel("Per page").selectOption("25");
+    await gridShows(page, all);
+  });
+
+  test("Users: each status shows its own actions; re-send gives a working code, revoke deletes", async () => {
+    const buttons = (email) =>
+      page.locator(`tr[data-email="${email}"] .row-actions button`).evaluateAll((all) => all.map((b) => b.firstChild.textContent));
+    assert.deepEqual(await buttons(at(1)), ["Edit", "Re-send invitation", "Revoke invitation"]);
+    assert.deepEqual(await buttons(at(4)), ["Edit", "Deactivate"]);
+    assert.deepEqual(await buttons(at(10)), ["Edit", "Activate", "Delete"]);
+
+    await page.getByRole("button", { name: `Re-send invitation ${at(1)}` }).click();
+    const resend = page.getByRole("dialog", { name: "Re-send invitation" });
+    await resend.getByRole("button", { name: "Re-send invitation" }).click();
+    const resent = page.getByRole("dialog", { name: "Invitation re-sent" });
+    const code = (await resent.locator("#resent-code").textContent()).trim();
+    assert.match(await resent.textContent(), /shown once, the previous code no longer works/);
+    await screenshot(page, "21-invitation-resent");
+    await resent.getByRole("button", { name: "Done" }).click();
+    ok(
+      await call("POST", "/v1/invitations/accept", { body: { account_id: world.account_id, email: at(1), code } }),
+      "the re-sent code",
+    );
+
+    await page.getByRole("button", { name: `Revoke invitation ${at(2)}` }).click();
+    const revoke = page.getByRole("dialog", { name: "Revoke invitation" });
+    await page.waitForFunction(() => document.activeElement?.textContent === "Cancel");
+    await revoke.getByRole("button", { name: "Revoke invitation" }).click();
+    await page.locator(`tr[data-email="${at(2)}"]`).waitFor({ state: "detached" });
+    const left = ok(await call("GET", "/v1/users?limit=200", { token: world.token })).items.map((u) => u.email);
+    assert.ok(!left.includes(at(2)), "the revoked invitee is gone");
+    assert.equal(await page.locator(`tr[data-email="${at(1)}"] .status`).textContent(), "active", "the grid reloads");
+  });
+
+  test("Users: a refusal shown inline with the server's reason; activate and delete", async () => {
+    await page.getByRole("button", { name: `Deactivate ${world.email}` }).click();
+    const dialog = page.getByRole("dialog", { name: "Deactivate user" });
+    await dialog.getByRole("button", { name: "Deactivate" }).click();
+    const reason = dialog.getByRole("alert");
+    await reason.waitFor();
+    assert.match(await reason.textContent(), /owner_protected|self_target/);
+    await assertAccessible(page, "a refused deactivation");
+    await screenshot(page, "22-refused-deactivation");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+
+    await page.getByRole("button", { name: `Activate ${at(10)}` }).click();
+    await page.getByRole("dialog", { name: "Activate user" }).getByRole("button", { name: "Activate" }).click();
+    await page.waitForFunction((email) => document.querySelector(`tr[data-email="${email}"] .status`)?.textContent === "active", at(10));
+
+    await page.getByRole("button", { name: `Delete ${at(11)}` }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete user" });
+    assert.match(await confirm.textContent(), /cannot be undone/);
+    await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.locator(`tr[data-email="${at(11)}"]`).waitFor({ state: "detached" });
+    assert.equal((await call("GET", `/v1/users/${ids[11]}`, { token: world.token })).status, 404);
+  });
+
+  test("Users: the name is editable, the email never", async () => {
+    await page.getByRole("button", { name: `Edit ${at(5)}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Edit ${at(5)}` });
+    const email = dialog.getByLabel("Email (cannot be changed)");
+    assert.equal(await email.isDisabled(), true);
+    assert.equal(await email.inputValue(), at(5));
+    await dialog.getByLabel("Name").fill("Renamed Five");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.waitForFunction((address) => document.querySelector(`tr[data-email="${address}"]`)?.textContent.includes("Renamed Five"), at(5));
+    assert.equal(ok(await call("GET", `/v1/users/${ids[5]}`, { token: world.token })).email, at(5));
+  });
+
+  test("Users: bulk deactivate, each user judged alone, and the status report read again", async () => {
+    for (const email of [at(6), at(7), world.email]) await page.getByLabel(`Select ${email}`).check();
+    assert.match(await page.locator("#bulk-selected").textContent(), /3 selected/);
+    await page.getByRole("button", { name: "Deactivate selected" }).click();
+    const confirm = page.getByRole("dialog", { name: "Deactivate 3 users" });
+    await confirm.getByRole("button", { name: "Deactivate", exact: true }).click();
+    const report = page.getByRole("dialog", { name: "Bulk status report" });
+    await report.waitFor();
+    assert.match(await report.locator("#bulk-counts").textContent(), /3 requested, 2 changed, 1 refused/);
+    assert.match(await report.locator(`tr[data-user="${world.owner_id}"]`).textContent(), /refused.*(owner_protected|self_target)/);
+    assert.match(await report.locator(`tr[data-user="${ids[6]}"]`).textContent(), /deactivated/);
+    await assertAccessible(page, "the bulk status report");
+    await screenshot(page, "23-bulk-report");
+    await report.getByRole("button", { name: "Done" }).click();
+    await page.waitForFunction((email) => document.querySelector(`tr[data-email="${email}"] .status`)?.textContent === "inactive", at(6));
+    assert.equal(ok(await call("GET", `/v1/users/${ids[7]}`, { token: world.token })).status, "inactive");
+
+    const fetched = page.waitForRequest((request) => /\/v1\/account\/bulk-reports\/blk_/.test(request.url()));
+    await page.getByRole("button", { name: "View status report" }).click();
+    await fetched;
+    const again = page.getByRole("dialog", { name: "Bulk status report" });
+    assert.match(await again.locator("#bulk-counts").textContent(), /3 requested, 2 changed, 1 refused/);
+    await again.getByRole("button", { name: "Done" }).click();
+  });
+
+  test("Users at 375 px: no sideways scrolling", async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.locator(`tr[data-email="${world.email}"]`).waitFor();
+    await assertNarrow(page, "Users");
+    await assertAccessible(page, "Users at 375 px");
+    await screenshot(page, "24-users-375px");
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test("nothing left the worker's origin and nothing broke the CSP", () => {
+    assert.deepEqual(offOrigin, []);
+    assert.deepEqual(problems, []);
+  });
+});
