@@ -3,6 +3,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, setCsrfToken } from "./api.js";
+import { Keys } from "./keys.jsx";
 import { Members } from "./members.jsx";
 import { Sessions } from "./sessions.jsx";
 import { SignIn } from "./signin.jsx";
@@ -15,6 +16,7 @@ const SCREENS = [
   { path: "/console/", title: "User Management" },
   { path: "/console/users", title: "Users", account: true },
   { path: "/console/tokens", title: "API tokens" },
+  { path: "/console/automation-keys", title: "Automation keys" },
   { path: "/console/sessions", title: "Your sessions" },
 ];
 
@@ -129,6 +131,8 @@ function App() {
           <Users me={me.user_id} />
         ) : !tenant ? (
           <p>You are not a member of any tenant.</p>
+        ) : screen.path === "/console/automation-keys" ? (
+          <Keys tenant={tenant} model={model} held={held} />
         ) : screen.path === "/console/tokens" ? (
           <Tokens tenant={tenant} permissions={model.permissions} held={held} />
         ) : (

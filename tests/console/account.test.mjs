@@ -35,7 +35,7 @@ async function gridShows(page, emails) {
 }
 
 describe("the console's account screens", () => {
-  let browser, page, offOrigin, problems, world, ids;
+  let browser, page, offOrigin, problems, world, ids, sandbox;
 
   before(async () => {
     world = await accountWithPassword({ plan: "enterprise", email: "owner@users.test", password: PASSWORD });
@@ -44,6 +44,8 @@ describe("the console's account screens", () => {
     for (let n = 1; n <= 11; n += 1)
       ids[n] = await invitee(world, world.tenant_id, at(n), `Person ${String.fromCharCode(75 - n)} ${n}`, { accept: n >= 4 });
     for (const n of [10, 11]) ok(await call("POST", `/v1/users/${ids[n]}/deactivate`, { token: world.token }), "deactivate");
+    // A second tenant on the Free plan, which has neither automation keys nor the audit log.
+    sandbox = ok(await call("POST", "/v1/tenants", { token: world.token, body: { name: "Sandbox", plan: "free" } }), "free tenant");
     browser = await launch();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(10_000);
@@ -208,6 +210,58 @@ describe("the console's account screens", () => {
     await assertAccessible(page, "Users at 375 px");
     await screenshot(page, "24-users-375px");
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test("Automation keys: created (the key shown once works), switched off and on, deleted", async () => {
+    await page.getByRole("link", { name: "Automation keys" }).click();
+    await page.getByRole("heading", { name: "Automation keys" }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/console/automation-keys");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create automation key" });
+    await dialog.getByLabel("Name").fill("ci builds");
+    await assertAccessible(page, "the Create automation key dialog");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    const created = page.getByRole("dialog", { name: "Automation key created" });
+    assert.match(await created.textContent(), /shown once and cannot be read again/);
+    const key = (await created.locator("#key-secret").textContent()).trim();
+    assert.match(key, /^pcak_/);
+    await screenshot(page, "25-automation-key-created");
+    assert.equal(ok(await call("GET", "/v1/whoami", { token: key }), "the shown key").kind, "automation_key");
+    await created.getByRole("button", { name: "Done" }).click();
+    const row = page.locator("tr", { hasText: "ci builds" });
+    await row.waitFor();
+    assert.doesNotMatch(await page.content(), new RegExp(key.slice(25)), "the key is gone from the page");
+
+    const toggle = row.getByRole("switch");
+    assert.equal(await toggle.isChecked(), true);
+    await toggle.focus();
+    await page.keyboard.press("Space");
+    await page.waitForFunction(() => document.querySelector("tr[data-key] [role=switch]")?.checked === false);
+    assert.notEqual((await call("GET", "/v1/whoami", { token: key })).status, 200, "a key switched off does not work");
+    await assertAccessible(page, "Automation keys");
+    await screenshot(page, "26-automation-keys");
+    await toggle.click();
+    await page.waitForFunction(() => document.querySelector("tr[data-key] [role=switch]")?.checked === true);
+    assert.equal((await call("GET", "/v1/whoami", { token: key })).status, 200, "switched on again");
+
+    await row.getByRole("button", { name: "Delete ci builds" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete automation key" });
+    assert.match(await confirm.textContent(), /cannot be undone/);
+    await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+    await row.waitFor({ state: "detached" });
+    assert.equal((await call("GET", "/v1/whoami", { token: key })).status, 401, "the deleted key no longer works");
+  });
+
+  test("Automation keys on the Free plan: explained, nothing to create", async () => {
+    await page.getByLabel("Tenant").selectOption(sandbox.tenant_id);
+    const notice = page.locator("#plan-lacks");
+    await notice.waitFor();
+    assert.match(await notice.textContent(), /The free plan does not include automation keys.*team and enterprise plans/);
+    assert.equal(await page.getByRole("button", { name: "Create key" }).count(), 0);
+    await assertAccessible(page, "Automation keys on Free");
+    await screenshot(page, "27-automation-keys-free");
+    await page.getByLabel("Tenant").selectOption(world.tenant_id);
+    await page.getByRole("button", { name: "Create key" }).waitFor();
   });
 
   test("nothing left the worker's origin and nothing broke the CSP", () => {
