@@ -3,7 +3,7 @@
 // feature the screen says so and names the plans that include it, from the product model.
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
-import { Confirm, CopyButton, DataTable, Done, ErrorText, Field, FormDialog, useLoaded, When } from "./ui.jsx";
+import { Confirm, DataTable, endOfDay, ErrorText, Field, FormDialog, ShownOnce, useLoaded, When } from "./ui.jsx";
 
 const FEATURE = "automation_keys";
 
@@ -31,26 +31,15 @@ function CreateKey({ tenant, onClose, onCreated }) {
     setError(null);
     try {
       const body = { name: name.trim() };
-      if (expires) body.expires_at = Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000);
+      if (expires) body.expires_at = endOfDay(expires);
       setCreated(await api("POST", `/v1/tenants/${encodeURIComponent(tenant)}/automation-keys`, { body }));
       onCreated();
     } catch (refused) {
       setError(refused);
     }
   }
-  if (created) {
-    return (
-      <Done title="Automation key created" onClose={onClose}>
-        <div class="secret">
-          <p class="warning" role="status">
-            Copy this key now: it is shown once and cannot be read again.
-          </p>
-          <code id="key-secret">{created.key}</code>
-          <CopyButton text={created.key} label="Copy key" />
-        </div>
-      </Done>
-    );
-  }
+  if (created)
+    return <ShownOnce title="Automation key created" what="key" secret={created.key} id="key-secret" onClose={onClose} />;
   return (
     <FormDialog title="Create automation key" submitLabel="Create key" onSubmit={submit} onClose={onClose} error={error}>
       <p class="muted">A build-only key for automation (CI): it can run the builds the model allows keys, nothing else.</p>

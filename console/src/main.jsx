@@ -3,6 +3,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, setCsrfToken } from "./api.js";
+import { Audit } from "./audit.jsx";
 import { Keys } from "./keys.jsx";
 import { Members } from "./members.jsx";
 import { Sessions } from "./sessions.jsx";
@@ -17,6 +18,7 @@ const SCREENS = [
   { path: "/console/users", title: "Users", account: true },
   { path: "/console/tokens", title: "API tokens" },
   { path: "/console/automation-keys", title: "Automation keys" },
+  { path: "/console/audit", title: "Audit log" },
   { path: "/console/sessions", title: "Your sessions" },
 ];
 
@@ -131,6 +133,8 @@ function App() {
           <Users me={me.user_id} />
         ) : !tenant ? (
           <p>You are not a member of any tenant.</p>
+        ) : screen.path === "/console/audit" ? (
+          <Audit tenant={tenant} model={model} />
         ) : screen.path === "/console/automation-keys" ? (
           <Keys tenant={tenant} model={model} held={held} />
         ) : screen.path === "/console/tokens" ? (

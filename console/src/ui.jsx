@@ -249,3 +249,23 @@ export function useLoaded(fetcher, deps) {
   }, deps);
   return { data, error, setError, reload };
 }
+
+/** A date input's value (YYYY-MM-DD) as the end of that local day, in seconds; null when empty. */
+export function endOfDay(value) {
+  return value ? Math.floor(new Date(`${value}T23:59:59`).getTime() / 1000) : null;
+}
+
+/** A secret shown once: the warning, the secret (element id `id`) and a copy button. */
+export function ShownOnce({ title, what, secret, id, onClose }) {
+  return (
+    <Done title={title} onClose={onClose}>
+      <div class="secret">
+        <p class="warning" role="status">
+          Copy this {what} now: it is shown once and cannot be read again.
+        </p>
+        <code id={id}>{secret}</code>
+        <CopyButton text={secret} label={`Copy ${what}`} />
+      </div>
+    </Done>
+  );
+}

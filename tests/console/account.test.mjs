@@ -216,6 +216,8 @@ describe("the console's account screens", () => {
     await page.getByRole("link", { name: "Automation keys" }).click();
     await page.getByRole("heading", { name: "Automation keys" }).waitFor();
     assert.equal(new URL(page.url()).pathname, "/console/automation-keys");
+    // The picker starts on whichever tenant whoami lists first: the Enterprise one here.
+    await page.getByLabel("Tenant", { exact: true }).selectOption(world.tenant_id);
     await page.getByRole("button", { name: "Create key" }).click();
     const dialog = page.getByRole("dialog", { name: "Create automation key" });
     await dialog.getByLabel("Name").fill("ci builds");
@@ -253,15 +255,92 @@ describe("the console's account screens", () => {
   });
 
   test("Automation keys on the Free plan: explained, nothing to create", async () => {
-    await page.getByLabel("Tenant").selectOption(sandbox.tenant_id);
+    await page.getByLabel("Tenant", { exact: true }).selectOption(sandbox.tenant_id);
     const notice = page.locator("#plan-lacks");
     await notice.waitFor();
     assert.match(await notice.textContent(), /The free plan does not include automation keys.*team and enterprise plans/);
     assert.equal(await page.getByRole("button", { name: "Create key" }).count(), 0);
     await assertAccessible(page, "Automation keys on Free");
     await screenshot(page, "27-automation-keys-free");
-    await page.getByLabel("Tenant").selectOption(world.tenant_id);
+    await page.getByLabel("Tenant", { exact: true }).selectOption(world.tenant_id);
     await page.getByRole("button", { name: "Create key" }).waitFor();
+  });
+
+  test("Audit log: the tenant's events a page at a time, the chain verified, an action filter", async () => {
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    const sequences = () =>
+      page.locator("tbody tr[data-sequence]").evaluateAll((rows) => rows.map((row) => Number(row.dataset.sequence)));
+    const shows = (want) =>
+      page.waitForFunction(
+        (list) =>
+          JSON.stringify([...document.querySelectorAll("tbody tr[data-sequence]")].map((row) => Number(row.dataset.sequence))) ===
+          JSON.stringify(list),
+        want,
+      );
+    const audit = async (path, from) => ok(await call("GET", `${path}?from=${from}&limit=10`, { token: world.token }));
+    const tenantLog = `/v1/tenants/${world.tenant_id}/audit`;
+    await page.getByLabel("Per page").selectOption("10");
+    const first = await audit(tenantLog, 0);
+    assert.equal(first.items.length, 10, "enough events for two pages");
+    await shows(first.items.map((e) => e.sequence));
+    const chain = await page.locator("#audit-chain").textContent();
+    assert.match(chain, /Hash chain verified/);
+    assert.match(chain, new RegExp(`holds ${first.chain.length} events`));
+    const invited = page.locator("tbody tr", { hasText: "member.invited" }).first();
+    assert.match(await invited.textContent(), new RegExp(world.email), "the actor by email");
+    await assertAccessible(page, "the tenant's audit log");
+    await screenshot(page, "28-audit-tenant");
+
+    await page.getByRole("button", { name: "Next page" }).click();
+    const second = await audit(tenantLog, first.next_from);
+    await shows(second.items.map((e) => e.sequence));
+    assert.match(await page.locator("#audit-page").textContent(), /Page 2/);
+    await page.getByRole("button", { name: "Previous page" }).click();
+    await shows(first.items.map((e) => e.sequence));
+
+    await page.getByLabel("Action contains").fill("invited");
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr[data-sequence]").length > 0);
+    const actions = await page.locator("tbody tr[data-sequence] td[data-label=Action]").allTextContents();
+    assert.ok(actions.length > 0 && actions.length < 10 && actions.every((a) => a.includes("invited")), actions.join(", "));
+    await page.getByLabel("Action contains").fill("");
+    assert.equal((await sequences()).length, 10);
+  });
+
+  test("Audit log: the account's own log; on the Free plan the tenant's is explained", async () => {
+    await page.getByLabel("The account").check();
+    const account = ok(await call("GET", "/v1/account/audit?from=0&limit=10", { token: world.token }));
+    await page.waitForFunction(
+      (want) =>
+        JSON.stringify([...document.querySelectorAll("tbody tr[data-sequence]")].map((row) => Number(row.dataset.sequence))) === want,
+      JSON.stringify(account.items.map((e) => e.sequence)),
+    );
+    await screenshot(page, "29-audit-account");
+
+    await page.getByLabel("Tenant", { exact: true }).selectOption(sandbox.tenant_id);
+    await page.getByLabel("This tenant").check();
+    const notice = page.locator("#plan-lacks");
+    await notice.waitFor();
+    assert.match(await notice.textContent(), /The free plan does not include the audit log.*enterprise plan/);
+    await assertAccessible(page, "the audit log on Free");
+    await screenshot(page, "30-audit-free");
+    await page.getByLabel("The account").check();
+    await page.locator("#audit-chain").waitFor();
+    await page.getByLabel("Tenant", { exact: true }).selectOption(world.tenant_id);
+  });
+
+  test("Automation keys and the audit log at 375 px: no sideways scrolling", async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.getByLabel("This tenant").check();
+    await page.locator("tbody tr[data-sequence]").first().waitFor();
+    await assertNarrow(page, "the audit log");
+    await assertAccessible(page, "the audit log at 375 px");
+    await screenshot(page, "31-audit-375px");
+    await page.getByRole("link", { name: "Automation keys" }).click();
+    await page.getByRole("button", { name: "Create key" }).waitFor();
+    await assertNarrow(page, "Automation keys");
+    await screenshot(page, "32-automation-keys-375px");
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   test("nothing left the worker's origin and nothing broke the CSP", () => {
