@@ -5,9 +5,7 @@
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import { plansWith, PlanLacks } from "./keys.jsx";
-import { DataTable, ErrorText, useLoaded, When } from "./ui.jsx";
-
-const PAGE_SIZES = [10, 25, 50, 100];
+import { DataTable, ErrorText, PageSize, Pager, useLoaded, When } from "./ui.jsx";
 
 function Chain({ chain }) {
   return (
@@ -82,16 +80,7 @@ export function Audit({ tenant, model }) {
           <label for="audit-filter">Action contains</label>
           <input id="audit-filter" type="search" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />
         </div>
-        <div>
-          <label for="audit-limit">Per page</label>
-          <select id="audit-limit" value={limit} onChange={(event) => restart(() => setLimit(Number(event.currentTarget.value)))}>
-            {PAGE_SIZES.map((size) => (
-              <option key={size} value={size}>
-                {size}
-              </option>
-            ))}
-          </select>
-        </div>
+        <PageSize id="audit-limit" value={limit} onValue={(size) => restart(() => setLimit(size))} />
       </div>
       <ErrorText error={loaded.error} />
       {data === null ? (
@@ -128,29 +117,20 @@ export function Audit({ tenant, model }) {
               ))}
             </DataTable>
           )}
-          <nav class="pager" aria-label="Pages of the audit log">
-            <button
-              type="button"
-              disabled={before.length === 0}
-              onClick={() => {
-                setFrom(before[before.length - 1] ?? 0);
-                setBefore(before.slice(0, -1));
-              }}
-            >
-              Previous page
-            </button>
-            <span id="audit-page">Page {before.length + 1}</span>
-            <button
-              type="button"
-              disabled={data.page.items.length === 0 || data.page.next_from === null}
-              onClick={() => {
-                setBefore([...before, from]);
-                setFrom(data.page.next_from);
-              }}
-            >
-              Next page
-            </button>
-          </nav>
+          <Pager
+            label="Pages of the audit log"
+            id="audit-page"
+            number={before.length + 1}
+            hasNext={data.page.items.length > 0 && data.page.next_from !== null}
+            onPrevious={() => {
+              setFrom(before[before.length - 1] ?? 0);
+              setBefore(before.slice(0, -1));
+            }}
+            onNext={() => {
+              setBefore([...before, from]);
+              setFrom(data.page.next_from);
+            }}
+          />
         </>
       )}
     </section>

@@ -269,3 +269,36 @@ export function ShownOnce({ title, what, secret, id, onClose }) {
     </Done>
   );
 }
+
+const PAGE_SIZES = [10, 25, 50, 100];
+
+/** A labelled page-size picker (10, 25, 50 or 100 rows). */
+export function PageSize({ id, value, onValue }) {
+  return (
+    <div>
+      <label for={id}>Per page</label>
+      <select id={id} value={value} onChange={(event) => onValue(Number(event.currentTarget.value))}>
+        {PAGE_SIZES.map((size) => (
+          <option key={size} value={size}>
+            {size}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** Previous and next buttons around the page number (`id` names the number's element). */
+export function Pager({ label, id, number, hasNext, onPrevious, onNext }) {
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" disabled={number <= 1} onClick={onPrevious}>
+        Previous page
+      </button>
+      <span id={id}>Page {number}</span>
+      <button type="button" disabled={!hasNext} onClick={onNext}>
+        Next page
+      </button>
+    </nav>
+  );
+}

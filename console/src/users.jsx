@@ -6,7 +6,7 @@
 // delete (`POST /v1/users/bulk`) and the per-user status report, read again by id.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { Confirm, CopyButton, Done, ErrorText, Field, FormDialog, useLoaded, When } from "./ui.jsx";
+import { Confirm, CopyButton, Done, ErrorText, Field, FormDialog, PageSize, Pager, useLoaded, When } from "./ui.jsx";
 
 const COLUMNS = [
   { key: "email", label: "Email" },
@@ -17,7 +17,6 @@ const COLUMNS = [
 ];
 const STATUSES = ["pending", "active", "inactive"];
 const ROLES = ["company_admin", "license_admin", "support", "tenant_user"];
-const PAGE_SIZES = [10, 25, 50, 100];
 const words = (code) => code.replaceAll("_", " ");
 
 /** What each status allows, as the lifecycle has it (README "The domain in one page"). */
@@ -290,16 +289,7 @@ export function Users({ me }) {
             ))}
           </select>
         </div>
-        <div>
-          <label for="users-limit">Per page</label>
-          <select id="users-limit" value={query.limit} onChange={(event) => change({ limit: Number(event.currentTarget.value) })}>
-            {PAGE_SIZES.map((size) => (
-              <option key={size} value={size}>
-                {size}
-              </option>
-            ))}
-          </select>
-        </div>
+        <PageSize id="users-limit" value={query.limit} onValue={(limit) => change({ limit })} />
       </div>
       <div class="bulk" aria-live="polite">
         {chosen.length > 0 ? (
@@ -405,29 +395,20 @@ export function Users({ me }) {
           </table>
         </div>
       ) : null}
-      <nav class="pager" aria-label="Pages of users">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => {
-            setCursor(cursors[cursors.length - 1] ?? null);
-            setCursors(cursors.slice(0, -1));
-          }}
-        >
-          Previous page
-        </button>
-        <span id="users-page">Page {cursors.length + 1}</span>
-        <button
-          type="button"
-          disabled={!page?.next_cursor}
-          onClick={() => {
-            setCursors([...cursors, cursor]);
-            setCursor(page.next_cursor);
-          }}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager
+        label="Pages of users"
+        id="users-page"
+        number={cursors.length + 1}
+        hasNext={Boolean(page?.next_cursor)}
+        onPrevious={() => {
+          setCursor(cursors[cursors.length - 1] ?? null);
+          setCursors(cursors.slice(0, -1));
+        }}
+        onNext={() => {
+          setCursors([...cursors, cursor]);
+          setCursor(page.next_cursor);
+        }}
+      />
       {dialog && ACTIONS[dialog.user?.status]?.includes(dialog.kind) ? (
         <LifecycleAction kind={dialog.kind} user={dialog.user} onClose={close} onDone={after} />
       ) : null}
