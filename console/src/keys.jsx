@@ -51,6 +51,7 @@ function CreateKey({ tenant, onClose, onCreated }) {
 
 function KeySwitch({ item, disabled, onSwitched, onRefused }) {
   const id = `enabled-${item.key_id}`;
+  const [busy, setBusy] = useState(false);
   return (
     <span class="switch-cell">
       <input
@@ -58,14 +59,21 @@ function KeySwitch({ item, disabled, onSwitched, onRefused }) {
         role="switch"
         id={id}
         checked={item.enabled}
-        disabled={disabled}
+        disabled={disabled || busy}
+        aria-busy={busy ? "true" : undefined}
         onChange={async (event) => {
-          const enabled = event.currentTarget.checked;
+          const input = event.currentTarget;
+          const enabled = input.checked;
+          setBusy(true);
           try {
             await api("PATCH", `/v1/automation-keys/${encodeURIComponent(item.key_id)}`, { body: { enabled } });
             onSwitched();
           } catch (refused) {
+            // Back to what the server holds.
+            input.checked = item.enabled;
             onRefused(refused);
+          } finally {
+            setBusy(false);
           }
         }}
       />

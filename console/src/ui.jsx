@@ -230,17 +230,25 @@ export function Done({ title, onClose, children }) {
 
 /**
  * What `fetcher` resolves to, fetched on mount and whenever `deps` change: `data` (null while
- * loading), the refusal if it failed, and `reload`.
+ * loading), the refusal if it failed, and `reload`; an answer overtaken by a later request is
+ * dropped.
  */
 export function useLoaded(fetcher, deps) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  // Only the latest request's answer counts (a slower, older one, e.g. of a search typed over,
+  // must not replace it).
+  const latest = useRef(0);
   async function reload() {
+    latest.current += 1;
+    const mine = latest.current;
     try {
-      setData(await fetcher());
+      const answer = await fetcher();
+      if (mine !== latest.current) return;
+      setData(answer);
       setError(null);
     } catch (refused) {
-      setError(refused);
+      if (mine === latest.current) setError(refused);
     }
   }
   useEffect(() => {

@@ -238,12 +238,17 @@ describe("the console's account screens", () => {
     assert.equal(await toggle.isChecked(), true);
     await toggle.focus();
     await page.keyboard.press("Space");
-    await page.waitForFunction(() => document.querySelector("tr[data-key] [role=switch]")?.checked === false);
+    // The label follows the server's answer (the list reloaded after the PATCH).
+    const says = (state) =>
+      page.waitForFunction((want) => document.querySelector("tr[data-key] .switch-cell label")?.textContent.startsWith(want), state);
+    await says("off");
+    assert.equal(await toggle.isChecked(), false);
     assert.notEqual((await call("GET", "/v1/whoami", { token: key })).status, 200, "a key switched off does not work");
     await assertAccessible(page, "Automation keys");
     await screenshot(page, "26-automation-keys");
     await toggle.click();
-    await page.waitForFunction(() => document.querySelector("tr[data-key] [role=switch]")?.checked === true);
+    await says("on");
+    assert.equal(await toggle.isChecked(), true);
     assert.equal((await call("GET", "/v1/whoami", { token: key })).status, 200, "switched on again");
 
     await row.getByRole("button", { name: "Delete ci builds" }).click();
