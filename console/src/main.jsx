@@ -3,16 +3,22 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, setCsrfToken } from "./api.js";
+import { Audit } from "./audit.jsx";
+import { Keys } from "./keys.jsx";
 import { Members } from "./members.jsx";
 import { Sessions } from "./sessions.jsx";
 import { SignIn } from "./signin.jsx";
 import { Tokens } from "./tokens.jsx";
+import { Users } from "./users.jsx";
 import { ErrorText } from "./ui.jsx";
 import "./style.css";
 
 const SCREENS = [
   { path: "/console/", title: "User Management" },
+  { path: "/console/users", title: "Users", account: true },
   { path: "/console/tokens", title: "API tokens" },
+  { path: "/console/automation-keys", title: "Automation keys" },
+  { path: "/console/audit", title: "Audit log" },
   { path: "/console/sessions", title: "Your sessions" },
 ];
 
@@ -121,10 +127,16 @@ function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {!tenant && screen.path !== "/console/sessions" ? (
-          <p>You are not a member of any tenant.</p>
-        ) : screen.path === "/console/sessions" ? (
+        {screen.path === "/console/sessions" ? (
           <Sessions onSignedOut={signedOut} />
+        ) : screen.path === "/console/users" ? (
+          <Users me={me.user_id} />
+        ) : !tenant ? (
+          <p>You are not a member of any tenant.</p>
+        ) : screen.path === "/console/audit" ? (
+          <Audit tenant={tenant} model={model} />
+        ) : screen.path === "/console/automation-keys" ? (
+          <Keys tenant={tenant} model={model} held={held} />
         ) : screen.path === "/console/tokens" ? (
           <Tokens tenant={tenant} permissions={model.permissions} held={held} />
         ) : (

@@ -4,14 +4,14 @@ import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import {
   Confirm,
-  CopyButton,
   DataTable,
-  Done,
+  endOfDay,
   ErrorText,
   Field,
   FormDialog,
   PermissionChips,
   PermissionToggles,
+  ShownOnce,
   useLoaded,
   When,
 } from "./ui.jsx";
@@ -27,7 +27,7 @@ function CreateToken({ tenant, permissions, held, onClose, onCreated }) {
     setError(null);
     try {
       const body = { name: name.trim(), permissions: granted };
-      if (expires) body.expires_at = Math.floor(new Date(`${expires}T23:59:59`).getTime() / 1000);
+      if (expires) body.expires_at = endOfDay(expires);
       setCreated(await api("POST", `/v1/tenants/${encodeURIComponent(tenant)}/tokens`, { body }));
       onCreated();
     } catch (refused) {
@@ -35,19 +35,8 @@ function CreateToken({ tenant, permissions, held, onClose, onCreated }) {
     }
   }
 
-  if (created) {
-    return (
-      <Done title="Token created" onClose={onClose}>
-        <div class="secret">
-          <p class="warning" role="status">
-            Copy this token now: it is shown once and cannot be read again.
-          </p>
-          <code id="token-secret">{created.token}</code>
-          <CopyButton text={created.token} label="Copy token" />
-        </div>
-      </Done>
-    );
-  }
+  if (created)
+    return <ShownOnce title="Token created" what="token" secret={created.token} id="token-secret" onClose={onClose} />;
   return (
     <FormDialog title="Create API token" submitLabel="Create token" onSubmit={submit} onClose={onClose} error={error}>
       <Field id="token-name" label="Name" required value={name} onValue={setName} />

@@ -10,7 +10,8 @@ export function Dialog({ title, onClose, children }) {
     const opener = document.activeElement;
     const dialog = ref.current;
     dialog.showModal();
-    const first = dialog.querySelector("[data-autofocus], input, button:not(.close)");
+    const first =
+      dialog.querySelector("[data-autofocus]") ?? dialog.querySelector("input:not(:disabled), button:not(.close)");
     first?.focus();
     return () => {
       if (dialog.open) dialog.close();
@@ -162,7 +163,7 @@ export function Field({ id, label, value, onValue, ...input }) {
  * A destructive action's confirmation: Cancel has focus; the action's refusal is shown inline.
  * `onConfirm` returns a promise; it rejects with the server's refusal.
  */
-export function Confirm({ title, action, onConfirm, onClose, children }) {
+export function Confirm({ title, action, onConfirm, onClose, danger = true, children }) {
   const [error, setError] = useState(null);
   async function confirm() {
     setError(null);
@@ -180,7 +181,7 @@ export function Confirm({ title, action, onConfirm, onClose, children }) {
         <button type="button" data-autofocus onClick={onClose}>
           Cancel
         </button>
-        <button type="button" class="danger" onClick={confirm}>
+        <button type="button" class={danger ? "danger" : "primary"} onClick={confirm}>
           {action}
         </button>
       </div>
@@ -229,17 +230,25 @@ export function Done({ title, onClose, children }) {
 
 /**
  * What `fetcher` resolves to, fetched on mount and whenever `deps` change: `data` (null while
- * loading), the refusal if it failed, and `reload`.
+ * loading), the refusal if it failed, and `reload`; an answer overtaken by a later request is
+ * dropped.
  */
 export function useLoaded(fetcher, deps) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  // Only the latest request's answer counts (a slower, older one, e.g. of a search typed over,
+  // must not replace it).
+  const latest = useRef(0);
   async function reload() {
+    latest.current += 1;
+    const mine = latest.current;
     try {
-      setData(await fetcher());
+      const answer = await fetcher();
+      if (mine !== latest.current) return;
+      setData(answer);
       setError(null);
     } catch (refused) {
-      setError(refused);
+      if (mine === latest.current) setError(refused);
     }
   }
   useEffect(() => {
@@ -247,4 +256,57 @@ export function useLoaded(fetcher, deps) {
     reload();
   }, deps);
   return { data, error, setError, reload };
+}
+
+/** A date input's value (YYYY-MM-DD) as the end of that local day, in seconds; null when empty. */
+export function endOfDay(value) {
+  return value ? Math.floor(new Date(`${value}T23:59:59`).getTime() / 1000) : null;
+}
+
+/** A secret shown once: the warning, the secret (element id `id`) and a copy button. */
+export function ShownOnce({ title, what, secret, id, onClose }) {
+  return (
+    <Done title={title} onClose={onClose}>
+      <div class="secret">
+        <p class="warning" role="status">
+          Copy this {what} now: it is shown once and cannot be read again.
+        </p>
+        <code id={id}>{secret}</code>
+        <CopyButton text={secret} label={`Copy ${what}`} />
+      </div>
+    </Done>
+  );
+}
+
+const PAGE_SIZES = [10, 25, 50, 100];
+
+/** A labelled page-size picker (10, 25, 50 or 100 rows). */
+export function PageSize({ id, value, onValue }) {
+  return (
+    <div>
+      <label for={id}>Per page</label>
+      <select id={id} value={value} onChange={(event) => onValue(Number(event.currentTarget.value))}>
+        {PAGE_SIZES.map((size) => (
+          <option key={size} value={size}>
+            {size}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** Previous and next buttons around the page number (`id` names the number's element). */
+export function Pager({ label, id, number, hasNext, onPrevious, onNext }) {
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" disabled={number <= 1} onClick={onPrevious}>
+        Previous page
+      </button>
+      <span id={id}>Page {number}</span>
+      <button type="button" disabled={!hasNext} onClick={onNext}>
+        Next page
+      </button>
+    </nav>
+  );
 }

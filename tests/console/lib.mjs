@@ -113,3 +113,35 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Signs `world`'s owner in through the console's sign-in page and waits for the first screen. */
+export async function signIn(page, world) {
+  await page.goto(`${endpoint}/console/`);
+  await page.getByLabel("Account id").fill(world.account_id);
+  await page.getByLabel("Email").fill(world.email);
+  await page.getByLabel("Password").fill(world.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "User Management" }).waitFor();
+}
+
+/** Invites `email` (named `name`) to `tenant` as the owner; accepts when `accept`. Returns its user id. */
+export async function invitee(world, tenant, email, name, { accept = false } = {}) {
+  const invited = ok(
+    await call("POST", `/v1/tenants/${tenant}/members`, { token: world.token, body: { email, name, permissions: [] } }),
+    `inviting ${email}`,
+  );
+  if (accept)
+    ok(
+      await call("POST", "/v1/invitations/accept", {
+        body: { account_id: world.account_id, email, code: invited.invitation.code },
+      }),
+      `accepting ${email}`,
+    );
+  return invited.user_id;
+}
+
+/** Asserts the page does not scroll sideways at its current width. */
+export async function assertNarrow(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `${what}: the page is ${width} px wide`);
+}
