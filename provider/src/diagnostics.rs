@@ -134,16 +134,18 @@ pub fn problem(diags: &mut Diagnostics, problem: &Problem, attribute: Option<&'s
 /// attribute at fault.
 pub fn terms(diags: &mut Diagnostics, failure: &TermsError) {
     let attribute = match failure {
-        TermsError::ExpiryInPast => "expires_at",
-        TermsError::EmptyWindow => "not_before",
-        TermsError::TooManyRanges { list, .. } => list,
-        TermsError::OverlapTooLong(_) => "rotation_overlap_seconds",
+        TermsError::ExpiryInPast => Some("expires_at"),
+        TermsError::EmptyWindow => Some("not_before"),
+        TermsError::TooManyRanges { list, .. } => Some(*list),
+        TermsError::OverlapTooLong(_) => Some("rotation_overlap_seconds"),
+        // The provider sets no rate limit (not an attribute yet), so this is not reached.
+        TermsError::RateLimitNotOffered(_) => None,
     };
     error(
         diags,
         format!("Invalid configuration ({})", failure.code()),
         failure.to_string(),
-        Some(attribute),
+        attribute,
     );
 }
 

@@ -322,6 +322,7 @@ async fn credentials_are_created_with_their_terms_and_rolled_by_id() {
         denied_ips: vec!["203.0.113.7".parse().unwrap()],
         external_id: Some("cus_42".parse().unwrap()),
         metadata: Some(Metadata::from_value(&serde_json::json!({"team": "builds"})).unwrap()),
+        rate_limit: None,
     };
     let token = NewApiToken {
         name: "ci".into(),

@@ -387,6 +387,7 @@ mod tests {
             metadata: Some(
                 Metadata::from_value(&serde_json::json!({"team": "builds", "tier": 2})).unwrap(),
             ),
+            rate_limit: None,
         }
     }
 

@@ -443,6 +443,8 @@ pub fn terms<S: Credential>(state: &mut S) -> Option<Terms> {
         denied_ips: range_set(fields.denied_ips)?.into_iter().collect(),
         external_id,
         metadata,
+        // Not a Terraform attribute yet: a credential the provider creates has no rate limit.
+        rate_limit: None,
     })
 }
 
