@@ -138,8 +138,7 @@ pub fn terms(diags: &mut Diagnostics, failure: &TermsError) {
         TermsError::EmptyWindow => Some("not_before"),
         TermsError::TooManyRanges { list, .. } => Some(*list),
         TermsError::OverlapTooLong(_) => Some("rotation_overlap_seconds"),
-        // The provider sets no rate limit (not an attribute yet), so this is not reached.
-        TermsError::RateLimitNotOffered(_) => None,
+        TermsError::RateLimitNotOffered(_) => Some("rate_limit"),
     };
     error(
         diags,

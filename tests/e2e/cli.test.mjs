@@ -116,3 +116,49 @@ test("sign-up, invite, token create, whoami with it, delete it, audit tail: thro
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /`fly` is not a permission/);
 });
+
+test("roll a token and a key with an overlap, read their usage: through the CLI", async () => {
+  const signedUp = ok(
+    await portcullis(["signup", "--account-name", "Acme", "--owner-email", email("cli-roll"), "--owner-name", "Olive Owner", "--plan", "team"]),
+    "signup",
+  );
+  remember(signedUp.token);
+  const owner = signedUp.token;
+  const created = ok(await portcullis(["tokens", "create", "--name", "ci"], { token: owner }), "token create");
+  remember(created.token);
+  ok(await portcullis(["whoami"], { token: created.token }), "whoami before the roll");
+  const rolled = ok(await portcullis(["tokens", "roll", created.key_id, "--overlap-seconds", "600"], { token: owner }), "roll");
+  remember(rolled.token);
+  assert.equal(rolled.key_id, created.key_id);
+  assert.ok(rolled.token.startsWith(`${created.key_id}:`) && rolled.token !== created.token);
+  assert.ok(rolled.previous_valid_until > Date.now() / 1000, JSON.stringify(rolled));
+  ok(await portcullis(["whoami"], { token: rolled.token }), "the new secret");
+  ok(await portcullis(["whoami"], { token: created.token }), "the old one, during the overlap");
+  const tooLong = await portcullis(["tokens", "roll", created.key_id, "--overlap-seconds", "90000"], { token: owner });
+  assert.equal(tooLong.code, 1, tooLong.stderr);
+  assert.equal(tooLong.json.code, "overlap_too_long");
+
+  const key = ok(await portcullis(["keys", "create", "--name", "builds"], { token: owner }), "key create");
+  remember(key.key);
+  const rolledKey = ok(await portcullis(["keys", "roll", key.key_id], { token: owner }), "key roll");
+  remember(rolledKey.key);
+  assert.equal(rolledKey.key_id, key.key_id);
+  assert.equal(rolledKey.previous_valid_until, null, "overlap 0: the old key stopped");
+  assert.equal((await portcullis(["whoami"], { token: key.key })).code, 1, "the old key is refused");
+
+  // Three uses of the token (the whoami calls above); counted by the edge and reported at once
+  // for the first, then each interval (scripts/test-worker sets 1 second).
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  ok(await portcullis(["whoami"], { token: rolled.token }), "one more");
+  let usage;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    usage = ok(await portcullis(["tokens", "usage", created.key_id], { token: owner }), "usage");
+    if (usage.total === 4) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(usage.key_id, created.key_id);
+  assert.equal(usage.days.length, 30);
+  assert.equal(usage.total, 4, JSON.stringify(usage.days.at(-1)));
+  const keyUsage = ok(await portcullis(["keys", "usage", key.key_id], { token: owner }), "key usage");
+  assert.equal(keyUsage.total, 0, "a refused key authenticated nothing");
+});

@@ -42,6 +42,7 @@ resource "portcullis_automation_key" "builder" {
   expires_at  = "${expiresAt}"
   allowed_ips = ["2001:db8:1::/48", "203.0.113.0/24"]
   external_id = "farm-1"
+  rate_limit  = { requests = 1000, period_seconds = 60 }
   # Key order and whitespace are not changes: compared as JSON.
   metadata = <<-JSON
     { "pool": "linux",  "arch": "x86_64" }
@@ -76,6 +77,8 @@ resource "portcullis_api_token" "later" {
     assert.equal(token.rolled_at, null);
     assert.equal(key.rotation_overlap_seconds, 0, "the default");
     assert.equal(key.not_before, null);
+    assert.deepEqual(key.rate_limit, { requests: 1000, period_seconds: 60 });
+    assert.equal(token.rate_limit, null);
 
     const view = ok(await call("GET", `/v1/tokens/${token.key_id}`, { token: world.token }));
     assert.equal(view.not_before, Date.parse(notBefore) / 1000);
@@ -87,6 +90,7 @@ resource "portcullis_api_token" "later" {
     assert.deepEqual(keyView.allowed_ips, ["203.0.113.0/24", "2001:db8:1::/48"]);
     assert.deepEqual(keyView.metadata, { arch: "x86_64", pool: "linux" });
     assert.equal(keyView.expires_at, Date.parse(expiresAt) / 1000, "automation keys expire too");
+    assert.deepEqual(keyView.rate_limit, { requests: 1000, period_seconds: 60 });
 
     const me = ok(await whoami(token.token, "2001:db8::7"), 200, "allowed IPv6");
     assert.equal(me.external_id, "cus_42");
@@ -166,6 +170,7 @@ resource "portcullis_automation_key" "bad" {
   external_id              = "has space"
   metadata                 = jsonencode(["not", "an", "object"])
   rotation_overlap_seconds = 86401
+  rate_limit               = { requests = 50, period_seconds = 60 }
 }
 `,
       [
@@ -173,6 +178,7 @@ resource "portcullis_automation_key" "bad" {
         "external_id must be 1 to 128 visible ASCII characters",
         "metadata must be a JSON object",
         "Invalid configuration (overlap_too_long)",
+        "rate_limit 50 requests per 60 seconds is not offered",
       ],
     );
     // The terms together, for a credential created now (plan).

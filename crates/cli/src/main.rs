@@ -191,6 +191,26 @@ enum TokensCommand {
         /// The token's id (`pctk_…`)
         key: String,
     },
+    /// Give a token a new secret (same id, scope and terms); prints it once
+    Roll {
+        /// The token's id (`pctk_…`)
+        key: String,
+        #[command(flatten)]
+        overlap: OverlapArg,
+    },
+    /// A token's requests per day over the last 30 days
+    Usage {
+        /// The token's id (`pctk_…`)
+        key: String,
+    },
+}
+
+/// How long a rolled credential's previous secret keeps working.
+#[derive(Debug, Args)]
+struct OverlapArg {
+    /// Seconds the previous secret keeps working (0 to 86400; 0: it stops at once)
+    #[arg(long, default_value_t = 0)]
+    overlap_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +242,18 @@ enum KeysCommand {
     },
     /// Switch a key off (it stops working until enabled again)
     Disable {
+        /// The key's id (`pcak_…`)
+        key: String,
+    },
+    /// Give a key a new secret (same id and terms); prints it once
+    Roll {
+        /// The key's id (`pcak_…`)
+        key: String,
+        #[command(flatten)]
+        overlap: OverlapArg,
+    },
+    /// A key's requests per day over the last 30 days
+    Usage {
         /// The key's id (`pcak_…`)
         key: String,
     },
@@ -664,6 +696,20 @@ async fn tokens(client: &Client, command: TokensCommand) -> Result<Output, Failu
             client.delete_api_token(&key).await?;
             output::deleted(key.as_str())
         }
+        TokensCommand::Roll { key: text, overlap } => {
+            let rolled = client
+                .roll_api_token(&key(&text)?, overlap.overlap_seconds)
+                .await?;
+            output::rolled(
+                &rolled.key_id,
+                "token",
+                &rolled.token,
+                rolled.previous_valid_until,
+            )
+        }
+        TokensCommand::Usage { key: text } => {
+            output::usage(&client.api_token_usage(&key(&text)?).await?)
+        }
     };
     Ok(output)
 }
@@ -744,6 +790,20 @@ async fn keys(client: &Client, command: KeysCommand) -> Result<Output, Failure> 
         }
         KeysCommand::Enable { key: text } => switch(&text, true).await?,
         KeysCommand::Disable { key: text } => switch(&text, false).await?,
+        KeysCommand::Roll { key: text, overlap } => {
+            let rolled = client
+                .roll_automation_key(&key(&text)?, overlap.overlap_seconds)
+                .await?;
+            output::rolled(
+                &rolled.key_id,
+                "key",
+                &rolled.key,
+                rolled.previous_valid_until,
+            )
+        }
+        KeysCommand::Usage { key: text } => {
+            output::usage(&client.automation_key_usage(&key(&text)?).await?)
+        }
     };
     Ok(output)
 }

@@ -2,11 +2,13 @@
 
 use crate::Failure;
 use portcullis_client::ApiError;
+use portcullis_client::Secret;
 use portcullis_client::time::format_rfc3339;
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::listing::ListPage;
 use portcullis_core::model::Model;
-use portcullis_core::{PermissionSet, Timestamp};
+use portcullis_core::query::UsageView;
+use portcullis_core::{KeyId, PermissionSet, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -63,6 +65,54 @@ pub fn deleted(id: &str) -> Output {
     Output {
         json: json!({ "deleted": id }),
         text: format!("deleted {id}"),
+    }
+}
+
+/// A rolled credential: its id and new secret (shown once), and until when the previous works.
+pub fn rolled(
+    key_id: &KeyId,
+    what: &str,
+    secret: &Secret,
+    previous_valid_until: Option<Timestamp>,
+) -> Output {
+    let previous = previous_valid_until.map_or("the previous one stopped".to_owned(), |until| {
+        format!("the previous one works until {}", time(until))
+    });
+    Output {
+        json: json!({
+            "key_id": key_id,
+            what: secret.expose(),
+            "previous_valid_until": previous_valid_until,
+        }),
+        text: format!(
+            "rolled {key_id}; {previous}\n{what} (shown once): {}",
+            secret.expose()
+        ),
+    }
+}
+
+/// A credential's requests per day: the days with requests, then the total.
+pub fn usage(usage: &UsageView) -> Output {
+    let mut lines: Vec<String> = usage
+        .days
+        .iter()
+        .filter(|day| day.requests > 0)
+        .map(|day| {
+            format!(
+                "{}  {}",
+                time(day.day).get(..10).unwrap_or_default(),
+                day.requests
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "{} requests in the last {} days",
+        usage.total,
+        usage.days.len()
+    ));
+    Output {
+        json: serde_json::to_value(usage).unwrap_or(Value::Null),
+        text: lines.join("\n"),
     }
 }
 

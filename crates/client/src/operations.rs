@@ -11,7 +11,8 @@ use crate::types::{
 };
 use portcullis_core::listing::{ListPage, ListQuery};
 use portcullis_core::query::{
-    AccountView, ApiTokenView, AutomationKeyView, LicenseUsage, MemberView, TenantView, UserView,
+    AccountView, ApiTokenView, AutomationKeyView, LicenseUsage, MemberView, TenantView, UsageView,
+    UserView,
 };
 use portcullis_core::sso::SsoConnectionId;
 use portcullis_core::{KeyId, PermissionSet, Principal, SignUp, TenantId, UserId};
@@ -291,6 +292,11 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/tokens/{key}/usage`: the token's requests per day, the last 30 days.
+    pub async fn api_token_usage(&self, key: &KeyId) -> Result<UsageView, ApiError> {
+        self.get(&["tokens", key.as_str(), "usage"], &[]).await
+    }
+
     /// `DELETE /v1/tokens/{key}`.
     pub async fn delete_api_token(&self, key: &KeyId) -> Result<(), ApiError> {
         self.done(Method::DELETE, &["tokens", key.as_str()], NONE)
@@ -347,6 +353,12 @@ impl Client {
         let body = Roll { overlap_seconds };
         let path = ["automation-keys", key.as_str(), "roll"];
         self.write(Method::POST, &path, Some(&body)).await
+    }
+
+    /// `GET /v1/automation-keys/{key}/usage`: the key's requests per day, the last 30 days.
+    pub async fn automation_key_usage(&self, key: &KeyId) -> Result<UsageView, ApiError> {
+        self.get(&["automation-keys", key.as_str(), "usage"], &[])
+            .await
     }
 
     /// `DELETE /v1/automation-keys/{key}`.

@@ -19,7 +19,7 @@ use crate::values::{StringSet, default_if_null, known, null_if_unknown, parse_rf
 use portcullis_core::secret::SecretHash;
 use portcullis_core::terms::{
     self, ExternalId, IpRange, MAX_EXTERNAL_ID_LEN, MAX_IP_RANGES, MAX_METADATA_BYTES,
-    MAX_ROLL_OVERLAP_SECONDS, Metadata, Terms,
+    MAX_ROLL_OVERLAP_SECONDS, Metadata, RATE_LIMIT_TIERS, RateLimit, Terms,
 };
 use portcullis_core::{KeyId, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +30,48 @@ use tf_provider::{AttributePath, Diagnostics};
 
 /// `rotation_triggers`: arbitrary strings whose change rolls the credential.
 pub type Triggers = Value<BTreeMap<String, Value<String>>>;
+
+/// `rate_limit = { requests = …, period_seconds = … }`, as Terraform holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateLimitValue {
+    /// Requests per period.
+    pub requests: Value<i64>,
+    /// The period, in seconds.
+    pub period_seconds: Value<i64>,
+}
+
+/// A configured rate limit: `None` while unknown; `Some(None)` when there is none;
+/// `Some(Some(Err(_)))` when its numbers are not a tier's (the reason).
+fn rate_limit(value: &Value<RateLimitValue>) -> Option<Option<Result<RateLimit, String>>> {
+    match value {
+        Value::Unknown => None,
+        Value::Null => Some(None),
+        Value::Value(limit) => {
+            let (Value::Value(requests), Value::Value(period)) =
+                (&limit.requests, &limit.period_seconds)
+            else {
+                return None;
+            };
+            let number = |n: i64| u32::try_from(n).ok();
+            let parsed = match (number(*requests), number(*period)) {
+                (Some(requests), Some(period_seconds)) => {
+                    let limit = RateLimit {
+                        requests,
+                        period_seconds,
+                    };
+                    limit
+                        .check()
+                        .map(|()| limit)
+                        .map_err(|failure| failure.to_string())
+                }
+                _ => Err(format!(
+                    "rate_limit {requests} requests per {period} seconds is not offered"
+                )),
+            };
+            Some(Some(parsed))
+        }
+    }
+}
 
 /// The attributes both credential resources hold, borrowed from one state.
 pub struct Fields<'a> {
@@ -45,6 +87,8 @@ pub struct Fields<'a> {
     pub external_id: &'a mut Value<String>,
     /// A JSON object, as text.
     pub metadata: &'a mut Value<String>,
+    /// Requests per period it may authenticate.
+    pub rate_limit: &'a mut Value<RateLimitValue>,
     /// Values whose change rolls it.
     pub rotation_triggers: &'a mut Triggers,
     /// The overlap a roll asks for.
@@ -98,6 +142,8 @@ macro_rules! credential_state {
             pub external_id: tf_provider::value::Value<String>,
             /// A JSON object, as text.
             pub metadata: tf_provider::value::Value<String>,
+            /// Requests per period.
+            pub rate_limit: tf_provider::value::Value<$crate::resources::credential::RateLimitValue>,
             /// Arbitrary values whose change rolls it.
             pub rotation_triggers: $crate::resources::credential::Triggers,
             /// How long the previous secret works after a roll.
@@ -117,6 +163,7 @@ macro_rules! credential_state {
                     denied_ips: &mut self.denied_ips,
                     external_id: &mut self.external_id,
                     metadata: &mut self.metadata,
+                    rate_limit: &mut self.rate_limit,
                     rotation_triggers: &mut self.rotation_triggers,
                     rotation_overlap_seconds: &mut self.rotation_overlap_seconds,
                     secret: &mut self.$secret,
@@ -226,7 +273,39 @@ pub fn term_attributes(noun: &str) -> Vec<(&'static str, Attribute)> {
                 ),
             ),
         ),
+        (
+            "rate_limit",
+            attribute(
+                // An object type rather than nested attributes: tf-provider 0.2 sends nested
+                // attributes with a type as well, which Terraform refuses.
+                AttributeType::Object(
+                    [
+                        ("requests".to_owned(), AttributeType::Number),
+                        ("period_seconds".to_owned(), AttributeType::Number),
+                    ]
+                    .into_iter()
+                    .collect(),
+                ),
+                Mode::Optional,
+                &format!(
+                    "At most `requests` requests the {noun} authenticates per `period_seconds`, \
+                     one of the tiers {tiers}; over it, a request is refused with 429 \
+                     `rate_limited` and `Retry-After`. Counted at the edge by Workers rate \
+                     limiting, per location and approximately. {replaces}",
+                    tiers = tiers()
+                ),
+            ),
+        ),
     ]
+}
+
+/// The rate-limit tiers, for people: "10/10 s, 100/10 s, …".
+fn tiers() -> String {
+    RATE_LIMIT_TIERS
+        .iter()
+        .map(|(requests, period)| format!("{requests}/{period} s"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The rotation attributes' schema (`noun`: `token` or `key`).
@@ -337,6 +416,9 @@ pub fn validate<S: Credential>(diags: &mut Diagnostics, state: &mut S) {
             diagnostics::error(diags, "Invalid IP range", failure.to_string(), Some(name));
         }
     }
+    if let Some(Some(Err(message))) = rate_limit(fields.rate_limit) {
+        diagnostics::error(diags, "Invalid rate limit", message, Some("rate_limit"));
+    }
     if let Some(text) = known(fields.external_id)
         && let Err(failure) = text.parse::<ExternalId>()
     {
@@ -443,8 +525,7 @@ pub fn terms<S: Credential>(state: &mut S) -> Option<Terms> {
         denied_ips: range_set(fields.denied_ips)?.into_iter().collect(),
         external_id,
         metadata,
-        // Not a Terraform attribute yet: a credential the provider creates has no rate limit.
-        rate_limit: None,
+        rate_limit: rate_limit(fields.rate_limit)?.transpose().ok()?,
     })
 }
 
@@ -537,6 +618,10 @@ pub fn replaced_terms<S: Credential>(prior: &mut S, proposed: &mut S) -> Vec<Att
             "metadata",
             same(document(before.metadata), document(after.metadata)),
         ),
+        (
+            "rate_limit",
+            before.rate_limit == after.rate_limit && !after.rate_limit.is_unknown(),
+        ),
     ];
     unchanged
         .into_iter()
@@ -610,6 +695,12 @@ pub fn fill<S: Credential>(
             Value::Value(metadata.as_json().to_owned())
         });
     }
+    *fields.rate_limit = shown.rate_limit.map_or(Value::Null, |limit| {
+        Value::Value(RateLimitValue {
+            requests: Value::Value(i64::from(limit.requests)),
+            period_seconds: Value::Value(i64::from(limit.period_seconds)),
+        })
+    });
     default_if_null(fields.rotation_overlap_seconds, Value::Value(0));
     null_if_unknown(fields.secret);
     *fields.rolled_at = rolled_at.map_or(Value::Null, rfc3339);
@@ -716,6 +807,76 @@ mod tests {
             found[0].1.starts_with("metadata is not JSON: "),
             "{found:?}"
         );
+    }
+
+    fn limit(requests: i64, period_seconds: i64) -> Value<RateLimitValue> {
+        Value::Value(RateLimitValue {
+            requests: Value::Value(requests),
+            period_seconds: Value::Value(period_seconds),
+        })
+    }
+
+    #[test]
+    fn a_rate_limit_is_a_core_tier_sent_as_a_term_and_replaces_when_changed() {
+        let refused = validated(AutomationKeyState {
+            rate_limit: limit(50, 60),
+            ..AutomationKeyState::default()
+        });
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "Invalid rate limit");
+        assert!(
+            refused[0].1.contains("50 requests per 60 seconds"),
+            "{refused:?}"
+        );
+        assert_eq!(refused[0].2, AttributePath::new("rate_limit"));
+        let negative = validated(AutomationKeyState {
+            rate_limit: limit(-10, 10),
+            ..AutomationKeyState::default()
+        });
+        assert_eq!(negative[0].2, AttributePath::new("rate_limit"));
+        assert!(
+            validated(AutomationKeyState {
+                rate_limit: limit(100, 60),
+                ..AutomationKeyState::default()
+            })
+            .is_empty()
+        );
+        let mut with = AutomationKeyState {
+            rate_limit: limit(100, 60),
+            ..AutomationKeyState::default()
+        };
+        assert_eq!(
+            terms(&mut with).and_then(|terms| terms.rate_limit),
+            Some(RateLimit {
+                requests: 100,
+                period_seconds: 60
+            })
+        );
+        let mut unknown = AutomationKeyState {
+            rate_limit: Value::Unknown,
+            ..AutomationKeyState::default()
+        };
+        assert!(terms(&mut unknown).is_none(), "unknown until apply");
+        let mut other = AutomationKeyState {
+            rate_limit: limit(10, 10),
+            ..AutomationKeyState::default()
+        };
+        assert_eq!(
+            replaced_terms(&mut with.clone(), &mut other),
+            [AttributePath::new("rate_limit")]
+        );
+        assert!(replaced_terms(&mut with.clone(), &mut with).is_empty());
+        // Read back from the API's terms.
+        let mut read = AutomationKeyState::default();
+        let shown = Terms {
+            rate_limit: Some(RateLimit {
+                requests: 1_000,
+                period_seconds: 10,
+            }),
+            ..Terms::default()
+        };
+        fill(&mut read, &shown, None, None);
+        assert_eq!(read.rate_limit, limit(1_000, 10));
     }
 
     #[test]

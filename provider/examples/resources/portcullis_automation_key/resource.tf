@@ -5,6 +5,7 @@ resource "portcullis_automation_key" "builder" {
   expires_at  = "2027-01-31T00:00:00Z"
   allowed_ips = ["203.0.113.0/24", "2001:db8:1::/48"]
   metadata    = jsonencode({ pool = "linux" })
+  rate_limit  = { requests = 1000, period_seconds = 60 }
 
   rotation_triggers = {
     version = "1"
