@@ -4,8 +4,10 @@
 use crate::api::{BodyError, MAX_BODY_BYTES};
 use crate::problem::{CONTENT_TYPE, Problem};
 use futures_util::StreamExt as _;
+use portcullis_core::secret::Secret;
 use portcullis_core::{HashingKey, Timestamp};
 use serde::Serialize;
+use std::cell::RefCell;
 use worker::{Env, Headers, Request, Response};
 
 /// The KV namespace binding holding credential projections.
@@ -60,23 +62,45 @@ pub fn now() -> Timestamp {
     Timestamp::from_unix_seconds(worker::Date::now().as_millis() / 1000)
 }
 
+thread_local! {
+    /// The hashing key last made from the secrets' texts (current, previous): keying the HMAC
+    /// states costs two SHA-256 compressions per key, so it is done when the texts change, not
+    /// on every verification.
+    static HASHING_KEY: RefCell<Option<(Secret, Secret, HashingKey)>> = const { RefCell::new(None) };
+}
+
 /// The HMAC key, from the Worker secret, with the previous key when one is set (a rotation).
 /// A missing or short key, or a previous key that is set but not a key, is a deployment
 /// error: 503.
 pub fn hashing_key(env: &Env) -> Result<HashingKey, Problem> {
-    let current = key_secret(env, HASHING_KEY_SECRET)?;
-    match env.secret(PREVIOUS_HASHING_KEY_SECRET) {
-        Ok(previous) if !previous.to_string().trim().is_empty() => {
-            match HashingKey::from_base64(previous.to_string().trim()) {
-                Ok(previous) => Ok(current.with_previous(&previous)),
-                Err(error) => {
-                    worker::console_error!("{PREVIOUS_HASHING_KEY_SECRET}: {error}");
-                    Err(Problem::unavailable())
-                }
+    let text = |name: &str| {
+        env.secret(name)
+            .ok()
+            .map(|secret| Secret::new(secret.to_string().trim().to_owned()))
+    };
+    let current = text(HASHING_KEY_SECRET).ok_or_else(Problem::unavailable)?;
+    let previous = text(PREVIOUS_HASHING_KEY_SECRET).unwrap_or_else(|| Secret::new(String::new()));
+    let cached = HASHING_KEY.with_borrow(|cache| {
+        cache
+            .as_ref()
+            .filter(|(now, before, _)| *now == current && *before == previous)
+            .map(|(_, _, key)| key.clone())
+    });
+    if let Some(key) = cached {
+        return Ok(key);
+    }
+    let mut key = HashingKey::from_base64(current.expose()).map_err(|_| Problem::unavailable())?;
+    if !previous.expose().is_empty() {
+        match HashingKey::from_base64(previous.expose()) {
+            Ok(previous) => key = key.with_previous(&previous),
+            Err(error) => {
+                worker::console_error!("{PREVIOUS_HASHING_KEY_SECRET}: {error}");
+                return Err(Problem::unavailable());
             }
         }
-        _ => Ok(current),
     }
+    HASHING_KEY.with_borrow_mut(|cache| *cache = Some((current, previous, key.clone())));
+    Ok(key)
 }
 
 /// The gateway's identity-signing key, from its Worker secret (503 when missing or short).
