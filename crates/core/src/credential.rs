@@ -109,24 +109,43 @@ pub(crate) fn decode_checked<const N: usize>(
     prefix: &str,
     text: &str,
 ) -> Result<Zeroizing<[u8; N]>, Malformed> {
-    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
-    if body.len() != (N + CHECKSUM_BYTES).div_ceil(3) * 4 - pad_chars(N + CHECKSUM_BYTES) {
-        return Err(Malformed::Encoding);
-    }
     // Decoded on the stack: every payload here (at most an automation key's 47 bytes) and its
-    // checksum fit, and the length was checked above.
+    // checksum fit, and the length is checked before anything is decoded.
     let mut buffer = Zeroizing::new([0_u8; MAX_DECODED_BYTES]);
-    let len = URL_SAFE_NO_PAD
-        .decode_slice(body, buffer.as_mut_slice())
-        .map_err(|_| Malformed::Encoding)?;
-    let bytes = buffer.get(..len).ok_or(Malformed::Encoding)?;
-    let (payload, sum) = bytes.split_at_checked(N).ok_or(Malformed::Encoding)?;
-    if sum != checksum(prefix, payload) {
-        return Err(Malformed::Checksum);
-    }
+    let payload = decode_into(prefix, text, N, buffer.as_mut_slice())?;
     let mut out = Zeroizing::new([0_u8; N]);
     out.copy_from_slice(payload);
     Ok(out)
+}
+
+/// [`decode_checked`] for a payload that is public (a key id), so nothing is kept or wiped:
+/// only whether `text` is well-formed.
+fn check_public<const N: usize>(prefix: &str, text: &str) -> Result<(), Malformed> {
+    decode_into(prefix, text, N, &mut [0_u8; MAX_DECODED_BYTES]).map(|_| ())
+}
+
+/// Decodes `text` (`prefix`, then `len` payload bytes and their checksum in base64) into
+/// `buffer`, checking each; answers the payload, a part of `buffer`.
+fn decode_into<'b>(
+    prefix: &str,
+    text: &str,
+    len: usize,
+    buffer: &'b mut [u8],
+) -> Result<&'b [u8], Malformed> {
+    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
+    let decoded = len + CHECKSUM_BYTES;
+    if body.len() != decoded.div_ceil(3) * 4 - pad_chars(decoded) {
+        return Err(Malformed::Encoding);
+    }
+    let written = URL_SAFE_NO_PAD
+        .decode_slice(body, &mut *buffer)
+        .map_err(|_| Malformed::Encoding)?;
+    let bytes = buffer.get(..written).ok_or(Malformed::Encoding)?;
+    let (payload, sum) = bytes.split_at_checked(len).ok_or(Malformed::Encoding)?;
+    if sum != checksum(prefix, payload) {
+        return Err(Malformed::Checksum);
+    }
+    Ok(payload)
 }
 
 /// Characters that unpadded base64 omits for `len` bytes.
@@ -158,28 +177,85 @@ impl CredentialKind {
     }
 }
 
+/// Characters of an API token's key id: its prefix and the unpadded base64 of its random bytes
+/// and checksum.
+const TOKEN_ID_CHARS: usize = API_TOKEN_ID_PREFIX.len()
+    + (TOKEN_ID_RANDOM_BYTES + CHECKSUM_BYTES).div_ceil(3) * 4
+    - pad_chars(TOKEN_ID_RANDOM_BYTES + CHECKSUM_BYTES);
+
+/// The longest key id of either kind.
+const MAX_KEY_ID_CHARS: usize =
+    if TOKEN_ID_CHARS > AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS {
+        TOKEN_ID_CHARS
+    } else {
+        AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS
+    };
+
 /// The public, non-secret id of a credential: the key under which its record is stored.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
+///
+/// Held inline (ASCII, at most [`MAX_KEY_ID_CHARS`] bytes, the rest zero): a clone is a copy of
+/// its bytes, never an allocation, so a verification's [`Principal`] costs no allocation. The
+/// zero padding keeps the derived order the order of the texts.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId {
+    bytes: [u8; MAX_KEY_ID_CHARS],
+    len: u8,
+}
 
 impl KeyId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only validated ASCII is ever stored (see `inline`).
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default()
     }
 
     /// Whether this id names an API token or an automation key.
     pub fn kind(&self) -> CredentialKind {
-        if self.0.starts_with(AUTOMATION_KEY_PREFIX) {
+        if self.as_str().starts_with(AUTOMATION_KEY_PREFIX) {
             CredentialKind::AutomationKey
         } else {
             CredentialKind::ApiToken
         }
     }
 
-    fn automation(id_chars: &str) -> Self {
-        Self(format!("{AUTOMATION_KEY_PREFIX}{id_chars}"))
+    /// The id of already validated text (`parts` concatenated): `None` only if it is longer
+    /// than a key id can be, which validation rules out.
+    fn inline(parts: &[&str]) -> Option<Self> {
+        let mut id = Self {
+            bytes: [0; MAX_KEY_ID_CHARS],
+            len: 0,
+        };
+        let mut len = 0_usize;
+        for part in parts {
+            let end = len.checked_add(part.len())?;
+            id.bytes.get_mut(len..end)?.copy_from_slice(part.as_bytes());
+            len = end;
+        }
+        id.len = u8::try_from(len).ok()?;
+        Some(id)
+    }
+
+    /// The id of one the engine just encoded, which always fits (the lengths are constants; a
+    /// test issues both kinds): were it ever not to, the id would be empty, which no record
+    /// carries and every lookup refuses.
+    fn issued(parts: &[&str]) -> Self {
+        Self::inline(parts).unwrap_or(Self {
+            bytes: [0; MAX_KEY_ID_CHARS],
+            len: 0,
+        })
+    }
+
+    fn automation(id_chars: &str) -> Option<Self> {
+        Self::inline(&[AUTOMATION_KEY_PREFIX, id_chars])
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -193,17 +269,16 @@ impl FromStr for KeyId {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let valid = if value.starts_with(API_TOKEN_ID_PREFIX) {
-            decode_checked::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, value).is_ok()
+            check_public::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, value).is_ok()
         } else if let Some(body) = value.strip_prefix(AUTOMATION_KEY_PREFIX) {
             body.len() == AUTOMATION_ID_CHARS && URL_SAFE_NO_PAD.decode(body).is_ok()
         } else {
             false
         };
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidKeyId(crate::ids::excerpt(value)))
-        }
+        valid
+            .then(|| Self::inline(&[value]))
+            .flatten()
+            .ok_or_else(|| InvalidKeyId(crate::ids::excerpt(value)))
     }
 }
 
@@ -216,13 +291,13 @@ impl<'de> Deserialize<'de> for KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -248,10 +323,10 @@ impl Presented {
             return Err(Malformed::TooLong);
         }
         if let Some((id, secret)) = text.split_once(':') {
-            decode_checked::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, id)?;
+            check_public::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, id)?;
             let secret = decode_checked::<SECRET_BYTES>(API_TOKEN_SECRET_PREFIX, secret)?;
             Ok(Self {
-                key_id: KeyId(id.to_owned()),
+                key_id: KeyId::inline(&[id]).ok_or(Malformed::Encoding)?,
                 secret,
             })
         } else if text.starts_with(AUTOMATION_KEY_PREFIX) {
@@ -268,7 +343,7 @@ impl Presented {
                 .ok_or(Malformed::Encoding)?;
             secret.copy_from_slice(tail);
             Ok(Self {
-                key_id: KeyId::automation(id_chars),
+                key_id: KeyId::automation(id_chars).ok_or(Malformed::Encoding)?,
                 secret,
             })
         } else {
@@ -348,7 +423,7 @@ pub struct Issued {
 /// Generates a new API token.
 pub fn issue_api_token(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
     let id_bytes: [u8; TOKEN_ID_RANDOM_BYTES] = random::bytes(random);
-    let key_id = KeyId(encode_checked(API_TOKEN_ID_PREFIX, &id_bytes));
+    let key_id = KeyId::issued(&[&encode_checked(API_TOKEN_ID_PREFIX, &id_bytes)]);
     reissue_api_token(&key_id, random, key)
 }
 
@@ -413,7 +488,7 @@ fn automation_key_of(
     let id_chars = text
         .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
         .unwrap_or_default();
-    let key_id = KeyId::automation(id_chars);
+    let key_id = KeyId::issued(&[AUTOMATION_KEY_PREFIX, id_chars]);
     let secret_part = payload.get(AUTOMATION_ID_BYTES..).unwrap_or_default();
     let hash = key.hash_parts(AUTOMATION_KEY_DOMAIN, &hash_input(&key_id, secret_part));
     Issued {
@@ -1260,6 +1335,24 @@ mod tests {
     const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:+/=. ";
 
     proptest! {
+        #[test]
+        fn key_ids_are_held_whole_and_ordered_as_their_texts(a in any::<u64>(), b in any::<u64>()) {
+            let ids = [
+                issue_api_token(&mut SeededRandom::new(a), &key()).key_id,
+                issue_automation_key(&mut SeededRandom::new(b), &key()).key_id,
+                issue_api_token(&mut SeededRandom::new(b), &key()).key_id,
+            ];
+            prop_assert_eq!(ids[0].as_str().len(), TOKEN_ID_CHARS);
+            prop_assert_eq!(ids[1].as_str().len(), AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS);
+            for x in &ids {
+                prop_assert_eq!(&x.as_str().parse::<KeyId>().unwrap(), x);
+                prop_assert_eq!(serde_json::to_string(x).unwrap(), format!("\"{x}\""));
+                for y in &ids {
+                    prop_assert_eq!(x.cmp(y), x.as_str().cmp(y.as_str()));
+                }
+            }
+        }
+
         #[test]
         fn api_token_round_trips(seed in any::<u64>()) {
             let issued = issue_api_token(&mut SeededRandom::new(seed), &key());
