@@ -24,7 +24,8 @@ use portcullis_core::session::{self, SessionVerification, SignedIn};
 use portcullis_core::{HashingKey, Operation, TenantId, Timestamp, authorize, desired, store};
 use std::sync::Arc;
 
-fn hashing_key(base64: &str) -> Result<HashingKey, Failure> {
+/// The hashing key of a base64 text, or the failure every function taking one answers for it.
+pub fn hashing_key(base64: &str) -> Result<HashingKey, Failure> {
     HashingKey::from_base64(base64).map_err(|error| Failure::hashing_key(&error))
 }
 
@@ -55,14 +56,28 @@ pub fn verify(
         Ok(key) => key,
         Err(failure) => return failure.into(),
     };
-    let presented = match Presented::from_credential_or_header(credential) {
-        Ok(presented) => presented,
-        Err(malformed) => {
-            return Failure::refused(&credential::Verification::Malformed(malformed)).into();
-        }
-    };
     let record = record.map(CoreRecord::from);
-    match credential::verify_presented(&presented, record.as_ref(), &key, now, client) {
+    verify_result(verify_with(credential, record.as_ref(), &key, now, client))
+}
+
+/// [`verify`] with the hashing key decoded and the record read already (what a
+/// [`crate::Verifier`] keeps between calls): the engine's verdict.
+pub fn verify_with(
+    credential: &str,
+    record: Option<&CoreRecord>,
+    key: &HashingKey,
+    now: Timestamp,
+    client: Option<std::net::IpAddr>,
+) -> credential::Verification {
+    match Presented::from_credential_or_header(credential) {
+        Ok(presented) => credential::verify_presented(&presented, record, key, now, client),
+        Err(malformed) => credential::Verification::Malformed(malformed),
+    }
+}
+
+/// A verification as `verifyCredential` answers it.
+pub fn verify_result(verification: credential::Verification) -> VerifyResult {
+    match verification {
         credential::Verification::Valid(principal) => VerifyResult::Success(Verified {
             ok: True,
             principal: principal.into(),

@@ -26,6 +26,9 @@
 pub mod facade;
 mod problem;
 pub mod types;
+mod verifier;
+
+pub use verifier::{StoredRecord, Verdict, Verifier};
 
 use portcullis_core::Timestamp;
 use portcullis_core::model::{self as core_model, Model as CoreModel};
@@ -84,6 +87,28 @@ fn encode<T: Serialize>(value: &T) -> JsValue {
             .serialize(&serializer)
             .unwrap_or(JsValue::NULL)
     })
+}
+
+/// `{ ok: true, <name>: handle }`, for a function that hands over an object of this package.
+fn handle_result(name: &str, handle: JsValue) -> JsValue {
+    let result = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        js_sys::Reflect::set(&result, &JsValue::from_str(key), value).is_ok()
+    };
+    if set("ok", &JsValue::TRUE) && set(name, &handle) {
+        result.into()
+    } else {
+        encode(&Failure::unrepresentable(format!(
+            "the {name} cannot be handed over"
+        )))
+    }
+}
+
+/// A request's client address (`clientIp`), when given.
+fn client_address(client_ip: Option<String>) -> Result<Option<std::net::IpAddr>, Failure> {
+    client_ip
+        .map(|text| text.trim().parse().map_err(|_| Failure::client_ip()))
+        .transpose()
 }
 
 /// `now` in whole seconds, or the platform clock when absent.
@@ -164,17 +189,7 @@ impl Model {
     ) -> JsValue {
         let loaded = json_text(&document, "document").and_then(|text| facade::load_model(&text));
         match loaded {
-            Ok(inner) => {
-                let result = js_sys::Object::new();
-                let set = |key: &str, value: &JsValue| {
-                    js_sys::Reflect::set(&result, &JsValue::from_str(key), value).is_ok()
-                };
-                if set("ok", &JsValue::TRUE) && set("model", &JsValue::from(Model { inner })) {
-                    result.into()
-                } else {
-                    encode(&Failure::unrepresentable("the model cannot be handed over"))
-                }
-            }
+            Ok(inner) => handle_result("model", Model { inner }.into()),
             Err(failure) => encode(&failure),
         }
     }
@@ -237,9 +252,7 @@ pub fn verify_credential(
     model.run(|| {
         let result = decode_optional(record, "record").and_then(|record| {
             let now = timestamp(now)?;
-            let client = client_ip
-                .map(|text| text.trim().parse().map_err(|_| Failure::client_ip()))
-                .transpose()?;
+            let client = client_address(client_ip)?;
             Ok(facade::verify(
                 credential.as_deref().unwrap_or_default(),
                 record,

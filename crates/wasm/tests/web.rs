@@ -23,11 +23,11 @@ mod support;
 
 use portcullis_wasm::types::{AuthorizeResult, SignedInResult, VerifyResult};
 use portcullis_wasm::{
-    Model, access_record_key, account_operation_allowed, account_permissions_matrix,
-    authorize_operation, credential_key_id, generate_hashing_key, issue_credential,
-    list_account_operations, list_company_roles, list_operations, list_permissions,
-    list_role_presets, locate_session, validate_config, verify_credential, verify_session,
-    verify_signed_in,
+    Model, StoredRecord, Verifier, access_record_key, account_operation_allowed,
+    account_permissions_matrix, authorize_operation, credential_key_id, generate_hashing_key,
+    issue_credential, list_account_operations, list_company_roles, list_operations,
+    list_permissions, list_role_presets, locate_session, validate_config, verify_credential,
+    verify_session, verify_signed_in,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::JsValue;
@@ -126,6 +126,132 @@ fn every_verification_vector_decides_as_natively() {
             case.name
         );
     }
+}
+
+/// The verifier `Verifier.create` returns for the vectors' hashing key.
+fn verifier_of(vectors: &support::Vectors) -> Verifier {
+    let result = Verifier::create(&default(), &vectors.hashing_key);
+    assert_eq!(json_of(&result)["ok"], true, "{}", json_of(&result));
+    let verifier = js_sys::Reflect::get(&result, &JsValue::from_str("verifier")).unwrap();
+    Verifier::try_from_js_value(verifier).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn a_verifier_decides_every_vector_as_verify_credential_does() {
+    let vectors = support::vectors();
+    let verifier = verifier_of(&vectors);
+    let now = Some(vectors.now as f64);
+    for case in &vectors.verify {
+        let expected = &case.result;
+        let record_text = if case.record.is_null() {
+            JsValue::NULL
+        } else {
+            JsValue::from_str(&case.record.to_string())
+        };
+        let verdicts = [
+            verifier.verify(Some(case.credential.clone()), record_text, now, None),
+            verifier.verify(
+                Some(case.credential.clone()),
+                js_of(&case.record),
+                now,
+                None,
+            ),
+        ];
+        for verdict in &verdicts {
+            assert_eq!(&json_of(&verdict.to_json()), expected, "{}", case.name);
+            assert_eq!(verdict.ok(), expected["ok"] == true, "{}", case.name);
+            if verdict.ok() {
+                assert_eq!(
+                    json_of(&verdict.principal()),
+                    expected["principal"],
+                    "{}",
+                    case.name
+                );
+                assert_eq!(verdict.code(), None, "{}", case.name);
+                assert_eq!(verdict.public_code(), None, "{}", case.name);
+            } else {
+                assert!(verdict.principal().is_undefined(), "{}", case.name);
+                assert_eq!(
+                    verdict.code().as_deref(),
+                    Some(first_code(expected)),
+                    "{}",
+                    case.name
+                );
+                assert_eq!(
+                    verdict.public_code().as_deref(),
+                    expected["errors"][0]["public"]["code"].as_str(),
+                    "{}",
+                    case.name
+                );
+            }
+        }
+        if case.record.is_null() {
+            continue;
+        }
+        // The record read once, then verified against as many times as wanted.
+        let parsed = verifier.parse_record(js_of(&case.record));
+        assert_eq!(
+            json_of(&parsed)["ok"],
+            true,
+            "{}: {}",
+            case.name,
+            json_of(&parsed)
+        );
+        let stored = StoredRecord::try_from_js_value(
+            js_sys::Reflect::get(&parsed, &JsValue::from_str("record")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(stored.key_id(), case.record["key_id"].as_str().unwrap());
+        for _ in 0..2 {
+            let verdict = verifier.verify_stored(Some(case.credential.clone()), &stored, now, None);
+            assert_eq!(
+                &json_of(&verdict.to_json()),
+                expected,
+                "{} (stored)",
+                case.name
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_verifier_refuses_bad_keys_records_and_arguments_without_throwing() {
+    let vectors = support::vectors();
+    let refused = json_of(&Verifier::create(&default(), "not base64!"));
+    assert_eq!(refused["ok"], false);
+    assert_eq!(first_code(&refused), "invalid_hashing_key", "{refused}");
+
+    let verifier = verifier_of(&vectors);
+    let bad_record = json_of(&verifier.parse_record(JsValue::from_str("{\"key_id\": 7}")));
+    assert_eq!(bad_record["ok"], false, "{bad_record}");
+    assert_eq!(first_code(&bad_record), "invalid_input", "{bad_record}");
+
+    let case = &vectors.verify[0];
+    let bad_time = verifier.verify(
+        Some(case.credential.clone()),
+        js_of(&case.record),
+        Some(-1.0),
+        None,
+    );
+    assert!(!bad_time.ok());
+    assert_eq!(
+        bad_time.code().as_deref(),
+        Some(first_code(&json_of(&bad_time.to_json())))
+    );
+    assert_eq!(bad_time.public_code(), None);
+    let bad_ip = verifier.verify(
+        Some(case.credential.clone()),
+        js_of(&case.record),
+        Some(vectors.now as f64),
+        Some("not an address".into()),
+    );
+    assert_eq!(bad_ip.code().as_deref(), Some("invalid_client_ip"));
+    let nothing = verifier.verify(None, JsValue::NULL, Some(vectors.now as f64), None);
+    assert!(!nothing.ok());
+    assert_eq!(
+        nothing.public_code().as_deref(),
+        Some("malformed_credential")
+    );
 }
 
 #[wasm_bindgen_test]
