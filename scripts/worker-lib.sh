@@ -44,6 +44,10 @@ gateway_key() {
 }
 
 # build_worker: the release build wrangler would run, once, up front (so start-up is fast).
+# wasm-opt runs through scripts/wasm-opt-cached: when cargo and wasm-bindgen give the same wasm
+# as a build before (nothing changed since), its optimised output is reused instead of
+# re-optimised (about two minutes), so a restart of scripts/dev costs seconds; any change to the
+# sources gives another input hash and so a fresh wasm-opt run.
 # Within one scripts/test run the worker is built once: scripts/test builds it with
 # build_worker_stamped and exports PORTCULLIS_WORKER_BUILD_ID, and build_worker then reuses that
 # build as long as crates/worker/build still carries the same id (any other build removes it).
@@ -57,7 +61,7 @@ build_worker() {
     return 0
   fi
   rm -f "$worker_build_stamp"
-  WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./node_modules/.bin/wasm-opt \
+  WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./scripts/wasm-opt-cached \
     ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker &&
     WORKER_BUILT=1
 }
