@@ -6,7 +6,9 @@ import { api, ApiError, setCsrfToken } from "./api.js";
 import { Audit } from "./audit.jsx";
 import { Keys } from "./keys.jsx";
 import { Members } from "./members.jsx";
+import { loadRules } from "./rules.js";
 import { Sessions } from "./sessions.jsx";
+import { Settings } from "./settings.jsx";
 import { SignIn } from "./signin.jsx";
 import { Tokens } from "./tokens.jsx";
 import { Users } from "./users.jsx";
@@ -19,6 +21,7 @@ const SCREENS = [
   { path: "/console/tokens", title: "API tokens" },
   { path: "/console/automation-keys", title: "Automation keys" },
   { path: "/console/audit", title: "Audit log" },
+  { path: "/console/settings", title: "Tenant settings" },
   { path: "/console/sessions", title: "Your sessions" },
 ];
 
@@ -36,8 +39,10 @@ function App() {
       const [me, model] = await Promise.all([api("GET", "/v1/whoami"), api("GET", "/v1/model")]);
       if (me.kind !== "session") throw new ApiError(401, { detail: "sign in with a password session" });
       setCsrfToken(me.csrf_token);
+      // The engine's rules, with the server's model: a change they refuse is never sent.
+      const rules = await loadRules(model);
       setTenant((current) => (me.tenants.some((t) => t.tenant_id === current) ? current : me.tenants[0]?.tenant_id));
-      setState({ phase: "signed-in", me, model });
+      setState({ phase: "signed-in", me, model, rules });
     } catch (refused) {
       setCsrfToken(null);
       if (refused.status === 401 || refused.status === 403) setState({ phase: "signed-out" });
@@ -86,7 +91,7 @@ function App() {
       />
     );
 
-  const { me, model } = state;
+  const { me, model, rules } = state;
   const held = me.tenants.find((t) => t.tenant_id === tenant)?.permissions ?? [];
   return (
     <>
@@ -130,9 +135,11 @@ function App() {
         {screen.path === "/console/sessions" ? (
           <Sessions onSignedOut={signedOut} />
         ) : screen.path === "/console/users" ? (
-          <Users me={me.user_id} />
+          <Users me={me.user_id} rules={rules} />
         ) : !tenant ? (
           <p>You are not a member of any tenant.</p>
+        ) : screen.path === "/console/settings" ? (
+          <Settings tenant={tenant} model={model} />
         ) : screen.path === "/console/audit" ? (
           <Audit tenant={tenant} model={model} />
         ) : screen.path === "/console/automation-keys" ? (
@@ -140,7 +147,7 @@ function App() {
         ) : screen.path === "/console/tokens" ? (
           <Tokens tenant={tenant} permissions={model.permissions} held={held} />
         ) : (
-          <Members tenant={tenant} permissions={model.permissions} held={held} me={me.user_id} />
+          <Members tenant={tenant} permissions={model.permissions} held={held} me={me.user_id} rules={rules} />
         )}
       </main>
     </>
