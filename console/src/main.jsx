@@ -39,10 +39,12 @@ function App() {
       const [me, model] = await Promise.all([api("GET", "/v1/whoami"), api("GET", "/v1/model")]);
       if (me.kind !== "session") throw new ApiError(401, { detail: "sign in with a password session" });
       setCsrfToken(me.csrf_token);
-      // The engine's rules, with the server's model: a change they refuse is never sent.
-      const rules = await loadRules(model);
+      // The engine's rules, with the server's model: a change they refuse is never sent; and
+      // the tenants' names (the account's details list the caller's tenants; ids otherwise).
+      const [rules, account] = await Promise.all([loadRules(model), api("GET", "/v1/account").catch(() => null)]);
+      const names = Object.fromEntries((account?.tenants ?? []).map((t) => [t.tenant_id, t.name]));
       setTenant((current) => (me.tenants.some((t) => t.tenant_id === current) ? current : me.tenants[0]?.tenant_id));
-      setState({ phase: "signed-in", me, model, rules });
+      setState({ phase: "signed-in", me, model, rules, names });
     } catch (refused) {
       setCsrfToken(null);
       if (refused.status === 401 || refused.status === 403) setState({ phase: "signed-out" });
@@ -91,7 +93,7 @@ function App() {
       />
     );
 
-  const { me, model, rules } = state;
+  const { me, model, rules, names } = state;
   const held = me.tenants.find((t) => t.tenant_id === tenant)?.permissions ?? [];
   return (
     <>
@@ -120,7 +122,7 @@ function App() {
               <select id="tenant-picker" value={tenant} onChange={(event) => setTenant(event.currentTarget.value)}>
                 {me.tenants.map((t) => (
                   <option key={t.tenant_id} value={t.tenant_id}>
-                    {t.tenant_id} ({t.plan})
+                    {names[t.tenant_id] ?? t.tenant_id} ({t.plan})
                   </option>
                 ))}
               </select>

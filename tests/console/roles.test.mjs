@@ -51,6 +51,9 @@ describe("company roles and licenses, as the caller's roles allow", () => {
 
   test("a company admin gives a seat and the support role; every field is enabled but the email", async () => {
     const { context, page, dialog, problems } = await editDialog(world, "rita@roles.test");
+    // The owner is in both tenants: the picker names them (from GET /v1/account).
+    const picker = await page.$$eval("#tenant-picker option", (options) => options.map((o) => o.textContent).sort());
+    assert.deepEqual(picker, ["Production (enterprise)", "Sandbox (team)"]);
     assert.equal(await dialog.getByLabel("Email (cannot be changed)").isDisabled(), true);
     for (const name of ["Company admin", "Support"]) assert.equal(await disabled(dialog, { role: "switch", name }), false, name);
     for (const name of ["Seat in Production", "Seat in Sandbox", "License admin of Production", "License admin of Sandbox"])
