@@ -14,6 +14,8 @@ export class ApiError extends Error {
     super(problem?.detail ?? `the server answered ${status}`);
     this.status = status;
     this.code = problem?.code ?? "unknown";
+    // `plan_change_blocked`: everything that blocks the plan change, each `{ code, message }`.
+    this.blockers = problem?.blockers ?? [];
   }
 }
 

@@ -6,7 +6,9 @@ import { api, ApiError, setCsrfToken } from "./api.js";
 import { Audit } from "./audit.jsx";
 import { Keys } from "./keys.jsx";
 import { Members } from "./members.jsx";
+import { loadRules } from "./rules.js";
 import { Sessions } from "./sessions.jsx";
+import { Settings } from "./settings.jsx";
 import { SignIn } from "./signin.jsx";
 import { Tokens } from "./tokens.jsx";
 import { Users } from "./users.jsx";
@@ -19,6 +21,7 @@ const SCREENS = [
   { path: "/console/tokens", title: "API tokens" },
   { path: "/console/automation-keys", title: "Automation keys" },
   { path: "/console/audit", title: "Audit log" },
+  { path: "/console/settings", title: "Tenant settings" },
   { path: "/console/sessions", title: "Your sessions" },
 ];
 
@@ -36,8 +39,12 @@ function App() {
       const [me, model] = await Promise.all([api("GET", "/v1/whoami"), api("GET", "/v1/model")]);
       if (me.kind !== "session") throw new ApiError(401, { detail: "sign in with a password session" });
       setCsrfToken(me.csrf_token);
+      // The engine's rules, with the server's model: a change they refuse is never sent; and
+      // the tenants' names (the account's details list the caller's tenants; ids otherwise).
+      const [rules, account] = await Promise.all([loadRules(model), api("GET", "/v1/account").catch(() => null)]);
+      const names = Object.fromEntries((account?.tenants ?? []).map((t) => [t.tenant_id, t.name]));
       setTenant((current) => (me.tenants.some((t) => t.tenant_id === current) ? current : me.tenants[0]?.tenant_id));
-      setState({ phase: "signed-in", me, model });
+      setState({ phase: "signed-in", me, model, rules, names });
     } catch (refused) {
       setCsrfToken(null);
       if (refused.status === 401 || refused.status === 403) setState({ phase: "signed-out" });
@@ -86,7 +93,7 @@ function App() {
       />
     );
 
-  const { me, model } = state;
+  const { me, model, rules, names } = state;
   const held = me.tenants.find((t) => t.tenant_id === tenant)?.permissions ?? [];
   return (
     <>
@@ -115,7 +122,7 @@ function App() {
               <select id="tenant-picker" value={tenant} onChange={(event) => setTenant(event.currentTarget.value)}>
                 {me.tenants.map((t) => (
                   <option key={t.tenant_id} value={t.tenant_id}>
-                    {t.tenant_id} ({t.plan})
+                    {names[t.tenant_id] ?? t.tenant_id} ({t.plan})
                   </option>
                 ))}
               </select>
@@ -130,9 +137,11 @@ function App() {
         {screen.path === "/console/sessions" ? (
           <Sessions onSignedOut={signedOut} />
         ) : screen.path === "/console/users" ? (
-          <Users me={me.user_id} />
+          <Users me={me.user_id} rules={rules} />
         ) : !tenant ? (
           <p>You are not a member of any tenant.</p>
+        ) : screen.path === "/console/settings" ? (
+          <Settings tenant={tenant} model={model} />
         ) : screen.path === "/console/audit" ? (
           <Audit tenant={tenant} model={model} />
         ) : screen.path === "/console/automation-keys" ? (
@@ -140,7 +149,7 @@ function App() {
         ) : screen.path === "/console/tokens" ? (
           <Tokens tenant={tenant} permissions={model.permissions} held={held} />
         ) : (
-          <Members tenant={tenant} permissions={model.permissions} held={held} me={me.user_id} />
+          <Members tenant={tenant} permissions={model.permissions} held={held} me={me.user_id} rules={rules} />
         )}
       </main>
     </>

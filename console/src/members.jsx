@@ -1,5 +1,7 @@
 // User Management for one tenant: the members, seat usage, Add User (invitation), permissions
-// as toggles with Save, Remove with confirmation. Refusals show the server's reason inline.
+// as toggles (or a role preset) with Save, Remove with confirmation. A change the engine's rules
+// refuse (rules.js: escalation, lockout, self-removal, the plan's seats) is explained inline and
+// never sent; the server's own refusals are shown the same way.
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import {
@@ -12,11 +14,15 @@ import {
   FormDialog,
   PermissionChips,
   PermissionToggles,
+  PresetPicker,
   useLoaded,
   When,
 } from "./ui.jsx";
 
-function AddUser({ tenant, permissions, held, onClose, onAdded }) {
+/** Only the permissions of the model, in its order. */
+const inOrder = (permissions, names) => permissions.map((p) => p.name).filter((name) => names.includes(name));
+
+function AddUser({ tenant, permissions, rules, check, onClose, onAdded }) {
   const [email, setEmail] = useState("");
   const [name, setName] = useState("");
   const [granted, setGranted] = useState([]);
@@ -26,7 +32,7 @@ function AddUser({ tenant, permissions, held, onClose, onAdded }) {
   async function submit() {
     setError(null);
     try {
-      const body = { email: email.trim(), permissions: granted };
+      const body = { email: email.trim(), permissions: inOrder(permissions, granted) };
       if (name.trim()) body.name = name.trim();
       const answer = await api("POST", `/v1/tenants/${encodeURIComponent(tenant)}/members`, { body });
       setAdded({ ...answer, email: email.trim() });
@@ -55,21 +61,23 @@ function AddUser({ tenant, permissions, held, onClose, onAdded }) {
     );
   }
   return (
-    <FormDialog title="Add user" submitLabel="Send invitation" onSubmit={submit} onClose={onClose} error={error}>
+    <FormDialog
+      title="Add user"
+      submitLabel="Send invitation"
+      onSubmit={submit}
+      onClose={onClose}
+      error={error}
+      refused={check({ change: "invite_member", email: email.trim(), permissions: inOrder(permissions, granted) })}
+    >
       <Field id="invite-email" label="Email" type="email" required value={email} onValue={setEmail} />
       <Field id="invite-name" label="Name (optional)" value={name} onValue={setName} />
-      <PermissionToggles
-        permissions={permissions}
-        selected={granted}
-        onChange={setGranted}
-        idPrefix="invite"
-        disabled={(permission) => !held.includes(permission)}
-      />
+      <PresetPicker presets={rules.presets} selected={granted} onChange={setGranted} id="invite-preset" />
+      <PermissionToggles permissions={permissions} selected={granted} onChange={setGranted} idPrefix="invite" />
     </FormDialog>
   );
 }
 
-function EditPermissions({ tenant, member, permissions, held, onClose, onSaved }) {
+function EditPermissions({ tenant, member, permissions, rules, check, onClose, onSaved }) {
   const [granted, setGranted] = useState(member.permissions);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -81,7 +89,7 @@ function EditPermissions({ tenant, member, permissions, held, onClose, onSaved }
     setError(null);
     try {
       await api("PATCH", `/v1/tenants/${encodeURIComponent(tenant)}/members/${encodeURIComponent(member.user_id)}`, {
-        body: { permissions: permissions.map((p) => p.name).filter((name) => granted.includes(name)) },
+        body: { permissions: inOrder(permissions, granted) },
       });
       onSaved();
     } catch (refused) {
@@ -98,24 +106,25 @@ function EditPermissions({ tenant, member, permissions, held, onClose, onSaved }
       onClose={onClose}
       error={error}
       busy={busy || unchanged}
+      refused={
+        unchanged
+          ? null
+          : check({ change: "change_permissions", user_id: member.user_id, permissions: inOrder(permissions, granted) })
+      }
     >
-      <PermissionToggles
-        permissions={permissions}
-        selected={granted}
-        onChange={setGranted}
-        idPrefix="edit"
-        disabled={(permission) => !held.includes(permission) && !member.permissions.includes(permission)}
-      />
+      <PresetPicker presets={rules.presets} selected={granted} onChange={setGranted} id="edit-preset" />
+      <PermissionToggles permissions={permissions} selected={granted} onChange={setGranted} idPrefix="edit" />
     </FormDialog>
   );
 }
 
-function RemoveMember({ tenant, member, onClose, onRemoved }) {
+function RemoveMember({ tenant, member, check, onClose, onRemoved }) {
   return (
     <Confirm
       title="Remove user"
       action="Remove"
       onClose={onClose}
+      refused={check({ change: "remove_member", user_id: member.user_id })}
       onConfirm={async () => {
         await api("DELETE", `/v1/tenants/${encodeURIComponent(tenant)}/members/${encodeURIComponent(member.user_id)}`);
         onRemoved();
@@ -129,7 +138,7 @@ function RemoveMember({ tenant, member, onClose, onRemoved }) {
   );
 }
 
-export function Members({ tenant, permissions, held, me }) {
+export function Members({ tenant, permissions, held, me, rules }) {
   const [dialog, setDialog] = useState(null);
   const manager = held.includes("user_and_api_management");
   const loaded = useLoaded(async () => {
@@ -139,6 +148,11 @@ export function Members({ tenant, permissions, held, me }) {
     ]);
     return { members: list.items, settings };
   }, [tenant]);
+  // The engine's judgement of a change on the tenant as loaded (the server judges it again).
+  const check = (change) =>
+    loaded.data
+      ? rules.tenantChange({ tenant: loaded.data.settings, members: loaded.data.members, actor: me, change })
+      : null;
   const close = () => setDialog(null);
   const after = () => {
     setDialog(null);
@@ -203,20 +217,28 @@ export function Members({ tenant, permissions, held, me }) {
         </DataTable>
       )}
       {dialog?.kind === "add" ? (
-        <AddUser tenant={tenant} permissions={permissions} held={held} onClose={close} onAdded={loaded.reload} />
+        <AddUser
+          tenant={tenant}
+          permissions={permissions}
+          rules={rules}
+          check={check}
+          onClose={close}
+          onAdded={loaded.reload}
+        />
       ) : null}
       {dialog?.kind === "edit" ? (
         <EditPermissions
           tenant={tenant}
           member={dialog.member}
           permissions={permissions}
-          held={held}
+          rules={rules}
+          check={check}
           onClose={close}
           onSaved={after}
         />
       ) : null}
       {dialog?.kind === "remove" ? (
-        <RemoveMember tenant={tenant} member={dialog.member} onClose={close} onRemoved={after} />
+        <RemoveMember tenant={tenant} member={dialog.member} check={check} onClose={close} onRemoved={after} />
       ) : null}
     </section>
   );

@@ -1,9 +1,45 @@
-// The sign-in page: account id, email and password; the session comes back as the HttpOnly cookie.
+// The sign-in page: account id, email and password (the session comes back as the HttpOnly
+// cookie), or single sign-on: the browser goes to `GET /v1/sso/start` for the account's
+// connection, signs in at the identity provider and comes back to /console/ with the cookie.
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import { ErrorText, Field } from "./ui.jsx";
 
 const ACCOUNT_KEY = "portcullis.console.account";
+const CONNECTION_KEY = "portcullis.console.connection";
+
+/** Single sign-on: a page navigation to the worker's SSO start (nothing is fetched here). */
+function SingleSignOn({ accountId }) {
+  const [connection, setConnection] = useState(() => localStorage.getItem(CONNECTION_KEY) ?? "");
+  const [hint, setHint] = useState("");
+  function submit(event) {
+    event.preventDefault();
+    localStorage.setItem(ACCOUNT_KEY, accountId.trim());
+    localStorage.setItem(CONNECTION_KEY, connection.trim());
+    const query = new URLSearchParams({ account_id: accountId.trim(), connection_id: connection.trim() });
+    if (hint.trim()) query.set("login_hint", hint.trim());
+    location.assign(`/v1/sso/start?${query}`);
+  }
+  return (
+    <form onSubmit={submit} aria-labelledby="sso-title" class="sso">
+      <h2 id="sso-title">Single sign-on</h2>
+      <p class="muted">With the account id above and your company's SSO connection id.</p>
+      <Field
+        id="sso-connection"
+        label="SSO connection id"
+        required
+        spellcheck={false}
+        placeholder="sso_…"
+        value={connection}
+        onValue={setConnection}
+      />
+      <Field id="sso-email" label="Email (optional)" type="email" autocomplete="username" value={hint} onValue={setHint} />
+      <button type="submit" disabled={!accountId.trim()}>
+        Sign in with SSO
+      </button>
+    </form>
+  );
+}
 
 export function SignIn({ onSignedIn }) {
   const [accountId, setAccountId] = useState(() => localStorage.getItem(ACCOUNT_KEY) ?? "");
@@ -61,6 +97,7 @@ export function SignIn({ onSignedIn }) {
           {busy ? "Signing in…" : "Sign in"}
         </button>
       </form>
+      <SingleSignOn accountId={accountId} />
     </main>
   );
 }

@@ -39,10 +39,10 @@ export function Dialog({ title, onClose, children }) {
 }
 
 /** The server's refusal (its `detail`), announced to screen readers. */
-export function ErrorText({ error }) {
+export function ErrorText({ error, id }) {
   if (!error) return null;
   return (
-    <p class="error" role="alert">
+    <p class="error" role="alert" id={id} data-code={error.code}>
       {error.message}
       {error.code && error.code !== "unknown" ? <span class="code"> ({error.code})</span> : null}
     </p>
@@ -161,9 +161,10 @@ export function Field({ id, label, value, onValue, ...input }) {
 
 /**
  * A destructive action's confirmation: Cancel has focus; the action's refusal is shown inline.
- * `onConfirm` returns a promise; it rejects with the server's refusal.
+ * `onConfirm` returns a promise; it rejects with the server's refusal. `refused`: the rules'
+ * refusal before sending (shown, and the action disabled).
  */
-export function Confirm({ title, action, onConfirm, onClose, danger = true, children }) {
+export function Confirm({ title, action, onConfirm, onClose, danger = true, refused = null, children }) {
   const [error, setError] = useState(null);
   async function confirm() {
     setError(null);
@@ -176,12 +177,13 @@ export function Confirm({ title, action, onConfirm, onClose, danger = true, chil
   return (
     <Dialog title={title} onClose={onClose}>
       {children}
+      <ErrorText error={refused} id="preflight-refusal" />
       <ErrorText error={error} />
       <div class="actions">
         <button type="button" data-autofocus onClick={onClose}>
           Cancel
         </button>
-        <button type="button" class={danger ? "danger" : "primary"} onClick={confirm}>
+        <button type="button" class={danger ? "danger" : "primary"} onClick={confirm} disabled={Boolean(refused)}>
           {action}
         </button>
       </div>
@@ -189,23 +191,28 @@ export function Confirm({ title, action, onConfirm, onClose, danger = true, chil
   );
 }
 
-/** A dialog holding a form: its fields, the server's refusal, Cancel and the submit button. */
-export function FormDialog({ title, submitLabel, onSubmit, onClose, error, busy = false, children }) {
+/**
+ * A dialog holding a form: its fields, the server's refusal, Cancel and the submit button.
+ * `refused`: the rules' refusal of what the form holds now, shown before sending (and submit
+ * disabled).
+ */
+export function FormDialog({ title, submitLabel, onSubmit, onClose, error, busy = false, refused = null, children }) {
   return (
     <Dialog title={title} onClose={onClose}>
       <form
         onSubmit={(event) => {
           event.preventDefault();
-          onSubmit();
+          if (!refused) onSubmit();
         }}
       >
         {children}
+        <ErrorText error={refused} id="preflight-refusal" />
         <ErrorText error={error} />
         <div class="actions">
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" class="primary" disabled={busy}>
+          <button type="submit" class="primary" disabled={busy || Boolean(refused)}>
             {submitLabel}
           </button>
         </div>
@@ -308,5 +315,31 @@ export function Pager({ label, id, number, hasNext, onPrevious, onNext }) {
         Next page
       </button>
     </nav>
+  );
+}
+
+/** The model's role presets as a picker: choosing one sets `selected` to its permissions. */
+export function PresetPicker({ presets, selected, onChange, id }) {
+  const same = (names) => names.length === selected.length && names.every((name) => selected.includes(name));
+  const current = presets.find((preset) => same(preset.permissions))?.name ?? "";
+  return (
+    <div class="preset">
+      <label for={id}>Role preset</label>
+      <select
+        id={id}
+        value={current}
+        onChange={(event) => {
+          const preset = presets.find((p) => p.name === event.currentTarget.value);
+          if (preset) onChange(preset.permissions);
+        }}
+      >
+        <option value="">Custom</option>
+        {presets.map((preset) => (
+          <option key={preset.name} value={preset.name}>
+            {preset.name.replaceAll("_", " ")}: {preset.description}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }

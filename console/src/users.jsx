@@ -1,9 +1,12 @@
 // Users (account level, company admins): the user directory (`GET /v1/users`) as a grid with
 // sortable columns, prefix search as you type, status and role filters and keyset paging; the
-// actions a user's status allows (pending: re-send or revoke the invitation; active: deactivate;
-// inactive: activate, delete), each through a dialog that shows the server's refusal inline;
+// actions a user's status allows (the engine's lifecycle, asked through rules.js: pending: re-send
+// or revoke the invitation; active: deactivate; inactive: activate, delete), each through a
+// dialog that shows the server's refusal inline;
 // a name edit (the email is never editable); multi-select with bulk activate, deactivate and
-// delete (`POST /v1/users/bulk`) and the per-user status report, read again by id.
+// delete (`POST /v1/users/bulk`), the users the lifecycle refuses named with the reason before
+// sending (nothing sent when it refuses them all), and the per-user status report, read again
+// by id.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { Confirm, CopyButton, Done, ErrorText, Field, FormDialog, PageSize, Pager, useLoaded, When } from "./ui.jsx";
@@ -19,15 +22,9 @@ const STATUSES = ["pending", "active", "inactive"];
 const ROLES = ["company_admin", "license_admin", "support", "tenant_user"];
 const words = (code) => code.replaceAll("_", " ");
 
-/** What each status allows, as the lifecycle has it (README "The domain in one page"). */
-const ACTIONS = {
-  pending: ["resend", "revoke"],
-  active: ["deactivate"],
-  inactive: ["activate", "delete"],
-};
 const LABELS = {
-  resend: "Re-send invitation",
-  revoke: "Revoke invitation",
+  resend_invitation: "Re-send invitation",
+  revoke_invitation: "Revoke invitation",
   deactivate: "Deactivate",
   activate: "Activate",
   delete: "Delete",
@@ -55,12 +52,12 @@ function LifecycleAction({ kind, user, onClose, onDone }) {
     );
   }
   const spec = {
-    resend: {
+    resend_invitation: {
       title: "Re-send invitation",
       text: `Issue a new invitation code for ${user.email}? The code sent before stops working.`,
       run: async () => setResent((await api("POST", userPath(user, "/invitation"))).invitation),
     },
-    revoke: {
+    revoke_invitation: {
       title: "Revoke invitation",
       text: `Revoke the invitation of ${user.email}? The pending user is deleted and the code stops working.`,
       run: () => api("DELETE", userPath(user, "/invitation")).then(onDone),
@@ -91,8 +88,102 @@ function LifecycleAction({ kind, user, onClose, onDone }) {
   );
 }
 
-/** The display name, editable; the email shown but never editable. */
-function EditUser({ user, onClose, onSaved }) {
+/**
+ * A user's company roles and license assignments, each switch applied at once and read back:
+ * company admin and support, and per tenant a seat and the license admin role. What the
+ * caller's company roles do not allow (their matrix row from `GET /v1/account/operations`, and
+ * for license admins only the tenants `GET /v1/licenses` says they administer) is shown
+ * disabled; the server's refusal of the rest is shown inline.
+ */
+function RolesEditor({ user, access, onChanged }) {
+  const [shown, setShown] = useState(user);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const may = (operation) => access.operations.some((o) => o.operation === operation && o.allowed);
+  async function apply(method, path, body) {
+    setBusy(true);
+    setError(null);
+    try {
+      await api(method, path, body === undefined ? {} : { body });
+      setShown(await api("GET", userPath(user)));
+      onChanged();
+    } catch (refused) {
+      setError(refused);
+    }
+    setBusy(false);
+  }
+  const roleSwitch = (id, label, on, operation, path, field) => (
+    <div class="toggle">
+      <input
+        type="checkbox"
+        role="switch"
+        id={id}
+        checked={on}
+        disabled={busy || !may(operation)}
+        onChange={(event) => apply("PUT", userPath(user, path), { [field]: event.currentTarget.checked })}
+      />
+      <label for={id}>{label}</label>
+    </div>
+  );
+  const tenantPath = (tenant, kind) =>
+    `/v1/tenants/${encodeURIComponent(tenant.tenant_id)}/${kind}/${encodeURIComponent(user.user_id)}`;
+  return (
+    <fieldset class="toggles roles">
+      <legend>Company roles and licenses</legend>
+      {roleSwitch("role-company-admin", "Company admin", shown.company_admin, "assign_company_admin", "/company-admin", "company_admin")}
+      {roleSwitch("role-support", "Support", shown.roles.includes("support"), "assign_support", "/support", "support")}
+      <div class="table-wrap">
+        <table class="licenses">
+          <caption class="visually-hidden">Seats and license admin roles by tenant</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tenant</th>
+              <th scope="col">Seat</th>
+              <th scope="col">License admin</th>
+            </tr>
+          </thead>
+          <tbody>
+            {access.licenses.map((tenant) => {
+              const seat = shown.tenants.includes(tenant.tenant_id);
+              const admin = shown.license_tenants.includes(tenant.tenant_id);
+              const here = tenant.administered_by_caller;
+              return (
+                <tr key={tenant.tenant_id} data-tenant={tenant.tenant_id}>
+                  <td data-label="Tenant">{tenant.name}</td>
+                  <td data-label="Seat">
+                    <input
+                      type="checkbox"
+                      aria-label={`Seat in ${tenant.name}`}
+                      checked={seat}
+                      disabled={busy || !here || !may("assign_licenses")}
+                      onChange={() => apply(seat ? "DELETE" : "PUT", tenantPath(tenant, "seats"))}
+                    />
+                  </td>
+                  <td data-label="License admin">
+                    <input
+                      type="checkbox"
+                      aria-label={`License admin of ${tenant.name}`}
+                      checked={admin}
+                      disabled={busy || !here || !may("assign_license_admin")}
+                      onChange={() => apply(admin ? "DELETE" : "PUT", tenantPath(tenant, "license-admins"))}
+                    />
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <ErrorText error={error} />
+    </fieldset>
+  );
+}
+
+/**
+ * The display name, editable; the email shown but never editable; and the user's company roles
+ * and licenses as the caller's roles allow.
+ */
+function EditUser({ user, access, onClose, onSaved, onChanged }) {
   const [name, setName] = useState(user.name);
   const [error, setError] = useState(null);
   async function save() {
@@ -108,6 +199,7 @@ function EditUser({ user, onClose, onSaved }) {
     <FormDialog title={`Edit ${user.email}`} submitLabel="Save" onSubmit={save} onClose={onClose} error={error}>
       <Field id="edit-user-email" label="Email (cannot be changed)" value={user.email} onValue={() => {}} disabled />
       <Field id="edit-user-name" label="Name" required value={name} onValue={setName} data-autofocus />
+      {access ? <RolesEditor user={user} access={access} onChanged={onChanged} /> : null}
     </FormDialog>
   );
 }
@@ -150,13 +242,19 @@ function BulkReport({ report, emails, onClose }) {
   );
 }
 
-function BulkConfirm({ action, users, onClose, onReported }) {
+function BulkConfirm({ action, users, rules, onClose, onReported }) {
+  // The lifecycle's refusals, before sending: named here; nothing is sent if it refuses them all.
+  const refusals = users
+    .map((user) => ({ user, refused: rules.transition(user.status, action) }))
+    .filter((entry) => entry.refused);
+  const all = refusals.length === users.length ? refusals[0].refused : null;
   return (
     <Confirm
       title={`${LABELS[action]} ${users.length} users`}
       action={LABELS[action]}
       danger={action !== "activate"}
       onClose={onClose}
+      refused={all}
       onConfirm={async () =>
         onReported(await api("POST", "/v1/users/bulk", { body: { action, user_ids: users.map((u) => u.user_id) } }))
       }
@@ -170,6 +268,15 @@ function BulkConfirm({ action, users, onClose, onReported }) {
           <li key={u.user_id}>{u.email}</li>
         ))}
       </ul>
+      {refusals.length > 0 ? (
+        <ul id="bulk-preflight" class="refusals">
+          {refusals.map(({ user, refused }) => (
+            <li key={user.user_id} data-user={user.user_id} data-code={refused.code}>
+              {user.email}: {refused.message} <span class="code">({refused.code})</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
     </Confirm>
   );
 }
@@ -188,7 +295,16 @@ function SortHeader({ column, sort, order, onSort }) {
   );
 }
 
-export function Users({ me }) {
+/** What the caller may do at account level: their matrix row and every tenant's licenses. */
+async function loadAccess() {
+  const [operations, licenses] = await Promise.all([
+    api("GET", "/v1/account/operations"),
+    api("GET", "/v1/licenses").catch(() => ({ items: [] })),
+  ]);
+  return { operations: operations.items, licenses: licenses.items };
+}
+
+export function Users({ me, rules }) {
   const [query, setQuery] = useState({ sort: "email", order: "asc", status: "", role: "", q: "", limit: 25 });
   const [typed, setTyped] = useState("");
   // The cursors of the pages before this one (keyset: previous goes back down the stack).
@@ -211,7 +327,15 @@ export function Users({ me }) {
     if (query.role) parameters.set("role", query.role);
     if (query.q) parameters.set("q", query.q);
     if (cursor) parameters.set("cursor", cursor);
-    return api("GET", `/v1/users?${parameters}`);
+    const [list, access] = await Promise.all([
+      // The directory is for company admins; anyone else sees (and edits) themselves alone.
+      api("GET", `/v1/users?${parameters}`).catch(async (refused) => {
+        if (refused.code !== "not_company_admin") throw refused;
+        return { items: [await api("GET", userPath({ user_id: me }))], next_cursor: null, self: true };
+      }),
+      loadAccess(),
+    ]);
+    return { ...list, access };
   }, [query, cursor]);
   const page = loaded.data;
   useEffect(() => {
@@ -254,7 +378,11 @@ export function Users({ me }) {
           </button>
         ) : null}
       </div>
-      <p class="muted">Every user of the account, in every tenant. Company admins only.</p>
+      <p class="muted">
+        {page?.self
+          ? "Your own user: the directory of every user is for company admins."
+          : "Every user of the account, in every tenant. Company admins only."}
+      </p>
       <div class="filters" role="search">
         <div>
           <label for="users-search">Search</label>
@@ -377,11 +505,11 @@ export function Users({ me }) {
                     <button type="button" onClick={() => setDialog({ kind: "edit", user })}>
                       Edit<span class="visually-hidden"> {user.email}</span>
                     </button>
-                    {ACTIONS[user.status].map((kind) => (
+                    {rules.actionsFor(user.status).map((kind) => (
                       <button
                         type="button"
                         key={kind}
-                        class={kind === "activate" || kind === "resend" ? "" : "danger"}
+                        class={kind === "activate" || kind === "resend_invitation" ? "" : "danger"}
                         onClick={() => setDialog({ kind, user })}
                       >
                         {LABELS[kind]}
@@ -409,14 +537,17 @@ export function Users({ me }) {
           setCursor(page.next_cursor);
         }}
       />
-      {dialog && ACTIONS[dialog.user?.status]?.includes(dialog.kind) ? (
+      {dialog?.user && rules.actionsFor(dialog.user.status).includes(dialog.kind) ? (
         <LifecycleAction kind={dialog.kind} user={dialog.user} onClose={close} onDone={after} />
       ) : null}
-      {dialog?.kind === "edit" ? <EditUser user={dialog.user} onClose={close} onSaved={after} /> : null}
+      {dialog?.kind === "edit" ? (
+        <EditUser user={dialog.user} access={page?.access} onClose={close} onSaved={after} onChanged={loaded.reload} />
+      ) : null}
       {dialog?.kind === "bulk" ? (
         <BulkConfirm
           action={dialog.action}
           users={dialog.users}
+          rules={rules}
           onClose={close}
           onReported={(report) => {
             setLastReport(report.report_id);

@@ -118,9 +118,9 @@ export async function screenshot(page, name) {
 export async function signIn(page, world) {
   await page.goto(`${endpoint}/console/`);
   await page.getByLabel("Account id").fill(world.account_id);
-  await page.getByLabel("Email").fill(world.email);
+  await page.getByLabel("Email", { exact: true }).fill(world.email);
   await page.getByLabel("Password").fill(world.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "User Management" }).waitFor();
 }
 

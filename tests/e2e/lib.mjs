@@ -31,11 +31,13 @@ export function remember(secret) {
 const CLIENT = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 256)}`;
 
 /**
- * One request. `body` objects are sent as JSON; `raw` sends a string as is.
+ * One request. `body` objects are sent as JSON; `raw` sends a string as is; `redirect`
+ * ("manual") answers a redirect as it is instead of following it.
  * Returns { status, headers, json, text }.
  */
-export async function call(method, path, { token, body, raw, headers = {} } = {}) {
+export async function call(method, path, { token, body, raw, headers = {}, redirect } = {}) {
   const init = { method, headers: { "cf-connecting-ip": CLIENT, ...headers } };
+  if (redirect) init.redirect = redirect;
   if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.body = JSON.stringify(body);

@@ -39,7 +39,7 @@ async function connection(world, extra = {}) {
 }
 
 /** The whole browser flow for `address`; returns the callback's answer (and the session cookie). */
-async function signInWithProvider(world, connectionId, address, { tamperState = false } = {}) {
+async function signInWithProvider(world, connectionId, address, { tamperState = false, accept } = {}) {
   const query = new URLSearchParams({ account_id: world.account, connection_id: connectionId, login_hint: address });
   const start = await fetch(`${endpoint}/v1/sso/start?${query}`, { redirect: "manual" });
   assert.equal(start.status, 302, await start.text());
@@ -52,7 +52,8 @@ async function signInWithProvider(world, connectionId, address, { tamperState = 
   assert.equal(stateCookie, authorization.searchParams.get("state"));
   const back = await followProvider(location, `${endpoint}/v1/sso/callback`);
   const cookie = `__Host-portcullis_sso_state=${tamperState ? `${stateCookie}x` : stateCookie}`;
-  const answer = await call("GET", new URL(back).pathname + new URL(back).search, { headers: { cookie } });
+  const headers = accept ? { cookie, accept } : { cookie };
+  const answer = await call("GET", new URL(back).pathname + new URL(back).search, { headers, redirect: "manual" });
   const session = /__Host-portcullis_session=([^;]+)/.exec(answer.headers.get("set-cookie") ?? "")?.[1];
   return { answer, session, back };
 }
@@ -122,6 +123,24 @@ describe("SSO sign-in with a real OpenID Connect provider", () => {
     assert.equal(unknown.status, 404);
     const missing = await call("GET", "/v1/sso/start?account_id=nope");
     assertProblem(missing, 400, "invalid_query");
+  });
+
+  test("a browser's page navigation that signs in is sent on to the console with the session cookie", async () => {
+    const world = await signUp("enterprise");
+    const id = await connection(world);
+    const address = ssoEmail("navigator");
+    const invited = ok(await invite(world, address, ["build_applications"]), 201);
+    ok(await call("POST", "/v1/invitations/accept", { body: { account_id: world.account, email: address, code: invited.invitation.code } }));
+    const accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    const { answer, session } = await signInWithProvider(world, id, address, { accept });
+    assert.equal(answer.status, 303, answer.text);
+    assert.equal(answer.headers.get("location"), "/console/");
+    assert.match(answer.headers.get("set-cookie") ?? "", /__Host-portcullis_sso_state=;/, "the state cookie is removed");
+    const me = ok(await call("GET", "/v1/whoami", { token: session }));
+    assert.equal(me.user_id, invited.user_id);
+    // A refusal is the same problem for a page navigation.
+    const stranger = await signInWithProvider(world, id, ssoEmail("stranger"), { accept });
+    assertProblem(stranger.answer, 401, "sso_user_unknown");
   });
 
   test("just-in-time provisioning, when the connection allows it, creates an active user with no permission", async () => {

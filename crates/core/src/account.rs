@@ -45,6 +45,7 @@ mod tenants;
 mod users;
 pub use rows::{ChangeSet, Row, RowChange, RowError, RowKind};
 mod password_reset;
+pub mod preflight;
 mod sign_in;
 mod sso;
 use sso::ProtocolChange;
@@ -1546,15 +1547,16 @@ impl Account {
         before: &Account,
         tenants: impl Iterator<Item = &'a Tenant>,
     ) -> Result<(), Refusal> {
+        let active_before = |user: &UserId| before.is_active(user);
+        let active_after = |user: &UserId| self.is_active(user);
         for tenant in tenants {
-            if !self.has_active_manager(tenant)
-                && before
+            preflight::lockout(
+                before
                     .tenants
                     .get(&tenant.id)
-                    .is_none_or(|t| before.has_active_manager(t))
-            {
-                return Err(Refusal::Lockout(tenant.id.clone()));
-            }
+                    .map(|t| (t, &active_before as preflight::IsActive<'_>)),
+                (tenant, &active_after),
+            )?;
             if let Some(breakglass) = &tenant.sso.breakglass
                 && !self.is_active_manager(tenant, breakglass)
             {
@@ -1600,20 +1602,17 @@ impl Account {
             .is_some_and(|permissions| self.manages(user, permissions))
     }
 
-    fn has_active_manager(&self, tenant: &Tenant) -> bool {
-        tenant
-            .grants()
-            .any(|(user, permissions)| self.manages(user, permissions))
-    }
-
     /// Whether `user`, holding `permissions` in a tenant, is an active manager there. The
     /// permissions first: they are in the tenant, the user's status is a lookup.
     fn manages(&self, user: &UserId, permissions: PermissionSet) -> bool {
-        permissions.contains(Permission::USER_AND_API_MANAGEMENT)
-            && self
-                .users
-                .get(user)
-                .is_some_and(|u| u.status == UserStatus::Active)
+        permissions.contains(Permission::USER_AND_API_MANAGEMENT) && self.is_active(user)
+    }
+
+    /// Whether `user` is an active user of the account.
+    fn is_active(&self, user: &UserId) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| u.status == UserStatus::Active)
     }
 
     pub(crate) fn tenant_ref(&self, id: &TenantId) -> Result<&Tenant, Refusal> {
@@ -1865,22 +1864,9 @@ impl Account {
         user_id: UserId,
         action: &'static str,
     ) -> Result<(Outcome, Event), Refusal> {
-        if user_id == actor.user_id {
-            return Err(Refusal::SelfTarget("remove"));
-        }
+        preflight::member_removal(self.tenant_ref(&tenant_id)?, &actor.user_id, &user_id)?;
         let mut tenant = self.tenant_mut(&tenant_id)?;
-        if user_id == tenant.owner {
-            return Err(Refusal::OwnerProtected("tenant owner"));
-        }
-        if tenant.sso.breakglass.as_ref() == Some(&user_id) {
-            return Err(Refusal::BreakglassProtected(user_id));
-        }
-        if tenant.members.remove(&user_id).is_none() {
-            return Err(Refusal::NotMember {
-                user: user_id,
-                tenant: tenant_id,
-            });
-        }
+        tenant.members.remove(&user_id);
         remove_tokens_of(&mut tenant, &user_id);
         drop(tenant);
         let mut event = Event::new(Some(&tenant_id), action, &user_id);
@@ -2054,29 +2040,15 @@ impl Account {
             } => {
                 let held =
                     self.require(actor, &tenant_id, Permission::USER_AND_API_MANAGEMENT, now)?;
-                let mut tenant = self.tenant_mut(&tenant_id)?;
-                let tenant = &mut *tenant;
-                if user_id == tenant.owner && permissions != PermissionSet::all() {
-                    return Err(Refusal::OwnerProtected("tenant owner"));
+                preflight::permission_change(
+                    self.tenant_ref(&tenant_id)?,
+                    held,
+                    &user_id,
+                    permissions,
+                )?;
+                if let Some(membership) = self.tenant_mut(&tenant_id)?.members.get_mut(&user_id) {
+                    membership.permissions = permissions;
                 }
-                let membership =
-                    tenant
-                        .members
-                        .get_mut(&user_id)
-                        .ok_or_else(|| Refusal::NotMember {
-                            user: user_id.clone(),
-                            tenant: tenant_id.clone(),
-                        })?;
-                let added = permissions.difference(membership.permissions);
-                if !added.is_subset(held) {
-                    return Err(Refusal::Escalation(added.difference(held)));
-                }
-                if tenant.sso.breakglass.as_ref() == Some(&user_id)
-                    && !permissions.contains(Permission::USER_AND_API_MANAGEMENT)
-                {
-                    return Err(Refusal::BreakglassProtected(user_id));
-                }
-                membership.permissions = permissions;
                 let event = Event::new(Some(&tenant_id), "member.permissions_changed", &user_id)
                     .detail(permissions);
                 Ok((
@@ -2547,23 +2519,14 @@ impl Account {
     ) -> Result<(Outcome, Event), Refusal> {
         let now = context.now;
         let held = self.require(actor, &tenant_id, Permission::USER_AND_API_MANAGEMENT, now)?;
-        if !permissions.is_subset(held) {
-            return Err(Refusal::Escalation(permissions.difference(held)));
-        }
         let existing = self.user_by_email(&email).map(|user| user.id.clone());
-        let tenant = self.tenant_ref(&tenant_id)?;
-        if let Some(user_id) = &existing
-            && tenant.members.contains_key(user_id)
-        {
-            return Err(Refusal::AlreadyMember(email));
-        }
-        let limit = tenant.plan.member_limit();
-        if tenant.members.len() >= limit {
-            return Err(Refusal::PlanLimit {
-                plan: tenant.plan,
-                limit,
-            });
-        }
+        preflight::invitation(
+            self.tenant_ref(&tenant_id)?,
+            held,
+            permissions,
+            &email,
+            existing.as_ref(),
+        )?;
         let (user_id, invitation) = match existing {
             Some(user_id) => {
                 // A pending user joins only through someone who answers for them.

@@ -871,19 +871,7 @@ fn lockout_prevention_keeps_an_active_manager_in_every_tenant() {
     let mut world = World::new(plan_named("team"));
     // A second tenant owned by a company admin other than the account owner.
     let admin = world.company_admin("admin@acme.test");
-    let tenant = match world
-        .apply(
-            &Actor::user(admin.clone()),
-            Command::CreateTenant {
-                name: "Labs".parse().unwrap(),
-                plan: plan_named("team"),
-            },
-        )
-        .unwrap()
-    {
-        Outcome::TenantCreated { tenant_id } => tenant_id,
-        other => panic!("{other:?}"),
-    };
+    let tenant = world.launch_tenant(&admin, "Labs", plan_named("team"));
     // The admin is the only manager of Labs: deactivating them would lock Labs out.
     let refusal = world.refused(
         &world.owner(),

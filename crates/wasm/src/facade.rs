@@ -11,11 +11,13 @@
 use crate::types::{
     AccessLocateResult, AccessLocated, AccessRecord, AccountOperationDecided, AccountOperationInfo,
     AccountOperationQuery, AccountOperationResult, AccountPermissionsMatrix, AccountPermissionsRow,
-    AuthorizeResult, CompanyRoleInfo, CredentialRecord, Decided, DesiredConfig, Failure,
-    IssueRequest, IssueResult, Issued, LocateResult, Located, OperationInfo, Permission, Principal,
-    Problem, RolePresetInfo, SessionLocateResult, SessionLocated, SessionRecord, SignedInResult,
-    True, Valid, ValidateResult, Verified, VerifyResult,
+    AuthorizeResult, CheckResult, CompanyRoleInfo, CredentialRecord, Decided, DesiredConfig,
+    Failure, IssueRequest, IssueResult, Issued, LocateResult, Located, OperationInfo, Permission,
+    Principal, Problem, RolePresetInfo, SessionLocateResult, SessionLocated, SessionRecord,
+    SignedInResult, TenantChangeQuery, TransitionQuery, True, Valid, ValidateResult, Verified,
+    VerifyResult,
 };
+use portcullis_core::account::preflight::{self, TenantSnapshot};
 use portcullis_core::company::{self, AccountOperation, CompanyRole};
 use portcullis_core::credential::{self, CredentialRecord as CoreRecord, Placement, Presented};
 use portcullis_core::model::{self, Model as CoreModel};
@@ -405,4 +407,30 @@ pub fn account_permissions_matrix() -> AccountPermissionsMatrix {
 /// A fresh random hashing key, as base64url text for a secret store.
 pub fn new_hashing_key(random: &mut dyn RandomSource) -> String {
     HashingKey::generate(random).to_base64().as_str().to_owned()
+}
+
+/// Judges a change to a tenant's members with the engine's rules, on the tenant as the
+/// Management API shows it: allowed, or the refusal the server would answer.
+pub fn check_tenant_change(query: TenantChangeQuery) -> CheckResult {
+    let snapshot = TenantSnapshot {
+        tenant: query.tenant,
+        members: query.members,
+    };
+    checked(preflight::check_tenant_change(
+        &snapshot,
+        &query.actor,
+        &query.change,
+    ))
+}
+
+/// Judges a lifecycle action on a user with the engine's lifecycle.
+pub fn check_user_transition(query: TransitionQuery) -> CheckResult {
+    checked(preflight::check_transition(query.status, query.action))
+}
+
+fn checked(judged: Result<(), portcullis_core::Refusal>) -> CheckResult {
+    match judged {
+        Ok(()) => CheckResult::Success(Valid { ok: True }),
+        Err(refusal) => Failure::rule(&refusal).into(),
+    }
 }

@@ -37,7 +37,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use types::{
-    AccessLocateResult, AccountOperationResult, Failure, IssueResult, ValidateResult, VerifyResult,
+    AccessLocateResult, AccountOperationResult, CheckResult, Failure, IssueResult, ValidateResult,
+    VerifyResult,
 };
 use wasm_bindgen::prelude::*;
 
@@ -432,6 +433,63 @@ pub fn validate_config(
             .unwrap_or_else(ValidateResult::from);
         encode(&result)
     })
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const CHECK_TYPES: &str = r#"
+/** A change to a tenant's members, as `checkTenantChange` judges it. */
+export type TenantChange =
+    | { change: "change_permissions"; user_id: string; permissions: Permission[] }
+    | { change: "remove_member"; user_id: string }
+    | { change: "invite_member"; email: string; permissions?: Permission[] };
+
+/** What `checkTenantChange` reads: the API's answers for the tenant and its members as they
+ * came (`GET /v1/tenants/{id}`, the `items` of `GET /v1/tenants/{id}/members`), the
+ * signed-in member proposing the change, and the change. */
+export interface TenantChangeQuery {
+    tenant: object;
+    members: object[];
+    actor: string;
+    change: TenantChange;
+}
+
+/** What `checkUserTransition` reads. */
+export interface TransitionQuery {
+    status: "pending" | "active" | "inactive";
+    action: "activate" | "deactivate" | "delete" | "resend_invitation" | "revoke_invitation";
+}
+"#;
+
+/// Judges, before it is sent, a change to a tenant's members (new permissions, a removal, an
+/// invitation) with the engine's own rules on the tenant as the Management API showed it:
+/// `{ ok: true }`, or the refusal the server answers for the same change (the same `code`, and
+/// its `detail` as `message`): `privilege_escalation`, `lockout`, `self_target`, `plan_limit`,
+/// `owner_protected`, `breakglass_protected`, `missing_permission`, `already_member`, ... The
+/// server still judges what this allows. Names are read in `model`.
+#[wasm_bindgen(js_name = checkTenantChange, unchecked_return_type = "CheckResult")]
+pub fn check_tenant_change(
+    model: &Model,
+    #[wasm_bindgen(unchecked_param_type = "TenantChangeQuery | string")] query: JsValue,
+) -> JsValue {
+    model.run(|| {
+        let result = decode(query, "query")
+            .map(facade::check_tenant_change)
+            .unwrap_or_else(CheckResult::from);
+        encode(&result)
+    })
+}
+
+/// Judges a lifecycle action on a user who is `status` with the engine's lifecycle:
+/// `{ ok: true }`, or the server's refusal (`illegal_transition`, "cannot delete a user who is
+/// active").
+#[wasm_bindgen(js_name = checkUserTransition, unchecked_return_type = "CheckResult")]
+pub fn check_user_transition(
+    #[wasm_bindgen(unchecked_param_type = "TransitionQuery | string")] query: JsValue,
+) -> JsValue {
+    let result = decode(query, "query")
+        .map(facade::check_user_transition)
+        .unwrap_or_else(CheckResult::from);
+    encode(&result)
 }
 
 /// The permissions of `model`, in catalogue order.

@@ -2,6 +2,7 @@
 //! problems JavaScript sees. Messages are the engine's public text; nothing internal leaks.
 
 use crate::types::{Failure, False, Problem, PublicAnswer};
+use portcullis_core::account::Refusal;
 use portcullis_core::authz::UnknownOperation;
 use portcullis_core::company::{UnknownAccountOperation, UnknownCompanyRole};
 use portcullis_core::credential::Verification;
@@ -84,6 +85,11 @@ impl Failure {
             message: public.1.to_owned(),
         });
         Self::from_problems(vec![problem])
+    }
+
+    /// A change the engine's rules refuse: its code and message, as the server answers them.
+    pub fn rule(refusal: &Refusal) -> Self {
+        Self::one(refusal.code(), refusal, None)
     }
 
     /// A refused model document, with every problem found.

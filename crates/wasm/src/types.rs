@@ -1375,6 +1375,38 @@ outcome! {
     /// What `accountOperationAllowed` returns.
     AccountOperationResult => AccountOperationDecided
 }
+outcome! {
+    /// What `checkTenantChange` and `checkUserTransition` return: `{ ok: true }` when the
+    /// engine's rules allow the change, else the refusal the server answers for it.
+    CheckResult => Valid
+}
+
+/// What `checkTenantChange` reads: the tenant and its members as the Management API answers
+/// them (`GET /v1/tenants/{id}`, `GET /v1/tenants/{id}/members`), the signed-in member who
+/// proposes the change, and the change. Its TypeScript declaration is written by hand in
+/// `lib.rs` (the views are the engine's own types).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantChangeQuery {
+    /// The tenant's settings.
+    pub tenant: portcullis_core::query::TenantView,
+    /// Every member, owner and pending invitees included.
+    pub members: Vec<portcullis_core::query::MemberView>,
+    /// Who proposes the change.
+    pub actor: UserId,
+    /// The change.
+    pub change: portcullis_core::account::preflight::TenantChange,
+}
+
+/// What `checkUserTransition` reads: a user's status and the lifecycle action proposed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionQuery {
+    /// The user's status now.
+    pub status: CoreUserStatus,
+    /// The action.
+    pub action: portcullis_core::account::preflight::LifecycleAction,
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,10 +24,10 @@ mod support;
 use portcullis_wasm::types::{AuthorizeResult, SignedInResult, VerifyResult};
 use portcullis_wasm::{
     Model, StoredRecord, Verifier, access_record_key, account_operation_allowed,
-    account_permissions_matrix, authorize_operation, credential_key_id, generate_hashing_key,
-    issue_credential, list_account_operations, list_company_roles, list_operations,
-    list_permissions, list_role_presets, locate_session, validate_config, verify_credential,
-    verify_session, verify_signed_in,
+    account_permissions_matrix, authorize_operation, check_tenant_change, check_user_transition,
+    credential_key_id, generate_hashing_key, issue_credential, list_account_operations,
+    list_company_roles, list_operations, list_permissions, list_role_presets, locate_session,
+    validate_config, verify_credential, verify_session, verify_signed_in,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::JsValue;
@@ -1366,5 +1366,86 @@ fn a_second_model_authorizes_with_its_own_names_and_refuses_the_defaults() {
             .unwrap()
             .len(),
         6
+    );
+}
+
+/// A tenant whose owner is inactive, with one manager (Bob) and one reader, as the
+/// Management API answers `GET /v1/tenants/{id}` and its members.
+fn tenant_query(actor: &str, change: Value) -> JsValue {
+    let member = |user: &str, email: &str, status: &str, permissions: Value, owner: bool| {
+        json!({
+            "user_id": user, "tenant_id": "ten_00000000000000aa", "email": email, "name": email,
+            "status": status, "permissions": permissions, "effective_permissions": [],
+            "tenant_owner": owner, "added_at": 1_700_000_000,
+        })
+    };
+    js_of(&json!({
+        "tenant": {
+            "tenant_id": "ten_00000000000000aa", "name": "Production", "plan": "team",
+            "owner": "usr_00000000000000a1", "member_count": 3, "member_limit": 20,
+            "sso_enforced": false, "saml_breakglass_user_id": null, "created_at": 1_700_000_000,
+            "primary_contact": "usr_00000000000000a1",
+        },
+        "members": [
+            member("usr_00000000000000a1", "carol@acme.test", "inactive", json!([]), true),
+            member("usr_00000000000000b2", "bob@acme.test", "active", json!(["user_and_api_management"]), false),
+            member("usr_00000000000000c3", "rita@acme.test", "active", json!([]), false),
+        ],
+        "actor": actor,
+        "change": change,
+    }))
+}
+
+#[wasm_bindgen_test]
+fn tenant_changes_are_judged_by_the_engines_rules() {
+    let bob = "usr_00000000000000b2";
+    let judged = |actor: &str, change: Value| {
+        json_of(&check_tenant_change(
+            &default(),
+            tenant_query(actor, change),
+        ))
+    };
+    let escalation = judged(
+        bob,
+        json!({ "change": "change_permissions", "user_id": "usr_00000000000000c3", "permissions": ["build_applications"] }),
+    );
+    assert_eq!(first_code(&escalation), "privilege_escalation");
+    assert_eq!(
+        escalation["errors"][0]["message"],
+        "cannot grant permissions you do not hold: build_applications"
+    );
+    let lockout = judged(
+        bob,
+        json!({ "change": "change_permissions", "user_id": bob, "permissions": [] }),
+    );
+    assert_eq!(first_code(&lockout), "lockout");
+    let removal = judged(bob, json!({ "change": "remove_member", "user_id": bob }));
+    assert_eq!(first_code(&removal), "self_target");
+    assert_eq!(
+        removal["errors"][0]["message"],
+        "you cannot remove yourself"
+    );
+    let allowed = judged(
+        bob,
+        json!({ "change": "invite_member", "email": "new@acme.test", "permissions": ["user_and_api_management"] }),
+    );
+    assert_eq!(allowed, json!({ "ok": true }));
+    let bad = judged(bob, json!({ "change": "rename" }));
+    assert_eq!(first_code(&bad), "invalid_input");
+}
+
+#[wasm_bindgen_test]
+fn user_transitions_are_the_lifecycle() {
+    let judged = |status: &str, action: &str| {
+        json_of(&check_user_transition(js_of(
+            &json!({ "status": status, "action": action }),
+        )))
+    };
+    assert_eq!(judged("inactive", "delete"), json!({ "ok": true }));
+    let refused = judged("active", "delete");
+    assert_eq!(first_code(&refused), "illegal_transition");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "cannot delete a user who is active"
     );
 }

@@ -3,7 +3,7 @@
 //! Public text never carries internal detail.
 
 use crate::api::{BodyError, RouteError};
-use portcullis_core::account::{Refusal, RefusalClass};
+use portcullis_core::account::{PlanBlocker, Refusal, RefusalClass};
 use portcullis_core::authz::Reason;
 use portcullis_core::credential::Verification;
 use portcullis_core::gateway::RouteMatch;
@@ -25,12 +25,27 @@ pub struct Problem {
     pub code: &'static str,
     /// What went wrong, for a person.
     pub detail: String,
+    /// Everything that blocks a plan change (`plan_change_blocked` only), each with its code,
+    /// its figures and its sentence of `detail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blockers: Option<Vec<Blocker>>,
     /// Methods the resource allows (405 only).
     #[serde(skip)]
     pub allow: Option<String>,
     /// Seconds before a retry can succeed (429 only).
     #[serde(skip)]
     pub retry_after: Option<u64>,
+}
+
+/// One blocker of a refused plan change: the engine's [`PlanBlocker`] (`code` and figures)
+/// and its sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    /// What blocks it.
+    #[serde(flatten)]
+    pub blocker: PlanBlocker,
+    /// The sentence `detail` lists it with.
+    pub message: String,
 }
 
 /// The content type of every error.
@@ -45,6 +60,7 @@ impl Problem {
             status,
             code,
             detail: detail.into(),
+            blockers: None,
             allow: None,
             retry_after: None,
         }
@@ -144,7 +160,19 @@ impl From<&Refusal> for Problem {
             RefusalClass::Unauthenticated => 401,
             RefusalClass::Conflict => 409,
         };
-        Problem::new(status, refusal.code(), refusal.to_string())
+        let mut problem = Problem::new(status, refusal.code(), refusal.to_string());
+        if let Refusal::PlanChangeBlocked { blockers, .. } = refusal {
+            problem.blockers = Some(
+                blockers
+                    .iter()
+                    .map(|blocker| Blocker {
+                        blocker: blocker.clone(),
+                        message: blocker.to_string(),
+                    })
+                    .collect(),
+            );
+        }
+        problem
     }
 }
 
@@ -250,6 +278,38 @@ impl From<&RouteMatch<'_, '_>> for Problem {
 mod tests {
     use super::*;
     use portcullis_core::TenantId;
+
+    #[test]
+    fn a_blocked_plan_change_lists_every_blocker() {
+        let refusal = Refusal::PlanChangeBlocked {
+            plan: "free".parse().unwrap(),
+            blockers: vec![
+                PlanBlocker::TooManyMembers {
+                    members: 2,
+                    limit: 1,
+                },
+                PlanBlocker::AutomationKeysInUse { keys: 1 },
+            ],
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&Problem::from(&refusal).body()).unwrap();
+        assert_eq!(json["code"], "plan_change_blocked");
+        assert_eq!(
+            json["blockers"],
+            serde_json::json!([
+                { "code": "too_many_members", "members": 2, "limit": 1,
+                  "message": "the tenant has 2 members and the plan allows 1" },
+                { "code": "automation_keys_in_use", "keys": 1,
+                  "message": "the tenant has 1 automation keys, which the plan does not include" },
+            ])
+        );
+        assert!(
+            Problem::from(&Refusal::NotCompanyAdmin)
+                .body()
+                .find("blockers")
+                .is_none()
+        );
+    }
 
     #[test]
     fn refusals_map_to_their_class_status() {

@@ -246,6 +246,7 @@ pub async fn saml_acs(
     env: &Env,
 ) -> Result<worker::Result<Response>, Problem> {
     let invalid = || Problem::from(&Refusal::SsoStateInvalid);
+    let page = navigation(request);
     // The response (at most MAX_SAML_RESPONSE_BYTES) and the RelayState, URL-encoded.
     let body = http::read_form(request, sso::MAX_SAML_RESPONSE_BYTES * 2).await?;
     let form =
@@ -271,12 +272,26 @@ pub async fn saml_acs(
     let answer = forward(env, &account_id, &message)
         .await?
         .map_err(|_| Problem::unavailable())?;
-    signed_in(answer, SsoReturn::FormPost).await
+    signed_in(answer, SsoReturn::FormPost, page).await
+}
+
+/// Where a browser that signed in through its identity provider goes on to: the admin console.
+const CONSOLE_PATH: &str = "/console/";
+
+/// Whether the request is a browser's page navigation (its `Accept` names `text/html`), which
+/// is sent on to the console rather than shown the JSON answer.
+fn navigation(request: &Request) -> bool {
+    header(request, "accept").is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// The object's answer to a completed sign-in as the browser gets it: a success sets the
-/// session cookie and removes the state cookie; a refusal passes as it is.
-async fn signed_in(answer: Response, via: SsoReturn) -> Result<worker::Result<Response>, Problem> {
+/// session cookie and removes the state cookie (for a page navigation, `page`, with a 303 on
+/// to the console instead of the JSON answer); a refusal passes as it is.
+async fn signed_in(
+    answer: Response,
+    via: SsoReturn,
+    page: bool,
+) -> Result<worker::Result<Response>, Problem> {
     if answer.status_code() != 200 {
         return Ok(Ok(answer));
     }
@@ -288,6 +303,13 @@ async fn signed_in(answer: Response, via: SsoReturn) -> Result<worker::Result<Re
     headers
         .append("set-cookie", &browser::clear_sso_state_cookie(via))
         .map_err(|_| Problem::unavailable())?;
+    if page {
+        headers
+            .delete("content-type")
+            .and_then(|()| headers.set("location", CONSOLE_PATH))
+            .map_err(|_| Problem::unavailable())?;
+        return Ok(Response::empty().map(|empty| empty.with_status(303).with_headers(headers)));
+    }
     Ok(Ok(answer.with_headers(headers)))
 }
 
@@ -298,6 +320,7 @@ pub async fn callback(request: &Request, env: &Env) -> Result<worker::Result<Res
         .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
     let parameters = api::parameters(url.query().unwrap_or_default());
     let invalid = || Problem::from(&Refusal::SsoStateInvalid);
+    let page = navigation(request);
     let state = parameter(&parameters, "state").ok_or_else(invalid)?;
     if !browser::sso_state_matches(
         header(request, "cookie").as_deref(),
@@ -355,7 +378,7 @@ pub async fn callback(request: &Request, env: &Env) -> Result<worker::Result<Res
             fresh = true;
             continue;
         }
-        return signed_in(answer, SsoReturn::Redirect).await;
+        return signed_in(answer, SsoReturn::Redirect, page).await;
     }
 }
 

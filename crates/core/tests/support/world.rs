@@ -150,6 +150,18 @@ impl World {
         admin
     }
 
+    /// A new tenant on `plan`, launched (and so owned) by `admin`, a company admin.
+    pub(crate) fn launch_tenant(&mut self, admin: &UserId, name: &str, plan: Plan) -> TenantId {
+        let launch = Command::CreateTenant {
+            name: name.parse().unwrap(),
+            plan,
+        };
+        match self.apply(&Actor::user(admin.clone()), launch).unwrap() {
+            Outcome::TenantCreated { tenant_id } => tenant_id,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
     pub(crate) fn token(&mut self, actor: &Actor, permissions: PermissionSet) -> (KeyId, String) {
         let command = Command::CreateApiToken {
             tenant_id: self.tenant.clone(),
