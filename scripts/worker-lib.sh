@@ -43,7 +43,11 @@ gateway_key() {
   sed -n 's/^PORTCULLIS_GATEWAY_KEY=//p' .dev.vars
 }
 
-# build_worker: the release build wrangler would run, once, up front (so start-up is fast).
+# build_worker: the release builds wrangler would run, once, up front (so start-up is fast): the
+# Management API script (crates/worker with its default features, into crates/worker/build) and
+# the edge script (without them, into crates/worker/build-edge, from its own cargo target
+# directory: both are the same cdylib, and one target directory would let either build pass the
+# other's wasm off as its own).
 # wasm-opt runs through scripts/wasm-opt-cached: when cargo and wasm-bindgen give the same wasm
 # as a build before (nothing changed since), its optimised output is reused instead of
 # re-optimised (about two minutes), so a restart of scripts/dev costs seconds; any change to the
@@ -54,15 +58,21 @@ gateway_key() {
 # The id is new for every scripts/test run, so a build left by an earlier run is never reused.
 worker_build_stamp=crates/worker/build/.portcullis-build-id
 build_worker() {
-  if [[ -n "${PORTCULLIS_WORKER_BUILD_ID:-}" && -f crates/worker/build/worker/shim.mjs ]] &&
+  if [[ -n "${PORTCULLIS_WORKER_BUILD_ID:-}" && -f crates/worker/build/worker/shim.mjs &&
+    -f crates/worker/build-edge/worker/shim.mjs ]] &&
     [[ "$(cat "$worker_build_stamp" 2>/dev/null)" == "$PORTCULLIS_WORKER_BUILD_ID" ]]; then
     echo "reusing the worker built earlier in this run (build ${PORTCULLIS_WORKER_BUILD_ID})"
     WORKER_BUILT=1
     return 0
   fi
   rm -f "$worker_build_stamp"
+  local edge_target="${CARGO_TARGET_DIR:-target}/edge"
+  [[ "$edge_target" == /* ]] || edge_target="$PWD/$edge_target"
   WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./scripts/wasm-opt-cached \
     ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker &&
+    WASM_BINDGEN_BIN=wasm-bindgen WASM_OPT_BIN=./scripts/wasm-opt-cached \
+      ESBUILD_BIN=./node_modules/.bin/esbuild worker-build --release crates/worker \
+      --out-dir build-edge -- --no-default-features --target-dir "$edge_target" &&
     WORKER_BUILT=1
 }
 
@@ -82,21 +92,66 @@ build_worker_stamped() {
   PORTCULLIS_WORKER_BUILD_ID= build_worker && printf '%s\n' "$1" >"$worker_build_stamp"
 }
 
-# start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background; sets
+# write_dev_configs DIR ORIGIN: the two scripts' configurations for one local run, in DIR
+# (edge.json, api.json): wrangler.edge.toml and wrangler.toml with absolute paths, the gateway's
+# origin, and DIR/.dev.vars, the secrets of .dev.vars with WORKER_VARS (space-separated
+# NAME:VALUE) laid over them. A second `-c` of `wrangler dev` takes no `--var`, so every value a
+# run sets goes through these files, and both scripts see the same ones.
+write_dev_configs() {
+  local dir="$1" origin="$2"
+  mkdir -p "$dir"
+  (
+    umask 077
+    python3 - "$dir" "$origin" "${WORKER_VARS:-}" <<'PY'
+import json, os, sys, tomllib
+
+out, origin, overrides = sys.argv[1], sys.argv[2], sys.argv[3].split()
+root = os.getcwd()
+for source, target in (("wrangler.edge.toml", "edge.json"), ("wrangler.toml", "api.json")):
+    with open(source, "rb") as f:
+        config = tomllib.load(f)
+    config["main"] = os.path.join(root, config["main"])
+    config.setdefault("build", {})["cwd"] = root
+    if "assets" in config:
+        config["assets"]["directory"] = os.path.join(root, config["assets"]["directory"])
+    config.setdefault("vars", {})["PORTCULLIS_ORIGIN"] = origin
+    with open(os.path.join(out, target), "w") as f:
+        json.dump(config, f, indent=2)
+values = {}
+if os.path.exists(".dev.vars"):
+    for line in open(".dev.vars").read().splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name] = value
+for pair in overrides:
+    name, sep, value = pair.partition(":")
+    if not sep:
+        sys.exit(f"WORKER_VARS: `{pair}` is not NAME:VALUE")
+    values[name] = value
+with open(os.path.join(out, ".dev.vars"), "w") as f:
+    f.writelines(f"{name}={value}\n" for name, value in values.items())
+PY
+  )
+}
+
+# start_worker PORT PERSIST_DIR LOG [ORIGIN]: starts wrangler dev in the background with both
+# scripts, the edge script serving PORT (write_dev_configs, next to PERSIST_DIR); sets
 # WORKER_PGID. With ORIGIN, the gateway forwards to it. WORKER_VARS may hold space-separated
-# NAME:VALUE Worker variables for this run (e.g. test-only settings), passed as `--var`.
+# NAME:VALUE Worker variables for this run (e.g. test-only settings).
 start_worker() {
-  local port="$1" persist="$2" log="$3" origin="${4:-}" vars=() pair
-  [[ -n "$origin" ]] && vars+=(--var "PORTCULLIS_ORIGIN:${origin}")
-  for pair in ${WORKER_VARS:-}; do vars+=(--var "$pair"); done
+  local port="$1" persist="$2" log="$3" origin="${4:-}" configs
   mkdir -p "$persist"
-  # wrangler refuses to start without the console's assets directory (wrangler.toml `[assets]`);
-  # scripts/setup builds it, this covers a checkout where only the worker was built.
+  configs="$(dirname "$persist")/config.$(basename "$persist")"
+  write_dev_configs "$configs" "$origin" || return 1
+  # wrangler refuses to start without the console's assets directory (wrangler.edge.toml
+  # `[assets]`); scripts/setup builds it, this covers a checkout where only the worker was built.
   [[ -f console/dist/console/index.html ]] || scripts/build-console >&2 || return 1
-  # After build_worker, wrangler's own build step (wrangler.toml) reuses that build.
-  PORTCULLIS_PREBUILT="${WORKER_BUILT:-}" setsid npx --no-install wrangler dev --local --ip 127.0.0.1 --port "$port" \
+  # After build_worker, wrangler's own build steps (the configurations' `build.command`) reuse
+  # that build.
+  PORTCULLIS_PREBUILT="${WORKER_BUILT:-}" setsid npx --no-install wrangler dev \
+    -c "$configs/edge.json" -c "$configs/api.json" --local --ip 127.0.0.1 --port "$port" \
     --inspector-port 0 --persist-to "$persist" --show-interactive-dev-session=false \
-    --log-level warn "${vars[@]}" >"$log" 2>&1 < /dev/null &
+    --log-level warn >"$log" 2>&1 < /dev/null &
   WORKER_PGID=$!
 }
 

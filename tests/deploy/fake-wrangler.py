@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for wrangler's Cloudflare calls, for scripts/test-deploy: keeps the account's KV
-namespaces, the Worker's secret names and every deploy under FAKE_WRANGLER_STATE, and answers in
+namespaces, each Worker's secret names and every deploy (deploy-N.json, in order) under FAKE_WRANGLER_STATE, and answers in
 wrangler's output formats (JSON lists; the workers.dev URL on deploy). With
 FAKE_WRANGLER_SECRET_LIST_ERROR set, `secret list` fails with that message."""
 import json
@@ -46,7 +46,8 @@ elif args[:2] == ["secret", "list"]:
 elif args[:1] == ["deploy"]:
     config = option(args, "-c")
     text = pathlib.Path(config).read_text()
-    secrets_file = secrets_of(json.loads(text[text.index("{"):])["name"])
+    name = json.loads(text[text.index("{"):])["name"]
+    secrets_file = secrets_of(name)
     uploaded = option(args, "--secrets-file")
     secrets = load(secrets_file, {})
     if uploaded:
@@ -54,9 +55,9 @@ elif args[:1] == ["deploy"]:
     secrets_file.write_text(json.dumps(secrets))
     deploys = len(list(state.glob("deploy-*.json")))
     (state / f"deploy-{deploys + 1}.json").write_text(json.dumps({
-        "config": text, "secrets": secrets,
+        "name": name, "config": text, "secrets": secrets,
         "prebuilt": os.environ.get("PORTCULLIS_PREBUILT", "")}))
     print("Total Upload: 6452.09 KiB / gzip: 2160.50 KiB")
-    print("Deployed portcullis triggers (0.42 sec)\n  https://portcullis.example-team.workers.dev")
+    print(f"Deployed {name} triggers (0.42 sec)\n  https://{name}.example-team.workers.dev")
 else:
     sys.exit(f"fake wrangler: unexpected call {args}")

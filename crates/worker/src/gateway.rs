@@ -3,7 +3,7 @@
 //!
 //! The route policy (`policy/gateway.json`, see [`crate::route_policy`]) decides: unknown
 //! routes are refused (404/405) and never reach the origin; public routes are forwarded as
-//! they are; a protected route's credential is verified (one KV read, [`crate::edge`]'s
+//! they are; a protected route's credential is verified (one KV read, [`crate::authn`]'s
 //! `authenticate`) and authorized for the route's operation by the core, then the request is
 //! forwarded with the credential removed and the signed identity headers of
 //! `portcullis_core::gateway::identity` added. Which inbound headers pass is the core's
@@ -12,7 +12,7 @@
 //! origin. The method is read as sent, never through `worker::Method` (which reads every
 //! method it does not know as `GET`).
 
-use crate::edge::authenticate;
+use crate::authn::authenticate;
 use crate::http;
 use crate::problem::{self, Problem};
 use crate::route_policy;
@@ -21,6 +21,40 @@ use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, RouteMatch};
 use portcullis_core::random::OsRandom;
 use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
+
+/// Serves one request in either script: nothing without a valid product model in force; a path
+/// outside `/v1` goes to the gateway when an origin is configured, everything else to `rest`.
+/// Every failure becomes a problem response.
+pub async fn serve(
+    request: Request,
+    env: Env,
+    context: Context,
+    rest: impl AsyncFnOnce(Request, &Env, &Context) -> Result<Response, Problem>,
+) -> worker::Result<Response> {
+    if !route_policy::install() {
+        return http::problem(&Problem::unavailable());
+    }
+    let outcome = match origin_for(&request, &env) {
+        Some(origin) => handle(request, &env, &context, &origin).await,
+        None => rest(request, &env, &context).await,
+    };
+    match outcome {
+        Ok(response) => Ok(response),
+        Err(problem) => http::problem(&problem),
+    }
+}
+
+/// The origin a request goes to through the gateway: every path outside `/v1` when
+/// `PORTCULLIS_ORIGIN` is set; `None` for the API's paths, or when no gateway is configured.
+fn origin_for(request: &Request, env: &Env) -> Option<String> {
+    let path = request.path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        return None;
+    }
+    let origin = env.var(http::ORIGIN_VAR).ok()?.to_string();
+    let origin = origin.trim();
+    (!origin.is_empty()).then(|| origin.to_owned())
+}
 
 /// Handles one gateway request.
 pub async fn handle(

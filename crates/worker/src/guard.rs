@@ -12,13 +12,16 @@ use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Rehash, Verification};
 use portcullis_core::gateway::request_counts::RequestCounter;
 use portcullis_core::gateway::throttle::{
-    BLOCK_SECONDS, Blocklist, SignInLimit, Subject, acceptance_subjects, charged_subjects,
-    session_subjects, sign_in_subjects,
+    BLOCK_SECONDS, Blocklist, Subject, charged_subjects, session_subjects,
 };
+// Sign-in and one-time-code throttling: the Management API script's only.
+#[cfg(feature = "api")]
+use portcullis_core::gateway::throttle::{SignInLimit, acceptance_subjects, sign_in_subjects};
 use portcullis_core::gateway::usage::UsageReports;
 use portcullis_core::session::{SessionId, SessionVerification};
 use portcullis_core::terms::RateLimit;
 use std::cell::RefCell;
+#[cfg(feature = "api")]
 use std::collections::BTreeSet;
 use worker::{Context, Env, Request};
 
@@ -78,6 +81,7 @@ pub fn session_blocked(client: &Subject, session_id: Option<&SessionId>) -> Opti
 }
 
 /// Seconds a sign-in for `email` in `account` must wait (the client or the email is blocked).
+#[cfg(feature = "api")]
 pub fn sign_in_blocked(client: &Subject, account: &AccountId, email: &str) -> Option<u64> {
     blocked_any(&sign_in_subjects(client, account, email))
 }
@@ -102,6 +106,7 @@ pub async fn charge_session(
 /// Charges an SSO sign-in start to the client (each one stores a pending sign-in, so starts
 /// are limited like failures); the seconds to wait when that put it over its limit, or while
 /// it is blocked.
+#[cfg(feature = "api")]
 pub async fn charge_start(env: &Env, client: &Subject) -> Option<u64> {
     if let Some(wait) = blocked(client, None) {
         return Some(wait);
@@ -111,6 +116,7 @@ pub async fn charge_start(env: &Env, client: &Subject) -> Option<u64> {
 
 /// Charges a failed sign-in to the client and the account's email; the seconds to wait when
 /// that put either over its limit.
+#[cfg(feature = "api")]
 pub async fn charge_sign_in(
     env: &Env,
     client: &Subject,
@@ -143,6 +149,7 @@ pub async fn charge(
 
 /// Charges a refused invitation acceptance (answered `refusal_code`) to the client; the seconds
 /// to wait when that put it over its limit.
+#[cfg(feature = "api")]
 pub async fn charge_acceptance(env: &Env, client: &Subject, refusal_code: &str) -> Option<u64> {
     charge_subjects(env, client, None, acceptance_subjects(client, refusal_code)).await
 }
@@ -294,7 +301,7 @@ fn send_report(env: &Env, context: &Context, account: &AccountId, message: Objec
     let account = account.clone();
     let env = env.clone();
     context.wait_until(async move {
-        match crate::edge::forward(&env, &account, &message).await {
+        match crate::authn::forward(&env, &account, &message).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => worker::console_warn!("last-used report failed: {error}"),
             Err(problem) => worker::console_warn!("last-used report failed: {}", problem.code),

@@ -1,4 +1,4 @@
-//! HTTP plumbing shared by the edge handler and the Durable Object: bounded body reading,
+//! HTTP plumbing shared by the edge script, the Management API and the Durable Object: bounded body reading,
 //! JSON and problem responses, the worker's secrets and clock.
 
 use crate::api::{BodyError, MAX_BODY_BYTES};
@@ -14,12 +14,16 @@ use worker::{Env, Headers, Request, Response};
 pub const KV_BINDING: &str = "CREDENTIALS";
 /// The Durable Object namespace binding, one object per account.
 pub const ACCOUNTS_BINDING: &str = "ACCOUNTS";
+/// The edge script's service binding to the Management API script (wrangler.edge.toml).
+#[cfg(not(feature = "api"))]
+pub const API_BINDING: &str = "API";
 /// The Worker secret holding the base64 HMAC key for secrets.
 pub const HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY";
 /// The optional Worker secret holding the hashing key the current one replaced, during a
 /// rotation (README, "Rotating the hashing key").
 pub const PREVIOUS_HASHING_KEY_SECRET: &str = "PORTCULLIS_HASHING_KEY_PREVIOUS";
 /// The Worker secret holding the platform sign-up key.
+#[cfg(feature = "api")]
 pub const SIGNUP_KEY_SECRET: &str = "PORTCULLIS_SIGNUP_KEY";
 /// The Worker secret holding the base64 key that signs the gateway's identity headers.
 pub const GATEWAY_KEY_SECRET: &str = "PORTCULLIS_GATEWAY_KEY";
@@ -31,9 +35,11 @@ pub const FAILURES_BY_CLIENT_BINDING: &str = "FAILED_AUTH_BY_CLIENT";
 pub const FAILURES_BY_KEY_BINDING: &str = "FAILED_AUTH_BY_KEY";
 
 /// The Worker variable setting the first webhook retry delay in milliseconds (default 1000).
+#[cfg(feature = "api")]
 pub const RETRY_BASE_VAR: &str = "PORTCULLIS_WEBHOOK_RETRY_BASE_MS";
 /// The Worker variable setting how long a webhook receiver may take to answer, in milliseconds
 /// (default 10000); a receiver that has not answered by then counts as a failed attempt.
+#[cfg(feature = "api")]
 pub const WEBHOOK_TIMEOUT_VAR: &str = "PORTCULLIS_WEBHOOK_TIMEOUT_MS";
 /// The Worker variable setting how often, at most, an isolate reports one credential's use and
 /// request counts, in seconds (default: the core's `REPORT_INTERVAL_SECONDS`, 60); the test
@@ -50,9 +56,17 @@ pub fn usage_report_seconds(env: &Env) -> u64 {
 }
 
 /// The webhook answer timeout when the variable is absent or not a positive number.
+#[cfg(feature = "api")]
 pub const WEBHOOK_TIMEOUT_DEFAULT_MS: u64 = 10_000;
 
+/// The request's method as sent: workers-rs reads a method it does not know as GET, so the raw
+/// name is matched here (`PROPFIND /v1/users` must not be served as a read).
+pub fn method(request: &Request) -> crate::api::Method {
+    crate::api::Method::from_name(&request.inner().method())
+}
+
 /// Now, in Unix milliseconds.
+#[cfg(feature = "api")]
 pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()
 }
@@ -127,6 +141,7 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, Problem> {
 }
 
 /// Reads an HTML form post (`application/x-www-form-urlencoded`) of at most `max` bytes.
+#[cfg(feature = "api")]
 pub async fn read_form(request: &mut Request, max: usize) -> Result<Vec<u8>, Problem> {
     let form = |media_type: &str| media_type == "application/x-www-form-urlencoded";
     let refusal = "this request body must be `application/x-www-form-urlencoded`";

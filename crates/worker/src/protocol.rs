@@ -1,4 +1,4 @@
-//! What the edge handler sends the account's Durable Object (an internal request, never
+//! What the Worker scripts send the account's Durable Object (an internal request, never
 //! reachable from outside: Durable Objects have no public URL).
 
 use crate::api::Query;

@@ -15,9 +15,10 @@
 //!   the answer sets the session cookie (`SignedIn` without the session in the body).
 
 use crate::api;
-use crate::edge::{account_known, forward, header, session_answer};
+use crate::authn::{forward, header};
 use crate::guard;
 use crate::http;
+use crate::management::{account_known, session_answer};
 use crate::problem::Problem;
 use crate::protocol::{Concealed, ObjectRequest};
 use portcullis_core::account::Refusal;
