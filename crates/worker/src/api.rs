@@ -230,8 +230,21 @@ pub enum RouteError {
 /// The most audit events one page returns.
 pub const MAX_AUDIT_PAGE: u32 = 200;
 
+/// The verification routes, `GET /v1/whoami` and `POST /v1/authorize`: they need no Durable
+/// Object, so the edge script answers them itself; [`route`] resolves them through this too.
+pub fn verification_route(method: Method, path: &str) -> Option<Route> {
+    match (method, path.trim_end_matches('/')) {
+        (Method::Get, "/v1/whoami") => Some(Route::Whoami),
+        (Method::Post, "/v1/authorize") => Some(Route::Authorize),
+        _ => None,
+    }
+}
+
 /// Resolves `method` + `path` (+ the raw query string, for paging) to a route.
 pub fn route(method: Method, path: &str, query: &str) -> Result<Route, RouteError> {
+    if let Some(route) = verification_route(method, path) {
+        return Ok(route);
+    }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let Some((&"v1", rest)) = segments.split_first() else {
         return Err(RouteError::NotFound);
@@ -687,6 +700,53 @@ mod tests {
 
     const T: &str = "ten_00000000000000aa";
     const U: &str = "usr_00000000000000bb";
+
+    #[test]
+    fn the_edge_answers_exactly_the_verification_routes() {
+        let methods = [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+            Method::from_name("HEAD"),
+            Method::from_name("PROPFIND"),
+        ];
+        let paths = [
+            "/v1/whoami",
+            "/v1/whoami/",
+            "/v1/whoami//",
+            "/v1//whoami",
+            "/v1/whoami/x",
+            "/v1/authorize",
+            "/v1/authorize/",
+            "/v2/authorize",
+            "/v1/health",
+            "/v1",
+            "/",
+        ];
+        for method in methods {
+            for path in paths {
+                let routed = route(method, path, "").ok();
+                let verification = routed
+                    .clone()
+                    .filter(|route| matches!(route, Route::Whoami | Route::Authorize));
+                assert_eq!(
+                    verification_route(method, path),
+                    verification,
+                    "{method:?} {path}"
+                );
+            }
+        }
+        assert_eq!(
+            verification_route(Method::Get, "/v1/whoami"),
+            Some(Route::Whoami)
+        );
+        assert_eq!(
+            verification_route(Method::Post, "/v1/authorize"),
+            Some(Route::Authorize)
+        );
+    }
 
     #[test]
     fn routes_resolve_with_their_ids() {

@@ -9,6 +9,7 @@
 use crate::api::{self, Route};
 use crate::http::{self, API_BINDING};
 use crate::problem::Problem;
+use crate::target::Target;
 use worker::{Env, Request, Response};
 
 /// Handles one request; every failure becomes a problem response.
@@ -40,15 +41,8 @@ async fn dispatch(
 
 /// The route when the request is one of the verification routes the edge answers itself.
 fn verification_route(request: &Request) -> Option<Route> {
-    let url = request.url().ok()?;
-    match api::route(
-        http::method(request),
-        url.path(),
-        url.query().unwrap_or_default(),
-    ) {
-        Ok(route @ (Route::Whoami | Route::Authorize)) => Some(route),
-        _ => None,
-    }
+    let url = request.inner().url();
+    api::verification_route(http::method(request), Target::of(&url)?.path)
 }
 
 fn answered(reply: worker::Result<Response>) -> Result<Response, Problem> {

@@ -16,11 +16,12 @@ use crate::authn::authenticate;
 use crate::http;
 use crate::problem::{self, Problem};
 use crate::route_policy;
+use crate::target::Target;
 use portcullis_core::gateway::forward::forwards_header;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, RouteMatch};
 use portcullis_core::random::OsRandom;
-use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url};
+use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
 
 /// Serves one request in either script: nothing without a valid product model in force; a path
 /// outside `/v1` goes to the gateway when an origin is configured, everything else to `rest`.
@@ -47,7 +48,8 @@ pub async fn serve(
 /// The origin a request goes to through the gateway: every path outside `/v1` when
 /// `PORTCULLIS_ORIGIN` is set; `None` for the API's paths, or when no gateway is configured.
 fn origin_for(request: &Request, env: &Env) -> Option<String> {
-    let path = request.path();
+    let url = request.inner().url();
+    let path = Target::of(&url)?.path;
     if path == "/v1" || path.starts_with("/v1/") {
         return None;
     }
@@ -63,26 +65,23 @@ pub async fn handle(
     context: &Context,
     origin: &str,
 ) -> Result<Response, Problem> {
-    let url = request
-        .url()
-        .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
+    let url = request.inner().url();
+    let url =
+        Target::of(&url).ok_or_else(|| Problem::new(400, "invalid_url", "the URL is malformed"))?;
     let policy = route_policy::policy().map_err(|_| Problem::unavailable())?;
     // As sent: the core refuses any method outside the policy's catalogue, so only those
     // (upper-case GET, HEAD, POST...) go on.
     let method = request.inner().method();
-    let route = match policy.find_request(&method, url.path()) {
+    let route = match policy.find_request(&method, url.path) {
         RouteMatch::Matched { route, .. } => route,
         refused => return Err(Problem::from(&refused)),
     };
     // The origin may sit under a path prefix: sign the target exactly as the origin will
     // receive it.
-    let destination = Url::parse(&format!(
-        "{}{}",
-        origin.trim_end_matches('/'),
-        request_target(&url)
-    ))
-    .map_err(|_| Problem::unavailable())?;
-    let target = request_target(&destination);
+    let destination = format!("{}{}", origin.trim_end_matches('/'), url.request_target());
+    let target = Target::of(&destination)
+        .ok_or_else(Problem::unavailable)?
+        .request_target();
     let request_id = new_request_id(&mut OsRandom);
     let headers = forwarded_headers(&request)?;
     headers
@@ -115,14 +114,6 @@ pub async fn handle(
     .await
 }
 
-/// Path and `?query`, as a request line carries them.
-fn request_target(url: &Url) -> String {
-    match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
 /// The inbound headers the origin may see (the core's `forwards_header`).
 fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
     let headers = Headers::new();
@@ -142,7 +133,7 @@ fn forwarded_headers(request: &Request) -> Result<Headers, Problem> {
 async fn send(
     request: &Request,
     method: worker::Method,
-    destination: &Url,
+    destination: &str,
     headers: Headers,
 ) -> Result<Response, Problem> {
     let body = !matches!(method, worker::Method::Get | worker::Method::Head);
@@ -154,7 +145,7 @@ async fn send(
         init.with_body(request.inner().body().map(Into::into));
     }
     let outbound =
-        Request::new_with_init(destination.as_str(), &init).map_err(|_| Problem::unavailable())?;
+        Request::new_with_init(destination, &init).map_err(|_| Problem::unavailable())?;
     Fetch::Request(outbound)
         .send()
         .await

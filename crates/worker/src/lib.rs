@@ -16,6 +16,7 @@ pub mod api;
 pub mod problem;
 pub mod protocol;
 pub mod route_policy;
+pub mod target;
 
 #[cfg(target_arch = "wasm32")]
 mod authn;
