@@ -41,7 +41,7 @@ pub const MAX_METADATA_BYTES: usize = 1024;
 pub const MAX_ROLL_OVERLAP_SECONDS: u32 = 24 * 60 * 60;
 /// The rate limits a credential may have, as (`requests`, `period_seconds`): the periods the
 /// Workers rate-limiting binding supports (10 and 60 seconds), each with a binding of its own
-/// in `wrangler.toml` (named by [`RateLimit::binding`]).
+/// in `wrangler.toml` and `wrangler.edge.toml` (named by [`RateLimit::binding`]).
 pub const RATE_LIMIT_TIERS: [(u32, u32); 7] = [
     (10, 10),
     (100, 10),

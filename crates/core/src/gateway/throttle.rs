@@ -17,7 +17,8 @@ use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 
 /// How long a subject stays blocked once the rate limiter refuses it: the limiter's period (the
-/// `period` of both rate limiters in `wrangler.toml`), so the block outlasts the window that
+/// `period` of both rate limiters in `wrangler.toml` and `wrangler.edge.toml`), so the block
+/// outlasts the window that
 /// tripped it.
 pub const BLOCK_SECONDS: u64 = 60;
 
