@@ -18,8 +18,7 @@ use std::collections::BTreeMap;
 
 /// How long a subject stays blocked once the rate limiter refuses it: the limiter's period (the
 /// `period` of both rate limiters in `wrangler.toml` and `wrangler.edge.toml`), so the block
-/// outlasts the window that
-/// tripped it.
+/// outlasts the window that tripped it.
 pub const BLOCK_SECONDS: u64 = 60;
 
 /// Who a failed verification is charged to.
