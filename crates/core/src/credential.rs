@@ -86,11 +86,39 @@ pub enum Malformed {
     Checksum,
 }
 
+/// The CRC-32 of each credential prefix: the state every checksum under that prefix continues
+/// from, so a check hashes the payload only (a test compares each with `crc32fast::hash`).
+const PREFIX_CRCS: [(&str, u32); 6] = [
+    (API_TOKEN_ID_PREFIX, 0x3846_71ba),
+    (API_TOKEN_SECRET_PREFIX, 0xba5d_e9e3),
+    (AUTOMATION_KEY_PREFIX, 0x22ab_1021),
+    (INVITATION_PREFIX, 0xe2a4_6d49),
+    (RESET_PREFIX, 0x4374_ef76),
+    (crate::session::SESSION_PREFIX, 0xbf12_ff66),
+];
+
+/// CRC-32 of `prefix ‖ payload`, big-endian.
+#[inline]
 fn checksum(prefix: &str, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(prefix.as_bytes());
+    let mut hasher = match prefix_crc(prefix) {
+        Some(state) => crc32fast::Hasher::new_with_initial(state),
+        None => {
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(prefix.as_bytes());
+            hasher
+        }
+    };
     hasher.update(payload);
     hasher.finalize().to_be_bytes()
+}
+
+/// The CRC-32 of a known prefix (a constant for the constant prefixes callers pass).
+#[inline]
+fn prefix_crc(prefix: &str) -> Option<u32> {
+    PREFIX_CRCS
+        .iter()
+        .find(|(known, _)| *known == prefix)
+        .map(|&(_, state)| state)
 }
 
 /// `prefix` + base64url(payload ‖ crc32(prefix ‖ payload)).
@@ -118,10 +146,41 @@ pub(crate) fn decode_checked<const N: usize>(
     Ok(out)
 }
 
-/// [`decode_checked`] for a payload that is public (a key id), so nothing is kept or wiped:
-/// only whether `text` is well-formed.
-fn check_public<const N: usize>(prefix: &str, text: &str) -> Result<(), Malformed> {
-    decode_into(prefix, text, N, &mut [0_u8; MAX_DECODED_BYTES]).map(|_| ())
+/// Whether `text` is an API token's key id: its prefix, then the unpadded base64 of its random
+/// bytes and their checksum. Public, so decoded into a plain buffer that is not wiped.
+fn check_token_id(text: &str) -> Result<(), Malformed> {
+    decode_exact_checked(
+        API_TOKEN_ID_PREFIX,
+        text,
+        &mut [0_u8; TOKEN_ID_RANDOM_BYTES + CHECKSUM_BYTES],
+    )
+}
+
+/// Decodes `text` (`prefix`, then the unpadded base64 of exactly `D` bytes: a payload and its
+/// checksum) into `out`, checking each in the order of [`decode_into`] and so with its errors;
+/// the payload is then `out[..D - CHECKSUM_BYTES]`. The fixed lengths of a credential decode
+/// straight into an array of their size, with nothing to copy or wipe beyond it.
+#[inline]
+fn decode_exact_checked<const D: usize>(
+    prefix: &str,
+    text: &str,
+    out: &mut [u8; D],
+) -> Result<(), Malformed> {
+    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
+    if body.len() != D.div_ceil(3) * 4 - pad_chars(D) {
+        return Err(Malformed::Encoding);
+    }
+    match URL_SAFE_NO_PAD.decode_slice(body, out.as_mut_slice()) {
+        Ok(written) if written == D => {}
+        _ => return Err(Malformed::Encoding),
+    }
+    let (payload, sum) = out
+        .split_at_checked(D.saturating_sub(CHECKSUM_BYTES))
+        .ok_or(Malformed::Encoding)?;
+    if sum != checksum(prefix, payload) {
+        return Err(Malformed::Checksum);
+    }
+    Ok(())
 }
 
 /// Decodes `text` (`prefix`, then `len` payload bytes and their checksum in base64) into
@@ -214,7 +273,10 @@ impl KeyId {
 
     /// Whether this id names an API token or an automation key.
     pub fn kind(&self) -> CredentialKind {
-        if self.as_str().starts_with(AUTOMATION_KEY_PREFIX) {
+        if self
+            .as_bytes()
+            .starts_with(AUTOMATION_KEY_PREFIX.as_bytes())
+        {
             CredentialKind::AutomationKey
         } else {
             CredentialKind::ApiToken
@@ -251,6 +313,11 @@ impl KeyId {
     fn automation(id_chars: &str) -> Option<Self> {
         Self::inline(&[AUTOMATION_KEY_PREFIX, id_chars])
     }
+
+    /// The id's bytes (its text as bytes, without the UTF-8 check of [`KeyId::as_str`]).
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
 }
 
 impl Serialize for KeyId {
@@ -269,7 +336,7 @@ impl FromStr for KeyId {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let valid = if value.starts_with(API_TOKEN_ID_PREFIX) {
-            check_public::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, value).is_ok()
+            check_token_id(value).is_ok()
         } else if let Some(body) = value.strip_prefix(AUTOMATION_KEY_PREFIX) {
             body.len() == AUTOMATION_ID_CHARS && URL_SAFE_NO_PAD.decode(body).is_ok()
         } else {
@@ -301,10 +368,17 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// Bytes an API token's secret decodes to: the secret, then its checksum.
+const TOKEN_SECRET_DECODED: usize = SECRET_BYTES + CHECKSUM_BYTES;
+/// Bytes an automation key decodes to: its id, its secret, then their checksum.
+const AUTOMATION_DECODED: usize = AUTOMATION_ID_BYTES + SECRET_BYTES + CHECKSUM_BYTES;
+
 /// A credential as presented by a caller, parsed but not yet checked against storage.
 pub struct Presented {
     key_id: KeyId,
-    secret: Zeroizing<[u8; SECRET_BYTES]>,
+    /// The secret in the first [`SECRET_BYTES`]; after it, a token's checksum as decoded (a
+    /// token's secret is decoded here in place, so there is one buffer to wipe).
+    secret: Zeroizing<[u8; TOKEN_SECRET_DECODED]>,
 }
 
 impl fmt::Debug for Presented {
@@ -322,26 +396,32 @@ impl Presented {
         if text.len() > MAX_PRESENTED_LEN {
             return Err(Malformed::TooLong);
         }
+        // A token's key id has a fixed length, so its separator has a fixed place. A valid key
+        // id holds no `:`, so this split is the one the general split below makes; a text that
+        // fails here is parsed again below to report its error as always.
+        if let Some((id, rest)) = text.split_at_checked(TOKEN_ID_CHARS)
+            && let Some(secret) = rest.strip_prefix(':')
+            && check_token_id(id).is_ok()
+        {
+            return Self::token(id, secret);
+        }
         if let Some((id, secret)) = text.split_once(':') {
-            check_public::<TOKEN_ID_RANDOM_BYTES>(API_TOKEN_ID_PREFIX, id)?;
-            let secret = decode_checked::<SECRET_BYTES>(API_TOKEN_SECRET_PREFIX, secret)?;
-            Ok(Self {
-                key_id: KeyId::inline(&[id]).ok_or(Malformed::Encoding)?,
-                secret,
-            })
+            check_token_id(id)?;
+            Self::token(id, secret)
         } else if text.starts_with(AUTOMATION_KEY_PREFIX) {
-            let payload = decode_checked::<{ AUTOMATION_ID_BYTES + SECRET_BYTES }>(
-                AUTOMATION_KEY_PREFIX,
-                text,
-            )?;
+            let mut payload = Zeroizing::new([0_u8; AUTOMATION_DECODED]);
+            decode_exact_checked(AUTOMATION_KEY_PREFIX, text, &mut payload)?;
             let id_chars = text
                 .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
                 .ok_or(Malformed::Encoding)?;
-            let mut secret = Zeroizing::new([0_u8; SECRET_BYTES]);
+            let mut secret = Zeroizing::new([0_u8; TOKEN_SECRET_DECODED]);
             let tail = payload
-                .get(AUTOMATION_ID_BYTES..)
+                .get(AUTOMATION_ID_BYTES..AUTOMATION_ID_BYTES + SECRET_BYTES)
                 .ok_or(Malformed::Encoding)?;
-            secret.copy_from_slice(tail);
+            secret
+                .get_mut(..SECRET_BYTES)
+                .ok_or(Malformed::Encoding)?
+                .copy_from_slice(tail);
             Ok(Self {
                 key_id: KeyId::automation(id_chars).ok_or(Malformed::Encoding)?,
                 secret,
@@ -349,6 +429,16 @@ impl Presented {
         } else {
             Err(Malformed::UnknownPrefix)
         }
+    }
+
+    /// A token whose key id `id` is already checked, with its secret's text `secret`.
+    fn token(id: &str, secret: &str) -> Result<Self, Malformed> {
+        let mut decoded = Zeroizing::new([0_u8; TOKEN_SECRET_DECODED]);
+        decode_exact_checked(API_TOKEN_SECRET_PREFIX, secret, &mut decoded)?;
+        Ok(Self {
+            key_id: KeyId::inline(&[id]).ok_or(Malformed::Encoding)?,
+            secret: decoded,
+        })
     }
 
     /// Parses an `Authorization` header value: `Bearer <credential>` (scheme case-insensitive).
@@ -385,14 +475,17 @@ impl Presented {
     }
 
     fn hash_input(&self) -> [&[u8]; 3] {
-        hash_input(&self.key_id, self.secret.as_slice())
+        hash_input(
+            &self.key_id,
+            self.secret.get(..SECRET_BYTES).unwrap_or_default(),
+        )
     }
 }
 
 /// What a credential's hash is the MAC of: `key_id ‖ 0 ‖ secret`, in parts (fed to the MAC
 /// one after the other, never copied together).
 fn hash_input<'a>(key_id: &'a KeyId, secret: &'a [u8]) -> [&'a [u8]; 3] {
-    [key_id.as_str().as_bytes(), &[0], secret]
+    [key_id.as_bytes(), &[0], secret]
 }
 
 const fn domain(kind: CredentialKind) -> &'static str {
@@ -1320,6 +1413,59 @@ mod tests {
         );
         json["extra"] = serde_json::json!(1);
         assert!(serde_json::from_value::<CredentialRecord>(json).is_err());
+    }
+
+    #[test]
+    fn prefix_checksum_states_are_the_prefixes_crcs() {
+        for (prefix, state) in PREFIX_CRCS {
+            assert_eq!(crc32fast::hash(prefix.as_bytes()), state, "{prefix}");
+        }
+        // Every prefix a checksum is made under has its state; an unknown one is still hashed.
+        assert_eq!(
+            prefix_crc(crate::session::SESSION_PREFIX),
+            Some(0xbf12_ff66)
+        );
+        assert_eq!(prefix_crc("pcxx_"), None);
+        let mut whole = crc32fast::Hasher::new();
+        whole.update(b"pcxx_payload");
+        assert_eq!(
+            checksum("pcxx_", b"payload"),
+            whole.finalize().to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn a_separator_inside_the_key_id_is_refused_as_before() {
+        let issued = issue_api_token(&mut SeededRandom::new(3), &key());
+        let text = issued.secret.expose();
+        // A `:` early in the id, with the separator still at its fixed place: the general
+        // split (at the first `:`) decides, so the id is the wrong length.
+        let early = mutate(text, 8, ':').unwrap();
+        assert_eq!(Presented::parse(&early).unwrap_err(), Malformed::Encoding);
+        // A `:` in the prefix: not a token's prefix.
+        let prefix = mutate(text, 2, ':').unwrap();
+        assert_eq!(
+            Presented::parse(&prefix).unwrap_err(),
+            Malformed::UnknownPrefix
+        );
+        // The separator moved: the id is one character short.
+        let moved = format!("{}:{}", &text[..28], &text[29..]);
+        assert_eq!(Presented::parse(&moved).unwrap_err(), Malformed::Encoding);
+        // One character of the secret changed: the checksum refuses it.
+        let typo = mutate(
+            text,
+            60,
+            if text.as_bytes()[60] == b'A' {
+                'B'
+            } else {
+                'A'
+            },
+        )
+        .unwrap();
+        assert_eq!(Presented::parse(&typo).unwrap_err(), Malformed::Checksum);
+        let parsed = Presented::parse(text).unwrap();
+        assert_eq!(parsed.key_id(), &issued.key_id);
+        assert_eq!(parsed.hash_input()[2].len(), SECRET_BYTES);
     }
 
     fn mutate(text: &str, index: usize, replacement: char) -> Option<String> {
