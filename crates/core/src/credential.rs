@@ -32,6 +32,7 @@ use crate::terms::{
 use crate::time::Timestamp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crc::{CRC_32_ISO_HDLC, Crc, Digest};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -86,39 +87,41 @@ pub enum Malformed {
     Checksum,
 }
 
-/// The CRC-32 of each credential prefix: the state every checksum under that prefix continues
-/// from, so a check hashes the payload only (a test compares each with `crc32fast::hash`).
-const PREFIX_CRCS: [(&str, u32); 6] = [
-    (API_TOKEN_ID_PREFIX, 0x3846_71ba),
-    (API_TOKEN_SECRET_PREFIX, 0xba5d_e9e3),
-    (AUTOMATION_KEY_PREFIX, 0x22ab_1021),
-    (INVITATION_PREFIX, 0xe2a4_6d49),
-    (RESET_PREFIX, 0x4374_ef76),
-    (crate::session::SESSION_PREFIX, 0xbf12_ff66),
+/// The credential checksum: CRC-32 (ISO-HDLC, the zlib and PNG one), computed a byte at a time
+/// from a 1 KB table. Checksummed texts are a few dozen bytes, where a larger table buys
+/// nothing, and every byte of table is shipped in each Worker's wasm.
+static CRC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+
+/// Each credential prefix with the checksum's state after it, computed at compile time: a check
+/// continues from there over the payload alone.
+static PREFIXED: [(&str, Digest<'static, u32>); 6] = [
+    prefixed(API_TOKEN_ID_PREFIX),
+    prefixed(API_TOKEN_SECRET_PREFIX),
+    prefixed(AUTOMATION_KEY_PREFIX),
+    prefixed(INVITATION_PREFIX),
+    prefixed(RESET_PREFIX),
+    prefixed(crate::session::SESSION_PREFIX),
 ];
+
+const fn prefixed(prefix: &'static str) -> (&'static str, Digest<'static, u32>) {
+    let mut digest = CRC.digest();
+    digest.update(prefix.as_bytes());
+    (prefix, digest)
+}
 
 /// CRC-32 of `prefix ‖ payload`, big-endian.
 #[inline]
 fn checksum(prefix: &str, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
-    let mut hasher = match prefix_crc(prefix) {
-        Some(state) => crc32fast::Hasher::new_with_initial(state),
+    let mut digest = match PREFIXED.iter().find(|(known, _)| *known == prefix) {
+        Some((_, digest)) => digest.clone(),
         None => {
-            let mut hasher = crc32fast::Hasher::new();
-            hasher.update(prefix.as_bytes());
-            hasher
+            let mut digest = CRC.digest();
+            digest.update(prefix.as_bytes());
+            digest
         }
     };
-    hasher.update(payload);
-    hasher.finalize().to_be_bytes()
-}
-
-/// The CRC-32 of a known prefix (a constant for the constant prefixes callers pass).
-#[inline]
-fn prefix_crc(prefix: &str) -> Option<u32> {
-    PREFIX_CRCS
-        .iter()
-        .find(|(known, _)| *known == prefix)
-        .map(|&(_, state)| state)
+    digest.update(payload);
+    digest.finalize().to_be_bytes()
 }
 
 /// `prefix` + base64url(payload ‖ crc32(prefix ‖ payload)).
@@ -1416,22 +1419,27 @@ mod tests {
     }
 
     #[test]
-    fn prefix_checksum_states_are_the_prefixes_crcs() {
-        for (prefix, state) in PREFIX_CRCS {
-            assert_eq!(crc32fast::hash(prefix.as_bytes()), state, "{prefix}");
+    fn checksums_are_crc32_of_the_prefix_and_payload() {
+        // The standard check value of CRC-32/ISO-HDLC.
+        assert_eq!(CRC.checksum(b"123456789"), 0xcbf4_3926);
+        // Every prefix a checksum is made under (each continued from its precomputed state),
+        // and an unknown one (hashed from the start), against the zlib CRC-32 of crc32fast.
+        let prefixes = PREFIXED
+            .iter()
+            .map(|(prefix, _)| *prefix)
+            .chain(["pcxx_", ""]);
+        for prefix in prefixes {
+            for payload in [&b""[..], b"payload", &[0xff; 40]] {
+                let mut whole = crc32fast::Hasher::new();
+                whole.update(prefix.as_bytes());
+                whole.update(payload);
+                assert_eq!(
+                    checksum(prefix, payload),
+                    whole.finalize().to_be_bytes(),
+                    "{prefix}"
+                );
+            }
         }
-        // Every prefix a checksum is made under has its state; an unknown one is still hashed.
-        assert_eq!(
-            prefix_crc(crate::session::SESSION_PREFIX),
-            Some(0xbf12_ff66)
-        );
-        assert_eq!(prefix_crc("pcxx_"), None);
-        let mut whole = crc32fast::Hasher::new();
-        whole.update(b"pcxx_payload");
-        assert_eq!(
-            checksum("pcxx_", b"payload"),
-            whole.finalize().to_be_bytes()
-        );
     }
 
     #[test]

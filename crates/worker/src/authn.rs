@@ -7,7 +7,6 @@
 use crate::guard;
 use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING};
 use crate::problem::Problem;
-use crate::protocol::ObjectRequest;
 use portcullis_core::AccountId;
 use portcullis_core::TenantId;
 use portcullis_core::authz::Principal;
@@ -18,6 +17,7 @@ use portcullis_core::credential::{
 use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENANT_HEADER};
 use portcullis_core::store::{access_key, account_object_name, credential_key, session_key};
 use portcullis_core::terms::RateLimit;
+use serde::Serialize;
 use worker::{Env, Request, RequestInit, Response};
 
 /// A verified caller.
@@ -249,10 +249,10 @@ async fn verify_session_caller(
 }
 
 /// Sends `message` to the account's Durable Object and returns its answer as is.
-pub(crate) async fn forward(
+pub(crate) async fn forward<M: Serialize>(
     env: &Env,
     account: &AccountId,
-    message: &ObjectRequest,
+    message: &M,
 ) -> Result<worker::Result<Response>, Problem> {
     let namespace = env
         .durable_object(ACCOUNTS_BINDING)

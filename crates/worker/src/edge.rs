@@ -25,10 +25,11 @@ pub async fn handle(
 /// Management API script.
 async fn dispatch(
     mut request: Request,
+    url: &str,
     env: &Env,
     context: &worker::Context,
 ) -> Result<Response, Problem> {
-    match verification_route(&request) {
+    match verification_route(&request, url) {
         Some(Route::Whoami) => crate::verify_routes::whoami(&request, env, context)
             .await
             .and_then(answered),
@@ -40,9 +41,8 @@ async fn dispatch(
 }
 
 /// The route when the request is one of the verification routes the edge answers itself.
-fn verification_route(request: &Request) -> Option<Route> {
-    let url = request.inner().url();
-    api::verification_route(http::method(request), Target::of(&url)?.path)
+fn verification_route(request: &Request, url: &str) -> Option<Route> {
+    api::verification_route(http::method(request), Target::of(url)?.path)
 }
 
 fn answered(reply: worker::Result<Response>) -> Result<Response, Problem> {

@@ -24,20 +24,22 @@ use portcullis_core::random::OsRandom;
 use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
 
 /// Serves one request in either script: nothing without a valid product model in force; a path
-/// outside `/v1` goes to the gateway when an origin is configured, everything else to `rest`.
-/// Every failure becomes a problem response.
+/// outside `/v1` goes to the gateway when an origin is configured, everything else to `rest`
+/// (with the request's URL, read from the runtime once per request). Every failure becomes a
+/// problem response.
 pub async fn serve(
     request: Request,
     env: Env,
     context: Context,
-    rest: impl AsyncFnOnce(Request, &Env, &Context) -> Result<Response, Problem>,
+    rest: impl AsyncFnOnce(Request, &str, &Env, &Context) -> Result<Response, Problem>,
 ) -> worker::Result<Response> {
     if !route_policy::install() {
         return http::problem(&Problem::unavailable());
     }
-    let outcome = match origin_for(&request, &env) {
-        Some(origin) => handle(request, &env, &context, &origin).await,
-        None => rest(request, &env, &context).await,
+    let url = request.inner().url();
+    let outcome = match origin_for(&url, &env) {
+        Some(origin) => handle(request, &url, &env, &context, &origin).await,
+        None => rest(request, &url, &env, &context).await,
     };
     match outcome {
         Ok(response) => Ok(response),
@@ -47,9 +49,8 @@ pub async fn serve(
 
 /// The origin a request goes to through the gateway: every path outside `/v1` when
 /// `PORTCULLIS_ORIGIN` is set; `None` for the API's paths, or when no gateway is configured.
-fn origin_for(request: &Request, env: &Env) -> Option<String> {
-    let url = request.inner().url();
-    let path = Target::of(&url)?.path;
+fn origin_for(url: &str, env: &Env) -> Option<String> {
+    let path = Target::of(url)?.path;
     if path == "/v1" || path.starts_with("/v1/") {
         return None;
     }
@@ -58,16 +59,16 @@ fn origin_for(request: &Request, env: &Env) -> Option<String> {
     (!origin.is_empty()).then(|| origin.to_owned())
 }
 
-/// Handles one gateway request.
-pub async fn handle(
+/// Handles one gateway request (`url` is the request's URL).
+async fn handle(
     request: Request,
+    url: &str,
     env: &Env,
     context: &Context,
     origin: &str,
 ) -> Result<Response, Problem> {
-    let url = request.inner().url();
     let url =
-        Target::of(&url).ok_or_else(|| Problem::new(400, "invalid_url", "the URL is malformed"))?;
+        Target::of(url).ok_or_else(|| Problem::new(400, "invalid_url", "the URL is malformed"))?;
     let policy = route_policy::policy().map_err(|_| Problem::unavailable())?;
     // As sent: the core refuses any method outside the policy's catalogue, so only those
     // (upper-case GET, HEAD, POST...) go on.

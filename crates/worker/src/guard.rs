@@ -6,7 +6,7 @@
 //! `gateway::usage`).
 
 use crate::http::{self, FAILURES_BY_CLIENT_BINDING, FAILURES_BY_KEY_BINDING};
-use crate::protocol::ObjectRequest;
+use crate::protocol::{LastUsed, Report, SessionSeen};
 use portcullis_core::AccountId;
 use portcullis_core::authz::{Principal, PrincipalKind};
 use portcullis_core::credential::{KeyId, Rehash, Verification};
@@ -235,11 +235,11 @@ pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
     else {
         return;
     };
-    let message = ObjectRequest::RecordLastUsed {
+    let message = Report::RecordLastUsed(LastUsed {
         key_id: key_id.clone(),
         at: now,
         requests,
-    };
+    });
     send_report(env, context, &principal.account_id, message);
 }
 
@@ -270,12 +270,7 @@ pub fn report_rehash(env: &Env, context: &Context, account: &AccountId, rehash: 
     if !REHASHED.with_borrow_mut(|reported| reported.should_report(&rehash.key_id, now)) {
         return;
     }
-    send_report(
-        env,
-        context,
-        account,
-        ObjectRequest::RehashCredential(rehash),
-    );
+    send_report(env, context, account, Report::RehashCredential(rehash));
 }
 
 /// Reports that a session authenticated a request now (it moves the session's idle expiry),
@@ -290,14 +285,14 @@ pub fn report_session_seen(
     if !SEEN.with_borrow_mut(|seen| seen.should_report(session_id, now)) {
         return;
     }
-    let message = ObjectRequest::RecordSessionSeen {
+    let message = Report::RecordSessionSeen(SessionSeen {
         session_id: session_id.clone(),
         at: now,
-    };
+    });
     send_report(env, context, account, message);
 }
 
-fn send_report(env: &Env, context: &Context, account: &AccountId, message: ObjectRequest) {
+fn send_report(env: &Env, context: &Context, account: &AccountId, message: Report) {
     let account = account.clone();
     let env = env.clone();
     context.wait_until(async move {

@@ -38,19 +38,22 @@ pub async fn handle(
     env: Env,
     context: worker::Context,
 ) -> worker::Result<Response> {
-    crate::gateway::serve(request, env, context, async |mut request, env, context| {
-        dispatch(&mut request, env, context).await
-    })
+    crate::gateway::serve(
+        request,
+        env,
+        context,
+        async |mut request, url, env, context| dispatch(&mut request, url, env, context).await,
+    )
     .await
 }
 
 async fn dispatch(
     request: &mut Request,
+    url: &str,
     env: &Env,
     context: &worker::Context,
 ) -> Result<Response, Problem> {
-    let url = request
-        .url()
+    let url = worker::Url::parse(url)
         .map_err(|_| Problem::new(400, "invalid_url", "the URL is malformed"))?;
     let route = api::route(
         http::method(request),

@@ -15,7 +15,7 @@
 use crate::api::Query;
 use crate::http::{self, KV_BINDING};
 use crate::problem::Problem;
-use crate::protocol::{Acceptance, ObjectRequest, SessionAction};
+use crate::protocol::{Acceptance, LastUsed, ObjectRequest, SessionAction, SessionSeen};
 use futures_util::future::{Either, select};
 use portcullis_core::account::{Account, Actor, Context, Outcome, Refusal};
 use portcullis_core::account::{ChangeSet, Row, RowChange, RowKind};
@@ -401,7 +401,7 @@ async fn handle(
             })
             .await
         }
-        (ObjectRequest::RecordSessionSeen { session_id, at }, Some(mut account)) => {
+        (ObjectRequest::RecordSessionSeen(SessionSeen { session_id, at }), Some(mut account)) => {
             let before = Snapshot::of(&account);
             if account.record_session_seen(&session_id, at)
                 && let Err(problem) = persist(env, &sql, cache, &before, account).await
@@ -445,11 +445,11 @@ async fn handle(
             }
         }
         (
-            ObjectRequest::RecordLastUsed {
+            ObjectRequest::RecordLastUsed(LastUsed {
                 key_id,
                 at,
                 requests,
-            },
+            }),
             Some(mut account),
         ) => {
             let before = Snapshot::of(&account);

@@ -45,17 +45,9 @@ pub enum ObjectRequest {
         /// The caller's `User-Agent`, kept with a session.
         user_agent: Option<String>,
     },
-    /// The edge saw this credential authenticate a request at `at` (sent after the response,
-    /// at most once per credential per interval per isolate).
-    RecordLastUsed {
-        /// The credential.
-        key_id: KeyId,
-        /// When it was used.
-        at: Timestamp,
-        /// The requests it authenticated since the last report, per day.
-        #[serde(default)]
-        requests: Vec<DayCount>,
-    },
+    /// The edge saw this credential authenticate a request (sent after the response, at most
+    /// once per credential per interval per isolate).
+    RecordLastUsed(LastUsed),
     /// The edge verified this credential's secret against a hash made under the previous
     /// hashing key: store the current key's hash instead (sent after the response, at most
     /// once per credential per interval per isolate).
@@ -140,14 +132,9 @@ pub enum ObjectRequest {
         /// The caller's `User-Agent`, kept with the session.
         user_agent: Option<String>,
     },
-    /// The edge saw this session authenticate a request at `at` (sent after the response, at
-    /// most once per session per interval per isolate): it moves the idle expiry.
-    RecordSessionSeen {
-        /// The session.
-        session_id: SessionId,
-        /// When it was used.
-        at: Timestamp,
-    },
+    /// The edge saw this session authenticate a request (sent after the response, at most once
+    /// per session per interval per isolate): it moves the idle expiry.
+    RecordSessionSeen(SessionSeen),
     /// The edge's limiter tripped on failed password sign-ins for `email` (sent once, with the
     /// refusal that tripped it): recorded in the account's audit log.
     RecordSignInThrottled {
@@ -160,6 +147,44 @@ pub enum ObjectRequest {
         /// When.
         at: Timestamp,
     },
+}
+
+/// What an edge reports to an account's Durable Object after a response: the three messages of
+/// [`ObjectRequest`] it sends, written as that enum writes them (a test reads each back as it).
+/// Its own type so that an edge serializes these three alone: serializing an [`ObjectRequest`]
+/// pulls in the serializers of every command and query the Management API sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Report {
+    /// [`ObjectRequest::RecordLastUsed`].
+    RecordLastUsed(LastUsed),
+    /// [`ObjectRequest::RehashCredential`].
+    RehashCredential(Rehash),
+    /// [`ObjectRequest::RecordSessionSeen`].
+    RecordSessionSeen(SessionSeen),
+}
+
+/// A credential authenticated requests.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastUsed {
+    /// The credential.
+    pub key_id: KeyId,
+    /// When it was last used.
+    pub at: Timestamp,
+    /// The requests it authenticated since the last report, per day.
+    #[serde(default)]
+    pub requests: Vec<DayCount>,
+}
+
+/// A session authenticated a request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSeen {
+    /// The session.
+    pub session_id: SessionId,
+    /// When it was used.
+    pub at: Timestamp,
 }
 
 /// What a user does with their own sessions and password.
@@ -267,5 +292,76 @@ impl std::fmt::Debug for Acceptance {
             .field("password", &self.password)
             .field("cookie", &self.cookie)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::credential::issue_api_token;
+    use portcullis_core::random::SeededRandom;
+    use portcullis_core::{HashingKey, session};
+
+    /// `report`, written, read back as an [`ObjectRequest`] and written again: the same JSON.
+    fn read_back(report: &Report) -> (ObjectRequest, serde_json::Value) {
+        let written = serde_json::to_value(report).unwrap();
+        let request: ObjectRequest = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&request).unwrap(), written);
+        (request, written)
+    }
+
+    #[test]
+    fn each_report_is_read_as_the_object_request_it_stands_for() {
+        let key = HashingKey::from_bytes(&[7; 32]).unwrap();
+        let issued = issue_api_token(&mut SeededRandom::new(1), &key);
+        let at = Timestamp::from_unix_seconds(1_750_000_000);
+
+        let used = Report::RecordLastUsed(LastUsed {
+            key_id: issued.key_id.clone(),
+            at,
+            requests: vec![DayCount {
+                day: Timestamp::from_unix_seconds(1_749_945_600),
+                requests: 3,
+            }],
+        });
+        let (request, written) = read_back(&used);
+        assert_eq!(written["op"], "record_last_used");
+        assert!(
+            matches!(request, ObjectRequest::RecordLastUsed(LastUsed { key_id, requests, .. })
+                if key_id == issued.key_id && requests.len() == 1)
+        );
+
+        let rehash = Rehash {
+            key_id: issued.key_id.clone(),
+            from: issued.hash,
+            to: issue_api_token(&mut SeededRandom::new(2), &key).hash,
+        };
+        let (request, written) = read_back(&Report::RehashCredential(rehash.clone()));
+        assert_eq!(written["op"], "rehash_credential");
+        assert!(matches!(request, ObjectRequest::RehashCredential(read) if read == rehash));
+
+        let session_id = session::generate(&mut SeededRandom::new(3), &key).id;
+        let (request, written) = read_back(&Report::RecordSessionSeen(SessionSeen {
+            session_id: session_id.clone(),
+            at,
+        }));
+        assert_eq!(written["op"], "record_session_seen");
+        assert!(
+            matches!(request, ObjectRequest::RecordSessionSeen(SessionSeen { session_id: read, at: when })
+                if read == session_id && when == at)
+        );
+    }
+
+    #[test]
+    fn a_report_with_a_field_too_many_is_refused() {
+        let key = HashingKey::from_bytes(&[7; 32]).unwrap();
+        let session_id = session::generate(&mut SeededRandom::new(3), &key).id;
+        let mut written = serde_json::to_value(Report::RecordSessionSeen(SessionSeen {
+            session_id,
+            at: Timestamp::from_unix_seconds(1),
+        }))
+        .unwrap();
+        written["extra"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<ObjectRequest>(written).is_err());
     }
 }
