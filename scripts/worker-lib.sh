@@ -96,21 +96,25 @@ build_worker_stamped() {
 # (edge.json, api.json): wrangler.edge.toml and wrangler.toml with absolute paths, the gateway's
 # origin, and DIR/.dev.vars, the secrets of .dev.vars with WORKER_VARS (space-separated
 # NAME:VALUE) laid over them. A second `-c` of `wrangler dev` takes no `--var`, so every value a
-# run sets goes through these files, and both scripts see the same ones.
+# run sets goes through these files, and both scripts see the same ones. PORTCULLIS_EDGE_MAIN, when
+# set, is the edge script's entry instead of wrangler.edge.toml's (scripts/bench-worker's
+# bench-only edge build).
 write_dev_configs() {
   local dir="$1" origin="$2"
   mkdir -p "$dir"
   (
     umask 077
-    python3 - "$dir" "$origin" "${WORKER_VARS:-}" <<'PY'
+    python3 - "$dir" "$origin" "${WORKER_VARS:-}" "${PORTCULLIS_EDGE_MAIN:-}" <<'PY'
 import json, os, sys, tomllib
 
-out, origin, overrides = sys.argv[1], sys.argv[2], sys.argv[3].split()
+out, origin, overrides, edge_main = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
 root = os.getcwd()
 for source, target in (("wrangler.edge.toml", "edge.json"), ("wrangler.toml", "api.json")):
     with open(source, "rb") as f:
         config = tomllib.load(f)
     config["main"] = os.path.join(root, config["main"])
+    if edge_main and target == "edge.json":
+        config["main"] = os.path.join(root, edge_main)
     config.setdefault("build", {})["cwd"] = root
     if "assets" in config:
         config["assets"]["directory"] = os.path.join(root, config["assets"]["directory"])

@@ -138,17 +138,45 @@ pub(crate) async fn read_record<T: serde::de::DeserializeOwned>(
     env: &Env,
     key: &str,
 ) -> Result<Option<T>, Problem> {
-    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
-    let text = kv
-        .get(key)
-        .text()
-        .await
-        .map_err(|_| Problem::unavailable())?;
+    let text = read_text(env, key).await?;
     // Stored data: a permission the model lacks (a record written before the model changed)
     // is not granted, a plan it lacks reads as its first plan.
     text.map(|text| portcullis_core::model::resolving_stored(|| serde_json::from_str(&text)).0)
         .transpose()
         .map_err(|_| Problem::unavailable())
+}
+
+/// The KV value under `key`.
+async fn kv_text(env: &Env, key: &str) -> Result<Option<String>, Problem> {
+    let kv = env.kv(KV_BINDING).map_err(|_| Problem::unavailable())?;
+    kv.get(key).text().await.map_err(|_| Problem::unavailable())
+}
+
+#[cfg(all(feature = "bench-fixed-record", feature = "api"))]
+compile_error!("`bench-fixed-record` is for benchmarking the edge script only");
+
+/// The KV value under `key`.
+#[cfg(not(feature = "bench-fixed-record"))]
+async fn read_text(env: &Env, key: &str) -> Result<Option<String>, Problem> {
+    kv_text(env, key).await
+}
+
+#[cfg(feature = "bench-fixed-record")]
+thread_local! {
+    /// Benchmarks only: every value read, kept for the isolate's life.
+    static FIXED: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+        std::cell::RefCell::default();
+}
+
+/// Benchmarks only: the KV value under `key` as first read in this isolate.
+#[cfg(feature = "bench-fixed-record")]
+async fn read_text(env: &Env, key: &str) -> Result<Option<String>, Problem> {
+    if let Some(text) = FIXED.with_borrow(|fixed| fixed.get(key).cloned()) {
+        return Ok(text);
+    }
+    let text = kv_text(env, key).await?;
+    FIXED.with_borrow_mut(|fixed| fixed.insert(key.to_owned(), text.clone()));
+    Ok(text)
 }
 
 /// What the edge learns from verifying a presented credential against its KV record.
