@@ -1,22 +1,21 @@
 // Verifications per second of the wasm package under Node, for docs/PERFORMANCE.md.
 //
 //   wasm-pack build crates/wasm --target web --release --out-dir pkg
-//   node crates/wasm/bench/verify.mjs [seconds per sample, default 2]
+//   node crates/wasm/bench/verify.mjs [seconds per sample, default 2] [package directory, default ../pkg]
 //
 // Uses the API token of the shared vectors (crates/wasm/tests/vectors.json) at the vectors'
 // time, so every call is a full, successful verification. One benchmark = one call from
 // JavaScript, arguments and result crossing the boundary included. Five samples each after a
-// warm-up; the median is reported.
+// warm-up; the median is reported. Another build (an older one, to compare) can be named as
+// the second argument; the calls it lacks are skipped.
 import { readFileSync } from "node:fs";
-import {
-  Model,
-  Verifier,
-  credentialKeyId,
-  initSync,
-  verifyCredential,
-} from "../pkg/portcullis_wasm.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-initSync({ module: readFileSync(new URL("../pkg/portcullis_wasm_bg.wasm", import.meta.url)) });
+const pkg = process.argv[3] ? pathToFileURL(`${process.argv[3]}/`) : new URL("../pkg/", import.meta.url);
+const { Model, Verifier, credentialKeyId, initSync, verifyCredential } = await import(
+  new URL("portcullis_wasm.js", pkg).href
+);
+initSync({ module: readFileSync(new URL("portcullis_wasm_bg.wasm", pkg)) });
 const model = Model.default(); // the vectors' records are the default model's
 
 const vectors = JSON.parse(readFileSync(new URL("../tests/vectors.json", import.meta.url), "utf8"));
@@ -36,6 +35,8 @@ const parsed = verifier.parseRecord(recordText);
 check(parsed);
 const stored = parsed.record;
 check({ ok: verifier.verifyStored(header, stored, vectors.now).ok });
+const checks = typeof verifier.checkStored === "function";
+if (checks) check({ ok: verifier.checkStored(header, stored, vectors.now) });
 
 // A verdict is a handle on wasm memory: free it when done (the FinalizationRegistry would
 // otherwise, later), and read only what is needed.
@@ -66,6 +67,19 @@ const benchmarks = {
     verdict.free();
     return { ok };
   },
+  // A boolean back, no Verdict object: the outcome stays in the verifier.
+  ...(checks && {
+    "Verifier.check(header, record JSON text)": () => ({
+      ok: verifier.check(header, recordText, vectors.now),
+    }),
+    "Verifier.checkStored(header, record)": () => ({
+      ok: verifier.checkStored(header, stored, vectors.now),
+    }),
+    // The same, with the principal built as an object.
+    "Verifier.checkStored(header, record) + lastPrincipal": () => ({
+      ok: verifier.checkStored(header, stored, vectors.now) && verifier.lastPrincipal !== undefined,
+    }),
+  }),
   // Parsing alone: format and checksum, no HMAC.
   "credentialKeyId(header)": () => credentialKeyId(header),
 };
@@ -85,13 +99,13 @@ function sample(run) {
   return Number(now - start) / calls;
 }
 
-console.log(`node ${process.version}, ${seconds} s per sample, median of 5`);
+console.log(`node ${process.version}, ${fileURLToPath(pkg)}, ${seconds} s per sample, median of 5`);
 for (const [name, run] of Object.entries(benchmarks)) {
   sample(run); // warm-up
   const samples = Array.from({ length: 5 }, () => sample(run)).sort((a, b) => a - b);
   const median = samples[2];
   console.log(
-    `${name.padEnd(46)} ${median.toFixed(0).padStart(6)} ns/call  ${(1e9 / median).toFixed(0).padStart(8)} calls/s` +
+    `${name.padEnd(54)} ${median.toFixed(0).padStart(6)} ns/call  ${(1e9 / median).toFixed(0).padStart(8)} calls/s` +
       `  (samples ${samples[0].toFixed(0)}–${samples[4].toFixed(0)} ns)`,
   );
 }

@@ -214,6 +214,125 @@ fn a_verifier_decides_every_vector_as_verify_credential_does() {
     }
 }
 
+/// What a verifier's `last*` getters say, next to what its `Verdict` says for the same call.
+fn assert_last_is_verdict(
+    verifier: &Verifier,
+    ok: bool,
+    verdict: &portcullis_wasm::Verdict,
+    name: &str,
+) {
+    assert_eq!(ok, verdict.ok(), "{name}");
+    assert_eq!(verifier.last_code(), verdict.code(), "{name}");
+    assert_eq!(verifier.last_public_code(), verdict.public_code(), "{name}");
+    let (last, principal) = (verifier.last_principal(), verdict.principal());
+    assert_eq!(last.is_undefined(), principal.is_undefined(), "{name}");
+    if !principal.is_undefined() {
+        assert_eq!(json_of(&last), json_of(&principal), "{name}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_verifier_checks_every_vector_as_its_verdicts_decide() {
+    let vectors = support::vectors();
+    let verifier = verifier_of(&vectors);
+    assert!(verifier.last_code().is_none() && verifier.last_principal().is_undefined());
+    let now = Some(vectors.now as f64);
+    let mut accepted = 0;
+    for case in &vectors.verify {
+        let credential = JsValue::from_str(&case.credential);
+        let record_text = if case.record.is_null() {
+            JsValue::NULL
+        } else {
+            JsValue::from_str(&case.record.to_string())
+        };
+        let expected = verifier.verify(
+            Some(case.credential.clone()),
+            record_text.clone(),
+            now,
+            None,
+        );
+        let ok = verifier.check(&credential, record_text, now, None);
+        assert_last_is_verdict(&verifier, ok, &expected, &case.name);
+        assert_eq!(ok, case.result["ok"] == true, "{}", case.name);
+        accepted += usize::from(ok);
+        if case.record.is_null() {
+            continue;
+        }
+        let parsed = verifier.parse_record(js_of(&case.record));
+        let stored = StoredRecord::try_from_js_value(
+            js_sys::Reflect::get(&parsed, &JsValue::from_str("record")).unwrap(),
+        )
+        .unwrap();
+        for _ in 0..2 {
+            let ok = verifier.check_stored(&credential, &stored, now, None);
+            assert_last_is_verdict(&verifier, ok, &expected, &format!("{} (stored)", case.name));
+        }
+    }
+    assert!(accepted > 0, "no vector is accepted");
+}
+
+#[wasm_bindgen_test]
+fn a_verifier_checks_credentials_of_any_length_and_arguments_as_verify_does() {
+    let vectors = support::vectors();
+    let verifier = verifier_of(&vectors);
+    let now = Some(vectors.now as f64);
+    let case = vectors
+        .verify
+        .iter()
+        .find(|case| case.result["ok"] == true)
+        .unwrap();
+    let parsed = verifier.parse_record(js_of(&case.record));
+    let stored = StoredRecord::try_from_js_value(
+        js_sys::Reflect::get(&parsed, &JsValue::from_str("record")).unwrap(),
+    )
+    .unwrap();
+    // Longer than the verifier's buffer, non-ASCII, a lone surrogate, not a string at all,
+    // a bad time and a bad client IP: each decided as `verifyStored` decides it.
+    let long = format!("Bearer {}{}", case.credential, "é".repeat(600));
+    let presented: Vec<(JsValue, Option<String>, &str)> = vec![
+        (
+            JsValue::from_str(&long),
+            Some(long.clone()),
+            "too long for the buffer",
+        ),
+        (
+            JsValue::from_str("Bearer pc_tok_ünïcode"),
+            Some("Bearer pc_tok_ünïcode".into()),
+            "non-ASCII",
+        ),
+        (
+            js_sys::JSON::parse("\"\\ud800\"").unwrap(),
+            Some("\u{fffd}".into()),
+            "lone surrogate",
+        ),
+        (JsValue::from_f64(7.0), None, "a number"),
+        (JsValue::UNDEFINED, None, "undefined"),
+        (
+            JsValue::from_str(&case.credential),
+            Some(case.credential.clone()),
+            "the valid one",
+        ),
+    ];
+    for (value, text, name) in &presented {
+        let expected = verifier.verify_stored(text.clone(), &stored, now, None);
+        let ok = verifier.check_stored(value, &stored, now, None);
+        assert_last_is_verdict(&verifier, ok, &expected, name);
+    }
+    assert!(
+        verifier.last_principal().is_object(),
+        "the valid one is last"
+    );
+    let credential = JsValue::from_str(&case.credential);
+    assert!(!verifier.check_stored(&credential, &stored, Some(-1.0), None));
+    assert_eq!(verifier.last_code().as_deref(), Some("invalid_time"));
+    assert!(verifier.last_principal().is_undefined());
+    assert!(!verifier.check_stored(&credential, &stored, now, Some("not an address".into())));
+    assert_eq!(verifier.last_code().as_deref(), Some("invalid_client_ip"));
+    assert_eq!(verifier.last_public_code(), None);
+    assert!(!verifier.check(&credential, JsValue::from_str("{\"key_id\": 7}"), now, None));
+    assert_eq!(verifier.last_code().as_deref(), Some("invalid_input"));
+}
+
 #[wasm_bindgen_test]
 fn a_verifier_refuses_bad_keys_records_and_arguments_without_throwing() {
     let vectors = support::vectors();
