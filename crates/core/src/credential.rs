@@ -92,52 +92,49 @@ pub enum Malformed {
 /// nothing, and every byte of table is shipped in each Worker's wasm.
 static CRC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
-/// Each credential prefix with the checksum's state after it, computed at compile time: a check
-/// continues from there over the payload alone.
-static PREFIXED: [(&str, Digest<'static, u32>); 6] = [
-    prefixed(API_TOKEN_ID_PREFIX),
-    prefixed(API_TOKEN_SECRET_PREFIX),
-    prefixed(AUTOMATION_KEY_PREFIX),
-    prefixed(INVITATION_PREFIX),
-    prefixed(RESET_PREFIX),
-    prefixed(crate::session::SESSION_PREFIX),
-];
-
-const fn prefixed(prefix: &'static str) -> (&'static str, Digest<'static, u32>) {
-    let mut digest = CRC.digest();
-    digest.update(prefix.as_bytes());
-    (prefix, digest)
+/// A checksummed text's prefix with the checksum's state after it, computed at compile time:
+/// a check continues from there over the payload alone.
+pub(crate) struct Prefix {
+    text: &'static str,
+    after: Digest<'static, u32>,
 }
 
-/// CRC-32 of `prefix ‖ payload`, big-endian.
-#[inline]
-fn checksum(prefix: &str, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
-    let mut digest = match PREFIXED.iter().find(|(known, _)| *known == prefix) {
-        Some((_, digest)) => digest.clone(),
-        None => {
-            let mut digest = CRC.digest();
-            digest.update(prefix.as_bytes());
-            digest
-        }
-    };
-    digest.update(payload);
-    digest.finalize().to_be_bytes()
+impl Prefix {
+    pub(crate) const fn new(text: &'static str) -> Self {
+        let mut after = CRC.digest();
+        after.update(text.as_bytes());
+        Self { text, after }
+    }
+
+    /// CRC-32 of the prefix and `payload`, big-endian.
+    #[inline]
+    fn checksum(&self, payload: &[u8]) -> [u8; CHECKSUM_BYTES] {
+        let mut digest = self.after.clone();
+        digest.update(payload);
+        digest.finalize().to_be_bytes()
+    }
 }
+
+static TOKEN_ID: Prefix = Prefix::new(API_TOKEN_ID_PREFIX);
+static TOKEN_SECRET: Prefix = Prefix::new(API_TOKEN_SECRET_PREFIX);
+static AUTOMATION_KEY: Prefix = Prefix::new(AUTOMATION_KEY_PREFIX);
+static INVITATION: Prefix = Prefix::new(INVITATION_PREFIX);
+static RESET: Prefix = Prefix::new(RESET_PREFIX);
 
 /// `prefix` + base64url(payload ‖ crc32(prefix ‖ payload)).
-pub(crate) fn encode_checked(prefix: &str, payload: &[u8]) -> String {
+pub(crate) fn encode_checked(prefix: &Prefix, payload: &[u8]) -> String {
     let mut bytes = Zeroizing::new(Vec::with_capacity(payload.len() + CHECKSUM_BYTES));
     bytes.extend_from_slice(payload);
-    bytes.extend_from_slice(&checksum(prefix, payload));
-    let mut text = String::with_capacity(prefix.len() + (bytes.len() * 4).div_ceil(3));
-    text.push_str(prefix);
+    bytes.extend_from_slice(&prefix.checksum(payload));
+    let mut text = String::with_capacity(prefix.text.len() + (bytes.len() * 4).div_ceil(3));
+    text.push_str(prefix.text);
     URL_SAFE_NO_PAD.encode_string(bytes.as_slice(), &mut text);
     text
 }
 
 /// Checks prefix, encoding, length and checksum; returns the payload without the checksum.
 pub(crate) fn decode_checked<const N: usize>(
-    prefix: &str,
+    prefix: &Prefix,
     text: &str,
 ) -> Result<Zeroizing<[u8; N]>, Malformed> {
     // Decoded on the stack: every payload here (at most an automation key's 47 bytes) and its
@@ -153,7 +150,7 @@ pub(crate) fn decode_checked<const N: usize>(
 /// bytes and their checksum. Public, so decoded into a plain buffer that is not wiped.
 fn check_token_id(text: &str) -> Result<(), Malformed> {
     decode_exact_checked(
-        API_TOKEN_ID_PREFIX,
+        &TOKEN_ID,
         text,
         &mut [0_u8; TOKEN_ID_RANDOM_BYTES + CHECKSUM_BYTES],
     )
@@ -165,11 +162,13 @@ fn check_token_id(text: &str) -> Result<(), Malformed> {
 /// straight into an array of their size, with nothing to copy or wipe beyond it.
 #[inline]
 fn decode_exact_checked<const D: usize>(
-    prefix: &str,
+    prefix: &Prefix,
     text: &str,
     out: &mut [u8; D],
 ) -> Result<(), Malformed> {
-    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
+    let body = text
+        .strip_prefix(prefix.text)
+        .ok_or(Malformed::UnknownPrefix)?;
     if body.len() != D.div_ceil(3) * 4 - pad_chars(D) {
         return Err(Malformed::Encoding);
     }
@@ -180,7 +179,7 @@ fn decode_exact_checked<const D: usize>(
     let (payload, sum) = out
         .split_at_checked(D.saturating_sub(CHECKSUM_BYTES))
         .ok_or(Malformed::Encoding)?;
-    if sum != checksum(prefix, payload) {
+    if sum != prefix.checksum(payload) {
         return Err(Malformed::Checksum);
     }
     Ok(())
@@ -189,12 +188,14 @@ fn decode_exact_checked<const D: usize>(
 /// Decodes `text` (`prefix`, then `len` payload bytes and their checksum in base64) into
 /// `buffer`, checking each; answers the payload, a part of `buffer`.
 fn decode_into<'b>(
-    prefix: &str,
+    prefix: &Prefix,
     text: &str,
     len: usize,
     buffer: &'b mut [u8],
 ) -> Result<&'b [u8], Malformed> {
-    let body = text.strip_prefix(prefix).ok_or(Malformed::UnknownPrefix)?;
+    let body = text
+        .strip_prefix(prefix.text)
+        .ok_or(Malformed::UnknownPrefix)?;
     let decoded = len + CHECKSUM_BYTES;
     if body.len() != decoded.div_ceil(3) * 4 - pad_chars(decoded) {
         return Err(Malformed::Encoding);
@@ -204,7 +205,7 @@ fn decode_into<'b>(
         .map_err(|_| Malformed::Encoding)?;
     let bytes = buffer.get(..written).ok_or(Malformed::Encoding)?;
     let (payload, sum) = bytes.split_at_checked(len).ok_or(Malformed::Encoding)?;
-    if sum != checksum(prefix, payload) {
+    if sum != prefix.checksum(payload) {
         return Err(Malformed::Checksum);
     }
     Ok(payload)
@@ -413,7 +414,7 @@ impl Presented {
             Self::token(id, secret)
         } else if text.starts_with(AUTOMATION_KEY_PREFIX) {
             let mut payload = Zeroizing::new([0_u8; AUTOMATION_DECODED]);
-            decode_exact_checked(AUTOMATION_KEY_PREFIX, text, &mut payload)?;
+            decode_exact_checked(&AUTOMATION_KEY, text, &mut payload)?;
             let id_chars = text
                 .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
                 .ok_or(Malformed::Encoding)?;
@@ -437,7 +438,7 @@ impl Presented {
     /// A token whose key id `id` is already checked, with its secret's text `secret`.
     fn token(id: &str, secret: &str) -> Result<Self, Malformed> {
         let mut decoded = Zeroizing::new([0_u8; TOKEN_SECRET_DECODED]);
-        decode_exact_checked(API_TOKEN_SECRET_PREFIX, secret, &mut decoded)?;
+        decode_exact_checked(&TOKEN_SECRET, secret, &mut decoded)?;
         Ok(Self {
             key_id: KeyId::inline(&[id]).ok_or(Malformed::Encoding)?,
             secret: decoded,
@@ -519,7 +520,7 @@ pub struct Issued {
 /// Generates a new API token.
 pub fn issue_api_token(random: &mut dyn RandomSource, key: &HashingKey) -> Issued {
     let id_bytes: [u8; TOKEN_ID_RANDOM_BYTES] = random::bytes(random);
-    let key_id = KeyId::issued(&[&encode_checked(API_TOKEN_ID_PREFIX, &id_bytes)]);
+    let key_id = KeyId::issued(&[&encode_checked(&TOKEN_ID, &id_bytes)]);
     reissue_api_token(&key_id, random, key)
 }
 
@@ -534,7 +535,7 @@ pub fn reissue_api_token(
     let text = format!(
         "{}:{}",
         key_id,
-        encode_checked(API_TOKEN_SECRET_PREFIX, secret.as_slice())
+        encode_checked(&TOKEN_SECRET, secret.as_slice())
     );
     let hash = key.hash_parts(API_TOKEN_DOMAIN, &hash_input(key_id, secret.as_slice()));
     Issued {
@@ -580,7 +581,7 @@ fn automation_key_of(
     payload: &[u8; AUTOMATION_ID_BYTES + SECRET_BYTES],
     key: &HashingKey,
 ) -> Issued {
-    let text = encode_checked(AUTOMATION_KEY_PREFIX, payload.as_slice());
+    let text = encode_checked(&AUTOMATION_KEY, payload.as_slice());
     let id_chars = text
         .get(AUTOMATION_KEY_PREFIX.len()..AUTOMATION_KEY_PREFIX.len() + AUTOMATION_ID_CHARS)
         .unwrap_or_default();
@@ -608,10 +609,10 @@ pub enum UserCode {
 }
 
 impl UserCode {
-    const fn prefix(self) -> &'static str {
+    fn checked_prefix(self) -> &'static Prefix {
         match self {
-            UserCode::Invitation => INVITATION_PREFIX,
-            UserCode::PasswordReset => RESET_PREFIX,
+            UserCode::Invitation => &INVITATION,
+            UserCode::PasswordReset => &RESET,
         }
     }
 
@@ -631,7 +632,7 @@ impl UserCode {
         user: &UserId,
     ) -> (Secret, SecretHash) {
         let secret = Zeroizing::new(random::bytes::<SECRET_BYTES>(random));
-        let text = encode_checked(self.prefix(), secret.as_slice());
+        let text = encode_checked(self.checked_prefix(), secret.as_slice());
         let hash = key.hash(self.domain(), &code_input(user, secret.as_slice()));
         (Secret::new(text), hash)
     }
@@ -647,7 +648,7 @@ impl UserCode {
         if code.len() > MAX_PRESENTED_LEN {
             return Err(Malformed::TooLong);
         }
-        let secret = decode_checked::<SECRET_BYTES>(self.prefix(), code.trim())?;
+        let secret = decode_checked::<SECRET_BYTES>(self.checked_prefix(), code.trim())?;
         Ok(key.verify(
             self.domain(),
             &code_input(user, secret.as_slice()),
@@ -1422,21 +1423,29 @@ mod tests {
     fn checksums_are_crc32_of_the_prefix_and_payload() {
         // The standard check value of CRC-32/ISO-HDLC.
         assert_eq!(CRC.checksum(b"123456789"), 0xcbf4_3926);
-        // Every prefix a checksum is made under (each continued from its precomputed state),
-        // and an unknown one (hashed from the start), against the zlib CRC-32 of crc32fast.
-        let prefixes = PREFIXED
-            .iter()
-            .map(|(prefix, _)| *prefix)
-            .chain(["pcxx_", ""]);
+        // Every prefix a checksum is made under, each continued from its state computed at
+        // compile time, and prefixes made at run time, against the zlib CRC-32 of crc32fast.
+        let made = [Prefix::new("pcxx_"), Prefix::new("")];
+        let prefixes = [
+            &TOKEN_ID,
+            &TOKEN_SECRET,
+            &AUTOMATION_KEY,
+            &INVITATION,
+            &RESET,
+            &crate::session::SESSION,
+        ]
+        .into_iter()
+        .chain(&made);
         for prefix in prefixes {
             for payload in [&b""[..], b"payload", &[0xff; 40]] {
                 let mut whole = crc32fast::Hasher::new();
-                whole.update(prefix.as_bytes());
+                whole.update(prefix.text.as_bytes());
                 whole.update(payload);
                 assert_eq!(
-                    checksum(prefix, payload),
+                    prefix.checksum(payload),
                     whole.finalize().to_be_bytes(),
-                    "{prefix}"
+                    "{}",
+                    prefix.text
                 );
             }
         }

@@ -77,6 +77,8 @@ pub const SESSION_PREFIX: &str = "pcss_";
 const SESSION_ID_BYTES: usize = 15;
 /// Characters of a session that form its id (15 bytes of base64).
 const SESSION_ID_CHARS: usize = 20;
+/// [`SESSION_PREFIX`] with its checksum state.
+pub(crate) static SESSION: credential::Prefix = credential::Prefix::new(SESSION_PREFIX);
 const SESSION_DOMAIN: &str = "portcullis/session/v1";
 
 /// Default idle lifetime: 12 hours.
@@ -207,10 +209,8 @@ impl PresentedSession {
         if !text.starts_with(SESSION_PREFIX) {
             return Err(Malformed::UnknownPrefix);
         }
-        let payload = credential::decode_checked::<{ SESSION_ID_BYTES + SECRET_BYTES }>(
-            SESSION_PREFIX,
-            text,
-        )?;
+        let payload =
+            credential::decode_checked::<{ SESSION_ID_BYTES + SECRET_BYTES }>(&SESSION, text)?;
         let id_chars = text
             .get(SESSION_PREFIX.len()..SESSION_PREFIX.len() + SESSION_ID_CHARS)
             .ok_or(Malformed::Encoding)?;
@@ -276,7 +276,7 @@ pub struct NewSession {
 /// Generates a session with 256 random bits of secret.
 pub fn generate(random: &mut dyn RandomSource, key: &HashingKey) -> NewSession {
     let payload = Zeroizing::new(random::bytes::<{ SESSION_ID_BYTES + SECRET_BYTES }>(random));
-    let text = credential::encode_checked(SESSION_PREFIX, payload.as_slice());
+    let text = credential::encode_checked(&SESSION, payload.as_slice());
     let id_chars = text
         .get(SESSION_PREFIX.len()..SESSION_PREFIX.len() + SESSION_ID_CHARS)
         .unwrap_or_default();
