@@ -21,6 +21,7 @@ use portcullis_core::HashingKey;
 use portcullis_core::credential::{CredentialRecord as CoreRecord, Verification};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroize;
 
 #[wasm_bindgen(typescript_custom_section)]
 const VERIFIER_TYPES: &str = r#"
@@ -202,6 +203,8 @@ impl Verifier {
         let written = input.write(credential);
         // Every character takes at most 4 bytes: with 4 left over, all of it was written.
         if written + 4 > INPUT_CAPACITY {
+            // What was written is part of a credential all the same: wiped before the copy.
+            input.bytes.zeroize();
             drop(input);
             return f(credential.as_string().as_deref());
         }
@@ -215,7 +218,7 @@ impl Verifier {
             }
         };
         let result = f(text);
-        used.fill(0);
+        used.zeroize();
         result
     }
 
