@@ -5,7 +5,7 @@
 //! for everything else.
 
 use crate::guard;
-use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING};
+use crate::http::{self, ACCOUNTS_BINDING, KV_BINDING, Outgoing};
 use crate::problem::Problem;
 use portcullis_core::AccountId;
 use portcullis_core::TenantId;
@@ -18,7 +18,7 @@ use portcullis_core::session::{self, AccessRecord, SessionRecord, SignedIn, TENA
 use portcullis_core::store::{access_key, account_object_name, credential_key, session_key};
 use portcullis_core::terms::RateLimit;
 use serde::Serialize;
-use worker::{Env, Request, RequestInit, Response};
+use worker::{Env, Request, Response};
 
 /// A verified caller.
 pub(crate) enum Caller {
@@ -289,10 +289,15 @@ pub(crate) async fn forward<M: Serialize>(
         .get_by_name(&account_object_name(account))
         .map_err(|_| Problem::unavailable())?;
     let body = serde_json::to_string(message).map_err(|_| Problem::unavailable())?;
-    let mut init = RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let internal = Request::new_with_init("https://account.internal/", &init)
-        .map_err(|_| Problem::unavailable())?;
+    let body = wasm_bindgen::JsValue::from_str(&body);
+    let internal = http::outgoing(
+        "POST",
+        "https://account.internal/",
+        &Outgoing {
+            body: Some(&body),
+            ..Outgoing::default()
+        },
+    )
+    .map_err(|_| Problem::unavailable())?;
     Ok(stub.fetch_with_request(internal).await)
 }

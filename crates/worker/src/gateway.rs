@@ -13,7 +13,7 @@
 //! method it does not know as `GET`).
 
 use crate::authn::authenticate;
-use crate::http;
+use crate::http::{self, Outgoing};
 use crate::problem::{self, Problem};
 use crate::route_policy;
 use crate::target::Target;
@@ -21,7 +21,7 @@ use portcullis_core::gateway::forward::forwards_header;
 use portcullis_core::gateway::identity::{Identity, header, new_request_id};
 use portcullis_core::gateway::{Access, RouteMatch};
 use portcullis_core::random::OsRandom;
-use worker::{Context, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{Context, Env, Fetch, Headers, Request, Response};
 
 /// Serves one request in either script: nothing without a valid product model in force; a path
 /// outside `/v1` goes to the gateway when an origin is configured, everything else to `rest`
@@ -138,15 +138,21 @@ async fn send(
     headers: Headers,
 ) -> Result<Response, Problem> {
     let body = !matches!(method, worker::Method::Get | worker::Method::Head);
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if body {
-        init.with_body(request.inner().body().map(Into::into));
-    }
-    let outbound =
-        Request::new_with_init(destination, &init).map_err(|_| Problem::unavailable())?;
+    let stream = if body {
+        request.inner().body().map(wasm_bindgen::JsValue::from)
+    } else {
+        None
+    };
+    let outbound = http::outgoing(
+        method.as_ref(),
+        destination,
+        &Outgoing {
+            headers: Some(&headers),
+            body: stream.as_ref(),
+            manual_redirect: true,
+        },
+    )
+    .map_err(|_| Problem::unavailable())?;
     Fetch::Request(outbound)
         .send()
         .await

@@ -195,16 +195,15 @@ async fn charge_tripped(
                 FAILURES_BY_KEY_BINDING
             }
         };
-        let Ok(limiter) = env.rate_limiter(binding) else {
-            worker::console_warn!(
+        match limit(env, binding, &subject.limiter_key()).await {
+            Limited::Over => over.push(subject),
+            Limited::Within => {}
+            Limited::Unbound => worker::console_warn!(
                 "rate limiter `{binding}` is not bound: failures are not limited"
-            );
-            continue;
-        };
-        match limiter.limit(subject.limiter_key()).await {
-            Ok(outcome) if !outcome.success => over.push(subject),
-            Ok(_) => {}
-            Err(error) => worker::console_warn!("rate limiter `{binding}` failed: {error}"),
+            ),
+            Limited::Failed(error) => {
+                worker::console_warn!("rate limiter `{binding}` failed: {error:?}");
+            }
         }
     }
     if over.is_empty() {
@@ -249,16 +248,59 @@ pub fn report_use(env: &Env, context: &Context, principal: &Principal) {
 /// boundary, and the platform's own limiter is approximate.
 pub async fn within_rate_limit(env: &Env, key_id: &KeyId, limit: RateLimit) -> bool {
     let binding = limit.binding();
-    let Ok(limiter) = env.rate_limiter(&binding) else {
-        worker::console_warn!("rate limiter `{binding}` is not bound: `{limit}` is not enforced");
-        return true;
-    };
-    match limiter.limit(key_id.to_string()).await {
-        Ok(outcome) => outcome.success,
-        Err(error) => {
-            worker::console_warn!("rate limiter `{binding}` failed: {error}");
+    match self::limit(env, &binding, &key_id.to_string()).await {
+        Limited::Within => true,
+        Limited::Over => false,
+        Limited::Unbound => {
+            worker::console_warn!(
+                "rate limiter `{binding}` is not bound: `{limit}` is not enforced"
+            );
             true
         }
+        Limited::Failed(error) => {
+            worker::console_warn!("rate limiter `{binding}` failed: {error:?}");
+            true
+        }
+    }
+}
+
+/// What a Workers rate-limiting binding answered.
+enum Limited {
+    Within,
+    Over,
+    /// No such binding.
+    Unbound,
+    /// The call failed (its error, or the answer when it is not `{ success: boolean }`).
+    Failed(wasm_bindgen::JsValue),
+}
+
+/// Counts one request for `key` on the rate-limiting binding `binding`. The binding is called
+/// directly (`limit({ key })`, its `success` read back): workers-rs's `RateLimiter::limit`
+/// goes through serde-wasm-bindgen both ways, and that kept about 18 KB in the edge script
+/// (its deserializer's error messages format floating-point numbers).
+async fn limit(env: &Env, binding: &str, key: &str) -> Limited {
+    use wasm_bindgen::{JsCast as _, JsValue};
+    use worker::js_sys::{Object, Promise, Reflect};
+    let Ok(limiter) = env.rate_limiter(binding) else {
+        return Limited::Unbound;
+    };
+    let limiter = JsValue::from(limiter).unchecked_into::<worker::worker_sys::RateLimiter>();
+    let options = Object::new();
+    if let Err(error) = Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key)) {
+        return Limited::Failed(error);
+    }
+    let promise: Promise = match limiter.limit(options) {
+        Ok(promise) => promise,
+        Err(error) => return Limited::Failed(error),
+    };
+    let outcome = match worker::js_sys::futures::JsFuture::from(promise).await {
+        Ok(outcome) => outcome,
+        Err(error) => return Limited::Failed(error),
+    };
+    match Reflect::get(&outcome, &JsValue::from_str("success")).map(|value| value.as_bool()) {
+        Ok(Some(true)) => Limited::Within,
+        Ok(Some(false)) => Limited::Over,
+        _ => Limited::Failed(outcome),
     }
 }
 

@@ -13,7 +13,7 @@
 //! receiver never holds up the account's requests), retried with the core's backoff.
 
 use crate::api::Query;
-use crate::http::{self, KV_BINDING};
+use crate::http::{self, KV_BINDING, Outgoing};
 use crate::problem::Problem;
 use crate::protocol::{Acceptance, LastUsed, ObjectRequest, SessionAction, SessionSeen};
 use futures_util::future::{Either, select};
@@ -45,8 +45,8 @@ use std::rc::Rc;
 use std::str::FromStr as _;
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
-    Response, SqlStorage, SqlStorageValue, State, Storage, durable_object,
+    AbortController, Delay, DurableObject, Env, Fetch, Headers, Request, Response, SqlStorage,
+    SqlStorageValue, State, Storage, durable_object,
 };
 
 const SCHEMA: &str = "
@@ -1029,11 +1029,17 @@ async fn post(
     headers.set("user-agent", "Portcullis-Webhook/1").ok()?;
     headers.set(SIGNATURE_HEADER, signature).ok()?;
     headers.set(DELIVERY_HEADER, delivery_id).ok()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(body)));
-    let request = Request::new_with_init(url, &init).ok()?;
+    let body = wasm_bindgen::JsValue::from_str(body);
+    let request = http::outgoing(
+        "POST",
+        url,
+        &Outgoing {
+            headers: Some(&headers),
+            body: Some(&body),
+            manual_redirect: false,
+        },
+    )
+    .ok()?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);

@@ -17,7 +17,7 @@
 use crate::api;
 use crate::authn::{forward, header};
 use crate::guard;
-use crate::http;
+use crate::http::{self, Outgoing};
 use crate::management::{account_known, session_answer};
 use crate::problem::Problem;
 use crate::protocol::{Concealed, ObjectRequest};
@@ -28,7 +28,7 @@ use portcullis_core::{AccountId, Email};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Fetch, Headers, Request, Response};
 
 /// How long a fetched discovery document or key set is reused, in seconds.
 pub const CACHE_SECONDS: u64 = 300;
@@ -66,9 +66,15 @@ async fn document(url: &str, fresh: bool) -> Result<String, Problem> {
     headers
         .set("accept", "application/json")
         .map_err(|_| provider_unreachable())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(url, &init).map_err(|_| provider_unreachable())?;
+    let request = http::outgoing(
+        "GET",
+        url,
+        &Outgoing {
+            headers: Some(&headers),
+            ..Outgoing::default()
+        },
+    )
+    .map_err(|_| provider_unreachable())?;
     let mut answer = Fetch::Request(request)
         .send()
         .await
@@ -397,11 +403,17 @@ async fn redeem(
     if let Some(authorization) = &authorization {
         set("authorization", authorization)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(body)));
-    let request = Request::new_with_init(endpoint, &init).map_err(|_| provider_unreachable())?;
+    let body = wasm_bindgen::JsValue::from_str(body);
+    let request = http::outgoing(
+        "POST",
+        endpoint,
+        &Outgoing {
+            headers: Some(&headers),
+            body: Some(&body),
+            manual_redirect: false,
+        },
+    )
+    .map_err(|_| provider_unreachable())?;
     let mut answer = Fetch::Request(request)
         .send()
         .await
