@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const pkg = process.argv[3] ? pathToFileURL(`${process.argv[3]}/`) : new URL("../pkg/", import.meta.url);
-const { Model, Verifier, credentialKeyId, initSync, verifyCredential } = await import(
+const { Model, Verifier, authorize, credentialKeyId, initSync, listOperations, verifyCredential } = await import(
   new URL("portcullis_wasm.js", pkg).href
 );
 initSync({ module: readFileSync(new URL("portcullis_wasm_bg.wasm", pkg)) });
@@ -46,6 +46,16 @@ function verdictOk(verdict) {
   return { ok };
 }
 
+// An operation the benchmark's token may perform, for the authorizing rows (a build with
+// `lastAllows` only).
+const allowed =
+  checks &&
+  typeof verifier.lastAllows === "function" &&
+  verifier.checkStored(header, stored, vectors.now) &&
+  listOperations(model)
+    .map((operation) => operation.name)
+    .find((name) => verifier.lastAllows(name));
+
 const benchmarks = {
   // What a worker does per request: the header, the record as KV's JSON text.
   "verifyCredential(header, record JSON text)": () =>
@@ -78,6 +88,18 @@ const benchmarks = {
     // The same, with the principal built as an object.
     "Verifier.checkStored(header, record) + lastPrincipal": () => ({
       ok: verifier.checkStored(header, stored, vectors.now) && verifier.lastPrincipal !== undefined,
+    }),
+    // Verified, then authorized for one operation the token may perform: through the
+    // principal object, and inside wasm against the principal the verifier keeps.
+    ...(allowed && {
+      [`... + authorize(model, lastPrincipal, "${allowed}").allow`]: () => ({
+        ok:
+          verifier.checkStored(header, stored, vectors.now) &&
+          authorize(model, verifier.lastPrincipal, allowed).allow,
+      }),
+      [`... + lastAllows("${allowed}")`]: () => ({
+        ok: verifier.checkStored(header, stored, vectors.now) && verifier.lastAllows(allowed),
+      }),
     }),
   }),
   // Parsing alone: format and checksum, no HMAC.

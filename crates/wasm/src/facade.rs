@@ -209,6 +209,14 @@ pub fn decide(principal: Principal, operation: &str) -> AuthorizeResult {
     })
 }
 
+/// Whether the verified `principal` may perform the operation named `operation`: the allow of
+/// [`decide`], `false` for a name the model in force does not have.
+pub fn allows(principal: &portcullis_core::authz::Principal, operation: &str) -> bool {
+    operation
+        .parse::<Operation>()
+        .is_ok_and(|operation| authorize(principal, operation).allow)
+}
+
 /// Issues a new credential with randomness from `random`: the secret to show once and the
 /// record to store.
 pub fn issue(

@@ -9,7 +9,8 @@
 //! [`Verifier::check`] or [`Verifier::check_stored`]: a boolean crosses the boundary, no
 //! `Verdict` object is made (nor registered with the garbage collector's finalizer), and the
 //! outcome stays in the verifier until the next check, read through `lastCode`,
-//! `lastPublicCode` and `lastPrincipal` when wanted.
+//! `lastPublicCode` and `lastPrincipal` when wanted; `lastAllows(operation)` authorizes the
+//! accepted credential without building its principal.
 //!
 //! The rules are those of `verifyCredential` (the same engine call, [`facade::verify_with`]):
 //! a `Verdict`'s `toJSON()` is exactly what `verifyCredential` answers for the same input.
@@ -183,6 +184,24 @@ impl Verifier {
         match self.last.borrow().as_ref() {
             Some(outcome) => outcome.principal(&self.model),
             None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Whether the credential the last `check` or `checkStored` accepted may perform
+    /// `operation` (a name of this verifier's model's operations), decided inside wasm against
+    /// the principal the verifier keeps: no principal object is built. `false` when the last
+    /// check refused, before the first check, and for a name the model does not have
+    /// (`authorize` with `lastPrincipal` gives the reason in every case).
+    #[wasm_bindgen(js_name = lastAllows)]
+    pub fn last_allows(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Operation")] operation: &str,
+    ) -> bool {
+        match self.last.borrow().as_ref() {
+            Some(Outcome::Decided(Verification::Valid(principal))) => {
+                self.model.run(|| facade::allows(principal, operation))
+            }
+            _ => false,
         }
     }
 }

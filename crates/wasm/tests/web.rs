@@ -231,6 +231,34 @@ fn assert_last_is_verdict(
     }
 }
 
+/// `lastAllows` of every operation of the model (and of a name it lacks) against `authorize`
+/// of `lastPrincipal`: the same allow for an accepted credential, `false` for a refused one.
+fn assert_last_allows_as_authorize_decides(verifier: &Verifier, ok: bool, name: &str) {
+    let operations = json_of(&list_operations(&default()));
+    let mut allowed = 0;
+    for operation in operations.as_array().unwrap() {
+        let operation = operation["name"].as_str().unwrap();
+        let allows = verifier.last_allows(operation);
+        if ok {
+            let decision = json_of(&authorize_operation(
+                &default(),
+                verifier.last_principal(),
+                operation,
+            ));
+            assert_eq!(decision["ok"], true, "{name} {operation}: {decision}");
+            assert_eq!(allows, decision["allow"] == true, "{name} {operation}");
+        } else {
+            assert!(!allows, "{name} {operation}: refused, yet allowed");
+        }
+        allowed += usize::from(allows);
+    }
+    assert!(!verifier.last_allows("no_such_operation"), "{name}");
+    assert!(
+        !ok || allowed > 0,
+        "{name}: an accepted credential allows nothing"
+    );
+}
+
 #[wasm_bindgen_test]
 fn a_verifier_checks_every_vector_as_its_verdicts_decide() {
     let vectors = support::vectors();
@@ -254,6 +282,7 @@ fn a_verifier_checks_every_vector_as_its_verdicts_decide() {
         let ok = verifier.check(&credential, record_text, now, None);
         assert_last_is_verdict(&verifier, ok, &expected, &case.name);
         assert_eq!(ok, case.result["ok"] == true, "{}", case.name);
+        assert_last_allows_as_authorize_decides(&verifier, ok, &case.name);
         accepted += usize::from(ok);
         if case.record.is_null() {
             continue;
