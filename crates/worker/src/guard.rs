@@ -276,8 +276,8 @@ enum Limited {
 
 /// Counts one request for `key` on the rate-limiting binding `binding`. The binding is called
 /// directly (`limit({ key })`, its `success` read back): workers-rs's `RateLimiter::limit`
-/// goes through serde-wasm-bindgen both ways, and that kept about 18 KB in the edge script
-/// (its deserializer's error messages format floating-point numbers).
+/// goes through serde-wasm-bindgen both ways, which kept its (de)serializers in the edge
+/// script (2.7 KB, docs/PERFORMANCE.md).
 async fn limit(env: &Env, binding: &str, key: &str) -> Limited {
     use wasm_bindgen::{JsCast as _, JsValue};
     use worker::js_sys::{Object, Promise, Reflect};
